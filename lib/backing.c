@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backing: resolves the next allocator with dlsym(RTLD_NEXT). dlsym may itself
+ * call malloc or calloc, which land back in interpose.c while hp_real still
+ * points at the bootstrap functions below; those serve the request from a
+ * static pool of page-aligned slots. Page alignment matters: free() sends
+ * every page-aligned pointer to its slow path, which is where pool pointers
+ * are recognised, so the fast path needs no range check.
+ */
+#include "backing.h"
+#include "common.h"
+#include "log.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <string.h>
+
+const char *const hp_new_names[HP_NUM_NEW] = {
+    "_Znwm",
+    "_Znam",
+    "_ZnwmRKSt9nothrow_t",
+    "_ZnamRKSt9nothrow_t",
+    "_ZnwmSt11align_val_t",
+    "_ZnamSt11align_val_t",
+    "_ZnwmSt11align_val_tRKSt9nothrow_t",
+    "_ZnamSt11align_val_tRKSt9nothrow_t",
+};
+const char *const hp_delete_names[HP_NUM_DELETE] = {
+    "_ZdlPv",
+    "_ZdaPv",
+    "_ZdlPvm",
+    "_ZdaPvm",
+    "_ZdlPvRKSt9nothrow_t",
+    "_ZdaPvRKSt9nothrow_t",
+    "_ZdlPvSt11align_val_t",
+    "_ZdaPvSt11align_val_t",
+    "_ZdlPvmSt11align_val_t",
+    "_ZdaPvmSt11align_val_t",
+    "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+    "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+};
+
+/* ---- bootstrap pool ---------------------------------------------------- */
+
+#define BOOT_PAGE  4096
+#define BOOT_PAGES 256
+
+static char boot_pool[BOOT_PAGES * BOOT_PAGE] __attribute__((aligned(BOOT_PAGE)));
+static uint32_t boot_bytes[BOOT_PAGES]; /* request size of the block starting at a page */
+static atomic_uint boot_next;           /* next free page */
+
+static void *boot_alloc(size_t n)
+{
+	size_t pages = n ? (n + BOOT_PAGE - 1) / BOOT_PAGE : 1;
+	if (pages > BOOT_PAGES)
+		return errno = ENOMEM, NULL;
+	unsigned first = atomic_fetch_add(&boot_next, (unsigned)pages);
+	if (first + pages > BOOT_PAGES)
+		return errno = ENOMEM, NULL;
+	boot_bytes[first] = (uint32_t)n;
+	return boot_pool + (size_t)first * BOOT_PAGE;
+}
+
+bool hp_backing_is_boot(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)boot_pool < sizeof(boot_pool);
+}
+
+size_t hp_backing_boot_size(const void *p)
+{
+	return boot_bytes[((uintptr_t)p - (uintptr_t)boot_pool) / BOOT_PAGE];
+}
+
+/*
+ * Bootstrap entry points: hp_real points here until hp_backing_init is done.
+ * Each first tries to finish initialisation; while this thread is inside
+ * dlsym that is impossible, and the pool answers.
+ */
+static void *boot_malloc(size_t n)
+{
+	hp_backing_init();
+	return hp_backing_ready() ? hp_real.malloc(n) : boot_alloc(n);
+}
+
+static void *boot_calloc(size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n))
+		return errno = ENOMEM, NULL;
+	hp_backing_init();
+	return hp_backing_ready() ? hp_real.calloc(a, b)
+	                          : boot_alloc(n); /* static: zero */
+}
+
+static void *boot_realloc(void *p, size_t n)
+{
+	hp_backing_init();
+	if (hp_backing_ready())
+		return hp_real.realloc(p, n);
+	void *q = boot_alloc(n);
+	if (q && p)
+		memcpy(q, p, n); /* p is a pool block: pages stay readable */
+	return q;
+}
+
+static void *boot_reallocarray(void *p, size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n))
+		return errno = ENOMEM, NULL;
+	return boot_realloc(p, n);
+}
+
+static void boot_free(void *p)
+{
+	(void)p; /* pool blocks are never reused; a real pointer cannot exist yet */
+}
+
+static void *boot_memalign(size_t al, size_t n)
+{
+	hp_backing_init();
+	if (hp_backing_ready())
+		return hp_real.memalign(al, n);
+	return al <= BOOT_PAGE ? boot_alloc(n) : (errno = ENOMEM, NULL);
+}
+
+static int boot_posix_memalign(void **out, size_t al, size_t n)
+{
+	hp_backing_init();
+	if (hp_backing_ready())
+		return hp_real.posix_memalign(out, al, n);
+	void *p = al <= BOOT_PAGE ? boot_alloc(n) : NULL;
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+static void *boot_aligned_alloc(size_t al, size_t n)
+{
+	return boot_memalign(al, n);
+}
+
+static void *boot_valloc(size_t n)
+{
+	return boot_memalign(BOOT_PAGE, n);
+}
+
+static size_t boot_usable(void *p)
+{
+	hp_backing_init();
+	return hp_backing_ready() ? hp_real.malloc_usable_size(p) : 0;
+}
+
+static int boot_dlclose(void *h)
+{
+	hp_backing_init();
+	return hp_real.dlclose ? hp_real.dlclose(h) : -1;
+}
+
+hp_backing_t hp_real = {
+    .malloc = boot_malloc,
+    .free = boot_free,
+    .calloc = boot_calloc,
+    .realloc = boot_realloc,
+    .reallocarray = boot_reallocarray,
+    .memalign = boot_memalign,
+    .posix_memalign = boot_posix_memalign,
+    .aligned_alloc = boot_aligned_alloc,
+    .valloc = boot_valloc,
+    .pvalloc = boot_valloc,
+    .malloc_usable_size = boot_usable,
+    .dlclose = boot_dlclose,
+};
+
+/* ---- resolution ------------------------------------------------------- */
+
+enum { UNINIT, RESOLVING, READY };
+static atomic_int state;
+static HP_TLS bool resolving_here;
+
+/* glibc's own entry points: the fallback if RTLD_NEXT finds nothing. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+static void *next(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+#define RESOLVE(field, name, fallback)                                                   \
+	do {                                                                             \
+		void *f_ = next(name);                                                   \
+		if (!f_)                                                                 \
+			f_ = (void *)(fallback);                                         \
+		memcpy(&r.field, &f_, sizeof(f_));                                       \
+	} while (0)
+
+static void *glibc_aligned_alloc(size_t al, size_t n)
+{
+	return __libc_memalign(al, n);
+}
+
+static int glibc_posix_memalign(void **out, size_t al, size_t n)
+{
+	if (al % sizeof(void *) || (al & (al - 1)) || !al)
+		return EINVAL;
+	void *p = __libc_memalign(al, n);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+static void *no_reallocarray(void *p, size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n))
+		return errno = ENOMEM, NULL;
+	return hp_real.realloc(p, n);
+}
+
+static void *glibc_valloc(size_t n)
+{
+	return __libc_memalign(BOOT_PAGE, n);
+}
+
+static size_t no_usable(void *p)
+{
+	(void)p;
+	return 0;
+}
+
+/* Wrapper ranges: the next allocator's operator new functions (libstdc++). */
+static struct {
+	uintptr_t start, end;
+} wrappers[HP_NUM_NEW];
+static atomic_int num_wrappers;
+
+static const void *object_of(void *fn)
+{
+	Dl_info info;
+	return fn && dladdr(fn, &info) ? info.dli_fbase : NULL;
+}
+
+void hp_backing_resolve_cxx(void)
+{
+	hp_backing_t r = hp_real;
+	for (int i = 0; i < HP_NUM_NEW; i++)
+		if (!r.op_new[i])
+			r.op_new[i] = next(hp_new_names[i]);
+	for (int i = 0; i < HP_NUM_DELETE; i++)
+		if (!r.op_delete[i])
+			r.op_delete[i] = next(hp_delete_names[i]);
+	const void *new_obj = object_of(r.op_new[HP_NEW]);
+	r.new_counts = new_obj && new_obj == object_of((void *)r.malloc);
+	int n = 0;
+	if (!r.new_counts) {
+		for (int i = 0; i < HP_NUM_NEW; i++) {
+			Dl_info info;
+			const ElfW(Sym) *sym = NULL;
+			if (r.op_new[i] &&
+			    dladdr1(r.op_new[i], &info, (void **)&sym, RTLD_DL_SYMENT) &&
+			    sym && sym->st_size) {
+				wrappers[n].start = (uintptr_t)r.op_new[i];
+				wrappers[n].end = (uintptr_t)r.op_new[i] + sym->st_size;
+				n++;
+			}
+		}
+	}
+	memcpy(hp_real.op_new, r.op_new, sizeof(r.op_new));
+	memcpy(hp_real.op_delete, r.op_delete, sizeof(r.op_delete));
+	hp_real.new_counts = r.new_counts;
+	atomic_store(&num_wrappers, n);
+}
+
+bool hp_backing_is_wrapper_pc(uintptr_t pc)
+{
+	int n = atomic_load_explicit(&num_wrappers, memory_order_relaxed);
+	for (int i = 0; i < n; i++)
+		if (pc - wrappers[i].start < wrappers[i].end - wrappers[i].start)
+			return true;
+	return false;
+}
+
+bool hp_backing_ready(void)
+{
+	return atomic_load_explicit(&state, memory_order_acquire) == READY;
+}
+
+void hp_backing_init(void)
+{
+	int s = atomic_load_explicit(&state, memory_order_acquire);
+	if (s == READY || resolving_here)
+		return;
+	s = UNINIT;
+	if (!atomic_compare_exchange_strong(&state, &s, RESOLVING)) {
+		while (atomic_load_explicit(&state, memory_order_acquire) != READY)
+			__builtin_ia32_pause(); /* another thread is resolving */
+		return;
+	}
+	resolving_here = true;
+	hp_backing_t r = hp_real;
+	RESOLVE(malloc, "malloc", __libc_malloc);
+	RESOLVE(free, "free", __libc_free);
+	RESOLVE(calloc, "calloc", __libc_calloc);
+	RESOLVE(realloc, "realloc", __libc_realloc);
+	RESOLVE(reallocarray, "reallocarray", no_reallocarray);
+	RESOLVE(memalign, "memalign", __libc_memalign);
+	RESOLVE(posix_memalign, "posix_memalign", glibc_posix_memalign);
+	RESOLVE(aligned_alloc, "aligned_alloc", glibc_aligned_alloc);
+	RESOLVE(valloc, "valloc", glibc_valloc);
+	RESOLVE(pvalloc, "pvalloc", glibc_valloc);
+	RESOLVE(malloc_usable_size, "malloc_usable_size", no_usable);
+	RESOLVE(dlclose, "dlclose", NULL);
+	hp_real = r;
+	hp_backing_resolve_cxx();
+	resolving_here = false;
+	atomic_store_explicit(&state, READY, memory_order_release);
+}

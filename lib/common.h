@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common: small definitions every module of libheapprof shares: branch hints,
+ * the export macro for interposed and public symbols, and the spin lock used
+ * for the few short critical sections. Nothing here allocates.
+ */
+#ifndef HP_COMMON_H
+#define HP_COMMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define hp_likely(x)   __builtin_expect(!!(x), 1)
+#define hp_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Every interposed symbol and every heapprof_* function; the rest is hidden. */
+#define HP_EXPORT   __attribute__((visibility("default")))
+#define HP_NOINLINE __attribute__((noinline))
+#define HP_UNUSED   __attribute__((unused))
+#define HP_TLS      __thread __attribute__((tls_model("initial-exec")))
+
+#define HP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * hp_lock_t: a test-and-test-and-set lock. Critical sections guarded by it are
+ * a handful of instructions (a bucket insert, a live-map probe), so spinning
+ * beats a futex round trip; after a short spin it yields. All-zero is unlocked,
+ * which keeps it valid in zeroed memory and trivially resettable after fork.
+ */
+typedef struct {
+	atomic_int locked;
+} hp_lock_t;
+
+void hp_lock_slow(hp_lock_t *l);
+
+static inline void hp_lock(hp_lock_t *l)
+{
+	if (hp_likely(!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)))
+		return;
+	hp_lock_slow(l);
+}
+
+static inline void hp_unlock(hp_lock_t *l)
+{
+	atomic_store_explicit(&l->locked, 0, memory_order_release);
+}
+
+static inline void hp_lock_reset(hp_lock_t *l)
+{
+	atomic_store_explicit(&l->locked, 0, memory_order_relaxed);
+}
+
+/* 64-bit finaliser (splitmix64): good avalanche for pointers and PCs. */
+static inline uint64_t hp_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t hp_now_ns(void); /* CLOCK_REALTIME, nanoseconds */
+
+#endif

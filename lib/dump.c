@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dump: signal handler -> pipe -> dumper thread -> hp_dump_write. Requests
+ * that arrive while a dump runs collapse into one more dump, so a storm of
+ * signals produces a bounded number of files. Files are created under a
+ * temporary name with O_EXCL|O_NOFOLLOW, mode 0600, and renamed into place
+ * without replacing anything.
+ */
+#include "dump.h"
+#include "common.h"
+#include "config.h"
+#include "log.h"
+#include "profile.h"
+#include "sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t start_ns;
+static atomic_uint seq;          /* last sequence number used by this process */
+static volatile int pipe_w = -1; /* written by the signal handler */
+static int pipe_r = -1;
+static int last_err; /* guarded by dump_lock */
+static bool ready;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	char c = 1;
+	if (pipe_w >= 0 && write(pipe_w, &c, 1) < 0) {
+		/* Pipe full: a dump is already pending, which covers this request. */
+	}
+	errno = saved;
+}
+
+static void *dumper_main(void *arg)
+{
+	(void)arg;
+	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
+	for (;;) {
+		struct pollfd pfd = {.fd = pipe_r, .events = POLLIN};
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hp_log("snapshot thread stopped: poll: %s", strerror(errno));
+			return NULL;
+		}
+		char buf[256];
+		while (read(pipe_r, buf, sizeof(buf)) > 0) {
+		}
+		hp_dump_write("signal", NULL);
+	}
+}
+
+static int start_dumper(void)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	pipe_r = fds[0];
+	pipe_w = fds[1];
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	int r = pthread_create(&t, &attr, dumper_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		close(fds[0]);
+		close(fds[1]);
+		pipe_r = pipe_w = -1;
+		return -r;
+	}
+	pthread_setname_np(t, "heapprof");
+	return 0;
+}
+
+void hp_dump_init(uint64_t start)
+{
+	start_ns = start;
+	ready = true;
+	if (!hp_config.signal)
+		return;
+	int r = start_dumper();
+	if (r) {
+		hp_log("cannot start the snapshot thread (%s): SIG%s snapshots disabled",
+		       strerror(-r), hp_config_signal_name(hp_config.signal));
+		return;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(hp_config.signal, &sa, NULL) < 0)
+		hp_log(
+		    "cannot install the SIG%s handler (%s): snapshots by signal disabled",
+		    hp_config_signal_name(hp_config.signal), strerror(errno));
+}
+
+static int write_to(const char *final, bool replace, const char *trigger)
+{
+	static atomic_uint tmp_counter;
+	char tmp[HP_OUTPUT_MAX + 128];
+	int fd = -1;
+	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+		hp_fmt(tmp, sizeof(tmp), "%s.%d.%u.tmp", final, (int)syscall(SYS_gettid),
+		       atomic_fetch_add(&tmp_counter, 1));
+		fd =
+		    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (fd < 0)
+		return -EEXIST;
+	hp_profile_opts_t opts = {
+	    .trigger = trigger, .start_ns = start_ns, .rate = hp_sampler_rate()};
+	int err = hp_profile_write(fd, &opts);
+	if (!err && fdatasync(fd) < 0 && errno != EINVAL)
+		err = -errno;
+	if (close(fd) < 0 && !err && errno != EINTR)
+		err = -errno;
+	if (!err) {
+		if (replace) {
+			if (rename(tmp, final) < 0)
+				err = -errno;
+		} else if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final,
+		                   RENAME_NOREPLACE) < 0) {
+			err = -errno;
+			if (err == -EINVAL || err == -ENOSYS) {
+				/* No renameat2 here: link() refuses to replace as well.
+				 */
+				err = link(tmp, final) < 0 ? -errno : 0;
+				if (!err)
+					unlink(tmp);
+			}
+		}
+	}
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int hp_dump_write(const char *trigger, const char *path)
+{
+	if (!ready)
+		return -ENOTSUP;
+	pthread_mutex_lock(&dump_lock);
+	char final[HP_OUTPUT_MAX + 96];
+	int err;
+	if (path) {
+		size_t n = strlen(path);
+		if (!n || n >= HP_OUTPUT_MAX)
+			err = -ENAMETOOLONG;
+		else
+			err = write_to(path, true, trigger);
+		memcpy(final, path, n < sizeof(final) ? n + 1 : 0);
+	} else {
+		do {
+			unsigned s = atomic_fetch_add(&seq, 1) + 1;
+			hp_fmt(final, sizeof(final), "%s.%d.%04u.%s.pb.gz",
+			       hp_config.output, (int)getpid(), s, trigger);
+			err = write_to(final, false, trigger);
+		} while (err == -EEXIST); /* a file of an earlier process with our pid */
+	}
+	if (err && err != last_err)
+		hp_log("cannot write profile %s: %s (the program continues; fix the path "
+		       "with HEAPPROF_OUTPUT)",
+		       path ? path : final, strerror(-err));
+	else if (!err && hp_config.verbose)
+		hp_log("wrote %s", final);
+	last_err = err;
+	pthread_mutex_unlock(&dump_lock);
+	return err;
+}
+
+void hp_dump_at_exit(void)
+{
+	if (!ready || !hp_config.at_exit)
+		return;
+	hp_guard_enter();
+	hp_dump_write("exit", NULL);
+	hp_guard_exit();
+}
+
+void hp_dump_prefork(void)
+{
+	pthread_mutex_lock(&dump_lock);
+}
+
+void hp_dump_postfork_parent(void)
+{
+	pthread_mutex_unlock(&dump_lock);
+}
+
+void hp_dump_postfork_child(void)
+{
+	pthread_mutex_init(&dump_lock, NULL);
+	atomic_store(&seq, 0);
+	last_err = 0;
+	if (pipe_w < 0)
+		return;
+	/* The parent's pipe and thread are not ours: a signal to the child must
+	 * wake the child's own dumper. */
+	int old_r = pipe_r, old_w = pipe_w;
+	pipe_w = -1;
+	close(old_r);
+	close(old_w);
+	int r = start_dumper();
+	if (r)
+		hp_log("cannot start the snapshot thread in child %d (%s): snapshots by "
+		       "signal disabled",
+		       (int)getpid(), strerror(-r));
+}
+
+HP_EXPORT int heapprof_dump(const char *path)
+{
+	if (!hp_sampler_active())
+		return -ENOTSUP;
+	hp_guard_enter();
+	int r = hp_dump_write("api", path);
+	hp_guard_exit();
+	return r;
+}

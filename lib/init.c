@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init: start-up order, the exit dump and the fork handlers. Start-up runs
+ * from the constructor (or earlier, from the first allocation, for the
+ * backing allocator only). The lock order every module follows is the order
+ * of prefork(): dump, symbols, stack table, live map, metadata arena.
+ */
+#include "backing.h"
+#include "common.h"
+#include "config.h"
+#include "dump.h"
+#include "live_map.h"
+#include "log.h"
+#include "meta_alloc.h"
+#include "sampler.h"
+#include "stack.h"
+#include "stack_table.h"
+#include "symbols.h"
+
+#include <pthread.h>
+
+/* Sampled blocks are page aligned from this rate up (see live_map.h). */
+#define HP_ALIGN_MIN_RATE 65536
+
+static void prefork(void)
+{
+	hp_dump_prefork();
+	hp_symbols_prefork();
+	hp_stack_table_prefork();
+	hp_live_map_prefork();
+	hp_meta_prefork();
+}
+
+static void postfork_parent(void)
+{
+	hp_meta_postfork_parent();
+	hp_live_map_postfork_parent();
+	hp_stack_table_postfork_parent();
+	hp_symbols_postfork_parent();
+	hp_dump_postfork_parent();
+}
+
+static void postfork_child(void)
+{
+	hp_meta_postfork_child();
+	hp_live_map_postfork_child();
+	hp_stack_table_postfork_child();
+	hp_symbols_postfork_child();
+	hp_dump_postfork_child();
+}
+
+__attribute__((constructor)) static void hp_init(void)
+{
+	hp_backing_init();
+	hp_config_init();
+	if (hp_config.verbose)
+		hp_config_print();
+	uint64_t rate = hp_config.rate;
+	if (rate == 0) {
+		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
+		return;
+	}
+	hp_live_map_init(rate >= HP_ALIGN_MIN_RATE);
+	hp_guard_enter();
+	hp_stack_init();
+	hp_symbols_init();
+	hp_guard_exit();
+	hp_dump_init(hp_now_ns());
+	pthread_atfork(prefork, postfork_parent, postfork_child);
+	hp_sampler_init(rate, hp_config.seed);
+}
+
+__attribute__((destructor)) static void hp_fini(void)
+{
+	if (hp_sampler_rate())
+		hp_dump_at_exit();
+}

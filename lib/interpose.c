@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * interpose: the only file that defines malloc, free, ... and the C++
+ * operators. Each entry forwards to the next allocator; the fast path is the
+ * sampler's subtract-and-branch (allocations) or the live map's mask test
+ * (frees). Everything else is behind a noinline *_slow function. It does not
+ * know how stacks are stored or profiles written.
+ */
+#include "backing.h"
+#include "common.h"
+#include "config.h"
+#include "live_map.h"
+#include "log.h"
+#include "sampler.h"
+#include "stack.h"
+#include "stack_table.h"
+#include "symbols.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A sampled calloc below this size is page aligned and zeroed by us; above it
+ * the backing calloc may hand out fresh zero pages we must not touch. */
+#define CALLOC_ALIGN_MAX (64 * 1024)
+
+/* ---- bookkeeping ------------------------------------------------------ */
+
+static int metadata_warned;
+
+static void out_of_metadata(void)
+{
+	hp_log_once(&metadata_warned, "out of memory for profiler metadata: sampling "
+	                              "stopped, the program continues unprofiled");
+	hp_sampler_disable();
+}
+
+/* Records a sampled block: stack, bucket, counters, live record. */
+static HP_NOINLINE void record(void *p, size_t n, uint32_t flags, uint32_t align)
+{
+	int saved = errno;
+	hp_guard_enter();
+	uintptr_t frames[hp_config.max_frames];
+	bool truncated;
+	unsigned nf = hp_stack_capture(frames, hp_config.max_frames, &truncated);
+	hp_live_t rec = {.addr = (uintptr_t)p, .size = n, .flags = flags, .align = align};
+	hp_sampler_weights(n, &rec.count_w, &rec.bytes_w);
+	rec.bucket = hp_stack_table_intern(frames, nf, truncated);
+	if (!rec.bucket || hp_live_map_insert(&rec))
+		out_of_metadata();
+	else
+		hp_stack_table_add_alloc(rec.bucket, rec.count_w, rec.bytes_w);
+	hp_guard_exit();
+	errno = saved;
+}
+
+/* Removes p from the live map and subtracts what its allocation added. */
+static bool forget(void *p, hp_live_t *rec)
+{
+	if (!hp_live_map_remove((uintptr_t)p, rec))
+		return false;
+	hp_stack_table_add_free(rec->bucket, rec->count_w, rec->bytes_w);
+	return true;
+}
+
+/* Page alignment for a sampled block, when the free-path check relies on it. */
+static size_t sample_alignment(size_t al)
+{
+	if (hp_live_map_aligned() && al && !(al & (al - 1)) && al < HP_SAMPLE_ALIGN)
+		return HP_SAMPLE_ALIGN;
+	return al;
+}
+
+/* A block for a sampled malloc: page aligned if possible, else a plain one. */
+static void *sampled_block(size_t n)
+{
+	void *p;
+	if (hp_live_map_aligned() && !hp_real.posix_memalign(&p, HP_SAMPLE_ALIGN, n))
+		return p;
+	return hp_real.malloc(n);
+}
+
+/* ---- malloc family ---------------------------------------------------- */
+
+static HP_NOINLINE void *malloc_slow(size_t n)
+{
+	if (!hp_sampler_decide(n))
+		return hp_real.malloc(n);
+	int saved = errno;
+	void *p = sampled_block(n);
+	if (p) {
+		record(p, n, 0, 0);
+		errno = saved;
+	}
+	return p;
+}
+
+HP_EXPORT void *malloc(size_t n)
+{
+	if (hp_likely(hp_sampler_skip(n)))
+		return hp_real.malloc(n);
+	return malloc_slow(n);
+}
+
+static HP_NOINLINE void free_slow(void *p)
+{
+	if (!p || hp_backing_is_boot(p))
+		return;
+	hp_live_t rec;
+	forget(p, &rec); /* before the backing free, or the address can be reused first */
+	hp_real.free(p);
+}
+
+HP_EXPORT void free(void *p)
+{
+	if (hp_unlikely(hp_live_map_maybe_contains(p))) {
+		free_slow(p);
+		return;
+	}
+	hp_real.free(p);
+}
+
+static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n) || !hp_sampler_decide(n))
+		return hp_real.calloc(a, b);
+	int saved = errno;
+	void *p = NULL;
+	if (hp_live_map_aligned() && n < CALLOC_ALIGN_MAX &&
+	    !hp_real.posix_memalign(&p, HP_SAMPLE_ALIGN, n))
+		memset(p, 0, n);
+	else
+		p = hp_real.calloc(a, b);
+	if (p) {
+		record(p, n, 0, 0);
+		errno = saved;
+	}
+	return p;
+}
+
+HP_EXPORT void *calloc(size_t a, size_t b)
+{
+	size_t n;
+	if (hp_likely(!__builtin_mul_overflow(a, b, &n) && hp_sampler_skip(n)))
+		return hp_real.calloc(a, b);
+	return calloc_slow(a, b);
+}
+
+static HP_NOINLINE void *realloc_slow(void *p, size_t n)
+{
+	if (p && hp_backing_is_boot(p)) {
+		/* A bootstrap block moves to the real allocator. */
+		void *q = malloc(n);
+		if (q) {
+			size_t old = hp_backing_boot_size(p);
+			memcpy(q, p, old < n ? old : n);
+		}
+		return q;
+	}
+	hp_live_t old;
+	bool had =
+	    p && hp_live_map_maybe_contains(p) && hp_live_map_remove((uintptr_t)p, &old);
+	bool sample = hp_sampler_decide(n);
+	int saved = errno;
+	void *q = hp_real.realloc(p, n);
+	if (!q) {
+		if (had) {
+			/* n == 0: the block was freed. Otherwise it is intact and still
+			 * ours. */
+			if (n == 0 || hp_live_map_insert(&old))
+				hp_stack_table_add_free(old.bucket, old.count_w,
+				                        old.bytes_w);
+		}
+		return NULL;
+	}
+	if (had)
+		hp_stack_table_add_free(old.bucket, old.count_w, old.bytes_w);
+	if (sample) {
+		void *r;
+		if (hp_live_map_aligned() && ((uintptr_t)q & (HP_SAMPLE_ALIGN - 1)) &&
+		    !hp_real.posix_memalign(&r, HP_SAMPLE_ALIGN, n)) {
+			memcpy(r, q, n);
+			hp_real.free(q);
+			q = r;
+		}
+		record(q, n, 0, 0);
+	}
+	errno = saved;
+	return q;
+}
+
+HP_EXPORT void *realloc(void *p, size_t n)
+{
+	if (hp_likely(!hp_live_map_maybe_contains(p) && hp_sampler_skip(n)))
+		return hp_real.realloc(p, n);
+	return realloc_slow(p, n);
+}
+
+HP_EXPORT void *reallocarray(void *p, size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n))
+		return hp_real.reallocarray(p, a, b); /* the backing sets ENOMEM */
+	if (hp_likely(!hp_live_map_maybe_contains(p) && hp_sampler_skip(n)))
+		return hp_real.realloc(p, n);
+	return realloc_slow(p, n);
+}
+
+enum { MEMALIGN, ALIGNED_ALLOC, VALLOC, PVALLOC };
+
+static void *call_aligned(int kind, size_t al, size_t n)
+{
+	switch (kind) {
+	case MEMALIGN:
+		return hp_real.memalign(al, n);
+	case ALIGNED_ALLOC:
+		return hp_real.aligned_alloc(al, n);
+	case VALLOC:
+		return hp_real.valloc(n);
+	default:
+		return hp_real.pvalloc(n);
+	}
+}
+
+static HP_NOINLINE void *aligned_slow(int kind, size_t al, size_t n)
+{
+	if (!hp_sampler_decide(n))
+		return call_aligned(kind, al, n);
+	int saved = errno;
+	void *p = call_aligned(kind, sample_alignment(al), n);
+	if (p) {
+		record(p, n, 0, 0);
+		errno = saved;
+	}
+	return p;
+}
+
+HP_EXPORT void *memalign(size_t al, size_t n)
+{
+	if (hp_likely(hp_sampler_skip(n)))
+		return hp_real.memalign(al, n);
+	return aligned_slow(MEMALIGN, al, n);
+}
+
+HP_EXPORT void *aligned_alloc(size_t al, size_t n)
+{
+	if (hp_likely(hp_sampler_skip(n)))
+		return hp_real.aligned_alloc(al, n);
+	return aligned_slow(ALIGNED_ALLOC, al, n);
+}
+
+HP_EXPORT void *valloc(size_t n)
+{
+	if (hp_likely(hp_sampler_skip(n)))
+		return hp_real.valloc(n);
+	return aligned_slow(VALLOC, 0, n);
+}
+
+HP_EXPORT void *pvalloc(size_t n)
+{
+	if (hp_likely(hp_sampler_skip(n)))
+		return hp_real.pvalloc(n);
+	return aligned_slow(PVALLOC, 0, n);
+}
+
+static HP_NOINLINE int posix_memalign_slow(void **out, size_t al, size_t n)
+{
+	bool valid = al && !(al & (al - 1)) && !(al % sizeof(void *));
+	if (!hp_sampler_decide(n) || !valid)
+		return hp_real.posix_memalign(out, al, n);
+	int saved = errno;
+	int r = hp_real.posix_memalign(out, sample_alignment(al), n);
+	if (!r)
+		record(*out, n, 0, 0);
+	errno = saved;
+	return r;
+}
+
+HP_EXPORT int posix_memalign(void **out, size_t al, size_t n)
+{
+	if (hp_likely(hp_sampler_skip(n)))
+		return hp_real.posix_memalign(out, al, n);
+	return posix_memalign_slow(out, al, n);
+}
+
+HP_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (hp_unlikely(hp_backing_is_boot(p)))
+		return hp_backing_boot_size(p);
+	return hp_real.malloc_usable_size(p);
+}
+
+/* ---- dlclose: remember the mapping before it goes --------------------- */
+
+HP_EXPORT int dlclose(void *handle)
+{
+	if (hp_sampler_active()) {
+		int saved = errno;
+		hp_guard_enter();
+		hp_symbols_refresh();
+		hp_guard_exit();
+		errno = saved;
+	}
+	return hp_real.dlclose(handle);
+}
+
+/* ---- C++ operators ----------------------------------------------------
+ * With libstdc++ behind us its operator new calls malloc, which counts: the
+ * operators only forward. With jemalloc or tcmalloc behind us their operators
+ * never call malloc, so the operators count (hp_real.new_counts). A sampled
+ * block then comes from the aligned operator new, and is given back through
+ * the aligned operator delete whatever the program calls.
+ */
+
+typedef struct {
+	char dummy;
+} nothrow_t; /* std::nothrow_t: empty, passed by reference */
+
+static void *next_new(int i)
+{
+	void *f = hp_real.op_new[i];
+	if (hp_unlikely(!f)) {
+		hp_backing_resolve_cxx();
+		f = hp_real.op_new[i];
+	}
+	return f;
+}
+
+static void *next_delete(int i)
+{
+	void *f = hp_real.op_delete[i];
+	if (hp_unlikely(!f)) {
+		hp_backing_resolve_cxx();
+		f = hp_real.op_delete[i];
+	}
+	return f;
+}
+
+static bool new_is_aligned(int i)
+{
+	return i >= HP_NEW_AL;
+}
+
+static bool new_is_nothrow(int i)
+{
+	return i == HP_NEW_NT || i == HP_NEW_ARR_NT || i == HP_NEW_AL_NT ||
+	       i == HP_NEW_ARR_AL_NT;
+}
+
+static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
+{
+	void *f = next_new(i);
+	if (hp_unlikely(!f)) /* no C++ runtime found: cannot happen for a linked caller */
+		return al ? hp_real.aligned_alloc(al, n ? n : 1)
+		          : hp_real.malloc(n ? n : 1);
+	if (new_is_aligned(i))
+		return new_is_nothrow(i)
+		           ? ((void *(*)(size_t, size_t, const nothrow_t *))f)(n, al, nt)
+		           : ((void *(*)(size_t, size_t))f)(n, al);
+	return new_is_nothrow(i) ? ((void *(*)(size_t, const nothrow_t *))f)(n, nt)
+	                         : ((void *(*)(size_t))f)(n);
+}
+
+static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *nt)
+{
+	if (!hp_sampler_decide(n) || !hp_live_map_aligned())
+		return call_new(i, n, al, nt);
+	static const int aligned_variant[HP_NUM_NEW] = {
+	    [HP_NEW] = HP_NEW_AL,          [HP_NEW_ARR] = HP_NEW_ARR_AL,
+	    [HP_NEW_NT] = HP_NEW_AL_NT,    [HP_NEW_ARR_NT] = HP_NEW_ARR_AL_NT,
+	    [HP_NEW_AL] = HP_NEW_AL,       [HP_NEW_ARR_AL] = HP_NEW_ARR_AL,
+	    [HP_NEW_AL_NT] = HP_NEW_AL_NT, [HP_NEW_ARR_AL_NT] = HP_NEW_ARR_AL_NT,
+	};
+	size_t al2 = al > HP_SAMPLE_ALIGN ? al : HP_SAMPLE_ALIGN;
+	int saved = errno;
+	void *p = call_new(aligned_variant[i], n, al2, nt); /* may throw: no guard held */
+	if (p) {
+		bool array = i == HP_NEW_ARR || i == HP_NEW_ARR_NT ||
+		             i == HP_NEW_ARR_AL || i == HP_NEW_ARR_AL_NT;
+		record(p, n, HP_LIVE_CXX_ALIGNED | (array ? HP_LIVE_ARRAY : 0),
+		       (uint32_t)al2);
+		errno = saved;
+	}
+	return p;
+}
+
+static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)
+{
+	if (hp_likely(!hp_real.new_counts || hp_sampler_skip(n)))
+		return call_new(i, n, al, nt);
+	return new_slow(i, n, al, nt);
+}
+
+static void call_delete(int i, void *p, size_t sz, size_t al)
+{
+	void *f = next_delete(i);
+	if (hp_unlikely(!f)) {
+		hp_real.free(p);
+		return;
+	}
+	switch (i) {
+	case HP_DEL:
+	case HP_DEL_ARR:
+	case HP_DEL_NT:
+	case HP_DEL_ARR_NT: /* the nothrow_t reference is never read */
+		((void (*)(void *, const void *))f)(p, NULL);
+		break;
+	case HP_DEL_SZ:
+	case HP_DEL_ARR_SZ:
+		((void (*)(void *, size_t))f)(p, sz);
+		break;
+	case HP_DEL_AL:
+	case HP_DEL_ARR_AL:
+	case HP_DEL_AL_NT:
+	case HP_DEL_ARR_AL_NT:
+		((void (*)(void *, size_t, const void *))f)(p, al, NULL);
+		break;
+	default: /* sized and aligned */
+		((void (*)(void *, size_t, size_t))f)(p, sz, al);
+	}
+}
+
+static HP_NOINLINE void delete_slow(int i, void *p, size_t sz, size_t al)
+{
+	hp_live_t rec;
+	if (p && forget(p, &rec) && (rec.flags & HP_LIVE_CXX_ALIGNED)) {
+		call_delete((rec.flags & HP_LIVE_ARRAY) ? HP_DEL_ARR_AL : HP_DEL_AL, p, 0,
+		            rec.align);
+		return;
+	}
+	call_delete(i, p, sz, al);
+}
+
+static inline void op_delete(int i, void *p, size_t sz, size_t al)
+{
+	if (hp_unlikely(hp_real.new_counts && hp_live_map_maybe_contains(p))) {
+		delete_slow(i, p, sz, al);
+		return;
+	}
+	call_delete(i, p, sz, al);
+}
+
+/* clang-format off */
+HP_EXPORT void *_Znwm(size_t n) { return op_new(HP_NEW, n, 0, NULL); }
+HP_EXPORT void *_Znam(size_t n) { return op_new(HP_NEW_ARR, n, 0, NULL); }
+HP_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t) { return op_new(HP_NEW_NT, n, 0, t); }
+HP_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t) { return op_new(HP_NEW_ARR_NT, n, 0, t); }
+HP_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al) { return op_new(HP_NEW_AL, n, al, NULL); }
+HP_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al) { return op_new(HP_NEW_ARR_AL, n, al, NULL); }
+HP_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_t *t) { return op_new(HP_NEW_AL_NT, n, al, t); }
+HP_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_t *t) { return op_new(HP_NEW_ARR_AL_NT, n, al, t); }
+
+HP_EXPORT void _ZdlPv(void *p) { op_delete(HP_DEL, p, 0, 0); }
+HP_EXPORT void _ZdaPv(void *p) { op_delete(HP_DEL_ARR, p, 0, 0); }
+HP_EXPORT void _ZdlPvm(void *p, size_t sz) { op_delete(HP_DEL_SZ, p, sz, 0); }
+HP_EXPORT void _ZdaPvm(void *p, size_t sz) { op_delete(HP_DEL_ARR_SZ, p, sz, 0); }
+HP_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const nothrow_t *t) { (void)t; op_delete(HP_DEL_NT, p, 0, 0); }
+HP_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const nothrow_t *t) { (void)t; op_delete(HP_DEL_ARR_NT, p, 0, 0); }
+HP_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { op_delete(HP_DEL_AL, p, 0, al); }
+HP_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { op_delete(HP_DEL_ARR_AL, p, 0, al); }
+HP_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t sz, size_t al) { op_delete(HP_DEL_SZ_AL, p, sz, al); }
+HP_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t sz, size_t al) { op_delete(HP_DEL_ARR_SZ_AL, p, sz, al); }
+HP_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const nothrow_t *t) { (void)t; op_delete(HP_DEL_AL_NT, p, 0, al); }
+HP_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const nothrow_t *t) { (void)t; op_delete(HP_DEL_ARR_AL_NT, p, 0, al); }
+/* clang-format on */

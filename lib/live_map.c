@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * live_map: 64 shards of linear-probing tables keyed by address, each under
+ * its own lock, grown from the metadata arena at 70% load and shrunk never.
+ * Deletion shifts later entries back, so there are no tombstones.
+ */
+#include "live_map.h"
+#include "meta_alloc.h"
+
+#include <errno.h>
+
+#define SHARDS_LOG2 6
+#define SHARDS      (1u << SHARDS_LOG2)
+#define MIN_CAP     256
+
+typedef struct {
+	hp_lock_t lock;
+	hp_live_t *slots; /* addr 0 = empty; guarded by lock */
+	size_t cap, used; /* cap is a power of two */
+} __attribute__((aligned(64))) shard_t;
+
+static shard_t shards[SHARDS];
+_Atomic uintptr_t hp_live_mask;
+static bool aligned_mode;
+static hp_lock_t unaligned_lock;
+static size_t unaligned; /* live records not page aligned; guarded by unaligned_lock */
+
+void hp_live_map_init(bool aligned_samples)
+{
+	aligned_mode = aligned_samples;
+	hp_live_mask = aligned_samples ? HP_SAMPLE_ALIGN - 1 : 0;
+}
+
+bool hp_live_map_aligned(void)
+{
+	return aligned_mode;
+}
+
+static uint64_t slot_hash(uintptr_t a)
+{
+	return hp_mix64(a >> 4);
+}
+
+static shard_t *shard_of(uint64_t h)
+{
+	return &shards[h >> (64 - SHARDS_LOG2)];
+}
+
+/* Insert into a table known to have room; no duplicates by construction. */
+static void put(hp_live_t *slots, size_t cap, const hp_live_t *rec)
+{
+	size_t i = slot_hash(rec->addr) & (cap - 1);
+	while (slots[i].addr)
+		i = (i + 1) & (cap - 1);
+	slots[i] = *rec;
+}
+
+static int grow(shard_t *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : MIN_CAP;
+	hp_live_t *t = hp_meta_alloc(cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i].addr)
+			put(t, cap, &s->slots[i]);
+	hp_meta_free(s->slots, s->cap * sizeof(*t));
+	s->slots = t;
+	s->cap = cap;
+	return 0;
+}
+
+static void count_unaligned(uintptr_t addr, int delta)
+{
+	if (!aligned_mode || !(addr & (HP_SAMPLE_ALIGN - 1)))
+		return;
+	/*
+	 * The mask opens before the block is handed out (free of it cannot come
+	 * earlier) and closes only when no unaligned record is left.
+	 */
+	hp_lock(&unaligned_lock);
+	unaligned += (size_t)delta;
+	hp_live_mask = unaligned ? 0 : HP_SAMPLE_ALIGN - 1;
+	hp_unlock(&unaligned_lock);
+}
+
+int hp_live_map_insert(const hp_live_t *rec)
+{
+	shard_t *s = shard_of(slot_hash(rec->addr));
+	hp_lock(&s->lock);
+	if ((s->used + 1) * 10 > s->cap * 7 && grow(s)) {
+		hp_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	put(s->slots, s->cap, rec);
+	s->used++;
+	hp_unlock(&s->lock);
+	count_unaligned(rec->addr, 1);
+	return 0;
+}
+
+bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
+{
+	shard_t *s = shard_of(slot_hash(addr));
+	hp_lock(&s->lock);
+	if (!s->cap) {
+		hp_unlock(&s->lock);
+		return false;
+	}
+	size_t mask = s->cap - 1, i = slot_hash(addr) & mask;
+	while (s->slots[i].addr && s->slots[i].addr != addr)
+		i = (i + 1) & mask;
+	if (!s->slots[i].addr) {
+		hp_unlock(&s->lock);
+		return false;
+	}
+	*out = s->slots[i];
+	/* Backward-shift deletion: move later members of the run into the hole. */
+	size_t hole = i;
+	for (size_t j = (i + 1) & mask; s->slots[j].addr; j = (j + 1) & mask) {
+		size_t home = slot_hash(s->slots[j].addr) & mask;
+		/* j may move to hole iff home is not cyclically in (hole, j]. */
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			s->slots[hole] = s->slots[j];
+			hole = j;
+		}
+	}
+	s->slots[hole].addr = 0;
+	s->used--;
+	hp_unlock(&s->lock);
+	count_unaligned(addr, -1);
+	return true;
+}
+
+size_t hp_live_map_size(void)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < SHARDS; i++)
+		n += __atomic_load_n(&shards[i].used, __ATOMIC_RELAXED);
+	return n;
+}
+
+void hp_live_map_prefork(void)
+{
+	for (unsigned i = 0; i < SHARDS; i++)
+		hp_lock(&shards[i].lock);
+	hp_lock(&unaligned_lock);
+}
+
+void hp_live_map_postfork_parent(void)
+{
+	hp_unlock(&unaligned_lock);
+	for (unsigned i = SHARDS; i-- > 0;)
+		hp_unlock(&shards[i].lock);
+}
+
+void hp_live_map_postfork_child(void)
+{
+	hp_lock_reset(&unaligned_lock);
+	for (unsigned i = 0; i < SHARDS; i++)
+		hp_lock_reset(&shards[i].lock);
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log: allocation-free formatting and stderr output (see log.h). Also holds
+ * the few libc-free helpers shared by all modules (the lock slow path, clock).
+ */
+#include "common.h"
+#include "log.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void hp_lock_slow(hp_lock_t *l)
+{
+	for (unsigned spins = 0;; spins++) {
+		while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
+			if (spins++ < 100)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+		if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
+			return;
+	}
+}
+
+uint64_t hp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct out {
+	char *buf;
+	size_t cap, len;
+};
+
+static void put(struct out *o, char c)
+{
+	if (o->len + 1 < o->cap)
+		o->buf[o->len] = c;
+	o->len++;
+}
+
+static void put_num(struct out *o, unsigned long long v, unsigned base, int width,
+                    char pad, int neg)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	if (neg)
+		tmp[n++] = '-';
+	for (int i = n; i < width; i++)
+		put(o, pad);
+	while (n)
+		put(o, tmp[--n]);
+}
+
+size_t hp_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	struct out o = {buf, cap, 0};
+	for (const char *p = fmt; *p; p++) {
+		if (*p != '%') {
+			put(&o, *p);
+			continue;
+		}
+		p++;
+		char pad = ' ';
+		int width = 0, lng = 0, sz = 0;
+		if (*p == '0')
+			pad = '0', p++;
+		while (*p >= '0' && *p <= '9')
+			width = width * 10 + (*p++ - '0');
+		while (*p == 'l')
+			lng++, p++;
+		if (*p == 'z')
+			sz = 1, p++;
+		switch (*p) {
+		case 'd': {
+			long long v =
+			    lng ? (lng > 1 ? va_arg(ap, long long) : va_arg(ap, long))
+			        : va_arg(ap, int);
+			put_num(&o,
+			        v < 0 ? -(unsigned long long)v : (unsigned long long)v,
+			        10, width, pad, v < 0);
+			break;
+		}
+		case 'u':
+		case 'x': {
+			unsigned long long v;
+			if (sz)
+				v = va_arg(ap, size_t);
+			else if (lng > 1)
+				v = va_arg(ap, unsigned long long);
+			else if (lng)
+				v = va_arg(ap, unsigned long);
+			else
+				v = va_arg(ap, unsigned);
+			put_num(&o, v, *p == 'x' ? 16 : 10, width, pad, 0);
+			break;
+		}
+		case 'p':
+			put(&o, '0');
+			put(&o, 'x');
+			put_num(&o, (uintptr_t)va_arg(ap, void *), 16, 0, ' ', 0);
+			break;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+			if (!s)
+				s = "(null)";
+			size_t n = strlen(s);
+			for (int i = (int)n; i < width; i++)
+				put(&o, ' ');
+			while (*s)
+				put(&o, *s++);
+			break;
+		}
+		case 'c':
+			put(&o, (char)va_arg(ap, int));
+			break;
+		case '%':
+			put(&o, '%');
+			break;
+		default:
+			put(&o, '%');
+			if (*p)
+				put(&o, *p);
+			else
+				p--;
+		}
+	}
+	if (cap)
+		buf[o.len < cap ? o.len : cap - 1] = '\0';
+	return o.len < cap ? o.len : (cap ? cap - 1 : 0);
+}
+
+size_t hp_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = hp_vfmt(buf, cap, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	char buf[512];
+	size_t n = hp_fmt(buf, sizeof(buf), "heapprof: ");
+	n += hp_vfmt(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	buf[n++] = '\n';
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	errno = saved;
+}
+
+void hp_log(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void hp_log_once(int *flag, const char *fmt, ...)
+{
+	if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}

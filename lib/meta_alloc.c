@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * meta_alloc: a bump allocator over 1 MiB mmap chunks for small immortal
+ * objects, plus power-of-two free lists for the large tables that grow and
+ * are retired (live-map shards). Large blocks come straight from mmap.
+ */
+#include "meta_alloc.h"
+#include "common.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#define CHUNK       (1u << 20)
+#define LARGE_MIN   4096
+#define NUM_CLASSES 48
+
+static hp_lock_t lock;
+static char *cur, *end;              /* bump region, guarded by lock */
+static void *free_list[NUM_CLASSES]; /* by log2 size, guarded by lock */
+static atomic_size_t mapped;
+
+static void *map(size_t size)
+{
+	void *p =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	atomic_fetch_add_explicit(&mapped, size, memory_order_relaxed);
+	return p;
+}
+
+static unsigned class_of(size_t size)
+{
+	return 64 - (unsigned)__builtin_clzll(size - 1); /* ceil(log2(size)) */
+}
+
+void *hp_meta_alloc(size_t size)
+{
+	if (size >= LARGE_MIN) {
+		unsigned c = class_of(size);
+		if (c >= NUM_CLASSES)
+			return NULL;
+		hp_lock(&lock);
+		void *p = free_list[c];
+		if (p)
+			free_list[c] = *(void **)p;
+		hp_unlock(&lock);
+		if (p) {
+			memset(p, 0, (size_t)1 << c);
+			return p;
+		}
+		return map((size_t)1 << c); /* fresh mappings are zero */
+	}
+	size = (size + 15) & ~(size_t)15;
+	hp_lock(&lock);
+	if ((size_t)(end - cur) < size) {
+		char *c = map(CHUNK);
+		if (!c) {
+			hp_unlock(&lock);
+			return NULL;
+		}
+		cur = c;
+		end = c + CHUNK;
+	}
+	void *p = cur;
+	cur += size;
+	hp_unlock(&lock);
+	return p;
+}
+
+void hp_meta_free(void *p, size_t size)
+{
+	if (!p || size < LARGE_MIN)
+		return;
+	unsigned c = class_of(size);
+	hp_lock(&lock);
+	*(void **)p = free_list[c];
+	free_list[c] = p;
+	hp_unlock(&lock);
+}
+
+size_t hp_meta_mapped(void)
+{
+	return atomic_load_explicit(&mapped, memory_order_relaxed);
+}
+
+void hp_meta_prefork(void)
+{
+	hp_lock(&lock);
+}
+
+void hp_meta_postfork_parent(void)
+{
+	hp_unlock(&lock);
+}
+
+void hp_meta_postfork_child(void)
+{
+	hp_lock_reset(&lock);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * meta_alloc: the private mmap arena for the profiler's own long-lived
+ * metadata (stack buckets, live-map tables, module records). It never calls
+ * the interposed malloc, so it is safe on the allocation slow path. It does
+ * not hold per-dump scratch memory: the dumper uses the backing allocator.
+ */
+#ifndef HP_META_ALLOC_H
+#define HP_META_ALLOC_H
+
+#include <stddef.h>
+
+/*
+ * Returns zeroed memory aligned to 16 bytes, or NULL when the arena cannot
+ * grow (mmap failed: address-space limit). Thread-safe.
+ * Blocks of 4 KiB and more are rounded to a power of two and can be given
+ * back with hp_meta_free for reuse; smaller blocks are immortal.
+ */
+void *hp_meta_alloc(size_t size);
+void hp_meta_free(void *p, size_t size);
+
+/* Bytes mapped so far (for HEAPPROF_VERBOSE and tests). */
+size_t hp_meta_mapped(void);
+
+void hp_meta_prefork(void);
+void hp_meta_postfork_parent(void);
+void hp_meta_postfork_child(void);
+
+#endif

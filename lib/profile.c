@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * profile: snapshot -> protobuf-c messages -> packed straight into a deflate
+ * stream (gzip framing) -> write(2). Nothing is built in one big buffer: the
+ * encoded profile is compressed as protobuf-c emits it.
+ */
+#include "profile.h"
+#include "backing.h"
+#include "common.h"
+#include "log.h"
+#include "profile.pb-c.h"
+#include "sampler.h"
+#include "stack_table.h"
+#include "symbols.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* Frames matching these never show: they are our own entry points. */
+static const char drop_frames[] =
+    "malloc|calloc|realloc|reallocarray|free|memalign|posix_memalign|aligned_alloc|"
+    "valloc|pvalloc|operator new.*|operator delete.*|_Zn[wa]m.*|_Zd[la]Pv.*";
+
+/* ---- scratch memory from the backing allocator ------------------------ */
+
+typedef struct {
+	int err; /* first error (negative errno), sticky */
+} ctx_t;
+
+static void *grow(ctx_t *c, void *p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	void *q = hp_real.realloc(p, n * elem);
+	if (!q) {
+		c->err = -ENOMEM;
+		return p;
+	}
+	*cap = n;
+	return q;
+}
+
+/* ---- string table ---------------------------------------------------- */
+
+typedef struct {
+	char **s; /* string_table */
+	size_t n, cap;
+	uint32_t *slots; /* open addressing: index + 1, 0 empty */
+	size_t nslots;
+	char **owned; /* strings we allocated (demangled names, comments) */
+	size_t nowned, capowned;
+} strtab_t;
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+static int64_t intern(ctx_t *c, strtab_t *t, const char *s)
+{
+	if (c->err)
+		return 0;
+	if ((t->n + 1) * 2 > t->nslots) {
+		size_t ns = t->nslots ? t->nslots * 2 : 1024;
+		uint32_t *slots = hp_real.calloc(ns, sizeof(*slots));
+		if (!slots)
+			return c->err = -ENOMEM, 0;
+		for (size_t i = 0; i < t->n; i++) {
+			size_t j = str_hash(t->s[i]) & (ns - 1);
+			while (slots[j])
+				j = (j + 1) & (ns - 1);
+			slots[j] = (uint32_t)i + 1;
+		}
+		hp_real.free(t->slots);
+		t->slots = slots;
+		t->nslots = ns;
+	}
+	size_t j = str_hash(s) & (t->nslots - 1);
+	for (; t->slots[j]; j = (j + 1) & (t->nslots - 1))
+		if (!strcmp(t->s[t->slots[j] - 1], s))
+			return t->slots[j] - 1;
+	t->s = grow(c, t->s, &t->cap, t->n + 1, sizeof(*t->s));
+	if (c->err)
+		return 0;
+	t->s[t->n] = (char *)s;
+	t->slots[j] = (uint32_t)++t->n;
+	return (int64_t)t->n - 1;
+}
+
+/* Keeps a copy we own (freed at the end); returns its string index. */
+static int64_t intern_owned(ctx_t *c, strtab_t *t, char *s)
+{
+	if (!s)
+		return c->err = -ENOMEM, 0;
+	t->owned = grow(c, t->owned, &t->capowned, t->nowned + 1, sizeof(*t->owned));
+	if (c->err) {
+		hp_real.free(s);
+		return 0;
+	}
+	t->owned[t->nowned++] = s;
+	return intern(c, t, s);
+}
+
+static char *dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = hp_real.malloc(n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* ---- u64 -> id map --------------------------------------------------- */
+
+typedef struct {
+	uint64_t *keys;
+	uint32_t *vals; /* 0 = empty */
+	size_t n, cap;
+} idmap_t;
+
+static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 4096;
+		uint64_t *k = hp_real.malloc(nc * sizeof(*k));
+		uint32_t *v = hp_real.calloc(nc, sizeof(*v));
+		if (!k || !v) {
+			hp_real.free(k);
+			hp_real.free(v);
+			c->err = -ENOMEM;
+			return NULL;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->vals[i])
+				continue;
+			size_t j = hp_mix64(m->keys[i]) & (nc - 1);
+			while (v[j])
+				j = (j + 1) & (nc - 1);
+			k[j] = m->keys[i];
+			v[j] = m->vals[i];
+		}
+		hp_real.free(m->keys);
+		hp_real.free(m->vals);
+		m->keys = k;
+		m->vals = v;
+		m->cap = nc;
+	}
+	size_t j = hp_mix64(key) & (m->cap - 1);
+	while (m->vals[j] && m->keys[j] != key)
+		j = (j + 1) & (m->cap - 1);
+	m->keys[j] = key;
+	return &m->vals[j];
+}
+
+/* ---- the builder ----------------------------------------------------- */
+
+typedef struct {
+	const hp_bucket_t *b;
+	hp_counts_t c;
+} snap_t;
+
+typedef struct {
+	ctx_t ctx;
+	strtab_t st;
+	snap_t *snaps;
+	size_t nsnaps, capsnaps;
+	Perftools__Profiles__Location *locs;
+	Perftools__Profiles__Line *lines; /* one per location at most */
+	size_t nlocs, caplocs, caplines;
+	Perftools__Profiles__Function *funcs;
+	size_t nfuncs, capfuncs;
+	idmap_t loc_ids;  /* address -> location id */
+	idmap_t func_ids; /* system-name string index -> function id */
+	uint64_t truncated_loc;
+	char *(*demangle)(const char *, char *, size_t *, int *);
+	hp_module_t *const *mods;
+	size_t nmods;
+} builder_t;
+
+static void snapshot_one(const hp_bucket_t *b, void *arg)
+{
+	builder_t *B = arg;
+	hp_counts_t c;
+	hp_stack_table_read(b, &c);
+	if (!c.alloc_count && !c.alloc_bytes)
+		return;
+	B->snaps =
+	    grow(&B->ctx, B->snaps, &B->capsnaps, B->nsnaps + 1, sizeof(*B->snaps));
+	if (B->ctx.err)
+		return;
+	B->snaps[B->nsnaps].b = b;
+	B->snaps[B->nsnaps].c = c;
+	B->nsnaps++;
+}
+
+static uint64_t function_id(builder_t *B, const char *sysname)
+{
+	int64_t sys = intern(&B->ctx, &B->st, sysname);
+	uint32_t *slot = idmap_slot(&B->ctx, &B->func_ids, (uint64_t)sys);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return *slot;
+	int64_t name = sys;
+	if (B->demangle && sysname[0] == '_' && sysname[1] == 'Z') {
+		int status = -1;
+		char *d = B->demangle(sysname, NULL, NULL, &status);
+		if (d && status == 0)
+			name = intern_owned(&B->ctx, &B->st,
+			                    d); /* malloc'd by __cxa_demangle */
+		else
+			free(d);
+	}
+	B->funcs =
+	    grow(&B->ctx, B->funcs, &B->capfuncs, B->nfuncs + 1, sizeof(*B->funcs));
+	if (B->ctx.err)
+		return 0;
+	Perftools__Profiles__Function *f = &B->funcs[B->nfuncs];
+	perftools__profiles__function__init(f);
+	f->id = ++B->nfuncs;
+	f->name = name;
+	f->system_name = sys;
+	return *slot = (uint32_t)f->id;
+}
+
+static uint64_t mapping_id(builder_t *B, const hp_module_t *m)
+{
+	for (size_t i = 0; i < B->nmods; i++)
+		if (B->mods[i] == m)
+			return i + 1;
+	return 0;
+}
+
+static Perftools__Profiles__Location *new_location(builder_t *B)
+{
+	B->locs = grow(&B->ctx, B->locs, &B->caplocs, B->nlocs + 1, sizeof(*B->locs));
+	B->lines = grow(&B->ctx, B->lines, &B->caplines, B->nlocs + 1, sizeof(*B->lines));
+	if (B->ctx.err)
+		return NULL;
+	Perftools__Profiles__Location *l = &B->locs[B->nlocs];
+	perftools__profiles__location__init(l);
+	perftools__profiles__line__init(&B->lines[B->nlocs]);
+	l->id = ++B->nlocs;
+	return l;
+}
+
+/* Frames are return addresses; pprof wants an address inside the call. */
+static uint64_t location_id(builder_t *B, uintptr_t ret)
+{
+	uintptr_t pc = ret - 1;
+	uint32_t *slot = idmap_slot(&B->ctx, &B->loc_ids, pc);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return *slot;
+	hp_module_t *m = hp_symbols_find(pc);
+	const char *name = m ? hp_symbols_name(m, pc) : NULL;
+	uint64_t fid = name ? function_id(B, name) : 0;
+	Perftools__Profiles__Location *l = new_location(B);
+	if (!l)
+		return 0;
+	l->address = pc;
+	l->mapping_id = m ? mapping_id(B, m) : 0;
+	if (fid) {
+		B->lines[l->id - 1].function_id = fid;
+		l->n_line = 1;
+	}
+	return *slot = (uint32_t)l->id;
+}
+
+/* The synthetic root frame that marks a stack cut at HEAPPROF_MAX_FRAMES. */
+static uint64_t truncated_location(builder_t *B)
+{
+	if (B->truncated_loc)
+		return B->truncated_loc;
+	uint64_t fid = function_id(B, "[truncated stack: raise HEAPPROF_MAX_FRAMES]");
+	Perftools__Profiles__Location *l = new_location(B);
+	if (!l)
+		return 0;
+	B->lines[l->id - 1].function_id = fid;
+	l->n_line = 1;
+	return B->truncated_loc = l->id;
+}
+
+/* ---- gzip sink ------------------------------------------------------- */
+
+typedef struct {
+	ProtobufCBuffer base;
+	z_stream z;
+	int fd;
+	int err;
+	size_t nin;
+	unsigned char in[1 << 16];
+	unsigned char out[1 << 16];
+} gz_t;
+
+static void write_all(gz_t *g, const unsigned char *p, size_t n)
+{
+	while (n && !g->err) {
+		ssize_t w = write(g->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			g->err = w < 0 ? -errno : -EIO;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void deflate_in(gz_t *g, int flush)
+{
+	g->z.next_in = g->in;
+	g->z.avail_in = (uInt)g->nin;
+	do {
+		g->z.next_out = g->out;
+		g->z.avail_out = sizeof(g->out);
+		int r = deflate(&g->z, flush);
+		if (r == Z_STREAM_ERROR) {
+			g->err = -EIO;
+			return;
+		}
+		write_all(g, g->out, sizeof(g->out) - g->z.avail_out);
+	} while (g->z.avail_out == 0 && !g->err);
+	g->nin = 0;
+}
+
+static void gz_append(ProtobufCBuffer *buf, size_t len, const uint8_t *data)
+{
+	gz_t *g = (gz_t *)buf;
+	while (len && !g->err) {
+		size_t n = sizeof(g->in) - g->nin;
+		if (n > len)
+			n = len;
+		memcpy(g->in + g->nin, data, n);
+		g->nin += n;
+		data += n;
+		len -= n;
+		if (g->nin == sizeof(g->in))
+			deflate_in(g, Z_NO_FLUSH);
+	}
+}
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+	(void)opaque;
+	return hp_real.calloc(items, size);
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+	(void)opaque;
+	hp_real.free(p);
+}
+
+/* ---- assembling the Profile ------------------------------------------ */
+
+static int64_t fixed_to_objects(uint64_t w)
+{
+	return (int64_t)((w + HP_W_ONE / 2) / HP_W_ONE);
+}
+
+static size_t read_cmdline(char *buf, size_t cap)
+{
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+static void free_builder(builder_t *B)
+{
+	for (size_t i = 0; i < B->st.nowned; i++)
+		hp_real.free(B->st.owned[i]);
+	hp_real.free(B->st.owned);
+	hp_real.free(B->st.s);
+	hp_real.free(B->st.slots);
+	hp_real.free(B->snaps);
+	hp_real.free(B->locs);
+	hp_real.free(B->lines);
+	hp_real.free(B->funcs);
+	hp_real.free(B->loc_ids.keys);
+	hp_real.free(B->loc_ids.vals);
+	hp_real.free(B->func_ids.keys);
+	hp_real.free(B->func_ids.vals);
+}
+
+static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	hp_vfmt(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return intern_owned(&B->ctx, &B->st, dup_str(buf));
+}
+
+int hp_profile_write(int fd, const hp_profile_opts_t *o)
+{
+	builder_t B;
+	memset(&B, 0, sizeof(B));
+	ctx_t *c = &B.ctx;
+	B.demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
+	    RTLD_DEFAULT, "__cxa_demangle");
+	intern(c, &B.st, ""); /* string_table[0] must be "" */
+
+	hp_symbols_refresh();
+	B.nmods = hp_symbols_modules(&B.mods);
+	hp_stack_table_foreach(snapshot_one, &B);
+
+	/* Locations, functions and per-sample arrays. */
+	size_t nids = 0;
+	for (size_t i = 0; i < B.nsnaps; i++)
+		nids += B.snaps[i].b->nframes + (B.snaps[i].b->truncated ? 1 : 0);
+	uint64_t *ids = hp_real.malloc((nids ? nids : 1) * sizeof(*ids));
+	int64_t *vals = hp_real.malloc((B.nsnaps ? B.nsnaps : 1) * 4 * sizeof(*vals));
+	Perftools__Profiles__Sample *samples =
+	    hp_real.malloc((B.nsnaps ? B.nsnaps : 1) * sizeof(*samples));
+	if (!ids || !vals || !samples)
+		c->err = -ENOMEM;
+	size_t at = 0;
+	for (size_t i = 0; i < B.nsnaps && !c->err; i++) {
+		const hp_bucket_t *b = B.snaps[i].b;
+		const hp_counts_t *k = &B.snaps[i].c;
+		Perftools__Profiles__Sample *s = &samples[i];
+		perftools__profiles__sample__init(s);
+		s->location_id = ids + at;
+		for (uint32_t f = 0; f < b->nframes; f++)
+			ids[at++] = location_id(&B, b->frames[f]);
+		if (b->truncated)
+			ids[at++] = truncated_location(&B);
+		s->n_location_id = (size_t)(ids + at - s->location_id);
+		s->value = vals + 4 * i;
+		s->n_value = 4;
+		s->value[0] = fixed_to_objects(k->alloc_count);
+		s->value[1] = (int64_t)k->alloc_bytes;
+		s->value[2] = fixed_to_objects(k->alloc_count - k->free_count);
+		s->value[3] = (int64_t)(k->alloc_bytes - k->free_bytes);
+	}
+
+	/* Mappings: the whole registry, so unloaded libraries keep theirs. */
+	Perftools__Profiles__Mapping *maps = hp_real.calloc(B.nmods + 1, sizeof(*maps));
+	if (!maps)
+		c->err = -ENOMEM;
+	for (size_t i = 0; i < B.nmods && !c->err; i++) {
+		Perftools__Profiles__Mapping *m = &maps[i];
+		perftools__profiles__mapping__init(m);
+		m->id = i + 1;
+		m->memory_start = B.mods[i]->start;
+		m->memory_limit = B.mods[i]->limit;
+		m->file_offset = B.mods[i]->offset;
+		m->filename = intern(c, &B.st, B.mods[i]->path);
+		m->build_id = intern(c, &B.st, B.mods[i]->build_id);
+	}
+
+	static const char *const types[4][2] = {{"alloc_objects", "count"},
+	                                        {"alloc_space", "bytes"},
+	                                        {"inuse_objects", "count"},
+	                                        {"inuse_space", "bytes"}};
+	Perftools__Profiles__ValueType vt[5], *vtp[4];
+	for (int i = 0; i < 4; i++) {
+		perftools__profiles__value_type__init(&vt[i]);
+		vt[i].type = intern(c, &B.st, types[i][0]);
+		vt[i].unit = intern(c, &B.st, types[i][1]);
+		vtp[i] = &vt[i];
+	}
+	perftools__profiles__value_type__init(&vt[4]);
+	vt[4].type = intern(c, &B.st, "space");
+	vt[4].unit = intern(c, &B.st, "bytes");
+
+	char cmd[2048];
+	if (!read_cmdline(cmd, sizeof(cmd)))
+		hp_fmt(cmd, sizeof(cmd), "?");
+	int64_t comments[6];
+	size_t ncomments = 0;
+	comments[ncomments++] = fmt_comment(&B, "libheapprof %s", PACKAGE_VERSION);
+	comments[ncomments++] = fmt_comment(&B, "trigger: %s", o->trigger);
+	comments[ncomments++] = fmt_comment(&B, "pid: %d", (int)getpid());
+	comments[ncomments++] =
+	    fmt_comment(&B, "sampling rate: %llu bytes%s", (unsigned long long)o->rate,
+	                o->rate == 1 ? " (every allocation)" : "");
+	comments[ncomments++] = fmt_comment(&B, "command line: %s", cmd);
+	comments[ncomments++] = fmt_comment(&B, "stacks: %zu", B.nsnaps);
+
+	Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
+	p.drop_frames = intern(c, &B.st, drop_frames);
+	p.default_sample_type = vt[3].type;
+	p.period_type = &vt[4];
+	p.period = (int64_t)o->rate;
+	uint64_t now = hp_now_ns();
+	p.time_nanos = (int64_t)now;
+	p.duration_nanos = (int64_t)(now - o->start_ns);
+	p.n_sample_type = 4;
+	p.sample_type = vtp;
+	p.n_comment = ncomments;
+	p.comment = comments;
+
+	/* protobuf-c wants arrays of pointers. */
+	size_t nptrs = B.nsnaps + B.nmods + B.nlocs * 2 + B.nfuncs + 4;
+	void **ptrs = c->err ? NULL : hp_real.malloc(nptrs * sizeof(*ptrs));
+	if (!ptrs && !c->err)
+		c->err = -ENOMEM;
+	int err = c->err;
+	if (!err) {
+		void **q = ptrs;
+		p.sample = (Perftools__Profiles__Sample **)q;
+		p.n_sample = B.nsnaps;
+		for (size_t i = 0; i < B.nsnaps; i++)
+			*q++ = &samples[i];
+		p.mapping = (Perftools__Profiles__Mapping **)q;
+		p.n_mapping = B.nmods;
+		for (size_t i = 0; i < B.nmods; i++)
+			*q++ = &maps[i];
+		p.location = (Perftools__Profiles__Location **)q;
+		p.n_location = B.nlocs;
+		for (size_t i = 0; i < B.nlocs; i++)
+			*q++ = &B.locs[i];
+		void **linep = q;
+		for (size_t i = 0; i < B.nlocs; i++) {
+			*q++ = &B.lines[i];
+			B.locs[i].line = (Perftools__Profiles__Line **)&linep[i];
+		}
+		p.function = (Perftools__Profiles__Function **)q;
+		p.n_function = B.nfuncs;
+		for (size_t i = 0; i < B.nfuncs; i++)
+			*q++ = &B.funcs[i];
+		p.string_table = B.st.s;
+		p.n_string_table = B.st.n;
+
+		gz_t *g = hp_real.calloc(1, sizeof(*g));
+		if (!g) {
+			err = -ENOMEM;
+		} else {
+			g->base.append = gz_append;
+			g->fd = fd;
+			g->z.zalloc = z_alloc;
+			g->z.zfree = z_free;
+			/* windowBits 16 + 15: gzip framing, as pprof requires. */
+			if (deflateInit2(&g->z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8,
+			                 Z_DEFAULT_STRATEGY) != Z_OK) {
+				err = -ENOMEM;
+			} else {
+				protobuf_c_message_pack_to_buffer(&p.base, &g->base);
+				if (!g->err)
+					deflate_in(g, Z_FINISH);
+				deflateEnd(&g->z);
+				err = g->err;
+			}
+			hp_real.free(g);
+		}
+	}
+	hp_real.free(ptrs);
+	hp_real.free(maps);
+	hp_real.free(ids);
+	hp_real.free(vals);
+	hp_real.free(samples);
+	free_builder(&B);
+	return err;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sampler: the slow half of the countdown (hp_sampler_decide) and the weights.
+ * Bytes are marked by a Poisson process of rate 1/R; an allocation of n bytes
+ * is sampled iff it contains a marked byte, probability p = 1 - exp(-n/R), and
+ * then weighs 1/p objects and n/p bytes. See docs/sampling.md.
+ */
+#include "sampler.h"
+#include "config.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+HP_TLS hp_thread_t hp_thread;
+
+/* Before hp_sampler_init, sampling waits; after it, it is on or off for good. */
+enum { PHASE_STARTING, PHASE_ON, PHASE_OFF };
+
+static uint64_t rate; /* immutable once on */
+static uint64_t seed;
+static atomic_int phase;
+static atomic_uint thread_count;
+
+uint64_t hp_sampler_rate(void)
+{
+	return rate;
+}
+
+bool hp_sampler_active(void)
+{
+	return atomic_load_explicit(&phase, memory_order_relaxed) == PHASE_ON;
+}
+
+static uint64_t next_u64(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+uint64_t hp_sampler_draw(uint64_t *rng, uint64_t r)
+{
+	if (r == 0)
+		return UINT64_MAX;
+	if (r == 1)
+		return 0;
+	/* u uniform in (0, 1]; -ln(u) * R is exponential with mean R. */
+	double u = (double)((next_u64(rng) >> 11) + 1) * 0x1p-53;
+	double e = -log(u) * (double)r;
+	return 1 + (uint64_t)e; /* sampled iff n >= until, i.e. P = 1 - exp(-n/R) */
+}
+
+static void thread_init(hp_thread_t *t)
+{
+	t->thread_no = atomic_fetch_add(&thread_count, 1);
+	uint64_t s;
+	if (seed) {
+		s = hp_mix64(seed + 0x9e3779b97f4a7c15ULL * (t->thread_no + 1));
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s = hp_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
+		             ((uint64_t)syscall(SYS_gettid) << 16) ^ (uintptr_t)t);
+	}
+	t->rng = s ? s : 1;
+}
+
+bool hp_sampler_decide(size_t n)
+{
+	hp_thread_t *t = &hp_thread;
+	if (n < t->until) {
+		t->until -= n;
+		return false;
+	}
+	int ph = atomic_load_explicit(&phase, memory_order_relaxed);
+	if (hp_unlikely(ph != PHASE_ON)) {
+		/* Before start-up finishes keep coming back here; when off, never. */
+		t->until = ph == PHASE_OFF ? UINT64_MAX : 0;
+		return false;
+	}
+	if (hp_unlikely(!t->rng)) {
+		thread_init(t);
+		t->until = hp_sampler_draw(&t->rng, rate);
+		if (n < t->until) {
+			t->until -= n;
+			return false;
+		}
+	}
+	/*
+	 * Memoryless: the next marked byte is counted from the end of this
+	 * allocation, so a huge allocation costs one draw. Inside the profiler a
+	 * due sample is dropped and redrawn (not postponed to the next
+	 * allocation, which would favour whatever the caller allocates next).
+	 */
+	t->until = hp_sampler_draw(&t->rng, rate);
+	return t->in_profiler == 0;
+}
+
+void hp_sampler_weights(size_t n, uint64_t *count_w, uint64_t *bytes_w)
+{
+	if (rate <= 1) {
+		*count_w = HP_W_ONE;
+		*bytes_w = n;
+		return;
+	}
+	double p =
+	    -expm1(-(double)n / (double)rate); /* 1 - exp(-n/R), exact for small n */
+	if (p <= 0) {
+		p = 1.0 / (double)rate; /* n = 0: never sampled, but stay finite */
+	}
+	*count_w = (uint64_t)llround((double)HP_W_ONE / p);
+	*bytes_w = (uint64_t)llround((double)n / p);
+}
+
+void hp_sampler_init(uint64_t r, uint64_t s)
+{
+	rate = r;
+	seed = s;
+	atomic_store(&phase, r ? PHASE_ON : PHASE_OFF);
+}
+
+void hp_sampler_disable(void)
+{
+	atomic_store(&phase, PHASE_OFF);
+}
