@@ -122,6 +122,8 @@ void hp_sampler_init(uint64_t r, uint64_t s)
 {
 	rate = r;
 	seed = s;
+	hp_thread.rng = 0; /* the calling thread redraws with the new rate */
+	hp_thread.until = 0;
 	atomic_store(&phase, r ? PHASE_ON : PHASE_OFF);
 }
 

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pprof_read: loads a pprof profile (gzipped or plain profile.proto) and checks
+ * it the way pprof's CheckValid does, so every later step can trust indexes.
+ * It does not aggregate or print (heapprof.c does).
+ */
+#ifndef HP_PPROF_READ_H
+#define HP_PPROF_READ_H
+
+#include "profile.pb-c.h"
+
+#include <stddef.h>
+
+typedef Perftools__Profiles__Profile pp_profile_t;
+
+/*
+ * Reads and validates path. On failure returns NULL and writes a one-line
+ * reason (without the path) into err.
+ */
+pp_profile_t *pp_load(const char *path, char *err, size_t errlen);
+void pp_free(pp_profile_t *p);
+
+/* string_table[i], or "" for an index out of range (validated profiles have none). */
+const char *pp_str(const pp_profile_t *p, int64_t i);
+
+/* Index of the sample type named name, or -1. */
+int pp_sample_index(const pp_profile_t *p, const char *name);
+
+/* The default sample type: default_sample_type, else the last one. */
+int pp_default_index(const pp_profile_t *p);
+
+#endif

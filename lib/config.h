@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: the option table, read once from HEAPPROF_* at load and immutable
+ * afterwards. It validates values and warns once per bad value; it does not
+ * act on them (sampler.c, dump.c and stack.c do).
+ */
+#ifndef HP_CONFIG_H
+#define HP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HP_DEFAULT_RATE       524288
+#define HP_DEFAULT_MAX_FRAMES 128
+#define HP_MAX_FRAMES_LIMIT   512
+#define HP_OUTPUT_MAX         1024
+
+typedef struct {
+	uint64_t rate;              /* bytes between samples; 0 off, 1 every allocation */
+	char output[HP_OUTPUT_MAX]; /* path prefix of profile files */
+	int signal;                 /* snapshot signal number, 0 = none */
+	bool at_exit;               /* final profile at normal exit */
+	unsigned max_frames;        /* stack depth cap, 1..HP_MAX_FRAMES_LIMIT */
+	bool verbose;               /* print configuration and files written */
+	uint64_t seed; /* 0 = random; otherwise per-thread seeds derive from it */
+} hp_config_t;
+
+extern hp_config_t hp_config;
+
+/* Fills hp_config from the environment (secure_getenv); warns on bad values. */
+void hp_config_init(void);
+
+/* Parsers, exposed for the unit tests. Return 0, or -EINVAL on a bad value. */
+int hp_config_parse_size(const char *s, uint64_t *out);
+int hp_config_parse_bool(const char *s, bool *out);
+int hp_config_parse_signal(const char *s, int *out);
+const char *hp_config_signal_name(int sig);
+
+/* Prints the effective configuration (HEAPPROF_VERBOSE). */
+void hp_config_print(void);
+
+#endif

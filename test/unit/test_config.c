@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* config: parsing of sizes, booleans and signals, and bad values falling back. */
+#include "config.h"
+#include "tap.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void)
+{
+	uint64_t v = 0;
+	ok(hp_config_parse_size("524288", &v) == 0 && v == 524288, "plain number");
+	ok(hp_config_parse_size("512K", &v) == 0 && v == 524288, "K suffix");
+	ok(hp_config_parse_size("4k", &v) == 0 && v == 4096, "k suffix");
+	ok(hp_config_parse_size("1MiB", &v) == 0 && v == 1048576, "MiB suffix");
+	ok(hp_config_parse_size("2G", &v) == 0 && v == 2147483648ULL, "G suffix");
+	ok(hp_config_parse_size("0", &v) == 0 && v == 0, "zero");
+	ok(hp_config_parse_size("abc", &v) < 0, "letters rejected");
+	ok(hp_config_parse_size("", &v) < 0, "empty rejected");
+	ok(hp_config_parse_size("-5", &v) < 0, "negative rejected");
+	ok(hp_config_parse_size("12Q", &v) < 0, "unknown suffix rejected");
+	ok(hp_config_parse_size("99999999999999999999", &v) < 0, "overflow rejected");
+	ok(hp_config_parse_size("17179869184G", &v) < 0, "suffix overflow rejected");
+
+	bool b = false;
+	ok(hp_config_parse_bool("yes", &b) == 0 && b, "yes");
+	ok(hp_config_parse_bool("OFF", &b) == 0 && !b, "OFF");
+	ok(hp_config_parse_bool("maybe", &b) < 0, "maybe rejected");
+
+	int s = 0;
+	ok(hp_config_parse_signal("USR2", &s) == 0 && s == SIGUSR2, "USR2");
+	ok(hp_config_parse_signal("SIGUSR1", &s) == 0 && s == SIGUSR1, "SIGUSR1");
+	ok(hp_config_parse_signal("sigprof", &s) == 0 && s == SIGPROF,
+	   "case-insensitive");
+	ok(hp_config_parse_signal("12", &s) == 0 && s == 12, "number");
+	ok(hp_config_parse_signal("none", &s) == 0 && s == 0, "none");
+	ok(hp_config_parse_signal("bogus", &s) < 0, "bogus rejected");
+	ok(hp_config_parse_signal("9", &s) < 0, "SIGKILL rejected");
+	ok(hp_config_parse_signal("11", &s) < 0, "SIGSEGV rejected");
+	ok(hp_config_parse_signal("99", &s) < 0, "out of range rejected");
+
+	setenv("HEAPPROF_RATE", "abc", 1);
+	setenv("HEAPPROF_MAX_FRAMES", "1000", 1);
+	setenv("HEAPPROF_SIGNAL", "USR1", 1);
+	setenv("HEAPPROF_OUTPUT", "/tmp/prefix", 1);
+	hp_config_init();
+	ok(hp_config.rate == HP_DEFAULT_RATE, "bad rate keeps the default");
+	ok(hp_config.max_frames == HP_DEFAULT_MAX_FRAMES, "bad depth keeps the default");
+	ok(hp_config.signal == SIGUSR1, "good signal taken");
+	ok(!strcmp(hp_config.output, "/tmp/prefix"), "output prefix taken");
+	return tap_done();
+}
