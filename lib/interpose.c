@@ -363,8 +363,17 @@ static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
 
 static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *nt)
 {
-	if (!hp_sampler_decide(n) || !hp_live_map_aligned())
+	if (!hp_sampler_decide(n))
 		return call_new(i, n, al, nt);
+	int saved = errno;
+	if (!hp_live_map_aligned()) {
+		void *p = call_new(i, n, al, nt); /* may throw: no guard held */
+		if (p) {
+			record(p, n, 0, 0);
+			errno = saved;
+		}
+		return p;
+	}
 	static const int aligned_variant[HP_NUM_NEW] = {
 	    [HP_NEW] = HP_NEW_AL,          [HP_NEW_ARR] = HP_NEW_ARR_AL,
 	    [HP_NEW_NT] = HP_NEW_AL_NT,    [HP_NEW_ARR_NT] = HP_NEW_ARR_AL_NT,
@@ -372,7 +381,6 @@ static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *n
 	    [HP_NEW_AL_NT] = HP_NEW_AL_NT, [HP_NEW_ARR_AL_NT] = HP_NEW_ARR_AL_NT,
 	};
 	size_t al2 = al > HP_SAMPLE_ALIGN ? al : HP_SAMPLE_ALIGN;
-	int saved = errno;
 	void *p = call_new(aligned_variant[i], n, al2, nt); /* may throw: no guard held */
 	if (p) {
 		bool array = i == HP_NEW_ARR || i == HP_NEW_ARR_NT ||

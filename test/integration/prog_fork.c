@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prog_fork: a parent keeps blocks live, forks CHILDREN children while four
+ * threads keep allocating (so profiler locks are held at fork time); each
+ * child allocates in child_alloc and exits normally, writing its own
+ * profile. Prints each child's pid.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILDREN 20
+
+static atomic_int stop;
+static void *parent_blocks[100], *child_blocks[50];
+
+__attribute__((noinline)) void parent_alloc(void)
+{
+	for (int i = 0; i < 100; i++)
+		parent_blocks[i] = malloc(10240);
+}
+
+__attribute__((noinline)) void child_alloc(void)
+{
+	for (int i = 0; i < 50; i++)
+		child_blocks[i] = malloc(20480);
+}
+
+static void *busy(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		void *p = malloc(128 + (size_t)(rand() % 4096));
+		free(p);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	parent_alloc();
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, busy, NULL);
+	int failures = 0;
+	for (int c = 0; c < CHILDREN; c++) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			child_alloc();
+			exit(0);
+		}
+		printf("child %d\n", (int)pid);
+		int status;
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			failures++;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("parent %d failures %d\n", (int)getpid(), failures);
+	return failures != 0;
+}

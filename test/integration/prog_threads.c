@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prog_threads: 8 threads allocate blocks and hand them to the next thread,
+ * which frees them (cross-thread free), while the main thread sends the
+ * process SIGUSR2 every millisecond. At the end each thread keeps KEEP blocks
+ * live. Prints "expect thread_alloc alloc_objects inuse_objects" and the
+ * number of signals sent.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define THREADS 8
+#define PER     100000
+#define KEEP    1000
+#define QCAP    256
+
+typedef struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	void *items[QCAP];
+	int n;
+	int done; /* producers finished */
+} queue_t;
+
+static queue_t q[THREADS];
+static atomic_int running;
+static void *kept[THREADS][KEEP];
+
+static void push(queue_t *x, void *p)
+{
+	pthread_mutex_lock(&x->lock);
+	while (x->n == QCAP)
+		pthread_cond_wait(&x->cond, &x->lock);
+	x->items[x->n++] = p;
+	pthread_cond_broadcast(&x->cond);
+	pthread_mutex_unlock(&x->lock);
+}
+
+static int drain(queue_t *x, int wait)
+{
+	pthread_mutex_lock(&x->lock);
+	while (wait && x->n == 0 && !x->done)
+		pthread_cond_wait(&x->cond, &x->lock);
+	int n = x->n;
+	for (int i = 0; i < n; i++)
+		free(x->items[i]);
+	x->n = 0;
+	pthread_cond_broadcast(&x->cond);
+	pthread_mutex_unlock(&x->lock);
+	return n;
+}
+
+__attribute__((noinline)) void *thread_alloc(size_t n)
+{
+	void *p = malloc(n);
+	((volatile char *)p)[0] = 1;
+	return p;
+}
+
+static void *worker(void *arg)
+{
+	int id = (int)(long)arg;
+	queue_t *next = &q[(id + 1) % THREADS], *mine = &q[id];
+	for (int i = 0; i < PER; i++) {
+		void *p = thread_alloc(64 + (size_t)(i % 512));
+		if (i >= PER - KEEP)
+			kept[id][i - (PER - KEEP)] = p;
+		else
+			push(next, p);
+		if (i % 64 == 0)
+			drain(mine, 0);
+	}
+	pthread_mutex_lock(&next->lock);
+	next->done++;
+	pthread_cond_broadcast(&next->cond);
+	pthread_mutex_unlock(&next->lock);
+	/* Free what the previous thread still sends until it is done. */
+	for (;;) {
+		pthread_mutex_lock(&mine->lock);
+		int finished = mine->done && mine->n == 0;
+		pthread_mutex_unlock(&mine->lock);
+		if (finished)
+			break;
+		drain(mine, 1);
+	}
+	atomic_fetch_sub(&running, 1);
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t t[THREADS];
+	atomic_store(&running, THREADS);
+	for (int i = 0; i < THREADS; i++) {
+		pthread_mutex_init(&q[i].lock, NULL);
+		pthread_cond_init(&q[i].cond, NULL);
+	}
+	for (long i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, worker, (void *)i);
+	long signals = 0;
+	while (atomic_load(&running) > 0) {
+		kill(getpid(), SIGUSR2);
+		signals++;
+		struct timespec ts = {0, 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	printf("expect thread_alloc %d %d\n", THREADS * PER, THREADS * KEEP);
+	printf("signals %ld\n", signals);
+	return 0;
+}
