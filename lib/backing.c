@@ -176,6 +176,8 @@ hp_backing_t hp_real = {
 
 /* ---- resolution ------------------------------------------------------- */
 
+static const void *object_of(void *fn);
+
 enum { UNINIT, RESOLVING, READY };
 static atomic_int state;
 static HP_TLS bool resolving_here;
@@ -227,6 +229,15 @@ static void *no_reallocarray(void *p, size_t a, size_t b)
 static void *glibc_valloc(size_t n)
 {
 	return __libc_memalign(BOOT_PAGE, n);
+}
+
+/* pvalloc for an allocator that lacks one (jemalloc): its memalign, page-rounded. */
+static void *page_rounded_valloc(size_t n)
+{
+	size_t r = (n + BOOT_PAGE - 1) & ~(size_t)(BOOT_PAGE - 1);
+	if (r < n)
+		return errno = ENOMEM, NULL;
+	return hp_real.memalign(BOOT_PAGE, r ? r : BOOT_PAGE);
 }
 
 static size_t no_usable(void *p)
@@ -317,6 +328,17 @@ void hp_backing_init(void)
 	RESOLVE(pvalloc, "pvalloc", glibc_valloc);
 	RESOLVE(malloc_usable_size, "malloc_usable_size", no_usable);
 	RESOLVE(dlclose, "dlclose", NULL);
+	/*
+	 * An allocator that lacks an entry point (jemalloc has no pvalloc nor
+	 * reallocarray) leaves glibc's in the chain, which would hand out or
+	 * resize blocks the allocator's free does not own. Build those from the
+	 * malloc allocator's own functions instead.
+	 */
+	const void *owner = object_of((void *)r.malloc);
+	if (owner && object_of((void *)r.pvalloc) != owner)
+		r.pvalloc = page_rounded_valloc;
+	if (owner && object_of((void *)r.reallocarray) != owner)
+		r.reallocarray = no_reallocarray;
 	hp_real = r;
 	hp_backing_resolve_cxx();
 	resolving_here = false;

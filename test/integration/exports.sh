@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: MIT
+# libheapprof.so exports exactly the interposed symbols and heapprof_*,
+# unversioned (a version node would keep malloc@GLIBC_2.2.5 from binding).
+. "$(dirname "$0")/lib.sh"
+
+expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
+_ZdaPvm _ZdaPvmSt11align_val_t _ZdlPv _ZdlPvRKSt9nothrow_t _ZdlPvSt11align_val_t
+_ZdlPvSt11align_val_tRKSt9nothrow_t _ZdlPvm _ZdlPvmSt11align_val_t _Znam _ZnamRKSt9nothrow_t
+_ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_t
+_ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dlclose free
+heapprof_dump malloc malloc_usable_size memalign posix_memalign pvalloc realloc
+reallocarray valloc"
+got=$(nm -D --defined-only "$HEAPPROF_LIB" | awk '{ print $3 }' | sort | tr '\n' ' ')
+want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
+check "exported symbols are exactly the interposers and heapprof_*" test "$got" = "$want"
+[ "$got" = "$want" ] || diag "got: $got"
+check "no symbol carries a version" bash -c "! nm -D --defined-only '$HEAPPROF_LIB' | grep -q '@'"
+check "the 20 C++ operators are exported" test "$(echo "$got" | tr ' ' '\n' | grep -c '^_Z')" = 20
+done_testing
