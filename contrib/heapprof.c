@@ -193,22 +193,32 @@ static size_t first_kept(const index_t *x, const Perftools__Profiles__Sample *s)
 	return 0;
 }
 
-/* ---- aggregation by function ----------------------------------------- */
+/* ---- aggregation ------------------------------------------------------ */
+
+/*
+ * Samples are first merged by their stack of names (after pruning), as pprof
+ * merges a profile with its negated -base before computing anything, so
+ * totals are sums of |value| over merged stacks. Then each stack's value goes
+ * to its leaf function (flat) and once to every function on it (cum).
+ */
 
 typedef struct {
 	char *name;
 	double flat, cum;
-	unsigned seen; /* last sample that counted it in cum */
+	unsigned seen; /* last stack that counted it in cum */
 } row_t;
 
 typedef struct {
-	row_t *rows;
-	size_t n, cap;
-	size_t *slots; /* hash: row index + 1 */
+	char *key; /* names joined by '\n', leaf first */
+	double value;
+} merged_t;
+
+typedef struct {
+	void *items; /* row_t or merged_t */
+	size_t n, cap, size;
+	size_t *slots; /* hash: index + 1 */
 	size_t nslots;
-	unsigned sample_no;
-	double total;
-} agg_t;
+} table_t;
 
 static uint64_t hash_str(const char *s)
 {
@@ -218,57 +228,70 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static row_t *row(agg_t *a, const char *name)
+/* Finds or adds the entry whose first field (a char *) equals key. */
+static void *lookup(table_t *t, const char *key)
 {
-	if ((a->n + 1) * 2 > a->nslots) {
-		size_t ns = a->nslots ? a->nslots * 2 : 1024;
+#define KEY(i) (*(char **)((char *)t->items + (i)*t->size))
+	if ((t->n + 1) * 2 > t->nslots) {
+		size_t ns = t->nslots ? t->nslots * 2 : 1024;
 		size_t *sl = calloc(ns, sizeof(*sl));
 		if (!sl)
 			die("out of memory");
-		for (size_t i = 0; i < a->n; i++) {
-			size_t j = hash_str(a->rows[i].name) & (ns - 1);
+		for (size_t i = 0; i < t->n; i++) {
+			size_t j = hash_str(KEY(i)) & (ns - 1);
 			while (sl[j])
 				j = (j + 1) & (ns - 1);
 			sl[j] = i + 1;
 		}
-		free(a->slots);
-		a->slots = sl;
-		a->nslots = ns;
+		free(t->slots);
+		t->slots = sl;
+		t->nslots = ns;
 	}
-	size_t j = hash_str(name) & (a->nslots - 1);
-	for (; a->slots[j]; j = (j + 1) & (a->nslots - 1))
-		if (!strcmp(a->rows[a->slots[j] - 1].name, name))
-			return &a->rows[a->slots[j] - 1];
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 256;
-		a->rows = realloc(a->rows, a->cap * sizeof(*a->rows));
-		if (!a->rows)
+	size_t j = hash_str(key) & (t->nslots - 1);
+	for (; t->slots[j]; j = (j + 1) & (t->nslots - 1))
+		if (!strcmp(KEY(t->slots[j] - 1), key))
+			return (char *)t->items + (t->slots[j] - 1) * t->size;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		t->items = realloc(t->items, t->cap * t->size);
+		if (!t->items)
 			die("out of memory");
 	}
-	row_t *r = &a->rows[a->n];
-	memset(r, 0, sizeof(*r));
-	r->name = strdup(name);
-	if (!r->name)
+	void *e = (char *)t->items + t->n * t->size;
+	memset(e, 0, t->size);
+	*(char **)e = strdup(key);
+	if (!*(char **)e)
 		die("out of memory");
-	a->slots[j] = ++a->n;
-	return r;
+	t->slots[j] = ++t->n;
+	return e;
+#undef KEY
 }
 
-/* Adds sign * value[vi] of every sample of p to a. */
-static void aggregate(agg_t *a, const pp_profile_t *p, int vi, double sign)
+static void table_free(table_t *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(*(char **)((char *)t->items + i * t->size));
+	free(t->items);
+	free(t->slots);
+}
+
+/* Adds sign * value[vi] of every sample of p to the stacks table. */
+static void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)
 {
 	index_t x;
 	build_index(&x, p);
+	size_t cap = 4096;
+	char *key = malloc(cap);
+	if (!key)
+		die("out of memory");
 	for (size_t i = 0; i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = p->sample[i];
 		double v = sign * (double)s->value[vi];
 		if (v == 0)
 			continue;
-		a->total += v < 0 ? -v : v;
-		a->sample_no++;
-		size_t first = first_kept(&x, s);
-		bool leaf = true;
-		for (size_t k = first; k < s->n_location_id; k++) {
+		size_t len = 0;
+		key[0] = '\0';
+		for (size_t k = first_kept(&x, s); k < s->n_location_id; k++) {
 			const Perftools__Profiles__Location *l =
 			    x.loc_by_id[s->location_id[k]];
 			char fb[64];
@@ -279,22 +302,59 @@ static void aggregate(agg_t *a, const pp_profile_t *p, int vi, double sign)
 				              : NULL;
 				if (!n)
 					n = loc_fallback(&x, l, fb, sizeof(fb));
-				row_t *r = row(a, n);
-				if (leaf)
-					r->flat += v;
-				leaf = false;
-				if (r->seen != a->sample_no) {
-					r->cum += v;
-					r->seen = a->sample_no;
+				size_t nlen = strlen(n);
+				if (len + nlen + 2 > cap) {
+					cap = (len + nlen + 2) * 2;
+					key = realloc(key, cap);
+					if (!key)
+						die("out of memory");
 				}
+				memcpy(key + len, n, nlen);
+				len += nlen;
+				key[len++] = '\n';
+				key[len] = '\0';
 			}
 		}
+		merged_t *st = lookup(stacks, key);
+		st->value += v;
 	}
+	free(key);
 	free(x.func_by_id);
 	free(x.loc_by_id);
 	free(x.map_by_id);
 	free(x.pruned_loc);
 	free(x.prune_beneath);
+}
+
+/* Per-function flat and cum from merged stacks; returns the total (sum |v|). */
+static double by_function(const table_t *stacks, table_t *rows)
+{
+	double total = 0;
+	for (size_t i = 0; i < stacks->n; i++) {
+		const merged_t *st = (const merged_t *)stacks->items + i;
+		double v = st->value;
+		if (v == 0)
+			continue;
+		total += v < 0 ? -v : v;
+		char *k = strdup(st->key);
+		if (!k)
+			die("out of memory");
+		bool leaf = true;
+		for (char *n = k, *nl; *n; n = nl + 1) {
+			nl = strchr(n, '\n');
+			*nl = '\0';
+			row_t *r = lookup(rows, n);
+			if (leaf)
+				r->flat += v;
+			leaf = false;
+			if (r->seen != i + 1) {
+				r->cum += v;
+				r->seen = (unsigned)i + 1;
+			}
+		}
+		free(k);
+	}
+	return total;
 }
 
 static bool sort_cum;
@@ -417,35 +477,36 @@ static int cmd_top(int argc, char **argv, bool diff)
 	const char *path = argv[optind];
 	pp_profile_t *p = load(path);
 	int vi = sample_index(p, si, path);
-	agg_t a;
-	memset(&a, 0, sizeof(a));
-	aggregate(&a, p, vi, 1);
+	table_t stacks = {.size = sizeof(merged_t)}, rows = {.size = sizeof(row_t)};
+	add_profile(&stacks, p, vi, 1);
 	if (base) {
 		pp_profile_t *b = load(base);
 		check_compatible(p, b, base);
-		aggregate(&a, b, vi, -1);
+		add_profile(&stacks, b, vi, -1);
 		pp_free(b);
 	}
-	qsort(a.rows, a.n, sizeof(*a.rows), cmp_rows);
+	double total = by_function(&stacks, &rows);
+	row_t *rv = rows.items;
+	qsort(rv, rows.n, sizeof(*rv), cmp_rows);
 	const char *unit = pp_str(p, p->sample_type[vi]->unit);
 	size_t shown = 0;
 	double shown_flat = 0, sum = 0;
-	for (size_t i = 0; i < a.n; i++)
-		if (a.rows[i].flat != 0 || a.rows[i].cum != 0)
+	for (size_t i = 0; i < rows.n; i++)
+		if (rv[i].flat != 0 || rv[i].cum != 0)
 			if (limit < 0 || shown < (size_t)limit)
-				shown++, shown_flat += a.rows[i].flat;
+				shown++, shown_flat += rv[i].flat;
 	if (!raw) {
 		char t[32], s[32];
-		fmt_value(t, sizeof(t), a.total, unit);
+		fmt_value(t, sizeof(t), total, unit);
 		fmt_value(s, sizeof(s), shown_flat, unit);
 		printf("Type: %s\n", pp_str(p, p->sample_type[vi]->type));
 		printf("Showing nodes accounting for %s, %.2f%% of %s total\n", s,
-		       a.total ? 100 * shown_flat / a.total : 0.0, t);
+		       total ? 100 * shown_flat / total : 0.0, t);
 		printf("%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
 	}
 	size_t printed = 0;
-	for (size_t i = 0; i < a.n && printed < shown; i++) {
-		row_t *r = &a.rows[i];
+	for (size_t i = 0; i < rows.n && printed < shown; i++) {
+		row_t *r = &rv[i];
 		if (r->flat == 0 && r->cum == 0)
 			continue;
 		printed++;
@@ -457,14 +518,12 @@ static int cmd_top(int argc, char **argv, bool diff)
 		char f[32], cu[32];
 		fmt_value(f, sizeof(f), r->flat, unit);
 		fmt_value(cu, sizeof(cu), r->cum, unit);
-		double t = a.total ? a.total : 1;
+		double t = total ? total : 1;
 		printf("%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", f, 100 * r->flat / t,
 		       100 * sum / t, cu, 100 * r->cum / t, r->name);
 	}
-	for (size_t i = 0; i < a.n; i++)
-		free(a.rows[i].name);
-	free(a.rows);
-	free(a.slots);
+	table_free(&stacks);
+	table_free(&rows);
 	pp_free(p);
 	return 0;
 }
