@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 hp_config_t hp_config = {
     .rate = HP_DEFAULT_RATE,
@@ -130,6 +131,23 @@ static void bad(const char *var, const char *val, const char *why)
 	hp_log("ignoring %s=\"%s\": %s", var, val, why);
 }
 
+/*
+ * A relative prefix is taken from the directory the program starts in, so a
+ * daemon that changes directory still writes where it was asked to.
+ */
+static void make_absolute(char *path)
+{
+	char cwd[HP_OUTPUT_MAX];
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return;
+	size_t c = strlen(cwd), p = strlen(path);
+	if (c + 1 + p + 64 >= HP_OUTPUT_MAX)
+		return;
+	memmove(path + c + 1, path, p + 1);
+	memcpy(path, cwd, c);
+	path[c] = '/';
+}
+
 void hp_config_init(void)
 {
 	const char *v;
@@ -153,6 +171,7 @@ void hp_config_init(void)
 		else
 			memcpy(hp_config.output, v, len + 1);
 	}
+	make_absolute(hp_config.output);
 	if ((v = secure_getenv("HEAPPROF_SIGNAL"))) {
 		int sig;
 		if (hp_config_parse_signal(v, &sig))

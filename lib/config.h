@@ -18,7 +18,7 @@
 
 typedef struct {
 	uint64_t rate;              /* bytes between samples; 0 off, 1 every allocation */
-	char output[HP_OUTPUT_MAX]; /* path prefix of profile files */
+	char output[HP_OUTPUT_MAX]; /* path prefix of profile files, absolute */
 	int signal;                 /* snapshot signal number, 0 = none */
 	bool at_exit;               /* final profile at normal exit */
 	unsigned max_frames;        /* stack depth cap, 1..HP_MAX_FRAMES_LIMIT */

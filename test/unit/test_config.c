@@ -5,7 +5,9 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int main(void)
 {
@@ -49,5 +51,11 @@ int main(void)
 	ok(hp_config.max_frames == HP_DEFAULT_MAX_FRAMES, "bad depth keeps the default");
 	ok(hp_config.signal == SIGUSR1, "good signal taken");
 	ok(!strcmp(hp_config.output, "/tmp/prefix"), "output prefix taken");
+	setenv("HEAPPROF_OUTPUT", "rel/prof", 1);
+	char cwd[1024], want[1100];
+	snprintf(want, sizeof(want), "%s/rel/prof", getcwd(cwd, sizeof(cwd)));
+	hp_config_init();
+	ok(!strcmp(hp_config.output, want), "relative prefix made absolute: %s",
+	   hp_config.output);
 	return tap_done();
 }
