@@ -126,11 +126,6 @@ int hp_config_parse_signal(const char *s, int *out)
 	return -EINVAL;
 }
 
-static void bad(const char *var, const char *val, const char *why)
-{
-	hp_log("ignoring %s=\"%s\": %s", var, val, why);
-}
-
 /*
  * A relative prefix is taken from the directory the program starts in, so a
  * daemon that changes directory still writes where it was asked to.
@@ -148,68 +143,83 @@ static void make_absolute(char *path)
 	path[c] = '/';
 }
 
+/* Each parser stores into its option and returns 0, or -EINVAL on a bad value. */
+static int set_rate(const char *v)
+{
+	uint64_t n;
+	if (hp_config_parse_size(v, &n) || n > RATE_MAX)
+		return -EINVAL;
+	hp_config.rate = n;
+	return 0;
+}
+
+static int set_output(const char *v)
+{
+	size_t len = strlen(v);
+	if (!len || len >= HP_OUTPUT_MAX - 64)
+		return -EINVAL;
+	memcpy(hp_config.output, v, len + 1);
+	return 0;
+}
+
+static int set_signal(const char *v)
+{
+	return hp_config_parse_signal(v, &hp_config.signal);
+}
+
+static int set_at_exit(const char *v)
+{
+	return hp_config_parse_bool(v, &hp_config.at_exit);
+}
+
+static int set_max_frames(const char *v)
+{
+	uint64_t n;
+	if (hp_config_parse_size(v, &n) || n < 1 || n > HP_MAX_FRAMES_LIMIT)
+		return -EINVAL;
+	hp_config.max_frames = (unsigned)n;
+	return 0;
+}
+
+static int set_verbose(const char *v)
+{
+	return hp_config_parse_bool(v, &hp_config.verbose);
+}
+
+static int set_seed(const char *v)
+{
+	return hp_config_parse_size(v, &hp_config.seed);
+}
+
+/* The option table: variable, parser, what a good value looks like, default. */
+static const struct {
+	const char *name;
+	int (*set)(const char *value);
+	const char *expected;
+	const char *fallback;
+} options[] = {
+    {"HEAPPROF_RATE", set_rate,
+     "bytes between samples (0 = off, 1 = every allocation, K/M/G suffixes, at most 1T)",
+     "524288"},
+    {"HEAPPROF_OUTPUT", set_output, "a non-empty path prefix", "\"heapprof\""},
+    {"HEAPPROF_SIGNAL", set_signal,
+     "a catchable signal name or number (USR2, SIGUSR1, 12) or \"none\"", "USR2"},
+    {"HEAPPROF_AT_EXIT", set_at_exit, "1/0, true/false, yes/no", "1"},
+    {"HEAPPROF_MAX_FRAMES", set_max_frames, "a depth from 1 to 512", "128"},
+    {"HEAPPROF_VERBOSE", set_verbose, "1/0, true/false, yes/no", "0"},
+    {"HEAPPROF_SEED", set_seed, "a non-negative integer", "a random seed"},
+};
+
 void hp_config_init(void)
 {
-	const char *v;
-	uint64_t n;
-	bool b;
-
-	if ((v = secure_getenv("HEAPPROF_RATE"))) {
-		if (hp_config_parse_size(v, &n) || n > RATE_MAX)
-			bad("HEAPPROF_RATE", v,
-			    "expected bytes between samples (0 = off, 1 = every "
-			    "allocation, "
-			    "K/M/G suffixes, at most 1T); using 524288");
-		else
-			hp_config.rate = n;
-	}
-	if ((v = secure_getenv("HEAPPROF_OUTPUT"))) {
-		size_t len = strlen(v);
-		if (!len || len >= HP_OUTPUT_MAX - 64)
-			bad("HEAPPROF_OUTPUT", v,
-			    "expected a non-empty path prefix; using \"heapprof\"");
-		else
-			memcpy(hp_config.output, v, len + 1);
+	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++) {
+		const char *v = secure_getenv(options[i].name);
+		if (v && options[i].set(v))
+			hp_log("ignoring %s=\"%s\": expected %s; using %s",
+			       options[i].name, v, options[i].expected,
+			       options[i].fallback);
 	}
 	make_absolute(hp_config.output);
-	if ((v = secure_getenv("HEAPPROF_SIGNAL"))) {
-		int sig;
-		if (hp_config_parse_signal(v, &sig))
-			bad("HEAPPROF_SIGNAL", v,
-			    "expected a catchable signal name or number (USR2, SIGUSR1, "
-			    "12) or "
-			    "\"none\"; using USR2");
-		else
-			hp_config.signal = sig;
-	}
-	if ((v = secure_getenv("HEAPPROF_AT_EXIT"))) {
-		if (hp_config_parse_bool(v, &b))
-			bad("HEAPPROF_AT_EXIT", v,
-			    "expected 1/0, true/false, yes/no; using 1");
-		else
-			hp_config.at_exit = b;
-	}
-	if ((v = secure_getenv("HEAPPROF_MAX_FRAMES"))) {
-		if (hp_config_parse_size(v, &n) || n < 1 || n > HP_MAX_FRAMES_LIMIT)
-			bad("HEAPPROF_MAX_FRAMES", v,
-			    "expected a depth from 1 to 512; using 128");
-		else
-			hp_config.max_frames = (unsigned)n;
-	}
-	if ((v = secure_getenv("HEAPPROF_VERBOSE"))) {
-		if (hp_config_parse_bool(v, &b))
-			bad("HEAPPROF_VERBOSE", v,
-			    "expected 1/0, true/false, yes/no; using 0");
-		else
-			hp_config.verbose = b;
-	}
-	if ((v = secure_getenv("HEAPPROF_SEED"))) {
-		if (hp_config_parse_size(v, &n))
-			bad("HEAPPROF_SEED", v,
-			    "expected a non-negative integer; using a random seed");
-		else
-			hp_config.seed = n;
-	}
 }
 
 void hp_config_print(void)
