@@ -38,8 +38,39 @@ for alloc in $(allocators); do
 	check "$alloc: HEAPPROF_RATE=abc still profiles at the default rate ($n file)" test "$n" -ge 1
 	rm -f "$WORK"/ok/*
 done
-# A profile is never written through a planted symlink, nor over a file.
-ln -s "$WORK/victim" "$WORK/hp.link"
-HEAPPROF_OUTPUT=$WORK/hp.link LD_PRELOAD=$HEAPPROF_LIB "$PROG" >/dev/null 2>&1
-check "a symlink at the output prefix's directory entry is not followed" test ! -e "$WORK/victim"
+# A full disk: one warning, no partial or temporary file, the program unharmed.
+full=$WORK/full
+mkdir -p "$full"
+if mount -t tmpfs -o size=16k tmpfs "$full" 2>/dev/null; then
+	head -c 15000 /dev/zero >"$full/filler" 2>/dev/null
+	timeout "$RUN_TIMEOUT" env HEAPPROF_OUTPUT="$full/hp" HEAPPROF_RATE=1 LD_PRELOAD="$HEAPPROF_LIB" \
+		"$TEST_BUILDDIR/prog_known" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	check "full disk: the program exits 0 (got $rc)" test "$rc" = 0
+	check "full disk: its output is complete" test "$(grep -c '^expect' "$WORK/out")" = 3
+	check "full disk: one warning, naming the cause" \
+		test "$(grep -c . "$WORK/err")" = 1 -a "$(grep -c 'No space left on device' "$WORK/err")" = 1
+	check "full disk: no profile and no temporary file left" \
+		test "$(ls "$full" | grep -vc '^filler$')" = 0
+	umount "$full"
+else
+	skip "full disk: cannot mount a small tmpfs here (needs root)"
+fi
+
+# A profile is never written through a planted symlink, nor over an existing
+# file: both are planted at the exact names the program will use (exec keeps
+# the shell's pid), and the profile moves on to the next free name.
+planted=$WORK/planted
+mkdir -p "$planted"
+echo original >"$planted/victim"
+HEAPPROF_OUTPUT=$planted/hp LD_PRELOAD=$HEAPPROF_LIB bash -c '
+	ln -s "'"$planted"'/victim" "$HEAPPROF_OUTPUT.$$.0001.exit.pb.gz"
+	echo mine >"$HEAPPROF_OUTPUT.$$.0002.exit.pb.gz"
+	exec env -u LD_PRELOAD LD_PRELOAD="$LD_PRELOAD" "'"$PROG"'"' >/dev/null 2>&1
+check "a symlink planted at the profile's name is not followed" \
+	test "$(cat "$planted/victim")" = original
+check "an existing file at the next name is not replaced" \
+	test "$(cat "$planted"/hp.*.0002.exit.pb.gz)" = mine
+check "the profile went to the next free name" \
+	quiet "$HEAPPROF_BIN" info "$(one_file "$planted"/hp.*.0003.exit.pb.gz)"
 done_testing
