@@ -28,6 +28,9 @@
 #define RENAME_NOREPLACE 1
 #endif
 
+/* How often the dumper thread checks that the signal handler is still ours. */
+#define HANDLER_CHECK_MS 1000
+
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t start_ns;
 static atomic_uint seq;          /* last sequence number used by this process */
@@ -47,17 +50,38 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+/*
+ * A program that installs its own handler for our signal silently turns
+ * snapshots off (nginx, for one, uses SIGUSR2). Say so once.
+ */
+static void check_handler(void)
+{
+	static int warned;
+	struct sigaction cur;
+	if (warned || sigaction(hp_config.signal, NULL, &cur) < 0 || cur.sa_handler == on_signal)
+		return;
+	hp_log_once(&warned,
+		    "the program installed its own SIG%s handler: snapshots by signal are off; "
+		    "choose another signal with HEAPPROF_SIGNAL",
+		    hp_config_signal_name(hp_config.signal));
+}
+
 static void *dumper_main(void *arg)
 {
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
 	for (;;) {
 		struct pollfd pfd = {.fd = pipe_r, .events = POLLIN};
-		if (poll(&pfd, 1, -1) < 0) {
+		int n = poll(&pfd, 1, HANDLER_CHECK_MS);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			hp_log("snapshot thread stopped: poll: %s", strerror(errno));
 			return NULL;
+		}
+		if (n == 0) {
+			check_handler();
+			continue;
 		}
 		char buf[256];
 		while (read(pipe_r, buf, sizeof(buf)) > 0) {

@@ -102,3 +102,62 @@ one_file() {
 }
 
 quiet() { "$@" >/dev/null 2>&1; }
+
+# The whole script is skipped (TAP skip plan): only for a missing package.
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+need() { # need COMMAND DEBIAN-PACKAGE
+	command -v "$1" >/dev/null 2>&1 || skip_all "$1 not found (Debian package $2)"
+}
+
+wait_file() { # wait_file SECONDS GLOB...: until one of the files exists
+	local n=$(($1 * 20))
+	shift
+	while [ $n -gt 0 ]; do
+		[ -n "$(one_file "$@")" ] && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# Function names go tool pprof -top lists for a sample type (heapprof's when
+# Go is absent), one per line.
+top_names() { # top_names PROFILE TYPE
+	if have_go; then
+		"$GO" tool pprof -top -nodefraction=0 -nodecount=80 -sample_index="$2" "$1" 2>/dev/null |
+			awk '/^ *-?[0-9.]+[a-zA-Z]* +-?[0-9.]+% / {
+				name = $6; for (i = 7; i <= NF; i++) name = name " " $i; print name }'
+	else
+		"$HEAPPROF_BIN" top --raw --sample-index="$2" -n 80 "$1" | cut -f3
+	fi
+}
+
+# check_real NAME PROFILE REGEX [TYPES]: the profile opens and its -top names
+# functions of the program itself (REGEX) for each sample type (default
+# alloc_space and inuse_space; exit profiles of programs that free everything
+# before exiting have nothing in use, rightly).
+check_real() {
+	local name=$1 p=$2 rx=$3 types=${4:-alloc_space inuse_space} t
+	check "$name: $(basename "$p") validates" quiet "$HEAPPROF_BIN" info "$p"
+	for t in $types; do
+		local hit
+		hit=$(top_names "$p" "$t" | grep -E -m1 "$rx")
+		check "$name: $(basename "$p") -sample_index=$t names the program's functions (${hit:-none})" \
+			test -n "$hit"
+	done
+}
+
+# signal_program PID SIG: PID is a `timeout` wrapper; signal the program it runs.
+signal_program() {
+	local child="" n=100
+	while [ -z "$child" ] && [ $n -gt 0 ]; do
+		child=$(pgrep -P "$1" | head -n 1)
+		[ -n "$child" ] || sleep 0.05
+		n=$((n - 1))
+	done
+	[ -n "$child" ] && kill -s "$2" "$child"
+}

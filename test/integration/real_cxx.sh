@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: MIT
+# A C++ program that uses new/delete heavily: clang-format (LLVM) on a large
+# generated file. Same output and status with and without the profiler; a
+# SIGUSR2 snapshot mid-run and an exit profile naming LLVM/clang functions.
+. "$(dirname "$0")/lib.sh"
+
+need clang-format clang-format
+awk 'BEGIN { for (i = 0; i < 8000; i++)
+	printf "namespace ns%d { class C%d : public Base { public: C%d(int a,int b):a_(a),b_(b){} int get() const { return a_+b_*%d; } template<typename T> T conv(T t) { return static_cast<T>(t*a_); } private: int a_; int b_; }; }\n", i, i, i, i }' >"$WORK/big.cc"
+timeout "$RUN_TIMEOUT" clang-format --style=LLVM "$WORK/big.cc" >"$WORK/plain.out" 2>&1
+plain=$?
+check "plain run succeeds" test "$plain" = 0
+
+HEAPPROF_OUTPUT=$WORK/cf timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" \
+	clang-format --style=LLVM "$WORK/big.cc" >"$WORK/prof.out" 2>"$WORK/prof.err" &
+pid=$!
+sleep 0.6
+signal_program "$pid" USR2
+wait "$pid"
+rc=$?
+check "profiled run exits $plain too (got $rc)" test "$rc" = "$plain"
+check "identical output" cmp -s "$WORK/plain.out" "$WORK/prof.out"
+check "nothing on stderr" test ! -s "$WORK/prof.err"
+snap=$(one_file "$WORK"/cf.*.signal.pb.gz)
+exitp=$(one_file "$WORK"/cf.*.exit.pb.gz)
+check "SIGUSR2 snapshot written mid-run" test -n "$snap"
+check "exit profile written" test -n "$exitp"
+[ -n "$snap" ] && check_real clang-format "$snap" 'llvm::|clang::'
+[ -n "$exitp" ] && check_real clang-format "$exitp" 'llvm::|clang::' alloc_space
+done_testing
