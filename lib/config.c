@@ -21,6 +21,7 @@ hp_config_t hp_config = {
     .signal = SIGUSR2,
     .at_exit = true,
     .max_frames = HP_DEFAULT_MAX_FRAMES,
+    .follow_exec = true,
 };
 
 /* 2^40 bytes: beyond this the fixed-point weights could overflow (sampler.h). */
@@ -191,6 +192,20 @@ static int set_seed(const char *v)
 	return hp_config_parse_size(v, &hp_config.seed);
 }
 
+static int set_follow_exec(const char *v)
+{
+	return hp_config_parse_bool(v, &hp_config.follow_exec);
+}
+
+static int set_metadata_max(const char *v)
+{
+	uint64_t n;
+	if (hp_config_parse_size(v, &n) || (n && n < (1u << 20)))
+		return -EINVAL;
+	hp_config.metadata_max = n;
+	return 0;
+}
+
 /* The option table: variable, parser, what a good value looks like, default. */
 static const struct {
 	const char *name;
@@ -208,6 +223,9 @@ static const struct {
     {"HEAPPROF_MAX_FRAMES", set_max_frames, "a depth from 1 to 512", "128"},
     {"HEAPPROF_VERBOSE", set_verbose, "1/0, true/false, yes/no", "0"},
     {"HEAPPROF_SEED", set_seed, "a non-negative integer", "a random seed"},
+    {"HEAPPROF_FOLLOW_EXEC", set_follow_exec, "1/0, true/false, yes/no", "1"},
+    {"HEAPPROF_METADATA_MAX", set_metadata_max, "0 (no limit) or bytes, at least 1M",
+     "0"},
 };
 
 void hp_config_init(void)
@@ -225,10 +243,12 @@ void hp_config_init(void)
 void hp_config_print(void)
 {
 	hp_log("config: HEAPPROF_RATE=%llu HEAPPROF_OUTPUT=%s HEAPPROF_SIGNAL=%s%s "
-	       "HEAPPROF_AT_EXIT=%d HEAPPROF_MAX_FRAMES=%u HEAPPROF_SEED=%llu",
+	       "HEAPPROF_AT_EXIT=%d HEAPPROF_MAX_FRAMES=%u HEAPPROF_SEED=%llu "
+	       "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu",
 	       (unsigned long long)hp_config.rate, hp_config.output,
 	       hp_config.signal ? "SIG" : "none",
 	       hp_config.signal ? hp_config_signal_name(hp_config.signal) : "",
 	       hp_config.at_exit, hp_config.max_frames,
-	       (unsigned long long)hp_config.seed);
+	       (unsigned long long)hp_config.seed, hp_config.follow_exec,
+	       (unsigned long long)hp_config.metadata_max);
 }

@@ -23,7 +23,9 @@ typedef struct {
 	bool at_exit;               /* final profile at normal exit */
 	unsigned max_frames;        /* stack depth cap, 1..HP_MAX_FRAMES_LIMIT */
 	bool verbose;               /* print configuration and files written */
-	uint64_t seed; /* 0 = random; otherwise per-thread seeds derive from it */
+	uint64_t seed;         /* 0 = random; otherwise per-thread seeds derive from it */
+	bool follow_exec;      /* programs this one executes are profiled too */
+	uint64_t metadata_max; /* bytes of profiler metadata at most, 0 = no limit */
 } hp_config_t;
 
 extern hp_config_t hp_config;

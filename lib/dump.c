@@ -58,12 +58,14 @@ static void check_handler(void)
 {
 	static int warned;
 	struct sigaction cur;
-	if (warned || sigaction(hp_config.signal, NULL, &cur) < 0 || cur.sa_handler == on_signal)
+	if (warned || sigaction(hp_config.signal, NULL, &cur) < 0 ||
+	    cur.sa_handler == on_signal)
 		return;
-	hp_log_once(&warned,
-		    "the program installed its own SIG%s handler: snapshots by signal are off; "
-		    "choose another signal with HEAPPROF_SIGNAL",
-		    hp_config_signal_name(hp_config.signal));
+	hp_log_once(
+	    &warned,
+	    "the program installed its own SIG%s handler: snapshots by signal are off; "
+	    "choose another signal with HEAPPROF_SIGNAL",
+	    hp_config_signal_name(hp_config.signal));
 }
 
 static void *dumper_main(void *arg)

@@ -17,7 +17,10 @@
 #include "stack_table.h"
 #include "symbols.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
+#include <string.h>
+#include <unistd.h>
 
 /* Sampled blocks are page aligned from this rate up (see live_map.h). */
 #define HP_ALIGN_MIN_RATE 65536
@@ -49,12 +52,55 @@ static void postfork_child(void)
 	hp_dump_postfork_child();
 }
 
+/*
+ * HEAPPROF_FOLLOW_EXEC=0: take this library out of LD_PRELOAD so that what
+ * the program executes runs unprofiled. The string is edited in place (it
+ * only gets shorter): setenv could allocate and race with getenv, and no
+ * other thread exists yet.
+ */
+static void stop_following_exec(void)
+{
+	Dl_info self;
+	if (!dladdr((void *)stop_following_exec, &self) || !self.dli_fname)
+		return;
+	const char *me = strrchr(self.dli_fname, '/');
+	me = me ? me + 1 : self.dli_fname;
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "LD_PRELOAD=", 11))
+			continue;
+		char *out = *e + 11, *in = out;
+		while (*in) {
+			while (*in == ' ' || *in == ':')
+				in++;
+			char *tok = in;
+			while (*in && *in != ' ' && *in != ':')
+				in++;
+			size_t len = (size_t)(in - tok);
+			const char *base = tok;
+			for (const char *c = tok; c < in; c++)
+				if (*c == '/')
+					base = c + 1;
+			if (!len || ((size_t)(in - base) == strlen(me) &&
+			             !strncmp(base, me, strlen(me))))
+				continue;
+			if (out != *e + 11)
+				*out++ = ' ';
+			memmove(out, tok, len);
+			out += len;
+		}
+		*out = '\0';
+	}
+}
+
 __attribute__((constructor)) static void hp_init(void)
 {
 	hp_backing_init();
 	hp_config_init();
 	if (hp_config.verbose)
 		hp_config_print();
+	if (!hp_config.follow_exec)
+		stop_following_exec();
+	hp_meta_set_limit(hp_config.metadata_max);
 	uint64_t rate = hp_config.rate;
 	if (rate == 0) {
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */

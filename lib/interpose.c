@@ -11,6 +11,7 @@
 #include "config.h"
 #include "live_map.h"
 #include "log.h"
+#include "meta_alloc.h"
 #include "sampler.h"
 #include "stack.h"
 #include "stack_table.h"
@@ -29,8 +30,16 @@ static int metadata_warned;
 
 static void out_of_metadata(void)
 {
-	hp_log_once(&metadata_warned, "out of memory for profiler metadata: sampling "
-	                              "stopped, the program continues unprofiled");
+	if (hp_meta_limit_hit())
+		hp_log_once(&metadata_warned,
+		            "profiler metadata reached HEAPPROF_METADATA_MAX (%llu "
+		            "bytes): sampling "
+		            "stopped, the program continues unprofiled",
+		            (unsigned long long)hp_config.metadata_max);
+	else
+		hp_log_once(&metadata_warned, "out of memory for profiler metadata (mmap "
+		                              "failed): sampling stopped, "
+		                              "the program continues unprofiled");
 	hp_sampler_disable();
 }
 

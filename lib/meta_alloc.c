@@ -18,9 +18,20 @@ static hp_lock_t lock;
 static char *cur, *end;              /* bump region, guarded by lock */
 static void *free_list[NUM_CLASSES]; /* by log2 size, guarded by lock */
 static atomic_size_t mapped;
+static size_t limit; /* set once at start-up; 0 = none */
+static atomic_bool limit_hit;
+
+void hp_meta_set_limit(size_t l)
+{
+	limit = l;
+}
 
 static void *map(size_t size)
 {
+	if (limit && atomic_load_explicit(&mapped, memory_order_relaxed) + size > limit) {
+		atomic_store(&limit_hit, true);
+		return NULL;
+	}
 	void *p =
 	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -77,6 +88,11 @@ void hp_meta_free(void *p, size_t size)
 	*(void **)p = free_list[c];
 	free_list[c] = p;
 	hp_unlock(&lock);
+}
+
+bool hp_meta_limit_hit(void)
+{
+	return atomic_load(&limit_hit);
 }
 
 size_t hp_meta_mapped(void)

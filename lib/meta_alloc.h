@@ -8,6 +8,7 @@
 #ifndef HP_META_ALLOC_H
 #define HP_META_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -18,6 +19,12 @@
  */
 void *hp_meta_alloc(size_t size);
 void hp_meta_free(void *p, size_t size);
+
+/* Refuse to map more than limit bytes in all (0 = no limit). */
+void hp_meta_set_limit(size_t limit);
+
+/* Did an allocation fail because of that limit (rather than mmap)? */
+bool hp_meta_limit_hit(void);
 
 /* Bytes mapped so far (for HEAPPROF_VERBOSE and tests). */
 size_t hp_meta_mapped(void);

@@ -496,7 +496,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	char cmd[2048];
 	if (!read_cmdline(cmd, sizeof(cmd)))
 		hp_fmt(cmd, sizeof(cmd), "?");
-	int64_t comments[6];
+	int64_t comments[7];
 	size_t ncomments = 0;
 	comments[ncomments++] = fmt_comment(&B, "libheapprof %s", PACKAGE_VERSION);
 	comments[ncomments++] = fmt_comment(&B, "trigger: %s", o->trigger);
@@ -506,6 +506,10 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	                o->rate == 1 ? " (every allocation)" : "");
 	comments[ncomments++] = fmt_comment(&B, "command line: %s", cmd);
 	comments[ncomments++] = fmt_comment(&B, "stacks: %zu", B.nsnaps);
+	if (o->rate && !hp_sampler_active())
+		comments[ncomments++] = fmt_comment(
+		    &B, "sampling stopped early: profiler metadata exhausted; later "
+		        "allocations are not counted");
 
 	Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
 	p.drop_frames = intern(c, &B.st, drop_frames);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * prog_threads: 8 threads allocate blocks and hand them to the next thread,
+ * prog_threads [N]: N threads (default 8, at most 64) allocate blocks and
+ * hand them to the next thread,
  * which frees them (cross-thread free), while the main thread sends the
  * process SIGUSR2 every millisecond. At the end each thread keeps KEEP blocks
  * live. Prints "expect thread_alloc alloc_objects inuse_objects" and the
@@ -14,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define THREADS 8
-#define PER     100000
-#define KEEP    1000
-#define QCAP    256
+#define MAX_THREADS 64
+#define PER         100000
+#define KEEP        1000
+#define QCAP        256
 
 typedef struct {
 	pthread_mutex_t lock;
@@ -27,9 +28,10 @@ typedef struct {
 	int done; /* producers finished */
 } queue_t;
 
-static queue_t q[THREADS];
+static int THREADS = 8;
+static queue_t q[MAX_THREADS];
 static atomic_int running;
-static void *kept[THREADS][KEEP];
+static void *kept[MAX_THREADS][KEEP];
 
 static void push(queue_t *x, void *p)
 {
@@ -92,9 +94,13 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	pthread_t t[THREADS];
+	if (argc > 1)
+		THREADS = atoi(argv[1]);
+	if (THREADS < 2 || THREADS > MAX_THREADS)
+		return 2;
+	pthread_t t[MAX_THREADS];
 	atomic_store(&running, THREADS);
 	for (int i = 0; i < THREADS; i++) {
 		pthread_mutex_init(&q[i].lock, NULL);

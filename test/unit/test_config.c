@@ -11,6 +11,12 @@
 
 int main(void)
 {
+	ok(hp_config.rate == 524288 && hp_config.signal == SIGUSR2 && hp_config.at_exit &&
+	       hp_config.max_frames == 128 && !hp_config.verbose &&
+	       hp_config.follow_exec && hp_config.metadata_max == 0 &&
+	       hp_config.seed == 0,
+	   "defaults: rate 512 KiB, SIGUSR2, exit profile, 128 frames, follow exec, no "
+	   "limit");
 	uint64_t v = 0;
 	ok(hp_config_parse_size("524288", &v) == 0 && v == 524288, "plain number");
 	ok(hp_config_parse_size("512K", &v) == 0 && v == 524288, "K suffix");
@@ -42,6 +48,8 @@ int main(void)
 	ok(hp_config_parse_signal("11", &s) < 0, "SIGSEGV rejected");
 	ok(hp_config_parse_signal("99", &s) < 0, "out of range rejected");
 
+	setenv("HEAPPROF_METADATA_MAX", "512K", 1);
+	setenv("HEAPPROF_FOLLOW_EXEC", "no", 1);
 	setenv("HEAPPROF_RATE", "abc", 1);
 	setenv("HEAPPROF_MAX_FRAMES", "1000", 1);
 	setenv("HEAPPROF_SIGNAL", "USR1", 1);
@@ -50,6 +58,8 @@ int main(void)
 	ok(hp_config.rate == HP_DEFAULT_RATE, "bad rate keeps the default");
 	ok(hp_config.max_frames == HP_DEFAULT_MAX_FRAMES, "bad depth keeps the default");
 	ok(hp_config.signal == SIGUSR1, "good signal taken");
+	ok(hp_config.metadata_max == 0, "a metadata limit under 1M is refused");
+	ok(!hp_config.follow_exec, "HEAPPROF_FOLLOW_EXEC=no taken");
 	ok(!strcmp(hp_config.output, "/tmp/prefix"), "output prefix taken");
 	setenv("HEAPPROF_OUTPUT", "rel/prof", 1);
 	char cwd[1024], want[1100];
