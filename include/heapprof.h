@@ -24,7 +24,8 @@ extern "C" {
  * The file appears complete or not at all (temporary file, then rename).
  * Returns 0, or a negative errno: -ENOSPC, -EACCES, ... for I/O errors,
  * -ENOTSUP when profiling is off (HEAPPROF_RATE=0) or the library has not
- * finished starting. Thread-safe; do not call it from a signal handler.
+ * finished starting, -ESHUTDOWN once the final profile has been written at
+ * exit. Thread-safe; do not call it from a signal handler.
  */
 int heapprof_dump(const char *path);
 

@@ -37,6 +37,7 @@ static atomic_uint seq;          /* last sequence number used by this process */
 static volatile int pipe_w = -1; /* written by the signal handler */
 static int pipe_r = -1;
 static int last_err; /* guarded by dump_lock */
+static bool closed;  /* after the final profile; guarded by dump_lock */
 static bool ready;
 
 static void on_signal(int sig)
@@ -143,46 +144,102 @@ void hp_dump_init(uint64_t start)
 		    hp_config_signal_name(hp_config.signal), strerror(errno));
 }
 
+/* Gives the anonymous file fd the name final (never replacing), or -errno. */
+static int link_anon(int fd, const char *final)
+{
+	char proc[64];
+	hp_fmt(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0 ? -errno
+	                                                                      : 0;
+}
+
+/* Renames tmp to final without replacing an existing file, or -errno. */
+static int rename_noreplace(const char *tmp, const char *final)
+{
+	if (!syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE))
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* No renameat2 here: link() refuses to replace as well. */
+	if (link(tmp, final) < 0)
+		return -errno;
+	unlink(tmp);
+	return 0;
+}
+
+static int open_named_tmp(const char *final, char *tmp, size_t len)
+{
+	static atomic_uint counter;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		hp_fmt(tmp, len, "%s.%d.%u.tmp", final, (int)syscall(SYS_gettid),
+		       atomic_fetch_add(&counter, 1));
+		int fd =
+		    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
+/*
+ * Writes the profile to final. The data goes first to an unnamed file in the
+ * target directory (O_TMPFILE), which is linked into place only once
+ * complete: if the process dies mid-write nothing is left behind, and linkat
+ * refuses to replace an existing name. Filesystems without O_TMPFILE get a
+ * named temporary file (O_EXCL|O_NOFOLLOW) renamed into place.
+ * replace: the caller named the file explicitly and may overwrite it.
+ */
 static int write_to(const char *final, bool replace, const char *trigger)
 {
-	static atomic_uint tmp_counter;
-	char tmp[HP_OUTPUT_MAX + 128];
-	int fd = -1;
-	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-		hp_fmt(tmp, sizeof(tmp), "%s.%d.%u.tmp", final, (int)syscall(SYS_gettid),
-		       atomic_fetch_add(&tmp_counter, 1));
-		fd =
-		    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return -errno;
-	}
-	if (fd < 0)
-		return -EEXIST;
+	char dir[HP_OUTPUT_MAX + 96], tmp[HP_OUTPUT_MAX + 160];
+	const char *slash = strrchr(final, '/');
+	if (slash == final)
+		hp_fmt(dir, sizeof(dir), "/");
+	else if (slash)
+		hp_fmt(dir, sizeof(dir), "%s", final), dir[slash - final] = '\0';
+	else
+		hp_fmt(dir, sizeof(dir), ".");
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	bool anon = fd >= 0;
+	if (!anon && (fd = open_named_tmp(final, tmp, sizeof(tmp))) < 0)
+		return fd;
 	hp_profile_opts_t opts = {
 	    .trigger = trigger, .start_ns = start_ns, .rate = hp_sampler_rate()};
 	int err = hp_profile_write(fd, &opts);
 	if (!err && fdatasync(fd) < 0 && errno != EINVAL)
 		err = -errno;
-	if (close(fd) < 0 && !err && errno != EINTR)
-		err = -errno;
-	if (!err) {
-		if (replace) {
-			if (rename(tmp, final) < 0)
+	if (!err && anon) {
+		if (!replace) {
+			err = link_anon(fd, final);
+		} else {
+			/* Link under a unique name, then rename over the target. */
+			static atomic_uint counter;
+			hp_fmt(tmp, sizeof(tmp), "%s.%d.%u.tmp", final,
+			       (int)syscall(SYS_gettid), atomic_fetch_add(&counter, 1));
+			err = link_anon(fd, tmp);
+			if (!err && rename(tmp, final) < 0) {
 				err = -errno;
-		} else if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final,
-		                   RENAME_NOREPLACE) < 0) {
-			err = -errno;
-			if (err == -EINVAL || err == -ENOSYS) {
-				/* No renameat2 here: link() refuses to replace as well.
-				 */
-				err = link(tmp, final) < 0 ? -errno : 0;
-				if (!err)
-					unlink(tmp);
+				unlink(tmp);
 			}
 		}
+		if (err == -ENOENT && access("/proc/self/fd", X_OK) < 0) {
+			/* No /proc to link through: write again the old way. */
+			close(fd);
+			anon = false;
+			if ((fd = open_named_tmp(final, tmp, sizeof(tmp))) < 0)
+				return fd;
+			err = hp_profile_write(fd, &opts);
+		}
 	}
-	if (err)
-		unlink(tmp);
+	if (close(fd) < 0 && !err && errno != EINTR)
+		err = -errno;
+	if (!anon) {
+		if (!err)
+			err = replace ? (rename(tmp, final) < 0 ? -errno : 0)
+			              : rename_noreplace(tmp, final);
+		if (err)
+			unlink(tmp);
+	}
 	return err;
 }
 
@@ -191,6 +248,11 @@ int hp_dump_write(const char *trigger, const char *path)
 	if (!ready)
 		return -ENOTSUP;
 	pthread_mutex_lock(&dump_lock);
+	if (closed) {
+		/* The process is exiting: a dump started now could be cut short. */
+		pthread_mutex_unlock(&dump_lock);
+		return -ESHUTDOWN;
+	}
 	char final[HP_OUTPUT_MAX + 96];
 	int err;
 	if (path) {
@@ -215,16 +277,25 @@ int hp_dump_write(const char *trigger, const char *path)
 	else if (!err && hp_config.verbose)
 		hp_log("wrote %s", final);
 	last_err = err;
+	if (!strcmp(trigger, "exit"))
+		closed = true;
 	pthread_mutex_unlock(&dump_lock);
 	return err;
 }
 
 void hp_dump_at_exit(void)
 {
-	if (!ready || !hp_config.at_exit)
+	if (!ready)
 		return;
 	hp_guard_enter();
-	hp_dump_write("exit", NULL);
+	if (hp_config.at_exit) {
+		hp_dump_write("exit", NULL);
+	} else {
+		/* Wait for a snapshot in progress, and start no other. */
+		pthread_mutex_lock(&dump_lock);
+		closed = true;
+		pthread_mutex_unlock(&dump_lock);
+	}
 	hp_guard_exit();
 }
 
@@ -243,6 +314,7 @@ void hp_dump_postfork_child(void)
 	pthread_mutex_init(&dump_lock, NULL);
 	atomic_store(&seq, 0);
 	last_err = 0;
+	closed = false;
 	if (pipe_w < 0)
 		return;
 	/* The parent's pipe and thread are not ours: a signal to the child must

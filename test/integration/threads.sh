@@ -23,11 +23,11 @@ for run in $(allocators | sed 's/$/:8/'; allocators | sed 's/$/:16/'); do
 	got=$(hp_flat "$p" inuse_objects thread_alloc)
 	check "$alloc/$n: thread_alloc inuse_objects = $live (got $got)" test "$got" = "$live"
 	snaps=("$out"/hp.*.signal.pb.gz)
-	n=${#snaps[@]}
-	[ -e "${snaps[0]}" ] || n=0
-	diag "$alloc/$n: $signals signals sent, $n snapshot files"
-	check "$alloc/$n: snapshots written ($n) and no more than signals sent ($signals)" \
-		test "$n" -ge 1 -a "$n" -le "$signals"
+	nsnap=${#snaps[@]}
+	[ -e "${snaps[0]}" ] || nsnap=0
+	diag "$alloc/$n: $signals signals sent, $nsnap snapshot files"
+	check "$alloc/$n: snapshots written ($nsnap) and no more than signals sent ($signals)" \
+		test "$nsnap" -ge 1 -a "$nsnap" -le "$signals"
 	bad=0
 	for s in "${snaps[@]}"; do
 		[ -e "$s" ] || continue
@@ -36,9 +36,26 @@ for run in $(allocators | sed 's/$/:8/'; allocators | sed 's/$/:16/'); do
 	check "$alloc/$n: every snapshot validates ($bad bad)" test "$bad" = 0
 	if have_go && [ -e "${snaps[0]}" ]; then
 		check "$alloc/$n: go tool pprof reads a snapshot taken mid-storm" \
-			pprof_lists "${snaps[$((n / 2))]}" alloc_objects thread_alloc
+			pprof_lists "${snaps[$((nsnap / 2))]}" alloc_objects thread_alloc
 	fi
 	check "$alloc/$n: no temporary files left" bash -c "! ls '$out' | grep -q tmp"
 	check "$alloc/$n: nothing on stderr" test ! -s "$out/stderr"
 done
+
+# Killed with SIGKILL in the middle of a snapshot storm: every file present
+# is complete, and no temporary file is left (profiles are written unnamed and
+# linked into place only when complete).
+kill9=$WORK/kill9
+mkdir -p "$kill9"
+HEAPPROF_OUTPUT=$kill9/hp timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=4096 \
+	"$PROG" 8 >/dev/null 2>&1 &
+pid=$!
+sleep 0.4
+signal_program "$pid" KILL
+wait "$pid" 2>/dev/null
+files=$(ls "$kill9" | wc -l)
+bad=0
+for f in "$kill9"/*; do [ -e "$f" ] || continue; quiet "$HEAPPROF_BIN" info "$f" || bad=$((bad + 1)); done
+check "SIGKILL mid-storm: $files files, all complete ($bad bad)" test "$files" -ge 1 -a "$bad" = 0
+check "SIGKILL mid-storm: no temporary file left" bash -c "! ls '$kill9' | grep -q tmp"
 done_testing
