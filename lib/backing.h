@@ -8,6 +8,8 @@
 #ifndef HP_BACKING_H
 #define HP_BACKING_H
 
+#include "common.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,7 +72,7 @@ typedef struct {
 } hp_backing_t;
 
 /* Before hp_backing_init these point at bootstrap functions that trigger it. */
-extern hp_backing_t hp_real;
+extern HP_HIDDEN hp_backing_t hp_real;
 
 /* Resolves hp_real. Idempotent and thread-safe; the first allocation calls it. */
 void hp_backing_init(void);

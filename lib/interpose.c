@@ -92,7 +92,7 @@ static void *sampled_block(size_t n)
 
 static HP_NOINLINE void *malloc_slow(size_t n)
 {
-	if (!hp_sampler_decide(n))
+	if (!hp_sampler_decide_slow())
 		return hp_real.malloc(n);
 	int saved = errno;
 	void *p = sampled_block(n);
@@ -131,7 +131,7 @@ HP_EXPORT void free(void *p)
 static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
 {
 	size_t n;
-	if (__builtin_mul_overflow(a, b, &n) || !hp_sampler_decide(n))
+	if (__builtin_mul_overflow(a, b, &n) || !hp_sampler_decide_slow())
 		return hp_real.calloc(a, b);
 	int saved = errno;
 	void *p = NULL;
@@ -155,7 +155,11 @@ HP_EXPORT void *calloc(size_t a, size_t b)
 	return calloc_slow(a, b);
 }
 
-static HP_NOINLINE void *realloc_slow(void *p, size_t n)
+/*
+ * consumed: the fast check already took n from the countdown (and failed);
+ * otherwise p may be a sampled block and the countdown is untouched.
+ */
+static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 {
 	if (p && hp_backing_is_boot(p)) {
 		/* A bootstrap block moves to the real allocator. */
@@ -169,7 +173,7 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n)
 	hp_live_t old;
 	bool had =
 	    p && hp_live_map_maybe_contains(p) && hp_live_map_remove((uintptr_t)p, &old);
-	bool sample = hp_sampler_decide(n);
+	bool sample = consumed ? hp_sampler_decide_slow() : hp_sampler_decide(n);
 	int saved = errno;
 	void *q = hp_real.realloc(p, n);
 	if (!q) {
@@ -200,9 +204,11 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n)
 
 HP_EXPORT void *realloc(void *p, size_t n)
 {
-	if (hp_likely(!hp_live_map_maybe_contains(p) && hp_sampler_skip(n)))
+	if (hp_unlikely(hp_live_map_maybe_contains(p)))
+		return realloc_slow(p, n, false);
+	if (hp_likely(hp_sampler_skip(n)))
 		return hp_real.realloc(p, n);
-	return realloc_slow(p, n);
+	return realloc_slow(p, n, true);
 }
 
 HP_EXPORT void *reallocarray(void *p, size_t a, size_t b)
@@ -210,9 +216,11 @@ HP_EXPORT void *reallocarray(void *p, size_t a, size_t b)
 	size_t n;
 	if (__builtin_mul_overflow(a, b, &n))
 		return hp_real.reallocarray(p, a, b); /* the backing sets ENOMEM */
-	if (hp_likely(!hp_live_map_maybe_contains(p) && hp_sampler_skip(n)))
+	if (hp_unlikely(hp_live_map_maybe_contains(p)))
+		return realloc_slow(p, n, false);
+	if (hp_likely(hp_sampler_skip(n)))
 		return hp_real.realloc(p, n);
-	return realloc_slow(p, n);
+	return realloc_slow(p, n, true);
 }
 
 enum { MEMALIGN, ALIGNED_ALLOC, VALLOC, PVALLOC };
@@ -233,7 +241,7 @@ static void *call_aligned(int kind, size_t al, size_t n)
 
 static HP_NOINLINE void *aligned_slow(int kind, size_t al, size_t n)
 {
-	if (!hp_sampler_decide(n))
+	if (!hp_sampler_decide_slow())
 		return call_aligned(kind, al, n);
 	int saved = errno;
 	void *p = call_aligned(kind, sample_alignment(al), n);
@@ -275,7 +283,7 @@ HP_EXPORT void *pvalloc(size_t n)
 static HP_NOINLINE int posix_memalign_slow(void **out, size_t al, size_t n)
 {
 	bool valid = al && !(al & (al - 1)) && !(al % sizeof(void *));
-	if (!hp_sampler_decide(n) || !valid)
+	if (!hp_sampler_decide_slow() || !valid)
 		return hp_real.posix_memalign(out, al, n);
 	int saved = errno;
 	int r = hp_real.posix_memalign(out, sample_alignment(al), n);
@@ -372,7 +380,7 @@ static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
 
 static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *nt)
 {
-	if (!hp_sampler_decide(n))
+	if (!hp_sampler_decide_slow())
 		return call_new(i, n, al, nt);
 	int saved = errno;
 	if (!hp_live_map_aligned()) {

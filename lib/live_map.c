@@ -20,7 +20,7 @@ typedef struct {
 } __attribute__((aligned(64))) shard_t;
 
 static shard_t shards[SHARDS];
-_Atomic uintptr_t hp_live_mask;
+uintptr_t hp_live_mask = HP_SAMPLE_ALIGN - 1; /* pool blocks are page aligned */
 static bool aligned_mode;
 static hp_lock_t unaligned_lock;
 static size_t unaligned; /* live records not page aligned; guarded by unaligned_lock */
@@ -28,7 +28,8 @@ static size_t unaligned; /* live records not page aligned; guarded by unaligned_
 void hp_live_map_init(bool aligned_samples)
 {
 	aligned_mode = aligned_samples;
-	hp_live_mask = aligned_samples ? HP_SAMPLE_ALIGN - 1 : 0;
+	__atomic_store_n(&hp_live_mask, aligned_samples ? HP_SAMPLE_ALIGN - 1 : 0,
+	                 __ATOMIC_RELAXED);
 }
 
 bool hp_live_map_aligned(void)
@@ -80,7 +81,8 @@ static void count_unaligned(uintptr_t addr, int delta)
 	 */
 	hp_lock(&unaligned_lock);
 	unaligned += (size_t)delta;
-	hp_live_mask = unaligned ? 0 : HP_SAMPLE_ALIGN - 1;
+	__atomic_store_n(&hp_live_mask, unaligned ? 0 : HP_SAMPLE_ALIGN - 1,
+	                 __ATOMIC_RELAXED);
 	hp_unlock(&unaligned_lock);
 }
 

@@ -42,12 +42,11 @@ typedef struct {
  * mask is HP_SAMPLE_ALIGN - 1 while every live sampled block is page aligned,
  * and 0 otherwise (low rates, or a sampled block that could not be aligned).
  */
-extern _Atomic uintptr_t hp_live_mask;
+extern HP_HIDDEN uintptr_t hp_live_mask; /* read with relaxed atomics; see live_map.c */
 
 static inline bool hp_live_map_maybe_contains(const void *p)
 {
-	return ((uintptr_t)p &
-	        atomic_load_explicit(&hp_live_mask, memory_order_relaxed)) == 0;
+	return ((uintptr_t)p & __atomic_load_n(&hp_live_mask, __ATOMIC_RELAXED)) == 0;
 }
 
 /* Whether sampled blocks are page aligned; set once at start-up. */

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-HP_TLS hp_thread_t hp_thread;
+HP_TLS hp_thread_t hp_thread = {.until = -1};
 
 /* Before hp_sampler_init, sampling waits; after it, it is on or off for good. */
 enum { PHASE_STARTING, PHASE_ON, PHASE_OFF };
@@ -44,16 +44,18 @@ static uint64_t next_u64(uint64_t *s)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-uint64_t hp_sampler_draw(uint64_t *rng, uint64_t r)
+int64_t hp_sampler_draw(uint64_t *rng, uint64_t r)
 {
 	if (r == 0)
-		return UINT64_MAX;
+		return INT64_MAX;
 	if (r == 1)
-		return 0;
-	/* u uniform in (0, 1]; -ln(u) * R is exponential with mean R. */
+		return -1;
+	/* u uniform in (0, 1]; -ln(u) * R is exponential with mean R. Capped at
+	 * 2^62, which a draw reaches with probability exp(-2^62 / R). */
 	double u = (double)((next_u64(rng) >> 11) + 1) * 0x1p-53;
 	double e = -log(u) * (double)r;
-	return 1 + (uint64_t)e; /* sampled iff n >= until, i.e. P = 1 - exp(-n/R) */
+	/* Sampled iff n > floor(e), i.e. e < n: P = 1 - exp(-n/R). */
+	return e < 0x1p62 ? (int64_t)e : INT64_C(1) << 62;
 }
 
 static void thread_init(hp_thread_t *t)
@@ -71,29 +73,26 @@ static void thread_init(hp_thread_t *t)
 	t->rng = s ? s : 1;
 }
 
-bool hp_sampler_decide(size_t n)
+bool hp_sampler_decide_slow(void)
 {
 	hp_thread_t *t = &hp_thread;
-	if (n < t->until) {
-		t->until -= n;
-		return false;
-	}
 	int ph = atomic_load_explicit(&phase, memory_order_relaxed);
 	if (hp_unlikely(ph != PHASE_ON)) {
 		/* Before start-up finishes keep coming back here; when off, never. */
-		t->until = ph == PHASE_OFF ? UINT64_MAX : 0;
+		t->until = ph == PHASE_OFF ? INT64_MAX : -1;
 		return false;
 	}
 	if (hp_unlikely(!t->rng)) {
+		/* First allocation of this thread: draw, and judge it against the draw.
+		 */
+		int64_t consumed = -1 - t->until; /* the n of the allocation at hand */
 		thread_init(t);
-		t->until = hp_sampler_draw(&t->rng, rate);
-		if (n < t->until) {
-			t->until -= n;
+		t->until = hp_sampler_draw(&t->rng, rate) - consumed;
+		if (t->until >= 0)
 			return false;
-		}
 	}
 	/*
-	 * Memoryless: the next marked byte is counted from the end of this
+	 * Memoryless: the next sampled byte is counted from the end of this
 	 * allocation, so a huge allocation costs one draw. Inside the profiler a
 	 * due sample is dropped and redrawn (not postponed to the next
 	 * allocation, which would favour whatever the caller allocates next).
@@ -123,7 +122,7 @@ void hp_sampler_init(uint64_t r, uint64_t s)
 	rate = r;
 	seed = s;
 	hp_thread.rng = 0; /* the calling thread redraws with the new rate */
-	hp_thread.until = 0;
+	hp_thread.until = -1;
 	atomic_store(&phase, r ? PHASE_ON : PHASE_OFF);
 }
 

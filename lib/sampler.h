@@ -22,35 +22,39 @@
  * "not initialised", no destructor (safe during thread exit and after fork).
  */
 typedef struct {
-	uint64_t until; /* bytes until the next sampled byte; 0 = go to the slow path */
-	uint64_t rng;   /* xorshift64* state, 0 until initialised */
+	int64_t until; /* bytes until the next sampled byte, minus one; < 0: slow path */
+	uint64_t rng;  /* xorshift64* state, 0 until initialised */
 	uint32_t in_profiler; /* re-entry guard: allocations made inside the profiler */
 	uint32_t thread_no;   /* order in which threads first allocated */
 } hp_thread_t;
 
-extern HP_TLS hp_thread_t hp_thread;
+/* Initialised to until = -1, so every thread's first allocation takes the slow path. */
+extern HP_TLS HP_HIDDEN hp_thread_t hp_thread;
 
 /*
- * Fast check, inlined into every allocation entry point: true when an
- * allocation of n bytes is certainly not sampled (it then consumed n bytes of
- * the countdown). False sends the caller to hp_sampler_decide.
+ * Fast check, inlined into every allocation entry point: consumes n bytes of
+ * the countdown and returns true when the allocation is certainly not
+ * sampled. One subtract on thread-local memory and a sign test: the countdown
+ * went negative iff a sampled byte lies within these n bytes. False sends the
+ * caller to hp_sampler_decide_slow, with the countdown already consumed.
  */
 static inline bool hp_sampler_skip(size_t n)
 {
-	hp_thread_t *t = &hp_thread;
-	if (hp_likely(n < t->until)) {
-		t->until -= n;
-		return true;
-	}
-	return false;
+	return hp_likely((hp_thread.until -= (int64_t)n) >= 0);
 }
 
 /*
- * The full decision for an allocation of n bytes: true if it is sampled, in
+ * After hp_sampler_skip returned false: true if the allocation is sampled, in
  * which case the countdown has been redrawn. False inside the profiler (the
  * guard is set), before initialisation, and when profiling is off.
  */
-bool hp_sampler_decide(size_t n);
+bool hp_sampler_decide_slow(void);
+
+/* Both steps at once, for paths that did not take the fast check. */
+static inline bool hp_sampler_decide(size_t n)
+{
+	return !hp_sampler_skip(n) && hp_sampler_decide_slow();
+}
 
 /* The weights a sample of n bytes carries: objects (HP_W_ONE units), bytes. */
 void hp_sampler_weights(size_t n, uint64_t *count_w, uint64_t *bytes_w);
@@ -64,7 +68,7 @@ bool hp_sampler_active(void);
 uint64_t hp_sampler_rate(void);
 
 /* Draws the next countdown for mean rate with the given state (unit tests). */
-uint64_t hp_sampler_draw(uint64_t *rng, uint64_t rate);
+int64_t hp_sampler_draw(uint64_t *rng, uint64_t rate);
 
 static inline void hp_guard_enter(void)
 {
