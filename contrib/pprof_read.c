@@ -223,25 +223,20 @@ out:
 #undef STR_OK
 }
 
-pp_profile_t *pp_load(const char *path, char *err, size_t errlen)
+pp_profile_t *pp_parse(const unsigned char *raw, size_t len, char *err, size_t errlen)
 {
-	size_t len = 0;
-	unsigned char *raw = read_file(path, &len, err, errlen);
-	if (!raw)
-		return NULL;
-	if (len == 0) {
-		free(raw);
+	if (len == 0)
 		return fail(err, errlen, "empty file");
-	}
-	unsigned char *data = raw;
+	const unsigned char *data = raw;
+	unsigned char *inflated = NULL;
 	if (len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-		data = gunzip(raw, len, &len, err, errlen);
-		free(raw);
-		if (!data)
+		inflated = gunzip(raw, len, &len, err, errlen);
+		if (!inflated)
 			return NULL;
+		data = inflated;
 	}
 	pp_profile_t *p = perftools__profiles__profile__unpack(NULL, len, data);
-	free(data);
+	free(inflated);
 	if (!p)
 		return fail(err, errlen,
 		            "not a pprof profile (protobuf decoding failed)");
@@ -250,6 +245,17 @@ pp_profile_t *pp_load(const char *path, char *err, size_t errlen)
 		pp_free(p);
 		return fail(err, errlen, "invalid profile: %s", bad);
 	}
+	return p;
+}
+
+pp_profile_t *pp_load(const char *path, char *err, size_t errlen)
+{
+	size_t len = 0;
+	unsigned char *raw = read_file(path, &len, err, errlen);
+	if (!raw)
+		return NULL;
+	pp_profile_t *p = pp_parse(raw, len, err, errlen);
+	free(raw);
 	return p;
 }
 

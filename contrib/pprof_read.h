@@ -18,6 +18,9 @@ typedef Perftools__Profiles__Profile pp_profile_t;
  * reason (without the path) into err.
  */
 pp_profile_t *pp_load(const char *path, char *err, size_t errlen);
+
+/* The same for bytes in memory (the fuzz target's entry). */
+pp_profile_t *pp_parse(const unsigned char *data, size_t len, char *err, size_t errlen);
 void pp_free(pp_profile_t *p);
 
 /* string_table[i], or "" for an index out of range (validated profiles have none). */

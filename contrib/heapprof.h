@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * heapprof.h: what the heapprof command's modules share. profiles.c loads
+ * profiles and merges their samples by stack, as pprof does before reporting;
+ * report.c prints them (info, top, diff, folded); flame.c draws them;
+ * process.c runs and snapshots profiled programs.
+ */
+#ifndef HEAPPROF_CMD_H
+#define HEAPPROF_CMD_H
+
+#include "pprof_read.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Bad usage or bad input: one line on stderr and this exit status. */
+#define EXIT_USAGE 2
+
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Loads and validates a profile, or dies naming the file and the problem. */
+pp_profile_t *load(const char *path);
+
+/* The sample type named name (NULL: the profile's default), or dies. */
+int sample_index(const pp_profile_t *p, const char *name, const char *path);
+
+/* Dies unless a and b have the same sample types, in the same order. */
+void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *base);
+
+/* A value in the unit of a sample type, like pprof: 45.51MB, 1.2kB, 1234. */
+void fmt_value(char *buf, size_t len, double v, const char *unit);
+
+/* A hash table of entries whose first field is a char * key. */
+typedef struct {
+	void *items;
+	size_t n, cap, size; /* size: bytes per entry */
+	size_t *slots;       /* index + 1, 0 empty */
+	size_t nslots;
+} table_t;
+
+void *table_lookup(table_t *t, const char *key); /* finds or adds (zeroed) */
+void table_free(table_t *t);
+
+/* A stack of function names after drop_frames pruning, and its value. */
+typedef struct {
+	char *key; /* names joined by '\n', leaf first, each followed by '\n' */
+	double value;
+} merged_t;
+
+/* Adds sign * value[vi] of every sample of p to stacks (a table of merged_t). */
+void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign);
+
+/* Per function flat/cum from merged stacks (rows: table of row_t). Returns sum |v|. */
+typedef struct {
+	char *name;
+	double flat, cum;
+	unsigned seen;
+} row_t;
+double by_function(const table_t *stacks, table_t *rows);
+
+/*
+ * The common front end of every report: parses [--sample-index T] [--base
+ * OLD] plus the caller's own options, loads the profile(s) and fills stacks.
+ */
+typedef struct {
+	const char *sample_index, *base, *path;
+	pp_profile_t *profile;
+	int vi;
+	table_t stacks;
+} input_t;
+void load_input(input_t *in);
+void free_input(input_t *in);
+
+int cmd_info(int argc, char **argv);
+int cmd_top(int argc, char **argv, bool diff);
+int cmd_folded(int argc, char **argv);
+int cmd_flame(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+
+#endif

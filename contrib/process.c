@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * process: the heapprof commands that deal with running programs. run starts
+ * a program under the profiler (LD_PRELOAD) and becomes it; snapshot asks a
+ * running profiled process for a profile and waits for the file.
+ */
+#include "heapprof.h"
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef HEAPPROF_LIBDIR
+#define HEAPPROF_LIBDIR "/usr/local/lib"
+#endif
+
+/* ---- run ---------------------------------------------------------------- */
+
+static bool readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/*
+ * libheapprof.so next to this program (the build tree: contrib/heapprof and
+ * lib/.libs/libheapprof.so; an install: bin/heapprof and lib/libheapprof.so),
+ * else where it was installed.
+ */
+static const char *find_library(void)
+{
+	static char path[PATH_MAX + 64];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			static const char *rel[] = {"/../lib/.libs/libheapprof.so",
+			                            "/../lib/libheapprof.so",
+			                            "/../lib64/libheapprof.so"};
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				snprintf(path, sizeof(path), "%s%s", self, rel[i]);
+				char *real = realpath(path, NULL);
+				if (real && readable(real)) {
+					snprintf(path, sizeof(path), "%s", real);
+					free(real);
+					return path;
+				}
+				free(real);
+			}
+		}
+	}
+	snprintf(path, sizeof(path), "%s/libheapprof.so", HEAPPROF_LIBDIR);
+	return readable(path) ? path : NULL;
+}
+
+/*
+ * Is a library of this name where the dynamic loader looks (LD_LIBRARY_PATH,
+ * then the system directories)? Not by dlopen: jemalloc uses initial-exec
+ * TLS and cannot be dlopened into a running program.
+ */
+static bool loader_finds(const char *name)
+{
+	char path[PATH_MAX];
+	const char *env = getenv("LD_LIBRARY_PATH");
+	if (env) {
+		char *dirs = strdup(env), *save = NULL;
+		for (char *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d;
+		     d = strtok_r(NULL, ":", &save)) {
+			snprintf(path, sizeof(path), "%s/%s", d, name);
+			if (readable(path)) {
+				free(dirs);
+				return true;
+			}
+		}
+		free(dirs);
+	}
+	static const char *system_dirs[] = {"/lib/x86_64-linux-gnu",
+	                                    "/usr/lib/x86_64-linux-gnu",
+	                                    "/lib/aarch64-linux-gnu",
+	                                    "/usr/lib/aarch64-linux-gnu",
+	                                    "/lib64",
+	                                    "/usr/lib64",
+	                                    "/lib",
+	                                    "/usr/lib",
+	                                    "/usr/local/lib"};
+	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", system_dirs[i], name);
+		if (readable(path))
+			return true;
+	}
+	return false;
+}
+
+/* The preload entry for --allocator, or dies with the Debian package to install. */
+static const char *allocator_entry(const char *a)
+{
+	static const struct {
+		const char *name, *libs[2], *package;
+	} known[] = {
+	    {"jemalloc", {"libjemalloc.so.2", NULL}, "libjemalloc2"},
+	    {"tcmalloc",
+	     {"libtcmalloc_minimal.so.4", "libtcmalloc.so.4"},
+	     "libtcmalloc-minimal4"},
+	};
+	if (!strcmp(a, "glibc"))
+		return NULL;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcmp(a, known[i].name))
+			continue;
+		for (int k = 0; k < 2 && known[i].libs[k]; k++)
+			if (loader_finds(known[i].libs[k]))
+				return known[i].libs[k];
+		die("--allocator %s: %s not found (Debian: apt-get install %s)", a,
+		    known[i].libs[0], known[i].package);
+	}
+	if (!strchr(a, '/'))
+		die("--allocator: expected glibc, jemalloc, tcmalloc or a path to a .so, "
+		    "got '%s'",
+		    a);
+	if (!readable(a))
+		die("--allocator %s: %s", a, strerror(errno));
+	return a;
+}
+
+static void usage_run(FILE *f)
+{
+	fprintf(f, "usage: heapprof run [--rate N] [--output PREFIX] [--signal SIG]\n"
+	           "                    [--allocator glibc|jemalloc|tcmalloc|PATH] -- "
+	           "CMD [ARGS...]\n"
+	           "Runs CMD under the profiler (LD_PRELOAD=libheapprof.so) and exits "
+	           "with its status.\n"
+	           "  --rate N          mean bytes between samples (HEAPPROF_RATE; 1 = "
+	           "all, 0 = off)\n"
+	           "  --output PREFIX   profile files PREFIX.<pid>.<seq>.<trigger>.pb.gz "
+	           "(HEAPPROF_OUTPUT)\n"
+	           "  --signal SIG      snapshot signal, or none (HEAPPROF_SIGNAL; "
+	           "default USR2)\n"
+	           "  --allocator A     run CMD on jemalloc or tcmalloc (preloaded "
+	           "behind the profiler)\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"rate", required_argument, NULL, 'r'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"signal", required_argument, NULL, 's'},
+	    {"allocator", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *rate = NULL, *output = NULL, *sig = NULL, *alloc = "glibc";
+	int c;
+	optind = 1;
+	/* "+": stop at the first non-option, the command. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			rate = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 's':
+			sig = optarg;
+			break;
+		case 'a':
+			alloc = optarg;
+			break;
+		case 'h':
+			usage_run(stdout);
+			return 0;
+		default:
+			usage_run(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage_run(stderr);
+		return EXIT_USAGE;
+	}
+	uint64_t v;
+	if (rate && hp_config_parse_size(rate, &v))
+		die("--rate: expected bytes between samples (K/M/G suffixes), got '%s'",
+		    rate);
+	int signo;
+	if (sig && hp_config_parse_signal(sig, &signo))
+		die("--signal: expected a catchable signal name or number, or none, got "
+		    "'%s'",
+		    sig);
+	const char *lib = find_library();
+	if (!lib)
+		die("libheapprof.so not found next to heapprof nor in %s",
+		    HEAPPROF_LIBDIR);
+	const char *extra = allocator_entry(alloc);
+	const char *old = getenv("LD_PRELOAD");
+	size_t len = strlen(lib) + (extra ? strlen(extra) + 1 : 0) +
+	             (old ? strlen(old) + 1 : 0) + 1;
+	char *preload = malloc(len);
+	if (!preload)
+		die("out of memory");
+	snprintf(preload, len, "%s%s%s%s%s", lib, extra ? " " : "", extra ? extra : "",
+	         old && *old ? " " : "", old ? old : "");
+	setenv("LD_PRELOAD", preload, 1);
+	if (rate)
+		setenv("HEAPPROF_RATE", rate, 1);
+	if (sig)
+		setenv("HEAPPROF_SIGNAL", sig, 1);
+	if (output) {
+		/* Absolute, so that heapprof snapshot finds the files wherever the
+		 * program moves. */
+		char abs[PATH_MAX + 1];
+		if (output[0] != '/' && getcwd(abs, PATH_MAX - strlen(output) - 2)) {
+			strcat(abs, "/");
+			strcat(abs, output);
+			output = abs;
+		}
+		setenv("HEAPPROF_OUTPUT", output, 1);
+	}
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "heapprof: cannot run %s: %s\n", argv[optind], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
+/* ---- snapshot ------------------------------------------------------------- */
+
+/* Reads /proc/PID/NAME whole; NULL if it cannot. */
+static char *read_proc(pid_t pid, const char *name, size_t *len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap)
+			break;
+		char *b = realloc(buf, cap * 2 + 1);
+		if (!b) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = b;
+		cap *= 2;
+	}
+	fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+static const char *env_of(const char *env, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < len; i += strlen(env + i) + 1)
+		if (!strncmp(env + i, name, nl) && env[i + nl] == '=')
+			return env + i + nl + 1;
+	return NULL;
+}
+
+/* Counts the snapshot files of pid under prefix; newest name into newest. */
+static int list_snapshots(const char *prefix, pid_t pid, char *newest, size_t len)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	const char *slash = strrchr(prefix, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - prefix) : 1,
+	         slash ? prefix : ".");
+	if (slash == prefix)
+		snprintf(dir, sizeof(dir), "/");
+	snprintf(base, sizeof(base), "%s.%d.", slash ? slash + 1 : prefix, (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int count = 0;
+	unsigned best = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t bl = strlen(base), nl = strlen(e->d_name);
+		const char *suffix = ".signal.pb.gz";
+		if (strncmp(e->d_name, base, bl) || nl < bl + strlen(suffix) ||
+		    strcmp(e->d_name + nl - strlen(suffix), suffix))
+			continue;
+		count++;
+		unsigned seq = (unsigned)strtoul(e->d_name + bl, NULL, 10);
+		if (seq >= best) {
+			best = seq;
+			snprintf(newest, len, "%s/%s", strcmp(dir, "/") ? dir : "",
+			         e->d_name);
+		}
+	}
+	closedir(d);
+	return count;
+}
+
+static void usage_snapshot(FILE *f)
+{
+	fprintf(f,
+	        "usage: heapprof snapshot [--timeout S] PID\n"
+	        "Asks the profiled process PID for a snapshot and prints the path of the "
+	        "new\n"
+	        "file once it is complete. --timeout: seconds to wait (default 10).\n");
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	double timeout = 10;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': {
+			char *end;
+			timeout = strtod(optarg, &end);
+			if (*end || timeout <= 0)
+				die("--timeout: expected seconds, got '%s'", optarg);
+			break;
+		}
+		case 'h':
+			usage_snapshot(stdout);
+			return 0;
+		default:
+			usage_snapshot(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_snapshot(stderr);
+		return EXIT_USAGE;
+	}
+	char *end;
+	long lp = strtol(argv[optind], &end, 10);
+	if (*end || lp <= 0 || lp > INT_MAX)
+		die("expected a process id, got '%s'", argv[optind]);
+	pid_t pid = (pid_t)lp;
+	if (kill(pid, 0) < 0) {
+		if (errno == ESRCH)
+			die("no process %d", (int)pid);
+		if (errno == EPERM)
+			die("process %d belongs to another user", (int)pid);
+		die("process %d: %s", (int)pid, strerror(errno));
+	}
+	size_t len;
+	char *maps = read_proc(pid, "maps", &len);
+	if (!maps)
+		die("process %d: cannot read its memory map (%s)", (int)pid,
+		    strerror(errno));
+	bool profiled = strstr(maps, "libheapprof") != NULL;
+	free(maps);
+	if (!profiled)
+		die("process %d is not profiled: libheapprof.so is not loaded in it "
+		    "(start it "
+		    "with heapprof run, or LD_PRELOAD)",
+		    (int)pid);
+	char *env = read_proc(pid, "environ", &len);
+	if (!env)
+		die("process %d: cannot read its environment (%s)", (int)pid,
+		    strerror(errno));
+	const char *s = env_of(env, len, "HEAPPROF_SIGNAL");
+	int signo = SIGUSR2;
+	if (s && hp_config_parse_signal(s, &signo))
+		signo = SIGUSR2; /* the library ignored the bad value too */
+	if (!signo)
+		die("process %d takes no snapshots by signal (HEAPPROF_SIGNAL=none)",
+		    (int)pid);
+	const char *out = env_of(env, len, "HEAPPROF_OUTPUT");
+	char prefix[PATH_MAX + 1];
+	if (!out || !*out)
+		out = "heapprof";
+	if (out[0] == '/') {
+		snprintf(prefix, sizeof(prefix), "%s", out);
+	} else {
+		/* The library resolved it against the directory the process started
+		 * in; its current directory is the best guess from outside. */
+		char link[64], cwd[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
+		ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n <= 0)
+			die("process %d: cannot read its working directory", (int)pid);
+		cwd[n] = '\0';
+		if (strlen(cwd) + strlen(out) + 2 > sizeof(prefix))
+			die("process %d: its output prefix is too long", (int)pid);
+		strcpy(prefix, cwd);
+		strcat(prefix, "/");
+		strcat(prefix, out);
+	}
+	free(env);
+	char newest[PATH_MAX + 256] = "";
+	int before = list_snapshots(prefix, pid, newest, sizeof(newest));
+	if (kill(pid, signo) < 0)
+		die("process %d: cannot send SIG%s: %s", (int)pid,
+		    hp_config_signal_name(signo), strerror(errno));
+	struct timespec tick = {0, 20 * 1000 * 1000};
+	for (double waited = 0; waited < timeout; waited += 0.02) {
+		if (list_snapshots(prefix, pid, newest, sizeof(newest)) > before) {
+			printf("%s\n", newest);
+			return 0;
+		}
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			die("process %d exited before writing a snapshot", (int)pid);
+		nanosleep(&tick, NULL);
+	}
+	die("no snapshot from process %d within %.0f s (files %s.%d.*.signal.pb.gz); "
+	    "does "
+	    "the program handle SIG%s itself?",
+	    (int)pid, timeout, prefix, (int)pid, hp_config_signal_name(signo));
+}

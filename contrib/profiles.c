@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * profiles: loading profiles for the heapprof command and merging their
+ * samples by stack of function names, as pprof does: drop_frames pruning,
+ * [mapping] or address for a location without a function, and a -base
+ * profile merged in negated before anything is totalled.
+ */
+#include "heapprof.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "heapprof: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+pp_profile_t *load(const char *path)
+{
+	char err[256];
+	pp_profile_t *p = pp_load(path, err, sizeof(err));
+	if (!p)
+		die("%s: %s", path, err);
+	return p;
+}
+
+/* ---- units ------------------------------------------------------------ */
+
+void fmt_value(char *buf, size_t len, double v, const char *unit)
+{
+	if (strcmp(unit, "bytes")) {
+		snprintf(buf, len, "%.0f", v);
+		return;
+	}
+	static const char *names[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	double a = v < 0 ? -v : v;
+	int i = 0;
+	while (a >= 1024 && i < 5) {
+		a /= 1024;
+		v /= 1024;
+		i++;
+	}
+	char num[64];
+	snprintf(num, sizeof(num), "%.2f", v);
+	char *dot = strchr(num, '.');
+	if (dot) {
+		char *e = num + strlen(num) - 1;
+		while (e > dot && *e == '0')
+			*e-- = '\0';
+		if (e == dot)
+			*e = '\0';
+	}
+	snprintf(buf, len, "%s%s", num, names[i]);
+}
+
+/* ---- function names per location ------------------------------------- */
+
+/*
+ * id -> position in the profile's array. Ids are usually 1..n and index a
+ * table directly; sparse ids (any uint64 is valid) use a sorted copy.
+ */
+typedef struct {
+	size_t *dense; /* position + 1 by id, when dense */
+	uint64_t max;
+	struct id_pos {
+		uint64_t id;
+		size_t pos;
+	} * sorted;
+	size_t n;
+} id_index_t;
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = ((const struct id_pos *)a)->id, y = ((const struct id_pos *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* ids[i] is the id of element i. */
+static void idx_build(id_index_t *x, const uint64_t *ids, size_t n)
+{
+	memset(x, 0, sizeof(*x));
+	x->n = n;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] > x->max)
+			x->max = ids[i];
+	if (x->max <= 4 * (uint64_t)n + 64) {
+		x->dense = calloc(x->max + 1, sizeof(*x->dense));
+		if (!x->dense)
+			die("out of memory");
+		for (size_t i = 0; i < n; i++)
+			x->dense[ids[i]] = i + 1;
+		return;
+	}
+	x->sorted = malloc((n ? n : 1) * sizeof(*x->sorted));
+	if (!x->sorted)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++)
+		x->sorted[i] = (struct id_pos){ids[i], i};
+	qsort(x->sorted, n, sizeof(*x->sorted), cmp_id);
+}
+
+/* Position of id, or SIZE_MAX. */
+static size_t idx_pos(const id_index_t *x, uint64_t id)
+{
+	if (x->dense)
+		return id <= x->max && x->dense[id] ? x->dense[id] - 1 : SIZE_MAX;
+	struct id_pos key = {id, 0},
+	              *hit = bsearch(&key, x->sorted, x->n, sizeof(key), cmp_id);
+	return hit ? hit->pos : SIZE_MAX;
+}
+
+static void idx_free(id_index_t *x)
+{
+	free(x->dense);
+	free(x->sorted);
+}
+
+#define IDS_OF(arr, n, out)                                                              \
+	do {                                                                             \
+		out = malloc(((n) ? (n) : 1) * sizeof(uint64_t));                        \
+		if (!out)                                                                \
+			die("out of memory");                                            \
+		for (size_t i_ = 0; i_ < (n); i_++)                                      \
+			out[i_] = (arr)[i_]->id;                                         \
+	} while (0)
+
+typedef struct {
+	const pp_profile_t *p;
+	id_index_t funcs, locs, maps;
+	bool *pruned_loc;    /* by location position: drop it and everything leafward */
+	bool *prune_beneath; /* by location position: drop everything leafward of it */
+} index_t;
+
+static const char *func_name(const index_t *x, uint64_t fid)
+{
+	size_t i = fid ? idx_pos(&x->funcs, fid) : SIZE_MAX;
+	if (i == SIZE_MAX)
+		return NULL;
+	const char *n = pp_str(x->p, x->p->function[i]->name);
+	return *n ? n : NULL;
+}
+
+/* pprof's name for a location with no function: [mapping basename] or the address. */
+static const char *loc_fallback(const index_t *x, const Perftools__Profiles__Location *l,
+                                char *buf, size_t len)
+{
+	size_t mi = l->mapping_id ? idx_pos(&x->maps, l->mapping_id) : SIZE_MAX;
+	if (mi != SIZE_MAX) {
+		const char *f = pp_str(x->p, x->p->mapping[mi]->filename);
+		const char *b = strrchr(f, '/');
+		if (*f) {
+			snprintf(buf, len, "[%s]", b ? b + 1 : f);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%#" PRIx64, l->address);
+	return buf;
+}
+
+/* Strips a C++ parameter list as pprof's simplifyFunc does before matching. */
+static void simplify(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", name);
+	char *paren = strchr(buf, '(');
+	if (paren && paren != buf && strncmp(buf, "operator()", 10))
+		*paren = '\0';
+}
+
+static void build_index(index_t *x, const pp_profile_t *p)
+{
+	memset(x, 0, sizeof(*x));
+	x->p = p;
+	uint64_t *ids;
+	IDS_OF(p->function, p->n_function, ids);
+	idx_build(&x->funcs, ids, p->n_function);
+	free(ids);
+	IDS_OF(p->location, p->n_location, ids);
+	idx_build(&x->locs, ids, p->n_location);
+	free(ids);
+	IDS_OF(p->mapping, p->n_mapping, ids);
+	idx_build(&x->maps, ids, p->n_mapping);
+	free(ids);
+	x->pruned_loc = calloc(p->n_location + 1, 1);
+	x->prune_beneath = calloc(p->n_location + 1, 1);
+	if (!x->pruned_loc || !x->prune_beneath)
+		die("out of memory");
+	const char *drop = pp_str(p, p->drop_frames);
+	if (!*drop)
+		return;
+	char *rx = malloc(strlen(drop) + 8);
+	if (!rx)
+		die("out of memory");
+	sprintf(rx, "^(%s)$", drop);
+	regex_t re;
+	if (regcomp(&re, rx, REG_EXTENDED | REG_NOSUB)) {
+		free(rx);
+		return; /* pprof ignores a bad drop_frames too */
+	}
+	free(rx);
+	for (size_t i = 0; i < p->n_location; i++) {
+		const Perftools__Profiles__Location *l = p->location[i];
+		for (size_t k = l->n_line; k-- > 0;) {
+			const char *n = func_name(x, l->line[k]->function_id);
+			char s[1024];
+			if (!n)
+				continue;
+			simplify(n, s, sizeof(s));
+			if (!regexec(&re, s, 0, NULL, 0)) {
+				x->prune_beneath[i] = true;
+				if (k == l->n_line - 1)
+					x->pruned_loc[i] = true;
+				break;
+			}
+		}
+	}
+	regfree(&re);
+}
+
+/*
+ * The index of the first kept frame of a sample whose locations are at
+ * positions pos[0..n) (pprof's Prune).
+ */
+static size_t first_kept(const index_t *x, const size_t *pos, size_t n)
+{
+	bool found_user = false;
+	for (size_t i = n; i-- > 0;) {
+		size_t l = pos[i];
+		if (!x->pruned_loc[l] && !x->prune_beneath[l]) {
+			found_user = true;
+			continue;
+		}
+		if (!found_user)
+			continue;
+		return x->pruned_loc[l] ? i + 1 : i;
+	}
+	return 0;
+}
+
+/* ---- aggregation ------------------------------------------------------ */
+
+/*
+ * Samples are first merged by their stack of names (after pruning), as pprof
+ * merges a profile with its negated -base before computing anything, so
+ * totals are sums of |value| over merged stacks. Then each stack's value goes
+ * to its leaf function (flat) and once to every function on it (cum).
+ */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/* Finds or adds the entry whose first field (a char *) equals key. */
+void *table_lookup(table_t *t, const char *key)
+{
+#define KEY(i) (*(char **)((char *)t->items + (i)*t->size))
+	if ((t->n + 1) * 2 > t->nslots) {
+		size_t ns = t->nslots ? t->nslots * 2 : 1024;
+		size_t *sl = calloc(ns, sizeof(*sl));
+		if (!sl)
+			die("out of memory");
+		for (size_t i = 0; i < t->n; i++) {
+			size_t j = hash_str(KEY(i)) & (ns - 1);
+			while (sl[j])
+				j = (j + 1) & (ns - 1);
+			sl[j] = i + 1;
+		}
+		free(t->slots);
+		t->slots = sl;
+		t->nslots = ns;
+	}
+	size_t j = hash_str(key) & (t->nslots - 1);
+	for (; t->slots[j]; j = (j + 1) & (t->nslots - 1))
+		if (!strcmp(KEY(t->slots[j] - 1), key))
+			return (char *)t->items + (t->slots[j] - 1) * t->size;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		t->items = realloc(t->items, t->cap * t->size);
+		if (!t->items)
+			die("out of memory");
+	}
+	void *e = (char *)t->items + t->n * t->size;
+	memset(e, 0, t->size);
+	*(char **)e = strdup(key);
+	if (!*(char **)e)
+		die("out of memory");
+	t->slots[j] = ++t->n;
+	return e;
+#undef KEY
+}
+
+void table_free(table_t *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(*(char **)((char *)t->items + i * t->size));
+	free(t->items);
+	free(t->slots);
+}
+
+/* Adds sign * value[vi] of every sample of p to the stacks table. */
+void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)
+{
+	index_t x;
+	build_index(&x, p);
+	size_t cap = 4096, npos = 0, *pos = NULL;
+	char *key = malloc(cap);
+	if (!key)
+		die("out of memory");
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+		double v = sign * (double)s->value[vi];
+		if (v == 0)
+			continue;
+		size_t len = 0;
+		key[0] = '\0';
+		if (s->n_location_id > npos) {
+			npos = s->n_location_id * 2;
+			pos = realloc(pos, npos * sizeof(*pos));
+			if (!pos)
+				die("out of memory");
+		}
+		for (size_t k = 0; k < s->n_location_id; k++)
+			pos[k] =
+			    idx_pos(&x.locs, s->location_id[k]); /* validated: present */
+		for (size_t k = first_kept(&x, pos, s->n_location_id);
+		     k < s->n_location_id; k++) {
+			const Perftools__Profiles__Location *l = p->location[pos[k]];
+			char fb[64];
+			size_t nl = l->n_line ? l->n_line : 1;
+			for (size_t li = 0; li < nl; li++) {
+				const char *n =
+				    l->n_line ? func_name(&x, l->line[li]->function_id)
+				              : NULL;
+				if (!n)
+					n = loc_fallback(&x, l, fb, sizeof(fb));
+				size_t nlen = strlen(n);
+				if (len + nlen + 2 > cap) {
+					cap = (len + nlen + 2) * 2;
+					key = realloc(key, cap);
+					if (!key)
+						die("out of memory");
+				}
+				memcpy(key + len, n, nlen);
+				len += nlen;
+				key[len++] = '\n';
+				key[len] = '\0';
+			}
+		}
+		merged_t *st = table_lookup(stacks, key);
+		st->value += v;
+	}
+	free(key);
+	free(pos);
+	idx_free(&x.funcs);
+	idx_free(&x.locs);
+	idx_free(&x.maps);
+	free(x.pruned_loc);
+	free(x.prune_beneath);
+}
+
+/* Per-function flat and cum from merged stacks; returns the total (sum |v|). */
+double by_function(const table_t *stacks, table_t *rows)
+{
+	double total = 0;
+	for (size_t i = 0; i < stacks->n; i++) {
+		const merged_t *st = (const merged_t *)stacks->items + i;
+		double v = st->value;
+		if (v == 0)
+			continue;
+		total += v < 0 ? -v : v;
+		char *k = strdup(st->key);
+		if (!k)
+			die("out of memory");
+		bool leaf = true;
+		for (char *n = k, *nl; *n; n = nl + 1) {
+			nl = strchr(n, '\n');
+			*nl = '\0';
+			row_t *r = table_lookup(rows, n);
+			if (leaf)
+				r->flat += v;
+			leaf = false;
+			if (r->seen != i + 1) {
+				r->cum += v;
+				r->seen = (unsigned)i + 1;
+			}
+		}
+		free(k);
+	}
+	return total;
+}
+
+void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *base)
+{
+	bool ok = a->n_sample_type == b->n_sample_type;
+	for (size_t i = 0; ok && i < a->n_sample_type; i++)
+		ok = !strcmp(pp_str(a, a->sample_type[i]->type),
+		             pp_str(b, b->sample_type[i]->type)) &&
+		     !strcmp(pp_str(a, a->sample_type[i]->unit),
+		             pp_str(b, b->sample_type[i]->unit));
+	if (!ok)
+		die("%s: sample types differ from the profile's; cannot subtract", base);
+}
+
+int sample_index(const pp_profile_t *p, const char *name, const char *path)
+{
+	if (!name)
+		return pp_default_index(p);
+	int i = pp_sample_index(p, name);
+	if (i < 0) {
+		char list[1024] = "";
+		for (size_t k = 0; k < p->n_sample_type; k++) {
+			strncat(list, k ? ", " : "", sizeof(list) - strlen(list) - 1);
+			strncat(list, pp_str(p, p->sample_type[k]->type),
+			        sizeof(list) - strlen(list) - 1);
+		}
+		die("%s: no sample type '%s' (it has: %s)", path, name, list);
+	}
+	return i;
+}
+
+void load_input(input_t *in)
+{
+	in->profile = load(in->path);
+	in->vi = sample_index(in->profile, in->sample_index, in->path);
+	in->stacks = (table_t){.size = sizeof(merged_t)};
+	add_profile(&in->stacks, in->profile, in->vi, 1);
+	if (in->base) {
+		pp_profile_t *b = load(in->base);
+		check_compatible(in->profile, b, in->base);
+		add_profile(&in->stacks, b, in->vi, -1);
+		pp_free(b);
+	}
+}
+
+void free_input(input_t *in)
+{
+	table_free(&in->stacks);
+	pp_free(in->profile);
+}

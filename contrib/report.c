@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report: the heapprof commands that print: info, top, diff and folded.
+ */
+#include "heapprof.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static bool sort_cum;
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+	const row_t *a = pa, *b = pb;
+	double ka = sort_cum ? a->cum : a->flat, kb = sort_cum ? b->cum : b->flat;
+	if (ka != kb)
+		return ka < kb ? 1 : -1;
+	double ca = sort_cum ? a->flat : a->cum, cb = sort_cum ? b->flat : b->cum;
+	if (ca != cb)
+		return ca < cb ? 1 : -1;
+	return strcmp(a->name, b->name);
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static void usage_top(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: heapprof top [--sample-index TYPE] [--base OLD] [-n N] [--cum] "
+	    "[--raw] PROFILE\n"
+	    "       heapprof diff [--sample-index TYPE] [-n N] [--cum] [--raw] OLD NEW\n"
+	    "Lists functions by flat (own) or cumulative value, like go tool pprof "
+	    "-top.\n"
+	    "  --sample-index TYPE  alloc_objects, alloc_space, inuse_objects, "
+	    "inuse_space\n"
+	    "                       (default: the profile's default, inuse_space for "
+	    "heapprof)\n"
+	    "  --base OLD           subtract OLD first: what changed since OLD\n"
+	    "  -n N                 show the top N functions (default all)\n"
+	    "  --cum                sort by cumulative value\n"
+	    "  --raw                print exact values: flat<TAB>cum<TAB>function\n");
+}
+
+int cmd_top(int argc, char **argv, bool diff)
+{
+	static const struct option opts[] = {
+	    {"sample-index", required_argument, NULL, 's'},
+	    {"base", required_argument, NULL, 'b'},
+	    {"cum", no_argument, NULL, 'c'},
+	    {"raw", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	input_t in = {0};
+	long limit = -1;
+	bool raw = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			in.sample_index = optarg;
+			break;
+		case 'b':
+			in.base = optarg;
+			break;
+		case 'c':
+			sort_cum = true;
+			break;
+		case 'r':
+			raw = true;
+			break;
+		case 'n': {
+			char *end;
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit < 0)
+				die("-n: expected a non-negative number, got '%s'",
+				    optarg);
+			break;
+		}
+		case 'h':
+			usage_top(stdout);
+			return 0;
+		default:
+			usage_top(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != (diff ? 2 : 1)) {
+		usage_top(stderr);
+		return EXIT_USAGE;
+	}
+	if (diff)
+		in.base = argv[optind++];
+	in.path = argv[optind];
+	load_input(&in);
+	table_t rows = {.size = sizeof(row_t)};
+	double total = by_function(&in.stacks, &rows);
+	row_t *rv = rows.items;
+	qsort(rv, rows.n, sizeof(*rv), cmp_rows);
+	const pp_profile_t *p = in.profile;
+	const char *unit = pp_str(p, p->sample_type[in.vi]->unit);
+	size_t shown = 0;
+	double shown_flat = 0, sum = 0;
+	for (size_t i = 0; i < rows.n; i++)
+		if ((rv[i].flat != 0 || rv[i].cum != 0) &&
+		    (limit < 0 || shown < (size_t)limit))
+			shown++, shown_flat += rv[i].flat;
+	if (!raw) {
+		char t[32], s[32];
+		fmt_value(t, sizeof(t), total, unit);
+		fmt_value(s, sizeof(s), shown_flat, unit);
+		printf("Type: %s\n", pp_str(p, p->sample_type[in.vi]->type));
+		printf("Showing nodes accounting for %s, %.2f%% of %s total\n", s,
+		       total ? 100 * shown_flat / total : 0.0, t);
+		printf("%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
+	}
+	size_t printed = 0;
+	for (size_t i = 0; i < rows.n && printed < shown; i++) {
+		row_t *r = &rv[i];
+		if (r->flat == 0 && r->cum == 0)
+			continue;
+		printed++;
+		sum += r->flat;
+		if (raw) {
+			printf("%.0f\t%.0f\t%s\n", r->flat, r->cum, r->name);
+			continue;
+		}
+		char f[32], cu[32];
+		fmt_value(f, sizeof(f), r->flat, unit);
+		fmt_value(cu, sizeof(cu), r->cum, unit);
+		double t = total ? total : 1;
+		printf("%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", f, 100 * r->flat / t,
+		       100 * sum / t, cu, 100 * r->cum / t, r->name);
+	}
+	table_free(&rows);
+	free_input(&in);
+	return 0;
+}
+
+static void usage_folded(FILE *f)
+{
+	fprintf(f, "usage: heapprof folded [--sample-index TYPE] [--base OLD] PROFILE\n"
+	           "Prints one line per stack, root first: \"main;f;g VALUE\", for "
+	           "flamegraph.pl,\n"
+	           "speedscope or inferno. With --base, values are NEW minus OLD (may be "
+	           "negative).\n");
+}
+
+int cmd_folded(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"sample-index", required_argument, NULL, 's'},
+	    {"base", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	input_t in = {0};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			in.sample_index = optarg;
+			break;
+		case 'b':
+			in.base = optarg;
+			break;
+		case 'h':
+			usage_folded(stdout);
+			return 0;
+		default:
+			usage_folded(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_folded(stderr);
+		return EXIT_USAGE;
+	}
+	in.path = argv[optind];
+	load_input(&in);
+	for (size_t i = 0; i < in.stacks.n; i++) {
+		const merged_t *m = (const merged_t *)in.stacks.items + i;
+		if (m->value == 0)
+			continue;
+		/* key: leaf first, each name followed by '\n'; print root first. */
+		size_t len = strlen(m->key);
+		size_t end = len;
+		bool first = true;
+		while (end > 0) {
+			size_t start = end - 1;
+			while (start > 0 && m->key[start - 1] != '\n')
+				start--;
+			if (!first)
+				putchar(';');
+			first = false;
+			for (size_t k = start; k < end - 1; k++)
+				putchar(m->key[k] == ';' ? ':' : m->key[k]);
+			end = start;
+		}
+		printf(" %.0f\n", m->value);
+	}
+	free_input(&in);
+	return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fprintf(
+		    argc == 2 ? stdout : stderr,
+		    "usage: heapprof info PROFILE\n"
+		    "Prints sample types, period, time, duration, comments, mappings and "
+		    "totals.\n");
+		return argc == 2 ? 0 : EXIT_USAGE;
+	}
+	pp_profile_t *p = load(argv[1]);
+	printf("File: %s\n", argv[1]);
+	printf("Sample types:");
+	for (size_t i = 0; i < p->n_sample_type; i++)
+		printf(" %s/%s%s", pp_str(p, p->sample_type[i]->type),
+		       pp_str(p, p->sample_type[i]->unit),
+		       (int)i == pp_default_index(p) ? " (default)" : "");
+	printf("\n");
+	if (p->period_type)
+		printf("Period: %" PRId64 " %s/%s\n", p->period,
+		       pp_str(p, p->period_type->type), pp_str(p, p->period_type->unit));
+	if (p->time_nanos) {
+		time_t t = (time_t)(p->time_nanos / 1000000000);
+		char buf[64];
+		strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+		printf("Time: %s\n", buf);
+	}
+	printf("Duration: %.3f s\n", (double)p->duration_nanos / 1e9);
+	for (size_t i = 0; i < p->n_comment; i++)
+		printf("Comment: %s\n", pp_str(p, p->comment[i]));
+	printf("Samples: %zu, locations: %zu, functions: %zu, mappings: %zu\n",
+	       p->n_sample, p->n_location, p->n_function, p->n_mapping);
+	for (size_t i = 0; i < p->n_mapping; i++) {
+		const Perftools__Profiles__Mapping *m = p->mapping[i];
+		printf("Mapping %" PRIu64 ": %#" PRIx64 "-%#" PRIx64 " offset %#" PRIx64
+		       " %s build-id %s\n",
+		       m->id, m->memory_start, m->memory_limit, m->file_offset,
+		       pp_str(p, m->filename),
+		       *pp_str(p, m->build_id) ? pp_str(p, m->build_id) : "-");
+	}
+	for (size_t i = 0; i < p->n_sample_type; i++) {
+		double t = 0;
+		for (size_t k = 0; k < p->n_sample; k++)
+			t += (double)p->sample[k]->value[i];
+		char v[32];
+		fmt_value(v, sizeof(v), t, pp_str(p, p->sample_type[i]->unit));
+		printf("Total %s: %s (%.0f)\n", pp_str(p, p->sample_type[i]->type), v, t);
+	}
+	pp_free(p);
+	return 0;
+}
