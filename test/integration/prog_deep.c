@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * prog_deep: allocates at the bottom of a 60-deep recursion, then, if given a
- * signal name, raises it and waits for the snapshot file before exiting.
+ * signal name, raises it and waits for the snapshot file before exiting; with
+ * "wait", waits to be killed.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,12 @@ int main(int argc, char **argv)
 	deep_alloc(60);
 	if (argc < 2)
 		return 0;
+	if (!strcmp(argv[1], "wait")) { /* for heapprof snapshot: wait to be killed */
+		printf("waiting\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	int sig = !strcmp(argv[1], "USR1") ? SIGUSR1 : SIGUSR2;
 	const char *prefix = getenv("HEAPPROF_OUTPUT");
 	char path[4096];
