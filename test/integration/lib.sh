@@ -161,3 +161,27 @@ signal_program() {
 	done
 	[ -n "$child" ] && kill -s "$2" "$child"
 }
+
+# profile_mid_run NAME DELAY PLAIN-STATUS STDIN CMD...: runs CMD under the
+# profiler (stdin from STDIN, /dev/null for none) with output prefix
+# WORK/NAME, sends it SIGUSR2 after DELAY seconds, and checks its status,
+# stdout (against WORK/plain.out) and stderr against the plain run, and that a
+# snapshot and an exit profile were written. Sets SNAP and EXITP.
+profile_mid_run() {
+	local name=$1 delay=$2 plain=$3 in=$4 pid rc
+	shift 4
+	HEAPPROF_OUTPUT=$WORK/$name timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" \
+		"$@" <"$in" >"$WORK/prof.out" 2>"$WORK/prof.err" &
+	pid=$!
+	sleep "$delay"
+	signal_program "$pid" USR2
+	wait "$pid"
+	rc=$?
+	check "profiled run exits $plain too (got $rc)" test "$rc" = "$plain"
+	check "identical output" cmp -s "$WORK/plain.out" "$WORK/prof.out"
+	check "nothing on stderr" test ! -s "$WORK/prof.err"
+	SNAP=$(one_file "$WORK/$name".*.signal.pb.gz)
+	EXITP=$(one_file "$WORK/$name".*.exit.pb.gz)
+	check "SIGUSR2 snapshot written mid-run" test -n "$SNAP"
+	check "exit profile written" test -n "$EXITP"
+}

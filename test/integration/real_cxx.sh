@@ -11,20 +11,8 @@ timeout "$RUN_TIMEOUT" clang-format --style=LLVM "$WORK/big.cc" >"$WORK/plain.ou
 plain=$?
 check "plain run succeeds" test "$plain" = 0
 
-HEAPPROF_OUTPUT=$WORK/cf timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" \
-	clang-format --style=LLVM "$WORK/big.cc" >"$WORK/prof.out" 2>"$WORK/prof.err" &
-pid=$!
-sleep 0.6
-signal_program "$pid" USR2
-wait "$pid"
-rc=$?
-check "profiled run exits $plain too (got $rc)" test "$rc" = "$plain"
-check "identical output" cmp -s "$WORK/plain.out" "$WORK/prof.out"
-check "nothing on stderr" test ! -s "$WORK/prof.err"
-snap=$(one_file "$WORK"/cf.*.signal.pb.gz)
-exitp=$(one_file "$WORK"/cf.*.exit.pb.gz)
-check "SIGUSR2 snapshot written mid-run" test -n "$snap"
-check "exit profile written" test -n "$exitp"
+profile_mid_run cf 0.6 "$plain" /dev/null clang-format --style=LLVM "$WORK/big.cc"
+snap=$SNAP exitp=$EXITP
 [ -n "$snap" ] && check_real clang-format "$snap" 'llvm::|clang::'
 [ -n "$exitp" ] && check_real clang-format "$exitp" 'llvm::|clang::' alloc_space
 done_testing

@@ -23,20 +23,8 @@ timeout "$RUN_TIMEOUT" "$PY" "$WORK/work.py" >"$WORK/plain.out"
 plain=$?
 check "plain run exits 5 (got $plain)" test "$plain" = 5
 
-HEAPPROF_OUTPUT=$WORK/py timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" \
-	"$PY" "$WORK/work.py" >"$WORK/prof.out" 2>"$WORK/prof.err" &
-pid=$!
-sleep 0.8
-signal_program "$pid" USR2
-wait "$pid"
-rc=$?
-check "profiled run exits $plain too (got $rc)" test "$rc" = "$plain"
-check "identical output" cmp -s "$WORK/plain.out" "$WORK/prof.out"
-check "nothing on stderr" test ! -s "$WORK/prof.err"
-snap=$(one_file "$WORK"/py.*.signal.pb.gz)
-exitp=$(one_file "$WORK"/py.*.exit.pb.gz)
-check "SIGUSR2 snapshot written mid-run" test -n "$snap"
-check "exit profile written" test -n "$exitp"
+profile_mid_run py 0.8 "$plain" /dev/null "$PY" "$WORK/work.py"
+snap=$SNAP exitp=$EXITP
 [ -n "$snap" ] && check_real python3 "$snap" '^_?Py|^PyMem|dict|list|unicode'
 [ -n "$exitp" ] && check_real python3 "$exitp" '^_?Py|^PyMem|dict|list|unicode' alloc_space
 done_testing

@@ -18,20 +18,8 @@ timeout "$RUN_TIMEOUT" sqlite3 :memory: <"$WORK/work.sql" >"$WORK/plain.out" 2>&
 plain=$?
 check "plain run succeeds" test "$plain" = 0
 
-HEAPPROF_OUTPUT=$WORK/sq timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" \
-	sqlite3 :memory: <"$WORK/work.sql" >"$WORK/prof.out" 2>"$WORK/prof.err" &
-pid=$!
-sleep 0.5
-signal_program "$pid" USR2
-wait "$pid"
-rc=$?
-check "profiled run exits $plain too (got $rc)" test "$rc" = "$plain"
-check "identical output" cmp -s "$WORK/plain.out" "$WORK/prof.out"
-check "nothing on stderr" test ! -s "$WORK/prof.err"
-snap=$(one_file "$WORK"/sq.*.signal.pb.gz)
-exitp=$(one_file "$WORK"/sq.*.exit.pb.gz)
-check "SIGUSR2 snapshot written mid-run" test -n "$snap"
-check "exit profile written" test -n "$exitp"
+profile_mid_run sq 0.5 "$plain" "$WORK/work.sql" sqlite3 :memory:
+snap=$SNAP exitp=$EXITP
 [ -n "$snap" ] && check_real sqlite3 "$snap" '^sqlite3'
 [ -n "$exitp" ] && check_real sqlite3 "$exitp" '^sqlite3' alloc_space
 done_testing
