@@ -22,17 +22,17 @@ static void *fail(char *err, size_t len, const char *fmt, ...)
 	return NULL;
 }
 
-static unsigned char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+unsigned char *pp_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return fail(err, errlen, "%s", strerror(errno));
 	size_t cap = 1 << 16, n = 0;
-	unsigned char *buf = malloc(cap);
+	unsigned char *buf = malloc(cap + 1);
 	while (buf) {
 		if (n == cap) {
 			unsigned char *b =
-			    cap >= MAX_PROFILE_BYTES ? NULL : realloc(buf, cap * 2);
+			    cap >= MAX_PROFILE_BYTES ? NULL : realloc(buf, cap * 2 + 1);
 			if (!b) {
 				free(buf);
 				buf = NULL;
@@ -54,6 +54,7 @@ static unsigned char *read_file(const char *path, size_t *len, char *err, size_t
 		free(buf);
 		return fail(err, errlen, "read error");
 	}
+	buf[n] = '\0';
 	*len = n;
 	return buf;
 }
@@ -251,7 +252,7 @@ pp_profile_t *pp_parse(const unsigned char *raw, size_t len, char *err, size_t e
 pp_profile_t *pp_load(const char *path, char *err, size_t errlen)
 {
 	size_t len = 0;
-	unsigned char *raw = read_file(path, &len, err, errlen);
+	unsigned char *raw = pp_read_file(path, &len, err, errlen);
 	if (!raw)
 		return NULL;
 	pp_profile_t *p = pp_parse(raw, len, err, errlen);

@@ -19,6 +19,12 @@ typedef Perftools__Profiles__Profile pp_profile_t;
  */
 pp_profile_t *pp_load(const char *path, char *err, size_t errlen);
 
+/*
+ * Reads a whole file (at most 1 GiB), NUL-terminated; NULL with a reason in
+ * err if it cannot.
+ */
+unsigned char *pp_read_file(const char *path, size_t *len, char *err, size_t errlen);
+
 /* The same for bytes in memory (the fuzz target's entry). */
 pp_profile_t *pp_parse(const unsigned char *data, size_t len, char *err, size_t errlen);
 void pp_free(pp_profile_t *p);

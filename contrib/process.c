@@ -234,35 +234,14 @@ int cmd_run(int argc, char **argv)
 
 /* ---- snapshot ------------------------------------------------------------- */
 
-/* Reads /proc/PID/NAME whole; NULL if it cannot. */
-static char *read_proc(pid_t pid, const char *name, size_t *len)
+/* Reads /proc/PID/NAME whole, or dies saying what could not be read. */
+static char *read_proc(pid_t pid, const char *name, const char *what, size_t *len)
 {
-	char path[64];
+	char path[64], err[256];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap + 1);
-	while (buf) {
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (n < cap)
-			break;
-		char *b = realloc(buf, cap * 2 + 1);
-		if (!b) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = b;
-		cap *= 2;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		*len = n;
-	}
+	char *buf = (char *)pp_read_file(path, len, err, sizeof(err));
+	if (!buf)
+		die("process %d: cannot read its %s (%s)", (int)pid, what, err);
 	return buf;
 }
 
@@ -362,10 +341,7 @@ int cmd_snapshot(int argc, char **argv)
 		die("process %d: %s", (int)pid, strerror(errno));
 	}
 	size_t len;
-	char *maps = read_proc(pid, "maps", &len);
-	if (!maps)
-		die("process %d: cannot read its memory map (%s)", (int)pid,
-		    strerror(errno));
+	char *maps = read_proc(pid, "maps", "memory map", &len);
 	bool profiled = strstr(maps, "libheapprof") != NULL;
 	free(maps);
 	if (!profiled)
@@ -373,10 +349,7 @@ int cmd_snapshot(int argc, char **argv)
 		    "(start it "
 		    "with heapprof run, or LD_PRELOAD)",
 		    (int)pid);
-	char *env = read_proc(pid, "environ", &len);
-	if (!env)
-		die("process %d: cannot read its environment (%s)", (int)pid,
-		    strerror(errno));
+	char *env = read_proc(pid, "environ", "environment", &len);
 	const char *s = env_of(env, len, "HEAPPROF_SIGNAL");
 	int signo = SIGUSR2;
 	if (s && hp_config_parse_signal(s, &signo))
