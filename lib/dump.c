@@ -167,12 +167,18 @@ static int rename_noreplace(const char *tmp, const char *final)
 	return 0;
 }
 
-static int open_named_tmp(const char *final, char *tmp, size_t len)
+/* A name beside final that no other thread or earlier attempt has used. */
+static void tmp_name(const char *final, char *tmp, size_t len)
 {
 	static atomic_uint counter;
+	hp_fmt(tmp, len, "%s.%d.%u.tmp", final, (int)syscall(SYS_gettid),
+	       atomic_fetch_add(&counter, 1));
+}
+
+static int open_named_tmp(const char *final, char *tmp, size_t len)
+{
 	for (int attempt = 0; attempt < 100; attempt++) {
-		hp_fmt(tmp, len, "%s.%d.%u.tmp", final, (int)syscall(SYS_gettid),
-		       atomic_fetch_add(&counter, 1));
+		tmp_name(final, tmp, len);
 		int fd =
 		    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
@@ -213,9 +219,7 @@ static int write_to(const char *final, bool replace, const char *trigger)
 			err = link_anon(fd, final);
 		} else {
 			/* Link under a unique name, then rename over the target. */
-			static atomic_uint counter;
-			hp_fmt(tmp, sizeof(tmp), "%s.%d.%u.tmp", final,
-			       (int)syscall(SYS_gettid), atomic_fetch_add(&counter, 1));
+			tmp_name(final, tmp, sizeof(tmp));
 			err = link_anon(fd, tmp);
 			if (!err && rename(tmp, final) < 0) {
 				err = -errno;
