@@ -18,6 +18,9 @@
 static hp_bucket_t *_Atomic heads[HEADS];
 static hp_lock_t locks[LOCKS];
 static atomic_size_t count;
+/* Every bucket, so a dump visits the buckets, not all the heads (whose
+ * untouched pages would otherwise become resident). */
+static hp_bucket_t *_Atomic all;
 
 static uint64_t hash_frames(const uintptr_t *f, unsigned n, bool truncated)
 {
@@ -58,6 +61,10 @@ hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncate
 			memcpy(b->frames, f, n * sizeof(*f));
 			atomic_store_explicit(&b->next, first, memory_order_relaxed);
 			atomic_store_explicit(head, b, memory_order_release);
+			b->all = atomic_load_explicit(&all, memory_order_relaxed);
+			while (!atomic_compare_exchange_weak_explicit(
+			    &all, &b->all, b, memory_order_release, memory_order_relaxed))
+				;
 			atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
 		}
 	}
@@ -94,11 +101,9 @@ void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *o)
 
 void hp_stack_table_foreach(void (*fn)(const hp_bucket_t *, void *), void *arg)
 {
-	for (unsigned i = 0; i < HEADS; i++)
-		for (hp_bucket_t *b =
-		         atomic_load_explicit(&heads[i], memory_order_acquire);
-		     b; b = atomic_load_explicit(&b->next, memory_order_acquire))
-			fn(b, arg);
+	for (hp_bucket_t *b = atomic_load_explicit(&all, memory_order_acquire); b;
+	     b = b->all)
+		fn(b, arg);
 }
 
 size_t hp_stack_table_size(void)

@@ -15,7 +15,8 @@
 
 typedef struct hp_bucket {
 	struct hp_bucket
-	    *_Atomic next; /* chain; published with release, read lock-free */
+	    *_Atomic next;     /* chain; published with release, read lock-free */
+	struct hp_bucket *all; /* the list of every bucket, newest first */
 	uint64_t hash;
 	_Atomic uint64_t alloc_count; /* objects, HP_W_ONE fixed point, unbiased */
 	_Atomic uint64_t alloc_bytes; /* bytes, unbiased */
