@@ -9,6 +9,7 @@
  */
 #include "backing.h"
 #include "common.h"
+#include "live_map.h"
 #include "log.h"
 
 #include <dlfcn.h>
@@ -59,7 +60,9 @@ static void *boot_alloc(size_t n)
 	if (first + pages > BOOT_PAGES)
 		return errno = ENOMEM, NULL;
 	boot_bytes[first] = (uint32_t)n;
-	return boot_pool + (size_t)first * BOOT_PAGE;
+	char *p = boot_pool + (size_t)first * BOOT_PAGE;
+	hp_live_map_pin(p); /* so that free and realloc take their slow paths */
+	return p;
 }
 
 bool hp_backing_is_boot(const void *p)

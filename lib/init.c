@@ -22,9 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Sampled blocks are page aligned from this rate up (see live_map.h). */
-#define HP_ALIGN_MIN_RATE 65536
-
 static void prefork(void)
 {
 	hp_dump_prefork();
@@ -106,7 +103,6 @@ __attribute__((constructor)) static void hp_init(void)
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
 		return;
 	}
-	hp_live_map_init(rate >= HP_ALIGN_MIN_RATE);
 	hp_guard_enter();
 	hp_stack_init();
 	hp_symbols_init();

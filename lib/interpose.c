@@ -2,7 +2,7 @@
 /*
  * interpose: the only file that defines malloc, free, ... and the C++
  * operators. Each entry forwards to the next allocator; the fast path is the
- * sampler's subtract-and-branch (allocations) or the live map's mask test
+ * sampler's subtract-and-branch (allocations) or the live map's filter test
  * (frees). Everything else is behind a noinline *_slow function. It does not
  * know how stacks are stored or profiles written.
  */
@@ -19,10 +19,6 @@
 
 #include <errno.h>
 #include <string.h>
-
-/* A sampled calloc below this size is page aligned and zeroed by us; above it
- * the backing calloc may hand out fresh zero pages we must not touch. */
-#define CALLOC_ALIGN_MAX (64 * 1024)
 
 /* ---- bookkeeping ------------------------------------------------------ */
 
@@ -44,14 +40,14 @@ static void out_of_metadata(void)
 }
 
 /* Records a sampled block: stack, bucket, counters, live record. */
-static HP_NOINLINE void record(void *p, size_t n, uint32_t flags, uint32_t align)
+static HP_NOINLINE void record(void *p, size_t n)
 {
 	int saved = errno;
 	hp_guard_enter();
 	uintptr_t frames[hp_config.max_frames];
 	bool truncated;
 	unsigned nf = hp_stack_capture(frames, hp_config.max_frames, &truncated);
-	hp_live_t rec = {.addr = (uintptr_t)p, .size = n, .flags = flags, .align = align};
+	hp_live_t rec = {.addr = (uintptr_t)p, .size = n};
 	hp_sampler_weights(n, &rec.count_w, &rec.bytes_w);
 	rec.bucket = hp_stack_table_intern(frames, nf, truncated);
 	if (!rec.bucket || hp_live_map_insert(&rec))
@@ -71,35 +67,15 @@ static bool forget(void *p, hp_live_t *rec)
 	return true;
 }
 
-/* Page alignment for a sampled block, when the free-path check relies on it. */
-static size_t sample_alignment(size_t al)
-{
-	if (hp_live_map_aligned() && al && !(al & (al - 1)) && al < HP_SAMPLE_ALIGN)
-		return HP_SAMPLE_ALIGN;
-	return al;
-}
-
-/* A block for a sampled malloc: page aligned if possible, else a plain one. */
-static void *sampled_block(size_t n)
-{
-	void *p;
-	if (hp_live_map_aligned() && !hp_real.posix_memalign(&p, HP_SAMPLE_ALIGN, n))
-		return p;
-	return hp_real.malloc(n);
-}
-
 /* ---- malloc family ---------------------------------------------------- */
 
 static HP_NOINLINE void *malloc_slow(size_t n)
 {
 	if (!hp_sampler_decide_slow())
 		return hp_real.malloc(n);
-	int saved = errno;
-	void *p = sampled_block(n);
-	if (p) {
-		record(p, n, 0, 0);
-		errno = saved;
-	}
+	void *p = hp_real.malloc(n);
+	if (p)
+		record(p, n);
 	return p;
 }
 
@@ -133,17 +109,9 @@ static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
 	size_t n;
 	if (__builtin_mul_overflow(a, b, &n) || !hp_sampler_decide_slow())
 		return hp_real.calloc(a, b);
-	int saved = errno;
-	void *p = NULL;
-	if (hp_live_map_aligned() && n < CALLOC_ALIGN_MAX &&
-	    !hp_real.posix_memalign(&p, HP_SAMPLE_ALIGN, n))
-		memset(p, 0, n);
-	else
-		p = hp_real.calloc(a, b);
-	if (p) {
-		record(p, n, 0, 0);
-		errno = saved;
-	}
+	void *p = hp_real.calloc(a, b);
+	if (p)
+		record(p, n);
 	return p;
 }
 
@@ -188,16 +156,8 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 	}
 	if (had)
 		hp_stack_table_add_free(old.bucket, old.count_w, old.bytes_w);
-	if (sample) {
-		void *r;
-		if (hp_live_map_aligned() && ((uintptr_t)q & (HP_SAMPLE_ALIGN - 1)) &&
-		    !hp_real.posix_memalign(&r, HP_SAMPLE_ALIGN, n)) {
-			memcpy(r, q, n);
-			hp_real.free(q);
-			q = r;
-		}
-		record(q, n, 0, 0);
-	}
+	if (sample)
+		record(q, n);
 	errno = saved;
 	return q;
 }
@@ -243,12 +203,9 @@ static HP_NOINLINE void *aligned_slow(int kind, size_t al, size_t n)
 {
 	if (!hp_sampler_decide_slow())
 		return call_aligned(kind, al, n);
-	int saved = errno;
-	void *p = call_aligned(kind, sample_alignment(al), n);
-	if (p) {
-		record(p, n, 0, 0);
-		errno = saved;
-	}
+	void *p = call_aligned(kind, al, n);
+	if (p)
+		record(p, n);
 	return p;
 }
 
@@ -282,14 +239,11 @@ HP_EXPORT void *pvalloc(size_t n)
 
 static HP_NOINLINE int posix_memalign_slow(void **out, size_t al, size_t n)
 {
-	bool valid = al && !(al & (al - 1)) && !(al % sizeof(void *));
-	if (!hp_sampler_decide_slow() || !valid)
+	if (!hp_sampler_decide_slow())
 		return hp_real.posix_memalign(out, al, n);
-	int saved = errno;
-	int r = hp_real.posix_memalign(out, sample_alignment(al), n);
+	int r = hp_real.posix_memalign(out, al, n);
 	if (!r)
-		record(*out, n, 0, 0);
-	errno = saved;
+		record(*out, n);
 	return r;
 }
 
@@ -324,9 +278,7 @@ HP_EXPORT int dlclose(void *handle)
 /* ---- C++ operators ----------------------------------------------------
  * With libstdc++ behind us its operator new calls malloc, which counts: the
  * operators only forward. With jemalloc or tcmalloc behind us their operators
- * never call malloc, so the operators count (hp_real.new_counts). A sampled
- * block then comes from the aligned operator new, and is given back through
- * the aligned operator delete whatever the program calls.
+ * never call malloc, so the operators count (hp_real.new_counts).
  */
 
 typedef struct {
@@ -382,30 +334,9 @@ static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *n
 {
 	if (!hp_sampler_decide_slow())
 		return call_new(i, n, al, nt);
-	int saved = errno;
-	if (!hp_live_map_aligned()) {
-		void *p = call_new(i, n, al, nt); /* may throw: no guard held */
-		if (p) {
-			record(p, n, 0, 0);
-			errno = saved;
-		}
-		return p;
-	}
-	static const int aligned_variant[HP_NUM_NEW] = {
-	    [HP_NEW] = HP_NEW_AL,          [HP_NEW_ARR] = HP_NEW_ARR_AL,
-	    [HP_NEW_NT] = HP_NEW_AL_NT,    [HP_NEW_ARR_NT] = HP_NEW_ARR_AL_NT,
-	    [HP_NEW_AL] = HP_NEW_AL,       [HP_NEW_ARR_AL] = HP_NEW_ARR_AL,
-	    [HP_NEW_AL_NT] = HP_NEW_AL_NT, [HP_NEW_ARR_AL_NT] = HP_NEW_ARR_AL_NT,
-	};
-	size_t al2 = al > HP_SAMPLE_ALIGN ? al : HP_SAMPLE_ALIGN;
-	void *p = call_new(aligned_variant[i], n, al2, nt); /* may throw: no guard held */
-	if (p) {
-		bool array = i == HP_NEW_ARR || i == HP_NEW_ARR_NT ||
-		             i == HP_NEW_ARR_AL || i == HP_NEW_ARR_AL_NT;
-		record(p, n, HP_LIVE_CXX_ALIGNED | (array ? HP_LIVE_ARRAY : 0),
-		       (uint32_t)al2);
-		errno = saved;
-	}
+	void *p = call_new(i, n, al, nt); /* may throw: no guard held */
+	if (p)
+		record(p, n);
 	return p;
 }
 
@@ -448,11 +379,8 @@ static void call_delete(int i, void *p, size_t sz, size_t al)
 static HP_NOINLINE void delete_slow(int i, void *p, size_t sz, size_t al)
 {
 	hp_live_t rec;
-	if (p && forget(p, &rec) && (rec.flags & HP_LIVE_CXX_ALIGNED)) {
-		call_delete((rec.flags & HP_LIVE_ARRAY) ? HP_DEL_ARR_AL : HP_DEL_AL, p, 0,
-		            rec.align);
-		return;
-	}
+	if (p)
+		forget(p, &rec); /* before the backing delete, as in free */
 	call_delete(i, p, sz, al);
 }
 

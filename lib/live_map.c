@@ -2,7 +2,8 @@
 /*
  * live_map: 64 shards of linear-probing tables keyed by address, each under
  * its own lock, grown from the metadata arena at 70% load and shrunk never.
- * Deletion shifts later entries back, so there are no tombstones.
+ * Deletion shifts later entries back, so there are no tombstones. Each
+ * insert and remove also moves the record's count in the free filter.
  */
 #include "live_map.h"
 #include "meta_alloc.h"
@@ -20,21 +21,28 @@ typedef struct {
 } __attribute__((aligned(64))) shard_t;
 
 static shard_t shards[SHARDS];
-uintptr_t hp_live_mask = HP_SAMPLE_ALIGN - 1; /* pool blocks are page aligned */
-static bool aligned_mode;
-static hp_lock_t unaligned_lock;
-static size_t unaligned; /* live records not page aligned; guarded by unaligned_lock */
+uint8_t hp_live_filter[1u << HP_FILTER_LG] __attribute__((aligned(4096)));
 
-void hp_live_map_init(bool aligned_samples)
+/*
+ * Records in different shards can share a filter byte, so counts move with
+ * atomics. A count that reaches HP_FILTER_STUCK is left there: its granule
+ * is always looked up, which costs time but is never wrong.
+ */
+static void filter_add(uintptr_t addr, int delta)
 {
-	aligned_mode = aligned_samples;
-	__atomic_store_n(&hp_live_mask, aligned_samples ? HP_SAMPLE_ALIGN - 1 : 0,
-	                 __ATOMIC_RELAXED);
+	uint8_t *f = &hp_live_filter[hp_live_filter_index((const void *)addr)];
+	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
+	do {
+		if (v == HP_FILTER_STUCK)
+			return;
+	} while (!__atomic_compare_exchange_n(f, &v, (uint8_t)(v + delta), true,
+	                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
-bool hp_live_map_aligned(void)
+void hp_live_map_pin(const void *p)
 {
-	return aligned_mode;
+	__atomic_store_n(&hp_live_filter[hp_live_filter_index(p)], HP_FILTER_STUCK,
+	                 __ATOMIC_RELAXED);
 }
 
 static uint64_t slot_hash(uintptr_t a)
@@ -71,21 +79,6 @@ static int grow(shard_t *s)
 	return 0;
 }
 
-static void count_unaligned(uintptr_t addr, int delta)
-{
-	if (!aligned_mode || !(addr & (HP_SAMPLE_ALIGN - 1)))
-		return;
-	/*
-	 * The mask opens before the block is handed out (free of it cannot come
-	 * earlier) and closes only when no unaligned record is left.
-	 */
-	hp_lock(&unaligned_lock);
-	unaligned += (size_t)delta;
-	__atomic_store_n(&hp_live_mask, unaligned ? 0 : HP_SAMPLE_ALIGN - 1,
-	                 __ATOMIC_RELAXED);
-	hp_unlock(&unaligned_lock);
-}
-
 int hp_live_map_insert(const hp_live_t *rec)
 {
 	shard_t *s = shard_of(slot_hash(rec->addr));
@@ -97,7 +90,8 @@ int hp_live_map_insert(const hp_live_t *rec)
 	put(s->slots, s->cap, rec);
 	s->used++;
 	hp_unlock(&s->lock);
-	count_unaligned(rec->addr, 1);
+	/* Before the block is handed out, so no free of it can miss the count. */
+	filter_add(rec->addr, 1);
 	return 0;
 }
 
@@ -130,7 +124,7 @@ bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
 	s->slots[hole].addr = 0;
 	s->used--;
 	hp_unlock(&s->lock);
-	count_unaligned(addr, -1);
+	filter_add(addr, -1);
 	return true;
 }
 
@@ -146,19 +140,16 @@ void hp_live_map_prefork(void)
 {
 	for (unsigned i = 0; i < SHARDS; i++)
 		hp_lock(&shards[i].lock);
-	hp_lock(&unaligned_lock);
 }
 
 void hp_live_map_postfork_parent(void)
 {
-	hp_unlock(&unaligned_lock);
 	for (unsigned i = SHARDS; i-- > 0;)
 		hp_unlock(&shards[i].lock);
 }
 
 void hp_live_map_postfork_child(void)
 {
-	hp_lock_reset(&unaligned_lock);
 	for (unsigned i = 0; i < SHARDS; i++)
 		hp_lock_reset(&shards[i].lock);
 }

@@ -4,10 +4,13 @@
  * weights}, so that a free subtracts exactly what the allocation added. It
  * does not decide what to sample (sampler.c) nor store stacks (stack_table.c).
  *
- * The cheap negative check: when sampled blocks are page aligned (rates of
- * 64 KiB and more, see interpose.c), a pointer with any of its low 12 bits set
- * cannot be a sampled block, and free skips the map without touching shared
- * memory beyond one read-mostly global.
+ * The cheap negative check is a counting filter: one byte per 16-byte granule
+ * of address space, modulo HP_FILTER_SPAN, holding how many live sampled
+ * blocks start in a granule congruent to it. Every free reads its byte; zero
+ * means "certainly not sampled" and the map is skipped without a lock or a
+ * write. A nonzero byte sends the free to the map, which answers exactly.
+ * Sampled blocks are ordinary blocks of the next allocator, placed wherever
+ * it puts them.
  */
 #ifndef HP_LIVE_MAP_H
 #define HP_LIVE_MAP_H
@@ -19,13 +22,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HP_SAMPLE_ALIGN 4096
-
-enum {
-	HP_LIVE_CXX_ALIGNED =
-	    1,             /* allocated by our operator new with an alignment we chose */
-	HP_LIVE_ARRAY = 2, /* ... through operator new[] */
-};
+/* 2^18 bytes of filter cover 4 MiB of address space before they wrap. */
+#define HP_FILTER_LG       18
+#define HP_FILTER_GRAIN_LG 4
+#define HP_FILTER_SPAN     ((uintptr_t)1 << (HP_FILTER_LG + HP_FILTER_GRAIN_LG))
+#define HP_FILTER_STUCK    255 /* a count that reached this stays: never ruled out */
 
 typedef struct {
 	uintptr_t addr;
@@ -33,25 +34,29 @@ typedef struct {
 	uint64_t size;    /* requested bytes */
 	uint64_t count_w; /* the weights added to the bucket, subtracted verbatim */
 	uint64_t bytes_w;
-	uint32_t flags; /* HP_LIVE_* */
-	uint32_t align; /* alignment passed to the backing allocator, if CXX_ALIGNED */
 } hp_live_t;
 
-/*
- * Pointers p with (p & hp_live_mask) != 0 are certainly not in the map. The
- * mask is HP_SAMPLE_ALIGN - 1 while every live sampled block is page aligned,
- * and 0 otherwise (low rates, or a sampled block that could not be aligned).
- */
-extern HP_HIDDEN uintptr_t hp_live_mask; /* read with relaxed atomics; see live_map.c */
+/* In BSS: pages no sampled block ever mapped to stay unallocated. */
+extern HP_HIDDEN uint8_t hp_live_filter[1u << HP_FILTER_LG];
 
-static inline bool hp_live_map_maybe_contains(const void *p)
+static inline size_t hp_live_filter_index(const void *p)
 {
-	return ((uintptr_t)p & __atomic_load_n(&hp_live_mask, __ATOMIC_RELAXED)) == 0;
+	return ((uintptr_t)p >> HP_FILTER_GRAIN_LG) & ((1u << HP_FILTER_LG) - 1);
 }
 
-/* Whether sampled blocks are page aligned; set once at start-up. */
-void hp_live_map_init(bool aligned_samples);
-bool hp_live_map_aligned(void);
+/*
+ * False: p is certainly not in the map. Inlined into every free. A plain byte
+ * read, not an atomic one, to save the compiler's extra test: the byte cannot
+ * tear, and a concurrent change to it comes from another block sharing it,
+ * which leaves it nonzero whenever p itself is counted.
+ */
+static inline bool hp_live_map_maybe_contains(const void *p)
+{
+	return hp_live_filter[hp_live_filter_index(p)] != 0;
+}
+
+/* Makes p's granule answer "maybe" for good (the bootstrap pool's blocks). */
+void hp_live_map_pin(const void *p);
 
 /* Returns 0, or -ENOMEM when the metadata arena is exhausted. */
 int hp_live_map_insert(const hp_live_t *rec);

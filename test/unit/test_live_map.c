@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * live_map: churn against a reference set (backward-shift deletion must never
- * lose an entry), and the free-path mask closing and opening with unaligned
- * records.
+ * lose an entry), and the free filter: a pointer is ruled out exactly when no
+ * live record shares its byte.
  */
 #include "live_map.h"
 #include "tap.h"
@@ -14,9 +14,7 @@
 
 int main(void)
 {
-	hp_live_map_init(true);
-	ok(!hp_live_map_maybe_contains((void *)0x1010), "unaligned pointer ruled out");
-	ok(hp_live_map_maybe_contains((void *)0x5000), "page-aligned pointer looked up");
+	ok(!hp_live_map_maybe_contains((void *)0x1010), "empty filter rules out");
 
 	static uintptr_t addrs[N];
 	static char live[N];
@@ -59,13 +57,43 @@ int main(void)
 	   missing, ghost);
 	ok(hp_live_map_size() == 0, "empty after the sweep");
 
-	hp_live_t u = {.addr = 0x7000010, .size = 8};
-	hp_live_map_insert(&u);
-	ok(hp_live_map_maybe_contains((void *)0x1010),
-	   "an unaligned record opens the mask");
-	hp_live_t out;
-	ok(hp_live_map_remove(0x7000010, &out) && out.size == 8,
-	   "unaligned record found");
-	ok(!hp_live_map_maybe_contains((void *)0x1010), "mask closes when none is left");
+	/* Filter: after the churn and sweep, every byte is back to zero. */
+	int left = 0;
+	for (size_t i = 0; i < sizeof(hp_live_filter); i++)
+		left += hp_live_filter[i] != 0;
+	ok(left == 0, "filter empty after the sweep (%d bytes left)", left);
+
+	/* Two records a filter span apart share a byte; neighbours do not. */
+	uintptr_t a = 0x7000010, b = a + HP_FILTER_SPAN;
+	hp_live_t ra = {.addr = a, .size = 8}, rb = {.addr = b, .size = 9}, out;
+	hp_live_map_insert(&ra);
+	ok(hp_live_map_maybe_contains((void *)a), "inserted pointer looked up");
+	ok(!hp_live_map_maybe_contains((void *)(a + 16)) &&
+	       !hp_live_map_maybe_contains((void *)(a - 16)),
+	   "the next and previous granules stay ruled out");
+	hp_live_map_insert(&rb);
+	ok(hp_live_map_remove(a, &out) && out.size == 8,
+	   "first of two sharing a byte removed");
+	ok(hp_live_map_maybe_contains((void *)b), "the other still looked up");
+	ok(!hp_live_map_remove(a + 2 * HP_FILTER_SPAN, &out),
+	   "an alias that was never inserted is looked up and not found");
+	ok(hp_live_map_remove(b, &out) && out.size == 9, "second removed");
+	ok(!hp_live_map_maybe_contains((void *)a), "byte back to zero");
+
+	/* A count that reaches the ceiling stays: never a false "no". */
+	for (uintptr_t k = 0; k < 300; k++) {
+		hp_live_t r = {.addr = a + k * HP_FILTER_SPAN, .size = k};
+		hp_live_map_insert(&r);
+	}
+	for (uintptr_t k = 0; k < 299; k++)
+		hp_live_map_remove(a + k * HP_FILTER_SPAN, &out);
+	ok(hp_live_map_maybe_contains((void *)(a + 299 * HP_FILTER_SPAN)),
+	   "300 records on one byte: the last is still looked up");
+	hp_live_map_remove(a + 299 * HP_FILTER_SPAN, &out);
+	ok(hp_live_map_maybe_contains((void *)a), "a saturated byte stays set");
+	ok(hp_live_map_size() == 0, "map empty again");
+
+	hp_live_map_pin((void *)0x9000);
+	ok(hp_live_map_maybe_contains((void *)0x9000), "a pinned granule is looked up");
 	return tap_done();
 }
