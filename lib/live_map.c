@@ -12,7 +12,7 @@
 
 #define SHARDS_LOG2 6
 #define SHARDS      (1u << SHARDS_LOG2)
-#define MIN_CAP     256
+#define MIN_CAP     16 /* 64 shards: a low rate leaves a handful of records in each */
 
 typedef struct {
 	hp_lock_t lock;
