@@ -182,6 +182,43 @@ static int cmp_sym(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/*
+ * Sorts by address, stably: a radix sort, one pass per byte in which the
+ * addresses differ (three or four for a library), instead of qsort's
+ * comparisons, which cost a few million instructions for libc alone. Falls
+ * back to qsort if the scratch copy cannot be allocated.
+ */
+static void sort_syms(struct hp_sym *a, size_t n)
+{
+	uintptr_t any = 0, every = UINTPTR_MAX;
+	for (size_t i = 0; i < n; i++) {
+		any |= a[i].addr;
+		every &= a[i].addr;
+	}
+	struct hp_sym *src = a, *dst = hp_real.malloc(n * sizeof(*a)), *tmp = dst;
+	if (!dst) {
+		qsort(a, n, sizeof(*a), cmp_sym);
+		return;
+	}
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		if (!(((any ^ every) >> shift) & 0xff))
+			continue; /* every address has the same byte here */
+		size_t at[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			at[((src[i].addr >> shift) & 0xff) + 1]++;
+		for (unsigned d = 0; d < 256; d++)
+			at[d + 1] += at[d];
+		for (size_t i = 0; i < n; i++)
+			dst[at[(src[i].addr >> shift) & 0xff]++] = src[i];
+		struct hp_sym *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+	hp_real.free(tmp);
+}
+
 static bool in_file(size_t len, uint64_t off, uint64_t size)
 {
 	return off <= len && size <= len - off;
@@ -253,7 +290,7 @@ static void load_syms(hp_module_t *m)
 			}
 		}
 	}
-	qsort(syms, n, sizeof(*syms), cmp_sym);
+	sort_syms(syms, n);
 	m->syms = syms;
 	m->nsyms = n;
 	m->file_map = map;
