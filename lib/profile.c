@@ -356,7 +356,10 @@ static void gz_append(ProtobufCBuffer *buf, size_t len, const uint8_t *data)
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
 {
 	(void)opaque;
-	return hp_real.calloc(items, size);
+	size_t n;
+	if (__builtin_mul_overflow(items, size, &n))
+		return NULL;
+	return hp_real.malloc(n); /* zlib initialises what it reads, as with its own */
 }
 
 static void z_free(voidpf opaque, voidpf p)
