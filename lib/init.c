@@ -103,6 +103,7 @@ __attribute__((constructor)) static void hp_init(void)
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
 		return;
 	}
+	hp_live_map_init(rate == 1);
 	hp_guard_enter();
 	hp_stack_init();
 	hp_symbols_init();

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * live_map: 64 shards of linear-probing tables keyed by address, each under
- * its own lock, grown from the metadata arena at 70% load and shrunk never.
+ * its own lock, grown from the metadata arena at half load and shrunk never.
  * Deletion shifts later entries back, so there are no tombstones. Each
  * insert and remove also moves the record's count in the free filter.
  */
@@ -9,6 +9,7 @@
 #include "meta_alloc.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define SHARDS_LOG2 6
 #define SHARDS      (1u << SHARDS_LOG2)
@@ -23,36 +24,52 @@ typedef struct {
 static shard_t shards[SHARDS];
 uint8_t hp_live_filter[1u << HP_FILTER_LG] __attribute__((aligned(4096)));
 
-/*
- * Records in different shards can share a filter byte, so counts move with
- * atomics. A count that reaches HP_FILTER_STUCK is left there: its granule
- * is always looked up, which costs time but is never wrong.
- */
-static void filter_add(uintptr_t addr, int delta)
+static shard_t *shard_of(uintptr_t addr)
 {
+	return &shards[hp_mix64(hp_live_filter_index((const void *)addr)) >>
+	               (64 - SHARDS_LOG2)];
+}
+
+/*
+ * The shard is chosen by the filter byte, so every record counted in a byte
+ * lives in one shard and its lock guards the count: a plain increment, not
+ * an atomic one. The store is atomic only for the unlocked readers in free.
+ * A count that reaches HP_FILTER_STUCK is left there: its granule is always
+ * looked up, which costs time but is never wrong.
+ */
+static bool filter_off; /* set once at start-up, before any record */
+
+void hp_live_map_init(bool every_block_sampled)
+{
+	if (!every_block_sampled)
+		return;
+	/* Nothing to rule out: every byte stuck, and no counting. */
+	filter_off = true;
+	memset(hp_live_filter, HP_FILTER_STUCK, sizeof(hp_live_filter));
+}
+
+static void filter_add_locked(uintptr_t addr, int delta)
+{
+	if (filter_off)
+		return;
 	uint8_t *f = &hp_live_filter[hp_live_filter_index((const void *)addr)];
-	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
-	do {
-		if (v == HP_FILTER_STUCK)
-			return;
-	} while (!__atomic_compare_exchange_n(f, &v, (uint8_t)(v + delta), true,
-	                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	uint8_t v = *f;
+	if (v != HP_FILTER_STUCK)
+		__atomic_store_n(f, (uint8_t)(v + delta), __ATOMIC_RELAXED);
 }
 
 void hp_live_map_pin(const void *p)
 {
+	shard_t *s = shard_of((uintptr_t)p);
+	hp_lock(&s->lock);
 	__atomic_store_n(&hp_live_filter[hp_live_filter_index(p)], HP_FILTER_STUCK,
 	                 __ATOMIC_RELAXED);
+	hp_unlock(&s->lock);
 }
 
 static uint64_t slot_hash(uintptr_t a)
 {
 	return hp_mix64(a >> 4);
-}
-
-static shard_t *shard_of(uint64_t h)
-{
-	return &shards[h >> (64 - SHARDS_LOG2)];
 }
 
 /* Insert into a table known to have room; no duplicates by construction. */
@@ -81,23 +98,23 @@ static int grow(shard_t *s)
 
 int hp_live_map_insert(const hp_live_t *rec)
 {
-	shard_t *s = shard_of(slot_hash(rec->addr));
+	shard_t *s = shard_of(rec->addr);
 	hp_lock(&s->lock);
-	if ((s->used + 1) * 10 > s->cap * 7 && grow(s)) {
+	if ((s->used + 1) * 2 > s->cap && grow(s)) {
 		hp_unlock(&s->lock);
 		return -ENOMEM;
 	}
 	put(s->slots, s->cap, rec);
 	s->used++;
-	hp_unlock(&s->lock);
 	/* Before the block is handed out, so no free of it can miss the count. */
-	filter_add(rec->addr, 1);
+	filter_add_locked(rec->addr, 1);
+	hp_unlock(&s->lock);
 	return 0;
 }
 
 bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
 {
-	shard_t *s = shard_of(slot_hash(addr));
+	shard_t *s = shard_of(addr);
 	hp_lock(&s->lock);
 	if (!s->cap) {
 		hp_unlock(&s->lock);
@@ -123,8 +140,8 @@ bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
 	}
 	s->slots[hole].addr = 0;
 	s->used--;
+	filter_add_locked(addr, -1);
 	hp_unlock(&s->lock);
-	filter_add(addr, -1);
 	return true;
 }
 

@@ -55,6 +55,13 @@ static inline bool hp_live_map_maybe_contains(const void *p)
 	return hp_live_filter[hp_live_filter_index(p)] != 0;
 }
 
+/*
+ * With every block sampled (HEAPPROF_RATE=1) every free is looked up anyway:
+ * the filter is set to "maybe" everywhere and no longer counted, which saves
+ * two cache misses per allocation and free. Called once, before sampling.
+ */
+void hp_live_map_init(bool every_block_sampled);
+
 /* Makes p's granule answer "maybe" for good (the bootstrap pool's blocks). */
 void hp_live_map_pin(const void *p);
 
