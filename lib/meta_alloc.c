@@ -45,6 +45,26 @@ static unsigned class_of(size_t size)
 	return 64 - (unsigned)__builtin_clzll(size - 1); /* ceil(log2(size)) */
 }
 
+/* Carves size bytes at the given alignment (at most a page) from the chunk. */
+static void *bump(size_t size, size_t align)
+{
+	hp_lock(&lock);
+	cur = (char *)(((uintptr_t)cur + align - 1) & ~(uintptr_t)(align - 1));
+	if ((size_t)(end - cur) < size) { /* chunks are page aligned: cur <= end */
+		char *c = map(CHUNK);
+		if (!c) {
+			hp_unlock(&lock);
+			return NULL;
+		}
+		cur = c;
+		end = c + CHUNK;
+	}
+	void *p = cur;
+	cur += size;
+	hp_unlock(&lock);
+	return p;
+}
+
 void *hp_meta_alloc(size_t size)
 {
 	if (size >= LARGE_MIN) {
@@ -62,21 +82,14 @@ void *hp_meta_alloc(size_t size)
 		}
 		return map((size_t)1 << c); /* fresh mappings are zero */
 	}
-	size = (size + 15) & ~(size_t)15;
-	hp_lock(&lock);
-	if ((size_t)(end - cur) < size) {
-		char *c = map(CHUNK);
-		if (!c) {
-			hp_unlock(&lock);
-			return NULL;
-		}
-		cur = c;
-		end = c + CHUNK;
-	}
-	void *p = cur;
-	cur += size;
-	hp_unlock(&lock);
-	return p;
+	return bump((size + 15) & ~(size_t)15, 16);
+}
+
+void *hp_meta_alloc_lines(size_t size)
+{
+	size = (size + 63) & ~(size_t)63;
+	return size >= LARGE_MIN ? hp_meta_alloc(size) /* page aligned */
+	                         : bump(size, 64);
 }
 
 void hp_meta_free(void *p, size_t size)

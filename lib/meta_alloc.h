@@ -18,6 +18,8 @@
  * back with hp_meta_free for reuse; smaller blocks are immortal.
  */
 void *hp_meta_alloc(size_t size);
+/* The same, aligned to a 64-byte cache line (rounded up to whole lines). */
+void *hp_meta_alloc_lines(size_t size);
 void hp_meta_free(void *p, size_t size);
 
 /* Refuse to map more than limit bytes in all (0 = no limit). */

@@ -53,7 +53,7 @@ hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncate
 	hp_bucket_t *first = atomic_load_explicit(head, memory_order_relaxed);
 	b = find(first, h, f, n, truncated); /* another thread may have won */
 	if (!b) {
-		b = hp_meta_alloc(sizeof(*b) + n * sizeof(*f));
+		b = hp_meta_alloc_lines(sizeof(*b) + n * sizeof(*f));
 		if (b) {
 			b->hash = h;
 			b->nframes = n;

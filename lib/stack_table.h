@@ -14,14 +14,20 @@
 #include <stdint.h>
 
 typedef struct hp_bucket {
-	struct hp_bucket
-	    *_Atomic next;     /* chain; published with release, read lock-free */
-	struct hp_bucket *all; /* the list of every bucket, newest first */
-	uint64_t hash;
+	/*
+	 * Written by every sample of the stack, from any thread: the first cache
+	 * line holds these alone, so that other threads' lookups (which read the
+	 * line after it) do not miss on each add. Buckets are line aligned.
+	 */
 	_Atomic uint64_t alloc_count; /* objects, HP_W_ONE fixed point, unbiased */
 	_Atomic uint64_t alloc_bytes; /* bytes, unbiased */
 	_Atomic uint64_t free_count;
 	_Atomic uint64_t free_bytes;
+	struct hp_bucket *all; /* the list of every bucket, newest first */
+	/* Written once, before the bucket is published; read by lookups. */
+	struct hp_bucket *_Atomic next
+	    __attribute__((aligned(64))); /* chain, read lock-free */
+	uint64_t hash;
 	uint32_t nframes;
 	uint32_t truncated; /* the real stack was deeper than nframes */
 	uintptr_t frames[]; /* return addresses, leaf first */
