@@ -9,6 +9,7 @@
 #include "common.h"
 #include "meta_alloc.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define HEADS_LOG2 17
@@ -53,7 +54,8 @@ hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncate
 	hp_bucket_t *first = atomic_load_explicit(head, memory_order_relaxed);
 	b = find(first, h, f, n, truncated); /* another thread may have won */
 	if (!b) {
-		b = hp_meta_alloc_lines(sizeof(*b) + n * sizeof(*f));
+		b = hp_meta_alloc_lines(offsetof(hp_bucket_t, frames) +
+		                        n * sizeof(*f)); /* not sizeof: it pads to 128 */
 		if (b) {
 			b->hash = h;
 			b->nframes = n;
