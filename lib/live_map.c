@@ -30,13 +30,6 @@ static shard_t *shard_of(uintptr_t addr)
 	               (64 - SHARDS_LOG2)];
 }
 
-/*
- * The shard is chosen by the filter byte, so every record counted in a byte
- * lives in one shard and its lock guards the count: a plain increment, not
- * an atomic one. The store is atomic only for the unlocked readers in free.
- * A count that reaches HP_FILTER_STUCK is left there: its granule is always
- * looked up, which costs time but is never wrong.
- */
 static bool filter_off; /* set once at start-up, before any record */
 
 void hp_live_map_init(bool every_block_sampled)
@@ -48,6 +41,13 @@ void hp_live_map_init(bool every_block_sampled)
 	memset(hp_live_filter, HP_FILTER_STUCK, sizeof(hp_live_filter));
 }
 
+/*
+ * The shard is chosen by the filter byte, so every record counted in a byte
+ * lives in one shard and its lock guards the count: a plain increment, not
+ * an atomic one. The store is atomic only for the unlocked readers in free.
+ * A count that reaches HP_FILTER_STUCK is left there: its granule is always
+ * looked up, which costs time but is never wrong.
+ */
 static void filter_add_locked(uintptr_t addr, int delta)
 {
 	if (filter_off)
