@@ -8,11 +8,11 @@
 
 : "${TEST_SRCDIR:?run through make check}"
 SRC=$TEST_SRCDIR
-GEN=$(dirname "$HEAPPROF_BIN")/../lib
+GEN=$(dirname "$HEAPPROF_BIN")/../../lib/pprof
 SECONDS_BUDGET=${FUZZ_SECONDS:-60}
-srcs=("$SRC/test/fuzz/fuzz_reader.c" "$SRC/contrib/profiles.c" "$SRC/contrib/pprof_read.c"
+srcs=("$SRC/test/fuzz/fuzz_reader.c" "$SRC/contrib/heapprof/profiles.c" "$SRC/lib/pprof/read.c"
 	"$GEN/profile.pb-c.c")
-flags=(-g -O1 -I"$SRC/contrib" -I"$GEN" -fno-omit-frame-pointer)
+flags=(-g -O1 -I"$SRC/contrib/heapprof" -I"$SRC/lib" -I"$GEN" -fno-omit-frame-pointer)
 libs=(-lprotobuf-c -lz -lm)
 CLANG=$(command -v clang || command -v clang-14 || true)
 mkdir -p "$WORK/corpus"

@@ -5,7 +5,7 @@
  * order, period, values, main executable first, return address - 1, names
  * resolved in-process, drop_frames, the truncated-stack marker.
  */
-#include "pprof_read.h"
+#include "pprof/pprof.h"
 #include "profile.h"
 #include "sampler.h"
 #include "stack_table.h"

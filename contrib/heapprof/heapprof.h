@@ -8,7 +8,7 @@
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
 
-#include "pprof_read.h"
+#include "pprof/pprof.h"
 
 #include <stdbool.h>
 #include <stdio.h>

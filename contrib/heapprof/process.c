@@ -30,7 +30,7 @@ static bool readable(const char *path)
 }
 
 /*
- * libheapprof.so next to this program (the build tree: contrib/heapprof and
+ * libheapprof.so next to this program (the build tree: contrib/heapprof/heapprof and
  * lib/.libs/libheapprof.so; an install: bin/heapprof and lib/libheapprof.so),
  * else where it was installed.
  */
@@ -44,7 +44,7 @@ static const char *find_library(void)
 		char *slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			static const char *rel[] = {"/../lib/.libs/libheapprof.so",
+			static const char *rel[] = {"/../../lib/.libs/libheapprof.so",
 			                            "/../lib/libheapprof.so",
 			                            "/../lib64/libheapprof.so"};
 			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {

@@ -2,7 +2,7 @@
 /*
  * pprof_read: file -> bytes (inflating gzip) -> protobuf-c unpack -> checks.
  */
-#include "pprof_read.h"
+#include "pprof/pprof.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@
 # builds libheapprof in ./build, and profiles a small leaking demo program:
 # a SIGUSR2 snapshot halfway, the exit profile, and what grew in between.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 pkgs="build-essential autoconf automake libtool pkg-config libunwind-dev libprotobuf-c-dev
 protobuf-c-compiler zlib1g-dev libjemalloc-dev golang-go"
@@ -27,8 +27,8 @@ cd build
 make -s -j"$(nproc)" >/dev/null
 
 out=$(mktemp -d)
-echo "demo: LD_PRELOAD=build/lib/.libs/libheapprof.so contrib/heapprof-demo (profiles in $out)"
-HEAPPROF_OUTPUT=$out/demo LD_PRELOAD=$PWD/lib/.libs/libheapprof.so ./contrib/heapprof-demo 20000 --pause &
+echo "demo: LD_PRELOAD=build/lib/.libs/libheapprof.so contrib/demo/heapprof-demo (profiles in $out)"
+HEAPPROF_OUTPUT=$out/demo LD_PRELOAD=$PWD/lib/.libs/libheapprof.so ./contrib/demo/heapprof-demo 20000 --pause &
 pid=$!
 sleep 1
 kill -USR2 "$pid"
@@ -37,10 +37,10 @@ snap=$(ls "$out"/demo.*.signal.pb.gz)
 final=$(ls "$out"/demo.*.exit.pb.gz)
 echo
 echo "== heapprof top $final (in use at exit)"
-./contrib/heapprof top -n 8 "$final"
+./contrib/heapprof/heapprof top -n 8 "$final"
 echo
 echo "== heapprof diff $snap $final (what grew after the snapshot)"
-./contrib/heapprof diff -n 5 "$snap" "$final"
+./contrib/heapprof/heapprof diff -n 5 "$snap" "$final"
 if command -v go >/dev/null; then
 	echo
 	echo "== go tool pprof -top -sample_index=alloc_space $final"
