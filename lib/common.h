@@ -69,6 +69,15 @@ static inline uint64_t hp_mix64(uint64_t x)
 	return x;
 }
 
+/* FNV-1a over a NUL-terminated string: the one string hash of the tree. */
+static inline uint64_t hp_hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
 uint64_t hp_now_ns(void); /* CLOCK_REALTIME, nanoseconds */
 
 #endif
