@@ -9,7 +9,6 @@
 #include "heapprof.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -221,45 +220,21 @@ static void usage_flame(FILE *f)
 
 int cmd_flame(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"sample-index", required_argument, NULL, 's'},
-	    {"base", required_argument, NULL, 'b'},
-	    {"title", required_argument, NULL, 't'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	input_t in = {0};
 	const char *outpath = NULL, *title = NULL;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			in.sample_index = optarg;
-			break;
-		case 'b':
-			in.base = optarg;
-			break;
-		case 't':
-			title = optarg;
-			break;
-		case 'o':
-			outpath = optarg;
-			break;
-		case 'h':
-			usage_flame(stdout);
-			return 0;
-		default:
-			usage_flame(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1 || !outpath) {
+	const opt_t opts[] = {
+	    {.name = "sample-index", .has_arg = true, .dst = &in.sample_index},
+	    {.name = "base", .has_arg = true, .dst = &in.base},
+	    {.name = "title", .has_arg = true, .dst = &title},
+	    {.name = "output", .letter = 'o', .has_arg = true, .dst = &outpath},
+	    {0},
+	};
+	const cmdline_t cmd = {opts, usage_flame, 1, 1};
+	in.path = argv[parse_options(argc, argv, &cmd)];
+	if (!outpath) {
 		usage_flame(stderr);
 		return EXIT_USAGE;
 	}
-	in.path = argv[optind];
 	load_input(&in);
 	bool diff = in.base != NULL;
 	node_t *root = new_node("all", 3);

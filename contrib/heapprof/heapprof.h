@@ -18,6 +18,39 @@
 
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * One option of a subcommand, for parse_options. Without an argument, dst is
+ * a bool * set to true. With one, dst is a const char ** that gets the
+ * argument, or, when parse is set, what parse makes of it; parse returns false
+ * for a bad value, and the error says "--name: expected <expected>, got 'arg'".
+ */
+typedef struct {
+	const char *name; /* the long name, without "--"; or NULL */
+	char letter;      /* the short name, or 0 */
+	bool has_arg;
+	void *dst;
+	bool (*parse)(const char *arg, void *dst);
+	const char *expected;
+} opt_t;
+
+/* A subcommand's command line: its options (ended by {0}), usage, operands. */
+typedef struct {
+	const opt_t *opts;
+	void (*usage)(FILE *f);
+	int min_operands, max_operands; /* max_operands -1: no limit */
+	bool stop_at_operand;           /* run: what follows the command is its own */
+} cmdline_t;
+
+/*
+ * Parses argv (argv[0] is the subcommand) as cmd says and returns the index of
+ * the first operand. --help and -h print the usage on stdout and exit 0. An
+ * unknown option or a missing argument prints getopt's message ("heapprof
+ * top: ...") and the usage on stderr, the wrong number of operands the usage
+ * alone, a bad value one line ("heapprof top: -n: expected ..., got '...'");
+ * each exits EXIT_USAGE.
+ */
+int parse_options(int argc, char **argv, const cmdline_t *cmd);
+
 /* Loads and validates a profile, or dies naming the file and the problem. */
 pp_profile_t *load(const char *path);
 

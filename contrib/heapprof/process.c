@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -149,55 +148,41 @@ static void usage_run(FILE *f)
 	           "behind the profiler)\n");
 }
 
+/* --rate and --signal are checked here and passed on as text, in the environment. */
+static bool parse_rate(const char *arg, void *dst)
+{
+	uint64_t v;
+	*(const char **)dst = arg;
+	return !hp_config_parse_size(arg, &v);
+}
+
+static bool parse_signal(const char *arg, void *dst)
+{
+	int signo;
+	*(const char **)dst = arg;
+	return !hp_config_parse_signal(arg, &signo);
+}
+
 int cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"rate", required_argument, NULL, 'r'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"signal", required_argument, NULL, 's'},
-	    {"allocator", required_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *rate = NULL, *output = NULL, *sig = NULL, *alloc = "glibc";
-	int c;
-	optind = 1;
-	/* "+": stop at the first non-option, the command. */
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			rate = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 's':
-			sig = optarg;
-			break;
-		case 'a':
-			alloc = optarg;
-			break;
-		case 'h':
-			usage_run(stdout);
-			return 0;
-		default:
-			usage_run(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		usage_run(stderr);
-		return EXIT_USAGE;
-	}
-	uint64_t v;
-	if (rate && hp_config_parse_size(rate, &v))
-		die("--rate: expected bytes between samples (K/M/G suffixes), got '%s'",
-		    rate);
-	int signo;
-	if (sig && hp_config_parse_signal(sig, &signo))
-		die("--signal: expected a catchable signal name or number, or none, got "
-		    "'%s'",
-		    sig);
+	const opt_t opts[] = {
+	    {.name = "rate",
+	     .has_arg = true,
+	     .dst = &rate,
+	     .parse = parse_rate,
+	     .expected = "bytes between samples (K/M/G suffixes)"},
+	    {.name = "output", .has_arg = true, .dst = &output},
+	    {.name = "signal",
+	     .has_arg = true,
+	     .dst = &sig,
+	     .parse = parse_signal,
+	     .expected = "a catchable signal name or number, or none"},
+	    {.name = "allocator", .has_arg = true, .dst = &alloc},
+	    {0},
+	};
+	const cmdline_t cmd = {opts, usage_run, 1, -1, .stop_at_operand = true};
+	int first = parse_options(argc, argv, &cmd);
 	const char *lib = find_library();
 	if (!lib)
 		die("libheapprof.so not found next to heapprof nor in %s",
@@ -227,8 +212,8 @@ int cmd_run(int argc, char **argv)
 		}
 		setenv("HEAPPROF_OUTPUT", output, 1);
 	}
-	execvp(argv[optind], argv + optind);
-	fprintf(stderr, "heapprof: cannot run %s: %s\n", argv[optind], strerror(errno));
+	execvp(argv[first], argv + first);
+	fprintf(stderr, "heapprof: cannot run %s: %s\n", argv[first], strerror(errno));
 	return errno == ENOENT ? 127 : 126;
 }
 
@@ -297,41 +282,31 @@ static void usage_snapshot(FILE *f)
 	        "file once it is complete. --timeout: seconds to wait (default 10).\n");
 }
 
+static bool parse_seconds(const char *arg, void *dst)
+{
+	char *end;
+	double s = strtod(arg, &end);
+	*(double *)dst = s;
+	return !(*end || s <= 0);
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	double timeout = 10;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': {
-			char *end;
-			timeout = strtod(optarg, &end);
-			if (*end || timeout <= 0)
-				die("--timeout: expected seconds, got '%s'", optarg);
-			break;
-		}
-		case 'h':
-			usage_snapshot(stdout);
-			return 0;
-		default:
-			usage_snapshot(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		usage_snapshot(stderr);
-		return EXIT_USAGE;
-	}
+	const opt_t opts[] = {
+	    {.name = "timeout",
+	     .has_arg = true,
+	     .dst = &timeout,
+	     .parse = parse_seconds,
+	     .expected = "seconds"},
+	    {0},
+	};
+	const cmdline_t cmd = {opts, usage_snapshot, 1, 1};
+	const char *pidarg = argv[parse_options(argc, argv, &cmd)];
 	char *end;
-	long lp = strtol(argv[optind], &end, 10);
+	long lp = strtol(pidarg, &end, 10);
 	if (*end || lp <= 0 || lp > INT_MAX)
-		die("expected a process id, got '%s'", argv[optind]);
+		die("expected a process id, got '%s'", pidarg);
 	pid_t pid = (pid_t)lp;
 	if (kill(pid, 0) < 0) {
 		if (errno == ESRCH)

@@ -4,7 +4,6 @@
  */
 #include "heapprof.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,58 +44,37 @@ static void usage_top(FILE *f)
 	    "  --raw                print exact values: flat<TAB>cum<TAB>function\n");
 }
 
+static bool parse_count(const char *arg, void *dst)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	*(long *)dst = n;
+	return !(*end || n < 0);
+}
+
 int cmd_top(int argc, char **argv, bool diff)
 {
-	static const struct option opts[] = {
-	    {"sample-index", required_argument, NULL, 's'},
-	    {"base", required_argument, NULL, 'b'},
-	    {"cum", no_argument, NULL, 'c'},
-	    {"raw", no_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	input_t in = {0};
 	long limit = -1;
 	bool raw = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			in.sample_index = optarg;
-			break;
-		case 'b':
-			in.base = optarg;
-			break;
-		case 'c':
-			sort_cum = true;
-			break;
-		case 'r':
-			raw = true;
-			break;
-		case 'n': {
-			char *end;
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit < 0)
-				die("-n: expected a non-negative number, got '%s'",
-				    optarg);
-			break;
-		}
-		case 'h':
-			usage_top(stdout);
-			return 0;
-		default:
-			usage_top(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != (diff ? 2 : 1)) {
-		usage_top(stderr);
-		return EXIT_USAGE;
-	}
+	const opt_t opts[] = {
+	    {.name = "sample-index", .has_arg = true, .dst = &in.sample_index},
+	    {.name = "base", .has_arg = true, .dst = &in.base},
+	    {.name = "cum", .dst = &sort_cum},
+	    {.name = "raw", .dst = &raw},
+	    {.letter = 'n',
+	     .has_arg = true,
+	     .dst = &limit,
+	     .parse = parse_count,
+	     .expected = "a non-negative number"},
+	    {0},
+	};
+	int operands = diff ? 2 : 1;
+	const cmdline_t cmd = {opts, usage_top, operands, operands};
+	int first = parse_options(argc, argv, &cmd);
 	if (diff)
-		in.base = argv[optind++];
-	in.path = argv[optind];
+		in.base = argv[first++];
+	in.path = argv[first];
 	load_input(&in);
 	table_t rows = {.size = sizeof(row_t)};
 	double total = by_function(&in.stacks, &rows);
@@ -153,36 +131,14 @@ static void usage_folded(FILE *f)
 
 int cmd_folded(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"sample-index", required_argument, NULL, 's'},
-	    {"base", required_argument, NULL, 'b'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	input_t in = {0};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			in.sample_index = optarg;
-			break;
-		case 'b':
-			in.base = optarg;
-			break;
-		case 'h':
-			usage_folded(stdout);
-			return 0;
-		default:
-			usage_folded(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		usage_folded(stderr);
-		return EXIT_USAGE;
-	}
-	in.path = argv[optind];
+	const opt_t opts[] = {
+	    {.name = "sample-index", .has_arg = true, .dst = &in.sample_index},
+	    {.name = "base", .has_arg = true, .dst = &in.base},
+	    {0},
+	};
+	const cmdline_t cmd = {opts, usage_folded, 1, 1};
+	in.path = argv[parse_options(argc, argv, &cmd)];
 	load_input(&in);
 	for (size_t i = 0; i < in.stacks.n; i++) {
 		const merged_t *m = (const merged_t *)in.stacks.items + i;
@@ -209,18 +165,20 @@ int cmd_folded(int argc, char **argv)
 	return 0;
 }
 
+static void usage_info(FILE *f)
+{
+	fprintf(f, "usage: heapprof info PROFILE\n"
+	           "Prints sample types, period, time, duration, comments, mappings and "
+	           "totals.\n");
+}
+
 int cmd_info(int argc, char **argv)
 {
-	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(
-		    argc == 2 ? stdout : stderr,
-		    "usage: heapprof info PROFILE\n"
-		    "Prints sample types, period, time, duration, comments, mappings and "
-		    "totals.\n");
-		return argc == 2 ? 0 : EXIT_USAGE;
-	}
-	pp_profile_t *p = load(argv[1]);
-	printf("File: %s\n", argv[1]);
+	static const opt_t opts[] = {{0}};
+	const cmdline_t cmd = {opts, usage_info, 1, 1};
+	const char *path = argv[parse_options(argc, argv, &cmd)];
+	pp_profile_t *p = load(path);
+	printf("File: %s\n", path);
 	printf("Sample types:");
 	for (size_t i = 0; i < p->n_sample_type; i++)
 		printf(" %s/%s%s", pp_str(p, p->sample_type[i]->type),
