@@ -127,11 +127,13 @@ got=$(hp_flat "$p" inuse_space keep_big)
 check "heapprof run: the profile has keep_big inuse 41943040 ($got)" test "$got" = 41943040
 "$HP" run -- sh -c 'exit 7'
 check "heapprof run passes the exit status through (7)" test $? = 7
-if [ -n "$JEMALLOC_SO" ]; then
+if [ -z "$(jemalloc_missing)" ]; then
 	(cd "$WORK" && "$HP" run --allocator jemalloc --output jem -- "$TEST_BUILDDIR/prog_simple" >/dev/null)
 	check "heapprof run --allocator jemalloc: status 3 passed through" test $? = 3
 	check "heapprof run --allocator jemalloc: jemalloc is in the profile's mappings" \
 		bash -c "'$HP' info \$(ls '$WORK'/jem.*.exit.pb.gz | head -1) | grep -q libjemalloc"
+else
+	skip_jemalloc "heapprof run --allocator"
 fi
 for bad in "--allocator bogus" "--rate abc" "--signal nope"; do
 	"$HP" run $bad -- true 2>"$WORK/err"

@@ -39,10 +39,27 @@ done_testing() { echo "1..$TAP_N"; }
 
 have_go() { [ -n "$GO" ] && [ -x "$GO" ]; }
 
+# Why the jemalloc runs cannot happen here; nothing when they can.
+jemalloc_missing() {
+	if [ -z "$JEMALLOC_SO" ]; then
+		echo "libjemalloc.so.2 not found by configure (optional; Debian package libjemalloc-dev)"
+	elif [ ! -f "$JEMALLOC_SO" ]; then
+		echo "$JEMALLOC_SO does not exist"
+	fi
+}
+
 # The allocators every integration test runs on.
 allocators() {
 	echo glibc
-	if [ -n "$JEMALLOC_SO" ] && [ -f "$JEMALLOC_SO" ]; then echo jemalloc; fi
+	[ -n "$(jemalloc_missing)" ] || echo jemalloc
+}
+
+# skip_jemalloc WHAT: without jemalloc, one skipped check in place of the
+# jemalloc checks WHAT names, with the reason; nothing otherwise.
+skip_jemalloc() {
+	local why
+	why=$(jemalloc_missing)
+	if [ -n "$why" ]; then skip "$1 on jemalloc: $why"; fi
 }
 
 preload_for() {
