@@ -3,21 +3,18 @@
  * backing: resolves the next allocator with dlsym(RTLD_NEXT). dlsym may itself
  * call malloc or calloc, which land back in interpose.c while hp_real still
  * points at the bootstrap functions below; those serve the request from a
- * static pool of page-aligned slots. Page alignment matters: free() sends
- * every page-aligned pointer to its slow path, which is where pool pointers
- * are recognised, so the fast path needs no range check.
+ * static pool of whole pages, so that memalign up to a page works and a
+ * block's size is found from its first page. It calls nothing above it:
+ * interpose.c recognises pool blocks on free (hp_backing_is_boot).
  */
 #include "backing.h"
 #include "common.h"
-#include "live_map.h"
-#include "log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <string.h>
 
-const char *const hp_new_names[HP_NUM_NEW] = {
+static const char *const new_names[HP_NUM_NEW] = {
     "_Znwm",
     "_Znam",
     "_ZnwmRKSt9nothrow_t",
@@ -27,7 +24,7 @@ const char *const hp_new_names[HP_NUM_NEW] = {
     "_ZnwmSt11align_val_tRKSt9nothrow_t",
     "_ZnamSt11align_val_tRKSt9nothrow_t",
 };
-const char *const hp_delete_names[HP_NUM_DELETE] = {
+static const char *const delete_names[HP_NUM_DELETE] = {
     "_ZdlPv",
     "_ZdaPv",
     "_ZdlPvm",
@@ -43,6 +40,16 @@ const char *const hp_delete_names[HP_NUM_DELETE] = {
 };
 
 /* ---- bootstrap pool ---------------------------------------------------- */
+
+/* The pool answers only on the thread that is resolving, inside dlsym. */
+enum { UNINIT, RESOLVING, READY };
+static atomic_int state;
+static HP_TLS bool resolving_here;
+
+static bool ready(void)
+{
+	return atomic_load_explicit(&state, memory_order_acquire) == READY;
+}
 
 #define BOOT_PAGE  4096
 #define BOOT_PAGES 256
@@ -60,9 +67,7 @@ static void *boot_alloc(size_t n)
 	if (first + pages > BOOT_PAGES)
 		return errno = ENOMEM, NULL;
 	boot_bytes[first] = (uint32_t)n;
-	char *p = boot_pool + (size_t)first * BOOT_PAGE;
-	hp_live_map_pin(p); /* so that free and realloc take their slow paths */
-	return p;
+	return boot_pool + (size_t)first * BOOT_PAGE;
 }
 
 bool hp_backing_is_boot(const void *p)
@@ -83,7 +88,7 @@ size_t hp_backing_boot_size(const void *p)
 static void *boot_malloc(size_t n)
 {
 	hp_backing_init();
-	return hp_backing_ready() ? hp_real.malloc(n) : boot_alloc(n);
+	return ready() ? hp_real.malloc(n) : boot_alloc(n);
 }
 
 static void *boot_calloc(size_t a, size_t b)
@@ -92,14 +97,13 @@ static void *boot_calloc(size_t a, size_t b)
 	if (__builtin_mul_overflow(a, b, &n))
 		return errno = ENOMEM, NULL;
 	hp_backing_init();
-	return hp_backing_ready() ? hp_real.calloc(a, b)
-	                          : boot_alloc(n); /* static: zero */
+	return ready() ? hp_real.calloc(a, b) : boot_alloc(n); /* static: zero */
 }
 
 static void *boot_realloc(void *p, size_t n)
 {
 	hp_backing_init();
-	if (hp_backing_ready())
+	if (ready())
 		return hp_real.realloc(p, n);
 	void *q = boot_alloc(n);
 	if (q && p)
@@ -107,12 +111,16 @@ static void *boot_realloc(void *p, size_t n)
 	return q;
 }
 
-static void *boot_reallocarray(void *p, size_t a, size_t b)
+/*
+ * reallocarray over hp_real.realloc: for the bootstrap, and for a next
+ * allocator that lacks reallocarray.
+ */
+static void *realloc_array(void *p, size_t a, size_t b)
 {
 	size_t n;
 	if (__builtin_mul_overflow(a, b, &n))
 		return errno = ENOMEM, NULL;
-	return boot_realloc(p, n);
+	return hp_real.realloc(p, n);
 }
 
 static void boot_free(void *p)
@@ -123,7 +131,7 @@ static void boot_free(void *p)
 static void *boot_memalign(size_t al, size_t n)
 {
 	hp_backing_init();
-	if (hp_backing_ready())
+	if (ready())
 		return hp_real.memalign(al, n);
 	return al <= BOOT_PAGE ? boot_alloc(n) : (errno = ENOMEM, NULL);
 }
@@ -131,7 +139,7 @@ static void *boot_memalign(size_t al, size_t n)
 static int boot_posix_memalign(void **out, size_t al, size_t n)
 {
 	hp_backing_init();
-	if (hp_backing_ready())
+	if (ready())
 		return hp_real.posix_memalign(out, al, n);
 	void *p = al <= BOOT_PAGE ? boot_alloc(n) : NULL;
 	if (!p)
@@ -153,7 +161,7 @@ static void *boot_valloc(size_t n)
 static size_t boot_usable(void *p)
 {
 	hp_backing_init();
-	return hp_backing_ready() ? hp_real.malloc_usable_size(p) : 0;
+	return ready() ? hp_real.malloc_usable_size(p) : 0;
 }
 
 static int boot_dlclose(void *h)
@@ -167,7 +175,7 @@ hp_backing_t hp_real = {
     .free = boot_free,
     .calloc = boot_calloc,
     .realloc = boot_realloc,
-    .reallocarray = boot_reallocarray,
+    .reallocarray = realloc_array,
     .memalign = boot_memalign,
     .posix_memalign = boot_posix_memalign,
     .aligned_alloc = boot_aligned_alloc,
@@ -178,12 +186,6 @@ hp_backing_t hp_real = {
 };
 
 /* ---- resolution ------------------------------------------------------- */
-
-static const void *object_of(void *fn);
-
-enum { UNINIT, RESOLVING, READY };
-static atomic_int state;
-static HP_TLS bool resolving_here;
 
 /* glibc's own entry points: the fallback if RTLD_NEXT finds nothing. */
 extern void *__libc_malloc(size_t);
@@ -221,14 +223,6 @@ static int glibc_posix_memalign(void **out, size_t al, size_t n)
 	return 0;
 }
 
-static void *no_reallocarray(void *p, size_t a, size_t b)
-{
-	size_t n;
-	if (__builtin_mul_overflow(a, b, &n))
-		return errno = ENOMEM, NULL;
-	return hp_real.realloc(p, n);
-}
-
 static void *glibc_valloc(size_t n)
 {
 	return __libc_memalign(BOOT_PAGE, n);
@@ -249,12 +243,6 @@ static size_t no_usable(void *p)
 	return 0;
 }
 
-/* Wrapper ranges: the next allocator's operator new functions (libstdc++). */
-static struct {
-	uintptr_t start, end;
-} wrappers[HP_NUM_NEW];
-static atomic_int num_wrappers;
-
 static const void *object_of(void *fn)
 {
 	Dl_info info;
@@ -266,44 +254,15 @@ void hp_backing_resolve_cxx(void)
 	hp_backing_t r = hp_real;
 	for (int i = 0; i < HP_NUM_NEW; i++)
 		if (!r.op_new[i])
-			r.op_new[i] = next(hp_new_names[i]);
+			r.op_new[i] = next(new_names[i]);
 	for (int i = 0; i < HP_NUM_DELETE; i++)
 		if (!r.op_delete[i])
-			r.op_delete[i] = next(hp_delete_names[i]);
+			r.op_delete[i] = next(delete_names[i]);
 	const void *new_obj = object_of(r.op_new[HP_NEW]);
 	r.new_counts = new_obj && new_obj == object_of((void *)r.malloc);
-	int n = 0;
-	if (!r.new_counts) {
-		for (int i = 0; i < HP_NUM_NEW; i++) {
-			Dl_info info;
-			const ElfW(Sym) *sym = NULL;
-			if (r.op_new[i] &&
-			    dladdr1(r.op_new[i], &info, (void **)&sym, RTLD_DL_SYMENT) &&
-			    sym && sym->st_size) {
-				wrappers[n].start = (uintptr_t)r.op_new[i];
-				wrappers[n].end = (uintptr_t)r.op_new[i] + sym->st_size;
-				n++;
-			}
-		}
-	}
 	memcpy(hp_real.op_new, r.op_new, sizeof(r.op_new));
 	memcpy(hp_real.op_delete, r.op_delete, sizeof(r.op_delete));
 	hp_real.new_counts = r.new_counts;
-	atomic_store(&num_wrappers, n);
-}
-
-bool hp_backing_is_wrapper_pc(uintptr_t pc)
-{
-	int n = atomic_load_explicit(&num_wrappers, memory_order_relaxed);
-	for (int i = 0; i < n; i++)
-		if (pc - wrappers[i].start < wrappers[i].end - wrappers[i].start)
-			return true;
-	return false;
-}
-
-bool hp_backing_ready(void)
-{
-	return atomic_load_explicit(&state, memory_order_acquire) == READY;
 }
 
 void hp_backing_init(void)
@@ -323,7 +282,7 @@ void hp_backing_init(void)
 	RESOLVE(free, "free", __libc_free);
 	RESOLVE(calloc, "calloc", __libc_calloc);
 	RESOLVE(realloc, "realloc", __libc_realloc);
-	RESOLVE(reallocarray, "reallocarray", no_reallocarray);
+	RESOLVE(reallocarray, "reallocarray", realloc_array);
 	RESOLVE(memalign, "memalign", __libc_memalign);
 	RESOLVE(posix_memalign, "posix_memalign", glibc_posix_memalign);
 	RESOLVE(aligned_alloc, "aligned_alloc", glibc_aligned_alloc);
@@ -341,7 +300,7 @@ void hp_backing_init(void)
 	if (owner && object_of((void *)r.pvalloc) != owner)
 		r.pvalloc = page_rounded_valloc;
 	if (owner && object_of((void *)r.reallocarray) != owner)
-		r.reallocarray = no_reallocarray;
+		r.reallocarray = realloc_array;
 	hp_real = r;
 	hp_backing_resolve_cxx();
 	resolving_here = false;

@@ -3,7 +3,8 @@
  * backing: the next allocator in the chain (glibc, or jemalloc/tcmalloc when
  * the program uses one), found with dlsym(RTLD_NEXT), and the static bootstrap
  * pool that serves the allocations dlsym itself makes before that is known.
- * It does not sample or count anything (interpose.c does).
+ * A leaf: it does not sample, count or route frees (interpose.c does), nor
+ * trim stacks (stack.c).
  */
 #ifndef HP_BACKING_H
 #define HP_BACKING_H
@@ -12,7 +13,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 /* The C++ operators, in the order of hp_backing_t.op_new / op_delete. */
 enum {
@@ -41,9 +41,6 @@ enum {
 	HP_DEL_ARR_AL_NT, /* _ZdaPvSt11align_val_tRKSt9nothrow_t */
 	HP_NUM_DELETE
 };
-
-extern const char *const hp_new_names[HP_NUM_NEW];
-extern const char *const hp_delete_names[HP_NUM_DELETE];
 
 typedef struct {
 	void *(*malloc)(size_t);
@@ -76,20 +73,17 @@ extern HP_HIDDEN hp_backing_t hp_real;
 
 /* Resolves hp_real. Idempotent and thread-safe; the first allocation calls it. */
 void hp_backing_init(void);
-bool hp_backing_ready(void);
 
 /* Re-resolves the C++ operators (they may appear with a later dlopen). */
 void hp_backing_resolve_cxx(void);
 
-/* Is p inside the bootstrap pool? Its blocks are never freed. */
-bool hp_backing_is_boot(const void *p);
-size_t hp_backing_boot_size(const void *p);
-
 /*
- * Is pc inside one of the next allocator's operator new functions? Those are
- * wrappers around malloc (libstdc++): their frames are trimmed from the leaf
- * end of a captured stack like our own.
+ * Is p a block of the bootstrap pool? hp_real hands those out only while it
+ * is being resolved, and they must never reach the next allocator's free or
+ * realloc: they are never freed, and realloc copies them out.
  */
-bool hp_backing_is_wrapper_pc(uintptr_t pc);
+bool hp_backing_is_boot(const void *p);
+/* The size requested for pool block p. */
+size_t hp_backing_boot_size(const void *p);
 
 #endif

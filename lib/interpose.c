@@ -3,8 +3,9 @@
  * interpose: the only file that defines malloc, free, ... and the C++
  * operators. Each entry forwards to the next allocator; the fast path is the
  * sampler's subtract-and-branch (allocations) or the live map's filter test
- * (frees). Everything else is behind a noinline *_slow function. It does not
- * know how stacks are stored or profiles written.
+ * (frees). Everything else, sampled blocks and the bootstrap pool's alike, is
+ * behind a noinline *_slow function. It does not know how stacks are stored
+ * or profiles written.
  */
 #include "backing.h"
 #include "common.h"
@@ -58,6 +59,23 @@ static HP_NOINLINE void record(void *p, size_t n)
 	errno = saved;
 }
 
+/*
+ * Every block a slow path hands out passes here; sample is what the sampler
+ * decided before the backing call. Blocks of the bootstrap pool come out only
+ * before start-up, when every allocation takes a slow path (the sampler is
+ * not initialised yet, see hp_sampler_decide_slow) and none is sampled. They
+ * must never reach the next allocator's free: pinning their filter bytes
+ * sends free and realloc to their slow paths, which recognise them.
+ */
+static void *handed_out(void *p, size_t n, bool sample)
+{
+	if (hp_unlikely(hp_backing_is_boot(p)))
+		hp_live_map_pin(p);
+	else if (sample && p)
+		record(p, n);
+	return p;
+}
+
 /* Removes p from the live map and subtracts what its allocation added. */
 static bool forget(void *p, hp_live_t *rec)
 {
@@ -71,12 +89,8 @@ static bool forget(void *p, hp_live_t *rec)
 
 static HP_NOINLINE void *malloc_slow(size_t n)
 {
-	if (!hp_sampler_decide_slow())
-		return hp_real.malloc(n);
-	void *p = hp_real.malloc(n);
-	if (p)
-		record(p, n);
-	return p;
+	bool sample = hp_sampler_decide_slow();
+	return handed_out(hp_real.malloc(n), n, sample);
 }
 
 HP_EXPORT void *malloc(size_t n)
@@ -107,12 +121,8 @@ HP_EXPORT void free(void *p)
 static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
 {
 	size_t n;
-	if (__builtin_mul_overflow(a, b, &n) || !hp_sampler_decide_slow())
-		return hp_real.calloc(a, b);
-	void *p = hp_real.calloc(a, b);
-	if (p)
-		record(p, n);
-	return p;
+	bool sample = !__builtin_mul_overflow(a, b, &n) && hp_sampler_decide_slow();
+	return handed_out(hp_real.calloc(a, b), n, sample);
 }
 
 HP_EXPORT void *calloc(size_t a, size_t b)
@@ -156,8 +166,7 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 	}
 	if (had)
 		hp_stack_table_add_free(old.bucket, old.count_w, old.bytes_w);
-	if (sample)
-		record(q, n);
+	handed_out(q, n, sample);
 	errno = saved;
 	return q;
 }
@@ -201,12 +210,8 @@ static void *call_aligned(int kind, size_t al, size_t n)
 
 static HP_NOINLINE void *aligned_slow(int kind, size_t al, size_t n)
 {
-	if (!hp_sampler_decide_slow())
-		return call_aligned(kind, al, n);
-	void *p = call_aligned(kind, al, n);
-	if (p)
-		record(p, n);
-	return p;
+	bool sample = hp_sampler_decide_slow();
+	return handed_out(call_aligned(kind, al, n), n, sample);
 }
 
 HP_EXPORT void *memalign(size_t al, size_t n)
@@ -239,11 +244,10 @@ HP_EXPORT void *pvalloc(size_t n)
 
 static HP_NOINLINE int posix_memalign_slow(void **out, size_t al, size_t n)
 {
-	if (!hp_sampler_decide_slow())
-		return hp_real.posix_memalign(out, al, n);
+	bool sample = hp_sampler_decide_slow();
 	int r = hp_real.posix_memalign(out, al, n);
 	if (!r)
-		record(*out, n);
+		handed_out(*out, n, sample);
 	return r;
 }
 
@@ -285,24 +289,18 @@ typedef struct {
 	char dummy;
 } nothrow_t; /* std::nothrow_t: empty, passed by reference */
 
-static void *next_new(int i)
+/*
+ * The next operator in *slot. NULL until the C++ runtime (or the allocator
+ * defining the operators) is loaded: then resolve again, and let the stack
+ * module find the new operator new functions it must trim.
+ */
+static void *next_op(void *const *slot)
 {
-	void *f = hp_real.op_new[i];
-	if (hp_unlikely(!f)) {
+	if (hp_unlikely(!*slot)) {
 		hp_backing_resolve_cxx();
-		f = hp_real.op_new[i];
+		hp_stack_find_wrappers();
 	}
-	return f;
-}
-
-static void *next_delete(int i)
-{
-	void *f = hp_real.op_delete[i];
-	if (hp_unlikely(!f)) {
-		hp_backing_resolve_cxx();
-		f = hp_real.op_delete[i];
-	}
-	return f;
+	return *slot;
 }
 
 static bool new_is_aligned(int i)
@@ -318,7 +316,7 @@ static bool new_is_nothrow(int i)
 
 static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
 {
-	void *f = next_new(i);
+	void *f = next_op(&hp_real.op_new[i]);
 	if (hp_unlikely(!f)) /* no C++ runtime found: cannot happen for a linked caller */
 		return al ? hp_real.aligned_alloc(al, n ? n : 1)
 		          : hp_real.malloc(n ? n : 1);
@@ -332,12 +330,9 @@ static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
 
 static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *nt)
 {
-	if (!hp_sampler_decide_slow())
-		return call_new(i, n, al, nt);
-	void *p = call_new(i, n, al, nt); /* may throw: no guard held */
-	if (p)
-		record(p, n);
-	return p;
+	bool sample = hp_sampler_decide_slow();
+	return handed_out(call_new(i, n, al, nt), n,
+	                  sample); /* may throw: no guard held */
 }
 
 static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)
@@ -349,7 +344,7 @@ static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)
 
 static void call_delete(int i, void *p, size_t sz, size_t al)
 {
-	void *f = next_delete(i);
+	void *f = next_op(&hp_real.op_delete[i]);
 	if (hp_unlikely(!f)) {
 		hp_real.free(p);
 		return;

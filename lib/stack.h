@@ -11,16 +11,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Warms libunwind up (its own set-up allocations happen now) and finds our text. */
+/*
+ * Warms libunwind up (its own set-up allocations happen now), finds our text
+ * and the wrappers (hp_stack_find_wrappers).
+ */
 void hp_stack_init(void);
+
+/*
+ * Finds the next allocator's operator new functions when they wrap malloc
+ * (libstdc++: hp_real.new_counts is false). Their frames lie between the
+ * caller and our malloc, and are trimmed like ours. Call again after
+ * hp_backing_resolve_cxx found more operators (a later dlopen).
+ */
+void hp_stack_find_wrappers(void);
 
 /*
  * Stores up to max return addresses in out (max <= HP_MAX_FRAMES_LIMIT),
  * returns how many. *truncated is set when the stack was deeper than max.
  */
 unsigned hp_stack_capture(uintptr_t *out, unsigned max, bool *truncated);
-
-/* Is pc inside libheapprof's own code? */
-bool hp_stack_is_own_pc(uintptr_t pc);
 
 #endif
