@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common: small definitions every module of libheapprof shares: branch hints,
- * the export macro for interposed and public symbols, and the spin lock used
- * for the few short critical sections. Nothing here allocates.
+ * visibility and TLS attributes, the spin lock used for the few short
+ * critical sections, and the hashes. Nothing here allocates or logs.
  */
 #ifndef HP_COMMON_H
 #define HP_COMMON_H
@@ -24,7 +24,6 @@
  */
 #define HP_HIDDEN   __attribute__((visibility("hidden")))
 #define HP_NOINLINE __attribute__((noinline))
-#define HP_UNUSED   __attribute__((unused))
 #define HP_TLS      __thread __attribute__((tls_model("initial-exec")))
 
 #define HP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

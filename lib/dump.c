@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dump: signal handler -> pipe -> dumper thread -> hp_dump_write. Requests
- * that arrive while a dump runs collapse into one more dump, so a storm of
- * signals produces a bounded number of files. Files are created under a
- * temporary name with O_EXCL|O_NOFOLLOW, mode 0600, and renamed into place
- * without replacing anything.
+ * dump: signal handler -> pipe -> dumper thread -> dump(). Requests that
+ * arrive while a dump runs collapse into one more dump, so a storm of signals
+ * produces a bounded number of files. A profile appears complete or not at
+ * all, mode 0600: an unnamed file (O_TMPFILE) linked into place, or a
+ * temporary name (O_EXCL|O_NOFOLLOW) renamed into place.
  */
 #include "dump.h"
 #include "common.h"
 #include "config.h"
+#include "heapprof.h"
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
@@ -69,6 +70,8 @@ static void check_handler(void)
 	    hp_config_signal_name(hp_config.signal));
 }
 
+static int dump(const char *trigger, const char *path);
+
 static void *dumper_main(void *arg)
 {
 	(void)arg;
@@ -89,7 +92,7 @@ static void *dumper_main(void *arg)
 		char buf[256];
 		while (read(pipe_r, buf, sizeof(buf)) > 0) {
 		}
-		hp_dump_write("signal", NULL);
+		dump("signal", NULL);
 	}
 }
 
@@ -247,7 +250,13 @@ static int write_to(const char *final, bool replace, const char *trigger)
 	return err;
 }
 
-int hp_dump_write(const char *trigger, const char *path)
+/*
+ * Writes one profile: to path if given (replacing it), else to the next
+ * "<prefix>.<pid>.<seq>.<trigger>.pb.gz" that does not exist. Logs the first
+ * of a run of identical errors. Call with the re-entry guard set.
+ * Returns 0 or a negative errno.
+ */
+static int dump(const char *trigger, const char *path)
 {
 	if (!ready)
 		return -ENOTSUP;
@@ -293,7 +302,7 @@ void hp_dump_at_exit(void)
 		return;
 	hp_guard_enter();
 	if (hp_config.at_exit) {
-		hp_dump_write("exit", NULL);
+		dump("exit", NULL);
 	} else {
 		/* Wait for a snapshot in progress, and start no other. */
 		pthread_mutex_lock(&dump_lock);
@@ -339,7 +348,7 @@ HP_EXPORT int heapprof_dump(const char *path)
 	if (!hp_sampler_active())
 		return -ENOTSUP;
 	hp_guard_enter();
-	int r = hp_dump_write("api", path);
+	int r = dump("api", path);
 	hp_guard_exit();
 	return r;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dump: when and where profiles are written. Triggers (the snapshot signal,
- * normal exit, heapprof_dump) all end in hp_dump_write, serialised by the dump
+ * normal exit, heapprof_dump) write one profile at a time, under the dump
  * lock. The signal handler only writes a byte to a pipe; a dumper thread with
  * every signal blocked does the work. How a profile is encoded is profile.c.
  */
@@ -12,14 +12,6 @@
 
 /* Installs the signal handler and starts the dumper thread (if a signal is set). */
 void hp_dump_init(uint64_t start_ns);
-
-/*
- * Writes one profile: to path if given (replacing it), else to the next
- * "<prefix>.<pid>.<seq>.<trigger>.pb.gz" that does not exist. Logs the first
- * of a run of identical errors. Call with the re-entry guard set.
- * Returns 0 or a negative errno.
- */
-int hp_dump_write(const char *trigger, const char *path);
 
 /* The final profile, from the library destructor (HEAPPROF_AT_EXIT). */
 void hp_dump_at_exit(void);

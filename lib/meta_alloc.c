@@ -108,11 +108,6 @@ bool hp_meta_limit_hit(void)
 	return atomic_load(&limit_hit);
 }
 
-size_t hp_meta_mapped(void)
-{
-	return atomic_load_explicit(&mapped, memory_order_relaxed);
-}
-
 void hp_meta_prefork(void)
 {
 	hp_lock(&lock);

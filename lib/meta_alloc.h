@@ -28,9 +28,6 @@ void hp_meta_set_limit(size_t limit);
 /* Did an allocation fail because of that limit (rather than mmap)? */
 bool hp_meta_limit_hit(void);
 
-/* Bytes mapped so far (for HEAPPROF_VERBOSE and tests). */
-size_t hp_meta_mapped(void);
-
 void hp_meta_prefork(void);
 void hp_meta_postfork_parent(void);
 void hp_meta_postfork_child(void);

@@ -148,7 +148,8 @@ void hp_symbols_refresh(void)
 	dl_iterate_phdr(refresh_one, &index);
 }
 
-bool hp_symbols_loaded(const hp_module_t *m)
+/* Was m loaded at the last refresh? */
+static bool loaded(const hp_module_t *m)
 {
 	return atomic_load_explicit(&m->seen, memory_order_relaxed) ==
 	       atomic_load(&generation);
@@ -165,8 +166,7 @@ hp_module_t *hp_symbols_find(uintptr_t pc)
 	size_t n = atomic_load_explicit(&nmods, memory_order_acquire);
 	/* Newest first: an address reused after dlclose belongs to the newer object. */
 	for (size_t i = n; i-- > 0;)
-		if (pc >= mods[i]->start && pc < mods[i]->limit &&
-		    hp_symbols_loaded(mods[i]))
+		if (pc >= mods[i]->start && pc < mods[i]->limit && loaded(mods[i]))
 			return mods[i];
 	for (size_t i = n; i-- > 0;)
 		if (pc >= mods[i]->start && pc < mods[i]->limit)
@@ -319,7 +319,7 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 		if (lo && !m->syms[lo - 1].size)
 			return m->syms[lo - 1].name;
 	}
-	if (hp_symbols_loaded(m)) {
+	if (loaded(m)) {
 		Dl_info info;
 		if (dladdr((void *)pc, &info) && info.dli_sname && info.dli_saddr &&
 		    (uintptr_t)info.dli_saddr <= pc)

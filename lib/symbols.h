@@ -33,13 +33,11 @@ void hp_symbols_init(void);
 
 /*
  * Adds every currently loaded object to the registry and marks which are
- * loaded. Called by the dumper and before dlclose. Takes the loader lock,
- * then the registry lock: never call it holding another profiler lock.
+ * loaded. Called at start-up, by the dumper and before dlclose. Takes the
+ * loader lock, then the registry lock: never call it holding another
+ * profiler lock.
  */
 void hp_symbols_refresh(void);
-
-/* Was m loaded at the last refresh? */
-bool hp_symbols_loaded(const hp_module_t *m);
 
 /* The registry, main executable first; entries are never removed or moved. */
 size_t hp_symbols_modules(hp_module_t *const **out);
