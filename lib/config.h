@@ -2,7 +2,7 @@
 /*
  * config: the option table, read once from HEAPPROF_* at load and immutable
  * afterwards. It validates values and warns once per bad value; it does not
- * act on them (sampler.c, dump.c and stack.c do).
+ * act on them (init.c, interpose.c and dump.c do).
  */
 #ifndef HP_CONFIG_H
 #define HP_CONFIG_H

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sampler: the slow half of the countdown (hp_sampler_decide) and the weights.
- * Bytes are marked by a Poisson process of rate 1/R; an allocation of n bytes
- * is sampled iff it contains a marked byte, probability p = 1 - exp(-n/R), and
- * then weighs 1/p objects and n/p bytes. See docs/sampling.md.
+ * sampler: the slow half of the countdown (hp_sampler_decide_slow) and the
+ * weights. Bytes are marked by a Poisson process of rate 1/R; an allocation
+ * of n bytes is sampled iff it contains a marked byte, probability
+ * p = 1 - exp(-n/R), and then weighs 1/p objects and n/p bytes. See
+ * docs/sampling.md.
  */
 #include "sampler.h"
 #include "config.h"

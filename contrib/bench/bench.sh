@@ -65,7 +65,7 @@ configs="plain bare hp512k hp64k hp4k hp1"
 [ -n "$JEMALLOC_SO" ] && [ -f "$JEMALLOC_SO" ] && configs="$configs jemalloc jeprof"
 command -v heaptrack >/dev/null && configs="$configs heaptrack"
 
-# run_config CONFIG CMD...: the command line that runs CMD under CONFIG.
+# env_for CONFIG: the environment variables that run a command under CONFIG.
 env_for() {
 	case $1 in
 	plain) echo "" ;;
