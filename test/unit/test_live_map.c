@@ -12,14 +12,12 @@
 
 #define N 200000
 
-int main(void)
-{
-	ok(!hp_live_map_maybe_contains((void *)0x1010), "empty filter rules out");
+static uintptr_t addrs[N];
+static char live[N];
 
-	static uintptr_t addrs[N];
-	static char live[N];
-	for (int i = 0; i < N; i++)
-		addrs[i] = 0x100000000ULL + (uintptr_t)i * 4096;
+/* Random inserts and removes, checked against live[]; returns the failures. */
+static int churn(void)
+{
 	int bad = 0;
 	srand(7);
 	for (int round = 0; round < 4 * N; round++) {
@@ -38,12 +36,12 @@ int main(void)
 			live[i] = 1;
 		}
 	}
-	size_t expect = 0;
-	for (int i = 0; i < N; i++)
-		expect += live[i];
-	ok(bad == 0,
-	   "800,000 random inserts and removes agree with the reference (%d bad)", bad);
-	ok(hp_live_map_size() == expect, "size %zu == %zu", hp_live_map_size(), expect);
+	return bad;
+}
+
+/* Removes every address: what was live must be found, nothing else. */
+static void sweep(void)
+{
 	int missing = 0, ghost = 0;
 	for (int i = 0; i < N; i++) {
 		hp_live_t r;
@@ -57,14 +55,30 @@ int main(void)
 	   missing, ghost);
 	ok(hp_live_map_size() == 0, "empty after the sweep");
 
-	/* Filter: after the churn and sweep, every byte is back to zero. */
 	int left = 0;
 	for (size_t i = 0; i < sizeof(hp_live_filter); i++)
 		left += hp_live_filter[i] != 0;
 	ok(left == 0, "filter empty after the sweep (%d bytes left)", left);
+}
 
-	/* Two records a filter span apart share a byte; neighbours do not. */
-	uintptr_t a = 0x7000010, b = a + HP_FILTER_SPAN;
+static void test_table(void)
+{
+	for (int i = 0; i < N; i++)
+		addrs[i] = 0x100000000ULL + (uintptr_t)i * 4096;
+	int bad = churn();
+	size_t expect = 0;
+	for (int i = 0; i < N; i++)
+		expect += live[i];
+	ok(bad == 0,
+	   "800,000 random inserts and removes agree with the reference (%d bad)", bad);
+	ok(hp_live_map_size() == expect, "size %zu == %zu", hp_live_map_size(), expect);
+	sweep();
+}
+
+/* Two records a filter span apart share a byte; neighbours do not. */
+static void test_shared_byte(uintptr_t a)
+{
+	uintptr_t b = a + HP_FILTER_SPAN;
 	hp_live_t ra = {.addr = a, .size = 8}, rb = {.addr = b, .size = 9}, out;
 	hp_live_map_insert(&ra);
 	ok(hp_live_map_maybe_contains((void *)a), "inserted pointer looked up");
@@ -79,8 +93,12 @@ int main(void)
 	   "an alias that was never inserted is looked up and not found");
 	ok(hp_live_map_remove(b, &out) && out.size == 9, "second removed");
 	ok(!hp_live_map_maybe_contains((void *)a), "byte back to zero");
+}
 
-	/* A count that reaches the ceiling stays: never a false "no". */
+/* A count that reaches the ceiling stays: never a false "no". */
+static void test_saturation(uintptr_t a)
+{
+	hp_live_t out;
 	for (uintptr_t k = 0; k < 300; k++) {
 		hp_live_t r = {.addr = a + k * HP_FILTER_SPAN, .size = k};
 		hp_live_map_insert(&r);
@@ -92,7 +110,14 @@ int main(void)
 	hp_live_map_remove(a + 299 * HP_FILTER_SPAN, &out);
 	ok(hp_live_map_maybe_contains((void *)a), "a saturated byte stays set");
 	ok(hp_live_map_size() == 0, "map empty again");
+}
 
+int main(void)
+{
+	ok(!hp_live_map_maybe_contains((void *)0x1010), "empty filter rules out");
+	test_table();
+	test_shared_byte(0x7000010);
+	test_saturation(0x7000010);
 	hp_live_map_pin((void *)0x9000);
 	ok(hp_live_map_maybe_contains((void *)0x9000), "a pinned granule is looked up");
 	return tap_done();
