@@ -8,6 +8,7 @@
 #include "backing.h"
 #include "common.h"
 #include "log.h"
+#include "pprof/strtab.h"
 #include "profile.pb-c.h"
 #include "sampler.h"
 #include "stack_table.h"
@@ -29,96 +30,42 @@ static const char drop_frames[] =
 /* ---- scratch memory from the backing allocator ------------------------ */
 
 typedef struct {
-	int err; /* first error (negative errno), sticky */
+	int err;          /* first error (negative errno), sticky */
+	pp_alloc_t alloc; /* the backing allocator's realloc and free */
 } ctx_t;
 
+/* pp_grow, the error made sticky: returns p unchanged when it fails. */
 static void *grow(ctx_t *c, void *p, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	void *q = hp_real.realloc(p, n * elem);
+	void *q = pp_grow(&c->alloc, p, cap, need, elem);
 	if (!q) {
 		c->err = -ENOMEM;
 		return p;
 	}
-	*cap = n;
 	return q;
 }
 
 /* ---- string table ---------------------------------------------------- */
 
-typedef struct {
-	char **s; /* string_table */
-	size_t n, cap;
-	uint32_t *slots; /* open addressing: index + 1, 0 empty */
-	size_t nslots;
-	char **owned; /* strings we allocated (demangled names, comments) */
-	size_t nowned, capowned;
-} strtab_t;
-
-static uint64_t str_hash(const char *s)
+/* An index from the interner, or 0 with the error made sticky. */
+static int64_t string_index(ctx_t *c, int64_t i)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
+	if (i >= 0)
+		return i;
+	c->err = (int)i;
+	return 0;
 }
 
-static int64_t intern(ctx_t *c, strtab_t *t, const char *s)
+/* The string_table index of s, which outlives the write (symbols, modules). */
+static int64_t intern(ctx_t *c, pp_strtab_t *t, const char *s)
 {
-	if (c->err)
-		return 0;
-	if ((t->n + 1) * 2 > t->nslots) {
-		size_t ns = t->nslots ? t->nslots * 2 : 1024;
-		uint32_t *slots = hp_real.calloc(ns, sizeof(*slots));
-		if (!slots)
-			return c->err = -ENOMEM, 0;
-		for (size_t i = 0; i < t->n; i++) {
-			size_t j = str_hash(t->s[i]) & (ns - 1);
-			while (slots[j])
-				j = (j + 1) & (ns - 1);
-			slots[j] = (uint32_t)i + 1;
-		}
-		hp_real.free(t->slots);
-		t->slots = slots;
-		t->nslots = ns;
-	}
-	size_t j = str_hash(s) & (t->nslots - 1);
-	for (; t->slots[j]; j = (j + 1) & (t->nslots - 1))
-		if (!strcmp(t->s[t->slots[j] - 1], s))
-			return t->slots[j] - 1;
-	t->s = grow(c, t->s, &t->cap, t->n + 1, sizeof(*t->s));
-	if (c->err)
-		return 0;
-	t->s[t->n] = (char *)s;
-	t->slots[j] = (uint32_t)++t->n;
-	return (int64_t)t->n - 1;
+	return c->err ? 0 : string_index(c, pp_strtab_intern(t, s));
 }
 
-/* Keeps a copy we own (freed at the end); returns its string index. */
-static int64_t intern_owned(ctx_t *c, strtab_t *t, char *s)
+/* The same for a string in a buffer of ours: the table keeps a copy. */
+static int64_t intern_copy(ctx_t *c, pp_strtab_t *t, const char *s)
 {
-	if (!s)
-		return c->err = -ENOMEM, 0;
-	t->owned = grow(c, t->owned, &t->capowned, t->nowned + 1, sizeof(*t->owned));
-	if (c->err) {
-		hp_real.free(s);
-		return 0;
-	}
-	t->owned[t->nowned++] = s;
-	return intern(c, t, s);
-}
-
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = hp_real.malloc(n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
+	return c->err ? 0 : string_index(c, pp_strtab_intern_copy(t, s));
 }
 
 /* ---- u64 -> id map --------------------------------------------------- */
@@ -172,7 +119,7 @@ typedef struct {
 
 typedef struct {
 	ctx_t ctx;
-	strtab_t st;
+	pp_strtab_t st;
 	snap_t *snaps;
 	size_t nsnaps, capsnaps;
 	Perftools__Profiles__Location *locs;
@@ -217,10 +164,8 @@ static uint64_t function_id(builder_t *B, const char *sysname)
 		int status = -1;
 		char *d = B->demangle(sysname, NULL, NULL, &status);
 		if (d && status == 0)
-			name = intern_owned(&B->ctx, &B->st,
-			                    d); /* malloc'd by __cxa_demangle */
-		else
-			free(d);
+			name = intern_copy(&B->ctx, &B->st, d);
+		free(d); /* malloc'd by __cxa_demangle */
 	}
 	B->funcs =
 	    grow(&B->ctx, B->funcs, &B->capfuncs, B->nfuncs + 1, sizeof(*B->funcs));
@@ -395,11 +340,7 @@ static size_t read_cmdline(char *buf, size_t cap)
 
 static void free_builder(builder_t *B)
 {
-	for (size_t i = 0; i < B->st.nowned; i++)
-		hp_real.free(B->st.owned[i]);
-	hp_real.free(B->st.owned);
-	hp_real.free(B->st.s);
-	hp_real.free(B->st.slots);
+	pp_strtab_fini(&B->st);
 	hp_real.free(B->snaps);
 	hp_real.free(B->locs);
 	hp_real.free(B->lines);
@@ -420,7 +361,7 @@ static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
 	va_start(ap, fmt);
 	hp_vfmt(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	return intern_owned(&B->ctx, &B->st, dup_str(buf));
+	return intern_copy(&B->ctx, &B->st, buf);
 }
 
 int hp_profile_write(int fd, const hp_profile_opts_t *o)
@@ -428,6 +369,8 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	builder_t B;
 	memset(&B, 0, sizeof(B));
 	ctx_t *c = &B.ctx;
+	c->alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
+	pp_strtab_init(&B.st, &c->alloc);
 	B.demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
 	    RTLD_DEFAULT, "__cxa_demangle");
 	intern(c, &B.st, ""); /* string_table[0] must be "" */

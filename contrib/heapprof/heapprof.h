@@ -9,6 +9,7 @@
 #define HEAPPROF_CMD_H
 
 #include "pprof/pprof.h"
+#include "pprof/strtab.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,14 +64,18 @@ void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *
 /* A value in the unit of a sample type, like pprof: 45.51MB, 1.2kB, 1234. */
 void fmt_value(char *buf, size_t len, double v, const char *unit);
 
-/* A hash table of entries whose first field is a char * key. */
+/*
+ * Entries of size bytes by a string key, in the order they were added. An
+ * entry's first field is its char * key: the table's own copy, kept by the
+ * one interner (lib/pprof/strtab.h). Out of memory, the command dies.
+ */
 typedef struct {
+	pp_strtab_t keys; /* entry i's key is keys.s[i] */
 	void *items;
-	size_t n, cap, size; /* size: bytes per entry */
-	size_t *slots;       /* index + 1, 0 empty */
-	size_t nslots;
+	size_t n, cap, size; /* entries, room for entries, bytes per entry */
 } table_t;
 
+void table_init(table_t *t, size_t size);
 void *table_lookup(table_t *t, const char *key); /* finds or adds (zeroed) */
 void table_free(table_t *t);
 

@@ -256,59 +256,36 @@ static size_t first_kept(const index_t *x, const size_t *pos, size_t n)
  * to its leaf function (flat) and once to every function on it (cum).
  */
 
-static uint64_t hash_str(const char *s)
+static const pp_alloc_t libc_alloc = {realloc, free};
+
+void table_init(table_t *t, size_t size)
 {
-	uint64_t h = 1469598103934665603ULL;
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	memset(t, 0, sizeof(*t));
+	pp_strtab_init(&t->keys, &libc_alloc);
+	t->size = size;
 }
 
-/* Finds or adds the entry whose first field (a char *) equals key. */
 void *table_lookup(table_t *t, const char *key)
 {
-#define KEY(i) (*(char **)((char *)t->items + (i)*t->size))
-	if ((t->n + 1) * 2 > t->nslots) {
-		size_t ns = t->nslots ? t->nslots * 2 : 1024;
-		size_t *sl = calloc(ns, sizeof(*sl));
-		if (!sl)
-			die("out of memory");
-		for (size_t i = 0; i < t->n; i++) {
-			size_t j = hash_str(KEY(i)) & (ns - 1);
-			while (sl[j])
-				j = (j + 1) & (ns - 1);
-			sl[j] = i + 1;
-		}
-		free(t->slots);
-		t->slots = sl;
-		t->nslots = ns;
-	}
-	size_t j = hash_str(key) & (t->nslots - 1);
-	for (; t->slots[j]; j = (j + 1) & (t->nslots - 1))
-		if (!strcmp(KEY(t->slots[j] - 1), key))
-			return (char *)t->items + (t->slots[j] - 1) * t->size;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 256;
-		t->items = realloc(t->items, t->cap * t->size);
-		if (!t->items)
-			die("out of memory");
-	}
-	void *e = (char *)t->items + t->n * t->size;
-	memset(e, 0, t->size);
-	*(char **)e = strdup(key);
-	if (!*(char **)e)
+	int64_t i = pp_strtab_intern_copy(&t->keys, key);
+	if (i < 0)
 		die("out of memory");
-	t->slots[j] = ++t->n;
+	if ((size_t)i < t->n)
+		return (char *)t->items + (size_t)i * t->size;
+	void *items = pp_grow(&libc_alloc, t->items, &t->cap, t->n + 1, t->size);
+	if (!items)
+		die("out of memory");
+	t->items = items;
+	void *e = (char *)items + t->n++ * t->size;
+	memset(e, 0, t->size);
+	*(char **)e = t->keys.s[i];
 	return e;
-#undef KEY
 }
 
 void table_free(table_t *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		free(*(char **)((char *)t->items + i * t->size));
+	pp_strtab_fini(&t->keys);
 	free(t->items);
-	free(t->slots);
 }
 
 /* Adds sign * value[vi] of every sample of p to the stacks table. */
@@ -436,7 +413,7 @@ void load_input(input_t *in)
 {
 	in->profile = load(in->path);
 	in->vi = sample_index(in->profile, in->sample_index, in->path);
-	in->stacks = (table_t){.size = sizeof(merged_t)};
+	table_init(&in->stacks, sizeof(merged_t));
 	add_profile(&in->stacks, in->profile, in->vi, 1);
 	if (in->base) {
 		pp_profile_t *b = load(in->base);

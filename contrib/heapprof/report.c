@@ -76,7 +76,8 @@ int cmd_top(int argc, char **argv, bool diff)
 		in.base = argv[first++];
 	in.path = argv[first];
 	load_input(&in);
-	table_t rows = {.size = sizeof(row_t)};
+	table_t rows;
+	table_init(&rows, sizeof(row_t));
 	double total = by_function(&in.stacks, &rows);
 	row_t *rv = rows.items;
 	qsort(rv, rows.n, sizeof(*rv), cmp_rows);

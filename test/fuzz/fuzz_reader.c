@@ -26,8 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	for (size_t vi = 0; vi < p->n_sample_type; vi++) {
-		table_t stacks = {.size = sizeof(merged_t)},
-		        rows = {.size = sizeof(row_t)};
+		table_t stacks, rows;
+		table_init(&stacks, sizeof(merged_t));
+		table_init(&rows, sizeof(row_t));
 		add_profile(&stacks, p, (int)vi, 1);
 		by_function(&stacks, &rows);
 		table_free(&stacks);

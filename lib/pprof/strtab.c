@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * strtab: strings to dense indexes, by open addressing over hp_hash_str. It
+ * owns the index and the copies it makes, not the strings it is lent. It does
+ * not know about profiles beyond keeping its strings in string_table order.
+ */
+#include "pprof/strtab.h"
+#include "common.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+void *pp_grow(const pp_alloc_t *alloc, void *p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	size_t bytes;
+	if (__builtin_mul_overflow(n, elem, &bytes))
+		return NULL;
+	void *q = alloc->realloc(p, bytes);
+	if (q)
+		*cap = n;
+	return q;
+}
+
+void pp_strtab_init(pp_strtab_t *t, const pp_alloc_t *alloc)
+{
+	memset(t, 0, sizeof(*t));
+	t->alloc = *alloc;
+}
+
+void pp_strtab_fini(pp_strtab_t *t)
+{
+	for (size_t i = 0; i < t->ncopies; i++)
+		t->alloc.free(t->copies[i]);
+	t->alloc.free(t->copies);
+	t->alloc.free(t->s);
+	t->alloc.free(t->slots);
+	pp_strtab_init(t, &t->alloc);
+}
+
+/* Doubles the slots (from 1024) once they are half full. */
+static int rehash(pp_strtab_t *t)
+{
+	if ((t->n + 1) * 2 <= t->nslots)
+		return 0;
+	size_t ns = t->nslots ? t->nslots * 2 : 1024;
+	uint32_t *slots = t->alloc.realloc(NULL, ns * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0, ns * sizeof(*slots));
+	for (size_t i = 0; i < t->n; i++) {
+		size_t j = hp_hash_str(t->s[i]) & (ns - 1);
+		while (slots[j])
+			j = (j + 1) & (ns - 1);
+		slots[j] = (uint32_t)i + 1;
+	}
+	t->alloc.free(t->slots);
+	t->slots = slots;
+	t->nslots = ns;
+	return 0;
+}
+
+/* The slot that holds s, or the empty one where it would go. */
+static uint32_t *slot_of(const pp_strtab_t *t, const char *s)
+{
+	size_t j = hp_hash_str(s) & (t->nslots - 1);
+	while (t->slots[j] && strcmp(t->s[t->slots[j] - 1], s))
+		j = (j + 1) & (t->nslots - 1);
+	return &t->slots[j];
+}
+
+/* A copy of s that t frees in fini, or NULL. */
+static char *copy_of(pp_strtab_t *t, const char *s)
+{
+	char **copies = pp_grow(&t->alloc, t->copies, &t->capcopies, t->ncopies + 1,
+	                        sizeof(*t->copies));
+	if (!copies)
+		return NULL;
+	t->copies = copies;
+	size_t len = strlen(s) + 1;
+	char *copy = t->alloc.realloc(NULL, len);
+	if (copy) {
+		memcpy(copy, s, len);
+		t->copies[t->ncopies++] = copy;
+	}
+	return copy;
+}
+
+static int64_t intern(pp_strtab_t *t, const char *s, bool copy)
+{
+	if (rehash(t))
+		return -ENOMEM;
+	uint32_t *slot = slot_of(t, s);
+	if (*slot)
+		return *slot - 1;
+	char **strs = pp_grow(&t->alloc, t->s, &t->cap, t->n + 1, sizeof(*t->s));
+	if (!strs)
+		return -ENOMEM;
+	t->s = strs;
+	if (copy && !(s = copy_of(t, s)))
+		return -ENOMEM;
+	t->s[t->n] = (char *)s;
+	*slot = (uint32_t)++t->n;
+	return (int64_t)t->n - 1;
+}
+
+int64_t pp_strtab_intern(pp_strtab_t *t, const char *s)
+{
+	return intern(t, s, false);
+}
+
+int64_t pp_strtab_intern_copy(pp_strtab_t *t, const char *s)
+{
+	return intern(t, s, true);
+}
