@@ -7,6 +7,7 @@
  * colour its direction: red grew, blue shrank.
  */
 #include "heapprof.h"
+#include "common.h"
 
 #include <errno.h>
 #include <math.h>
@@ -116,11 +117,10 @@ static void colour(char *buf, size_t len, const node_t *n, bool diff)
 			snprintf(buf, len, "rgb(210,210,210)");
 		return;
 	}
-	uint32_t h = 2166136261u;
-	for (const char *s = n->name; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	snprintf(buf, len, "rgb(%u,%u,%u)", 205 + h % 50, 80 + (h >> 8) % 130,
-	         40 + (h >> 16) % 40);
+	/* Warm colours, the same for a function wherever it appears. */
+	uint64_t h = hp_hash_str(n->name);
+	snprintf(buf, len, "rgb(%u,%u,%u)", 205 + (unsigned)(h % 50),
+	         80 + (unsigned)((h >> 8) % 130), 40 + (unsigned)((h >> 16) % 40));
 }
 
 typedef struct {
