@@ -2,7 +2,8 @@
 /*
  * profile: snapshot -> protobuf-c messages -> packed straight into a deflate
  * stream (gzip framing) -> write(2). Nothing is built in one big buffer: the
- * encoded profile is compressed as protobuf-c emits it.
+ * encoded profile is compressed as protobuf-c emits it. It does not intern
+ * strings (lib/pprof/strtab.c) nor decide where or when to write (its caller).
  */
 #include "profile.h"
 #include "backing.h"
@@ -43,29 +44,6 @@ static void *grow(ctx_t *c, void *p, size_t *cap, size_t need, size_t elem)
 		return p;
 	}
 	return q;
-}
-
-/* ---- string table ---------------------------------------------------- */
-
-/* An index from the interner, or 0 with the error made sticky. */
-static int64_t string_index(ctx_t *c, int64_t i)
-{
-	if (i >= 0)
-		return i;
-	c->err = (int)i;
-	return 0;
-}
-
-/* The string_table index of s, which outlives the write (symbols, modules). */
-static int64_t intern(ctx_t *c, pp_strtab_t *t, const char *s)
-{
-	return c->err ? 0 : string_index(c, pp_strtab_intern(t, s));
-}
-
-/* The same for a string in a buffer of ours: the table keeps a copy. */
-static int64_t intern_copy(ctx_t *c, pp_strtab_t *t, const char *s)
-{
-	return c->err ? 0 : string_index(c, pp_strtab_intern_copy(t, s));
 }
 
 /* ---- u64 -> id map --------------------------------------------------- */
@@ -133,7 +111,37 @@ typedef struct {
 	char *(*demangle)(const char *, char *, size_t *, int *);
 	hp_module_t *const *mods;
 	size_t nmods;
+	/* The Profile's own arrays, filled by hp_profile_write's steps. */
+	Perftools__Profiles__Sample *samples; /* one per snap */
+	uint64_t *sample_locs;                /* every sample's location ids */
+	int64_t *sample_values;               /* four per sample */
+	Perftools__Profiles__Mapping *maps;   /* one per module */
+	Perftools__Profiles__ValueType types[5], *type_ptrs[4]; /* [4]: the period's */
+	int64_t comments[7];
+	size_t ncomments;
+	void **ptrs; /* the arrays of pointers protobuf-c wants */
 } builder_t;
+
+/* An index from the interner, or 0 with the error made sticky. */
+static int64_t string_index(builder_t *B, int64_t i)
+{
+	if (i >= 0)
+		return i;
+	B->ctx.err = (int)i;
+	return 0;
+}
+
+/* The string_table index of s, which outlives the write (symbols, modules). */
+static int64_t intern(builder_t *B, const char *s)
+{
+	return B->ctx.err ? 0 : string_index(B, pp_strtab_intern(&B->st, s));
+}
+
+/* The same for a string in a buffer of ours: the table keeps a copy. */
+static int64_t intern_copy(builder_t *B, const char *s)
+{
+	return B->ctx.err ? 0 : string_index(B, pp_strtab_intern_copy(&B->st, s));
+}
 
 static void snapshot_one(const hp_bucket_t *b, void *arg)
 {
@@ -153,7 +161,7 @@ static void snapshot_one(const hp_bucket_t *b, void *arg)
 
 static uint64_t function_id(builder_t *B, const char *sysname)
 {
-	int64_t sys = intern(&B->ctx, &B->st, sysname);
+	int64_t sys = intern(B, sysname);
 	uint32_t *slot = idmap_slot(&B->ctx, &B->func_ids, (uint64_t)sys);
 	if (!slot)
 		return 0;
@@ -164,7 +172,7 @@ static uint64_t function_id(builder_t *B, const char *sysname)
 		int status = -1;
 		char *d = B->demangle(sysname, NULL, NULL, &status);
 		if (d && status == 0)
-			name = intern_copy(&B->ctx, &B->st, d);
+			name = intern_copy(B, d);
 		free(d); /* malloc'd by __cxa_demangle */
 	}
 	B->funcs =
@@ -349,6 +357,91 @@ static void free_builder(builder_t *B)
 	hp_real.free(B->loc_ids.vals);
 	hp_real.free(B->func_ids.keys);
 	hp_real.free(B->func_ids.vals);
+	hp_real.free(B->samples);
+	hp_real.free(B->sample_locs);
+	hp_real.free(B->sample_values);
+	hp_real.free(B->maps);
+	hp_real.free(B->ptrs);
+}
+
+/* The order of the steps below is the order of the string table. */
+
+static void begin(builder_t *B)
+{
+	memset(B, 0, sizeof(*B));
+	B->ctx.alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
+	pp_strtab_init(&B->st, &B->ctx.alloc);
+	B->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
+	    RTLD_DEFAULT, "__cxa_demangle");
+	intern(B, ""); /* string_table[0] must be "" */
+}
+
+/* A sample per snapped bucket: its locations (leaf first) and four values. */
+static void build_samples(builder_t *B)
+{
+	size_t nids = 0;
+	for (size_t i = 0; i < B->nsnaps; i++)
+		nids += B->snaps[i].b->nframes + (B->snaps[i].b->truncated ? 1 : 0);
+	size_t n = B->nsnaps ? B->nsnaps : 1;
+	B->sample_locs = hp_real.malloc((nids ? nids : 1) * sizeof(*B->sample_locs));
+	B->sample_values = hp_real.malloc(n * 4 * sizeof(*B->sample_values));
+	B->samples = hp_real.malloc(n * sizeof(*B->samples));
+	if (!B->sample_locs || !B->sample_values || !B->samples)
+		B->ctx.err = -ENOMEM;
+	uint64_t *ids = B->sample_locs;
+	for (size_t i = 0; i < B->nsnaps && !B->ctx.err; i++) {
+		const hp_bucket_t *b = B->snaps[i].b;
+		const hp_counts_t *k = &B->snaps[i].c;
+		Perftools__Profiles__Sample *s = &B->samples[i];
+		perftools__profiles__sample__init(s);
+		s->location_id = ids;
+		for (uint32_t f = 0; f < b->nframes; f++)
+			*ids++ = location_id(B, b->frames[f]);
+		if (b->truncated)
+			*ids++ = truncated_location(B);
+		s->n_location_id = (size_t)(ids - s->location_id);
+		s->value = B->sample_values + 4 * i;
+		s->n_value = 4;
+		s->value[0] = fixed_to_objects(k->alloc_count);
+		s->value[1] = (int64_t)k->alloc_bytes;
+		s->value[2] = fixed_to_objects(k->alloc_count - k->free_count);
+		s->value[3] = (int64_t)(k->alloc_bytes - k->free_bytes);
+	}
+}
+
+/* Mappings: the whole registry, so unloaded libraries keep theirs. */
+static void build_mappings(builder_t *B)
+{
+	B->maps = hp_real.calloc(B->nmods + 1, sizeof(*B->maps));
+	if (!B->maps)
+		B->ctx.err = -ENOMEM;
+	for (size_t i = 0; i < B->nmods && !B->ctx.err; i++) {
+		Perftools__Profiles__Mapping *m = &B->maps[i];
+		perftools__profiles__mapping__init(m);
+		m->id = i + 1;
+		m->memory_start = B->mods[i]->start;
+		m->memory_limit = B->mods[i]->limit;
+		m->file_offset = B->mods[i]->offset;
+		m->filename = intern(B, B->mods[i]->path);
+		m->build_id = intern(B, B->mods[i]->build_id);
+	}
+}
+
+/* Go's four heap sample types, in Go's order, and the period's type. */
+static void build_types(builder_t *B)
+{
+	static const char *const names[5][2] = {{"alloc_objects", "count"},
+	                                        {"alloc_space", "bytes"},
+	                                        {"inuse_objects", "count"},
+	                                        {"inuse_space", "bytes"},
+	                                        {"space", "bytes"}};
+	for (int i = 0; i < 5; i++) {
+		perftools__profiles__value_type__init(&B->types[i]);
+		B->types[i].type = intern(B, names[i][0]);
+		B->types[i].unit = intern(B, names[i][1]);
+		if (i < 4)
+			B->type_ptrs[i] = &B->types[i];
+	}
 }
 
 static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
@@ -361,174 +454,119 @@ static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
 	va_start(ap, fmt);
 	hp_vfmt(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	return intern_copy(&B->ctx, &B->st, buf);
+	return intern_copy(B, buf);
+}
+
+/* What pprof shows under the profile: who wrote it, when, how sampled. */
+static void build_comments(builder_t *B, const hp_profile_opts_t *o)
+{
+	char cmd[2048];
+	if (!read_cmdline(cmd, sizeof(cmd)))
+		hp_fmt(cmd, sizeof(cmd), "?");
+	int64_t *c = B->comments;
+	*c++ = fmt_comment(B, "libheapprof %s", PACKAGE_VERSION);
+	*c++ = fmt_comment(B, "trigger: %s", o->trigger);
+	*c++ = fmt_comment(B, "pid: %d", (int)getpid());
+	*c++ = fmt_comment(B, "sampling rate: %llu bytes%s", (unsigned long long)o->rate,
+	                   o->rate == 1 ? " (every allocation)" : "");
+	*c++ = fmt_comment(B, "command line: %s", cmd);
+	*c++ = fmt_comment(B, "stacks: %zu", B->nsnaps);
+	if (o->rate && !hp_sampler_active())
+		*c++ = fmt_comment(B, "sampling stopped early: profiler metadata "
+		                      "exhausted; later allocations are not counted");
+	B->ncomments = (size_t)(c - B->comments);
+}
+
+static void fill_header(builder_t *B, const hp_profile_opts_t *o,
+                        Perftools__Profiles__Profile *p)
+{
+	p->drop_frames = intern(B, drop_frames);
+	p->default_sample_type = B->types[3].type;
+	p->period_type = &B->types[4];
+	p->period = (int64_t)o->rate;
+	uint64_t now = hp_now_ns();
+	p->time_nanos = (int64_t)now;
+	p->duration_nanos = (int64_t)(now - o->start_ns);
+	p->n_sample_type = 4;
+	p->sample_type = B->type_ptrs;
+	p->n_comment = B->ncomments;
+	p->comment = B->comments;
+	p->string_table = B->st.s;
+	p->n_string_table = B->st.n;
+}
+
+/* protobuf-c wants arrays of pointers: one block holds them all. */
+static void link_arrays(builder_t *B, Perftools__Profiles__Profile *p)
+{
+	size_t nptrs = B->nsnaps + B->nmods + B->nlocs * 2 + B->nfuncs + 4;
+	void **q = B->ptrs = hp_real.malloc(nptrs * sizeof(*q));
+	if (!q) {
+		B->ctx.err = -ENOMEM;
+		return;
+	}
+	p->sample = (Perftools__Profiles__Sample **)q;
+	p->n_sample = B->nsnaps;
+	for (size_t i = 0; i < B->nsnaps; i++)
+		*q++ = &B->samples[i];
+	p->mapping = (Perftools__Profiles__Mapping **)q;
+	p->n_mapping = B->nmods;
+	for (size_t i = 0; i < B->nmods; i++)
+		*q++ = &B->maps[i];
+	p->location = (Perftools__Profiles__Location **)q;
+	p->n_location = B->nlocs;
+	for (size_t i = 0; i < B->nlocs; i++)
+		*q++ = &B->locs[i];
+	void **linep = q;
+	for (size_t i = 0; i < B->nlocs; i++) {
+		*q++ = &B->lines[i];
+		B->locs[i].line = (Perftools__Profiles__Line **)&linep[i];
+	}
+	p->function = (Perftools__Profiles__Function **)q;
+	p->n_function = B->nfuncs;
+	for (size_t i = 0; i < B->nfuncs; i++)
+		*q++ = &B->funcs[i];
+}
+
+/* Packs p through deflate (gzip framing, as pprof requires) into fd. */
+static int write_gzipped(int fd, const Perftools__Profiles__Profile *p)
+{
+	gz_t *g = hp_real.calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->base.append = gz_append;
+	g->fd = fd;
+	g->z.zalloc = z_alloc;
+	g->z.zfree = z_free;
+	int err = -ENOMEM;
+	/* windowBits 16 + 15: gzip framing. */
+	if (deflateInit2(&g->z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8,
+	                 Z_DEFAULT_STRATEGY) == Z_OK) {
+		protobuf_c_message_pack_to_buffer(&p->base, &g->base);
+		if (!g->err)
+			deflate_in(g, Z_FINISH);
+		deflateEnd(&g->z);
+		err = g->err;
+	}
+	hp_real.free(g);
+	return err;
 }
 
 int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {
 	builder_t B;
-	memset(&B, 0, sizeof(B));
-	ctx_t *c = &B.ctx;
-	c->alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
-	pp_strtab_init(&B.st, &c->alloc);
-	B.demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
-	    RTLD_DEFAULT, "__cxa_demangle");
-	intern(c, &B.st, ""); /* string_table[0] must be "" */
-
+	begin(&B);
 	hp_symbols_refresh();
 	B.nmods = hp_symbols_modules(&B.mods);
 	hp_stack_table_foreach(snapshot_one, &B);
-
-	/* Locations, functions and per-sample arrays. */
-	size_t nids = 0;
-	for (size_t i = 0; i < B.nsnaps; i++)
-		nids += B.snaps[i].b->nframes + (B.snaps[i].b->truncated ? 1 : 0);
-	uint64_t *ids = hp_real.malloc((nids ? nids : 1) * sizeof(*ids));
-	int64_t *vals = hp_real.malloc((B.nsnaps ? B.nsnaps : 1) * 4 * sizeof(*vals));
-	Perftools__Profiles__Sample *samples =
-	    hp_real.malloc((B.nsnaps ? B.nsnaps : 1) * sizeof(*samples));
-	if (!ids || !vals || !samples)
-		c->err = -ENOMEM;
-	size_t at = 0;
-	for (size_t i = 0; i < B.nsnaps && !c->err; i++) {
-		const hp_bucket_t *b = B.snaps[i].b;
-		const hp_counts_t *k = &B.snaps[i].c;
-		Perftools__Profiles__Sample *s = &samples[i];
-		perftools__profiles__sample__init(s);
-		s->location_id = ids + at;
-		for (uint32_t f = 0; f < b->nframes; f++)
-			ids[at++] = location_id(&B, b->frames[f]);
-		if (b->truncated)
-			ids[at++] = truncated_location(&B);
-		s->n_location_id = (size_t)(ids + at - s->location_id);
-		s->value = vals + 4 * i;
-		s->n_value = 4;
-		s->value[0] = fixed_to_objects(k->alloc_count);
-		s->value[1] = (int64_t)k->alloc_bytes;
-		s->value[2] = fixed_to_objects(k->alloc_count - k->free_count);
-		s->value[3] = (int64_t)(k->alloc_bytes - k->free_bytes);
-	}
-
-	/* Mappings: the whole registry, so unloaded libraries keep theirs. */
-	Perftools__Profiles__Mapping *maps = hp_real.calloc(B.nmods + 1, sizeof(*maps));
-	if (!maps)
-		c->err = -ENOMEM;
-	for (size_t i = 0; i < B.nmods && !c->err; i++) {
-		Perftools__Profiles__Mapping *m = &maps[i];
-		perftools__profiles__mapping__init(m);
-		m->id = i + 1;
-		m->memory_start = B.mods[i]->start;
-		m->memory_limit = B.mods[i]->limit;
-		m->file_offset = B.mods[i]->offset;
-		m->filename = intern(c, &B.st, B.mods[i]->path);
-		m->build_id = intern(c, &B.st, B.mods[i]->build_id);
-	}
-
-	static const char *const types[4][2] = {{"alloc_objects", "count"},
-	                                        {"alloc_space", "bytes"},
-	                                        {"inuse_objects", "count"},
-	                                        {"inuse_space", "bytes"}};
-	Perftools__Profiles__ValueType vt[5], *vtp[4];
-	for (int i = 0; i < 4; i++) {
-		perftools__profiles__value_type__init(&vt[i]);
-		vt[i].type = intern(c, &B.st, types[i][0]);
-		vt[i].unit = intern(c, &B.st, types[i][1]);
-		vtp[i] = &vt[i];
-	}
-	perftools__profiles__value_type__init(&vt[4]);
-	vt[4].type = intern(c, &B.st, "space");
-	vt[4].unit = intern(c, &B.st, "bytes");
-
-	char cmd[2048];
-	if (!read_cmdline(cmd, sizeof(cmd)))
-		hp_fmt(cmd, sizeof(cmd), "?");
-	int64_t comments[7];
-	size_t ncomments = 0;
-	comments[ncomments++] = fmt_comment(&B, "libheapprof %s", PACKAGE_VERSION);
-	comments[ncomments++] = fmt_comment(&B, "trigger: %s", o->trigger);
-	comments[ncomments++] = fmt_comment(&B, "pid: %d", (int)getpid());
-	comments[ncomments++] =
-	    fmt_comment(&B, "sampling rate: %llu bytes%s", (unsigned long long)o->rate,
-	                o->rate == 1 ? " (every allocation)" : "");
-	comments[ncomments++] = fmt_comment(&B, "command line: %s", cmd);
-	comments[ncomments++] = fmt_comment(&B, "stacks: %zu", B.nsnaps);
-	if (o->rate && !hp_sampler_active())
-		comments[ncomments++] = fmt_comment(
-		    &B, "sampling stopped early: profiler metadata exhausted; later "
-		        "allocations are not counted");
-
+	build_samples(&B);
+	build_mappings(&B);
+	build_types(&B);
+	build_comments(&B, o);
 	Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
-	p.drop_frames = intern(c, &B.st, drop_frames);
-	p.default_sample_type = vt[3].type;
-	p.period_type = &vt[4];
-	p.period = (int64_t)o->rate;
-	uint64_t now = hp_now_ns();
-	p.time_nanos = (int64_t)now;
-	p.duration_nanos = (int64_t)(now - o->start_ns);
-	p.n_sample_type = 4;
-	p.sample_type = vtp;
-	p.n_comment = ncomments;
-	p.comment = comments;
-
-	/* protobuf-c wants arrays of pointers. */
-	size_t nptrs = B.nsnaps + B.nmods + B.nlocs * 2 + B.nfuncs + 4;
-	void **ptrs = c->err ? NULL : hp_real.malloc(nptrs * sizeof(*ptrs));
-	if (!ptrs && !c->err)
-		c->err = -ENOMEM;
-	int err = c->err;
-	if (!err) {
-		void **q = ptrs;
-		p.sample = (Perftools__Profiles__Sample **)q;
-		p.n_sample = B.nsnaps;
-		for (size_t i = 0; i < B.nsnaps; i++)
-			*q++ = &samples[i];
-		p.mapping = (Perftools__Profiles__Mapping **)q;
-		p.n_mapping = B.nmods;
-		for (size_t i = 0; i < B.nmods; i++)
-			*q++ = &maps[i];
-		p.location = (Perftools__Profiles__Location **)q;
-		p.n_location = B.nlocs;
-		for (size_t i = 0; i < B.nlocs; i++)
-			*q++ = &B.locs[i];
-		void **linep = q;
-		for (size_t i = 0; i < B.nlocs; i++) {
-			*q++ = &B.lines[i];
-			B.locs[i].line = (Perftools__Profiles__Line **)&linep[i];
-		}
-		p.function = (Perftools__Profiles__Function **)q;
-		p.n_function = B.nfuncs;
-		for (size_t i = 0; i < B.nfuncs; i++)
-			*q++ = &B.funcs[i];
-		p.string_table = B.st.s;
-		p.n_string_table = B.st.n;
-
-		gz_t *g = hp_real.calloc(1, sizeof(*g));
-		if (!g) {
-			err = -ENOMEM;
-		} else {
-			g->base.append = gz_append;
-			g->fd = fd;
-			g->z.zalloc = z_alloc;
-			g->z.zfree = z_free;
-			/* windowBits 16 + 15: gzip framing, as pprof requires. */
-			if (deflateInit2(&g->z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8,
-			                 Z_DEFAULT_STRATEGY) != Z_OK) {
-				err = -ENOMEM;
-			} else {
-				protobuf_c_message_pack_to_buffer(&p.base, &g->base);
-				if (!g->err)
-					deflate_in(g, Z_FINISH);
-				deflateEnd(&g->z);
-				err = g->err;
-			}
-			hp_real.free(g);
-		}
-	}
-	hp_real.free(ptrs);
-	hp_real.free(maps);
-	hp_real.free(ids);
-	hp_real.free(vals);
-	hp_real.free(samples);
+	fill_header(&B, o, &p);
+	if (!B.ctx.err)
+		link_arrays(&B, &p);
+	int err = B.ctx.err ? B.ctx.err : write_gzipped(fd, &p);
 	free_builder(&B);
 	return err;
 }
