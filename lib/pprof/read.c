@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,22 @@ static void *fail(char *err, size_t len, const char *fmt, ...)
 	return NULL;
 }
 
+/*
+ * buf (cap bytes, and extra for a terminator) at twice the size, up to
+ * MAX_PROFILE_BYTES; or NULL, with buf freed.
+ */
+static unsigned char *double_buffer(unsigned char *buf, size_t *cap, size_t extra)
+{
+	unsigned char *b =
+	    *cap >= MAX_PROFILE_BYTES ? NULL : realloc(buf, *cap * 2 + extra);
+	if (!b) {
+		free(buf);
+		return NULL;
+	}
+	*cap *= 2;
+	return b;
+}
+
 unsigned char *pp_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -30,17 +47,8 @@ unsigned char *pp_read_file(const char *path, size_t *len, char *err, size_t err
 	size_t cap = 1 << 16, n = 0;
 	unsigned char *buf = malloc(cap + 1);
 	while (buf) {
-		if (n == cap) {
-			unsigned char *b =
-			    cap >= MAX_PROFILE_BYTES ? NULL : realloc(buf, cap * 2 + 1);
-			if (!b) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
+		if (n == cap && !(buf = double_buffer(buf, &cap, 1)))
+			break;
 		size_t r = fread(buf + n, 1, cap - n, f);
 		n += r;
 		if (r == 0)
@@ -72,17 +80,8 @@ static unsigned char *gunzip(const unsigned char *in, size_t inlen, size_t *outl
 	z.avail_in = (uInt)inlen;
 	int r = Z_OK;
 	while (out && r != Z_STREAM_END) {
-		if (n == cap) {
-			unsigned char *o =
-			    cap >= MAX_PROFILE_BYTES ? NULL : realloc(out, cap * 2);
-			if (!o) {
-				free(out);
-				out = NULL;
-				break;
-			}
-			out = o;
-			cap *= 2;
-		}
+		if (n == cap && !(out = double_buffer(out, &cap, 0)))
+			break;
 		z.next_out = out + n;
 		z.avail_out = (uInt)(cap - n);
 		r = inflate(&z, Z_NO_FLUSH);
@@ -133,95 +132,133 @@ static int has_id(const uint64_t *sorted, size_t n, uint64_t id)
 	return bsearch(&id, sorted, n, sizeof(*sorted), cmp_u64) != NULL;
 }
 
-static const char *validate(const pp_profile_t *p)
+static bool str_ok(const pp_profile_t *p, int64_t i)
 {
-	static char why[160];
+	return i >= 0 && (size_t)i < p->n_string_table;
+}
+
+/* string_table[0] and the sample types, by which the rest is read. */
+static const char *check_sample_types(const pp_profile_t *p)
+{
 	if (p->n_string_table == 0 || p->string_table[0][0])
 		return "string_table[0] is not empty";
-	size_t ns = p->n_string_table;
-#define STR_OK(i) ((i) >= 0 && (size_t)(i) < ns)
 	if (p->n_sample_type == 0)
 		return "no sample types";
 	for (size_t i = 0; i < p->n_sample_type; i++)
-		if (!STR_OK(p->sample_type[i]->type) || !STR_OK(p->sample_type[i]->unit))
+		if (!str_ok(p, p->sample_type[i]->type) ||
+		    !str_ok(p, p->sample_type[i]->unit))
 			return "sample type names a string out of range";
-	size_t nmax = p->n_mapping > p->n_location ? p->n_mapping : p->n_location;
-	if (p->n_function > nmax)
-		nmax = p->n_function;
-	uint64_t *ids = malloc((nmax + 1) * sizeof(*ids));
-	uint64_t *mids = malloc((p->n_mapping + 1) * sizeof(*mids));
-	uint64_t *fids = malloc((p->n_function + 1) * sizeof(*fids));
-	uint64_t *lids = malloc((p->n_location + 1) * sizeof(*lids));
-	const char *bad = NULL;
-	if (!ids || !mids || !fids || !lids) {
-		bad = "out of memory";
-		goto out;
-	}
+	return NULL;
+}
+
+/* The ids of the mappings, functions and locations, sorted. */
+typedef struct {
+	uint64_t *mappings, *functions, *locations;
+} ids_t;
+
+/*
+ * Fills ids (the caller frees them, also on failure) and checks that they are
+ * nonzero and unique, and the strings mappings and functions name.
+ */
+static const char *check_ids(const pp_profile_t *p, ids_t *ids)
+{
+	ids->mappings = malloc((p->n_mapping + 1) * sizeof(uint64_t));
+	ids->functions = malloc((p->n_function + 1) * sizeof(uint64_t));
+	ids->locations = malloc((p->n_location + 1) * sizeof(uint64_t));
+	if (!ids->mappings || !ids->functions || !ids->locations)
+		return "out of memory";
+	bool bad_mapping = false, bad_function = false;
 	for (size_t i = 0; i < p->n_mapping; i++) {
-		mids[i] = p->mapping[i]->id;
-		if (!STR_OK(p->mapping[i]->filename) || !STR_OK(p->mapping[i]->build_id))
-			bad = "mapping names a string out of range";
+		const Perftools__Profiles__Mapping *m = p->mapping[i];
+		ids->mappings[i] = m->id;
+		bad_mapping |= !str_ok(p, m->filename) || !str_ok(p, m->build_id);
 	}
 	for (size_t i = 0; i < p->n_function; i++) {
-		fids[i] = p->function[i]->id;
-		if (!STR_OK(p->function[i]->name) ||
-		    !STR_OK(p->function[i]->system_name) ||
-		    !STR_OK(p->function[i]->filename))
-			bad = "function names a string out of range";
+		const Perftools__Profiles__Function *f = p->function[i];
+		ids->functions[i] = f->id;
+		bad_function |= !str_ok(p, f->name) || !str_ok(p, f->system_name) ||
+		                !str_ok(p, f->filename);
 	}
 	for (size_t i = 0; i < p->n_location; i++)
-		lids[i] = p->location[i]->id;
-	if (bad)
-		goto out;
-	if (!ids_ok(mids, p->n_mapping))
-		bad = "mapping ids are zero or repeated";
-	else if (!ids_ok(fids, p->n_function))
-		bad = "function ids are zero or repeated";
-	else if (!ids_ok(lids, p->n_location))
-		bad = "location ids are zero or repeated";
-	if (bad)
-		goto out;
-	for (size_t i = 0; i < p->n_location && !bad; i++) {
+		ids->locations[i] = p->location[i]->id;
+	if (bad_function)
+		return "function names a string out of range";
+	if (bad_mapping)
+		return "mapping names a string out of range";
+	if (!ids_ok(ids->mappings, p->n_mapping))
+		return "mapping ids are zero or repeated";
+	if (!ids_ok(ids->functions, p->n_function))
+		return "function ids are zero or repeated";
+	if (!ids_ok(ids->locations, p->n_location))
+		return "location ids are zero or repeated";
+	return NULL;
+}
+
+/* Every id a location or a sample names exists; samples have a value per type. */
+static const char *check_references(const pp_profile_t *p, const ids_t *ids)
+{
+	for (size_t i = 0; i < p->n_location; i++) {
 		const Perftools__Profiles__Location *l = p->location[i];
-		if (l->mapping_id && !has_id(mids, p->n_mapping, l->mapping_id))
-			bad = "a location refers to a missing mapping";
-		for (size_t k = 0; k < l->n_line && !bad; k++)
+		if (l->mapping_id && !has_id(ids->mappings, p->n_mapping, l->mapping_id))
+			return "a location refers to a missing mapping";
+		for (size_t k = 0; k < l->n_line; k++)
 			if (l->line[k]->function_id &&
-			    !has_id(fids, p->n_function, l->line[k]->function_id))
-				bad = "a location refers to a missing function";
+			    !has_id(ids->functions, p->n_function,
+			            l->line[k]->function_id))
+				return "a location refers to a missing function";
 	}
-	for (size_t i = 0; i < p->n_sample && !bad; i++) {
+	for (size_t i = 0; i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = p->sample[i];
 		if (s->n_value != p->n_sample_type) {
+			static char why[160];
 			snprintf(why, sizeof(why),
 			         "sample %zu has %zu values for %zu sample types", i,
 			         s->n_value, p->n_sample_type);
-			bad = why;
+			return why;
 		}
-		for (size_t k = 0; k < s->n_location_id && !bad; k++)
-			if (!has_id(lids, p->n_location, s->location_id[k]))
-				bad = "a sample refers to a missing location";
-		for (size_t k = 0; k < s->n_label && !bad; k++)
-			if (!STR_OK(s->label[k]->key) || !STR_OK(s->label[k]->str) ||
-			    !STR_OK(s->label[k]->num_unit))
-				bad = "a label names a string out of range";
+		for (size_t k = 0; k < s->n_location_id; k++)
+			if (!has_id(ids->locations, p->n_location, s->location_id[k]))
+				return "a sample refers to a missing location";
+		for (size_t k = 0; k < s->n_label; k++)
+			if (!str_ok(p, s->label[k]->key) ||
+			    !str_ok(p, s->label[k]->str) ||
+			    !str_ok(p, s->label[k]->num_unit))
+				return "a label names a string out of range";
 	}
-	for (size_t i = 0; i < p->n_comment && !bad; i++)
-		if (!STR_OK(p->comment[i]))
-			bad = "a comment names a string out of range";
-	if (!bad && (!STR_OK(p->drop_frames) || !STR_OK(p->keep_frames) ||
-	             !STR_OK(p->default_sample_type) || !STR_OK(p->doc_url)))
-		bad = "a header field names a string out of range";
-	if (!bad && p->period_type &&
-	    (!STR_OK(p->period_type->type) || !STR_OK(p->period_type->unit)))
-		bad = "period type names a string out of range";
-out:
-	free(ids);
-	free(mids);
-	free(fids);
-	free(lids);
+	return NULL;
+}
+
+/* The strings the profile itself names: comments, header fields, period type. */
+static const char *check_header_strings(const pp_profile_t *p)
+{
+	for (size_t i = 0; i < p->n_comment; i++)
+		if (!str_ok(p, p->comment[i]))
+			return "a comment names a string out of range";
+	if (!str_ok(p, p->drop_frames) || !str_ok(p, p->keep_frames) ||
+	    !str_ok(p, p->default_sample_type) || !str_ok(p, p->doc_url))
+		return "a header field names a string out of range";
+	if (p->period_type &&
+	    (!str_ok(p, p->period_type->type) || !str_ok(p, p->period_type->unit)))
+		return "period type names a string out of range";
+	return NULL;
+}
+
+/* NULL, or the first reason p is invalid. */
+static const char *validate(const pp_profile_t *p)
+{
+	const char *bad = check_sample_types(p);
+	if (bad)
+		return bad;
+	ids_t ids;
+	bad = check_ids(p, &ids);
+	if (!bad)
+		bad = check_references(p, &ids);
+	if (!bad)
+		bad = check_header_strings(p);
+	free(ids.mappings);
+	free(ids.functions);
+	free(ids.locations);
 	return bad;
-#undef STR_OK
 }
 
 pp_profile_t *pp_parse(const unsigned char *raw, size_t len, char *err, size_t errlen)
