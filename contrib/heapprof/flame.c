@@ -218,6 +218,85 @@ static void usage_flame(FILE *f)
 	           "blue shrank.\n");
 }
 
+/* The merged stacks as a tree of frames under a root named "all". */
+static node_t *build_tree(const table_t *stacks)
+{
+	node_t *root = new_node("all", 3);
+	for (size_t i = 0; i < stacks->n; i++) {
+		const merged_t *m = (const merged_t *)stacks->items + i;
+		if (m->value != 0)
+			add_stack(root, m->key, m->value);
+	}
+	return root;
+}
+
+/* The scale that fits the tree in WIDTH pixels, and the height it then takes. */
+static draw_t layout(const input_t *in, const node_t *root)
+{
+	const pp_profile_t *p = in->profile;
+	draw_t d = {.diff = in->base != NULL,
+	            .unit = pp_str(p, p->sample_type[in->vi]->unit),
+	            .total = root->width > 0 ? root->width : 1};
+	d.scale = WIDTH / d.total;
+	int depth = root->width > 0 ? max_depth(root, d.scale) : 1;
+	d.height = PAD_TOP + depth * FRAME_H + PAD_BOT;
+	return d;
+}
+
+/* The <svg> element, the style, the script and the background. */
+static void svg_prologue(const draw_t *d)
+{
+	fprintf(
+	    d->f,
+	    "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+	    "<svg version=\"1.1\" width=\"%.0f\" height=\"%d\" viewBox=\"0 0 %.0f %d\" "
+	    "xmlns=\"http://www.w3.org/2000/svg\" font-family=\"Verdana, sans-serif\" "
+	    "font-size=\"12\">\n",
+	    WIDTH, d->height, WIDTH, d->height);
+	fprintf(d->f,
+	        "<style>g.f:hover rect{stroke:#222;stroke-width:0.6;cursor:pointer}"
+	        "text{pointer-events:none;fill:#000}</style>\n<script><![CDATA[\n%s]]></"
+	        "script>\n",
+	        script);
+	fprintf(d->f,
+	        "<rect id=\"bg\" x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" "
+	        "fill=\"%s\"/>\n",
+	        d->diff ? "#f4f4f8" : "#fdf6ec");
+}
+
+/* The title, the file(s) and total under it, the reset link, the details line. */
+static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
+                         const char *title)
+{
+	FILE *f = d->f;
+	const pp_profile_t *p = in->profile;
+	const char *type = pp_str(p, p->sample_type[in->vi]->type);
+	char total[32];
+	fmt_value(total, sizeof(total), d->diff ? root->net : root->width, d->unit);
+	fprintf(f, "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">",
+	        WIDTH / 2);
+	if (title)
+		xml(f, title);
+	else if (d->diff)
+		fprintf(f, "%s change: red grew, blue shrank", type);
+	else
+		fprintf(f, "%s flame graph", type);
+	fprintf(
+	    f, "</text>\n<text x=\"%.0f\" y=\"40\" text-anchor=\"middle\" fill=\"#555\">",
+	    WIDTH / 2);
+	xml(f, in->path);
+	if (d->diff) {
+		fputs(" minus ", f);
+		xml(f, in->base);
+	}
+	fprintf(f, " — total %s%s</text>\n", d->diff && root->net > 0 ? "+" : "", total);
+	fprintf(
+	    f,
+	    "<text id=\"reset\" x=\"10\" y=\"22\" fill=\"#36c\" style=\"cursor:pointer\">"
+	    "Reset zoom</text>\n");
+	fprintf(f, "<text id=\"details\" x=\"10\" y=\"%d\"> </text>\n", d->height - 10);
+}
+
 int cmd_flame(int argc, char **argv)
 {
 	input_t in = {0};
@@ -236,72 +315,20 @@ int cmd_flame(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	load_input(&in);
-	bool diff = in.base != NULL;
-	node_t *root = new_node("all", 3);
-	for (size_t i = 0; i < in.stacks.n; i++) {
-		const merged_t *m = (const merged_t *)in.stacks.items + i;
-		if (m->value != 0)
-			add_stack(root, m->key, m->value);
-	}
-	const pp_profile_t *p = in.profile;
-	draw_t d = {.diff = diff,
-	            .unit = pp_str(p, p->sample_type[in.vi]->unit),
-	            .total = root->width > 0 ? root->width : 1};
-	d.scale = WIDTH / d.total;
-	int depth = root->width > 0 ? max_depth(root, d.scale) : 1;
-	d.height = PAD_TOP + depth * FRAME_H + PAD_BOT;
-	FILE *f = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
-	if (!f)
+	node_t *root = build_tree(&in.stacks);
+	draw_t d = layout(&in, root);
+	d.f = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
+	if (!d.f)
 		die("%s: cannot write: %s", outpath, strerror(errno));
-	d.f = f;
-	const char *type = pp_str(p, p->sample_type[in.vi]->type);
-	char total[32];
-	fmt_value(total, sizeof(total), diff ? root->net : root->width, d.unit);
-	fprintf(
-	    f,
-	    "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-	    "<svg version=\"1.1\" width=\"%.0f\" height=\"%d\" viewBox=\"0 0 %.0f %d\" "
-	    "xmlns=\"http://www.w3.org/2000/svg\" font-family=\"Verdana, sans-serif\" "
-	    "font-size=\"12\">\n",
-	    WIDTH, d.height, WIDTH, d.height);
-	fprintf(f,
-	        "<style>g.f:hover rect{stroke:#222;stroke-width:0.6;cursor:pointer}"
-	        "text{pointer-events:none;fill:#000}</style>\n<script><![CDATA[\n%s]]></"
-	        "script>\n",
-	        script);
-	fprintf(f,
-	        "<rect id=\"bg\" x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" "
-	        "fill=\"%s\"/>\n",
-	        diff ? "#f4f4f8" : "#fdf6ec");
-	fprintf(f, "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">",
-	        WIDTH / 2);
-	if (title)
-		xml(f, title);
-	else if (diff)
-		fprintf(f, "%s change: red grew, blue shrank", type);
-	else
-		fprintf(f, "%s flame graph", type);
-	fprintf(
-	    f, "</text>\n<text x=\"%.0f\" y=\"40\" text-anchor=\"middle\" fill=\"#555\">",
-	    WIDTH / 2);
-	xml(f, in.path);
-	if (diff) {
-		fputs(" minus ", f);
-		xml(f, in.base);
-	}
-	fprintf(f, " — total %s%s</text>\n", diff && root->net > 0 ? "+" : "", total);
-	fprintf(
-	    f,
-	    "<text id=\"reset\" x=\"10\" y=\"22\" fill=\"#36c\" style=\"cursor:pointer\">"
-	    "Reset zoom</text>\n");
-	fprintf(f, "<text id=\"details\" x=\"10\" y=\"%d\"> </text>\n", d.height - 10);
+	svg_prologue(&d);
+	svg_headings(&d, &in, root, title);
 	double x = 0;
 	for (const node_t *ch = root->child; ch; ch = ch->next) {
 		draw(&d, ch, x, 0);
 		x += ch->width * d.scale;
 	}
-	fputs("</svg>\n", f);
-	if (f != stdout && fclose(f) != 0)
+	fputs("</svg>\n", d.f);
+	if (d.f != stdout && fclose(d.f) != 0)
 		die("%s: write error: %s", outpath, strerror(errno));
 	free_tree(root);
 	free_input(&in);

@@ -290,23 +290,13 @@ static bool parse_seconds(const char *arg, void *dst)
 	return !(*end || s <= 0);
 }
 
-int cmd_snapshot(int argc, char **argv)
+/* The process named by arg, which exists and is ours to signal, or dies. */
+static pid_t target_process(const char *arg)
 {
-	double timeout = 10;
-	const opt_t opts[] = {
-	    {.name = "timeout",
-	     .has_arg = true,
-	     .dst = &timeout,
-	     .parse = parse_seconds,
-	     .expected = "seconds"},
-	    {0},
-	};
-	const cmdline_t cmd = {opts, usage_snapshot, 1, 1};
-	const char *pidarg = argv[parse_options(argc, argv, &cmd)];
 	char *end;
-	long lp = strtol(pidarg, &end, 10);
+	long lp = strtol(arg, &end, 10);
 	if (*end || lp <= 0 || lp > INT_MAX)
-		die("expected a process id, got '%s'", pidarg);
+		die("expected a process id, got '%s'", arg);
 	pid_t pid = (pid_t)lp;
 	if (kill(pid, 0) < 0) {
 		if (errno == ESRCH)
@@ -315,16 +305,25 @@ int cmd_snapshot(int argc, char **argv)
 			die("process %d belongs to another user", (int)pid);
 		die("process %d: %s", (int)pid, strerror(errno));
 	}
+	return pid;
+}
+
+/* Dies unless libheapprof.so is loaded in pid. */
+static void check_profiled(pid_t pid)
+{
 	size_t len;
 	char *maps = read_proc(pid, "maps", "memory map", &len);
 	bool profiled = strstr(maps, "libheapprof") != NULL;
 	free(maps);
 	if (!profiled)
 		die("process %d is not profiled: libheapprof.so is not loaded in it "
-		    "(start it "
-		    "with heapprof run, or LD_PRELOAD)",
+		    "(start it with heapprof run, or LD_PRELOAD)",
 		    (int)pid);
-	char *env = read_proc(pid, "environ", "environment", &len);
+}
+
+/* The signal pid takes snapshots on (HEAPPROF_SIGNAL in env), or dies if none. */
+static int snapshot_signal(pid_t pid, const char *env, size_t len)
+{
 	const char *s = env_of(env, len, "HEAPPROF_SIGNAL");
 	int signo = SIGUSR2;
 	if (s && hp_config_parse_signal(s, &signo))
@@ -332,28 +331,41 @@ int cmd_snapshot(int argc, char **argv)
 	if (!signo)
 		die("process %d takes no snapshots by signal (HEAPPROF_SIGNAL=none)",
 		    (int)pid);
+	return signo;
+}
+
+/* pid's profile file prefix (HEAPPROF_OUTPUT in env), absolute, into prefix. */
+static void output_prefix(pid_t pid, const char *env, size_t len, char *prefix,
+                          size_t cap)
+{
 	const char *out = env_of(env, len, "HEAPPROF_OUTPUT");
-	char prefix[PATH_MAX + 1];
 	if (!out || !*out)
 		out = "heapprof";
 	if (out[0] == '/') {
-		snprintf(prefix, sizeof(prefix), "%s", out);
-	} else {
-		/* The library resolved it against the directory the process started
-		 * in; its current directory is the best guess from outside. */
-		char link[64], cwd[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
-		ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
-		if (n <= 0)
-			die("process %d: cannot read its working directory", (int)pid);
-		cwd[n] = '\0';
-		if (strlen(cwd) + strlen(out) + 2 > sizeof(prefix))
-			die("process %d: its output prefix is too long", (int)pid);
-		strcpy(prefix, cwd);
-		strcat(prefix, "/");
-		strcat(prefix, out);
+		snprintf(prefix, cap, "%s", out);
+		return;
 	}
-	free(env);
+	/* The library resolved it against the directory the process started
+	 * in; its current directory is the best guess from outside. */
+	char link[64], cwd[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
+	ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n <= 0)
+		die("process %d: cannot read its working directory", (int)pid);
+	cwd[n] = '\0';
+	if (strlen(cwd) + strlen(out) + 2 > cap)
+		die("process %d: its output prefix is too long", (int)pid);
+	strcpy(prefix, cwd);
+	strcat(prefix, "/");
+	strcat(prefix, out);
+}
+
+/*
+ * Sends pid signo and prints the path of the snapshot file that appears
+ * under prefix; dies if none does within timeout seconds.
+ */
+static int request_snapshot(pid_t pid, int signo, const char *prefix, double timeout)
+{
 	char newest[PATH_MAX + 256] = "";
 	int before = list_snapshots(prefix, pid, newest, sizeof(newest));
 	if (kill(pid, signo) < 0)
@@ -370,7 +382,29 @@ int cmd_snapshot(int argc, char **argv)
 		nanosleep(&tick, NULL);
 	}
 	die("no snapshot from process %d within %.0f s (files %s.%d.*.signal.pb.gz); "
-	    "does "
-	    "the program handle SIG%s itself?",
+	    "does the program handle SIG%s itself?",
 	    (int)pid, timeout, prefix, (int)pid, hp_config_signal_name(signo));
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	double timeout = 10;
+	const opt_t opts[] = {
+	    {.name = "timeout",
+	     .has_arg = true,
+	     .dst = &timeout,
+	     .parse = parse_seconds,
+	     .expected = "seconds"},
+	    {0},
+	};
+	const cmdline_t cmd = {opts, usage_snapshot, 1, 1};
+	pid_t pid = target_process(argv[parse_options(argc, argv, &cmd)]);
+	check_profiled(pid);
+	size_t len;
+	char *env = read_proc(pid, "environ", "environment", &len);
+	int signo = snapshot_signal(pid, env, len);
+	char prefix[PATH_MAX + 1];
+	output_prefix(pid, env, len, prefix, sizeof(prefix));
+	free(env);
+	return request_snapshot(pid, signo, prefix, timeout);
 }

@@ -52,6 +52,61 @@ static bool parse_count(const char *arg, void *dst)
 	return !(*end || n < 0);
 }
 
+/* How many rows top shows (the nonzero ones, limit at most), and their flat sum. */
+static size_t rows_shown(const table_t *rows, long limit, double *flat)
+{
+	const row_t *rv = rows->items;
+	size_t shown = 0;
+	*flat = 0;
+	for (size_t i = 0; i < rows->n; i++)
+		if ((rv[i].flat != 0 || rv[i].cum != 0) &&
+		    (limit < 0 || shown < (size_t)limit))
+			shown++, *flat += rv[i].flat;
+	return shown;
+}
+
+/* pprof -top's header: the type, what the rows shown account for, the columns. */
+static void print_header(const input_t *in, double total, double shown_flat)
+{
+	const pp_profile_t *p = in->profile;
+	const char *unit = pp_str(p, p->sample_type[in->vi]->unit);
+	char t[32], s[32];
+	fmt_value(t, sizeof(t), total, unit);
+	fmt_value(s, sizeof(s), shown_flat, unit);
+	printf("Type: %s\n", pp_str(p, p->sample_type[in->vi]->type));
+	printf("Showing nodes accounting for %s, %.2f%% of %s total\n", s,
+	       total ? 100 * shown_flat / total : 0.0, t);
+	printf("%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
+}
+
+/* The first shown nonzero rows, as pprof -top prints them, or exact with raw. */
+static void print_rows(const input_t *in, const table_t *rows, size_t shown, double total,
+                       bool raw)
+{
+	const pp_profile_t *p = in->profile;
+	const char *unit = pp_str(p, p->sample_type[in->vi]->unit);
+	const row_t *rv = rows->items;
+	size_t printed = 0;
+	double sum = 0;
+	for (size_t i = 0; i < rows->n && printed < shown; i++) {
+		const row_t *r = &rv[i];
+		if (r->flat == 0 && r->cum == 0)
+			continue;
+		printed++;
+		sum += r->flat;
+		if (raw) {
+			printf("%.0f\t%.0f\t%s\n", r->flat, r->cum, r->name);
+			continue;
+		}
+		char f[32], cu[32];
+		fmt_value(f, sizeof(f), r->flat, unit);
+		fmt_value(cu, sizeof(cu), r->cum, unit);
+		double t = total ? total : 1;
+		printf("%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", f, 100 * r->flat / t,
+		       100 * sum / t, cu, 100 * r->cum / t, r->name);
+	}
+}
+
 int cmd_top(int argc, char **argv, bool diff)
 {
 	input_t in = {0};
@@ -79,43 +134,12 @@ int cmd_top(int argc, char **argv, bool diff)
 	table_t rows;
 	table_init(&rows, sizeof(row_t));
 	double total = by_function(&in.stacks, &rows);
-	row_t *rv = rows.items;
-	qsort(rv, rows.n, sizeof(*rv), cmp_rows);
-	const pp_profile_t *p = in.profile;
-	const char *unit = pp_str(p, p->sample_type[in.vi]->unit);
-	size_t shown = 0;
-	double shown_flat = 0, sum = 0;
-	for (size_t i = 0; i < rows.n; i++)
-		if ((rv[i].flat != 0 || rv[i].cum != 0) &&
-		    (limit < 0 || shown < (size_t)limit))
-			shown++, shown_flat += rv[i].flat;
-	if (!raw) {
-		char t[32], s[32];
-		fmt_value(t, sizeof(t), total, unit);
-		fmt_value(s, sizeof(s), shown_flat, unit);
-		printf("Type: %s\n", pp_str(p, p->sample_type[in.vi]->type));
-		printf("Showing nodes accounting for %s, %.2f%% of %s total\n", s,
-		       total ? 100 * shown_flat / total : 0.0, t);
-		printf("%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
-	}
-	size_t printed = 0;
-	for (size_t i = 0; i < rows.n && printed < shown; i++) {
-		row_t *r = &rv[i];
-		if (r->flat == 0 && r->cum == 0)
-			continue;
-		printed++;
-		sum += r->flat;
-		if (raw) {
-			printf("%.0f\t%.0f\t%s\n", r->flat, r->cum, r->name);
-			continue;
-		}
-		char f[32], cu[32];
-		fmt_value(f, sizeof(f), r->flat, unit);
-		fmt_value(cu, sizeof(cu), r->cum, unit);
-		double t = total ? total : 1;
-		printf("%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", f, 100 * r->flat / t,
-		       100 * sum / t, cu, 100 * r->cum / t, r->name);
-	}
+	qsort(rows.items, rows.n, sizeof(row_t), cmp_rows);
+	double shown_flat;
+	size_t shown = rows_shown(&rows, limit, &shown_flat);
+	if (!raw)
+		print_header(&in, total, shown_flat);
+	print_rows(&in, &rows, shown, total, raw);
 	table_free(&rows);
 	free_input(&in);
 	return 0;
