@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * flame: a self-contained SVG flame graph (heapprof flame). Frames are laid
- * out root at the bottom, width proportional to value. Hovering shows the
- * function, its value and percentage; clicking zooms to a frame; clicking the
- * background resets. With --base the width is the size of the change and the
- * colour its direction: red grew, blue shrank.
+ * flame: a self-contained SVG flame graph (heapprof flame), root at the
+ * bottom, width proportional to value. Hovering shows a frame's function,
+ * value and share, a click zooms, the background resets. With --base, width
+ * is the size of the change and colour its direction: red grew, blue shrank.
+ * The stacks come merged from profiles.c.
  */
 #include "heapprof.h"
 #include "common.h"

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * heapprof.h: what the heapprof command's modules share. profiles.c loads
- * profiles and merges their samples by stack, as pprof does before reporting;
- * report.c prints them (info, top, diff, folded); flame.c draws them;
- * process.c runs and snapshots profiled programs.
+ * heapprof.h: what the heapprof command's files share. main.c dispatches to
+ * the subcommands, options.c parses their command lines, profiles.c loads
+ * profiles and merges their samples by stack as pprof does, report.c prints
+ * them (info, top, diff, folded), flame.c draws them, process.c runs and
+ * snapshots profiled programs. Reading a file is lib/pprof's.
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
@@ -92,13 +93,14 @@ void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign);
 typedef struct {
 	char *name;
 	double flat, cum;
-	unsigned seen;
+	unsigned seen; /* 1 + the last stack added to cum: once per stack */
 } row_t;
 double by_function(const table_t *stacks, table_t *rows);
 
 /*
- * The common front end of every report: parses [--sample-index T] [--base
- * OLD] plus the caller's own options, loads the profile(s) and fills stacks.
+ * The common front end of top, diff, folded and flame: with sample_index,
+ * base and path set from the command line, load_input loads the profile(s),
+ * picks the sample type (vi) and fills stacks (a table of merged_t).
  */
 typedef struct {
 	const char *sample_index, *base, *path;

@@ -3,7 +3,8 @@
  * profiles: loading profiles for the heapprof command and merging their
  * samples by stack of function names, as pprof does: drop_frames pruning,
  * [mapping] or address for a location without a function, and a -base
- * profile merged in negated before anything is totalled.
+ * profile merged in negated before anything is totalled. Reading and checking
+ * a file is lib/pprof/read.c's; printing is report.c's and flame.c's.
  */
 #include "heapprof.h"
 
@@ -247,14 +248,7 @@ static size_t first_kept(const index_t *x, const size_t *pos, size_t n)
 	return 0;
 }
 
-/* ---- aggregation ------------------------------------------------------ */
-
-/*
- * Samples are first merged by their stack of names (after pruning), as pprof
- * merges a profile with its negated -base before computing anything, so
- * totals are sums of |value| over merged stacks. Then each stack's value goes
- * to its leaf function (flat) and once to every function on it (cum).
- */
+/* ---- tables by name --------------------------------------------------- */
 
 static const pp_alloc_t libc_alloc = {realloc, free};
 
@@ -287,6 +281,15 @@ void table_free(table_t *t)
 	pp_strtab_fini(&t->keys);
 	free(t->items);
 }
+
+/* ---- aggregation ------------------------------------------------------ */
+
+/*
+ * Samples are first merged by their stack of names (after pruning), as pprof
+ * merges a profile with its negated -base before computing anything, so
+ * totals are sums of |value| over merged stacks. Then each stack's value goes
+ * to its leaf function (flat) and once to every function on it (cum).
+ */
 
 /* Adds sign * value[vi] of every sample of p to the stacks table. */
 void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)

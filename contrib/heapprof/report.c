@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report: the heapprof commands that print: info, top, diff and folded.
+ * Loading and merging the samples is profiles.c's; the flame graph is
+ * flame.c's.
  */
 #include "heapprof.h"
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pprof_read: loads a pprof profile (gzipped or plain profile.proto) and checks
- * it the way pprof's CheckValid does, so every later step can trust indexes.
- * It does not aggregate or print (heapprof.c does).
+ * pprof: the profile reader (read.c). It loads a pprof profile (gzipped or
+ * plain profile.proto) and checks it the way pprof's CheckValid does, so
+ * every later step can trust indexes. It does not aggregate or print
+ * (contrib/heapprof/ does) nor write profiles (lib/profile.c).
  */
-#ifndef HP_PPROF_READ_H
-#define HP_PPROF_READ_H
+#ifndef HP_PPROF_H
+#define HP_PPROF_H
 
 #include "profile.pb-c.h"
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pprof_read: file -> bytes (inflating gzip) -> protobuf-c unpack -> checks.
+ * read: file -> bytes (inflating gzip) -> protobuf-c unpack -> checks, with
+ * a one-line reason for whatever is rejected. Its only allocator is the C
+ * library's: the preloaded library never calls it (it is linked with
+ * --gc-sections, which leaves the reader out).
  */
 #include "pprof/pprof.h"
 
