@@ -3,9 +3,11 @@
  * profile: encode a stack table with known stacks and counters, decode it with
  * the reader, and check every field pprof relies on: sample types in Go's
  * order, period, values, main executable first, return address - 1, names
- * resolved in-process, drop_frames, the truncated-stack marker.
+ * resolved in-process, drop_frames, the truncated-stack marker. First, the
+ * string interner the profile's string table is built with, out of memory too.
  */
 #include "pprof/pprof.h"
+#include "pprof/strtab.h"
 #include "profile.h"
 #include "sampler.h"
 #include "stack_table.h"
@@ -48,8 +50,46 @@ static uint64_t address_of(const pp_profile_t *p, uint64_t loc_id)
 	return 0;
 }
 
+/* The allocator of the interner below: fails once its budget is spent. */
+static int budget;
+static void *tight_realloc(void *p, size_t n)
+{
+	return budget-- > 0 ? realloc(p, n) : NULL;
+}
+static const pp_alloc_t tight = {tight_realloc, free};
+
+static void test_strtab(void)
+{
+	pp_strtab_t t;
+	pp_strtab_init(&t, &tight);
+	budget = 1 << 20;
+	char buf[32];
+	int in_order = 1, found = 1;
+	for (int i = 0; i < 5000; i++) {
+		snprintf(buf, sizeof(buf), "s%d", i);
+		in_order &= pp_strtab_intern_copy(&t, buf) == i;
+	}
+	for (int i = 0; i < 5000; i++) {
+		snprintf(buf, sizeof(buf), "s%d", i);
+		found &= pp_strtab_intern_copy(&t, buf) == i && !strcmp(t.s[i], buf);
+	}
+	ok(in_order && t.n == 5000, "5000 strings get indexes 0..4999 in order");
+	ok(found && t.n == 5000, "each is found again, not added twice");
+	static const char lent[] = "lent";
+	ok(pp_strtab_intern(&t, lent) == 5000 && t.s[5000] == lent,
+	   "pp_strtab_intern keeps the pointer it is lent");
+	budget = 0;
+	ok(pp_strtab_intern_copy(&t, "no room") == -ENOMEM && t.n == 5001,
+	   "out of memory: -ENOMEM, and the table is unchanged");
+	size_t cap = 0;
+	ok(!pp_grow(&tight, NULL, &cap, SIZE_MAX / 2, 16) && cap == 0,
+	   "pp_grow refuses a size that overflows");
+	pp_strtab_fini(&t);
+}
+
 int main(void)
 {
+	test_strtab();
 	hp_symbols_init();
 	/* Return addresses one byte in: the functions are a bare "ret". */
 	uintptr_t frames[2] = {(uintptr_t)leaf_function + 1,
