@@ -16,7 +16,8 @@ int main(void)
 	ok(!strcmp(b, "0x10 z %"), "pointer, char, percent: %s", b);
 	size_t n = hp_fmt(b, 8, "%s", "truncated string");
 	ok(n == 7 && !strcmp(b, "truncat"), "truncates and terminates");
-	const char *null_str = NULL;
+	/* volatile: GCC would see the NULL and warn, which is the point here. */
+	const char *volatile null_str = NULL;
 	hp_fmt(b, sizeof(b), "%s", null_str);
 	ok(!strcmp(b, "(null)"), "NULL string");
 	return tap_done();
