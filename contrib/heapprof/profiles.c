@@ -178,24 +178,14 @@ static void simplify(const char *name, char *buf, size_t len)
 		*paren = '\0';
 }
 
-static void build_index(index_t *x, const pp_profile_t *p)
+/*
+ * Marks the locations whose innermost function matching drop_frames (the
+ * whole name, without C++ parameters) makes pprof drop the location itself
+ * (pruned_loc) or only what it calls (prune_beneath).
+ */
+static void mark_drop_frames(index_t *x)
 {
-	memset(x, 0, sizeof(*x));
-	x->p = p;
-	uint64_t *ids;
-	IDS_OF(p->function, p->n_function, ids);
-	idx_build(&x->funcs, ids, p->n_function);
-	free(ids);
-	IDS_OF(p->location, p->n_location, ids);
-	idx_build(&x->locs, ids, p->n_location);
-	free(ids);
-	IDS_OF(p->mapping, p->n_mapping, ids);
-	idx_build(&x->maps, ids, p->n_mapping);
-	free(ids);
-	x->pruned_loc = calloc(p->n_location + 1, 1);
-	x->prune_beneath = calloc(p->n_location + 1, 1);
-	if (!x->pruned_loc || !x->prune_beneath)
-		die("out of memory");
+	const pp_profile_t *p = x->p;
 	const char *drop = pp_str(p, p->drop_frames);
 	if (!*drop)
 		return;
@@ -226,6 +216,36 @@ static void build_index(index_t *x, const pp_profile_t *p)
 		}
 	}
 	regfree(&re);
+}
+
+static void build_index(index_t *x, const pp_profile_t *p)
+{
+	memset(x, 0, sizeof(*x));
+	x->p = p;
+	uint64_t *ids;
+	IDS_OF(p->function, p->n_function, ids);
+	idx_build(&x->funcs, ids, p->n_function);
+	free(ids);
+	IDS_OF(p->location, p->n_location, ids);
+	idx_build(&x->locs, ids, p->n_location);
+	free(ids);
+	IDS_OF(p->mapping, p->n_mapping, ids);
+	idx_build(&x->maps, ids, p->n_mapping);
+	free(ids);
+	x->pruned_loc = calloc(p->n_location + 1, 1);
+	x->prune_beneath = calloc(p->n_location + 1, 1);
+	if (!x->pruned_loc || !x->prune_beneath)
+		die("out of memory");
+	mark_drop_frames(x);
+}
+
+static void free_index(index_t *x)
+{
+	idx_free(&x->funcs);
+	idx_free(&x->locs);
+	idx_free(&x->maps);
+	free(x->pruned_loc);
+	free(x->prune_beneath);
 }
 
 /*
@@ -291,65 +311,78 @@ void table_free(table_t *t)
  * to its leaf function (flat) and once to every function on it (cum).
  */
 
+/* A stack's key as it is built: names, each followed by '\n'. */
+typedef struct {
+	char *s;
+	size_t len, cap;
+} keybuf_t;
+
+static void key_append(keybuf_t *k, const char *name)
+{
+	size_t nlen = strlen(name);
+	if (k->len + nlen + 2 > k->cap) {
+		k->cap = (k->len + nlen + 2) * 2;
+		k->s = realloc(k->s, k->cap);
+		if (!k->s)
+			die("out of memory");
+	}
+	memcpy(k->s + k->len, name, nlen);
+	k->len += nlen;
+	k->s[k->len++] = '\n';
+	k->s[k->len] = '\0';
+}
+
+/*
+ * The key of sample s into k: the names of its kept frames, leaf first,
+ * inlined functions before their callers. pos: room for a position per
+ * location of s.
+ */
+static void sample_key(const index_t *x, const Perftools__Profiles__Sample *s,
+                       size_t *pos, keybuf_t *k)
+{
+	k->len = 0;
+	k->s[0] = '\0';
+	for (size_t i = 0; i < s->n_location_id; i++)
+		pos[i] = idx_pos(&x->locs, s->location_id[i]); /* validated: present */
+	for (size_t i = first_kept(x, pos, s->n_location_id); i < s->n_location_id; i++) {
+		const Perftools__Profiles__Location *l = x->p->location[pos[i]];
+		char fb[64];
+		size_t nl = l->n_line ? l->n_line : 1;
+		for (size_t li = 0; li < nl; li++) {
+			const char *n =
+			    l->n_line ? func_name(x, l->line[li]->function_id) : NULL;
+			key_append(k, n ? n : loc_fallback(x, l, fb, sizeof(fb)));
+		}
+	}
+}
+
 /* Adds sign * value[vi] of every sample of p to the stacks table. */
 void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)
 {
 	index_t x;
 	build_index(&x, p);
-	size_t cap = 4096, npos = 0, *pos = NULL;
-	char *key = malloc(cap);
-	if (!key)
+	keybuf_t key = {malloc(4096), 0, 4096};
+	if (!key.s)
 		die("out of memory");
+	size_t npos = 0, *pos = NULL;
 	for (size_t i = 0; i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = p->sample[i];
 		double v = sign * (double)s->value[vi];
 		if (v == 0)
 			continue;
-		size_t len = 0;
-		key[0] = '\0';
 		if (s->n_location_id > npos) {
 			npos = s->n_location_id * 2;
 			pos = realloc(pos, npos * sizeof(*pos));
 			if (!pos)
 				die("out of memory");
 		}
-		for (size_t k = 0; k < s->n_location_id; k++)
-			pos[k] =
-			    idx_pos(&x.locs, s->location_id[k]); /* validated: present */
-		for (size_t k = first_kept(&x, pos, s->n_location_id);
-		     k < s->n_location_id; k++) {
-			const Perftools__Profiles__Location *l = p->location[pos[k]];
-			char fb[64];
-			size_t nl = l->n_line ? l->n_line : 1;
-			for (size_t li = 0; li < nl; li++) {
-				const char *n =
-				    l->n_line ? func_name(&x, l->line[li]->function_id)
-				              : NULL;
-				if (!n)
-					n = loc_fallback(&x, l, fb, sizeof(fb));
-				size_t nlen = strlen(n);
-				if (len + nlen + 2 > cap) {
-					cap = (len + nlen + 2) * 2;
-					key = realloc(key, cap);
-					if (!key)
-						die("out of memory");
-				}
-				memcpy(key + len, n, nlen);
-				len += nlen;
-				key[len++] = '\n';
-				key[len] = '\0';
-			}
-		}
-		merged_t *st = table_lookup(stacks, key);
+		sample_key(&x, s, pos, &key);
+		merged_t *st = table_lookup(stacks, key.s);
 		st->value += v;
 	}
-	free(key);
+	free(key.s);
 	free(pos);
-	idx_free(&x.funcs);
-	idx_free(&x.locs);
-	idx_free(&x.maps);
-	free(x.pruned_loc);
-	free(x.prune_beneath);
+	free_index(&x);
 }
 
 /* Per-function flat and cum from merged stacks; returns the total (sum |v|). */
