@@ -70,6 +70,11 @@ static void *boot_alloc(size_t n)
 	return boot_pool + (size_t)first * BOOT_PAGE;
 }
 
+void *hp_backing_boot_alloc(size_t n)
+{
+	return boot_alloc(n);
+}
+
 bool hp_backing_is_boot(const void *p)
 {
 	return (uintptr_t)p - (uintptr_t)boot_pool < sizeof(boot_pool);

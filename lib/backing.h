@@ -83,6 +83,13 @@ void hp_backing_resolve_cxx(void);
  * realloc: they are never freed, and realloc copies them out.
  */
 bool hp_backing_is_boot(const void *p);
+
+/*
+ * A zeroed block of the pool, or NULL with ENOMEM when it is used up: for
+ * the few allocations made where the next allocator's locks may be held (a
+ * thread started from a signal handler). Never freed.
+ */
+void *hp_backing_boot_alloc(size_t n);
 /* The size requested for pool block p. */
 size_t hp_backing_boot_size(const void *p);
 

@@ -97,12 +97,53 @@ static const struct {
     {"SYS", SIGSYS},
 };
 
-const char *hp_config_signal_name(int sig)
+/* Real-time signals, named as kill -l names them: RTMIN+n in the lower half. */
+static bool rt_lower_half(int sig)
+{
+	return sig - SIGRTMIN <= (SIGRTMAX - SIGRTMIN) / 2;
+}
+
+const char *hp_config_signal_name(int sig, char *buf, size_t len)
 {
 	for (size_t i = 0; i < HP_ARRAY_SIZE(signals); i++)
 		if (signals[i].sig == sig)
 			return signals[i].name;
-	return sig >= SIGRTMIN && sig <= SIGRTMAX ? "RT" : "?";
+	if (sig < SIGRTMIN || sig > SIGRTMAX)
+		hp_fmt(buf, len, "%d", sig);
+	else if (rt_lower_half(sig))
+		hp_fmt(buf, len, sig == SIGRTMIN ? "RTMIN" : "RTMIN+%d", sig - SIGRTMIN);
+	else
+		hp_fmt(buf, len, sig == SIGRTMAX ? "RTMAX" : "RTMAX-%d", SIGRTMAX - sig);
+	return buf;
+}
+
+/* RTMIN, RTMIN+n, RTMAX, RTMAX-n (after any SIG prefix), or 0. */
+static int parse_rt(const char *s)
+{
+	int base, dir;
+	if (!strncasecmp(s, "RTMIN", 5))
+		base = SIGRTMIN, dir = 1;
+	else if (!strncasecmp(s, "RTMAX", 5))
+		base = SIGRTMAX, dir = -1;
+	else
+		return 0;
+	s += 5;
+	if (!*s)
+		return base;
+	uint64_t n;
+	if (*s != (dir > 0 ? '+' : '-') || s[1] < '0' || s[1] > '9' ||
+	    hp_config_parse_size(s + 1, &n) || n > (uint64_t)(SIGRTMAX - SIGRTMIN))
+		return 0;
+	return base + dir * (int)n;
+}
+
+/* Signals that cannot be caught, crash signals programs rely on, and 32 and
+ * 33, which glibc keeps for itself (thread cancellation, setxid). */
+static bool forbidden_signal(uint64_t v)
+{
+	return v == 0 || v > (uint64_t)SIGRTMAX || v == SIGKILL || v == SIGSTOP ||
+	       v == SIGSEGV || v == SIGBUS || v == SIGFPE || v == SIGILL ||
+	       v == SIGABRT || v == SIGTRAP || (v > 31 && v < (uint64_t)SIGRTMIN);
 }
 
 int hp_config_parse_signal(const char *s, int *out)
@@ -111,16 +152,15 @@ int hp_config_parse_signal(const char *s, int *out)
 		return *out = 0, 0;
 	if (*s >= '0' && *s <= '9') {
 		uint64_t v;
-		if (hp_config_parse_size(s, &v) || v == 0 || v > (uint64_t)SIGRTMAX)
-			return -EINVAL;
-		/* These cannot be caught, or crash-report signals a program relies on. */
-		if (v == SIGKILL || v == SIGSTOP || v == SIGSEGV || v == SIGBUS ||
-		    v == SIGFPE || v == SIGILL || v == SIGABRT || v == SIGTRAP)
+		if (hp_config_parse_size(s, &v) || forbidden_signal(v))
 			return -EINVAL;
 		return *out = (int)v, 0;
 	}
 	if (!strncasecmp(s, "SIG", 3))
 		s += 3;
+	int rt = parse_rt(s);
+	if (rt)
+		return *out = rt, 0;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(signals); i++)
 		if (!strcasecmp(s, signals[i].name))
 			return *out = signals[i].sig, 0;
@@ -214,11 +254,13 @@ static const struct {
 	const char *fallback;
 } options[] = {
     {"HEAPPROF_RATE", set_rate,
-     "bytes between samples (0 = off, 1 = every allocation, K/M/G suffixes, at most 1T)",
+     "bytes between samples (0 = off, 1 = every allocation, K/M/G suffixes, at most 1024G)",
      "524288"},
     {"HEAPPROF_OUTPUT", set_output, "a non-empty path prefix", "\"heapprof\""},
     {"HEAPPROF_SIGNAL", set_signal,
-     "a catchable signal name or number (USR2, SIGUSR1, 12) or \"none\"", "USR2"},
+     "a catchable signal: a name (USR2, SIGPROF, RTMIN+3, RTMAX-2), a number "
+     "(not 32 or 33, which the C library keeps), or \"none\"",
+     "USR2"},
     {"HEAPPROF_AT_EXIT", set_at_exit, "1/0, true/false, yes/no", "1"},
     {"HEAPPROF_MAX_FRAMES", set_max_frames, "a depth from 1 to 512", "128"},
     {"HEAPPROF_VERBOSE", set_verbose, "1/0, true/false, yes/no", "0"},
@@ -242,13 +284,15 @@ void hp_config_init(void)
 
 void hp_config_print(void)
 {
-	hp_log("config: HEAPPROF_RATE=%llu HEAPPROF_OUTPUT=%s HEAPPROF_SIGNAL=%s%s "
-	       "HEAPPROF_AT_EXIT=%d HEAPPROF_MAX_FRAMES=%u HEAPPROF_SEED=%llu "
-	       "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu",
-	       (unsigned long long)hp_config.rate, hp_config.output,
-	       hp_config.signal ? "SIG" : "none",
-	       hp_config.signal ? hp_config_signal_name(hp_config.signal) : "",
-	       hp_config.at_exit, hp_config.max_frames,
-	       (unsigned long long)hp_config.seed, hp_config.follow_exec,
-	       (unsigned long long)hp_config.metadata_max);
+	char name[16];
+	hp_log(
+	    "config: HEAPPROF_RATE=%llu HEAPPROF_OUTPUT=%s HEAPPROF_SIGNAL=%s%s "
+	    "HEAPPROF_AT_EXIT=%d HEAPPROF_MAX_FRAMES=%u HEAPPROF_SEED=%llu "
+	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu",
+	    (unsigned long long)hp_config.rate, hp_config.output,
+	    hp_config.signal ? "SIG" : "none",
+	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
+	                     : "",
+	    hp_config.at_exit, hp_config.max_frames, (unsigned long long)hp_config.seed,
+	    hp_config.follow_exec, (unsigned long long)hp_config.metadata_max);
 }

@@ -37,7 +37,9 @@ void hp_config_init(void);
 int hp_config_parse_size(const char *s, uint64_t *out);
 int hp_config_parse_bool(const char *s, bool *out);
 int hp_config_parse_signal(const char *s, int *out);
-const char *hp_config_signal_name(int sig);
+/* sig as kill -l names it (USR2, RTMIN+3, RTMAX-2), without SIG; buf holds
+ * names that are built, such as those of real-time signals. */
+const char *hp_config_signal_name(int sig, char *buf, size_t len);
 
 /* Prints the effective configuration (HEAPPROF_VERBOSE). */
 void hp_config_print(void);

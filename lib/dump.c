@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dump: signal handler -> pipe -> dumper thread -> dump(). Requests that
- * arrive while a dump runs collapse into one more dump, so a storm of signals
- * produces a bounded number of files. A profile appears complete or not at
- * all, mode 0600: an unnamed file (O_TMPFILE) linked into place, or a
- * temporary name (O_EXCL|O_NOFOLLOW) renamed into place.
+ * dump: writes one profile at a time under the dump lock, for the snapshot
+ * thread (trigger.c), the exit and heapprof_dump. A profile appears complete
+ * or not at all, mode 0600: an unnamed file (O_TMPFILE) linked into place, or
+ * a temporary name (O_EXCL|O_NOFOLLOW) renamed into place. Its descriptor is
+ * opened for that profile and closed after it.
  */
 #include "dump.h"
 #include "common.h"
@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,131 +28,36 @@
 #define RENAME_NOREPLACE 1
 #endif
 
-/* How often the dumper thread checks that the signal handler is still ours. */
-#define HANDLER_CHECK_MS 1000
-
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t start_ns;
-static atomic_uint seq;          /* last sequence number used by this process */
-static volatile int pipe_w = -1; /* written by the signal handler */
-static int pipe_r = -1;
-static int last_err; /* guarded by dump_lock */
-static bool closed;  /* after the final profile; guarded by dump_lock */
+static atomic_uint seq; /* last sequence number used by this process */
+static int last_err;    /* guarded by dump_lock */
+static bool closed;     /* after the final profile; guarded by dump_lock */
 static bool ready;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	int saved = errno;
-	char c = 1;
-	if (pipe_w >= 0 && write(pipe_w, &c, 1) < 0) {
-		/* Pipe full: a dump is already pending, which covers this request. */
-	}
-	errno = saved;
-}
-
-/*
- * A program that installs its own handler for our signal silently turns
- * snapshots off (nginx, for one, uses SIGUSR2). Say so once.
- */
-static void check_handler(void)
-{
-	static int warned;
-	struct sigaction cur;
-	if (warned || sigaction(hp_config.signal, NULL, &cur) < 0 ||
-	    cur.sa_handler == on_signal)
-		return;
-	hp_log_once(
-	    &warned,
-	    "the program installed its own SIG%s handler: snapshots by signal are off; "
-	    "choose another signal with HEAPPROF_SIGNAL",
-	    hp_config_signal_name(hp_config.signal));
-}
-
-static int dump(const char *trigger, const char *path);
-
-static void *dumper_main(void *arg)
-{
-	(void)arg;
-	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
-	for (;;) {
-		struct pollfd pfd = {.fd = pipe_r, .events = POLLIN};
-		int n = poll(&pfd, 1, HANDLER_CHECK_MS);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			hp_log("snapshot thread stopped: poll: %s", strerror(errno));
-			return NULL;
-		}
-		if (n == 0) {
-			check_handler();
-			continue;
-		}
-		char buf[256];
-		while (read(pipe_r, buf, sizeof(buf)) > 0) {
-		}
-		dump("signal", NULL);
-	}
-}
-
-static int start_dumper(void)
-{
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	pipe_r = fds[0];
-	pipe_w = fds[1];
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	int r = pthread_create(&t, &attr, dumper_main, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r) {
-		close(fds[0]);
-		close(fds[1]);
-		pipe_r = pipe_w = -1;
-		return -r;
-	}
-	pthread_setname_np(t, "heapprof");
-	return 0;
-}
 
 void hp_dump_init(uint64_t start)
 {
 	start_ns = start;
 	ready = true;
-	if (!hp_config.signal)
-		return;
-	int r = start_dumper();
-	if (r) {
-		hp_log("cannot start the snapshot thread (%s): SIG%s snapshots disabled",
-		       strerror(-r), hp_config_signal_name(hp_config.signal));
-		return;
-	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(hp_config.signal, &sa, NULL) < 0)
-		hp_log(
-		    "cannot install the SIG%s handler (%s): snapshots by signal disabled",
-		    hp_config_signal_name(hp_config.signal), strerror(errno));
 }
 
-/* Gives the anonymous file fd the name final (never replacing), or -errno. */
+/*
+ * Gives the anonymous file fd the name final (never replacing), or -errno.
+ * Through /proc/thread-self: once the main thread has called pthread_exit,
+ * /proc/self is a zombie whose descriptors cannot be looked up.
+ */
 static int link_anon(int fd, const char *final)
 {
-	char proc[64];
-	hp_fmt(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0 ? -errno
-	                                                                      : 0;
+	static const char *const dirs[] = {"/proc/thread-self/fd", "/proc/self/fd"};
+	int err = -ENOENT;
+	for (size_t i = 0; i < HP_ARRAY_SIZE(dirs) && err == -ENOENT; i++) {
+		char proc[64];
+		hp_fmt(proc, sizeof(proc), "%s/%d", dirs[i], fd);
+		err = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0
+		          ? -errno
+		          : 0;
+	}
+	return err;
 }
 
 /* Renames tmp to final without replacing an existing file, or -errno. */
@@ -229,7 +133,7 @@ static int write_to(const char *final, bool replace, const char *trigger)
 				unlink(tmp);
 			}
 		}
-		if (err == -ENOENT && access("/proc/self/fd", X_OK) < 0) {
+		if (err == -ENOENT && access("/proc/thread-self/fd", X_OK) < 0) {
 			/* No /proc to link through: write again the old way. */
 			close(fd);
 			anon = false;
@@ -250,13 +154,7 @@ static int write_to(const char *final, bool replace, const char *trigger)
 	return err;
 }
 
-/*
- * Writes one profile: to path if given (replacing it), else to the next
- * "<prefix>.<pid>.<seq>.<trigger>.pb.gz" that does not exist. Logs the first
- * of a run of identical errors. Call with the re-entry guard set.
- * Returns 0 or a negative errno.
- */
-static int dump(const char *trigger, const char *path)
+int hp_dump_write(const char *trigger, const char *path)
 {
 	if (!ready)
 		return -ENOTSUP;
@@ -302,7 +200,7 @@ void hp_dump_at_exit(void)
 		return;
 	hp_guard_enter();
 	if (hp_config.at_exit) {
-		dump("exit", NULL);
+		hp_dump_write("exit", NULL);
 	} else {
 		/* Wait for a snapshot in progress, and start no other. */
 		pthread_mutex_lock(&dump_lock);
@@ -328,19 +226,6 @@ void hp_dump_postfork_child(void)
 	atomic_store(&seq, 0);
 	last_err = 0;
 	closed = false;
-	if (pipe_w < 0)
-		return;
-	/* The parent's pipe and thread are not ours: a signal to the child must
-	 * wake the child's own dumper. */
-	int old_r = pipe_r, old_w = pipe_w;
-	pipe_w = -1;
-	close(old_r);
-	close(old_w);
-	int r = start_dumper();
-	if (r)
-		hp_log("cannot start the snapshot thread in child %d (%s): snapshots by "
-		       "signal disabled",
-		       (int)getpid(), strerror(-r));
 }
 
 HP_EXPORT int heapprof_dump(const char *path)
@@ -348,7 +233,7 @@ HP_EXPORT int heapprof_dump(const char *path)
 	if (!hp_sampler_active())
 		return -ENOTSUP;
 	hp_guard_enter();
-	int r = dump("api", path);
+	int r = hp_dump_write("api", path);
 	hp_guard_exit();
 	return r;
 }

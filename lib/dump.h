@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dump: when and where profiles are written. Triggers (the snapshot signal,
- * normal exit, heapprof_dump) write one profile at a time, under the dump
- * lock. The signal handler only writes a byte to a pipe; a dumper thread with
- * every signal blocked does the work. How a profile is encoded is profile.c.
+ * dump: where profiles are written. The snapshot thread (trigger.c), normal
+ * exit and heapprof_dump write one profile at a time, under the dump lock.
+ * How a profile is encoded is profile.c; when a snapshot is asked for,
+ * trigger.c.
  */
 #ifndef HP_DUMP_H
 #define HP_DUMP_H
 
 #include <stdint.h>
 
-/* Installs the signal handler and starts the dumper thread (if a signal is set). */
+/* Records when profiling started (the profiles' duration). */
 void hp_dump_init(uint64_t start_ns);
+
+/*
+ * Writes one profile: to path if given (replacing it), else to the next
+ * "<prefix>.<pid>.<seq>.<trigger>.pb.gz" that does not exist. Logs the first
+ * of a run of identical errors. Call with the re-entry guard set.
+ * Returns 0 or a negative errno.
+ */
+int hp_dump_write(const char *trigger, const char *path);
 
 /* The final profile, from the library destructor (HEAPPROF_AT_EXIT). */
 void hp_dump_at_exit(void);

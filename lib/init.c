@@ -12,18 +12,27 @@
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
+#include "record.h"
 #include "sampler.h"
 #include "stack.h"
 #include "stack_table.h"
 #include "symbols.h"
+#include "trigger.h"
+#include "unwind_io.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * The guard is set from prefork to postfork, so that a snapshot signal that
+ * arrives in between starts no thread in this one (trigger.c): it would need
+ * the locks prefork holds.
+ */
 static void prefork(void)
 {
+	hp_guard_enter();
 	hp_dump_prefork();
 	hp_symbols_prefork();
 	hp_stack_table_prefork();
@@ -38,6 +47,7 @@ static void postfork_parent(void)
 	hp_stack_table_postfork_parent();
 	hp_symbols_postfork_parent();
 	hp_dump_postfork_parent();
+	hp_guard_exit();
 }
 
 static void postfork_child(void)
@@ -47,6 +57,9 @@ static void postfork_child(void)
 	hp_stack_table_postfork_child();
 	hp_symbols_postfork_child();
 	hp_dump_postfork_child();
+	hp_trigger_postfork_child();
+	hp_record_publish(hp_config.signal, hp_config.output);
+	hp_guard_exit();
 }
 
 /*
@@ -92,6 +105,7 @@ static void stop_following_exec(void)
 __attribute__((constructor)) static void hp_init(void)
 {
 	hp_backing_init();
+	hp_unwind_io_init();
 	hp_config_init();
 	if (hp_config.verbose)
 		hp_config_print();
@@ -109,12 +123,16 @@ __attribute__((constructor)) static void hp_init(void)
 	hp_symbols_init();
 	hp_guard_exit();
 	hp_dump_init(hp_now_ns());
+	hp_trigger_init(hp_config.signal);
+	hp_record_publish(hp_config.signal, hp_config.output);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_sampler_init(rate, hp_config.seed);
 }
 
 __attribute__((destructor)) static void hp_fini(void)
 {
-	if (hp_sampler_rate())
-		hp_dump_at_exit();
+	if (!hp_sampler_rate())
+		return;
+	hp_dump_at_exit();
+	hp_record_remove();
 }

@@ -17,6 +17,7 @@
 #include "stack.h"
 #include "stack_table.h"
 #include "symbols.h"
+#include "trigger.h"
 
 #include <errno.h>
 #include <string.h>
@@ -55,6 +56,7 @@ static HP_NOINLINE void record(void *p, size_t n)
 		out_of_metadata();
 	else
 		hp_stack_table_add_alloc(rec.bucket, rec.count_w, rec.bytes_w);
+	hp_trigger_poll();
 	hp_guard_exit();
 	errno = saved;
 }
@@ -89,6 +91,8 @@ static bool forget(void *p, hp_live_t *rec)
 
 static HP_NOINLINE void *malloc_slow(size_t n)
 {
+	if (hp_pool_only())
+		return handed_out(hp_backing_boot_alloc(n), n, false);
 	bool sample = hp_sampler_decide_slow();
 	return handed_out(hp_real.malloc(n), n, sample);
 }
@@ -121,6 +125,10 @@ HP_EXPORT void free(void *p)
 static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
 {
 	size_t n;
+	if (hp_pool_only()) /* the pool is zeroed: it is never reused */
+		return __builtin_mul_overflow(a, b, &n)
+		           ? (errno = ENOMEM, NULL)
+		           : handed_out(hp_backing_boot_alloc(n), n, false);
 	bool sample = !__builtin_mul_overflow(a, b, &n) && hp_sampler_decide_slow();
 	return handed_out(hp_real.calloc(a, b), n, sample);
 }
@@ -139,6 +147,8 @@ HP_EXPORT void *calloc(size_t a, size_t b)
  */
 static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 {
+	if (!p && hp_pool_only())
+		return malloc_slow(n);
 	if (p && hp_backing_is_boot(p)) {
 		/* A bootstrap block moves to the real allocator. */
 		void *q = malloc(n);

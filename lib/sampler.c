@@ -77,6 +77,10 @@ static void thread_init(hp_thread_t *t)
 bool hp_sampler_decide_slow(void)
 {
 	hp_thread_t *t = &hp_thread;
+	if (hp_pool_only()) {
+		t->until = -1; /* every allocation comes back here until hp_pool_exit */
+		return false;
+	}
 	int ph = atomic_load_explicit(&phase, memory_order_relaxed);
 	if (hp_unlikely(ph != PHASE_ON)) {
 		/* Before start-up finishes keep coming back here; when off, never. */

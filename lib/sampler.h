@@ -70,6 +70,36 @@ uint64_t hp_sampler_rate(void);
 /* Draws the next countdown for mean rate with the given state (unit tests). */
 int64_t hp_sampler_draw(uint64_t *rng, uint64_t rate);
 
+/*
+ * Pool mode: until hp_pool_exit, every allocation of this thread takes a slow
+ * path and is served by the bootstrap pool, unsampled. For code that runs
+ * where the next allocator's lock may be held by the interrupted code (a
+ * signal handler starting a thread). Nests with the guard.
+ */
+#define HP_POOL_ONLY 0x10000u
+typedef struct {
+	int64_t until;
+} hp_pool_state_t;
+
+static inline hp_pool_state_t hp_pool_enter(void)
+{
+	hp_pool_state_t saved = {hp_thread.until};
+	hp_thread.until = -1;
+	hp_thread.in_profiler += HP_POOL_ONLY;
+	return saved;
+}
+
+static inline void hp_pool_exit(hp_pool_state_t saved)
+{
+	hp_thread.in_profiler -= HP_POOL_ONLY;
+	hp_thread.until = saved.until;
+}
+
+static inline bool hp_pool_only(void)
+{
+	return hp_unlikely(hp_thread.in_profiler >= HP_POOL_ONLY);
+}
+
 static inline void hp_guard_enter(void)
 {
 	hp_thread.in_profiler++;

@@ -12,7 +12,9 @@
 #include "pprof/pprof.h"
 #include "pprof/strtab.h"
 
+#include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 /* Bad usage or bad input: one line on stderr and this exit status. */
@@ -117,5 +119,29 @@ int cmd_folded(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+
+/*
+ * What a profiled process published about itself (records.c reads the file
+ * lib/record.c writes), with what /proc says about the same process.
+ */
+typedef struct {
+	pid_t pid, rec_pid;        /* the process; the pid the record names */
+	uid_t euid;                /* the process's effective user, who owns the record */
+	unsigned long long start;  /* start time in clock ticks, as in /proc/PID/stat */
+	int signo;                 /* snapshot signal, 0 = none */
+	bool handler_ours;         /* the signal's handler is still the profiler's */
+	unsigned long long caught; /* SigCgt of /proc/PID/status */
+	char output[PATH_MAX];     /* the output prefix, absolute */
+} record_t;
+
+/*
+ * Reads pid's record and checks that it is that process's own (owner, pid,
+ * start time, libheapprof.so mapped). False with the reason in why.
+ */
+bool record_read(pid_t pid, record_t *r, char *why, size_t len);
+
+/* Is sig blocked in every thread of pid (a request would only wait)? */
+bool record_signal_blocked(pid_t pid, int sig);
 
 #endif

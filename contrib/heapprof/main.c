@@ -24,6 +24,7 @@ static void usage(FILE *f)
 	       "  folded PROFILE      folded stacks (a;b;c value) for flame graph tools\n"
 	       "  run [...] -- CMD    run CMD under the profiler\n"
 	       "  snapshot PID        ask a profiled process for a profile now\n"
+	       "  ps                  list profiled processes\n"
 	       "Each command has --help.\n");
 }
 
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ps"))
+		return cmd_ps(argc - 1, argv + 1);
 	fprintf(stderr, "heapprof: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -219,26 +219,6 @@ int cmd_run(int argc, char **argv)
 
 /* ---- snapshot ------------------------------------------------------------- */
 
-/* Reads /proc/PID/NAME whole, or dies saying what could not be read. */
-static char *read_proc(pid_t pid, const char *name, const char *what, size_t *len)
-{
-	char path[64], err[256];
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	char *buf = (char *)pp_read_file(path, len, err, sizeof(err));
-	if (!buf)
-		die("process %d: cannot read its %s (%s)", (int)pid, what, err);
-	return buf;
-}
-
-static const char *env_of(const char *env, size_t len, const char *name)
-{
-	size_t nl = strlen(name);
-	for (size_t i = 0; i < len; i += strlen(env + i) + 1)
-		if (!strncmp(env + i, name, nl) && env[i + nl] == '=')
-			return env + i + nl + 1;
-	return NULL;
-}
-
 /* Counts the snapshot files of pid under prefix; newest name into newest. */
 static int list_snapshots(const char *prefix, pid_t pid, char *newest, size_t len)
 {
@@ -308,56 +288,38 @@ static pid_t target_process(const char *arg)
 	return pid;
 }
 
-/* Dies unless libheapprof.so is loaded in pid. */
-static void check_profiled(pid_t pid)
+/*
+ * The signal pid takes snapshots on, from its record, or dies saying why a
+ * signal would not be safe to send: no record that is the process's own, no
+ * snapshot signal, a handler that is no longer the profiler's, or a signal
+ * every thread blocks. Never a default: PostgreSQL's checkpointer shuts
+ * down on SIGUSR2.
+ */
+static int snapshot_signal(pid_t pid, record_t *r)
 {
-	size_t len;
-	char *maps = read_proc(pid, "maps", "memory map", &len);
-	bool profiled = strstr(maps, "libheapprof") != NULL;
-	free(maps);
-	if (!profiled)
-		die("process %d is not profiled: libheapprof.so is not loaded in it "
-		    "(start it with heapprof run, or LD_PRELOAD)",
-		    (int)pid);
-}
-
-/* The signal pid takes snapshots on (HEAPPROF_SIGNAL in env), or dies if none. */
-static int snapshot_signal(pid_t pid, const char *env, size_t len)
-{
-	const char *s = env_of(env, len, "HEAPPROF_SIGNAL");
-	int signo = SIGUSR2;
-	if (s && hp_config_parse_signal(s, &signo))
-		signo = SIGUSR2; /* the library ignored the bad value too */
-	if (!signo)
+	char why[PATH_MAX + 256], name[16];
+	if (!record_read(pid, r, why, sizeof(why)))
+		die("process %d is not profiled: %s; no signal sent (start it with "
+		    "heapprof "
+		    "run, or LD_PRELOAD)",
+		    (int)pid, why);
+	if (!r->signo)
 		die("process %d takes no snapshots by signal (HEAPPROF_SIGNAL=none)",
 		    (int)pid);
-	return signo;
-}
-
-/* pid's profile file prefix (HEAPPROF_OUTPUT in env), absolute, into prefix. */
-static void output_prefix(pid_t pid, const char *env, size_t len, char *prefix,
-                          size_t cap)
-{
-	const char *out = env_of(env, len, "HEAPPROF_OUTPUT");
-	if (!out || !*out)
-		out = "heapprof";
-	if (out[0] == '/') {
-		snprintf(prefix, cap, "%s", out);
-		return;
-	}
-	/* The library resolved it against the directory the process started
-	 * in; its current directory is the best guess from outside. */
-	char link[64], cwd[PATH_MAX];
-	snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
-	ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
-	if (n <= 0)
-		die("process %d: cannot read its working directory", (int)pid);
-	cwd[n] = '\0';
-	if (strlen(cwd) + strlen(out) + 2 > cap)
-		die("process %d: its output prefix is too long", (int)pid);
-	strcpy(prefix, cwd);
-	strcat(prefix, "/");
-	strcat(prefix, out);
+	const char *sig = hp_config_signal_name(r->signo, name, sizeof(name));
+	if (!r->handler_ours || !((r->caught >> (r->signo - 1)) & 1))
+		die("process %d installed its own handler for SIG%s, replacing the "
+		    "profiler's: "
+		    "no signal sent (the program would act on it); profile it with "
+		    "another "
+		    "signal, e.g. HEAPPROF_SIGNAL=PROF or RTMIN+3",
+		    (int)pid, sig);
+	if (record_signal_blocked(pid, r->signo))
+		die("every thread of process %d blocks SIG%s: the request would wait "
+		    "until one "
+		    "unblocks it; no signal sent",
+		    (int)pid, sig);
+	return r->signo;
 }
 
 /*
@@ -368,9 +330,10 @@ static int request_snapshot(pid_t pid, int signo, const char *prefix, double tim
 {
 	char newest[PATH_MAX + 256] = "";
 	int before = list_snapshots(prefix, pid, newest, sizeof(newest));
+	char name[16];
+	const char *sig = hp_config_signal_name(signo, name, sizeof(name));
 	if (kill(pid, signo) < 0)
-		die("process %d: cannot send SIG%s: %s", (int)pid,
-		    hp_config_signal_name(signo), strerror(errno));
+		die("process %d: cannot send SIG%s: %s", (int)pid, sig, strerror(errno));
 	struct timespec tick = {0, 20 * 1000 * 1000};
 	for (double waited = 0; waited < timeout; waited += 0.02) {
 		if (list_snapshots(prefix, pid, newest, sizeof(newest)) > before) {
@@ -381,9 +344,10 @@ static int request_snapshot(pid_t pid, int signo, const char *prefix, double tim
 			die("process %d exited before writing a snapshot", (int)pid);
 		nanosleep(&tick, NULL);
 	}
-	die("no snapshot from process %d within %.0f s (files %s.%d.*.signal.pb.gz); "
-	    "does the program handle SIG%s itself?",
-	    (int)pid, timeout, prefix, (int)pid, hp_config_signal_name(signo));
+	die("no snapshot from process %d within %.0f s (files %s.%d.*.signal.pb.gz): "
+	    "a large profile may need a longer --timeout; if the process cannot write "
+	    "there, its standard error says why",
+	    (int)pid, timeout, prefix, (int)pid);
 }
 
 int cmd_snapshot(int argc, char **argv)
@@ -399,12 +363,7 @@ int cmd_snapshot(int argc, char **argv)
 	};
 	const cmdline_t cmd = {opts, usage_snapshot, 1, 1};
 	pid_t pid = target_process(argv[parse_options(argc, argv, &cmd)]);
-	check_profiled(pid);
-	size_t len;
-	char *env = read_proc(pid, "environ", "environment", &len);
-	int signo = snapshot_signal(pid, env, len);
-	char prefix[PATH_MAX + 1];
-	output_prefix(pid, env, len, prefix, sizeof(prefix));
-	free(env);
-	return request_snapshot(pid, signo, prefix, timeout);
+	record_t r;
+	int signo = snapshot_signal(pid, &r);
+	return request_snapshot(pid, signo, r.output, timeout);
 }

@@ -47,6 +47,33 @@ int main(void)
 	ok(hp_config_parse_signal("9", &s) < 0, "SIGKILL rejected");
 	ok(hp_config_parse_signal("11", &s) < 0, "SIGSEGV rejected");
 	ok(hp_config_parse_signal("99", &s) < 0, "out of range rejected");
+	ok(hp_config_parse_signal("32", &s) < 0, "32 (glibc's) rejected");
+	ok(hp_config_parse_signal("33", &s) < 0, "33 (glibc's) rejected");
+	ok(hp_config_parse_signal("RTMIN+3", &s) == 0 && s == SIGRTMIN + 3, "RTMIN+3");
+	ok(hp_config_parse_signal("SIGRTMIN+3", &s) == 0 && s == SIGRTMIN + 3,
+	   "SIGRTMIN+3");
+	ok(hp_config_parse_signal("sigrtmin", &s) == 0 && s == SIGRTMIN, "sigrtmin");
+	ok(hp_config_parse_signal("RTMAX-2", &s) == 0 && s == SIGRTMAX - 2, "RTMAX-2");
+	ok(hp_config_parse_signal("RTMAX", &s) == 0 && s == SIGRTMAX, "RTMAX");
+	ok(hp_config_parse_signal("RTMIN-1", &s) < 0, "RTMIN-1 rejected");
+	ok(hp_config_parse_signal("RTMAX+1", &s) < 0, "RTMAX+1 rejected");
+	ok(hp_config_parse_signal("RTMIN+99", &s) < 0, "RTMIN+99 rejected");
+	ok(hp_config_parse_signal("RTMIN+", &s) < 0, "RTMIN+ rejected");
+
+	/* Names as kill -l prints them. */
+	char buf[16];
+	const struct {
+		int sig;
+		const char *name;
+	} names[] = {{SIGUSR2, "USR2"},           {SIGPROF, "PROF"},
+	             {SIGRTMIN, "RTMIN"},         {SIGRTMIN + 3, "RTMIN+3"},
+	             {SIGRTMIN + 15, "RTMIN+15"}, {SIGRTMAX - 14, "RTMAX-14"},
+	             {SIGRTMAX - 2, "RTMAX-2"},   {SIGRTMAX, "RTMAX"}};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *got = hp_config_signal_name(names[i].sig, buf, sizeof(buf));
+		ok(!strcmp(got, names[i].name), "signal %d is named %s (got %s)",
+		   names[i].sig, names[i].name, got);
+	}
 
 	setenv("HEAPPROF_METADATA_MAX", "512K", 1);
 	setenv("HEAPPROF_FOLLOW_EXEC", "no", 1);

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * record: /tmp/heapprof-<euid>/<pid>, what `heapprof snapshot` and
+ * `heapprof ps` trust about a profiled process. See record.h for the format's
+ * guarantees; contrib/heapprof/process.c is its reader.
+ */
+#include "record.h"
+#include "common.h"
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int rec_sig;
+static char rec_prefix[HP_OUTPUT_MAX];
+static unsigned long long rec_start; /* field 22 of /proc/self/stat */
+static pid_t rec_pid;                /* 0 until published */
+static volatile sig_atomic_t rec_ours = 1;
+
+/* The process's start time in clock ticks since boot, or 0. */
+static unsigned long long read_start_time(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p)
+		return 0;
+	/* Field 3 follows ") "; starttime is field 22. */
+	for (int field = 2; field < 22 && *p; p++)
+		if (*p == ' ')
+			field++;
+	unsigned long long v = 0;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (unsigned long long)(*p++ - '0');
+	return v;
+}
+
+/* The record directory, created 0700 if missing, as an open descriptor. */
+static int open_private_dir(void)
+{
+	char dir[64];
+	hp_fmt(dir, sizeof(dir), HP_RECORD_DIR_FMT, (unsigned)geteuid());
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(dfd);
+		return -EPERM;
+	}
+	return dfd;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes the record under a temporary name and renames it into place. */
+static int write_record(void)
+{
+	char buf[HP_OUTPUT_MAX + 256], tmp[40], name[24];
+	size_t len = hp_fmt(buf, sizeof(buf),
+	                    "heapprof-record 1\npid %d\nstart %llu\nsignal %d\n"
+	                    "handler %s\noutput %s\n",
+	                    (int)rec_pid, rec_start, rec_sig,
+	                    rec_ours ? "ours" : "replaced", rec_prefix);
+	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
+	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
+	int dfd = open_private_dir();
+	if (dfd < 0)
+		return dfd;
+	int err = 0;
+	int fd =
+	    openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		err = write_all(fd, buf, len);
+		if (close(fd) < 0 && !err && errno != EINTR)
+			err = -errno;
+		if (!err && renameat(dfd, tmp, dfd, name) < 0)
+			err = -errno;
+		if (err)
+			unlinkat(dfd, tmp, 0);
+	}
+	close(dfd);
+	return err;
+}
+
+int hp_record_publish(int sig, const char *prefix)
+{
+	static int warned;
+	int saved = errno;
+	rec_sig = sig;
+	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
+	rec_start = read_start_time();
+	rec_pid = getpid();
+	int err = write_record();
+	if (err) {
+		rec_pid = 0;
+		hp_log_once(&warned,
+		            "cannot publish this process's record in " HP_RECORD_DIR_FMT
+		            " (%s): heapprof snapshot and heapprof ps will not find it",
+		            (unsigned)geteuid(),
+		            err == -EPERM ? "not a directory private to this user"
+		                          : strerror(-err));
+	}
+	errno = saved;
+	return err;
+}
+
+void hp_record_set_handler(bool ours)
+{
+	if (rec_ours == ours)
+		return;
+	rec_ours = ours;
+	int saved = errno;
+	if (rec_pid == getpid())
+		write_record();
+	errno = saved;
+}
+
+void hp_record_remove(void)
+{
+	if (!rec_pid || rec_pid != getpid())
+		return;
+	char path[64];
+	hp_fmt(path, sizeof(path), HP_RECORD_DIR_FMT "/%d", (unsigned)geteuid(),
+	       (int)rec_pid);
+	int saved = errno;
+	unlink(path);
+	errno = saved;
+	rec_pid = 0;
+}

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trigger: the snapshot signal, the on-demand snapshot thread, and the
+ * wrappers of sigaction and signal that notice a program taking the signal
+ * over. Why the thread is started from the handler, and when that is safe,
+ * is in docs/host-safety.md.
+ */
+#include "trigger.h"
+#include "common.h"
+#include "config.h"
+#include "dump.h"
+#include "log.h"
+#include "record.h"
+#include "sampler.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+/* state: a snapshot thread runs; a snapshot was asked for and not begun. */
+#define ALIVE   1u
+#define REQUEST 2u
+static atomic_uint state;
+
+static int trigger_sig; /* 0 until the handler is installed */
+
+/* When the program put a handler of its own on the signal; 0 while ours. */
+static _Atomic uint64_t replaced_ns;
+#define REPLACED_WARN_NS 1000000000ULL
+
+/* Code where the interrupted thread may hold a lock that starting a thread
+ * takes: the C library, the dynamic loader, the next allocator. */
+#define MAX_RANGES 4
+static struct {
+	uintptr_t start, len;
+} unsafe[MAX_RANGES];
+static int nunsafe;
+
+/* The memory-map calls glibc makes while holding its stack-cache lock (freeing
+ * or protecting thread stacks): right after one of them, that lock may be held. */
+#define MAX_MAPCALLS 5
+static struct {
+	uintptr_t start, len;
+} mapcalls[MAX_MAPCALLS];
+static int nmapcalls;
+
+/* The retry timer: a kernel POSIX timer that sends our own signal again. */
+#define RETRY_MAGIC 0x68707274 /* "hprt" */
+#define RETRY_NS    (10 * 1000 * 1000)
+static int retry_timer = -1;
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef sighandler_t (*signal_fn)(int, sighandler_t);
+static sigaction_fn real_sigaction;
+static signal_fn real_signal, real_sysv_signal, real_bsd_signal, real_sigset;
+
+/* ---- the snapshot thread ------------------------------------------------ */
+
+static void *snapshot_main(void *arg)
+{
+	(void)arg;
+	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
+	prctl(PR_SET_NAME, "heapprof");
+	for (;;) {
+		if (atomic_fetch_and(&state, ~REQUEST) & REQUEST) {
+			hp_dump_write("signal", NULL);
+			continue;
+		}
+		unsigned expect = ALIVE;
+		if (atomic_compare_exchange_strong(&state, &expect, 0))
+			return NULL; /* a request arriving now starts a new thread */
+	}
+}
+
+/*
+ * Starts the snapshot thread from the signal handler. Every signal is blocked
+ * in it, and the allocations pthread_create makes (the new thread's TLS
+ * vector) come from the bootstrap pool, since the interrupted code may hold
+ * the next allocator's lock.
+ */
+static int start_thread(void)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	hp_pool_state_t saved = hp_pool_enter();
+	pthread_t t;
+	int r = pthread_create(&t, &attr, snapshot_main, NULL);
+	hp_pool_exit(saved);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -r;
+}
+
+/* ---- when the handler may start a thread -------------------------------- */
+
+/* The profiler's own code, where the interrupted thread may hold its locks. */
+static uintptr_t own_start, own_len;
+
+static bool in_unsafe_code(uintptr_t pc)
+{
+	for (int i = 0; i < nunsafe; i++)
+		if (pc - unsafe[i].start < unsafe[i].len)
+			return true;
+	return false;
+}
+
+static bool in_mapcall(uintptr_t pc)
+{
+	for (int i = 0; i < nmapcalls; i++)
+		if (pc - mapcalls[i].start < mapcalls[i].len)
+			return true;
+	return false;
+}
+
+/*
+ * Starting a thread takes the C library's stack-cache and TLS locks and
+ * allocates (from the pool, see start_thread, which takes a live-map lock).
+ * It is safe unless the interrupted code is inside the profiler (its code,
+ * or the guard is set, as between the fork handlers), or inside the C
+ * library, the
+ * loader or the allocator other than at a system call: one to be restarted
+ * after the handler, or one that just returned, except the memory-map calls
+ * glibc makes while holding its stack-cache lock. A thread parked in
+ * epoll_wait, read or a futex, or one that just sent a signal, holds none.
+ */
+static bool safe_to_start(const ucontext_t *uc)
+{
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	if (hp_thread.in_profiler || pc - own_start < own_len)
+		return false;
+	if (!in_unsafe_code(pc))
+		return true;
+	const unsigned char *ip = (const unsigned char *)pc;
+	long rax = (long)uc->uc_mcontext.gregs[REG_RAX];
+	/* Restarting after the handler (SA_RESTART): pc is at the syscall. */
+	if (ip[0] == 0x0f && ip[1] == 0x05)
+		return true;
+	if (ip[-2] != 0x0f || ip[-1] != 0x05)
+		return false;
+	return rax == -EINTR || !in_mapcall(pc);
+}
+
+/* Asks the kernel to send our signal again shortly. */
+static void arm_retry(void)
+{
+	if (retry_timer < 0) {
+		struct sigevent sev;
+		memset(&sev, 0, sizeof(sev));
+		sev.sigev_notify = SIGEV_SIGNAL;
+		sev.sigev_signo = trigger_sig;
+		sev.sigev_value.sival_int = RETRY_MAGIC;
+		int id;
+		if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id) < 0)
+			return;
+		retry_timer = id;
+	}
+	struct itimerspec its = {.it_value = {.tv_sec = 0, .tv_nsec = RETRY_NS}};
+	syscall(SYS_timer_settime, retry_timer, 0, &its, NULL);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	(void)si; /* a retry from our timer is one more request like any other */
+	int saved = errno;
+	unsigned old = atomic_fetch_or(&state, REQUEST);
+	unsigned expect = old | REQUEST;
+	if (!(old & ALIVE) &&
+	    atomic_compare_exchange_strong(&state, &expect, expect | ALIVE)) {
+		static int warned;
+		int r = -EAGAIN;
+		if (!safe_to_start(ucv))
+			arm_retry();
+		else if ((r = start_thread()) == 0)
+			goto out;
+		atomic_fetch_and(&state, ~ALIVE);
+		if (r != -EAGAIN || retry_timer < 0)
+			hp_log_once(&warned,
+			            "process %d: cannot start the snapshot thread (%s)",
+			            (int)getpid(), strerror(-r));
+	}
+out:
+	errno = saved;
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int add_exec_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_addr != (uintptr_t)arg)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && nunsafe < MAX_RANGES; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			unsafe[nunsafe].start = info->dlpi_addr + ph->p_vaddr;
+			unsafe[nunsafe++].len = ph->p_memsz;
+		}
+	}
+	return 1;
+}
+
+static void add_object_of(const void *addr)
+{
+	Dl_info info;
+	if (addr && dladdr(addr, &info) && info.dli_fbase)
+		dl_iterate_phdr(add_exec_segments, info.dli_fbase);
+}
+
+static void add_mapcall(const char *name)
+{
+	void *addr = dlsym(RTLD_NEXT, name);
+	Dl_info info;
+	const ElfW(Sym) *sym = NULL;
+	if (addr && nmapcalls < MAX_MAPCALLS &&
+	    dladdr1(addr, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
+		mapcalls[nmapcalls].start = (uintptr_t)addr;
+		mapcalls[nmapcalls++].len = sym->st_size;
+	}
+}
+
+static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_addr != (uintptr_t)arg)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			own_start = info->dlpi_addr + ph->p_vaddr;
+			own_len = ph->p_memsz;
+		}
+	}
+	return 1;
+}
+
+static void find_unsafe_code(void)
+{
+	Dl_info self;
+	if (dladdr((void *)find_own, &self) && self.dli_fbase)
+		dl_iterate_phdr(find_own, self.dli_fbase);
+	static const char *const maps[] = {"munmap", "mprotect", "mmap", "madvise",
+	                                   "mremap"};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(maps); i++)
+		add_mapcall(maps[i]);
+	add_object_of(dlsym(RTLD_NEXT, "pthread_create")); /* the C library */
+	add_object_of(dlsym(RTLD_NEXT, "malloc"));         /* the next allocator */
+	uintptr_t ldso = (uintptr_t)getauxval(AT_BASE);
+	if (ldso)
+		dl_iterate_phdr(add_exec_segments, (void *)ldso);
+}
+
+static void resolve_real(void)
+{
+	if (real_sigaction)
+		return;
+	real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
+	real_sysv_signal = (signal_fn)dlsym(RTLD_NEXT, "sysv_signal");
+	real_bsd_signal = (signal_fn)dlsym(RTLD_NEXT, "bsd_signal");
+	real_sigset = (signal_fn)dlsym(RTLD_NEXT, "sigset");
+	real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+}
+
+void hp_trigger_init(int sig)
+{
+	resolve_real();
+	if (!sig)
+		return;
+	find_unsafe_code();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	char name[16];
+	if (real_sigaction(sig, &sa, NULL) < 0) {
+		hp_log(
+		    "cannot install the SIG%s handler (%s): snapshots by signal disabled",
+		    hp_config_signal_name(sig, name, sizeof(name)), strerror(errno));
+		return;
+	}
+	trigger_sig = sig;
+}
+
+bool hp_trigger_handler_is_ours(void)
+{
+	struct sigaction cur;
+	return trigger_sig && real_sigaction(trigger_sig, NULL, &cur) == 0 &&
+	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal;
+}
+
+void hp_trigger_postfork_child(void)
+{
+	atomic_store(&state, 0);
+	retry_timer = -1; /* timers are not inherited */
+}
+
+/* ---- the program's own signal calls ---------------------------------------- */
+
+/*
+ * The program set the disposition of the snapshot signal to h. The record
+ * says at once whether the handler is still ours, for heapprof snapshot.
+ * A handler of the program's own is reported by hp_trigger_poll if it is
+ * still there a second later (libraries such as LLVM's install one for a
+ * moment and put ours back); SIG_DFL and SIG_IGN, as set before an exec,
+ * only go in the record. Async-signal-safe: programs call sigaction from
+ * handlers.
+ */
+static void note_disposition(uintptr_t h)
+{
+	if (h == (uintptr_t)SIG_HOLD)
+		return; /* sigset(sig, SIG_HOLD) blocks it, the handler stays */
+	bool ours = h == (uintptr_t)on_signal;
+	hp_record_set_handler(ours);
+	uint64_t none = 0;
+	if (ours)
+		atomic_store(&replaced_ns, 0);
+	else if (h != (uintptr_t)SIG_DFL && h != (uintptr_t)SIG_IGN)
+		atomic_compare_exchange_strong(&replaced_ns, &none, hp_now_ns());
+}
+
+void hp_trigger_poll(void)
+{
+	static int warned;
+	uint64_t t = atomic_load_explicit(&replaced_ns, memory_order_relaxed);
+	if (hp_likely(!t) || hp_now_ns() - t < REPLACED_WARN_NS ||
+	    !atomic_compare_exchange_strong(&replaced_ns, &t, 0) ||
+	    hp_trigger_handler_is_ours())
+		return;
+	char name[16];
+	hp_log_once(
+	    &warned,
+	    "process %d installed its own SIG%s handler: snapshots by signal are off "
+	    "in it (choose another signal with HEAPPROF_SIGNAL; see heapprof(1))",
+	    (int)getpid(), hp_config_signal_name(trigger_sig, name, sizeof(name)));
+}
+
+HP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	resolve_real();
+	if (act && sig == trigger_sig && trigger_sig)
+		note_disposition((act->sa_flags & SA_SIGINFO)
+		                     ? (uintptr_t)act->sa_sigaction
+		                     : (uintptr_t)act->sa_handler);
+	return real_sigaction(sig, act, old);
+}
+
+static sighandler_t set_handler(signal_fn fn, int sig, sighandler_t h)
+{
+	if (sig == trigger_sig && trigger_sig)
+		note_disposition((uintptr_t)h);
+	if (!fn) {
+		errno = ENOSYS;
+		return SIG_ERR;
+	}
+	return fn(sig, h);
+}
+
+HP_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	resolve_real();
+	return set_handler(real_signal, sig, h);
+}
+
+HP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+	resolve_real();
+	return set_handler(real_sysv_signal, sig, h);
+}
+
+HP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+	resolve_real();
+	return set_handler(real_bsd_signal, sig, h);
+}
+
+HP_EXPORT sighandler_t sigset(int sig, sighandler_t h)
+{
+	resolve_real();
+	return set_handler(real_sigset, sig, h);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trigger: the snapshot signal. Its handler holds no descriptor and writes
+ * nothing: it sets a request bit and, when no snapshot thread exists, starts
+ * one, which writes profiles (dump.c) while requests are pending and then
+ * ends. So no profiler thread exists until a snapshot is asked for and none
+ * outlives its work: a program's last thread still ends the process, and a
+ * pre-forking server that must be single-threaded (Chromium's zygote) stays
+ * so. It also watches the program's sigaction and signal calls, so that a
+ * program that takes over the signal is noticed at once. It does not write
+ * files (dump.c) nor publish the process record (record.c).
+ */
+#ifndef HP_TRIGGER_H
+#define HP_TRIGGER_H
+
+#include <stdbool.h>
+
+/* Installs the handler for sig (0: none). Call once, from start-up. */
+void hp_trigger_init(int sig);
+
+/*
+ * Called now and then on a slow path (a sampled allocation): warns once if
+ * the program has kept a handler of its own on the signal for a second.
+ */
+void hp_trigger_poll(void);
+
+/* Is the handler of the snapshot signal still ours? */
+bool hp_trigger_handler_is_ours(void);
+
+/*
+ * In a forked child: no snapshot thread and no retry timer exist there, and
+ * the parent's pending request is the parent's.
+ */
+void hp_trigger_postfork_child(void);
+
+#endif
