@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -163,6 +164,46 @@ static bool parse_signal(const char *arg, void *dst)
 	return !hp_config_parse_signal(arg, &signo);
 }
 
+/* The file execvp would run for cmd, into path; false if there is none. */
+static bool find_in_path(const char *cmd, char *path, size_t cap)
+{
+	if (strchr(cmd, '/')) {
+		snprintf(path, cap, "%s", cmd);
+		return true;
+	}
+	const char *dirs = getenv("PATH");
+	for (const char *d = dirs ? dirs : "/usr/bin:/bin"; *d;) {
+		size_t n = strcspn(d, ":");
+		snprintf(path, cap, "%.*s%s%s", (int)n, d, n ? "/" : "", cmd);
+		if (access(path, X_OK) == 0)
+			return true;
+		d += n + (d[n] == ':');
+	}
+	return false;
+}
+
+/* Is path a 64-bit ELF executable without a program interpreter? */
+static bool statically_linked(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	Elf64_Ehdr eh;
+	bool is_static = false;
+	if (f && fread(&eh, sizeof(eh), 1, f) == 1 &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr)) {
+		is_static = true;
+		for (unsigned i = 0; i < eh.e_phnum && is_static; i++) {
+			Elf64_Phdr ph;
+			if (fseek(f, (long)(eh.e_phoff + i * sizeof(ph)), SEEK_SET) ||
+			    fread(&ph, sizeof(ph), 1, f) != 1 || ph.p_type == PT_INTERP)
+				is_static = false;
+		}
+	}
+	if (f)
+		fclose(f);
+	return is_static;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *rate = NULL, *output = NULL, *sig = NULL, *alloc = "glibc";
@@ -177,7 +218,7 @@ int cmd_run(int argc, char **argv)
 	     .has_arg = true,
 	     .dst = &sig,
 	     .parse = parse_signal,
-	     .expected = "a catchable signal name or number, or none"},
+	     .expected = "a catchable signal (USR2, PROF, RTMIN+3, 12) or none"},
 	    {.name = "allocator", .has_arg = true, .dst = &alloc},
 	    {0},
 	};
@@ -212,6 +253,13 @@ int cmd_run(int argc, char **argv)
 		}
 		setenv("HEAPPROF_OUTPUT", output, 1);
 	}
+	char path[PATH_MAX];
+	if (find_in_path(argv[first], path, sizeof(path)) && statically_linked(path))
+		fprintf(stderr,
+		        "heapprof run: %s is statically linked: nothing can be preloaded "
+		        "into "
+		        "it, so it runs unprofiled\n",
+		        path);
 	execvp(argv[first], argv + first);
 	fprintf(stderr, "heapprof: cannot run %s: %s\n", argv[first], strerror(errno));
 	return errno == ENOENT ? 127 : 126;

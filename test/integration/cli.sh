@@ -170,10 +170,45 @@ plain=$!
 snap_err "of a process not profiled" "is not profiled" "$HP" snapshot "$plain"
 kill "$plain"
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null && id nobody >/dev/null 2>&1; then
+	# The build tree may be in a 0700 directory: nobody runs a copy.
+	pub=$(mktemp -d /tmp/heapprof-pub.XXXXXX)
+	chmod 755 "$pub" && cp "$HP" "$pub/heapprof" && chmod 755 "$pub/heapprof"
 	snap_err "of another user's process" "belongs to another user" \
-		runuser -u nobody -- "$HP" snapshot $$
+		runuser -u nobody -- "$pub/heapprof" snapshot $$
+	rm -rf "$pub"
 else
 	skip "snapshot of another user's process: needs root and user nobody"
+fi
+
+# The process record: a program that takes the signal over is refused, no
+# signal sent; another signal works; heapprof ps lists both.
+"$HP" run --output "$WORK/trap" -- sh -c 'trap "echo program-got-usr2" USR2; echo ready; sleep 20 & wait; wait' >"$WORK/trap.out" &
+trapped=$!
+"$HP" run --rate 1 --signal RTMIN+3 --output "$WORK/rt" -- "$TEST_BUILDDIR/prog_deep" wait >"$WORK/rt.out" &
+rt=$!
+for _ in $(seq 100); do grep -q ready "$WORK/trap.out" && grep -q waiting "$WORK/rt.out" && break; sleep 0.05; done
+snap_err "of a process that installed its own handler" "installed its own handler for SIGUSR2" \
+	"$HP" snapshot "$trapped"
+sleep 0.2
+check "the refused snapshot sent no signal (the program's handler did not run)" \
+	test "$(grep -c program-got-usr2 "$WORK/trap.out")" = 0
+"$HP" ps >"$WORK/ps.out"
+check "heapprof ps: the trapping shell, its handler replaced" \
+	grep -Eq "^$trapped +USR2 +replaced +$WORK/trap " "$WORK/ps.out"
+check "heapprof ps: the RTMIN+3 process, its handler ours" \
+	grep -Eq "^$rt +RTMIN\+3 +ours +$WORK/rt " "$WORK/ps.out"
+path=$(timeout 30 "$HP" snapshot "$rt")
+check "heapprof snapshot with RTMIN+3: $path has deep_alloc" \
+	test -n "$path" -a "$(hp_flat "$path" inuse_objects deep_alloc)" -gt 0
+kill "$trapped" "$rt" 2>/dev/null
+wait "$trapped" "$rt" 2>/dev/null
+if cc -static -o "$WORK/static" -x c - <<<'int main(void) { return 5; }' 2>/dev/null; then
+	"$HP" run -- "$WORK/static" 2>"$WORK/err"
+	rc=$?
+	check "heapprof run of a static binary: its status (5), and says it runs unprofiled" \
+		test "$rc" = 5 -a "$(grep -c 'statically linked.*unprofiled' "$WORK/err")" = 1
+else
+	skip "heapprof run of a static binary: cc -static failed (no static libc)"
 fi
 
 # Bad input: one clear line, status 2, never a crash.
@@ -202,7 +237,7 @@ got=$("$HP" top --raw --sample-index=alloc_space "$WORK/sparse.pb.gz" | awk -F'\
 check "a valid profile with sparse ids near 2^60 reads fine (f = $got)" test "$got" = 1000
 "$HP" bogus 2>/dev/null
 check "an unknown command: status 2" test $? = 2
-for c in info top diff flame folded run snapshot; do
+for c in info top diff flame folded run snapshot ps; do
 	"$HP" $c --help >/dev/null 2>&1
 	check "heapprof $c --help" test $? = 0
 done
