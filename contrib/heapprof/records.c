@@ -206,7 +206,8 @@ static void usage_ps(FILE *f)
 	fprintf(f, "usage: heapprof ps\n"
 	           "Lists this user's profiled processes (all users' when run as root): "
 	           "pid,\nsnapshot signal, whether its handler is still the profiler's, "
-	           "output prefix\nand command.\n");
+	           "output prefix\nand command. Removes the records of processes that "
+	           "are gone.\n");
 }
 
 /* The command line of pid, arguments joined by spaces, into buf. */
@@ -231,8 +232,14 @@ static void list_dir(const char *dir)
 		long pid = strtol(e->d_name, &end, 10);
 		record_t r;
 		char why[512], sig[16], cmd[256];
-		if (*end || pid <= 0 || !record_read((pid_t)pid, &r, why, sizeof(why)))
+		if (*end || pid <= 0)
 			continue;
+		if (!record_read((pid_t)pid, &r, why, sizeof(why))) {
+			/* Left by a process that ended without exit (_exit, a signal). */
+			if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+				unlinkat(dirfd(d), e->d_name, 0);
+			continue;
+		}
 		command_of(r.pid, cmd, sizeof(cmd));
 		printf("%-8d %-10s %-9s %-30s %s\n", (int)r.pid,
 		       r.signo ? hp_config_signal_name(r.signo, sig, sizeof(sig))

@@ -182,7 +182,7 @@ fi
 
 # The process record: a program that takes the signal over is refused, no
 # signal sent; another signal works; heapprof ps lists both.
-"$HP" run --output "$WORK/trap" -- sh -c 'trap "echo program-got-usr2" USR2; echo ready; sleep 20 & wait; wait' >"$WORK/trap.out" &
+"$HP" run --output "$WORK/trap" -- sh -c 'trap "echo program-got-usr2" USR2; echo ready; while :; do sleep 0.1; done' >"$WORK/trap.out" &
 trapped=$!
 "$HP" run --rate 1 --signal RTMIN+3 --output "$WORK/rt" -- "$TEST_BUILDDIR/prog_deep" wait >"$WORK/rt.out" &
 rt=$!
