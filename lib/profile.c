@@ -330,7 +330,10 @@ static int64_t fixed_to_objects(uint64_t w)
 
 static size_t read_cmdline(char *buf, size_t cap)
 {
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	/* thread-self: after main's pthread_exit, /proc/self is a zombie. */
+	int fd = open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	ssize_t n = read(fd, buf, cap - 1);

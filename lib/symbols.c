@@ -104,7 +104,10 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 	bool is_main = (*index)++ == 0;
 	char path[sizeof(((hp_module_t *)0)->path)];
 	if (is_main) {
-		ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+		/* thread-self: after main's pthread_exit, /proc/self is a zombie. */
+		ssize_t n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
+		if (n <= 0)
+			n = readlink("/proc/self/exe", path, sizeof(path) - 1);
 		path[n > 0 ? n : 0] = '\0';
 	} else {
 		const char *name = info->dlpi_name ? info->dlpi_name : "";
