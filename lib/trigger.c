@@ -370,26 +370,14 @@ static sighandler_t set_handler(signal_fn fn, int sig, sighandler_t h)
 	return fn(sig, h);
 }
 
-HP_EXPORT sighandler_t signal(int sig, sighandler_t h)
-{
-	resolve_real();
-	return set_handler(real_signal, sig, h);
-}
-
-HP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
-{
-	resolve_real();
-	return set_handler(real_sysv_signal, sig, h);
-}
-
-HP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
-{
-	resolve_real();
-	return set_handler(real_bsd_signal, sig, h);
-}
-
-HP_EXPORT sighandler_t sigset(int sig, sighandler_t h)
-{
-	resolve_real();
-	return set_handler(real_sigset, sig, h);
-}
+/* signal and its System V and BSD variants: the same wrapper around each. */
+#define SIGNAL_WRAPPER(name, real)                                                       \
+	HP_EXPORT sighandler_t name(int sig, sighandler_t h)                             \
+	{                                                                                \
+		resolve_real();                                                          \
+		return set_handler(real, sig, h);                                        \
+	}
+SIGNAL_WRAPPER(signal, real_signal)
+SIGNAL_WRAPPER(sysv_signal, real_sysv_signal)
+SIGNAL_WRAPPER(bsd_signal, real_bsd_signal)
+SIGNAL_WRAPPER(sigset, real_sigset)

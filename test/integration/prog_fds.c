@@ -11,6 +11,8 @@
  * pipe), and any descriptor it did not open, is a failure: exit status 1 with
  * a message. Prints a summary and exits 0 otherwise.
  */
+#include "snapshots.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -161,19 +163,9 @@ static void close_above_2(const char *method)
 /* Number of *.signal.pb.gz files in dir. */
 static int count_snapshots(const char *dir)
 {
-	DIR *d = opendir(dir);
-	if (!d)
+	int n = count_snapshot_files(dir);
+	if (n < 0)
 		fail("opendir %s: %s", dir, strerror(errno));
-	int n = 0;
-	struct dirent *e;
-	const char *suffix = ".signal.pb.gz";
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len > strlen(suffix) &&
-		    !strcmp(e->d_name + len - strlen(suffix), suffix))
-			n++;
-	}
-	closedir(d);
 	return n;
 }
 

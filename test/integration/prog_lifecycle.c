@@ -19,6 +19,8 @@
  *   threads_at_start     prints the thread count at start, after allocating,
  *                        and once a snapshot is written
  */
+#include "snapshots.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -87,22 +89,12 @@ static void on_exit_print(void)
 
 static int count_snapshots(void)
 {
-	DIR *d = opendir(outdir);
-	if (!d) {
+	int n = count_snapshot_files(outdir);
+	if (n < 0) {
 		fprintf(stderr, "prog_lifecycle: opendir %s: %s\n", outdir,
 		        strerror(errno));
 		exit(1);
 	}
-	int n = 0;
-	struct dirent *e;
-	const char *suffix = ".signal.pb.gz";
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len > strlen(suffix) &&
-		    !strcmp(e->d_name + len - strlen(suffix), suffix))
-			n++;
-	}
-	closedir(d);
 	return n;
 }
 
