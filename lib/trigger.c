@@ -39,7 +39,7 @@ static _Atomic uint64_t replaced_ns;
 
 /* Code where the interrupted thread may hold a lock that starting a thread
  * takes: the C library, the dynamic loader, the next allocator. */
-#define MAX_RANGES 4
+#define MAX_RANGES 8 /* glibc as the allocator is listed twice: harmless */
 static struct {
 	uintptr_t start, len;
 } unsafe[MAX_RANGES];
@@ -199,69 +199,67 @@ out:
 
 /* ---- set-up --------------------------------------------------------------- */
 
-static int add_exec_segments(struct dl_phdr_info *info, size_t size, void *arg)
+/* What find_code looks for: the objects holding these addresses. */
+enum { T_SELF, T_LIBC, T_ALLOC, T_LDSO, NTARGETS };
+static uintptr_t targets[NTARGETS];
+
+static void add_range(uintptr_t start, uintptr_t len, int target)
+{
+	if (target == T_SELF) {
+		own_start = start;
+		own_len = len;
+	} else if (nunsafe < MAX_RANGES) {
+		unsafe[nunsafe].start = start;
+		unsafe[nunsafe++].len = len;
+	}
+}
+
+/* One pass over the loaded objects: the executable segments of each target's. */
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	if (info->dlpi_addr != (uintptr_t)arg)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum && nunsafe < MAX_RANGES; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			unsafe[nunsafe].start = info->dlpi_addr + ph->p_vaddr;
-			unsafe[nunsafe++].len = ph->p_memsz;
+	(void)arg;
+	for (int t = 0; t < NTARGETS; t++) {
+		bool holds = t == T_LDSO && targets[t] == info->dlpi_addr;
+		for (int i = 0; i < info->dlpi_phnum && !holds && targets[t]; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+			holds =
+			    ph->p_type == PT_LOAD &&
+			    targets[t] - (info->dlpi_addr + ph->p_vaddr) < ph->p_memsz;
+		}
+		for (int i = 0; i < info->dlpi_phnum && holds; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+			if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+				add_range(info->dlpi_addr + ph->p_vaddr, ph->p_memsz, t);
 		}
 	}
-	return 1;
+	return 0;
 }
 
-static void add_object_of(const void *addr)
-{
-	Dl_info info;
-	if (addr && dladdr(addr, &info) && info.dli_fbase)
-		dl_iterate_phdr(add_exec_segments, info.dli_fbase);
-}
-
-static void add_mapcall(const char *name)
-{
-	void *addr = dlsym(RTLD_NEXT, name);
-	Dl_info info;
-	const ElfW(Sym) *sym = NULL;
-	if (addr && nmapcalls < MAX_MAPCALLS &&
-	    dladdr1(addr, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
-		mapcalls[nmapcalls].start = (uintptr_t)addr;
-		mapcalls[nmapcalls++].len = sym->st_size;
-	}
-}
-
-static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	if (info->dlpi_addr != (uintptr_t)arg)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			own_start = info->dlpi_addr + ph->p_vaddr;
-			own_len = ph->p_memsz;
-		}
-	}
-	return 1;
-}
+/*
+ * The memory-map wrappers are a few dozen bytes each; a window of this many
+ * bytes from each entry covers it (reading past it only makes the check more
+ * careful). dladdr1 would give the exact size but costs 100,000 instructions
+ * a call at start-up.
+ */
+#define MAPCALL_WINDOW 128
 
 static void find_unsafe_code(void)
 {
-	Dl_info self;
-	if (dladdr((void *)find_own, &self) && self.dli_fbase)
-		dl_iterate_phdr(find_own, self.dli_fbase);
 	static const char *const maps[] = {"munmap", "mprotect", "mmap", "madvise",
 	                                   "mremap"};
-	for (size_t i = 0; i < HP_ARRAY_SIZE(maps); i++)
-		add_mapcall(maps[i]);
-	add_object_of(dlsym(RTLD_NEXT, "pthread_create")); /* the C library */
-	add_object_of(dlsym(RTLD_NEXT, "malloc"));         /* the next allocator */
-	uintptr_t ldso = (uintptr_t)getauxval(AT_BASE);
-	if (ldso)
-		dl_iterate_phdr(add_exec_segments, (void *)ldso);
+	for (size_t i = 0; i < HP_ARRAY_SIZE(maps) && nmapcalls < MAX_MAPCALLS; i++) {
+		void *addr = dlsym(RTLD_NEXT, maps[i]);
+		if (addr) {
+			mapcalls[nmapcalls].start = (uintptr_t)addr;
+			mapcalls[nmapcalls++].len = MAPCALL_WINDOW;
+		}
+	}
+	targets[T_SELF] = (uintptr_t)find_code;
+	targets[T_LIBC] = (uintptr_t)dlsym(RTLD_NEXT, "pthread_create");
+	targets[T_ALLOC] = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
+	targets[T_LDSO] = (uintptr_t)getauxval(AT_BASE);
+	dl_iterate_phdr(find_code, NULL);
 }
 
 static void resolve_real(void)
