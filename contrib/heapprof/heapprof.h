@@ -117,6 +117,7 @@ int cmd_info(int argc, char **argv);
 int cmd_top(int argc, char **argv, bool diff);
 int cmd_folded(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
+int cmd_web(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_ps(int argc, char **argv);

@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	       "  flame PROFILE -o F  an SVG flame graph (with --base: growth and "
 	       "shrinkage)\n"
 	       "  folded PROFILE      folded stacks (a;b;c value) for flame graph tools\n"
+	       "  web PROFILE... -o F an HTML report: flame graph, tables, filters, "
+	       "timeline\n"
 	       "  run [...] -- CMD    run CMD under the profiler\n"
 	       "  snapshot PID        ask a profiled process for a profile now\n"
 	       "  ps                  list profiled processes\n"
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_flame(argc - 1, argv + 1);
 	if (!strcmp(cmd, "folded"))
 		return cmd_folded(argc - 1, argv + 1);
+	if (!strcmp(cmd, "web"))
+		return cmd_web(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot"))

@@ -1,0 +1,733 @@
+// SPDX-License-Identifier: MIT
+// heapprof web: the report page's script. It reads the data heapprof embedded
+// (a function table, a trie of stacks, values per profile and sample type) and
+// draws every view from one state: sample type, snapshot, focus and ignore
+// filters, search, zoom, selected function. No library, no network.
+'use strict';
+
+var D = JSON.parse(document.getElementById('data').textContent);
+
+// ---- the data, unpacked once ------------------------------------------------
+
+var nNodes = D.nodeFunc.length;
+var parent = new Int32Array(nNodes); // -1: a root frame
+var kids = [];                       // children of each node, sorted by name
+var roots = [];
+(function unpack() {
+	for (var i = 0; i < nNodes; i++) {
+		parent[i] = D.nodeUp[i] ? i - D.nodeUp[i] : -1;
+		kids.push([]);
+		(parent[i] < 0 ? roots : kids[parent[i]]).push(i);
+	}
+	var byName = function (a, b) {
+		var x = D.funcs[D.nodeFunc[a]], y = D.funcs[D.nodeFunc[b]];
+		return x < y ? -1 : x > y ? 1 : 0;
+	};
+	roots.sort(byName);
+	kids.forEach(function (k) { if (k.length > 1) k.sort(byName); });
+})();
+
+var state = {
+	type: D.defaultType,
+	snap: D.snapshots.length - 1,
+	focus: '', ignore: '', search: '',
+	icicle: false,
+	zoom: -1,      // the node the flame graph is zoomed to, -1: all
+	sort: 'flat',
+	selected: -1   // the function of the caller/callee view, -1: none
+};
+var view = null; // what compute() derives from the state
+
+// ---- numbers ------------------------------------------------------------------
+
+// A value in its unit, as heapprof top prints it: 45.51MB, 1.2kB, 1234.
+function fmt(v, unit) {
+	if (unit !== 'bytes')
+		return Math.round(v).toLocaleString('en-US');
+	var names = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'], i = 0;
+	while (Math.abs(v) >= 1024 && i < 5) {
+		v /= 1024;
+		i++;
+	}
+	return (+v.toFixed(2)) + names[i];
+}
+
+function unit() { return D.types[state.type].unit; }
+function signed(v) { return (D.base && v > 0 ? '+' : '') + fmt(v, unit()); }
+function pct(v, total) { return total ? (100 * v / total).toFixed(2) + '%' : '-'; }
+
+// A regex from a box, or null when empty; marks the box when it does not parse.
+function regex(id, text) {
+	var box = document.getElementById(id);
+	box.classList.remove('bad');
+	if (!text)
+		return null;
+	try {
+		return new RegExp(text);
+	} catch (e) {
+		box.classList.add('bad');
+		return null;
+	}
+}
+
+// ---- the model: values, filters, per-function totals -------------------------
+
+// Per function: does its name match re?
+function funcMatches(re) {
+	var m = new Uint8Array(D.funcs.length);
+	if (re)
+		for (var f = 0; f < D.funcs.length; f++)
+			m[f] = re.test(D.funcs[f]) ? 1 : 0;
+	return m;
+}
+
+// Per node: does it or a frame rootward of it match (a function flag)?
+function nodeThrough(fm) {
+	var t = new Uint8Array(nNodes);
+	for (var i = 0; i < nNodes; i++) // a parent always comes before its children
+		t[i] = fm[D.nodeFunc[i]] || (parent[i] >= 0 && t[parent[i]]);
+	return t;
+}
+
+// Which stacks the focus and ignore boxes keep.
+function keptStacks() {
+	var focus = regex('focus', state.focus), ignore = regex('ignore', state.ignore);
+	var ft = focus && nodeThrough(funcMatches(focus));
+	var it = ignore && nodeThrough(funcMatches(ignore));
+	var keep = new Uint8Array(D.stackNode.length);
+	for (var s = 0; s < keep.length; s++) {
+		var n = D.stackNode[s];
+		keep[s] = (!ft || (n >= 0 && ft[n])) && (!it || n < 0 || !it[n]) ? 1 : 0;
+	}
+	return keep;
+}
+
+// Values by stack of snapshot i for type t, minus the base's, where kept.
+function values(i, t, keep) {
+	var cur = D.snapshots[i].values[t], base = D.base && D.base.values[t];
+	var v = new Float64Array(cur.length);
+	for (var s = 0; s < v.length; s++)
+		if (keep[s])
+			v[s] = cur[s] - (base ? base[s] : 0);
+	return v;
+}
+
+// Width (sum |v|) and net (sum v) of every node of the trie.
+function nodeTotals(v) {
+	var width = new Float64Array(nNodes), net = new Float64Array(nNodes);
+	for (var s = 0; s < v.length; s++) {
+		var n = D.stackNode[s];
+		if (n >= 0 && v[s]) {
+			width[n] += Math.abs(v[s]);
+			net[n] += v[s];
+		}
+	}
+	for (var i = nNodes - 1; i >= 0; i--)
+		if (parent[i] >= 0) {
+			width[parent[i]] += width[i];
+			net[parent[i]] += net[i];
+		}
+	return { width: width, net: net };
+}
+
+// Flat (leaf) and cum (once per stack) of every function.
+function byFunction(v) {
+	var nf = D.funcs.length;
+	var flat = new Float64Array(nf), cum = new Float64Array(nf), seen = new Int32Array(nf);
+	seen.fill(-1);
+	for (var s = 0; s < v.length; s++) {
+		var n = D.stackNode[s];
+		if (!v[s] || n < 0)
+			continue;
+		flat[D.nodeFunc[n]] += v[s];
+		for (; n >= 0; n = parent[n]) {
+			var f = D.nodeFunc[n];
+			if (seen[f] !== s) {
+				seen[f] = s;
+				cum[f] += v[s];
+			}
+		}
+	}
+	return { flat: flat, cum: cum };
+}
+
+function compute() {
+	var keep = keptStacks();
+	var v = values(state.snap, state.type, keep);
+	var total = 0, abs = 0;
+	for (var s = 0; s < v.length; s++) {
+		total += v[s];
+		abs += Math.abs(v[s]);
+	}
+	view = { keep: keep, v: v, total: total, abs: abs, nodes: nodeTotals(v),
+		funcs: byFunction(v), search: regex('search', state.search) };
+	view.searchFuncs = funcMatches(view.search);
+}
+
+// ---- the flame graph (canvas) -------------------------------------------------
+
+var ROW = 18, PAD = 4, MIN_PX = 0.4;
+var frames = []; // what was drawn: {x, y, w, node} (node -1: the "all" bar)
+
+// A warm colour that stays the same for a function wherever it appears.
+function hashColour(name) {
+	var h = 2166136261;
+	for (var i = 0; i < name.length; i++)
+		h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+	return 'rgb(' + (205 + h % 50) + ',' + (80 + (h >>> 8) % 130) + ',' +
+		(40 + (h >>> 16) % 40) + ')';
+}
+
+// Red for growth, blue for shrinkage, stronger the more of the change is net.
+function diffColour(width, net) {
+	var k = width > 0 ? Math.abs(net) / width : 0, l = Math.round(235 - 150 * k);
+	if (net > 0)
+		return 'rgb(230,' + l + ',' + l + ')';
+	if (net < 0)
+		return 'rgb(' + l + ',' + Math.min(255, l + 10) + ',230)';
+	return 'rgb(210,210,210)';
+}
+
+function frameColour(node) {
+	if (node >= 0 && view.searchFuncs[D.nodeFunc[node]])
+		return '#b04fd6';
+	if (node < 0)
+		return D.base ? diffColour(view.abs, view.total) : 'rgb(240,200,120)';
+	var name = D.funcs[D.nodeFunc[node]];
+	return D.base ? diffColour(view.nodes.width[node], view.nodes.net[node]) : hashColour(name);
+}
+
+function frameName(node) { return node < 0 ? 'all' : D.funcs[D.nodeFunc[node]]; }
+
+// The deepest level drawn under node at scale (pixels per unit).
+function depthOf(node, scale) {
+	var d = 0, k = node < 0 ? roots : kids[node];
+	for (var i = 0; i < k.length; i++)
+		if (view.nodes.width[k[i]] * scale >= MIN_PX)
+			d = Math.max(d, depthOf(k[i], scale));
+	return d + 1;
+}
+
+function drawFrame(ctx, node, x, depth, w, rows, dim) {
+	var y = state.icicle ? PAD + depth * ROW : PAD + (rows - 1 - depth) * ROW;
+	ctx.globalAlpha = dim ? 0.55 : 1;
+	ctx.fillStyle = frameColour(node);
+	ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+	frames.push({ x: x, y: y, w: w, node: node });
+	if (w < 24)
+		return;
+	var name = frameName(node), room = Math.floor((w - 6) / 6.6);
+	ctx.fillStyle = '#1d2330';
+	ctx.fillText(name.length <= room ? name : name.slice(0, room - 2) + '..', x + 3, y + 13);
+}
+
+function drawTree(ctx, node, x, depth, scale, rows) {
+	var w = (node < 0 ? view.abs : view.nodes.width[node]) * scale;
+	if (w < MIN_PX)
+		return;
+	drawFrame(ctx, node, x, depth, w, rows, false);
+	var k = node < 0 ? roots : kids[node];
+	for (var i = 0; i < k.length; i++) {
+		drawTree(ctx, k[i], x, depth + 1, scale, rows);
+		x += view.nodes.width[k[i]] * scale;
+	}
+}
+
+// The zoomed node's ancestors, full width and dimmed; returns its depth.
+function drawAncestors(ctx, width, rows) {
+	var chain = [];
+	for (var n = state.zoom; n >= 0; n = parent[n])
+		chain.unshift(n);
+	chain.unshift(-1);
+	for (var d = 0; d < chain.length - 1; d++)
+		drawFrame(ctx, chain[d], 0, d, width, rows, true);
+	return chain.length - 1;
+}
+
+function drawFlame() {
+	var canvas = document.getElementById('flame'), ratio = window.devicePixelRatio || 1;
+	var width = canvas.clientWidth || 1200, zoom = state.zoom;
+	if (zoom >= 0 && !view.nodes.width[zoom])
+		zoom = state.zoom = -1; // filtered away
+	var zw = zoom < 0 ? view.abs : view.nodes.width[zoom], scale = zw ? width / zw : 0;
+	var below = zw ? depthOf(zoom, scale) : 1, above = 0;
+	for (var n = zoom; n >= 0; n = parent[n])
+		above++;
+	var rows = above + below;
+	canvas.height = Math.round((rows * ROW + 2 * PAD) * ratio);
+	canvas.style.height = rows * ROW + 2 * PAD + 'px';
+	canvas.width = Math.round(width * ratio);
+	var ctx = canvas.getContext('2d');
+	ctx.scale(ratio, ratio);
+	ctx.font = '11.5px system-ui, "DejaVu Sans", sans-serif';
+	frames = [];
+	var wrap = document.getElementById('flame-wrap'); // the root in sight
+	wrap.scrollTop = state.icicle ? 0 : wrap.scrollHeight;
+	var depth = drawAncestors(ctx, width, rows);
+	if (zw)
+		return drawTree(ctx, zoom, 0, depth, scale, rows);
+	ctx.fillStyle = '#5b6475';
+	ctx.fillText('Nothing in this view: no ' + D.types[state.type].type +
+		(state.focus || state.ignore ? ' in the stacks the filters keep' : ''), 4, PAD + 13);
+}
+
+function frameAt(ev) {
+	var r = ev.target.getBoundingClientRect(), x = ev.clientX - r.left, y = ev.clientY - r.top;
+	for (var i = frames.length - 1; i >= 0; i--) {
+		var f = frames[i];
+		if (x >= f.x && x < f.x + f.w && y >= f.y && y < f.y + ROW)
+			return f;
+	}
+	return null;
+}
+
+function describe(node) {
+	var w = node < 0 ? view.abs : view.nodes.width[node];
+	var net = node < 0 ? view.total : view.nodes.net[node];
+	if (D.base)
+		return frameName(node) + ': ' + signed(net) + ' net, ' + fmt(w, unit()) +
+			' changed (' + pct(w, view.abs) + ' of all change)';
+	return frameName(node) + ': ' + fmt(w, unit()) + ' (' + pct(w, view.abs) + ')';
+}
+
+function hover(ev) {
+	var f = frameAt(ev), tip = document.getElementById('tip');
+	if (!f) {
+		tip.hidden = true;
+		return;
+	}
+	tip.textContent = describe(f.node);
+	tip.hidden = false;
+	var r = ev.target.getBoundingClientRect(), x = ev.clientX - r.left;
+	tip.style.left = Math.min(x + 12, r.width - tip.offsetWidth - 4) + 'px';
+	tip.style.top = (f.y + ROW + 4) + 'px';
+	document.getElementById('details').textContent = describe(f.node);
+}
+
+function clickFrame(ev) {
+	var f = frameAt(ev);
+	state.zoom = f ? f.node : -1;
+	if (f && f.node >= 0)
+		state.selected = D.nodeFunc[f.node];
+	render();
+}
+
+// ---- tables ---------------------------------------------------------------------
+
+function cell(tr, text, cls) {
+	var td = document.createElement('td');
+	td.textContent = text;
+	if (cls)
+		td.className = cls;
+	tr.appendChild(td);
+	return td;
+}
+
+function signClass(v) { return D.base ? (v > 0 ? 'grow' : v < 0 ? 'shrink' : '') : ''; }
+
+// A row that selects function f on click or Enter.
+function selectable(tr, f) {
+	tr.tabIndex = 0;
+	tr.dataset.func = f;
+	tr.addEventListener('click', function () { select(f); });
+	tr.addEventListener('keydown', function (e) {
+		if (e.key === 'Enter')
+			select(f);
+	});
+}
+
+var TOP_ROWS = 200;
+
+// The functions with a value, in the table's order.
+function topOrder() {
+	var fl = view.funcs.flat, cu = view.funcs.cum, order = [];
+	for (var f = 0; f < D.funcs.length; f++)
+		if (fl[f] || cu[f])
+			order.push(f);
+	var a = state.sort === 'cum' ? cu : fl, b = state.sort === 'cum' ? fl : cu;
+	order.sort(function (x, y) {
+		return a[y] - a[x] || b[y] - b[x] || (D.funcs[x] < D.funcs[y] ? -1 : 1);
+	});
+	return order;
+}
+
+function drawTop() {
+	var body = document.querySelector('#top tbody'), order = topOrder();
+	body.textContent = '';
+	view.topRows = order.slice(0, TOP_ROWS);
+	view.topRows.forEach(function (f) {
+		var tr = document.createElement('tr'), fl = view.funcs.flat[f], cu = view.funcs.cum[f];
+		cell(tr, signed(fl), signClass(fl)).title = fl;
+		cell(tr, pct(fl, view.abs));
+		cell(tr, signed(cu), signClass(cu)).title = cu;
+		cell(tr, pct(cu, view.abs));
+		cell(tr, D.funcs[f], 'name');
+		if (f === state.selected)
+			tr.className = 'selected';
+		selectable(tr, f);
+		body.appendChild(tr);
+	});
+	document.getElementById('top-more').textContent = order.length > TOP_ROWS ?
+		(order.length - TOP_ROWS) + ' more functions; focus to narrow down' : '';
+	document.querySelectorAll('#top th').forEach(function (th) {
+		var b = th.querySelector('button');
+		th.classList.toggle('sorted', !!b && b.dataset.sort === state.sort);
+	});
+}
+
+// Callers and callees of f: the frames next to it, once per stack each.
+function neighbours(f) {
+	var callers = {}, callees = {}, v = view.v;
+	for (var s = 0; s < v.length; s++) {
+		var n = D.stackNode[s], child = -1, seenUp = {}, seenDown = {};
+		if (!v[s] || n < 0)
+			continue;
+		for (; n >= 0; child = n, n = parent[n]) {
+			if (D.nodeFunc[n] !== f)
+				continue;
+			var up = parent[n] >= 0 ? D.nodeFunc[parent[n]] : -1;
+			var down = child >= 0 ? D.nodeFunc[child] : -1;
+			if (up >= 0 && !seenUp[up])
+				callers[up] = (callers[up] || 0) + v[s], seenUp[up] = 1;
+			if (down >= 0 && !seenDown[down])
+				callees[down] = (callees[down] || 0) + v[s], seenDown[down] = 1;
+		}
+	}
+	return { callers: callers, callees: callees };
+}
+
+function fillCalls(id, byFunc) {
+	var body = document.querySelector('#' + id + ' tbody');
+	body.textContent = '';
+	var list = Object.keys(byFunc).map(Number).sort(function (a, b) {
+		return Math.abs(byFunc[b]) - Math.abs(byFunc[a]);
+	});
+	list.slice(0, 50).forEach(function (f) {
+		var tr = document.createElement('tr');
+		cell(tr, signed(byFunc[f]), signClass(byFunc[f])).title = byFunc[f];
+		cell(tr, pct(byFunc[f], view.abs));
+		cell(tr, D.funcs[f], 'name');
+		selectable(tr, f);
+		body.appendChild(tr);
+	});
+	if (!list.length)
+		cell(body.appendChild(document.createElement('tr')), 'none', 'name');
+	return list;
+}
+
+function drawCalls() {
+	var label = document.getElementById('selected'), f = state.selected;
+	view.callers = view.callees = [];
+	if (f < 0 || !(view.funcs.cum[f] || view.funcs.flat[f])) {
+		label.textContent = 'select a function in the table or the graph';
+		fillCalls('callers', {});
+		fillCalls('callees', {});
+		return;
+	}
+	var nb = neighbours(f);
+	label.textContent = D.funcs[f] + ' (flat ' + signed(view.funcs.flat[f]) +
+		', cum ' + signed(view.funcs.cum[f]) + ')';
+	view.callers = fillCalls('callers', nb.callers).map(function (g) { return [g, nb.callers[g]]; });
+	view.callees = fillCalls('callees', nb.callees).map(function (g) { return [g, nb.callees[g]]; });
+}
+
+function select(f) {
+	state.selected = f;
+	drawTop();
+	drawCalls();
+}
+
+// ---- the timeline of snapshots -----------------------------------------------------
+
+// The type the timeline plots: in-use bytes when the profile has them.
+function timelineType() {
+	for (var t = 0; t < D.types.length; t++)
+		if (D.types[t].type === 'inuse_space')
+			return t;
+	return state.type;
+}
+
+var SVG_NS = 'http://www.w3.org/2000/svg'; // a namespace name, never fetched
+
+function svgEl(name, attrs, parentEl) {
+	var e = document.createElementNS(SVG_NS, name);
+	for (var k in attrs)
+		e.setAttribute(k, attrs[k]);
+	parentEl.appendChild(e);
+	return e;
+}
+
+// "leaf < caller < caller" for a stack, for the lists beside the timeline.
+function stackLabel(s) {
+	var names = [];
+	for (var n = D.stackNode[s]; n >= 0 && names.length < 4; n = parent[n])
+		names.push(D.funcs[D.nodeFunc[n]]);
+	return names.join(' \u2190 ') + (names.length === 4 ? ' \u2190 \u2026' : '');
+}
+
+// Per stack, its in-use values over the snapshots (kept stacks only).
+function series(t) {
+	var per = D.snapshots.map(function (snap) { return snap.values[t]; });
+	var totals = per.map(function (vals) {
+		var sum = 0;
+		for (var s = 0; s < vals.length; s++)
+			if (view.keep[s])
+				sum += vals[s];
+		return sum;
+	});
+	return { per: per, totals: totals };
+}
+
+// Stacks by growth first to last: all of them, and the ones that never fell.
+function growth(per) {
+	var first = per[0], last = per[per.length - 1], grew = [], leaks = [];
+	for (var s = 0; s < first.length; s++) {
+		var d = last[s] - first[s];
+		if (!view.keep[s] || d <= 0)
+			continue;
+		grew.push(s);
+		var mono = true;
+		for (var i = 1; i < per.length && mono; i++)
+			mono = per[i][s] >= per[i - 1][s];
+		if (mono)
+			leaks.push(s);
+	}
+	var by = function (a, b) { return (last[b] - first[b]) - (last[a] - first[a]); };
+	return { grew: grew.sort(by), leaks: leaks.sort(by), first: first, last: last };
+}
+
+function fillStacks(id, list, g, u) {
+	var ol = document.getElementById(id);
+	ol.textContent = '';
+	list.slice(0, 8).forEach(function (s) {
+		var li = document.createElement('li'), v = document.createElement('span');
+		v.className = 'v';
+		v.textContent = '+' + fmt(g.last[s] - g.first[s], u);
+		li.appendChild(v);
+		li.appendChild(document.createTextNode(stackLabel(s)));
+		ol.appendChild(li);
+	});
+	if (!list.length)
+		ol.appendChild(document.createElement('li')).textContent = 'none';
+}
+
+function timeLabel(i) {
+	var ns = D.snapshots[i].time;
+	if (!ns)
+		return '#' + (i + 1);
+	return new Date(ns / 1e6).toISOString().slice(11, 19);
+}
+
+// A point per snapshot; a click or Enter on one shows that snapshot.
+function plotPoint(svg, i, x, y, total, u) {
+	var c = svgEl('circle', { cx: x, cy: y, r: 6, fill: '#2f6fdd', tabindex: 0,
+		role: 'button', 'class': 'pt' + (i === state.snap ? ' current' : '') }, svg);
+	svgEl('title', {}, c).textContent = D.snapshots[i].file + ' (' + timeLabel(i) + '): ' +
+		fmt(total, u);
+	var show = function () {
+		state.snap = i;
+		render();
+	};
+	c.addEventListener('click', show);
+	c.addEventListener('keydown', function (e) {
+		if (e.key === 'Enter')
+			show();
+	});
+}
+
+function plotTimeline(totals, u) {
+	var svg = document.getElementById('timeline');
+	svg.textContent = '';
+	var W = svg.clientWidth || 700, H = 170, L = 70, R = 20, T = 14, B = 28;
+	svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+	var max = Math.max.apply(null, totals.concat([1])), n = totals.length;
+	var px = function (i) { return L + (n > 1 ? i * (W - L - R) / (n - 1) : 0); };
+	var py = function (v) { return T + (H - T - B) * (1 - Math.max(v, 0) / max); };
+	[0, 0.5, 1].forEach(function (k) {
+		svgEl('line', { x1: L, x2: W - R, y1: py(k * max), y2: py(k * max), stroke: '#e3e6ec' }, svg);
+		svgEl('text', { x: L - 8, y: py(k * max) + 4, 'text-anchor': 'end', 'font-size': 11,
+			fill: '#5b6475' }, svg).textContent = fmt(k * max, u);
+	});
+	svgEl('polyline', { points: totals.map(function (v, i) { return px(i) + ',' + py(v); }).join(' '),
+		fill: 'none', stroke: '#2f6fdd', 'stroke-width': 2 }, svg);
+	totals.forEach(function (v, i) {
+		var anchor = n > 1 && i === n - 1 ? 'end' : i === 0 ? 'start' : 'middle';
+		svgEl('text', { x: px(i), y: H - 8, 'text-anchor': anchor, 'font-size': 11,
+			fill: '#5b6475' }, svg).textContent = timeLabel(i);
+		plotPoint(svg, i, px(i), py(v), v, u);
+	});
+}
+
+function drawTimeline() {
+	var sec = document.getElementById('timeline-section');
+	view.points = 0;
+	sec.hidden = D.snapshots.length < 2;
+	if (sec.hidden)
+		return;
+	var t = timelineType(), u = D.types[t].unit, ser = series(t), g = growth(ser.per);
+	sec.querySelector('h2').firstChild.textContent = D.types[t].type + ' over time ';
+	plotTimeline(ser.totals, u);
+	fillStacks('grew', g.grew, g, u);
+	fillStacks('leaks', g.leaks, g, u);
+	view.points = ser.totals.length;
+	view.timeline = ser.totals;
+	view.leaks = g.leaks;
+}
+
+// ---- the page ---------------------------------------------------------------------
+
+function drawSummary() {
+	var snap = D.snapshots[state.snap], type = D.types[state.type].type;
+	var files = D.snapshots.length > 1 ? 'snapshot ' + (state.snap + 1) + ' of ' +
+		D.snapshots.length + ': ' + snap.file : snap.file;
+	if (D.base)
+		files += ' minus ' + D.base.file;
+	document.getElementById('title').textContent = type + (D.base ? ' change' : '') +
+		' \u2014 heapprof report';
+	document.getElementById('files').textContent = files;
+	var shown = state.focus || state.ignore ? ' (focus/ignore applied)' : '';
+	document.getElementById('summary').textContent = 'Total ' + signed(view.total) +
+		shown + ' \u00b7 ' + D.stackNode.length.toLocaleString('en-US') + ' stacks, ' +
+		D.funcs.length.toLocaleString('en-US') + ' functions' +
+		(state.zoom >= 0 ? ' \u00b7 zoomed to ' + frameName(state.zoom) : '');
+}
+
+function render() {
+	compute();
+	drawSummary();
+	drawFlame();
+	drawTop();
+	drawCalls();
+	drawTimeline();
+	document.getElementById('orient').setAttribute('aria-pressed', String(state.icicle));
+}
+
+// Applying a box on Enter or after a pause in typing; Escape empties it.
+function bindBox(id) {
+	var box = document.getElementById(id), timer = 0;
+	var apply = function () {
+		clearTimeout(timer);
+		if (state[id] !== box.value) {
+			state[id] = box.value;
+			render();
+		}
+	};
+	box.addEventListener('input', function () {
+		clearTimeout(timer);
+		timer = setTimeout(apply, 300);
+	});
+	box.addEventListener('keydown', function (e) {
+		if (e.key === 'Enter')
+			apply();
+		if (e.key === 'Escape') {
+			box.value = '';
+			apply();
+		}
+	});
+}
+
+function bindControls() {
+	var sel = document.getElementById('sample');
+	D.types.forEach(function (t, i) {
+		var o = sel.appendChild(document.createElement('option'));
+		o.value = i;
+		o.textContent = t.type + ' (' + t.unit + ')';
+	});
+	sel.value = state.type;
+	sel.addEventListener('change', function () {
+		state.type = +sel.value;
+		render();
+	});
+	['focus', 'ignore', 'search'].forEach(bindBox);
+	document.getElementById('orient').addEventListener('click', function () {
+		state.icicle = !state.icicle;
+		render();
+	});
+	document.getElementById('reset').addEventListener('click', function () {
+		state.zoom = -1;
+		render();
+	});
+	document.querySelectorAll('#top th button').forEach(function (b) {
+		b.addEventListener('click', function () {
+			state.sort = b.dataset.sort;
+			drawTop();
+		});
+	});
+	bindFlame();
+}
+
+function bindFlame() {
+	var canvas = document.getElementById('flame');
+	canvas.addEventListener('mousemove', hover);
+	canvas.addEventListener('mouseleave', function () { document.getElementById('tip').hidden = true; });
+	canvas.addEventListener('click', clickFrame);
+	document.addEventListener('keydown', function (e) {
+		if (e.key === 'Escape' && state.zoom >= 0 && !/INPUT|SELECT/.test(e.target.tagName)) {
+			state.zoom = -1;
+			render();
+		}
+	});
+	canvas.addEventListener('keydown', function (e) { // Enter zooms to the selected function
+		if (e.key !== 'Enter' || state.selected < 0)
+			return;
+		for (var i = 0; i < frames.length; i++)
+			if (frames[i].node >= 0 && D.nodeFunc[frames[i].node] === state.selected) {
+				state.zoom = frames[i].node;
+				return render();
+			}
+	});
+	var timer = 0;
+	window.addEventListener('resize', function () {
+		clearTimeout(timer);
+		timer = setTimeout(render, 150);
+	});
+}
+
+// ---- the test hook: report.html#test=sample:alloc_space;focus:leak_ -----------
+
+// Applies the state the hash names; returns whether there was one.
+function applyTestHash() {
+	var m = /#test=(.*)$/.exec(location.hash);
+	if (!m)
+		return false;
+	decodeURIComponent(m[1]).split(';').forEach(function (kv) {
+		var i = kv.indexOf(':'), k = kv.slice(0, i), v = kv.slice(i + 1);
+		if (k === 'sample')
+			state.type = D.types.findIndex(function (t) { return t.type === v; });
+		else if (k === 'snapshot')
+			state.snap = +v;
+		else if (k === 'select')
+			state.selected = D.funcs.indexOf(v);
+		else if (k === 'sort' || k === 'focus' || k === 'ignore' || k === 'search')
+			state[k] = v;
+		else if (k === 'icicle')
+			state.icicle = v === '1';
+		if (k === 'focus' || k === 'ignore' || k === 'search')
+			document.getElementById(k).value = v;
+	});
+	document.getElementById('sample').value = state.type;
+	return true;
+}
+
+// What a test compares: exact numbers of every view, one fact a line.
+function writeTestResult() {
+	var out = ['type\t' + D.types[state.type].type, 'snapshot\t' + state.snap,
+		'total\t' + view.total, 'abs\t' + view.abs, 'frames\t' + frames.length,
+		'points\t' + view.points];
+	(view.timeline || []).forEach(function (v, i) { out.push('point\t' + i + '\t' + v); });
+	(view.leaks || []).forEach(function (s) { out.push('leak\t' + stackLabel(s)); });
+	view.topRows.forEach(function (f) {
+		out.push('row\t' + view.funcs.flat[f] + '\t' + view.funcs.cum[f] + '\t' + D.funcs[f]);
+	});
+	view.callers.forEach(function (c) { out.push('caller\t' + c[1] + '\t' + D.funcs[c[0]]); });
+	view.callees.forEach(function (c) { out.push('callee\t' + c[1] + '\t' + D.funcs[c[0]]); });
+	var pre = document.getElementById('test-result');
+	pre.textContent = out.join('\n') + '\n';
+	pre.hidden = false;
+}
+
+bindControls();
+var testing = applyTestHash();
+render();
+if (testing)
+	writeTestResult();

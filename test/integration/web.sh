@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+# heapprof web: the HTML report of prog_known's profiles at HEAPPROF_RATE=1,
+# driven in headless Chromium through the page's test hook (#test=...), which
+# writes the state it shows into <pre id="test-result">: the top table's rows
+# with exact values, totals, timeline points, callers and callees. Checks the
+# exact values of known_allocations.sh, that sample type, focus, ignore, base
+# and snapshot change them as they must, that nothing leaves the page, and
+# the size and time of a report of 100,000 stacks.
+. "$(dirname "$0")/lib.sh"
+
+HP=$HEAPPROF_BIN
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+
+out=$WORK/known
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/hp HEAPPROF_RATE=1 HEAPPROF_SEED=7 \
+	run_profiled glibc "$TEST_BUILDDIR/prog_known" --snapshot >"$out/stdout" 2>"$out/stderr"
+ok $? "prog_known ran at HEAPPROF_RATE=1 with a snapshot"
+snap=$(one_file "$out"/hp.*.0001.signal.pb.gz)
+exitp=$(one_file "$out"/hp.*.0002.exit.pb.gz)
+[ -n "$snap" ] && [ -n "$exitp" ] || { ok 1 "two profiles written"; done_testing; exit 0; }
+# expect FUNC alloc_objects alloc_space inuse_objects inuse_space ...
+read -r _ _ small_ao small_as _ small_is _ _ < <(grep '^expect keep_small' "$out/stdout")
+read -r _ _ _ _ _ big_is _ _ < <(grep '^expect keep_big' "$out/stdout")
+read -r _ _ churn_ao churn_as _ _ _ _ < <(grep '^expect churn' "$out/stdout")
+
+"$HP" web "$exitp" -o "$WORK/one.html"
+ok $? "heapprof web PROFILE -o one.html"
+"$HP" web "$exitp" "$snap" -o "$WORK/two.html" # out of order: sorted by time
+ok $? "heapprof web SNAPSHOT EXIT -o two.html"
+"$HP" web --base "$snap" "$exitp" -o "$WORK/diff.html"
+ok $? "heapprof web --base SNAPSHOT EXIT -o diff.html"
+
+# No reference that would load anything: only namespace names.
+refs=$(cat "$WORK/one.html" "$WORK/two.html" "$WORK/diff.html" | grep -o 'https\?://[^"'"'"' )]*' |
+	grep -v '^http://www\.w3\.org/2000/svg$' | sort -u | tr '\n' ' ')
+check "the reports name no URL but the SVG namespace (${refs:-none})" test -z "$refs"
+check "the data is escaped: no </script> inside it" \
+	test "$(grep -o '</script>' "$WORK/one.html" | wc -l)" = 2
+
+if [ -z "$CHROMIUM" ]; then
+	skip "the report in Chromium: chromium not installed"
+	done_testing
+	exit 0
+fi
+
+# The page's test result for FILE#test=STATE, with every host unresolvable so
+# that any request would fail.
+page() { # page FILE STATE
+	timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--host-resolver-rules="MAP * ~NOTFOUND" --user-data-dir="$WORK/chromium" \
+		--virtual-time-budget=5000 --dump-dom "file://$1#test=$2" 2>/dev/null |
+		sed -n '/<pre id="test-result"/,/<\/pre>/p' | sed 's/<[^>]*>//g'
+}
+# The flat value of FUNC in a result, or "absent".
+flat() { awk -F'\t' -v f="$2" '$1 == "row" && $4 == f { print $2; found = 1 }
+	END { if (!found) print "absent" }' <<<"$1"; }
+field() { awk -F'\t' -v k="$2" '$1 == k { print $2; exit }' <<<"$1"; }
+
+r=$(page "$WORK/one.html" "sample:inuse_space")
+check "the page ran its test hook (type $(field "$r" type))" test "$(field "$r" type)" = inuse_space
+check "inuse_space: keep_small $small_is ($(flat "$r" keep_small))" test "$(flat "$r" keep_small)" = "$small_is"
+check "inuse_space: keep_big $big_is ($(flat "$r" keep_big))" test "$(flat "$r" keep_big)" = "$big_is"
+check "inuse_space: churn has nothing in use ($(flat "$r" churn))" test "$(flat "$r" churn)" = absent
+want=$("$HP" top --raw --sample-index=inuse_space "$exitp" | awk -F'\t' '{ s += $1 } END { printf "%.0f", s }')
+check "inuse_space: the total is heapprof top's, $want ($(field "$r" total))" test "$(field "$r" total)" = "$want"
+check "the flame graph drew frames ($(field "$r" frames))" test "$(field "$r" frames)" -ge 4
+check "one profile: no timeline ($(field "$r" points) points)" test "$(field "$r" points)" = 0
+
+r=$(page "$WORK/one.html" "sample:alloc_space")
+check "alloc_space: churn $churn_as ($(flat "$r" churn))" test "$(flat "$r" churn)" = "$churn_as"
+check "alloc_space: keep_small $small_as ($(flat "$r" keep_small))" test "$(flat "$r" keep_small)" = "$small_as"
+
+r=$(page "$WORK/one.html" "sample:alloc_objects;focus:^churn\$")
+check "alloc_objects, focus ^churn\$: total $churn_ao ($(field "$r" total))" test "$(field "$r" total)" = "$churn_ao"
+check "focus ^churn\$: keep_small is gone ($(flat "$r" keep_small))" test "$(flat "$r" keep_small)" = absent
+
+r=$(page "$WORK/one.html" "sample:inuse_space;ignore:keep_")
+want=$(awk -v t="$want" -v a="$small_is" -v b="$big_is" 'BEGIN { printf "%.0f", t - a - b }')
+check "inuse_space, ignore keep_: total $want ($(field "$r" total))" test "$(field "$r" total)" = "$want"
+check "ignore keep_: keep_big is gone ($(flat "$r" keep_big))" test "$(flat "$r" keep_big)" = absent
+
+r=$(page "$WORK/one.html" "sample:inuse_space;select:keep_big")
+caller=$(awk -F'\t' '$1 == "caller" { print $3 "=" $2 }' <<<"$r")
+check "callers of keep_big: main with $big_is ($caller)" test "$caller" = "main=$big_is"
+
+# Two snapshots: a timeline of two points, in time order; a click shows one.
+r=$(page "$WORK/two.html" "sample:inuse_space")
+check "two snapshots: a timeline of 2 points ($(field "$r" points))" test "$(field "$r" points)" = 2
+p0=$(awk -F'\t' '$1 == "point" && $2 == 0 { print $3 }' <<<"$r")
+p1=$(awk -F'\t' '$1 == "point" && $2 == 1 { print $3 }' <<<"$r")
+w0=$("$HP" top --raw --sample-index=inuse_space "$snap" | awk -F'\t' '{ s += $1 } END { printf "%.0f", s }')
+check "the first point is the snapshot's in-use total, $w0 ($p0)" test "$p0" = "$w0"
+check "the last point grew by keep_big's $big_is at least ($p0 -> $p1)" \
+	test "$((p1 - p0))" -ge "$big_is"
+check "keep_big is a leak suspect" grep -q $'^leak\tkeep_big' <<<"$r"
+check "the last snapshot is shown first: keep_big $big_is ($(flat "$r" keep_big))" \
+	test "$(flat "$r" keep_big)" = "$big_is"
+r=$(page "$WORK/two.html" "sample:inuse_space;snapshot:0")
+check "snapshot 0 (a click on the first point): keep_small $small_is ($(flat "$r" keep_small))" \
+	test "$(flat "$r" keep_small)" = "$small_is"
+check "snapshot 0: keep_big not allocated yet ($(flat "$r" keep_big))" test "$(flat "$r" keep_big)" = absent
+
+# --base: what grew since the snapshot.
+r=$(page "$WORK/diff.html" "sample:inuse_space")
+check "--base: keep_big grew by $big_is ($(flat "$r" keep_big))" test "$(flat "$r" keep_big)" = "$big_is"
+check "--base: keep_small did not change ($(flat "$r" keep_small))" test "$(flat "$r" keep_small)" = absent
+r=$(page "$WORK/diff.html" "sample:alloc_objects")
+check "--base, alloc_objects: churn grew by $churn_ao ($(flat "$r" churn))" test "$(flat "$r" churn)" = "$churn_ao"
+
+# 100,000 stacks: a synthetic profile, 17 levels of two callers under main.
+if command -v python3 >/dev/null; then
+	python3 - "$WORK/big.pb.gz" <<'EOF'
+import gzip, sys
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+def field(num, payload):  # length-delimited
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+def packed(num, values):
+    return field(num, b''.join(varint(v) for v in values))
+strings = ['']
+def s(x):
+    strings.append(x)
+    return len(strings) - 1
+out = bytearray()
+for t, u in [('alloc_objects', 'count'), ('alloc_space', 'bytes'),
+             ('inuse_objects', 'count'), ('inuse_space', 'bytes')]:
+    out += field(1, varint(1 << 3) + varint(s(t)) + varint(2 << 3) + varint(s(u)))
+names = ['main'] + ['level%d_%s' % (d, c) for d in range(17) for c in 'ab']
+for i, n in enumerate(names, 1):
+    out += field(5, varint(1 << 3) + varint(i) + varint(2 << 3) + varint(s(n)))
+    out += field(4, varint(1 << 3) + varint(i) + field(4, varint(1 << 3) + varint(i)))
+for k in range(100000):
+    locs = [1] + [2 + 2 * d + (k >> d & 1) for d in range(17)]
+    size = 16 + k % 4000
+    out += field(2, packed(1, locs[::-1]) + packed(2, [1, size, 1, size]))
+out += b''.join(field(6, x.encode()) for x in strings)
+with gzip.open(sys.argv[1], 'wb', 6) as f:
+    f.write(bytes(out))
+EOF
+	t0=$(date +%s.%N)
+	"$HP" web "$WORK/big.pb.gz" -o "$WORK/big.html"
+	rc=$?
+	t1=$(date +%s.%N)
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	size=$(wc -c <"$WORK/big.html")
+	diag "100,000 stacks: report of $size bytes written in $secs s"
+	ok $rc "heapprof web writes the report of 100,000 stacks"
+	check "100,000 stacks: under 5 MiB ($size bytes)" test "$size" -lt $((5 * 1024 * 1024))
+	check "100,000 stacks: written in under 10 s ($secs s; 2 s expected)" \
+		awk -v s="$secs" 'BEGIN { exit !(s < 10) }'
+	r=$(page "$WORK/big.html" "sample:inuse_objects")
+	check "100,000 stacks: the page shows main with all of them ($(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r"))" \
+		test "$(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r")" = 100000
+else
+	skip "100,000 stacks: python3 not installed (it writes the synthetic profile)"
+fi
+done_testing
