@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "common.h"
+#include "http_parse.h"
 #include "log.h"
 
 #include <errno.h>
@@ -246,6 +247,28 @@ static int set_metadata_max(const char *v)
 	return 0;
 }
 
+static int set_http(const char *v)
+{
+	hp_http_addr_t a;
+	if (strlen(v) >= HP_HTTP_MAX || hp_http_parse_addr(v, &a))
+		return -EINVAL;
+	memcpy(hp_config.http, v, strlen(v) + 1);
+	return 0;
+}
+
+/* Visible ASCII, as a bearer token is (RFC 6750 allows fewer characters). */
+static int set_http_token(const char *v)
+{
+	size_t n = strlen(v);
+	if (!n || n >= HP_HTTP_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= ' ' || v[i] >= 0x7f)
+			return -EINVAL;
+	memcpy(hp_config.http_token, v, n + 1);
+	return 0;
+}
+
 /* The option table: variable, parser, what a good value looks like, default. */
 static const struct {
 	const char *name;
@@ -268,6 +291,12 @@ static const struct {
     {"HEAPPROF_FOLLOW_EXEC", set_follow_exec, "1/0, true/false, yes/no", "1"},
     {"HEAPPROF_METADATA_MAX", set_metadata_max, "0 (no limit) or bytes, at least 1M",
      "0"},
+    {"HEAPPROF_HTTP", set_http,
+     "127.0.0.1:PORT, [::1]:PORT, localhost:PORT, another address with a port, or "
+     "unix:/absolute/path (%p: the pid)",
+     "no endpoint"},
+    {"HEAPPROF_HTTP_TOKEN", set_http_token,
+     "a token of 1 to 255 visible ASCII characters", "no token"},
 };
 
 void hp_config_init(void)
@@ -288,11 +317,14 @@ void hp_config_print(void)
 	hp_log(
 	    "config: HEAPPROF_RATE=%llu HEAPPROF_OUTPUT=%s HEAPPROF_SIGNAL=%s%s "
 	    "HEAPPROF_AT_EXIT=%d HEAPPROF_MAX_FRAMES=%u HEAPPROF_SEED=%llu "
-	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu",
+	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu HEAPPROF_HTTP=%s "
+	    "HEAPPROF_HTTP_TOKEN=%s",
 	    (unsigned long long)hp_config.rate, hp_config.output,
 	    hp_config.signal ? "SIG" : "none",
 	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
 	                     : "",
 	    hp_config.at_exit, hp_config.max_frames, (unsigned long long)hp_config.seed,
-	    hp_config.follow_exec, (unsigned long long)hp_config.metadata_max);
+	    hp_config.follow_exec, (unsigned long long)hp_config.metadata_max,
+	    hp_config.http[0] ? hp_config.http : "(off)",
+	    hp_config.http_token[0] ? "(set)" : "(none)");
 }

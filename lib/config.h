@@ -15,6 +15,7 @@
 #define HP_DEFAULT_MAX_FRAMES 128
 #define HP_MAX_FRAMES_LIMIT   512
 #define HP_OUTPUT_MAX         1024
+#define HP_HTTP_MAX           256
 
 typedef struct {
 	uint64_t rate;              /* bytes between samples; 0 off, 1 every allocation */
@@ -26,6 +27,8 @@ typedef struct {
 	uint64_t seed;         /* 0 = random; otherwise per-thread seeds derive from it */
 	bool follow_exec;      /* programs this one executes are profiled too */
 	uint64_t metadata_max; /* bytes of profiler metadata at most, 0 = no limit */
+	char http[HP_HTTP_MAX];       /* HEAPPROF_HTTP, validated; "" = no endpoint */
+	char http_token[HP_HTTP_MAX]; /* HEAPPROF_HTTP_TOKEN; "" = none */
 } hp_config_t;
 
 extern hp_config_t hp_config;

@@ -194,6 +194,22 @@ int hp_dump_write(const char *trigger, const char *path)
 	return err;
 }
 
+int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
+{
+	if (!ready)
+		return -ENOTSUP;
+	pthread_mutex_lock(&dump_lock);
+	int err = -ESHUTDOWN;
+	if (!closed) {
+		if (!opts->start_ns)
+			opts->start_ns = start_ns;
+		opts->rate = hp_sampler_rate();
+		err = hp_profile_write(fd, opts);
+	}
+	pthread_mutex_unlock(&dump_lock);
+	return err;
+}
+
 void hp_dump_at_exit(void)
 {
 	if (!ready)

@@ -8,6 +8,8 @@
 #ifndef HP_DUMP_H
 #define HP_DUMP_H
 
+#include "profile.h"
+
 #include <stdint.h>
 
 /* Records when profiling started (the profiles' duration). */
@@ -20,6 +22,14 @@ void hp_dump_init(uint64_t start_ns);
  * Returns 0 or a negative errno.
  */
 int hp_dump_write(const char *trigger, const char *path);
+
+/*
+ * Writes one profile to fd (the endpoint's, http.c) under the dump lock,
+ * with opts' trigger, default type and base; fills in the rate, and the start
+ * when opts->start_ns is 0. Call with the re-entry guard set. Returns 0, a
+ * negative errno, or -ESHUTDOWN once the final profile began.
+ */
+int hp_dump_to_fd(int fd, hp_profile_opts_t *opts);
 
 /* The final profile, from the library destructor (HEAPPROF_AT_EXIT). */
 void hp_dump_at_exit(void);

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "config.h"
 #include "dump.h"
+#include "http.h"
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
@@ -58,6 +59,7 @@ static void postfork_child(void)
 	hp_symbols_postfork_child();
 	hp_dump_postfork_child();
 	hp_trigger_postfork_child();
+	hp_http_postfork_child();
 	hp_record_publish(hp_config.signal, hp_config.output);
 	hp_guard_exit();
 }
@@ -124,6 +126,8 @@ __attribute__((constructor)) static void hp_init(void)
 	hp_guard_exit();
 	hp_dump_init(hp_now_ns());
 	hp_trigger_init(hp_config.signal);
+	if (hp_config.http[0])
+		hp_http_start(); /* the one resident thread, by the user's choice */
 	hp_record_publish(hp_config.signal, hp_config.output);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_sampler_init(rate, hp_config.seed);
@@ -133,6 +137,7 @@ __attribute__((destructor)) static void hp_fini(void)
 {
 	if (!hp_sampler_rate())
 		return;
+	hp_http_fini();
 	hp_dump_at_exit();
 	hp_record_remove();
 }

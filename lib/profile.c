@@ -108,6 +108,7 @@ typedef struct {
 	idmap_t loc_ids;  /* address -> location id */
 	idmap_t func_ids; /* system-name string index -> function id */
 	uint64_t truncated_loc;
+	const hp_profile_opts_t *opts;
 	char *(*demangle)(const char *, char *, size_t *, int *);
 	hp_module_t *const *mods;
 	size_t nmods;
@@ -143,12 +144,33 @@ static int64_t intern_copy(builder_t *B, const char *s)
 	return B->ctx.err ? 0 : string_index(B, pp_strtab_intern_copy(&B->st, s));
 }
 
+static int cmp_base(const void *key, const void *elem)
+{
+	const hp_bucket_t *b = key, *e = ((const hp_profile_base_t *)elem)->bucket;
+	return b < e ? -1 : b > e;
+}
+
+/* Takes the base's counters off c: what happened since the base was read. */
+static void subtract_base(const hp_profile_opts_t *o, const hp_bucket_t *b,
+                          hp_counts_t *c)
+{
+	const hp_profile_base_t *e =
+	    o->nbase ? bsearch(b, o->base, o->nbase, sizeof(*o->base), cmp_base) : NULL;
+	if (!e)
+		return;
+	c->alloc_count -= e->counts.alloc_count;
+	c->alloc_bytes -= e->counts.alloc_bytes;
+	c->free_count -= e->counts.free_count;
+	c->free_bytes -= e->counts.free_bytes;
+}
+
 static void snapshot_one(const hp_bucket_t *b, void *arg)
 {
 	builder_t *B = arg;
 	hp_counts_t c;
 	hp_stack_table_read(b, &c);
-	if (!c.alloc_count && !c.alloc_bytes)
+	subtract_base(B->opts, b, &c);
+	if (!c.alloc_count && !c.alloc_bytes && !c.free_count && !c.free_bytes)
 		return;
 	B->snaps =
 	    grow(&B->ctx, B->snaps, &B->capsnaps, B->nsnaps + 1, sizeof(*B->snaps));
@@ -323,9 +345,11 @@ static void z_free(voidpf opaque, voidpf p)
 
 /* ---- assembling the Profile ------------------------------------------ */
 
+/* w may be a negative difference (in use, in a delta profile). */
 static int64_t fixed_to_objects(uint64_t w)
 {
-	return (int64_t)((w + HP_W_ONE / 2) / HP_W_ONE);
+	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
+	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
 }
 
 static size_t read_cmdline(char *buf, size_t cap)
@@ -485,6 +509,9 @@ static void fill_header(builder_t *B, const hp_profile_opts_t *o,
 {
 	p->drop_frames = intern(B, drop_frames);
 	p->default_sample_type = B->types[3].type;
+	for (int i = 0; i < 4 && o->default_type; i++)
+		if (!strcmp(B->st.s[B->types[i].type], o->default_type))
+			p->default_sample_type = B->types[i].type;
 	p->period_type = &B->types[4];
 	p->period = (int64_t)o->rate;
 	uint64_t now = hp_now_ns();
@@ -558,6 +585,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {
 	builder_t B;
 	begin(&B);
+	B.opts = o;
 	hp_symbols_refresh();
 	B.nmods = hp_symbols_modules(&B.mods);
 	hp_stack_table_foreach(snapshot_one, &B);

@@ -9,12 +9,26 @@
 #ifndef HP_PROFILE_H
 #define HP_PROFILE_H
 
+#include "stack_table.h"
+
+#include <stddef.h>
 #include <stdint.h>
 
+/* A bucket's counters at some earlier time, for a delta profile. */
 typedef struct {
-	const char *trigger; /* "signal", "exit", "api" */
-	uint64_t start_ns;   /* when profiling started (duration_nanos) */
-	uint64_t rate;       /* the sampling rate, written as the period */
+	const hp_bucket_t *bucket;
+	hp_counts_t counts;
+} hp_profile_base_t;
+
+typedef struct {
+	const char *trigger;      /* "signal", "exit", "api", "http" */
+	uint64_t start_ns;        /* when profiling started (duration_nanos) */
+	uint64_t rate;            /* the sampling rate, written as the period */
+	const char *default_type; /* a sample type's name; NULL: inuse_space */
+	/* Optional: counters subtracted from the buckets' (a delta profile), sorted
+	 * by bucket address; buckets absent from it count from zero. */
+	const hp_profile_base_t *base;
+	size_t nbase;
 } hp_profile_opts_t;
 
 /*

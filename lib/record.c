@@ -22,6 +22,7 @@ static char rec_prefix[HP_OUTPUT_MAX];
 static unsigned long long rec_start; /* field 22 of /proc/self/stat */
 static pid_t rec_pid;                /* 0 until published */
 static volatile sig_atomic_t rec_ours = 1;
+static char rec_endpoint[160]; /* "" without an endpoint */
 
 /* The process's start time in clock ticks since boot, or 0. */
 static unsigned long long read_start_time(void)
@@ -83,12 +84,14 @@ static int write_all(int fd, const char *buf, size_t len)
 /* Writes the record under a temporary name and renames it into place. */
 static int write_record(void)
 {
-	char buf[HP_OUTPUT_MAX + 256], tmp[40], name[24];
-	size_t len = hp_fmt(buf, sizeof(buf),
-	                    "heapprof-record 1\npid %d\nstart %llu\nsignal %d\n"
-	                    "handler %s\noutput %s\n",
-	                    (int)rec_pid, rec_start, rec_sig,
-	                    rec_ours ? "ours" : "replaced", rec_prefix);
+	char buf[HP_OUTPUT_MAX + 512], tmp[40], name[24];
+	size_t len =
+	    hp_fmt(buf, sizeof(buf),
+	           "heapprof-record 1\npid %d\nstart %llu\nsignal %d\n"
+	           "handler %s\noutput %s\n%s%s%s",
+	           (int)rec_pid, rec_start, rec_sig, rec_ours ? "ours" : "replaced",
+	           rec_prefix, rec_endpoint[0] ? "endpoint " : "", rec_endpoint,
+	           rec_endpoint[0] ? "\n" : "");
 	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
 	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
 	int dfd = open_private_dir();
@@ -141,6 +144,15 @@ void hp_record_set_handler(bool ours)
 	rec_ours = ours;
 	int saved = errno;
 	if (rec_pid == getpid())
+		write_record();
+	errno = saved;
+}
+
+void hp_record_set_endpoint(const char *addr)
+{
+	hp_fmt(rec_endpoint, sizeof(rec_endpoint), "%s", addr ? addr : "");
+	int saved = errno;
+	if (rec_pid && rec_pid == getpid())
 		write_record();
 	errno = saved;
 }

@@ -33,6 +33,13 @@ int hp_record_publish(int sig, const char *prefix);
  */
 void hp_record_set_handler(bool ours);
 
+/*
+ * Sets the endpoint the record names ("endpoint ADDR", HEAPPROF_HTTP as
+ * bound: the real port, the socket path with the pid); NULL or "" for none.
+ * Rewrites the record if it is published.
+ */
+void hp_record_set_endpoint(const char *addr);
+
 /* Removes the record at exit, if this process published it. */
 void hp_record_remove(void);
 

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prog_http: a known memory story for the endpoint's tests. First
+ * alloc_before keeps 100 blocks of 10000 bytes (1000000 bytes in use, for
+ * good); then, every 10 ms, alloc_steady allocates 4096 bytes and frees them,
+ * until SECONDS have passed or STOPFILE exists. Prints one line and exits 7,
+ * so the tests can check that output and status are the program's own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *kept[100];
+
+void alloc_before(void)
+{
+	for (int i = 0; i < 100; i++) {
+		kept[i] = malloc(10000);
+		memset(kept[i], 1, 10000);
+	}
+}
+
+void alloc_steady(void)
+{
+	char *volatile p = malloc(4096);
+	p[0] = 1;
+	free(p);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 5;
+	const char *stop = argc > 2 ? argv[2] : NULL;
+	alloc_before();
+	double end = now() + seconds;
+	while (now() < end && !(stop && access(stop, F_OK) == 0)) {
+		alloc_steady();
+		usleep(10000);
+	}
+	printf("prog_http: done\n");
+	return 7;
+}
