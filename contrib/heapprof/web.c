@@ -157,22 +157,51 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "%.17g", v);
 }
 
-/* The values of s for type t, dense by stack number: [v0,v1,...]. */
-static void json_values(FILE *f, const snap_t *s, size_t t, size_t nstacks)
+/* The values of s for type t, dense by stack number (nstacks of them). */
+static double *dense_values(const snap_t *s, size_t t, size_t nstacks)
 {
 	double *dense = calloc(nstacks + 1, sizeof(double));
 	if (!dense)
 		die("out of memory");
 	for (size_t i = 0; i < s->n[t]; i++)
 		dense[s->stack[t][i]] += s->value[t][i];
-	fputc('[', f);
-	for (size_t i = 0; i < nstacks; i++) {
-		if (i)
-			fputc(',', f);
-		json_num(f, dense[i]);
+	return dense;
+}
+
+/*
+ * v as [v0,v1,...], or, given the previous snapshot's values, only what
+ * changed: {"gaps":[...],"deltas":[...]}, each stack that changed as its
+ * distance from the one before and its change. Snapshots of one process
+ * mostly repeat each other, so a timeline costs little more than one profile.
+ */
+static void json_values(FILE *f, const double *v, const double *prev, size_t n)
+{
+	if (!prev) {
+		fputc('[', f);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				fputc(',', f);
+			json_num(f, v[i]);
+		}
+		fputc(']', f);
+		return;
 	}
-	fputc(']', f);
-	free(dense);
+	fputs("{\"gaps\":[", f);
+	size_t last = 0, k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != prev[i]) {
+			fprintf(f, k++ ? ",%zu" : "%zu", i - last);
+			last = i;
+		}
+	fputs("],\"deltas\":[", f);
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != prev[i]) {
+			if (k++)
+				fputc(',', f);
+			json_num(f, v[i] - prev[i]);
+		}
+	fputs("]}", f);
 }
 
 static void json_types(FILE *f, const pp_profile_t *p)
@@ -217,23 +246,38 @@ static void json_stacks(FILE *f, const web_t *w)
 	fputs("],\n", f);
 }
 
-/* One profile: {"file":...,"time":ns,"values":[[by stack] by type]}. */
-static void json_snap(FILE *f, const web_t *w, const snap_t *s)
+/*
+ * One profile: {"file":...,"time":ns,"values":[values by type]}; prev (or
+ * NULL) holds the previous snapshot's values by type, and gets this one's.
+ */
+static void json_snap(FILE *f, const web_t *w, const snap_t *s, double **prev)
 {
 	fputs("{\"file\":", f);
 	json_str(f, s->path);
 	fprintf(f, ",\"time\":%lld,\"values\":[", (long long)s->p->time_nanos);
 	for (size_t t = 0; t < s->p->n_sample_type; t++) {
+		double *v = dense_values(s, t, w->stacks.n);
 		if (t)
 			fputs(",\n", f);
-		json_values(f, s, t, w->stacks.n);
+		json_values(f, v, prev ? prev[t] : NULL, w->stacks.n);
+		if (prev) {
+			free(prev[t]);
+			prev[t] = v;
+		} else {
+			free(v);
+		}
 	}
 	fputs("]}", f);
 }
 
+/* The snapshots after the first carry only their changes; the base is whole. */
 static void json_data(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
                       const snap_t *base)
 {
+	size_t nt = snaps[0].p->n_sample_type;
+	double **prev = calloc(nt, sizeof(*prev));
+	if (!prev)
+		die("out of memory");
 	fputc('{', f);
 	json_types(f, snaps[0].p);
 	json_stacks(f, w);
@@ -241,14 +285,17 @@ static void json_data(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputs(",\n", f);
-		json_snap(f, w, &snaps[i]);
+		json_snap(f, w, &snaps[i], prev);
 	}
 	fputs("],\n\"base\":", f);
 	if (base)
-		json_snap(f, w, base);
+		json_snap(f, w, base, NULL);
 	else
 		fputs("null", f);
 	fputs("}", f);
+	for (size_t t = 0; t < nt; t++)
+		free(prev[t]);
+	free(prev);
 }
 
 /* ---- the page --------------------------------------------------------- */

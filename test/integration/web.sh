@@ -85,6 +85,16 @@ r=$(page "$WORK/one.html" "sample:inuse_space;select:keep_big")
 caller=$(awk -F'\t' '$1 == "caller" { print $3 "=" $2 }' <<<"$r")
 check "callers of keep_big: main with $big_is ($caller)" test "$caller" = "main=$big_is"
 
+# The keyboard: arrows walk the flame graph from the root (up: the widest
+# callee, up to the leaf), Enter zooms, Escape resets.
+r=$(page "$WORK/one.html" "sample:inuse_space;keys:ArrowUp,ArrowUp,ArrowUp,ArrowUp,ArrowUp,ArrowUp,ArrowUp,ArrowUp,Enter")
+check "arrows and Enter zoom to keep_small, the widest path ($(field "$r" zoom))" \
+	test "$(field "$r" zoom)" = keep_small
+check "Enter selects keep_small: its caller is main ($(awk -F'\t' '$1 == "caller" { print $3 }' <<<"$r"))" \
+	test "$(awk -F'\t' '$1 == "caller" { print $3 }' <<<"$r")" = main
+r=$(page "$WORK/one.html" "sample:inuse_space;keys:ArrowUp,ArrowUp,Enter,Escape")
+check "Escape: no zoom ($(field "$r" zoom))" test -z "$(field "$r" zoom)"
+
 # Two snapshots: a timeline of two points, in time order; a click shows one.
 r=$(page "$WORK/two.html" "sample:inuse_space")
 check "two snapshots: a timeline of 2 points ($(field "$r" points))" test "$(field "$r" points)" = 2
@@ -111,7 +121,8 @@ check "--base, alloc_objects: churn grew by $churn_ao ($(flat "$r" churn))" test
 
 # 100,000 stacks: a synthetic profile, 17 levels of two callers under main.
 if command -v python3 >/dev/null; then
-	python3 - "$WORK/big.pb.gz" <<'EOF'
+	# big.pb.gz, and big2.pb.gz a second later in which 1,000 stacks grew.
+	cat >"$WORK/gen.py" <<'EOF'
 import gzip, sys
 def varint(n):
     out = bytearray()
@@ -140,11 +151,14 @@ for i, n in enumerate(names, 1):
 for k in range(100000):
     locs = [1] + [2 + 2 * d + (k >> d & 1) for d in range(17)]
     size = 16 + k % 4000
-    out += field(2, packed(1, locs[::-1]) + packed(2, [1, size, 1, size]))
+    inuse = 2 * size if k < int(sys.argv[3]) else size
+    out += field(2, packed(1, locs[::-1]) + packed(2, [1, size, 1, inuse]))
 out += b''.join(field(6, x.encode()) for x in strings)
+out += varint(9 << 3) + varint(int(sys.argv[2]) * 10**9)  # time_nanos
 with gzip.open(sys.argv[1], 'wb', 6) as f:
     f.write(bytes(out))
 EOF
+	python3 "$WORK/gen.py" "$WORK/big.pb.gz" 1 0 && python3 "$WORK/gen.py" "$WORK/big2.pb.gz" 2 1000
 	t0=$(date +%s.%N)
 	"$HP" web "$WORK/big.pb.gz" -o "$WORK/big.html"
 	rc=$?
@@ -159,6 +173,13 @@ EOF
 	r=$(page "$WORK/big.html" "sample:inuse_objects")
 	check "100,000 stacks: the page shows main with all of them ($(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r"))" \
 		test "$(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r")" = 100000
+	"$HP" web "$WORK/big.pb.gz" "$WORK/big2.pb.gz" -o "$WORK/big2.html"
+	size2=$(wc -c <"$WORK/big2.html")
+	check "two snapshots of 100,000 stacks: only the change is added ($size2 bytes, one: $size)" \
+		test "$size2" -lt $((size + 100000))
+	r=$(page "$WORK/big2.html" "sample:inuse_space")
+	check "two snapshots of 100,000 stacks: 1000 leak suspects ($(grep -c '^leak' <<<"$r"))" \
+		test "$(grep -c '^leak' <<<"$r")" = 1000
 else
 	skip "100,000 stacks: python3 not installed (it writes the synthetic profile)"
 fi

@@ -25,7 +25,26 @@ var roots = [];
 	};
 	roots.sort(byName);
 	kids.forEach(function (k) { if (k.length > 1) k.sort(byName); });
+	D.snapshots.forEach(function (snap, i) {
+		snap.values = snap.values.map(function (v, t) {
+			return expand(v, i ? D.snapshots[i - 1].values[t] : null);
+		});
+	});
 })();
+
+// A snapshot's values by stack: whole ([v0,v1,...]), or the previous
+// snapshot's plus the changes ({gaps, deltas}: the distance from one changed
+// stack to the next, and its change).
+function expand(v, prev) {
+	if (Array.isArray(v))
+		return Float64Array.from(v);
+	var out = Float64Array.from(prev);
+	for (var k = 0, s = 0; k < v.gaps.length; k++) {
+		s += v.gaps[k];
+		out[s] += v.deltas[k];
+	}
+	return out;
+}
 
 var state = {
 	type: D.defaultType,
@@ -214,6 +233,11 @@ function drawFrame(ctx, node, x, depth, w, rows, dim) {
 	ctx.fillStyle = frameColour(node);
 	ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
 	frames.push({ x: x, y: y, w: w, node: node });
+	if (node === cursor && node >= 0) {
+		ctx.strokeStyle = '#1d2330';
+		ctx.lineWidth = 2;
+		ctx.strokeRect(x + 1, y + 1, Math.max(w - 2.5, 1), ROW - 3);
+	}
 	if (w < 24)
 		return;
 	var name = frameName(node), room = Math.floor((w - 6) / 6.6);
@@ -375,6 +399,14 @@ function drawTop() {
 	});
 }
 
+// Adds v to sums[g] unless this stack already did (seen); g -1: no frame.
+function addOnce(sums, seen, g, v) {
+	if (g < 0 || seen[g])
+		return;
+	seen[g] = 1;
+	sums[g] = (sums[g] || 0) + v;
+}
+
 // Callers and callees of f: the frames next to it, once per stack each.
 function neighbours(f) {
 	var callers = {}, callees = {}, v = view.v;
@@ -387,10 +419,8 @@ function neighbours(f) {
 				continue;
 			var up = parent[n] >= 0 ? D.nodeFunc[parent[n]] : -1;
 			var down = child >= 0 ? D.nodeFunc[child] : -1;
-			if (up >= 0 && !seenUp[up])
-				callers[up] = (callers[up] || 0) + v[s], seenUp[up] = 1;
-			if (down >= 0 && !seenDown[down])
-				callees[down] = (callees[down] || 0) + v[s], seenDown[down] = 1;
+			addOnce(callers, seenUp, up, v[s]);
+			addOnce(callees, seenDown, down, v[s]);
 		}
 	}
 	return { callers: callers, callees: callees };
@@ -656,6 +686,53 @@ function bindControls() {
 	bindFlame();
 }
 
+// ---- the flame graph from the keyboard: arrows move, Enter zooms ----------------
+
+var cursor = -1; // the frame the arrows are on, -1: none yet
+
+// The visible children of node (-1: the roots), widest first.
+function visibleKids(node) {
+	return (node < 0 ? roots : kids[node]).filter(function (k) {
+		return view.nodes.width[k] > 0;
+	});
+}
+
+function widest(list) {
+	return list.reduce(function (a, b) {
+		return view.nodes.width[b] > view.nodes.width[a] ? b : a;
+	}, list[0]);
+}
+
+// The frame an arrow key leads to from the cursor.
+function step(key) {
+	var towardLeaf = (key === 'ArrowUp') !== state.icicle;
+	if (key === 'ArrowUp' || key === 'ArrowDown') {
+		if (!towardLeaf)
+			return cursor >= 0 && parent[cursor] >= 0 ? parent[cursor] : cursor;
+		var k = visibleKids(cursor);
+		return k.length ? widest(k) : cursor;
+	}
+	var sib = visibleKids(cursor >= 0 ? parent[cursor] : -1), i = sib.indexOf(cursor);
+	if (i < 0)
+		return sib.length ? sib[0] : cursor;
+	i += key === 'ArrowLeft' ? -1 : 1;
+	return i >= 0 && i < sib.length ? sib[i] : cursor;
+}
+
+function flameKey(e) {
+	if (/^Arrow/.test(e.key)) {
+		e.preventDefault();
+		cursor = step(e.key);
+		drawFlame();
+		if (cursor >= 0)
+			document.getElementById('details').textContent = describe(cursor);
+	} else if (e.key === 'Enter' && cursor >= 0) {
+		state.zoom = cursor;
+		state.selected = D.nodeFunc[cursor];
+		render();
+	}
+}
+
 function bindFlame() {
 	var canvas = document.getElementById('flame');
 	canvas.addEventListener('mousemove', hover);
@@ -667,15 +744,7 @@ function bindFlame() {
 			render();
 		}
 	});
-	canvas.addEventListener('keydown', function (e) { // Enter zooms to the selected function
-		if (e.key !== 'Enter' || state.selected < 0)
-			return;
-		for (var i = 0; i < frames.length; i++)
-			if (frames[i].node >= 0 && D.nodeFunc[frames[i].node] === state.selected) {
-				state.zoom = frames[i].node;
-				return render();
-			}
-	});
+	canvas.addEventListener('keydown', flameKey);
 	var timer = 0;
 	window.addEventListener('resize', function () {
 		clearTimeout(timer);
@@ -684,6 +753,8 @@ function bindFlame() {
 }
 
 // ---- the test hook: report.html#test=sample:alloc_space;focus:leak_ -----------
+
+var testKeys = []; // keys:ArrowUp,Enter presses them on the flame graph
 
 // Applies the state the hash names; returns whether there was one.
 function applyTestHash() {
@@ -702,6 +773,8 @@ function applyTestHash() {
 			state[k] = v;
 		else if (k === 'icicle')
 			state.icicle = v === '1';
+		else if (k === 'keys')
+			testKeys = v.split(',');
 		if (k === 'focus' || k === 'ignore' || k === 'search')
 			document.getElementById(k).value = v;
 	});
@@ -713,7 +786,7 @@ function applyTestHash() {
 function writeTestResult() {
 	var out = ['type\t' + D.types[state.type].type, 'snapshot\t' + state.snap,
 		'total\t' + view.total, 'abs\t' + view.abs, 'frames\t' + frames.length,
-		'points\t' + view.points];
+		'points\t' + view.points, 'zoom\t' + (state.zoom >= 0 ? frameName(state.zoom) : '')];
 	(view.timeline || []).forEach(function (v, i) { out.push('point\t' + i + '\t' + v); });
 	(view.leaks || []).forEach(function (s) { out.push('leak\t' + stackLabel(s)); });
 	view.topRows.forEach(function (f) {
@@ -729,5 +802,9 @@ function writeTestResult() {
 bindControls();
 var testing = applyTestHash();
 render();
-if (testing)
+if (testing) {
+	testKeys.forEach(function (key) {
+		document.getElementById('flame').dispatchEvent(new KeyboardEvent('keydown', { key: key, bubbles: true }));
+	});
 	writeTestResult();
+}
