@@ -131,7 +131,10 @@ static void add_snap(web_t *w, snap_t *s)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-/* A JSON string, with "</" written "<\/" so that no </script> ends the data. */
+/*
+ * A JSON string with every '<' written \u003c: then no "</script>" ends the
+ * data early, and no "<!--" changes how the browser reads the rest of it.
+ */
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -139,9 +142,7 @@ static void json_str(FILE *f, const char *s)
 		unsigned char u = (unsigned char)*c;
 		if (u == '"' || u == '\\')
 			fprintf(f, "\\%c", u);
-		else if (u == '/' && c > s && c[-1] == '<')
-			fputs("\\/", f);
-		else if (u < 0x20)
+		else if (u < 0x20 || u == '<')
 			fprintf(f, "\\u%04x", u);
 		else
 			fputc(u, f);

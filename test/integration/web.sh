@@ -81,6 +81,14 @@ want=$(awk -v t="$want" -v a="$small_is" -v b="$big_is" 'BEGIN { printf "%.0f", 
 check "inuse_space, ignore keep_: total $want ($(field "$r" total))" test "$(field "$r" total)" = "$want"
 check "ignore keep_: keep_big is gone ($(flat "$r" keep_big))" test "$(flat "$r" keep_big)" = absent
 
+r=$(page "$WORK/one.html" "sample:inuse_space;sort:cum")
+first=$(awk -F'\t' '$1 == "row" { print $3 "\t" $4; exit }' <<<"$r")
+check "sorted by cum: the first row holds the whole total ($first)" \
+	test "${first%%$'\t'*}" = "$(field "$r" total)"
+r=$(page "$WORK/one.html" "sample:inuse_space;search:^keep_")
+check "search ^keep_ highlights the two keep_ frames ($(field "$r" matches))" \
+	test "$(field "$r" matches)" = 2
+
 r=$(page "$WORK/one.html" "sample:inuse_space;select:keep_big")
 caller=$(awk -F'\t' '$1 == "caller" { print $3 "=" $2 }' <<<"$r")
 check "callers of keep_big: main with $big_is ($caller)" test "$caller" = "main=$big_is"
@@ -121,7 +129,10 @@ check "--base, alloc_objects: churn grew by $churn_ao ($(flat "$r" churn))" test
 
 # 100,000 stacks: a synthetic profile, 17 levels of two callers under main.
 if command -v python3 >/dev/null; then
-	# big.pb.gz, and big2.pb.gz a second later in which 1,000 stacks grew.
+	# gen.py OUT TIME GROWN [STACKS [ROOT]]: STACKS (100,000) stacks of 17
+	# levels under ROOT (main) at TIME seconds, the first GROWN with twice
+	# the bytes in use. big.pb.gz, and big2.pb.gz a second later in which
+	# 1,000 stacks grew.
 	cat >"$WORK/gen.py" <<'EOF'
 import gzip, sys
 def varint(n):
@@ -144,11 +155,12 @@ out = bytearray()
 for t, u in [('alloc_objects', 'count'), ('alloc_space', 'bytes'),
              ('inuse_objects', 'count'), ('inuse_space', 'bytes')]:
     out += field(1, varint(1 << 3) + varint(s(t)) + varint(2 << 3) + varint(s(u)))
-names = ['main'] + ['level%d_%s' % (d, c) for d in range(17) for c in 'ab']
+nstacks = int(sys.argv[4]) if len(sys.argv) > 4 else 100000
+names = [sys.argv[5] if len(sys.argv) > 5 else 'main'] + ['level%d_%s' % (d, c) for d in range(17) for c in 'ab']
 for i, n in enumerate(names, 1):
     out += field(5, varint(1 << 3) + varint(i) + varint(2 << 3) + varint(s(n)))
     out += field(4, varint(1 << 3) + varint(i) + field(4, varint(1 << 3) + varint(i)))
-for k in range(100000):
+for k in range(nstacks):
     locs = [1] + [2 + 2 * d + (k >> d & 1) for d in range(17)]
     size = 16 + k % 4000
     inuse = 2 * size if k < int(sys.argv[3]) else size
@@ -171,6 +183,7 @@ EOF
 	check "100,000 stacks: written in under 10 s ($secs s; 2 s expected)" \
 		awk -v s="$secs" 'BEGIN { exit !(s < 10) }'
 	r=$(page "$WORK/big.html" "sample:inuse_objects")
+	diag "100,000 stacks: the page computes and draws a view in $(field "$r" ms) ms"
 	check "100,000 stacks: the page shows main with all of them ($(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r"))" \
 		test "$(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r")" = 100000
 	"$HP" web "$WORK/big.pb.gz" "$WORK/big2.pb.gz" -o "$WORK/big2.html"
@@ -180,6 +193,13 @@ EOF
 	r=$(page "$WORK/big2.html" "sample:inuse_space")
 	check "two snapshots of 100,000 stacks: 1000 leak suspects ($(grep -c '^leak' <<<"$r"))" \
 		test "$(grep -c '^leak' <<<"$r")" = 1000
+	# A function whose name would end the data or open a comment.
+	evil='</script><!--<script>alert(1)//'
+	python3 "$WORK/gen.py" "$WORK/evil.pb.gz" 1 0 10 "$evil" &&
+		"$HP" web "$WORK/evil.pb.gz" -o "$WORK/evil.html"
+	r=$(page "$WORK/evil.html" "sample:alloc_objects")
+	check "a function named $evil: the page lists it with its 10 stacks" \
+		test "$(awk -F'\t' -v f="$evil" '$4 == f { print $3 }' <<<"$(sed 's/&lt;/</g; s/&gt;/>/g' <<<"$r")")" = 10
 else
 	skip "100,000 stacks: python3 not installed (it writes the synthetic profile)"
 fi

@@ -622,7 +622,10 @@ function drawSummary() {
 		(state.zoom >= 0 ? ' \u00b7 zoomed to ' + frameName(state.zoom) : '');
 }
 
+var renderMs = 0; // how long the last render took, for the test hook
+
 function render() {
+	var t0 = performance.now();
 	compute();
 	drawSummary();
 	drawFlame();
@@ -630,6 +633,7 @@ function render() {
 	drawCalls();
 	drawTimeline();
 	document.getElementById('orient').setAttribute('aria-pressed', String(state.icicle));
+	renderMs = performance.now() - t0;
 }
 
 // Applying a box on Enter or after a pause in typing; Escape empties it.
@@ -786,7 +790,10 @@ function applyTestHash() {
 function writeTestResult() {
 	var out = ['type\t' + D.types[state.type].type, 'snapshot\t' + state.snap,
 		'total\t' + view.total, 'abs\t' + view.abs, 'frames\t' + frames.length,
-		'points\t' + view.points, 'zoom\t' + (state.zoom >= 0 ? frameName(state.zoom) : '')];
+		'points\t' + view.points, 'ms\t' + Math.round(renderMs),
+		'matches\t' + frames.filter(function (f) {
+			return f.node >= 0 && view.searchFuncs[D.nodeFunc[f.node]];
+		}).length, 'zoom\t' + (state.zoom >= 0 ? frameName(state.zoom) : '')];
 	(view.timeline || []).forEach(function (v, i) { out.push('point\t' + i + '\t' + v); });
 	(view.leaks || []).forEach(function (s) { out.push('leak\t' + stackLabel(s)); });
 	view.topRows.forEach(function (f) {
