@@ -96,6 +96,11 @@ if have_go; then
 else
 	skip "go tool pprof checks: go not found (Debian package golang-go)"
 fi
+got=$("$HEAPPROF_BIN" top --raw --sample-index=inuse_space "$U/heap" 2>"$WORK/top.err" |
+	awk -F'\t' '$3 == "alloc_before" { print $1 }')
+check "heapprof top URL: alloc_before 1000000 (got ${got:-nothing}: $(head -c 200 "$WORK/top.err"))" \
+	test "$got" = 1000000
+
 # ---- limits: one profile at a time, a silent client ----------------------
 pids=()
 for i in $(seq 16); do
