@@ -207,15 +207,14 @@ static const char script[] =
 
 static void usage_flame(FILE *f)
 {
-	fprintf(f, "usage: heapprof flame [--sample-index TYPE] [--base OLD] [--title T] "
-	           "PROFILE "
-	           "-o OUT.svg\n"
+	fprintf(f, "usage: heapprof flame [OPTIONS] [--title T] PROFILE... -o OUT.svg\n"
 	           "Writes a self-contained SVG flame graph (open it in a browser): "
 	           "hover for the\n"
 	           "function, value and percentage, click to zoom, click the background "
 	           "to reset.\n"
 	           "With --base, frames are sized by how much they changed: red grew, "
 	           "blue shrank.\n");
+	usage_reading(f);
 }
 
 /* The merged stacks as a tree of frames under a root named "all". */
@@ -234,7 +233,7 @@ static node_t *build_tree(const table_t *stacks)
 static draw_t layout(const input_t *in, const node_t *root)
 {
 	const pp_profile_t *p = in->profile;
-	draw_t d = {.diff = in->base != NULL,
+	draw_t d = {.diff = in->base != NULL || in->diff_base != NULL,
 	            .unit = pp_str(p, p->sample_type[in->vi]->unit),
 	            .total = root->width > 0 ? root->width : 1};
 	d.scale = WIDTH / d.total;
@@ -287,7 +286,7 @@ static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
 	xml(f, in->path);
 	if (d->diff) {
 		fputs(" minus ", f);
-		xml(f, in->base);
+		xml(f, in->base ? in->base : in->diff_base);
 	}
 	fprintf(f, " — total %s%s</text>\n", d->diff && root->net > 0 ? "+" : "", total);
 	fprintf(
@@ -299,17 +298,17 @@ static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
 
 int cmd_flame(int argc, char **argv)
 {
-	input_t in = {0};
+	input_t in = {.cmd = argv[0]};
 	const char *outpath = NULL, *title = NULL;
-	const opt_t opts[] = {
-	    {.name = "sample-index", .has_arg = true, .dst = &in.sample_index},
-	    {.name = "base", .has_arg = true, .dst = &in.base},
-	    {.name = "title", .has_arg = true, .dst = &title},
-	    {.name = "output", .letter = 'o', .has_arg = true, .dst = &outpath},
-	    {0},
-	};
-	const cmdline_t cmd = {opts, usage_flame, 1, 1};
-	in.path = argv[parse_options(argc, argv, &cmd)];
+	opt_t opts[MAX_READING_OPTS + 3] = {0};
+	size_t n = reading_options(opts, &in);
+	opts[n++] = (opt_t){.name = "title", .has_arg = true, .dst = &title};
+	opts[n++] =
+	    (opt_t){.name = "output", .letter = 'o', .has_arg = true, .dst = &outpath};
+	const cmdline_t cmd = {opts, usage_flame, 1, -1};
+	int first = parse_options(argc, argv, &cmd);
+	in.paths = argv + first;
+	in.npaths = argc - first;
 	if (!outpath) {
 		usage_flame(stderr);
 		return EXIT_USAGE;

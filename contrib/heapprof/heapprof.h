@@ -3,7 +3,9 @@
  * heapprof.h: what the heapprof command's files share. main.c dispatches to
  * the subcommands, options.c parses their command lines, profiles.c loads
  * profiles and merges their samples by stack as pprof does, report.c prints
- * them (info, top, diff, folded), flame.c draws them, process.c runs and
+ * them (info, top, diff, folded), flame.c draws them, filter.c holds
+ * --focus/--ignore/--hide/--show, peek.c prints callers and callees, merge.c
+ * writes merged profiles, process.c runs and
  * snapshots profiled programs. Reading a file is lib/pprof's.
  */
 #ifndef HEAPPROF_CMD_H
@@ -13,14 +15,18 @@
 #include "pprof/strtab.h"
 
 #include <limits.h>
+#include <regex.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <stdio.h>
 
 /* Bad usage or bad input: one line on stderr and this exit status. */
 #define EXIT_USAGE 2
 
+/* "heapprof COMMAND: " and the message on stderr, then exit EXIT_USAGE. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+extern const char *die_command; /* COMMAND, set by main; NULL: "heapprof: " */
 
 /*
  * One option of a subcommand, for parse_options. Without an argument, dst is
@@ -35,6 +41,7 @@ typedef struct {
 	void *dst;
 	bool (*parse)(const char *arg, void *dst);
 	const char *expected;
+	const char *value; /* a flag with a value: dst is a const char ** set to it */
 } opt_t;
 
 /* A subcommand's command line: its options (ended by {0}), usage, operands. */
@@ -55,12 +62,45 @@ typedef struct {
  */
 int parse_options(int argc, char **argv, const cmdline_t *cmd);
 
+/*
+ * The options every reading command (top, diff, folded, flame, peek) takes,
+ * pointing into in, written to opts; returns how many. pprof's spellings
+ * too: --sample_index, --inuse_space..., --diff_base, and one dash
+ * (-base) since the reading commands parse like getopt_long_only.
+ */
+#define MAX_READING_OPTS 13
+struct input;
+size_t reading_options(opt_t *opts, struct input *in);
+void usage_reading(FILE *f); /* their lines of --help */
+
+/* --unit's parse function for opt_t: a unit valid_unit accepts. */
+bool parse_unit(const char *arg, void *dst);
+
+/* Do a and b have the same sample types, in the same order? */
+bool same_types(const pp_profile_t *a, const pp_profile_t *b);
+
+/*
+ * id -> position in a profile's array (of functions, locations, mappings).
+ * Ids are usually 1..n and index a table directly; sparse ids (any uint64 is
+ * valid) use a sorted copy.
+ */
+typedef struct {
+	size_t *dense; /* position + 1 by id, when dense */
+	uint64_t max;
+	struct id_pos {
+		uint64_t id;
+		size_t pos;
+	} * sorted;
+	size_t n;
+} id_index_t;
+
+/* ids[i] is the id of element i; pos is that of id, or SIZE_MAX. */
+void idx_build(id_index_t *x, const uint64_t *ids, size_t n);
+size_t idx_pos(const id_index_t *x, uint64_t id);
+void idx_free(id_index_t *x);
+
 /* Loads and validates a profile, or dies naming the file and the problem. */
 pp_profile_t *load(const char *path);
-
-/* A URL (http:// or https://): load() fetches it (fetch.c, libcurl). */
-bool is_url(const char *s);
-pp_profile_t *fetch_profile(const char *url, char *err, size_t errlen);
 
 /* The sample type named name (NULL: the profile's default), or dies. */
 int sample_index(const pp_profile_t *p, const char *name, const char *path);
@@ -68,8 +108,38 @@ int sample_index(const pp_profile_t *p, const char *name, const char *path);
 /* Dies unless a and b have the same sample types, in the same order. */
 void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *base);
 
-/* A value in the unit of a sample type, like pprof: 45.51MB, 1.2kB, 1234. */
+/* A value in the unit of a sample type, like pprof: 45.51MB, 1.20kB, 1234. */
 void fmt_value(char *buf, size_t len, double v, const char *unit);
+
+/*
+ * The same in unit to, as pprof's -unit: "auto" scales each value, a memory
+ * unit (B, kB, MB, GB, TB, PB) fixes it; other sample units are not scaled.
+ * min_unit is what pprof's default "minimum" resolves to for values from
+ * least (the smallest nonzero) to most (the total). valid_unit checks to.
+ */
+void fmt_unit(char *buf, size_t len, double v, const char *unit, const char *to);
+const char *min_unit(double least, double most, const char *unit);
+
+/* |v| as a percentage of total, as pprof prints it: "  100%", "45.51%", "0.012%". */
+void fmt_pct(char *buf, size_t len, double v, double total);
+bool valid_unit(const char *to);
+
+/*
+ * pprof's -focus, -ignore, -hide, -show (filter.c). arg[] comes from the
+ * command line; filter_compile compiles what is set or dies with a usage
+ * error naming cmd. A name matches when the regex matches anywhere in it.
+ */
+enum { F_FOCUS, F_IGNORE, F_HIDE, F_SHOW, F_N };
+typedef struct {
+	const char *arg[F_N];
+	regex_t re[F_N];
+	bool on[F_N];
+} filter_t;
+void filter_compile(filter_t *f, const char *cmd);
+bool filter_active(const filter_t *f);
+bool filter_matches(const filter_t *f, int which, const char *s);
+void filter_print(const filter_t *f); /* pprof's "Active filters:" lines */
+void filter_free(filter_t *f);
 
 /*
  * Entries of size bytes by a string key, in the order they were added. An
@@ -95,6 +165,10 @@ typedef struct {
 /* Adds sign * value[vi] of every sample of p to stacks (a table of merged_t). */
 void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign);
 
+/* The same, keeping and cutting samples as f says (NULL: all of them). */
+void add_filtered(table_t *stacks, const pp_profile_t *p, int vi, double sign,
+                  const filter_t *f);
+
 /* Per function flat/cum from merged stacks (rows: table of row_t). Returns sum |v|. */
 typedef struct {
 	char *name;
@@ -104,22 +178,46 @@ typedef struct {
 double by_function(const table_t *stacks, table_t *rows);
 
 /*
- * The common front end of top, diff, folded and flame: with sample_index,
- * base and path set from the command line, load_input loads the profile(s),
- * picks the sample type (vi) and fills stacks (a table of merged_t).
+ * The common front end of top, diff, folded, flame and peek: with
+ * sample_index, base, path (and paths) and filter set from the command line,
+ * load_input loads the profiles, merging them as pprof merges several
+ * sources, picks the sample type (vi), and fills stacks (a table of
+ * merged_t) with their samples minus the base's, filtered. total is pprof's
+ * total for percentages: of the samples before filtering, or with diff_base
+ * of the base's samples alone.
  */
-typedef struct {
-	const char *sample_index, *base, *path;
-	pp_profile_t *profile;
+typedef struct input {
+	const char *sample_index, *base, *diff_base, *path;
+	char **paths; /* with npaths > 0: the profiles merged, path is paths[0] */
+	int npaths;
+	const char *cmd; /* the command, for messages */
+	filter_t filter;
+	pp_profile_t *profile; /* the first one: sample types, units */
 	int vi;
 	table_t stacks;
+	double total;
 } input_t;
 void load_input(input_t *in);
 void free_input(input_t *in);
 
+/*
+ * pprof's report labels: "Type:", the active filters, and "Showing nodes
+ * accounting for shown_flat, P% of in->total total", values in unit to.
+ */
+void report_labels(const input_t *in, double shown_flat, const char *to);
+
+/*
+ * pprof's minValue for the unit "minimum" picks: the smallest nonzero |flat|
+ * (else |cum|) among the first shown rows (a table of row_t) whose |cum|
+ * exceeds fraction * total (pprof -top drops nodes under 0.005; peek none).
+ */
+double least_value(const table_t *rows, size_t shown, double total, double fraction);
+
 int cmd_info(int argc, char **argv);
 int cmd_top(int argc, char **argv, bool diff);
 int cmd_folded(int argc, char **argv);
+int cmd_peek(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
 int cmd_web(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -138,6 +236,7 @@ typedef struct {
 	bool handler_ours;         /* the signal's handler is still the profiler's */
 	unsigned long long caught; /* SigCgt of /proc/PID/status */
 	char output[PATH_MAX];     /* the output prefix, absolute */
+	char endpoint[160];        /* HEAPPROF_HTTP as served, or "" */
 } record_t;
 
 /*

@@ -24,10 +24,16 @@ static void usage(FILE *f)
 	       "  folded PROFILE      folded stacks (a;b;c value) for flame graph tools\n"
 	       "  web PROFILE... -o F an HTML report: flame graph, tables, filters, "
 	       "timeline\n"
+	       "  peek REGEX PROFILE  callers and callees of matching functions\n"
+	       "  merge PROFILE... -o OUT  one profile summing several (a server's "
+	       "workers)\n"
 	       "  run [...] -- CMD    run CMD under the profiler\n"
 	       "  snapshot PID        ask a profiled process for a profile now\n"
 	       "  ps                  list profiled processes\n"
-	       "Each command has --help.\n");
+	       "Each command has --help. The reading commands (top, diff, flame, "
+	       "folded, peek)\n"
+	       "take several profiles and --focus, --ignore, --hide, --show as "
+	       "pprof does.\n");
 }
 
 int main(int argc, char **argv)
@@ -41,6 +47,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-version") ||
+	    !strcmp(cmd, "version")) {
+		printf("heapprof %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	die_command = cmd;
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "top"))
@@ -53,6 +65,10 @@ int main(int argc, char **argv)
 		return cmd_folded(argc - 1, argv + 1);
 	if (!strcmp(cmd, "web"))
 		return cmd_web(argc - 1, argv + 1);
+	if (!strcmp(cmd, "peek"))
+		return cmd_peek(argc - 1, argv + 1);
+	if (!strcmp(cmd, "merge"))
+		return cmd_merge(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot"))

@@ -10,7 +10,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#define MAX_OPTS 16
+#define MAX_OPTS 40
 
 /* getopt_long's value for the long-only option opts[i]: past every letter. */
 #define LONG_ONLY 256
@@ -60,6 +60,10 @@ static const opt_t *option_of(const cmdline_t *cmd, int c)
 /* Stores o's value (a flag, the argument, or what o->parse makes of it). */
 static void store(const char *cmdname, const opt_t *o, const char *arg)
 {
+	if (!o->has_arg && o->value) {
+		*(const char **)o->dst = o->value;
+		return;
+	}
 	if (!o->has_arg) {
 		*(bool *)o->dst = true;
 		return;
@@ -91,7 +95,13 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd)
 	argv[0] = cmdname;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+	/*
+	 * Like pprof, one dash introduces a long option too (-sample_index=x,
+	 * -base F), except in run, where what follows belongs to the command.
+	 */
+	int (*next)(int, char *const *, const char *, const struct option *, int *) =
+	    cmd->stop_at_operand ? getopt_long : getopt_long_only;
+	while ((c = next(argc, argv, shorts, longs, NULL)) != -1) {
 		if (c == 'h') {
 			cmd->usage(stdout);
 			exit(0);
@@ -111,4 +121,26 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd)
 		exit(EXIT_USAGE);
 	}
 	return optind;
+}
+
+size_t reading_options(opt_t *opts, input_t *in)
+{
+	static const char *const types[] = {"inuse_space", "inuse_objects", "alloc_space",
+	                                    "alloc_objects"};
+	static const char *const filters[F_N] = {"focus", "ignore", "hide", "show"};
+	size_t n = 0;
+	opts[n++] =
+	    (opt_t){.name = "sample-index", .has_arg = true, .dst = &in->sample_index};
+	opts[n++] =
+	    (opt_t){.name = "sample_index", .has_arg = true, .dst = &in->sample_index};
+	for (size_t i = 0; i < 4; i++)
+		opts[n++] = (opt_t){
+		    .name = types[i], .dst = &in->sample_index, .value = types[i]};
+	opts[n++] = (opt_t){.name = "base", .has_arg = true, .dst = &in->base};
+	opts[n++] = (opt_t){.name = "diff-base", .has_arg = true, .dst = &in->diff_base};
+	opts[n++] = (opt_t){.name = "diff_base", .has_arg = true, .dst = &in->diff_base};
+	for (int i = 0; i < F_N; i++)
+		opts[n++] = (opt_t){
+		    .name = filters[i], .has_arg = true, .dst = &in->filter.arg[i]};
+	return n;
 }

@@ -2,25 +2,33 @@
 /*
  * profiles: loading profiles for the heapprof command and merging their
  * samples by stack of function names, as pprof does: drop_frames pruning,
- * [mapping] or address for a location without a function, and a -base
- * profile merged in negated before anything is totalled. Reading and checking
+ * [mapping] or address for a location without a function, several profiles
+ * summed and a -base profile merged in negated before anything is totalled,
+ * then pprof's focus/ignore/hide/show (compiled in filter.c). Reading and checking
  * a file is lib/pprof/read.c's; printing is report.c's and flame.c's.
  */
 #include "heapprof.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+const char *die_command;
 
 void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "heapprof: ");
+	if (die_command)
+		fprintf(stderr, "heapprof %s: ", die_command);
+	else
+		fprintf(stderr, "heapprof: ");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -30,8 +38,7 @@ void die(const char *fmt, ...)
 pp_profile_t *load(const char *path)
 {
 	char err[256];
-	pp_profile_t *p = is_url(path) ? fetch_profile(path, err, sizeof(err))
-	                               : pp_load(path, err, sizeof(err));
+	pp_profile_t *p = pp_load(path, err, sizeof(err));
 	if (!p)
 		die("%s: %s", path, err);
 	return p;
@@ -39,48 +46,91 @@ pp_profile_t *load(const char *path)
 
 /* ---- units ------------------------------------------------------------ */
 
-void fmt_value(char *buf, size_t len, double v, const char *unit)
+static const char *const mem_units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+
+/* pprof's memory unit for |v| bytes when scaling automatically. */
+static int auto_unit(double v)
 {
-	if (strcmp(unit, "bytes")) {
-		snprintf(buf, len, "%.0f", v);
-		return;
-	}
-	static const char *names[] = {"B", "kB", "MB", "GB", "TB", "PB"};
 	double a = v < 0 ? -v : v;
 	int i = 0;
 	while (a >= 1024 && i < 5) {
 		a /= 1024;
-		v /= 1024;
 		i++;
 	}
-	char num[64];
-	snprintf(num, sizeof(num), "%.2f", v);
-	char *dot = strchr(num, '.');
-	if (dot) {
-		char *e = num + strlen(num) - 1;
-		while (e > dot && *e == '0')
-			*e-- = '\0';
-		if (e == dot)
-			*e = '\0';
+	return i;
+}
+
+/* The index of a memory unit name (pprof's spellings, any case), or -1. */
+static int unit_index(const char *to)
+{
+	static const char *const alias[] = {"b", "kb", "mb", "gb", "tb", "pb"};
+	for (int i = 0; i < 6; i++)
+		if (!strcasecmp(to, alias[i]) ||
+		    (!strncasecmp(to, alias[i], 1) &&
+		     !strcasecmp(to + 1, i ? "byte" : "yte")))
+			return i;
+	if (!strcasecmp(to, "bytes"))
+		return 0;
+	return -1;
+}
+
+bool valid_unit(const char *to)
+{
+	return !strcmp(to, "auto") || !strcmp(to, "minimum") || unit_index(to) >= 0;
+}
+
+void fmt_unit(char *buf, size_t len, double v, const char *unit, const char *to)
+{
+	int i = strcmp(to, "auto") ? unit_index(to) : auto_unit(v);
+	if (strcmp(unit, "bytes") || i < 0) {
+		/* pprof's Scale: another unit is not converted, but named as asked. */
+		bool named = strcmp(to, "auto") && strcmp(to, "minimum") && v != 0;
+		snprintf(buf, len, "%.0f%s", v, named ? to : "");
+		return;
 	}
-	snprintf(buf, len, "%s%s", num, names[i]);
+	/* pprof's ScaledLabel: two decimals, ".00" dropped, no "-0". */
+	char num[64];
+	snprintf(num, sizeof(num), "%.2f", v / (double)(1ull << (10 * i)));
+	size_t n = strlen(num);
+	if (n > 3 && !strcmp(num + n - 3, ".00"))
+		num[n - 3] = '\0';
+	if (!strcmp(num, "0") || !strcmp(num, "-0")) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	snprintf(buf, len, "%s%s", num, mem_units[i]);
+}
+
+void fmt_pct(char *buf, size_t len, double v, double total)
+{
+	double r = total != 0 ? fabs(v / total) * 100 : 0;
+	if (r >= 99.95 && r <= 100.05)
+		snprintf(buf, len, "  100%%");
+	else if (r >= 1)
+		snprintf(buf, len, "%5.2f%%", r);
+	else
+		snprintf(buf, len, "%5.2g%%", r);
+}
+
+void fmt_value(char *buf, size_t len, double v, const char *unit)
+{
+	fmt_unit(buf, len, v, unit, "auto");
+}
+
+const char *min_unit(double least, double most, const char *unit)
+{
+	if (strcmp(unit, "bytes"))
+		return "auto";
+	if (least == 0)
+		least = most;
+	int lo = auto_unit(least), hi = auto_unit(most);
+	/* pprof's selectOutputUnit: let the smallest value show as 0.01. */
+	if (lo != hi && least * 100 < most)
+		lo = auto_unit(100 * least);
+	return mem_units[lo];
 }
 
 /* ---- function names per location ------------------------------------- */
-
-/*
- * id -> position in the profile's array. Ids are usually 1..n and index a
- * table directly; sparse ids (any uint64 is valid) use a sorted copy.
- */
-typedef struct {
-	size_t *dense; /* position + 1 by id, when dense */
-	uint64_t max;
-	struct id_pos {
-		uint64_t id;
-		size_t pos;
-	} * sorted;
-	size_t n;
-} id_index_t;
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -89,7 +139,7 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* ids[i] is the id of element i. */
-static void idx_build(id_index_t *x, const uint64_t *ids, size_t n)
+void idx_build(id_index_t *x, const uint64_t *ids, size_t n)
 {
 	memset(x, 0, sizeof(*x));
 	x->n = n;
@@ -113,7 +163,7 @@ static void idx_build(id_index_t *x, const uint64_t *ids, size_t n)
 }
 
 /* Position of id, or SIZE_MAX. */
-static size_t idx_pos(const id_index_t *x, uint64_t id)
+size_t idx_pos(const id_index_t *x, uint64_t id)
 {
 	if (x->dense)
 		return id <= x->max && x->dense[id] ? x->dense[id] - 1 : SIZE_MAX;
@@ -122,7 +172,7 @@ static size_t idx_pos(const id_index_t *x, uint64_t id)
 	return hit ? hit->pos : SIZE_MAX;
 }
 
-static void idx_free(id_index_t *x)
+void idx_free(id_index_t *x)
 {
 	free(x->dense);
 	free(x->sorted);
@@ -142,7 +192,13 @@ typedef struct {
 	id_index_t funcs, locs, maps;
 	bool *pruned_loc;    /* by location position: drop it and everything leafward */
 	bool *prune_beneath; /* by location position: drop everything leafward of it */
+	const filter_t *f;   /* NULL or not active: no filtering */
+	unsigned char *loc_flags; /* by location position: LOC_* */
+	size_t *line_off;         /* by location position: its first entry in line_kept */
+	bool *line_kept;          /* by line: not hidden by hide/show */
 } index_t;
+
+enum { LOC_FOCUS = 1, LOC_IGNORE = 2, LOC_HIDDEN = 4 };
 
 static const char *func_name(const index_t *x, uint64_t fid)
 {
@@ -219,7 +275,80 @@ static void mark_drop_frames(index_t *x)
 	regfree(&re);
 }
 
-static void build_index(index_t *x, const pp_profile_t *p)
+/* pprof's Location.matchesName: a function's name or file, or the mapping's file. */
+static bool line_matches(const index_t *x, const Perftools__Profiles__Line *ln, int which)
+{
+	size_t i = ln->function_id ? idx_pos(&x->funcs, ln->function_id) : SIZE_MAX;
+	if (i == SIZE_MAX)
+		return false;
+	const Perftools__Profiles__Function *fn = x->p->function[i];
+	return filter_matches(x->f, which, pp_str(x->p, fn->name)) ||
+	       filter_matches(x->f, which, pp_str(x->p, fn->filename));
+}
+
+static bool mapping_matches(const index_t *x, const Perftools__Profiles__Location *l,
+                            int which)
+{
+	size_t mi = l->mapping_id ? idx_pos(&x->maps, l->mapping_id) : SIZE_MAX;
+	return mi != SIZE_MAX &&
+	       filter_matches(x->f, which, pp_str(x->p, x->p->mapping[mi]->filename));
+}
+
+static bool loc_matches(const index_t *x, const Perftools__Profiles__Location *l,
+                        int which)
+{
+	for (size_t k = 0; k < l->n_line; k++)
+		if (line_matches(x, l->line[k], which))
+			return true;
+	return mapping_matches(x, l, which);
+}
+
+/*
+ * pprof's FilterSamplesByName, per location: whether it is focused or
+ * ignored (judged on all its lines), which lines hide and show leave, and
+ * whether nothing is left of it.
+ */
+static void mark_filters(index_t *x)
+{
+	const pp_profile_t *p = x->p;
+	size_t nlines = 0;
+	x->loc_flags = calloc(p->n_location + 1, 1);
+	x->line_off = calloc(p->n_location + 1, sizeof(size_t));
+	for (size_t i = 0; i < p->n_location; i++)
+		nlines += p->location[i]->n_line;
+	x->line_kept = calloc(nlines + 1, sizeof(bool));
+	if (!x->loc_flags || !x->line_off || !x->line_kept)
+		die("out of memory");
+	const filter_t *f = x->f;
+	nlines = 0;
+	for (size_t i = 0; i < p->n_location; i++) {
+		const Perftools__Profiles__Location *l = p->location[i];
+		if (f->on[F_IGNORE] && loc_matches(x, l, F_IGNORE))
+			x->loc_flags[i] |= LOC_IGNORE;
+		else if (!f->on[F_FOCUS] || loc_matches(x, l, F_FOCUS))
+			x->loc_flags[i] |= LOC_FOCUS;
+		bool hide_all = f->on[F_HIDE] && mapping_matches(x, l, F_HIDE);
+		bool show_all = f->on[F_SHOW] && mapping_matches(x, l, F_SHOW);
+		size_t kept = 0;
+		x->line_off[i] = nlines;
+		for (size_t k = 0; k < l->n_line; k++) {
+			const Perftools__Profiles__Line *ln = l->line[k];
+			bool keep = !hide_all && !line_matches(x, ln, F_HIDE);
+			/* show keeps a line without a function (pprof's matchedLines) */
+			if (keep && f->on[F_SHOW] && !show_all && ln->function_id &&
+			    idx_pos(&x->funcs, ln->function_id) != SIZE_MAX)
+				keep = line_matches(x, ln, F_SHOW);
+			x->line_kept[nlines++] = keep;
+			kept += keep;
+		}
+		/* A location without lines survives hide unless its mapping
+		   matches, and never survives show (pprof). */
+		if (l->n_line ? kept == 0 : hide_all || f->on[F_SHOW])
+			x->loc_flags[i] |= LOC_HIDDEN;
+	}
+}
+
+static void build_index(index_t *x, const pp_profile_t *p, const filter_t *f)
 {
 	memset(x, 0, sizeof(*x));
 	x->p = p;
@@ -238,6 +367,10 @@ static void build_index(index_t *x, const pp_profile_t *p)
 	if (!x->pruned_loc || !x->prune_beneath)
 		die("out of memory");
 	mark_drop_frames(x);
+	if (filter_active(f)) {
+		x->f = f;
+		mark_filters(x);
+	}
 }
 
 static void free_index(index_t *x)
@@ -247,6 +380,9 @@ static void free_index(index_t *x)
 	idx_free(&x->maps);
 	free(x->pruned_loc);
 	free(x->prune_beneath);
+	free(x->loc_flags);
+	free(x->line_off);
+	free(x->line_kept);
 }
 
 /*
@@ -334,34 +470,62 @@ static void key_append(keybuf_t *k, const char *name)
 }
 
 /*
+ * pprof's focusedAndNotIgnored over the locations pos[from..n): no location
+ * ignored and one focused (any one, without --focus).
+ */
+static bool wanted(const index_t *x, const size_t *pos, size_t from, size_t n)
+{
+	bool focused = false;
+	for (size_t i = from; i < n; i++) {
+		if (x->loc_flags[pos[i]] & LOC_IGNORE)
+			return false;
+		focused |= (x->loc_flags[pos[i]] & LOC_FOCUS) != 0;
+	}
+	return focused;
+}
+
+/*
  * The key of sample s into k: the names of its kept frames, leaf first,
  * inlined functions before their callers. pos: room for a position per
- * location of s.
+ * location of s. False if the filters drop the sample.
  */
-static void sample_key(const index_t *x, const Perftools__Profiles__Sample *s,
+static bool sample_key(const index_t *x, const Perftools__Profiles__Sample *s,
                        size_t *pos, keybuf_t *k)
 {
 	k->len = 0;
 	k->s[0] = '\0';
 	for (size_t i = 0; i < s->n_location_id; i++)
 		pos[i] = idx_pos(&x->locs, s->location_id[i]); /* validated: present */
-	for (size_t i = first_kept(x, pos, s->n_location_id); i < s->n_location_id; i++) {
+	size_t from = first_kept(x, pos, s->n_location_id);
+	if (x->f && !wanted(x, pos, from, s->n_location_id))
+		return false;
+	for (size_t i = from; i < s->n_location_id; i++) {
 		const Perftools__Profiles__Location *l = x->p->location[pos[i]];
+		if (x->f && (x->loc_flags[pos[i]] & LOC_HIDDEN))
+			continue;
 		char fb[64];
 		size_t nl = l->n_line ? l->n_line : 1;
 		for (size_t li = 0; li < nl; li++) {
+			if (x->f && l->n_line && !x->line_kept[x->line_off[pos[i]] + li])
+				continue;
 			const char *n =
 			    l->n_line ? func_name(x, l->line[li]->function_id) : NULL;
 			key_append(k, n ? n : loc_fallback(x, l, fb, sizeof(fb)));
 		}
 	}
+	return !x->f || k->len > 0; /* pprof drops a sample with nothing left */
 }
 
-/* Adds sign * value[vi] of every sample of p to the stacks table. */
 void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)
 {
+	add_filtered(stacks, p, vi, sign, NULL);
+}
+
+void add_filtered(table_t *stacks, const pp_profile_t *p, int vi, double sign,
+                  const filter_t *f)
+{
 	index_t x;
-	build_index(&x, p);
+	build_index(&x, p, f);
 	keybuf_t key = {malloc(4096), 0, 4096};
 	if (!key.s)
 		die("out of memory");
@@ -377,7 +541,8 @@ void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)
 			if (!pos)
 				die("out of memory");
 		}
-		sample_key(&x, s, pos, &key);
+		if (!sample_key(&x, s, pos, &key))
+			continue;
 		merged_t *st = table_lookup(stacks, key.s);
 		st->value += v;
 	}
@@ -417,7 +582,7 @@ double by_function(const table_t *stacks, table_t *rows)
 	return total;
 }
 
-void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *base)
+bool same_types(const pp_profile_t *a, const pp_profile_t *b)
 {
 	bool ok = a->n_sample_type == b->n_sample_type;
 	for (size_t i = 0; ok && i < a->n_sample_type; i++)
@@ -425,7 +590,12 @@ void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *
 		             pp_str(b, b->sample_type[i]->type)) &&
 		     !strcmp(pp_str(a, a->sample_type[i]->unit),
 		             pp_str(b, b->sample_type[i]->unit));
-	if (!ok)
+	return ok;
+}
+
+void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *base)
+{
+	if (!same_types(a, b))
 		die("%s: sample types differ from the profile's; cannot subtract", base);
 }
 
@@ -446,22 +616,75 @@ int sample_index(const pp_profile_t *p, const char *name, const char *path)
 	return i;
 }
 
+/* Sum of |value| over merged stacks: pprof's total. */
+static double stacks_total(const table_t *stacks)
+{
+	double t = 0;
+	for (size_t i = 0; i < stacks->n; i++) {
+		double v = ((const merged_t *)stacks->items)[i].value;
+		t += v < 0 ? -v : v;
+	}
+	return t;
+}
+
+/*
+ * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
+ * unfiltered to all when it is not NULL (the total). first: in->profile.
+ */
+static void add_file(input_t *in, const char *path, double sign, table_t *all)
+{
+	pp_profile_t *p = load(path);
+	if (!in->profile) {
+		in->profile = p;
+		in->vi = sample_index(p, in->sample_index, path);
+	} else if (!same_types(in->profile, p)) {
+		if (sign < 0)
+			check_compatible(in->profile, p, path);
+		die("%s: sample types differ from %s's; cannot merge", path, in->path);
+	}
+	add_filtered(&in->stacks, p, in->vi, sign, &in->filter);
+	if (all)
+		add_profile(all, p, in->vi, sign);
+	if (p != in->profile)
+		pp_free(p);
+}
+
 void load_input(input_t *in)
 {
-	in->profile = load(in->path);
-	in->vi = sample_index(in->profile, in->sample_index, in->path);
+	if (in->base && in->diff_base)
+		die("--base and --diff-base cannot be combined");
+	filter_compile(&in->filter, in->cmd ? in->cmd : "");
 	table_init(&in->stacks, sizeof(merged_t));
-	add_profile(&in->stacks, in->profile, in->vi, 1);
-	if (in->base) {
-		pp_profile_t *b = load(in->base);
-		check_compatible(in->profile, b, in->base);
-		add_profile(&in->stacks, b, in->vi, -1);
-		pp_free(b);
+	table_t all, *pall = NULL;
+	if (filter_active(&in->filter)) {
+		table_init(&all, sizeof(merged_t));
+		pall = &all;
 	}
+	int n = in->npaths > 0 ? in->npaths : 1;
+	for (int i = 0; i < n; i++)
+		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall);
+	if (in->npaths > 0)
+		in->path = in->paths[0];
+	const char *base = in->base ? in->base : in->diff_base;
+	if (base && in->diff_base) {
+		/* pprof's diff_base: percentages of the base's own total. */
+		table_t b;
+		table_init(&b, sizeof(merged_t));
+		add_file(in, base, -1, &b);
+		in->total = stacks_total(&b);
+		table_free(&b);
+	} else if (base) {
+		add_file(in, base, -1, pall);
+	}
+	if (!in->diff_base)
+		in->total = stacks_total(pall ? pall : &in->stacks);
+	if (pall)
+		table_free(pall);
 }
 
 void free_input(input_t *in)
 {
 	table_free(&in->stacks);
+	filter_free(&in->filter);
 	pp_free(in->profile);
 }

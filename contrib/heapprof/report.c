@@ -7,11 +7,13 @@
 #include "heapprof.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static bool sort_cum;
+static const char *out_unit = "minimum"; /* --unit; resolved by print_header */
 
 static int cmp_rows(const void *pa, const void *pb)
 {
@@ -29,21 +31,43 @@ static int cmp_rows(const void *pa, const void *pb)
 
 static void usage_top(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: heapprof top [--sample-index TYPE] [--base OLD] [-n N] [--cum] "
-	    "[--raw] PROFILE\n"
-	    "       heapprof diff [--sample-index TYPE] [-n N] [--cum] [--raw] OLD NEW\n"
-	    "Lists functions by flat (own) or cumulative value, like go tool pprof "
-	    "-top.\n"
-	    "  --sample-index TYPE  alloc_objects, alloc_space, inuse_objects, "
-	    "inuse_space\n"
-	    "                       (default: the profile's default, inuse_space for "
-	    "heapprof)\n"
-	    "  --base OLD           subtract OLD first: what changed since OLD\n"
-	    "  -n N                 show the top N functions (default all)\n"
-	    "  --cum                sort by cumulative value\n"
-	    "  --raw                print exact values: flat<TAB>cum<TAB>function\n");
+	fprintf(f,
+	        "usage: heapprof top [OPTIONS] PROFILE...\n"
+	        "       heapprof diff [OPTIONS] OLD NEW\n"
+	        "Lists functions by flat (own) or cumulative value, like go tool pprof "
+	        "-top;\n"
+	        "several profiles are merged (summed) first.\n");
+	usage_reading(f);
+	fprintf(f,
+	        "  -n, --nodecount N    show the top N functions (default all)\n"
+	        "  --unit U             minimum (default), auto, B, kB, MB, GB, TB, PB\n"
+	        "  --cum                sort by cumulative value\n"
+	        "  --raw                print exact values: flat<TAB>cum<TAB>function\n");
+}
+
+void usage_reading(FILE *f)
+{
+	fprintf(f,
+	        "  --sample-index TYPE  alloc_objects, alloc_space, inuse_objects, "
+	        "inuse_space\n"
+	        "                       (default: the profile's default, inuse_space for "
+	        "heapprof);\n"
+	        "                       or --inuse_space, --alloc_objects, ... "
+	        "(pprof's spellings)\n"
+	        "  --base OLD           subtract OLD first: what changed since OLD\n"
+	        "  --diff-base OLD      the same, percentages of OLD's total\n"
+	        "  --focus RE           keep samples with a function matching RE\n"
+	        "  --ignore RE          drop samples with a function matching RE\n"
+	        "  --hide RE            remove functions matching RE from stacks\n"
+	        "  --show RE            keep only functions matching RE in stacks\n"
+	        "One dash works too (-sample_index=alloc_space, -base OLD), as in "
+	        "pprof.\n");
+}
+
+bool parse_unit(const char *arg, void *dst)
+{
+	*(const char **)dst = arg;
+	return valid_unit(arg);
 }
 
 static bool parse_count(const char *arg, void *dst)
@@ -67,17 +91,42 @@ static size_t rows_shown(const table_t *rows, long limit, double *flat)
 	return shown;
 }
 
-/* pprof -top's header: the type, what the rows shown account for, the columns. */
-static void print_header(const input_t *in, double total, double shown_flat)
+double least_value(const table_t *rows, size_t shown, double total, double fraction)
+{
+	const row_t *rv = rows->items;
+	double least = 0;
+	for (size_t i = 0, k = 0; i < rows->n && k < shown; i++) {
+		double v = fabs(rv[i].flat != 0 ? rv[i].flat : rv[i].cum);
+		if (rv[i].flat == 0 && rv[i].cum == 0)
+			continue;
+		k++;
+		if (v > 0 && fabs(rv[i].cum) > fraction * total &&
+		    (least == 0 || v < least))
+			least = v;
+	}
+	return least;
+}
+
+void report_labels(const input_t *in, double shown_flat, const char *to)
 {
 	const pp_profile_t *p = in->profile;
 	const char *unit = pp_str(p, p->sample_type[in->vi]->unit);
-	char t[32], s[32];
-	fmt_value(t, sizeof(t), total, unit);
-	fmt_value(s, sizeof(s), shown_flat, unit);
+	char t[32], s[32], pc[32];
+	fmt_unit(t, sizeof(t), in->total, unit, to);
+	fmt_unit(s, sizeof(s), shown_flat, unit, to);
+	fmt_pct(pc, sizeof(pc), shown_flat, in->total);
 	printf("Type: %s\n", pp_str(p, p->sample_type[in->vi]->type));
-	printf("Showing nodes accounting for %s, %.2f%% of %s total\n", s,
-	       total ? 100 * shown_flat / total : 0.0, t);
+	filter_print(&in->filter);
+	printf("Showing nodes accounting for %s, %s of %s total\n", s,
+	       pc + strspn(pc, " "), t);
+}
+
+/* pprof -top's header: the type, what the rows shown account for, the columns. */
+static void print_header(const input_t *in, double shown_flat, size_t shown, size_t all)
+{
+	report_labels(in, shown_flat, out_unit);
+	if (shown < all)
+		printf("Showing top %zu nodes out of %zu\n", shown, all);
 	printf("%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
 }
 
@@ -100,47 +149,56 @@ static void print_rows(const input_t *in, const table_t *rows, size_t shown, dou
 			printf("%.0f\t%.0f\t%s\n", r->flat, r->cum, r->name);
 			continue;
 		}
-		char f[32], cu[32];
-		fmt_value(f, sizeof(f), r->flat, unit);
-		fmt_value(cu, sizeof(cu), r->cum, unit);
-		double t = total ? total : 1;
-		printf("%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", f, 100 * r->flat / t,
-		       100 * sum / t, cu, 100 * r->cum / t, r->name);
+		char f[32], cu[32], pf[16], ps[16], pc[16];
+		fmt_unit(f, sizeof(f), r->flat, unit, out_unit);
+		fmt_unit(cu, sizeof(cu), r->cum, unit, out_unit);
+		fmt_pct(pf, sizeof(pf), r->flat, total);
+		fmt_pct(ps, sizeof(ps), sum, total);
+		fmt_pct(pc, sizeof(pc), r->cum, total);
+		printf("%10s %s %s %10s %s  %s\n", f, pf, ps, cu, pc, r->name);
 	}
 }
 
 int cmd_top(int argc, char **argv, bool diff)
 {
-	input_t in = {0};
+	input_t in = {.cmd = argv[0]};
 	long limit = -1;
 	bool raw = false;
-	const opt_t opts[] = {
-	    {.name = "sample-index", .has_arg = true, .dst = &in.sample_index},
-	    {.name = "base", .has_arg = true, .dst = &in.base},
-	    {.name = "cum", .dst = &sort_cum},
-	    {.name = "raw", .dst = &raw},
-	    {.letter = 'n',
-	     .has_arg = true,
-	     .dst = &limit,
-	     .parse = parse_count,
-	     .expected = "a non-negative number"},
-	    {0},
-	};
-	int operands = diff ? 2 : 1;
-	const cmdline_t cmd = {opts, usage_top, operands, operands};
+	opt_t opts[MAX_READING_OPTS + 5] = {0};
+	size_t n = reading_options(opts, &in);
+	opts[n++] = (opt_t){.name = "cum", .dst = &sort_cum};
+	opts[n++] = (opt_t){.name = "raw", .dst = &raw};
+	opts[n++] = (opt_t){.name = "nodecount",
+	                    .letter = 'n',
+	                    .has_arg = true,
+	                    .dst = &limit,
+	                    .parse = parse_count,
+	                    .expected = "a non-negative number"};
+	opts[n++] = (opt_t){.name = "unit",
+	                    .has_arg = true,
+	                    .dst = &out_unit,
+	                    .parse = parse_unit,
+	                    .expected = "minimum, auto, B, kB, MB, GB, TB or PB"};
+	const cmdline_t cmd = {opts, usage_top, diff ? 2 : 1, diff ? 2 : -1};
 	int first = parse_options(argc, argv, &cmd);
 	if (diff)
 		in.base = argv[first++];
-	in.path = argv[first];
+	in.paths = argv + first;
+	in.npaths = argc - first;
 	load_input(&in);
 	table_t rows;
 	table_init(&rows, sizeof(row_t));
-	double total = by_function(&in.stacks, &rows);
+	by_function(&in.stacks, &rows);
+	double total = in.total;
 	qsort(rows.items, rows.n, sizeof(row_t), cmp_rows);
 	double shown_flat;
 	size_t shown = rows_shown(&rows, limit, &shown_flat);
+	if (!strcmp(out_unit, "minimum"))
+		out_unit =
+		    min_unit(least_value(&rows, shown, total, 0.005), total,
+		             pp_str(in.profile, in.profile->sample_type[in.vi]->unit));
 	if (!raw)
-		print_header(&in, total, shown_flat);
+		print_header(&in, shown_flat, shown, rows_shown(&rows, -1, &(double){0}));
 	print_rows(&in, &rows, shown, total, raw);
 	table_free(&rows);
 	free_input(&in);
@@ -149,23 +207,23 @@ int cmd_top(int argc, char **argv, bool diff)
 
 static void usage_folded(FILE *f)
 {
-	fprintf(f, "usage: heapprof folded [--sample-index TYPE] [--base OLD] PROFILE\n"
+	fprintf(f, "usage: heapprof folded [OPTIONS] PROFILE...\n"
 	           "Prints one line per stack, root first: \"main;f;g VALUE\", for "
 	           "flamegraph.pl,\n"
 	           "speedscope or inferno. With --base, values are NEW minus OLD (may be "
 	           "negative).\n");
+	usage_reading(f);
 }
 
 int cmd_folded(int argc, char **argv)
 {
-	input_t in = {0};
-	const opt_t opts[] = {
-	    {.name = "sample-index", .has_arg = true, .dst = &in.sample_index},
-	    {.name = "base", .has_arg = true, .dst = &in.base},
-	    {0},
-	};
-	const cmdline_t cmd = {opts, usage_folded, 1, 1};
-	in.path = argv[parse_options(argc, argv, &cmd)];
+	input_t in = {.cmd = argv[0]};
+	opt_t opts[MAX_READING_OPTS + 1] = {0};
+	reading_options(opts, &in);
+	const cmdline_t cmd = {opts, usage_folded, 1, -1};
+	int op = parse_options(argc, argv, &cmd);
+	in.paths = argv + op;
+	in.npaths = argc - op;
 	load_input(&in);
 	for (size_t i = 0; i < in.stacks.n; i++) {
 		const merged_t *m = (const merged_t *)in.stacks.items + i;

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * peek: the callers and callees of the functions matching a regex, laid out
+ * as go tool pprof -peek does (its tree report, untrimmed). Loading,
+ * filtering and merging the samples is profiles.c's; this file builds the
+ * call edges from the merged stacks and prints them.
+ */
+#include "heapprof.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEPARATOR                                                                        \
+	"----------------------------------------------------------+-------------"
+
+/* A call edge: key "caller\ncallee", its weight counted once per stack. */
+typedef struct {
+	char *key;
+	double weight;
+	unsigned seen;
+} edge_t;
+
+/* One edge of a node as printed: the other end and the weight. */
+typedef struct {
+	const char *name;
+	size_t len;
+	double weight;
+} end_t;
+
+/*
+ * pprof's graph edges: along each stack, root to leaf, caller -> callee for
+ * each distinct pair of different functions, weighted by the stack's value.
+ */
+static void build_edges(const table_t *stacks, table_t *edges)
+{
+	for (size_t i = 0; i < stacks->n; i++) {
+		const merged_t *st = (const merged_t *)stacks->items + i;
+		if (st->value == 0)
+			continue;
+		const char *names[4096];
+		size_t lens[4096], depth = 0;
+		for (const char *p = st->key; *p && depth < 4096;
+		     p = strchr(p, '\n') + 1) {
+			names[depth] = p;
+			lens[depth++] = (size_t)(strchr(p, '\n') - p);
+		}
+		for (size_t d = depth; d-- > 1;) { /* names[d] calls names[d - 1] */
+			const char *a = names[d], *b = names[d - 1];
+			if (lens[d] == lens[d - 1] && !memcmp(a, b, lens[d]))
+				continue;
+			char *key = malloc(lens[d] + lens[d - 1] + 2);
+			if (!key)
+				die("out of memory");
+			sprintf(key, "%.*s\n%.*s", (int)lens[d], a, (int)lens[d - 1], b);
+			edge_t *e = table_lookup(edges, key);
+			free(key);
+			if (e->seen != i + 1) {
+				e->weight += st->value;
+				e->seen = (unsigned)i + 1;
+			}
+		}
+	}
+}
+
+/* pprof's FlatNameOrder: |flat| descending, then the name. */
+static int cmp_nodes(const void *pa, const void *pb)
+{
+	const row_t *a = pa, *b = pb;
+	if (fabs(a->flat) != fabs(b->flat))
+		return fabs(a->flat) < fabs(b->flat) ? 1 : -1;
+	int c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	return fabs(a->cum) < fabs(b->cum) ? 1 : fabs(a->cum) > fabs(b->cum) ? -1 : 0;
+}
+
+/* pprof's edge order: |weight| descending, then the other end's name. */
+static int cmp_ends(const void *pa, const void *pb)
+{
+	const end_t *a = pa, *b = pb;
+	if (fabs(a->weight) != fabs(b->weight))
+		return fabs(a->weight) < fabs(b->weight) ? 1 : -1;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->name, b->name, n);
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/*
+ * The edges into (callers) or out of name, sorted, printed as
+ * "VALUE PERCENT-OF-CUM |   OTHER". ends: room for edges->n.
+ */
+static void print_edges(const table_t *edges, const char *name, bool callers, double cum,
+                        const char *unit, const char *to, end_t *ends)
+{
+	size_t n = 0, len = strlen(name);
+	for (size_t i = 0; i < edges->n; i++) {
+		const edge_t *e = (const edge_t *)edges->items + i;
+		const char *nl = strchr(e->key, '\n');
+		const char *me = callers ? nl + 1 : e->key;
+		size_t melen = callers ? strlen(nl + 1) : (size_t)(nl - e->key);
+		if (e->weight == 0 || melen != len || memcmp(me, name, len))
+			continue;
+		ends[n++] = callers ? (end_t){e->key, (size_t)(nl - e->key), e->weight}
+		                    : (end_t){nl + 1, strlen(nl + 1), e->weight};
+	}
+	qsort(ends, n, sizeof(*ends), cmp_ends);
+	for (size_t i = 0; i < n; i++) {
+		char v[32], pc[16];
+		fmt_unit(v, sizeof(v), ends[i].weight, unit, to);
+		fmt_pct(pc, sizeof(pc), ends[i].weight, cum);
+		printf("%50s %s |   %.*s\n", v, pc, (int)ends[i].len, ends[i].name);
+	}
+}
+
+static void usage_peek(FILE *f)
+{
+	fprintf(f, "usage: heapprof peek [OPTIONS] REGEX PROFILE...\n"
+	           "Prints the callers and callees of the functions matching REGEX "
+	           "(POSIX extended),\n"
+	           "like go tool pprof -peek.\n");
+	usage_reading(f);
+	fprintf(
+	    f, "  --unit U             minimum (default), auto, B, kB, MB, GB, TB, PB\n");
+}
+
+/* The matching nodes of rows (sorted) with their edges; returns how many matched. */
+static size_t print_nodes(const input_t *in, const table_t *rows, const table_t *edges,
+                          const regex_t *re, const char *to)
+{
+	const pp_profile_t *p = in->profile;
+	const char *unit = pp_str(p, p->sample_type[in->vi]->unit);
+	end_t *ends = malloc((edges->n + 1) * sizeof(*ends));
+	if (!ends)
+		die("out of memory");
+	size_t matched = 0;
+	double sum = 0;
+	for (size_t i = 0; i < rows->n; i++) {
+		const row_t *r = (const row_t *)rows->items + i;
+		if ((r->flat == 0 && r->cum == 0) || regexec(re, r->name, 0, NULL, 0))
+			continue;
+		matched++;
+		sum += r->flat;
+		puts(SEPARATOR);
+		print_edges(edges, r->name, true, r->cum, unit, to, ends);
+		char f[32], c[32], pf[16], ps[16], pc[16];
+		fmt_unit(f, sizeof(f), r->flat, unit, to);
+		fmt_unit(c, sizeof(c), r->cum, unit, to);
+		fmt_pct(pf, sizeof(pf), r->flat, in->total);
+		fmt_pct(ps, sizeof(ps), sum, in->total);
+		fmt_pct(pc, sizeof(pc), r->cum, in->total);
+		printf("%10s %s %s %10s %s                | %s\n", f, pf, ps, c, pc,
+		       r->name);
+		print_edges(edges, r->name, false, r->cum, unit, to, ends);
+	}
+	free(ends);
+	return matched;
+}
+
+int cmd_peek(int argc, char **argv)
+{
+	input_t in = {.cmd = argv[0]};
+	const char *to = "minimum";
+	opt_t opts[MAX_READING_OPTS + 2] = {0};
+	size_t n = reading_options(opts, &in);
+	opts[n++] = (opt_t){.name = "unit",
+	                    .has_arg = true,
+	                    .dst = &to,
+	                    .parse = parse_unit,
+	                    .expected = "minimum, auto, B, kB, MB, GB, TB or PB"};
+	const cmdline_t cmd = {opts, usage_peek, 2, -1};
+	int first = parse_options(argc, argv, &cmd);
+	const char *rx = argv[first++];
+	regex_t re;
+	if (regcomp(&re, rx, REG_EXTENDED | REG_NOSUB))
+		die("bad regular expression '%s'", rx);
+	in.paths = argv + first;
+	in.npaths = argc - first;
+	load_input(&in);
+	table_t rows, edges;
+	table_init(&rows, sizeof(row_t));
+	table_init(&edges, sizeof(edge_t));
+	by_function(&in.stacks, &rows);
+	build_edges(&in.stacks, &edges);
+	qsort(rows.items, rows.n, sizeof(row_t), cmp_nodes);
+	double flat = 0;
+	for (size_t i = 0; i < rows.n; i++)
+		flat += ((const row_t *)rows.items)[i].flat;
+	if (!strcmp(to, "minimum"))
+		to = min_unit(least_value(&rows, rows.n, in.total, 0), in.total,
+		              pp_str(in.profile, in.profile->sample_type[in.vi]->unit));
+	report_labels(&in, flat, to);
+	puts(SEPARATOR);
+	puts("      flat  flat%   sum%        cum   cum%   calls calls% + context 	 "
+	     "	 ");
+	size_t matched = print_nodes(&in, &rows, &edges, &re, to);
+	if (rows.n)
+		puts(SEPARATOR);
+	regfree(&re);
+	table_free(&rows);
+	table_free(&edges);
+	free_input(&in);
+	if (!matched)
+		die("no matches found for regexp: %s", rx);
+	return 0;
+}
