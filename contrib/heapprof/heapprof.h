@@ -102,6 +102,10 @@ void idx_free(id_index_t *x);
 /* Loads and validates a profile, or dies naming the file and the problem. */
 pp_profile_t *load(const char *path);
 
+/* A URL (http:// or https://): load() fetches it (fetch.c, libcurl). */
+bool is_url(const char *s);
+pp_profile_t *fetch_profile(const char *url, char *err, size_t errlen);
+
 /* The sample type named name (NULL: the profile's default), or dies. */
 int sample_index(const pp_profile_t *p, const char *name, const char *path);
 

@@ -38,7 +38,8 @@ void die(const char *fmt, ...)
 pp_profile_t *load(const char *path)
 {
 	char err[256];
-	pp_profile_t *p = pp_load(path, err, sizeof(err));
+	pp_profile_t *p = is_url(path) ? fetch_profile(path, err, sizeof(err))
+	                               : pp_load(path, err, sizeof(err));
 	if (!p)
 		die("%s: %s", path, err);
 	return p;
