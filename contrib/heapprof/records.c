@@ -90,6 +90,8 @@ static bool parse_record(char *text, record_t *r)
 			r->handler_ours = !strcmp(val, "ours"), have |= 8;
 		else if (!strcmp(line, "output"))
 			snprintf(r->output, sizeof(r->output), "%s", val), have |= 16;
+		else if (!strcmp(line, "endpoint"))
+			snprintf(r->endpoint, sizeof(r->endpoint), "%s", val);
 	}
 	return have == 31;
 }
@@ -206,8 +208,8 @@ static void usage_ps(FILE *f)
 	fprintf(f, "usage: heapprof ps\n"
 	           "Lists this user's profiled processes (all users' when run as root): "
 	           "pid,\nsnapshot signal, whether its handler is still the profiler's, "
-	           "output prefix\nand command. Removes the records of processes that "
-	           "are gone.\n");
+	           "output prefix,\nendpoint (HEAPPROF_HTTP) and command. Removes the "
+	           "records of processes\nthat are gone.\n");
 }
 
 /* The command line of pid, arguments joined by spaces, into buf. */
@@ -241,13 +243,13 @@ static void list_dir(const char *dir)
 			continue;
 		}
 		command_of(r.pid, cmd, sizeof(cmd));
-		printf("%-8d %-10s %-9s %-30s %s\n", (int)r.pid,
+		printf("%-8d %-10s %-9s %-30s %-24s %s\n", (int)r.pid,
 		       r.signo ? hp_config_signal_name(r.signo, sig, sizeof(sig))
 		               : "none",
 		       !r.signo         ? "-"
 		       : r.handler_ours ? "ours"
 		                        : "replaced",
-		       r.output, cmd);
+		       r.output, r.endpoint[0] ? r.endpoint : "-", cmd);
 	}
 	closedir(d);
 }
@@ -257,8 +259,8 @@ int cmd_ps(int argc, char **argv)
 	const opt_t opts[] = {{0}};
 	const cmdline_t cmd = {opts, usage_ps, 0, 0};
 	parse_options(argc, argv, &cmd);
-	printf("%-8s %-10s %-9s %-30s %s\n", "PID", "SIGNAL", "HANDLER", "OUTPUT",
-	       "COMMAND");
+	printf("%-8s %-10s %-9s %-30s %-24s %s\n", "PID", "SIGNAL", "HANDLER", "OUTPUT",
+	       "ENDPOINT", "COMMAND");
 	if (geteuid() != 0) {
 		char dir[64];
 		snprintf(dir, sizeof(dir), HP_RECORD_DIR_FMT, (unsigned)geteuid());

@@ -47,6 +47,7 @@ code() { # code CURL-ARGS...: the HTTP status of one request
 start main HEAPPROF_HTTP=127.0.0.1:0
 check "main: the record names the endpoint ($EP)" test -n "$EP"
 U=http://$EP/debug/pprof
+check "heapprof ps shows the endpoint" sh -c "'$HEAPPROF_BIN' ps | grep -Eq '^$PID .* $EP '"
 check "main: no message on stderr" test ! -s "$WORK/main.err"
 check "index: 200, lists heap and allocs" sh -c "curl -sf '$U/' | grep -q 'href=\"heap'"
 check "index ?debug=1: plain text" sh -c "curl -sf '$U/?debug=1' | grep -q '^allocs: '"
