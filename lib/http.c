@@ -71,6 +71,7 @@ static struct {
 	dev_t dev;
 	ino_t ino;
 	bool busy;                         /* a profile is in progress */
+	bool stopped;                      /* the program closed our listening socket */
 	uint64_t busy_until, accept_after; /* ms */
 	conn_t c[MAX_CONNS];
 } S = {.lfd = -1};
@@ -94,16 +95,35 @@ static void release(conn_t *c)
 	c->nbase = 0;
 }
 
-static void close_conn(conn_t *c)
+/* Frees what the connection holds; closes its descriptors if close_fds. */
+static void drop_conn(conn_t *c, bool close_fds)
 {
 	release(c);
-	close(c->fd);
-	if (c->file >= 0)
-		close(c->file);
+	if (close_fds) {
+		close(c->fd);
+		if (c->file >= 0)
+			close(c->file);
+	}
 	hp_real.free(c->in);
 	hp_real.free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = c->file = -1;
+}
+
+static void close_conn(conn_t *c)
+{
+	drop_conn(c, true);
+}
+
+static void forget_conn(conn_t *c)
+{
+	drop_conn(c, false);
+}
+
+/* After a failed call: a descriptor the program closed is not ours to close. */
+static void fail_conn(conn_t *c)
+{
+	drop_conn(c, errno != EBADF && errno != ENOTSOCK);
 }
 
 static const char *reason(int status)
@@ -518,7 +538,7 @@ static void on_readable(conn_t *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			close_conn(c);
+			fail_conn(c);
 			return;
 		}
 		c->nin += (size_t)n;
@@ -543,7 +563,7 @@ static void on_drain(conn_t *c)
 	while ((n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
 		;
 	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		close_conn(c);
+		fail_conn(c);
 }
 
 /* Sends what it can; false when the connection had to be closed. */
@@ -553,7 +573,7 @@ static bool send_some(conn_t *c, const char *p, size_t n, size_t *done)
 	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return true;
 	if (w <= 0) {
-		close_conn(c);
+		fail_conn(c);
 		return false;
 	}
 	*done += (size_t)w;
@@ -574,7 +594,7 @@ static void on_writable(conn_t *c)
 		char chunk[16384];
 		ssize_t n = pread(c->file, chunk, sizeof(chunk), (off_t)c->foff);
 		if (n <= 0) {
-			close_conn(c);
+			fail_conn(c);
 			return;
 		}
 		size_t done = 0;
@@ -622,6 +642,8 @@ static void accept_all(uint64_t now)
 	                           "0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
 	for (;;) {
 		int fd = accept4(S.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EBADF || errno == ENOTSOCK || errno == EINVAL))
+			S.stopped = true; /* the number is no longer our socket */
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM)
@@ -677,9 +699,16 @@ static void serve_once(void)
 		nanosleep(&ts, NULL);
 		return;
 	}
-	for (int k = first; k < n; k++)
-		if (pfd[k].revents && S.c[map[k]].fd == pfd[k].fd)
-			on_event(&S.c[map[k]], pfd[k].revents);
+	for (int k = first; k < n; k++) {
+		conn_t *c = &S.c[map[k]];
+		if (pfd[k].revents & POLLNVAL)
+			forget_conn(
+			    c); /* closed by the program: the number is not ours */
+		else if (pfd[k].revents && c->fd == pfd[k].fd)
+			on_event(c, pfd[k].revents);
+	}
+	if (first && (pfd[0].revents & POLLNVAL))
+		S.stopped = true;
 	now = now_ms();
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (S.c[i].st != C_FREE && now >= S.c[i].deadline)
@@ -693,8 +722,16 @@ static void *serve(void *arg)
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
 	prctl(PR_SET_NAME, "heapprof-http");
-	for (;;)
+	while (!S.stopped)
 		serve_once();
+	/* A program that closes descriptors it did not open (closefrom) took
+	 * ours: stop, closing nothing, since the numbers may be its own now. */
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (S.c[i].st != C_FREE)
+			forget_conn(&S.c[i]);
+	hp_log("HEAPPROF_HTTP=%s: the program closed the endpoint's socket; the "
+	       "endpoint stops",
+	       hp_config.http);
 	return NULL;
 }
 

@@ -12,13 +12,14 @@ PROG=$TEST_BUILDDIR/prog_http
 REC=/tmp/heapprof-$(id -u)
 
 # start NAME [VAR=VALUE...]: runs the program (60 s at most, until
-# $WORK/NAME.stop exists) under the profiler at rate 1; PID and EP are set
-# once its record names the endpoint (EP empty if none after 5 s).
+# $WORK/NAME.stop exists; $MODE its third argument) under the profiler at
+# rate 1; PID and EP are set once its record names the endpoint (EP empty if
+# none after 5 s).
 start() {
 	local name=$1
 	shift
 	env "$@" HEAPPROF_RATE=1 HEAPPROF_AT_EXIT=0 HEAPPROF_OUTPUT="$WORK/$name" \
-		LD_PRELOAD="$HEAPPROF_LIB" "$PROG" 60 "$WORK/$name.stop" \
+		LD_PRELOAD="$HEAPPROF_LIB" "$PROG" 60 "$WORK/$name.stop" ${MODE:-} \
 		>"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PID=$!
 	EP=""
@@ -164,6 +165,16 @@ check "0.0.0.0 without a token: one warning naming HEAPPROF_HTTP" \
 check "0.0.0.0 without a token: the program has no listening socket" \
 	sh -c "! ls -l /proc/$PID/fd | grep -q socket"
 stop open
+
+# ---- a program that closes every descriptor, the endpoint's too -------------
+MODE=closeall start closeall HEAPPROF_HTTP=127.0.0.1:0
+sleep 0.5
+curl -s -o /dev/null --max-time 5 "http://$EP/debug/pprof/" # wakes the server
+sleep 0.3
+check "closeall: the server stops with one message" \
+	grep -q 'closed the endpoint.s socket; the endpoint stops' "$WORK/closeall.err"
+check "closeall: the server thread is gone" sh -c "! grep -qx heapprof-http /proc/$PID/task/*/comm"
+stop closeall
 
 # ---- a unix socket -----------------------------------------------------------
 start unix "HEAPPROF_HTTP=unix:$WORK/hp.%p.sock"

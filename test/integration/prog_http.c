@@ -5,7 +5,11 @@
  * good); then, every 10 ms, alloc_steady allocates 4096 bytes and frees them,
  * until SECONDS have passed or STOPFILE exists. Prints one line and exits 7,
  * so the tests can check that output and status are the program's own.
+ * With a third argument "closeall", it closes every descriptor above 2 after
+ * alloc_before (the endpoint's too), makes a pipe at the lowest numbers and
+ * checks at the end that what it wrote there is still there.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +45,20 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 5;
 	const char *stop = argc > 2 ? argv[2] : NULL;
 	alloc_before();
+	int p[2] = {-1, -1};
+	if (argc > 3 && !strcmp(argv[3], "closeall")) {
+		close_range(3, ~0U, 0);
+		if (pipe(p) < 0 || write(p[1], "mine", 4) != 4)
+			return 1;
+	}
 	double end = now() + seconds;
 	while (now() < end && !(stop && access(stop, F_OK) == 0)) {
 		alloc_steady();
 		usleep(10000);
 	}
+	char buf[8] = "";
+	if (p[0] >= 0 && (read(p[0], buf, sizeof(buf)) != 4 || memcmp(buf, "mine", 4)))
+		printf("prog_http: the pipe lost its bytes\n");
 	printf("prog_http: done\n");
 	return 7;
 }
