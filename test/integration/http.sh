@@ -166,6 +166,25 @@ check "0.0.0.0 without a token: the program has no listening socket" \
 	sh -c "! ls -l /proc/$PID/fd | grep -q socket"
 stop open
 
+# ---- IPv6 loopback, and a fork with a fixed address: the child does not serve
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	start v6 'HEAPPROF_HTTP=[::1]:0'
+	check "[::1]:0: the record names [::1]:PORT ($EP)" sh -c "echo '$EP' | grep -Eq '^\[::1\]:[0-9]+\$'"
+	check "[::1]: heap 200" test "$(code "http://$EP/debug/pprof/heap")" = 200
+	stop v6
+else
+	skip "[::1]: no IPv6 loopback here"
+fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MODE=fork start fixed HEAPPROF_HTTP=127.0.0.1:$port
+sleep 0.5
+child=$(pgrep -P "$PID" prog_http)
+check "fork with a fixed port: the child ($child) names no endpoint and holds no socket" \
+	sh -c "test -n '$child' && ! grep -q '^endpoint' '$REC/$child' && ! ls -l /proc/$child/fd | grep -q socket"
+check "fork with a fixed port: the parent still serves" test "$(code "http://$EP/debug/pprof/")" = 200
+check "fork with a fixed port: no message" test ! -s "$WORK/fixed.err"
+stop fixed
+
 # ---- a program that closes every descriptor, the endpoint's too -------------
 MODE=closeall start closeall HEAPPROF_HTTP=127.0.0.1:0
 sleep 0.5
@@ -187,6 +206,22 @@ got=$(hp_flat "$WORK/unix.pb.gz" inuse_space alloc_before)
 check "unix: the profile holds alloc_before 1000000 (got $got)" test "$got" = 1000000
 stop unix
 check "unix: the socket is removed at exit" test ! -e "$sock"
+MODE=fork start fork "HEAPPROF_HTTP=unix:$WORK/f.%p.sock"
+child=""
+for _ in $(seq 100); do
+	child=$(pgrep -P "$PID" prog_http)
+	[ -n "$child" ] && [ -S "$WORK/f.$child.sock" ] && break
+	sleep 0.05
+done
+check "fork: the child serves on its own socket f.$child.sock" test -S "$WORK/f.$child.sock"
+curl -s --unix-socket "$WORK/f.$child.sock" -o "$WORK/child.pb.gz" http://x/debug/pprof/heap
+curl -s --unix-socket "$WORK/f.$PID.sock" -o "$WORK/parent.pb.gz" http://x/debug/pprof/heap
+got=$(hp_flat "$WORK/child.pb.gz" inuse_space alloc_child)
+check "fork: the child's heap holds alloc_child 200000 (got $got)" test "$got" = 200000
+got=$(hp_flat "$WORK/parent.pb.gz" inuse_space alloc_child)
+check "fork: the parent's heap does not (got $got)" test "$got" = 0
+stop fork
+check "fork: both sockets are removed at exit" test ! -e "$WORK/f.$child.sock" -a ! -e "$WORK/f.$PID.sock"
 ln -s "$WORK/target" "$WORK/link.sock"
 start link "HEAPPROF_HTTP=unix:$WORK/link.sock"
 check "unix: an existing symlink is not followed (no endpoint, a warning)" \
