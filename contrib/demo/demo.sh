@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 pkgs="build-essential autoconf automake libtool pkg-config libunwind-dev libprotobuf-c-dev
-protobuf-c-compiler zlib1g-dev libjemalloc-dev golang-go"
+protobuf-c-compiler zlib1g-dev libjemalloc-dev golang-go libdw-dev libiberty-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
