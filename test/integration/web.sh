@@ -89,6 +89,12 @@ r=$(page "$WORK/one.html" "sample:inuse_space;search:^keep_")
 check "search ^keep_ highlights the two keep_ frames ($(field "$r" matches))" \
 	test "$(field "$r" matches)" = 2
 
+r=$(page "$WORK/one.html" "sample:inuse_space;hover:keep_big")
+check "hovering over keep_big shows its value and share ($(field "$r" tip))" \
+	test "$(field "$r" tip)" = "keep_big: 40MB (9.27%)"
+r=$(page "$WORK/one.html" "sample:inuse_space;click:main")
+check "a click on main zooms to it ($(field "$r" zoom))" test "$(field "$r" zoom)" = main
+
 r=$(page "$WORK/one.html" "sample:inuse_space;select:keep_big")
 caller=$(awk -F'\t' '$1 == "caller" { print $3 "=" $2 }' <<<"$r")
 check "callers of keep_big: main with $big_is ($caller)" test "$caller" = "main=$big_is"
@@ -115,8 +121,9 @@ check "the last point grew by keep_big's $big_is at least ($p0 -> $p1)" \
 check "keep_big is a leak suspect" grep -q $'^leak\tkeep_big' <<<"$r"
 check "the last snapshot is shown first: keep_big $big_is ($(flat "$r" keep_big))" \
 	test "$(flat "$r" keep_big)" = "$big_is"
-r=$(page "$WORK/two.html" "sample:inuse_space;snapshot:0")
-check "snapshot 0 (a click on the first point): keep_small $small_is ($(flat "$r" keep_small))" \
+r=$(page "$WORK/two.html" "sample:inuse_space;point:0")
+check "a click on the first point shows snapshot 0 ($(field "$r" snapshot))" test "$(field "$r" snapshot)" = 0
+check "snapshot 0: keep_small $small_is ($(flat "$r" keep_small))" \
 	test "$(flat "$r" keep_small)" = "$small_is"
 check "snapshot 0: keep_big not allocated yet ($(flat "$r" keep_big))" test "$(flat "$r" keep_big)" = absent
 
@@ -193,6 +200,19 @@ EOF
 	r=$(page "$WORK/big2.html" "sample:inuse_space")
 	check "two snapshots of 100,000 stacks: 1000 leak suspects ($(grep -c '^leak' <<<"$r"))" \
 		test "$(grep -c '^leak' <<<"$r")" = 1000
+	# Three snapshots given out of time order: the timeline sorts them. Stacks
+	# 0-2 grow at 2 and stay (leak suspects), 3-4 grow at 2 and fall back.
+	python3 "$WORK/gen.py" "$WORK/t1.pb.gz" 1 0 10 &&
+		python3 "$WORK/gen.py" "$WORK/t2.pb.gz" 2 5 10 &&
+		python3 "$WORK/gen.py" "$WORK/t3.pb.gz" 3 3 10 &&
+		"$HP" web "$WORK/t3.pb.gz" "$WORK/t1.pb.gz" "$WORK/t2.pb.gz" -o "$WORK/three.html"
+	r=$(page "$WORK/three.html" "sample:inuse_space")
+	pts=$(awk -F'\t' '$1 == "point" { printf "%s ", $3 }' <<<"$r")
+	want=$(python3 -c 'b = [16 + k for k in range(10)]; print(" ".join(str(sum(b) + sum(b[:g])) for g in (0, 5, 3)))')
+	check "three snapshots: 3 points in time order ($pts)" test "$pts" = "$want "
+	check "three snapshots: the 3 stacks that never fell are the leak suspects ($(grep -c '^leak' <<<"$r"))" \
+		test "$(grep -c '^leak' <<<"$r")" = 3
+
 	# A function whose name would end the data or open a comment.
 	evil='</script><!--<script>alert(1)//'
 	python3 "$WORK/gen.py" "$WORK/evil.pb.gz" 1 0 10 "$evil" &&

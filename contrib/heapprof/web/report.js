@@ -759,6 +759,21 @@ function bindFlame() {
 // ---- the test hook: report.html#test=sample:alloc_space;focus:leak_ -----------
 
 var testKeys = []; // keys:ArrowUp,Enter presses them on the flame graph
+var testMouse = []; // hover:FUNC, click:FUNC on FUNC's first frame; point:I
+
+// Moves the mouse over the middle of the first frame drawn for name, or
+// clicks it; or clicks the timeline's point number name.
+function testPoint(what, name) {
+	if (what === 'point')
+		return document.querySelectorAll('#timeline .pt')[+name].dispatchEvent(
+			new MouseEvent('click', { bubbles: true }));
+	var canvas = document.getElementById('flame'), r = canvas.getBoundingClientRect();
+	var f = frames.filter(function (f) { return frameName(f.node) === name; })[0];
+	if (!f)
+		return;
+	canvas.dispatchEvent(new MouseEvent(what === 'hover' ? 'mousemove' : 'click', {
+		clientX: r.left + f.x + f.w / 2, clientY: r.top + f.y + ROW / 2, bubbles: true }));
+}
 
 // Applies the state the hash names; returns whether there was one.
 function applyTestHash() {
@@ -779,6 +794,8 @@ function applyTestHash() {
 			state.icicle = v === '1';
 		else if (k === 'keys')
 			testKeys = v.split(',');
+		else if (k === 'hover' || k === 'click' || k === 'point')
+			testMouse.push([k, v]);
 		if (k === 'focus' || k === 'ignore' || k === 'search')
 			document.getElementById(k).value = v;
 	});
@@ -791,6 +808,7 @@ function writeTestResult() {
 	var out = ['type\t' + D.types[state.type].type, 'snapshot\t' + state.snap,
 		'total\t' + view.total, 'abs\t' + view.abs, 'frames\t' + frames.length,
 		'points\t' + view.points, 'ms\t' + Math.round(renderMs),
+		'tip\t' + (document.getElementById('tip').hidden ? '' : document.getElementById('tip').textContent),
 		'matches\t' + frames.filter(function (f) {
 			return f.node >= 0 && view.searchFuncs[D.nodeFunc[f.node]];
 		}).length, 'zoom\t' + (state.zoom >= 0 ? frameName(state.zoom) : '')];
@@ -813,5 +831,6 @@ if (testing) {
 	testKeys.forEach(function (key) {
 		document.getElementById('flame').dispatchEvent(new KeyboardEvent('keydown', { key: key, bubbles: true }));
 	});
+	testMouse.forEach(function (m) { testPoint(m[0], m[1]); });
 	writeTestResult();
 }
