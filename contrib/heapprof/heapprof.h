@@ -68,7 +68,7 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd);
  * too: --sample_index, --inuse_space..., --diff_base, and one dash
  * (-base) since the reading commands parse like getopt_long_only.
  */
-#define MAX_READING_OPTS 13
+#define MAX_READING_OPTS 13 /* how many reading_options writes */
 struct input;
 size_t reading_options(opt_t *opts, struct input *in);
 void usage_reading(FILE *f); /* their lines of --help */

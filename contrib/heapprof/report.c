@@ -164,7 +164,7 @@ int cmd_top(int argc, char **argv, bool diff)
 	input_t in = {.cmd = argv[0]};
 	long limit = -1;
 	bool raw = false;
-	opt_t opts[MAX_READING_OPTS + 5] = {0};
+	opt_t opts[MAX_READING_OPTS + 8] = {0}; /* top's own options, room, the end */
 	size_t n = reading_options(opts, &in);
 	opts[n++] = (opt_t){.name = "cum", .dst = &sort_cum};
 	opts[n++] = (opt_t){.name = "raw", .dst = &raw};
