@@ -31,6 +31,13 @@ ok $? "heapprof web SNAPSHOT EXIT -o two.html"
 "$HP" web --base "$snap" "$exitp" -o "$WORK/diff.html"
 ok $? "heapprof web --base SNAPSHOT EXIT -o diff.html"
 
+"$HP" web "$exitp" >/dev/null 2>&1
+check "heapprof web without -o: status 2" test $? = 2
+"$HP" web "$WORK/missing.pb.gz" -o "$WORK/x.html" 2>"$WORK/err"
+rc=$?
+check "heapprof web of a missing file: status 2, one line ($(head -c 80 "$WORK/err"))" \
+	test "$rc" = 2 -a "$(grep -c . "$WORK/err")" = 1
+
 # No reference that would load anything: only namespace names.
 refs=$(cat "$WORK/one.html" "$WORK/two.html" "$WORK/diff.html" | grep -o 'https\?://[^"'"'"' )]*' |
 	grep -v '^http://www\.w3\.org/2000/svg$' | sort -u | tr '\n' ' ')
