@@ -78,6 +78,23 @@ got=$(ours --hide keep_small -inuse_space "$final" | flat_of main)
 check "hide keep_small: main's flat becomes keep_small's ($got = $ks)" test "$got" = "$ks" -a -n "$ks"
 got=$(ours --focus keep_big -inuse_space "$final" | flat_of TOTAL)
 check "focus keep_big: 41943040 bytes in all ($got)" test "$got" = 41943040 -a "$kb" = 41943040
+# The other reading commands filter the same way.
+same "top --focus keep -alloc_space -base OLD NEW" -focus=keep -alloc_space -base "$snap" "$final" -- \
+	-focus=keep -alloc_space -base "$snap" "$final"
+check "diff --focus keep OLD NEW = top --focus keep --base OLD NEW" \
+	bash -c "diff <('$HP' diff --raw --focus keep '$snap' '$final') \
+		<('$HP' top --raw --focus keep --base '$snap' '$final')"
+got=$("$HP" folded --focus keep_big "$final" | awk '{ s += $NF } END { printf "%.0f", s }')
+check "folded --focus keep_big: the stacks add up to keep_big's $kb ($got)" test "$got" = "$kb"
+check "folded --hide keep_small: main holds keep_small's bytes, keep_small is gone" \
+	bash -c "'$HP' folded --hide keep_small '$final' | grep -qE ';main $ks\$' &&
+		! '$HP' folded --hide keep_small '$final' | grep -q keep_small"
+check "folded --show '^(main|keep_big)\$': stacks of those two only" \
+	bash -c "'$HP' folded --show '^(main|keep_big)\$' '$final' | cut -d' ' -f1 | sort -u |
+		tr '\n' ' ' | grep -qx 'main main;keep_big '"
+"$HP" flame --ignore keep_small "$final" -o "$WORK/ignore.svg"
+check "flame --ignore keep_small: keep_big drawn, keep_small not" \
+	bash -c "grep -q '>keep_big (' '$WORK/ignore.svg' && ! grep -q 'keep_small' '$WORK/ignore.svg'"
 "$HP" top --focus '(' "$final" >/dev/null 2>"$WORK/err"
 rc=$?
 check "a bad regex: status 2, one line naming the option ($(cat "$WORK/err"))" \
