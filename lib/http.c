@@ -17,6 +17,7 @@
 #include "record.h"
 #include "sampler.h"
 #include "stack_table.h"
+#include "trigger.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -25,7 +26,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,6 +64,8 @@ typedef struct {
 	uint64_t base_ns;
 } conn_t;
 
+/* The server's state: the server thread's alone (and a forked child's, where
+ * that thread does not exist), so no lock. */
 static struct {
 	int lfd; /* -1: no server */
 	pid_t owner;
@@ -856,20 +858,10 @@ static void remove_socket_file(void)
 
 static int start_thread(void)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 512 * 1024);
-	hp_guard_enter();
-	pthread_t t;
-	int r = pthread_create(&t, &attr, serve, NULL);
+	hp_guard_enter(); /* what pthread_create allocates is not sampled */
+	int r = hp_trigger_spawn(serve, 512 * 1024);
 	hp_guard_exit();
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -r;
+	return r;
 }
 
 int hp_http_start(void)

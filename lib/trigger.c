@@ -81,13 +81,7 @@ static void *snapshot_main(void *arg)
 	}
 }
 
-/*
- * Starts the snapshot thread from the signal handler. Every signal is blocked
- * in it, and the allocations pthread_create makes (the new thread's TLS
- * vector) come from the bootstrap pool, since the interrupted code may hold
- * the next allocator's lock.
- */
-static int start_thread(void)
+int hp_trigger_spawn(void *(*fn)(void *), size_t stack)
 {
 	sigset_t all, old;
 	sigfillset(&all);
@@ -95,14 +89,25 @@ static int start_thread(void)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	hp_pool_state_t saved = hp_pool_enter();
+	pthread_attr_setstacksize(&attr, stack);
 	pthread_t t;
-	int r = pthread_create(&t, &attr, snapshot_main, NULL);
-	hp_pool_exit(saved);
+	int r = pthread_create(&t, &attr, fn, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -r;
+}
+
+/*
+ * Starts the snapshot thread from the signal handler. The allocations
+ * pthread_create makes (the new thread's TLS vector) come from the bootstrap
+ * pool, since the interrupted code may hold the next allocator's lock.
+ */
+static int start_thread(void)
+{
+	hp_pool_state_t saved = hp_pool_enter();
+	int r = hp_trigger_spawn(snapshot_main, 256 * 1024);
+	hp_pool_exit(saved);
+	return r;
 }
 
 /* ---- when the handler may start a thread -------------------------------- */

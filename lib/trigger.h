@@ -14,6 +14,7 @@
 #define HP_TRIGGER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Installs the handler for sig (0: none). Call once, from start-up. */
 void hp_trigger_init(int sig);
@@ -23,6 +24,13 @@ void hp_trigger_init(int sig);
  * the program has kept a handler of its own on the signal for a second.
  */
 void hp_trigger_poll(void);
+
+/*
+ * Starts fn in a detached thread of stack bytes with every signal blocked in
+ * it (the snapshot thread; the endpoint's, http.c). The caller sets the guard
+ * or the pool mode for what pthread_create allocates. 0 or a negative errno.
+ */
+int hp_trigger_spawn(void *(*fn)(void *), size_t stack);
 
 /* Is the handler of the snapshot signal still ours? */
 bool hp_trigger_handler_is_ours(void);
