@@ -50,12 +50,13 @@ static HP_NOINLINE void record(void *p, size_t n)
 	bool truncated;
 	unsigned nf = hp_stack_capture(frames, hp_config.max_frames, &truncated);
 	hp_live_t rec = {.addr = (uintptr_t)p, .size = n};
-	hp_sampler_weights(n, &rec.count_w, &rec.bytes_w);
+	uint64_t count_w, bytes_w;
+	hp_sampler_weights(n, &count_w, &bytes_w);
 	rec.bucket = hp_stack_table_intern(frames, nf, truncated);
 	if (!rec.bucket || hp_live_map_insert(&rec))
 		out_of_metadata();
 	else
-		hp_stack_table_add_alloc(rec.bucket, rec.count_w, rec.bytes_w);
+		hp_stack_table_add_alloc(rec.bucket, count_w, bytes_w);
 	hp_trigger_poll();
 	hp_guard_exit();
 	errno = saved;
@@ -78,12 +79,20 @@ static void *handed_out(void *p, size_t n, bool sample)
 	return p;
 }
 
+/* Subtracts from rec's bucket what its allocation added: the same weights. */
+static void subtract(const hp_live_t *rec)
+{
+	uint64_t count_w, bytes_w;
+	hp_sampler_weights(rec->size, &count_w, &bytes_w);
+	hp_stack_table_add_free(rec->bucket, count_w, bytes_w);
+}
+
 /* Removes p from the live map and subtracts what its allocation added. */
 static bool forget(void *p, hp_live_t *rec)
 {
 	if (!hp_live_map_remove((uintptr_t)p, rec))
 		return false;
-	hp_stack_table_add_free(rec->bucket, rec->count_w, rec->bytes_w);
+	subtract(rec);
 	return true;
 }
 
@@ -169,13 +178,12 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 			/* n == 0: the block was freed. Otherwise it is intact and still
 			 * ours. */
 			if (n == 0 || hp_live_map_insert(&old))
-				hp_stack_table_add_free(old.bucket, old.count_w,
-				                        old.bytes_w);
+				subtract(&old);
 		}
 		return NULL;
 	}
 	if (had)
-		hp_stack_table_add_free(old.bucket, old.count_w, old.bytes_w);
+		subtract(&old);
 	handed_out(q, n, sample);
 	errno = saved;
 	return q;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * live_map: 64 shards of linear-probing tables keyed by address, each under
- * its own lock, grown from the metadata arena at half load and shrunk never.
+ * its own lock, grown from the metadata arena at three-quarters load (the
+ * retired table goes back to the arena) and shrunk never.
  * Deletion shifts later entries back, so there are no tombstones. Each
  * insert and remove also moves the record's count in the free filter.
  */
@@ -100,7 +101,8 @@ int hp_live_map_insert(const hp_live_t *rec)
 {
 	shard_t *s = shard_of(rec->addr);
 	hp_lock(&s->lock);
-	if ((s->used + 1) * 2 > s->cap && grow(s)) {
+	/* Three quarters: 32 to 64 bytes per live block, probes still short. */
+	if ((s->used + 1) * 4 > s->cap * 3 && grow(s)) {
 		hp_unlock(&s->lock);
 		return -ENOMEM;
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * live_map: the sampled blocks still allocated, address -> {bucket, size,
- * weights}, so that a free subtracts exactly what the allocation added. It
+ * live_map: the sampled blocks still allocated, address -> {bucket, size},
+ * so that a free subtracts exactly what the allocation added. It
  * does not decide what to sample (sampler.c) nor store stacks (stack_table.c).
  *
  * The cheap negative check is a counting filter: one byte per 16-byte granule
@@ -28,12 +28,15 @@
 #define HP_FILTER_SPAN     ((uintptr_t)1 << (HP_FILTER_LG + HP_FILTER_GRAIN_LG))
 #define HP_FILTER_STUCK    255 /* a count that reached this stays: never ruled out */
 
+/*
+ * 24 bytes. The weights are not stored: they are a function of the size and
+ * the rate (hp_sampler_weights), so a free recomputes exactly what the
+ * allocation added.
+ */
 typedef struct {
 	uintptr_t addr;
 	hp_bucket_t *bucket;
-	uint64_t size;    /* requested bytes */
-	uint64_t count_w; /* the weights added to the bucket, subtracted verbatim */
-	uint64_t bytes_w;
+	uint64_t size; /* requested bytes */
 } hp_live_t;
 
 /* In BSS: pages no sampled block ever mapped to stay unallocated. */

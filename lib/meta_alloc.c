@@ -97,6 +97,10 @@ void hp_meta_free(void *p, size_t size)
 	if (!p || size < LARGE_MIN)
 		return;
 	unsigned c = class_of(size);
+	/* A retired live-map table: give its pages back but its first, which
+	 * holds the free-list link; they read as zero when reused. */
+	if (((size_t)1 << c) > 4096)
+		madvise((char *)p + 4096, ((size_t)1 << c) - 4096, MADV_DONTNEED);
 	hp_lock(&lock);
 	*(void **)p = free_list[c];
 	free_list[c] = p;

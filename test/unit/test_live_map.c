@@ -29,8 +29,7 @@ static int churn(void)
 				bad++;
 			live[i] = 0;
 		} else {
-			hp_live_t r = {
-			    .addr = addrs[i], .size = (uint64_t)i, .count_w = 1};
+			hp_live_t r = {.addr = addrs[i], .size = (uint64_t)i};
 			if (hp_live_map_insert(&r))
 				bad++;
 			live[i] = 1;
