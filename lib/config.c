@@ -303,10 +303,13 @@ void hp_config_init(void)
 {
 	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++) {
 		const char *v = secure_getenv(options[i].name);
+		/* A token, even a bad one, is a secret: never in a log. */
+		bool secret = options[i].set == set_http_token;
 		if (v && options[i].set(v))
-			hp_log("ignoring %s=\"%s\": expected %s; using %s",
-			       options[i].name, v, options[i].expected,
-			       options[i].fallback);
+			hp_log("ignoring %s=%s%s%s: expected %s; using %s",
+			       options[i].name, secret ? "" : "\"",
+			       secret ? "(not shown)" : v, secret ? "" : "\"",
+			       options[i].expected, options[i].fallback);
 	}
 	make_absolute(hp_config.output);
 }

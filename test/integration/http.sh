@@ -158,6 +158,11 @@ check "token: 401 with a prefix of it" test "$(code -H 'Authorization: Bearer s3
 check "token: 200 with it" test "$(code -H 'Authorization: Bearer s3cret-T0ken' "$U/heap")" = 200
 stop token
 
+start badtoken HEAPPROF_HTTP=127.0.0.1:0 'HEAPPROF_HTTP_TOKEN=se cret'
+check "a malformed token: one warning that does not show it" \
+	sh -c "grep -q 'HEAPPROF_HTTP_TOKEN=(not shown)' '$WORK/badtoken.err' && ! grep -q 'se cret' '$WORK/badtoken.err'"
+stop badtoken
+
 start open HEAPPROF_HTTP=0.0.0.0:0
 check "0.0.0.0 without a token: no endpoint" test -z "$EP"
 check "0.0.0.0 without a token: one warning naming HEAPPROF_HTTP" \
