@@ -661,11 +661,11 @@ void load_input(input_t *in)
 		table_init(&all, sizeof(merged_t));
 		pall = &all;
 	}
+	if (in->npaths > 0)
+		in->path = in->paths[0]; /* the messages name it */
 	int n = in->npaths > 0 ? in->npaths : 1;
 	for (int i = 0; i < n; i++)
 		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall);
-	if (in->npaths > 0)
-		in->path = in->paths[0];
 	const char *base = in->base ? in->base : in->diff_base;
 	if (base && in->diff_base) {
 		/* pprof's diff_base: percentages of the base's own total. */

@@ -183,8 +183,8 @@ check "merge of profiles with different sample types: status 2, says so ($(cat "
 	test $rc = 2 -a "$(grep -c '^heapprof merge: .*sample types differ' "$WORK/err")" = 1
 "$HP" top "$final" "$WORK/twotypes.pb.gz" >/dev/null 2>"$WORK/err"
 rc=$?
-check "top of profiles with different sample types: status 2, says so" \
-	test $rc = 2 -a "$(grep -c '^heapprof top: .*sample types differ' "$WORK/err")" = 1
+check "top of profiles with different sample types: status 2, names both ($(cat "$WORK/err"))" \
+	test $rc = 2 -a "$(grep -c "^heapprof top: $WORK/twotypes.pb.gz: sample types differ from $final's" "$WORK/err")" = 1
 
 # peek: callers and callees, laid out as pprof -peek.
 diff <("$HP" peek --unit=B 'keep_(big|small)' "$final" | sed -n '/^Showing/,$p') \
