@@ -227,6 +227,19 @@ int cmd_web(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
+int cmd_symbolize(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+
+/*
+ * Fills in, in place, function names, source files, lines and inlined frames
+ * of the locations that have no lines, from their binaries' debug info
+ * (symbolize.c); load does it for every reading command. Returns whether it
+ * added anything.
+ */
+bool symbolize(pp_profile_t *p);
+
+/* Frames are "function file:line" (top --lines, list), not functions. */
+extern bool by_lines;
 
 /*
  * What a profiled process published about itself (records.c reads the file

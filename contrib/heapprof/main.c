@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	       "  peek REGEX PROFILE  callers and callees of matching functions\n"
 	       "  merge PROFILE... -o OUT  one profile summing several (a server's "
 	       "workers)\n"
+	       "  list REGEX PROFILE  source lines of matching functions, flat and "
+	       "cum per line\n"
+	       "  symbolize IN -o OUT IN with functions, files, lines, inlined frames\n"
 	       "  run [...] -- CMD    run CMD under the profiler\n"
 	       "  snapshot PID        ask a profiled process for a profile now\n"
 	       "  ps                  list profiled processes\n"
@@ -69,6 +72,10 @@ int main(int argc, char **argv)
 		return cmd_peek(argc - 1, argv + 1);
 	if (!strcmp(cmd, "merge"))
 		return cmd_merge(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(cmd, "symbolize"))
+		return cmd_symbolize(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot"))

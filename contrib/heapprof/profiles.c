@@ -42,6 +42,7 @@ pp_profile_t *load(const char *path)
 	                               : pp_load(path, err, sizeof(err));
 	if (!p)
 		die("%s: %s", path, err);
+	symbolize(p); /* where the profile has no lines and debug info is found */
 	return p;
 }
 
@@ -208,6 +209,20 @@ static const char *func_name(const index_t *x, uint64_t fid)
 		return NULL;
 	const char *n = pp_str(x->p, x->p->function[i]->name);
 	return *n ? n : NULL;
+}
+
+bool by_lines;
+
+/* pprof -lines' name of a frame, "function file:line", when its line is known. */
+static const char *line_label(const index_t *x, const Perftools__Profiles__Line *ln,
+                              const char *name, char *buf, size_t len)
+{
+	size_t i = idx_pos(&x->funcs, ln->function_id);
+	const char *file = i == SIZE_MAX ? "" : pp_str(x->p, x->p->function[i]->filename);
+	if (!ln->line || !*file)
+		return name;
+	snprintf(buf, len, "%s %s:%" PRId64, name, file, ln->line);
+	return buf;
 }
 
 /* pprof's name for a location with no function: [mapping basename] or the address. */
@@ -511,6 +526,9 @@ static bool sample_key(const index_t *x, const Perftools__Profiles__Sample *s,
 				continue;
 			const char *n =
 			    l->n_line ? func_name(x, l->line[li]->function_id) : NULL;
+			char lb[4096];
+			if (n && by_lines)
+				n = line_label(x, l->line[li], n, lb, sizeof(lb));
 			key_append(k, n ? n : loc_fallback(x, l, fb, sizeof(fb)));
 		}
 	}

@@ -42,7 +42,9 @@ static void usage_top(FILE *f)
 	        "  -n, --nodecount N    show the top N functions (default all)\n"
 	        "  --unit U             minimum (default), auto, B, kB, MB, GB, TB, PB\n"
 	        "  --cum                sort by cumulative value\n"
-	        "  --raw                print exact values: flat<TAB>cum<TAB>function\n");
+	        "  --raw                print exact values: flat<TAB>cum<TAB>function\n"
+	        "  --lines              rows by source line (function file:line), like "
+	        "-lines\n");
 }
 
 void usage_reading(FILE *f)
@@ -168,6 +170,7 @@ int cmd_top(int argc, char **argv, bool diff)
 	size_t n = reading_options(opts, &in);
 	opts[n++] = (opt_t){.name = "cum", .dst = &sort_cum};
 	opts[n++] = (opt_t){.name = "raw", .dst = &raw};
+	opts[n++] = (opt_t){.name = "lines", .dst = &by_lines};
 	opts[n++] = (opt_t){.name = "nodecount",
 	                    .letter = 'n',
 	                    .has_arg = true,

@@ -12,9 +12,9 @@ GEN=$(dirname "$HEAPPROF_BIN")/../../lib/pprof
 SECONDS_BUDGET=${FUZZ_SECONDS:-60}
 srcs=("$SRC/test/fuzz/fuzz_reader.c" "$SRC/contrib/heapprof/profiles.c"
 	"$SRC/contrib/heapprof/filter.c" "$SRC/lib/pprof/read.c"
-	"$SRC/lib/pprof/strtab.c" "$GEN/profile.pb-c.c" "$SRC/contrib/heapprof/fetch.c")
+	"$SRC/lib/pprof/strtab.c" "$GEN/profile.pb-c.c" "$SRC/contrib/heapprof/symbolize.c" "$SRC/contrib/heapprof/fetch.c")
 flags=(-g -O1 -I"$SRC/contrib/heapprof" -I"$SRC/lib" -I"$GEN" -fno-omit-frame-pointer)
-libs=(-lprotobuf-c -lz -lcurl -lm)
+libs=(-lprotobuf-c -lz -lcurl -ldw -lelf -liberty -lm)
 CLANG=$(command -v clang || command -v clang-14 || true)
 mkdir -p "$WORK/corpus"
 cp "$SRC"/test/fuzz/corpus/* "$WORK/corpus/"

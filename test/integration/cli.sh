@@ -16,11 +16,14 @@ ours() { # ours PROFILE TYPE [BASE]
 	"$HP" top --raw --sample-index="$2" "${base[@]}" "$1" |
 		awk -F'\t' '$1 != 0 { print $3 "\t" $1 }' | sort
 }
+# pprof reads the profiles as heapprof symbolized them (it does so in memory).
 theirs() { # theirs PROFILE TYPE [BASE]
 	local base=()
-	[ -n "${3:-}" ] && base=(-base "$3")
+	"$HP" symbolize "$1" -o "$WORK/theirs.pb.gz" || return
+	[ -n "${3:-}" ] && "$HP" symbolize "$3" -o "$WORK/theirs.base.pb.gz" &&
+		base=(-base "$WORK/theirs.base.pb.gz")
 	"$GO" tool pprof -top -symbolize=none -nodefraction=0 -nodecount=100000 -unit=B \
-		-sample_index="$2" "${base[@]}" "$1" 2>/dev/null |
+		-sample_index="$2" "${base[@]}" "$WORK/theirs.pb.gz" 2>/dev/null |
 		awk '/^ *-?[0-9.]+[a-zA-Z]* +-?[0-9.]+% / {
 			v = $1; sub(/B$/, "", v); if (v == 0) next
 			name = $6; for (i = 7; i <= NF; i++) name = name " " $i; print name "\t" v }' | sort
