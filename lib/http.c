@@ -39,7 +39,8 @@
 
 #define MAX_CONNS   32
 #define READ_MS     5000  /* the whole request must arrive within this */
-#define WRITE_MS    10000 /* a response may stall this long at most */
+#define WRITE_MS    10000 /* a response may stall this long at most, */
+#define SEND_MS     60000 /* and take this long in all (a trickling reader) */
 #define DRAIN_MS    1000  /* reading what a client still sends, after ours */
 #define BODY_MAX    (1u << 20)
 #define SECONDS_MAX 300
@@ -49,6 +50,7 @@ enum { C_FREE, C_READ, C_WAIT, C_WRITE, C_DRAIN };
 typedef struct {
 	int fd, st;
 	uint64_t deadline; /* ms, CLOCK_MONOTONIC */
+	uint64_t send_end; /* ms: the response must be sent by then */
 	char *in;          /* the request: head, then body */
 	size_t nin, cap;
 	hp_http_req_t req;
@@ -192,6 +194,7 @@ static void respond(conn_t *c, int status, const char *type, const char *extra,
 	c->file = file;
 	c->flen = file >= 0 ? flen : 0;
 	c->st = C_WRITE;
+	c->send_end = now_ms() + SEND_MS;
 	c->deadline = now_ms() + WRITE_MS;
 }
 
@@ -579,7 +582,8 @@ static bool send_some(conn_t *c, const char *p, size_t n, size_t *done)
 		return false;
 	}
 	*done += (size_t)w;
-	c->deadline = now_ms() + WRITE_MS;
+	uint64_t next = now_ms() + WRITE_MS;
+	c->deadline = next < c->send_end ? next : c->send_end;
 	return true;
 }
 

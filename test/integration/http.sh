@@ -13,13 +13,13 @@ REC=/tmp/heapprof-$(id -u)
 
 # start NAME [VAR=VALUE...]: runs the program (60 s at most, until
 # $WORK/NAME.stop exists; $MODE its third argument) under the profiler at
-# rate 1; PID and EP are set once its record names the endpoint (EP empty if
+# rate 1 (on $ALLOC, glibc by default); PID and EP are set once its record names the endpoint (EP empty if
 # none after 5 s).
 start() {
 	local name=$1
 	shift
 	env "$@" HEAPPROF_RATE=1 HEAPPROF_AT_EXIT=0 HEAPPROF_OUTPUT="$WORK/$name" \
-		LD_PRELOAD="$HEAPPROF_LIB" "$PROG" 60 "$WORK/$name.stop" ${MODE:-} \
+		LD_PRELOAD="$(preload_for "${ALLOC:-glibc}")" "$PROG" 60 "$WORK/$name.stop" ${MODE:-} \
 		>"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PID=$!
 	EP=""
@@ -148,6 +148,16 @@ for fd in "${conns[@]}"; do exec {fd}<&-; done
 sleep 0.3
 check "once they are gone: 200 again" test "$(code "$U/")" = 200
 stop main
+
+# ---- jemalloc behind the profiler ---------------------------------------------
+if [ -z "$(jemalloc_missing)" ]; then
+	ALLOC=jemalloc start je HEAPPROF_HTTP=127.0.0.1:0
+	curl -s -o "$WORK/je.pb.gz" "http://$EP/debug/pprof/heap"
+	got=$(hp_flat "$WORK/je.pb.gz" inuse_space alloc_before)
+	check "jemalloc: heap over HTTP holds alloc_before 1000000 (got $got)" test "$got" = 1000000
+	stop je
+fi
+skip_jemalloc "the endpoint"
 
 # ---- the token ---------------------------------------------------------------
 start token HEAPPROF_HTTP=127.0.0.1:0 HEAPPROF_HTTP_TOKEN=s3cret-T0ken
