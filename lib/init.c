@@ -117,6 +117,10 @@ __attribute__((constructor)) static void hp_init(void)
 	uint64_t rate = hp_config.rate;
 	if (rate == 0) {
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
+		if (hp_config.http[0])
+			hp_log("HEAPPROF_HTTP=%s: not served, HEAPPROF_RATE=0 turns the "
+			       "profiler off",
+			       hp_config.http);
 		return;
 	}
 	hp_live_map_init(rate == 1);

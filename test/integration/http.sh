@@ -26,7 +26,7 @@ start() {
 	for _ in $(seq 100); do
 		EP=$(awk '$1 == "endpoint" { print $2 }' "$REC/$PID" 2>/dev/null)
 		[ -n "$EP" ] && break
-		grep -q . "$WORK/$name.err" && break
+		grep -qs . "$WORK/$name.err" && break
 		sleep 0.05
 	done
 }
@@ -172,6 +172,12 @@ start badtoken HEAPPROF_HTTP=127.0.0.1:0 'HEAPPROF_HTTP_TOKEN=se cret'
 check "a malformed token: one warning that does not show it" \
 	sh -c "grep -q 'HEAPPROF_HTTP_TOKEN=(not shown)' '$WORK/badtoken.err' && ! grep -q 'se cret' '$WORK/badtoken.err'"
 stop badtoken
+
+env HEAPPROF_RATE=0 HEAPPROF_HTTP=127.0.0.1:0 LD_PRELOAD="$HEAPPROF_LIB" "$PROG" 0.1 \
+	>"$WORK/off.out" 2>"$WORK/off.err"
+rc=$?
+check "HEAPPROF_RATE=0: no endpoint, one message saying why, the program's own output (rc $rc)" \
+	sh -c "test $rc = 7 && test \$(grep -c . '$WORK/off.err') = 1 && grep -q 'HEAPPROF_RATE=0 turns' '$WORK/off.err'"
 
 start open HEAPPROF_HTTP=0.0.0.0:0
 check "0.0.0.0 without a token: no endpoint" test -z "$EP"
