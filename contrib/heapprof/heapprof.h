@@ -238,6 +238,9 @@ int cmd_list(int argc, char **argv);
  */
 bool symbolize(pp_profile_t *p);
 
+/* Packs p and writes it gzipped (pprof's framing) to path, or dies (merge.c). */
+void write_profile(const pp_profile_t *p, const char *path);
+
 /* Frames are "function file:line" (top --lines, list), not functions. */
 extern bool by_lines;
 

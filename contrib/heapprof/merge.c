@@ -329,8 +329,7 @@ static void add_times(merger_t *m, const profile_t *p)
 		m->out.period = p->period;
 }
 
-/* Packs the profile and writes it gzipped (pprof's framing) to path. */
-static void write_profile(const profile_t *p, const char *path)
+void write_profile(const pp_profile_t *p, const char *path)
 {
 	size_t len = perftools__profiles__profile__get_packed_size(p);
 	uint8_t *buf = xcalloc(len, 1);

@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 /* A function and one of its source files, with its lines that have values. */
 typedef struct {
@@ -268,23 +267,6 @@ int cmd_list(int argc, char **argv)
 }
 
 /* ---- heapprof symbolize ----------------------------------------------- */
-
-/* Writes p gzipped to path, as libheapprof writes its profiles. */
-static void write_profile(const pp_profile_t *p, const char *path)
-{
-	size_t n = perftools__profiles__profile__get_packed_size(p);
-	uint8_t *buf = malloc(n ? n : 1);
-	if (!buf)
-		die("out of memory");
-	perftools__profiles__profile__pack(p, buf);
-	gzFile g = gzopen(path, "wb");
-	bool ok = g && gzwrite(g, buf, (unsigned)n) == (int)n;
-	if (g && gzclose(g) != Z_OK)
-		ok = false;
-	free(buf);
-	if (!ok || n > 0x7fffffff)
-		die("%s: cannot write the profile", path);
-}
 
 static void usage_symbolize(FILE *f)
 {
