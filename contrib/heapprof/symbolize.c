@@ -14,6 +14,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include <libiberty/demangle.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@ typedef struct {
 	frame_t *frames;
 	size_t nframes, capframes;
 	size_t capstrings, capfuncs; /* room in p->string_table, p->function */
+	const char *comp_dir;        /* of the unit being read: relative paths join it */
 } sym_t;
 
 struct str_entry {
@@ -211,6 +213,30 @@ static char *demangle(const char *s)
 	return cplus_demangle(s, DMGL_PARAMS | DMGL_ANSI);
 }
 
+/* Cleans an absolute path lexically, as Go's filepath.Clean (and pprof) do:
+ * no "." components, no "dir/..", no doubled slashes. In place. */
+static void clean_path(char *path)
+{
+	char *out = path + 1, *in = path + 1;
+	while (*in) {
+		char *end = strchrnul(in, '/');
+		size_t len = (size_t)(end - in);
+		if (len == 2 && in[0] == '.' && in[1] == '.') {
+			if (out > path + 1) /* drop the last component written */
+				for (out--; out > path + 1 && out[-1] != '/'; out--)
+					;
+		} else if (len && !(len == 1 && in[0] == '.')) {
+			memmove(out, in, len);
+			out += len;
+			*out++ = '/';
+		}
+		in = *end ? end + 1 : end;
+	}
+	if (out > path + 1)
+		out--; /* the trailing slash */
+	*out = '\0';
+}
+
 static void push_frame(sym_t *S, const char *mangled, const char *plain, const char *file,
                        int line, int start_line)
 {
@@ -225,6 +251,14 @@ static void push_frame(sym_t *S, const char *mangled, const char *plain, const c
 	frame_t *f = &S->frames[S->nframes++];
 	f->name = str_index(S, name);
 	f->system_name = str_index(S, mangled ? mangled : name);
+	/* A build in another directory (../configure) records relative paths:
+	 * absolute ones let pprof -list find the source from anywhere. */
+	char path[PATH_MAX];
+	if (file && file[0] != '/' && S->comp_dir) {
+		snprintf(path, sizeof(path), "%s/%s", S->comp_dir, file);
+		clean_path(path);
+		file = path;
+	}
 	f->file = str_index(S, file ? file : "");
 	f->line = line > 0 ? line : 0;
 	f->start_line = start_line > 0 ? start_line : 0;
@@ -269,6 +303,7 @@ static bool dwarf_frames(sym_t *S, Dwfl_Module *mod, Dwarf_Addr addr)
 		return false;
 	int line = 0;
 	const char *file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+	S->comp_dir = die_string(cu, DW_AT_comp_dir);
 	Dwarf_Die *scopes = NULL;
 	int n = dwarf_getscopes(cu, addr - bias, &scopes);
 	for (int i = 0; i < n && S->nframes < 256; i++) {
@@ -293,6 +328,7 @@ static bool dwarf_frames(sym_t *S, Dwfl_Module *mod, Dwarf_Addr addr)
 		i = 0;
 	}
 	free(scopes);
+	S->comp_dir = NULL;
 	return S->nframes > 0;
 }
 
