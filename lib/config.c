@@ -23,6 +23,7 @@ hp_config_t hp_config = {
     .at_exit = true,
     .max_frames = HP_DEFAULT_MAX_FRAMES,
     .follow_exec = true,
+    .peak_step = 10,
 };
 
 /* 2^40 bytes: beyond this the fixed-point weights could overflow (sampler.h). */
@@ -269,6 +270,49 @@ static int set_http_token(const char *v)
 	return 0;
 }
 
+static int set_dump_bytes(const char *v)
+{
+	return hp_config_parse_size(v, &hp_config.dump_bytes);
+}
+
+/* A whole number from lo to hi, into *out. */
+static int set_uint(const char *v, unsigned *out, uint64_t lo, uint64_t hi)
+{
+	uint64_t n;
+	if (*v < '0' || *v > '9' || hp_config_parse_size(v, &n) || n < lo || n > hi)
+		return -EINVAL;
+	for (const char *p = v; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -EINVAL; /* no K/M/G suffix on a count */
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_dump_seconds(const char *v)
+{
+	return set_uint(v, &hp_config.dump_seconds, 0, 86400 * 365);
+}
+
+static int set_keep(const char *v)
+{
+	return set_uint(v, &hp_config.keep, 0, HP_KEEP_MAX);
+}
+
+static int set_dump_peak(const char *v)
+{
+	return hp_config_parse_bool(v, &hp_config.dump_peak);
+}
+
+static int set_peak_step(const char *v)
+{
+	return set_uint(v, &hp_config.peak_step, 1, 1000);
+}
+
+static int set_summary(const char *v)
+{
+	return hp_config_parse_bool(v, &hp_config.summary);
+}
+
 /* The option table: variable, parser, what a good value looks like, default. */
 static const struct {
 	const char *name;
@@ -277,7 +321,8 @@ static const struct {
 	const char *fallback;
 } options[] = {
     {"HEAPPROF_RATE", set_rate,
-     "bytes between samples (0 = off, 1 = every allocation, K/M/G suffixes, at most 1024G)",
+     "bytes between samples (0 = off, 1 = every allocation, K/M/G suffixes, at most "
+     "1024G)",
      "524288"},
     {"HEAPPROF_OUTPUT", set_output, "a non-empty path prefix", "\"heapprof\""},
     {"HEAPPROF_SIGNAL", set_signal,
@@ -297,6 +342,14 @@ static const struct {
      "no endpoint"},
     {"HEAPPROF_HTTP_TOKEN", set_http_token,
      "a token of 1 to 255 visible ASCII characters", "no token"},
+    {"HEAPPROF_DUMP_BYTES", set_dump_bytes,
+     "bytes allocated between profiles (0 = off, K/M/G suffixes)", "0 (off)"},
+    {"HEAPPROF_DUMP_SECONDS", set_dump_seconds,
+     "seconds between profiles, 0 (off) to 31536000", "0 (off)"},
+    {"HEAPPROF_KEEP", set_keep, "a count of profiles, 0 (all) to 4096", "0 (all)"},
+    {"HEAPPROF_DUMP_PEAK", set_dump_peak, "1/0, true/false, yes/no", "0"},
+    {"HEAPPROF_PEAK_STEP", set_peak_step, "a percentage from 1 to 1000", "10"},
+    {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no", "0"},
 };
 
 void hp_config_init(void)
@@ -321,7 +374,9 @@ void hp_config_print(void)
 	    "config: HEAPPROF_RATE=%llu HEAPPROF_OUTPUT=%s HEAPPROF_SIGNAL=%s%s "
 	    "HEAPPROF_AT_EXIT=%d HEAPPROF_MAX_FRAMES=%u HEAPPROF_SEED=%llu "
 	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu HEAPPROF_HTTP=%s "
-	    "HEAPPROF_HTTP_TOKEN=%s",
+	    "HEAPPROF_HTTP_TOKEN=%s HEAPPROF_DUMP_BYTES=%llu HEAPPROF_DUMP_SECONDS=%u "
+	    "HEAPPROF_KEEP=%u HEAPPROF_DUMP_PEAK=%d HEAPPROF_PEAK_STEP=%u "
+	    "HEAPPROF_SUMMARY=%d",
 	    (unsigned long long)hp_config.rate, hp_config.output,
 	    hp_config.signal ? "SIG" : "none",
 	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
@@ -329,5 +384,7 @@ void hp_config_print(void)
 	    hp_config.at_exit, hp_config.max_frames, (unsigned long long)hp_config.seed,
 	    hp_config.follow_exec, (unsigned long long)hp_config.metadata_max,
 	    hp_config.http[0] ? hp_config.http : "(off)",
-	    hp_config.http_token[0] ? "(set)" : "(none)");
+	    hp_config.http_token[0] ? "(set)" : "(none)",
+	    (unsigned long long)hp_config.dump_bytes, hp_config.dump_seconds,
+	    hp_config.keep, hp_config.dump_peak, hp_config.peak_step, hp_config.summary);
 }

@@ -16,6 +16,7 @@
 #define HP_MAX_FRAMES_LIMIT   512
 #define HP_OUTPUT_MAX         1024
 #define HP_HTTP_MAX           256
+#define HP_KEEP_MAX           4096
 
 typedef struct {
 	uint64_t rate;              /* bytes between samples; 0 off, 1 every allocation */
@@ -29,6 +30,12 @@ typedef struct {
 	uint64_t metadata_max; /* bytes of profiler metadata at most, 0 = no limit */
 	char http[HP_HTTP_MAX];       /* HEAPPROF_HTTP, validated; "" = no endpoint */
 	char http_token[HP_HTTP_MAX]; /* HEAPPROF_HTTP_TOKEN; "" = none */
+	uint64_t dump_bytes;   /* a profile per this many bytes allocated, 0 = off */
+	unsigned dump_seconds; /* a profile every N seconds, 0 = off */
+	unsigned keep;         /* newest bytes/time profiles kept, 0 = all */
+	bool dump_peak;        /* keep one profile of the in-use high-water mark */
+	unsigned peak_step;    /* percent over the last peak before a new one */
+	bool summary;          /* in-use summary on stderr at exit */
 } hp_config_t;
 
 extern hp_config_t hp_config;

@@ -13,6 +13,9 @@
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
+#include "stack_table.h"
+#include "symbols.h"
+#include "trigger.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,19 @@ static atomic_uint seq; /* last sequence number used by this process */
 static int last_err;    /* guarded by dump_lock */
 static bool closed;     /* after the final profile; guarded by dump_lock */
 static bool ready;
+
+/* HEAPPROF_KEEP: the sequence numbers of this process's bytes and time
+ * profiles, oldest first, a ring; guarded by dump_lock. */
+static struct {
+	unsigned seq;
+	bool time;
+} kept[HP_KEEP_MAX];
+static unsigned kept_first, kept_n;
+
+/* The last peak profile's sequence number, 0 if none; guarded by dump_lock. */
+static unsigned peak_seq;
+static const char *exit_path; /* the exit profile's name, for the summary */
+static char exit_name[HP_OUTPUT_MAX + 96];
 
 void hp_dump_init(uint64_t start)
 {
@@ -102,7 +118,7 @@ static int open_named_tmp(const char *final, char *tmp, size_t len)
  * named temporary file (O_EXCL|O_NOFOLLOW) renamed into place.
  * replace: the caller named the file explicitly and may overwrite it.
  */
-static int write_to(const char *final, bool replace, const char *trigger)
+static int write_to(const char *final, bool replace, const hp_profile_opts_t *o)
 {
 	char dir[HP_OUTPUT_MAX + 96], tmp[HP_OUTPUT_MAX + 160];
 	const char *slash = strrchr(final, '/');
@@ -116,8 +132,9 @@ static int write_to(const char *final, bool replace, const char *trigger)
 	bool anon = fd >= 0;
 	if (!anon && (fd = open_named_tmp(final, tmp, sizeof(tmp))) < 0)
 		return fd;
-	hp_profile_opts_t opts = {
-	    .trigger = trigger, .start_ns = start_ns, .rate = hp_sampler_rate()};
+	hp_profile_opts_t opts = *o;
+	opts.start_ns = start_ns;
+	opts.rate = hp_sampler_rate();
 	int err = hp_profile_write(fd, &opts);
 	if (!err && fdatasync(fd) < 0 && errno != EINVAL)
 		err = -errno;
@@ -154,16 +171,67 @@ static int write_to(const char *final, bool replace, const char *trigger)
 	return err;
 }
 
-int hp_dump_write(const char *trigger, const char *path)
+/* This process's profile number s of trigger, as named on disk. */
+static void numbered_name(char *buf, size_t len, unsigned s, const char *trigger)
 {
-	if (!ready)
-		return -ENOTSUP;
-	pthread_mutex_lock(&dump_lock);
-	if (closed) {
-		/* The process is exiting: a dump started now could be cut short. */
-		pthread_mutex_unlock(&dump_lock);
-		return -ESHUTDOWN;
+	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_config.output, (int)getpid(), s,
+	       trigger);
+}
+
+/* HEAPPROF_KEEP: notes profile s and removes this process's oldest beyond N,
+ * by the names it gave them. Dump lock held. */
+static void keep_newest(unsigned s, bool time)
+{
+	unsigned n = hp_config.keep;
+	if (!n)
+		return;
+	if (kept_n == n) {
+		char old[HP_OUTPUT_MAX + 96];
+		numbered_name(old, sizeof(old), kept[kept_first].seq,
+		              kept[kept_first].time ? "time" : "bytes");
+		unlink(old);
+		kept_first = (kept_first + 1) % n;
+		kept_n--;
 	}
+	unsigned at = (kept_first + kept_n++) % n;
+	kept[at].seq = s;
+	kept[at].time = time;
+}
+
+/* After a peak profile s is complete: the previous one goes. Dump lock held. */
+static void replace_peak(unsigned s)
+{
+	if (peak_seq) {
+		char old[HP_OUTPUT_MAX + 96];
+		numbered_name(old, sizeof(old), peak_seq, "peak");
+		unlink(old);
+	}
+	peak_seq = s;
+}
+
+/* Writes the next numbered profile of o->trigger; final gets its name. */
+static int write_numbered(const hp_profile_opts_t *o, char *final, size_t len)
+{
+	int err;
+	unsigned s;
+	do {
+		s = atomic_fetch_add(&seq, 1) + 1;
+		numbered_name(final, len, s, o->trigger);
+		err = write_to(final, false, o);
+	} while (err == -EEXIST); /* a file of an earlier process with our pid */
+	if (err)
+		return err;
+	if (!strcmp(o->trigger, "bytes") || !strcmp(o->trigger, "time"))
+		keep_newest(s, !strcmp(o->trigger, "time"));
+	else if (!strcmp(o->trigger, "peak"))
+		replace_peak(s);
+	else if (!strcmp(o->trigger, "exit"))
+		exit_path = memcpy(exit_name, final, strlen(final) + 1);
+	return 0;
+}
+
+static int write_locked(const hp_profile_opts_t *o, const char *path)
+{
 	char final[HP_OUTPUT_MAX + 96];
 	int err;
 	if (path) {
@@ -171,15 +239,10 @@ int hp_dump_write(const char *trigger, const char *path)
 		if (!n || n >= HP_OUTPUT_MAX)
 			err = -ENAMETOOLONG;
 		else
-			err = write_to(path, true, trigger);
+			err = write_to(path, true, o);
 		memcpy(final, path, n < sizeof(final) ? n + 1 : 0);
 	} else {
-		do {
-			unsigned s = atomic_fetch_add(&seq, 1) + 1;
-			hp_fmt(final, sizeof(final), "%s.%d.%04u.%s.pb.gz",
-			       hp_config.output, (int)getpid(), s, trigger);
-			err = write_to(final, false, trigger);
-		} while (err == -EEXIST); /* a file of an earlier process with our pid */
+		err = write_numbered(o, final, sizeof(final));
 	}
 	if (err && err != last_err)
 		hp_log("cannot write profile %s: %s (the program continues; fix the path "
@@ -188,10 +251,35 @@ int hp_dump_write(const char *trigger, const char *path)
 	else if (!err && hp_config.verbose)
 		hp_log("wrote %s", final);
 	last_err = err;
-	if (!strcmp(trigger, "exit"))
+	return err;
+}
+
+static int dump_opts(const hp_profile_opts_t *o, const char *path)
+{
+	if (!ready)
+		return -ENOTSUP;
+	pthread_mutex_lock(&dump_lock);
+	int err = -ESHUTDOWN; /* exiting: a dump started now could be cut short */
+	if (!closed)
+		err = write_locked(o, path);
+	if (!strcmp(o->trigger, "exit"))
 		closed = true;
 	pthread_mutex_unlock(&dump_lock);
 	return err;
+}
+
+int hp_dump_write(const char *trigger, const char *path)
+{
+	hp_profile_opts_t o = {.trigger = trigger};
+	return dump_opts(&o, path);
+}
+
+int hp_dump_peak(int64_t in_use)
+{
+	hp_profile_opts_t o = {.trigger = "peak",
+	                       .in_use = in_use < 0 ? 0 : in_use,
+	                       .in_use_ns = hp_now_ns()};
+	return dump_opts(&o, NULL);
 }
 
 int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
@@ -210,17 +298,93 @@ int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
 	return err;
 }
 
+/* ---- HEAPPROF_SUMMARY ---------------------------------------------------- */
+
+#define SUMMARY_TOP 5
+
+typedef struct {
+	struct {
+		const hp_bucket_t *b;
+		uint64_t bytes, count; /* in use; count in HP_W_ONE units */
+	} top[SUMMARY_TOP];            /* largest first */
+	uint64_t bytes, count;
+} summary_t;
+
+static void tally(const hp_bucket_t *b, void *arg)
+{
+	summary_t *S = arg;
+	hp_counts_t c;
+	hp_stack_table_read(b, &c);
+	uint64_t bytes = c.alloc_bytes - c.free_bytes,
+	         count = c.alloc_count - c.free_count;
+	if (c.alloc_bytes < c.free_bytes || !bytes)
+		return;
+	S->bytes += bytes;
+	S->count += count;
+	int i = SUMMARY_TOP;
+	while (i > 0 && (!S->top[i - 1].b || S->top[i - 1].bytes < bytes))
+		i--;
+	if (i == SUMMARY_TOP)
+		return;
+	memmove(&S->top[i + 1], &S->top[i], (SUMMARY_TOP - 1 - i) * sizeof(S->top[0]));
+	S->top[i].b = b;
+	S->top[i].bytes = bytes;
+	S->top[i].count = count;
+}
+
+static uint64_t objects(uint64_t count_w)
+{
+	return (count_w + HP_W_ONE / 2) / HP_W_ONE;
+}
+
+/* The leaf function's name: the caller of the allocation function. */
+static const char *leaf_name(const hp_bucket_t *b)
+{
+	if (!b->nframes)
+		return "?";
+	uintptr_t pc = b->frames[0] - 1;
+	hp_module_t *m = hp_symbols_find(pc);
+	const char *name = m ? hp_symbols_name(m, pc) : NULL;
+	return name ? name : "?";
+}
+
+/* A few lines on stderr: what is still in use, by whom; the peak. Dump lock held. */
+static void print_summary(void)
+{
+	summary_t S;
+	memset(&S, 0, sizeof(S));
+	hp_symbols_refresh();
+	hp_stack_table_foreach(tally, &S);
+	hp_log("summary of process %d at exit: %llu bytes in %llu objects still in use "
+	       "(estimated); peak in use %lld bytes",
+	       (int)getpid(), (unsigned long long)S.bytes,
+	       (unsigned long long)objects(S.count), (long long)hp_trigger_peak());
+	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
+		hp_log("  %12llu bytes %8llu objects  %s",
+		       (unsigned long long)S.top[i].bytes,
+		       (unsigned long long)objects(S.top[i].count),
+		       leaf_name(S.top[i].b));
+	hp_log("exit profile: %s", exit_path ? exit_path : "(none)");
+}
+
 void hp_dump_at_exit(void)
 {
 	if (!ready)
 		return;
 	hp_guard_enter();
+	while (hp_trigger_take_bytes()) /* asked for and not yet written */
+		hp_dump_write("bytes", NULL);
 	if (hp_config.at_exit) {
 		hp_dump_write("exit", NULL);
 	} else {
 		/* Wait for a snapshot in progress, and start no other. */
 		pthread_mutex_lock(&dump_lock);
 		closed = true;
+		pthread_mutex_unlock(&dump_lock);
+	}
+	if (hp_config.summary) {
+		pthread_mutex_lock(&dump_lock);
+		print_summary();
 		pthread_mutex_unlock(&dump_lock);
 	}
 	hp_guard_exit();
@@ -242,6 +406,9 @@ void hp_dump_postfork_child(void)
 	atomic_store(&seq, 0);
 	last_err = 0;
 	closed = false;
+	kept_first = kept_n = 0; /* the parent's files are the parent's */
+	peak_seq = 0;
+	exit_path = NULL;
 }
 
 HP_EXPORT int heapprof_dump(const char *path)

@@ -11,6 +11,7 @@
 #include "profile.h"
 
 #include <stdint.h>
+#include <stdbool.h>
 
 /* Records when profiling started (the profiles' duration). */
 void hp_dump_init(uint64_t start_ns);
@@ -24,6 +25,13 @@ void hp_dump_init(uint64_t start_ns);
 int hp_dump_write(const char *trigger, const char *path);
 
 /*
+ * Writes a "peak" profile noting in_use (estimated bytes in use) and the time
+ * in its comments; once it is complete, this process's previous peak profile
+ * is removed, so one remains. From the snapshot thread, guard set.
+ */
+int hp_dump_peak(int64_t in_use);
+
+/*
  * Writes one profile to fd (the endpoint's, http.c) under the dump lock,
  * with opts' trigger, default type and base; fills in the rate, and the start
  * when opts->start_ns is 0. Call with the re-entry guard set. Returns 0, a
@@ -31,7 +39,10 @@ int hp_dump_write(const char *trigger, const char *path);
  */
 int hp_dump_to_fd(int fd, hp_profile_opts_t *opts);
 
-/* The final profile, from the library destructor (HEAPPROF_AT_EXIT). */
+/*
+ * The final profile, from the library destructor (HEAPPROF_AT_EXIT), after
+ * any "bytes" profiles still asked for; then the summary (HEAPPROF_SUMMARY).
+ */
 void hp_dump_at_exit(void);
 
 void hp_dump_prefork(void);

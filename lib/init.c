@@ -131,7 +131,8 @@ __attribute__((constructor)) static void hp_init(void)
 	hp_dump_init(hp_now_ns());
 	hp_trigger_init(hp_config.signal);
 	if (hp_config.http[0])
-		hp_http_start(); /* the one resident thread, by the user's choice */
+		hp_http_start();  /* the one resident thread, by the user's choice */
+	hp_trigger_start_timer(); /* HEAPPROF_DUMP_SECONDS, by the user's choice */
 	hp_record_publish(hp_config.signal, hp_config.output);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_sampler_init(rate, hp_config.seed);

@@ -55,8 +55,10 @@ static HP_NOINLINE void record(void *p, size_t n)
 	rec.bucket = hp_stack_table_intern(frames, nf, truncated);
 	if (!rec.bucket || hp_live_map_insert(&rec))
 		out_of_metadata();
-	else
+	else {
 		hp_stack_table_add_alloc(rec.bucket, count_w, bytes_w);
+		hp_trigger_note_alloc(bytes_w);
+	}
 	hp_trigger_poll();
 	hp_guard_exit();
 	errno = saved;
@@ -85,6 +87,7 @@ static void subtract(const hp_live_t *rec)
 	uint64_t count_w, bytes_w;
 	hp_sampler_weights(rec->size, &count_w, &bytes_w);
 	hp_stack_table_add_free(rec->bucket, count_w, bytes_w);
+	hp_trigger_note_free(bytes_w);
 }
 
 /* Removes p from the live map and subtracts what its allocation added. */

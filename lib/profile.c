@@ -118,7 +118,7 @@ typedef struct {
 	int64_t *sample_values;               /* four per sample */
 	Perftools__Profiles__Mapping *maps;   /* one per module */
 	Perftools__Profiles__ValueType types[5], *type_ptrs[4]; /* [4]: the period's */
-	int64_t comments[7];
+	int64_t comments[8];
 	size_t ncomments;
 	void **ptrs; /* the arrays of pointers protobuf-c wants */
 } builder_t;
@@ -498,6 +498,11 @@ static void build_comments(builder_t *B, const hp_profile_opts_t *o)
 	                   o->rate == 1 ? " (every allocation)" : "");
 	*c++ = fmt_comment(B, "command line: %s", cmd);
 	*c++ = fmt_comment(B, "stacks: %zu", B->nsnaps);
+	if (o->in_use_ns)
+		*c++ = fmt_comment(
+		    B, "in use: %lld bytes (estimated) at unix time %llu.%09llu",
+		    (long long)o->in_use, (unsigned long long)(o->in_use_ns / 1000000000),
+		    (unsigned long long)(o->in_use_ns % 1000000000));
 	if (o->rate && !hp_sampler_active())
 		*c++ = fmt_comment(B, "sampling stopped early: profiler metadata "
 		                      "exhausted; later allocations are not counted");

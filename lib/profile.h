@@ -21,7 +21,7 @@ typedef struct {
 } hp_profile_base_t;
 
 typedef struct {
-	const char *trigger;      /* "signal", "exit", "api", "http" */
+	const char *trigger;      /* "signal", "exit", "api", "http", "bytes", ... */
 	uint64_t start_ns;        /* when profiling started (duration_nanos) */
 	uint64_t rate;            /* the sampling rate, written as the period */
 	const char *default_type; /* a sample type's name; NULL: inuse_space */
@@ -29,6 +29,10 @@ typedef struct {
 	 * by bucket address; buckets absent from it count from zero. */
 	const hp_profile_base_t *base;
 	size_t nbase;
+	/* Optional (a "peak" profile): estimated bytes in use when it was written,
+	 * and when (CLOCK_REALTIME ns); 0: no such comment. */
+	int64_t in_use;
+	uint64_t in_use_ns;
 } hp_profile_opts_t;
 
 /*

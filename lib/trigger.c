@@ -26,10 +26,22 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-/* state: a snapshot thread runs; a snapshot was asked for and not begun. */
+/* state: a snapshot thread runs; a snapshot was asked for and not begun
+ * (by the signal, or a peak profile by an allocation). */
 #define ALIVE   1u
 #define REQUEST 2u
+#define PEAK    4u
 static atomic_uint state;
+
+/* Bytes-interval profiles asked for and not begun: one per multiple of
+ * HEAPPROF_DUMP_BYTES crossed, so none is lost to a busy thread. */
+static atomic_uint pending_bytes;
+
+/* Estimated bytes: allocated since start; in use now; the most in use seen;
+ * in use when the last peak profile was asked for. */
+static _Atomic uint64_t allocated;
+static _Atomic int64_t in_use;
+static _Atomic int64_t peak_seen, peak_asked;
 
 static int trigger_sig; /* 0 until the handler is installed */
 
@@ -65,20 +77,52 @@ static signal_fn real_signal, real_sysv_signal, real_bsd_signal, real_sigset;
 
 /* ---- the snapshot thread ------------------------------------------------ */
 
+static bool claim_alive(void);
+
 static void *snapshot_main(void *arg)
 {
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
 	prctl(PR_SET_NAME, "heapprof");
 	for (;;) {
-		if (atomic_fetch_and(&state, ~REQUEST) & REQUEST) {
+		unsigned old = atomic_fetch_and(&state, ~(REQUEST | PEAK));
+		if (old & REQUEST)
 			hp_dump_write("signal", NULL);
+		if (old & PEAK)
+			hp_dump_peak(atomic_load(&in_use));
+		if (old & (REQUEST | PEAK))
+			continue;
+		if (hp_trigger_take_bytes()) {
+			hp_dump_write("bytes", NULL);
 			continue;
 		}
+		/* A request arriving after this starts a new thread; a bytes
+		 * request counted just before it is taken back up here. */
 		unsigned expect = ALIVE;
-		if (atomic_compare_exchange_strong(&state, &expect, 0))
-			return NULL; /* a request arriving now starts a new thread */
+		if (!atomic_load(&pending_bytes) &&
+		    atomic_compare_exchange_strong(&state, &expect, 0) &&
+		    (!atomic_load(&pending_bytes) || !claim_alive()))
+			return NULL;
 	}
+}
+
+/* Takes the thread's ALIVE bit when no thread holds it: the caller starts one. */
+static bool claim_alive(void)
+{
+	unsigned cur = atomic_load(&state);
+	while (!(cur & ALIVE))
+		if (atomic_compare_exchange_weak(&state, &cur, cur | ALIVE))
+			return true;
+	return false;
+}
+
+bool hp_trigger_take_bytes(void)
+{
+	unsigned n = atomic_load(&pending_bytes);
+	while (n)
+		if (atomic_compare_exchange_weak(&pending_bytes, &n, n - 1))
+			return true;
+	return false;
 }
 
 int hp_trigger_spawn(void *(*fn)(void *), size_t stack)
@@ -108,6 +152,102 @@ static int start_thread(void)
 	int r = hp_trigger_spawn(snapshot_main, 256 * 1024);
 	hp_pool_exit(saved);
 	return r;
+}
+
+/* ---- requests from allocations (HEAPPROF_DUMP_BYTES, HEAPPROF_DUMP_PEAK) -- */
+
+/*
+ * Starts the snapshot thread, if none runs, for a request an allocation made.
+ * This is normal context (a sampled allocation's slow path, guard set, no
+ * profiler lock held), so pthread_create may use the next allocator.
+ */
+static void start_from_allocation(void)
+{
+	static int warned;
+	if (!claim_alive())
+		return;
+	int r = hp_trigger_spawn(snapshot_main, 256 * 1024);
+	if (!r)
+		return;
+	atomic_fetch_and(&state, ~ALIVE);
+	hp_log_once(&warned, "process %d: cannot start the snapshot thread (%s)",
+	            (int)getpid(), strerror(-r));
+}
+
+void hp_trigger_note_alloc(uint64_t bytes)
+{
+	uint64_t every = hp_config.dump_bytes;
+	bool start = false;
+	if (every) {
+		uint64_t old = atomic_fetch_add(&allocated, bytes);
+		if ((old + bytes) / every != old / every) {
+			atomic_fetch_add(&pending_bytes, 1);
+			start = true;
+		}
+	}
+	if (hp_config.dump_peak || hp_config.summary) {
+		int64_t now = atomic_fetch_add(&in_use, (int64_t)bytes) + (int64_t)bytes;
+		int64_t seen = atomic_load_explicit(&peak_seen, memory_order_relaxed);
+		while (now > seen &&
+		       !atomic_compare_exchange_weak(&peak_seen, &seen, now))
+			;
+		int64_t asked = atomic_load_explicit(&peak_asked, memory_order_relaxed);
+		int64_t step = asked * (int64_t)hp_config.peak_step / 100;
+		if (hp_config.dump_peak && now > asked + step &&
+		    atomic_compare_exchange_strong(&peak_asked, &asked, now)) {
+			atomic_fetch_or(&state, PEAK);
+			start = true;
+		}
+	}
+	if (start)
+		start_from_allocation();
+}
+
+void hp_trigger_note_free(uint64_t bytes)
+{
+	if (hp_config.dump_peak || hp_config.summary)
+		atomic_fetch_sub(&in_use, (int64_t)bytes);
+}
+
+int64_t hp_trigger_in_use(void)
+{
+	return atomic_load(&in_use);
+}
+
+int64_t hp_trigger_peak(void)
+{
+	return atomic_load(&peak_seen);
+}
+
+/* ---- HEAPPROF_DUMP_SECONDS: the one thread that lives for the process ---- */
+
+static void *timer_main(void *arg)
+{
+	(void)arg;
+	hp_guard_enter(); /* for good, like the snapshot thread */
+	prctl(PR_SET_NAME, "heapprof-time");
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		next.tv_sec += hp_config.dump_seconds;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
+		       EINTR)
+			;
+		if (hp_dump_write("time", NULL) == -ESHUTDOWN)
+			return NULL;
+	}
+}
+
+void hp_trigger_start_timer(void)
+{
+	if (!hp_config.dump_seconds)
+		return;
+	hp_guard_enter(); /* what pthread_create allocates is not sampled */
+	int r = hp_trigger_spawn(timer_main, 256 * 1024);
+	hp_guard_exit();
+	if (r)
+		hp_log("HEAPPROF_DUMP_SECONDS=%u: cannot start the thread (%s)",
+		       hp_config.dump_seconds, strerror(-r));
 }
 
 /* ---- when the handler may start a thread -------------------------------- */
@@ -182,10 +322,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	(void)sig;
 	(void)si; /* a retry from our timer is one more request like any other */
 	int saved = errno;
-	unsigned old = atomic_fetch_or(&state, REQUEST);
-	unsigned expect = old | REQUEST;
-	if (!(old & ALIVE) &&
-	    atomic_compare_exchange_strong(&state, &expect, expect | ALIVE)) {
+	atomic_fetch_or(&state, REQUEST);
+	if (claim_alive()) {
 		static int warned;
 		int r = -EAGAIN;
 		if (!safe_to_start(ucv))
@@ -309,7 +447,8 @@ bool hp_trigger_handler_is_ours(void)
 void hp_trigger_postfork_child(void)
 {
 	atomic_store(&state, 0);
-	retry_timer = -1; /* timers are not inherited */
+	atomic_store(&pending_bytes, 0); /* the parent's to write */
+	retry_timer = -1;                /* timers are not inherited */
 }
 
 /* ---- the program's own signal calls ---------------------------------------- */

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Installs the handler for sig (0: none). Call once, from start-up. */
 void hp_trigger_init(int sig);
@@ -31,6 +32,32 @@ void hp_trigger_poll(void);
  * or the pool mode for what pthread_create allocates. 0 or a negative errno.
  */
 int hp_trigger_spawn(void *(*fn)(void *), size_t stack);
+
+/*
+ * From a sampled allocation (record) and a sampled free (subtract), guard set,
+ * no profiler lock held: the block's estimated bytes. Counts the bytes
+ * allocated (HEAPPROF_DUMP_BYTES) and in use (HEAPPROF_DUMP_PEAK, _SUMMARY),
+ * and asks the snapshot thread, starting it if needed, for a "bytes" profile
+ * at each multiple crossed or a "peak" profile when in use grew by
+ * HEAPPROF_PEAK_STEP percent over the last one asked for. Never writes.
+ */
+void hp_trigger_note_alloc(uint64_t bytes);
+void hp_trigger_note_free(uint64_t bytes);
+
+/* Estimated bytes in use now, and the most seen (with _DUMP_PEAK or _SUMMARY). */
+int64_t hp_trigger_in_use(void);
+int64_t hp_trigger_peak(void);
+
+/* Takes one pending "bytes" profile request; false when none is pending. */
+bool hp_trigger_take_bytes(void);
+
+/*
+ * HEAPPROF_DUMP_SECONDS: starts the thread that writes a "time" profile every
+ * N seconds for the life of the process, every signal blocked, guard set.
+ * Like the endpoint's, it keeps a process whose other threads all called
+ * pthread_exit alive (docs/host-safety.md). Call once, from start-up.
+ */
+void hp_trigger_start_timer(void);
 
 /* Is the handler of the snapshot signal still ours? */
 bool hp_trigger_handler_is_ours(void);

@@ -146,7 +146,9 @@ static void usage_run(FILE *f)
 	           "  --signal SIG      snapshot signal, or none (HEAPPROF_SIGNAL; "
 	           "default USR2)\n"
 	           "  --allocator A     run CMD on jemalloc or tcmalloc (preloaded "
-	           "behind the profiler)\n");
+	           "behind the profiler)\n"
+	           "At exit CMD prints a summary of what is still in use on stderr "
+	           "(HEAPPROF_SUMMARY=0 turns it off).\n");
 }
 
 /* --rate and --signal are checked here and passed on as text, in the environment. */
@@ -242,6 +244,7 @@ int cmd_run(int argc, char **argv)
 		setenv("HEAPPROF_RATE", rate, 1);
 	if (sig)
 		setenv("HEAPPROF_SIGNAL", sig, 1);
+	setenv("HEAPPROF_SUMMARY", "1", 0); /* the user's own value wins */
 	if (output) {
 		/* Absolute, so that heapprof snapshot finds the files wherever the
 		 * program moves. */
