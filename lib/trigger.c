@@ -13,7 +13,9 @@
 #include "record.h"
 #include "sampler.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
@@ -221,6 +223,73 @@ int64_t hp_trigger_peak(void)
 
 /* ---- HEAPPROF_DUMP_SECONDS: the one thread that lives for the process ---- */
 
+/* Has thread tid of this process ended (a zombie, as the main thread is
+ * after pthread_exit, or gone)? */
+static bool task_ended(const char *tid)
+{
+	char path[64], buf[512];
+	hp_fmt(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	const char *r = strrchr(buf, ')'); /* after the name, which may hold one */
+	return r && r[1] && (r[2] == 'Z' || r[2] == 'X');
+}
+
+/* Have all the other threads of the process ended? The directory is opened,
+ * read and closed here; an error counts as "no". */
+static bool others_ended(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return false;
+	char self[16];
+	hp_fmt(self, sizeof(self), "%d", (int)syscall(SYS_gettid));
+	bool ended = true;
+	struct dirent *e;
+	while (ended && (e = readdir(d)))
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && strcmp(e->d_name, self))
+			ended = task_ended(e->d_name);
+	closedir(d);
+	return ended;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * Sleeps until next, a second at a time: after each second, if every other
+ * thread has ended (the program's last one called pthread_exit), returns
+ * false, and this thread ends too, so the C library ends the process as the
+ * program's last thread would have (exit status 0, atexit handlers run).
+ */
+static bool sleep_until(const struct timespec *next)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while (before(&now, next)) {
+		struct timespec slice = {.tv_sec = now.tv_sec + 1,
+		                         .tv_nsec = now.tv_nsec};
+		if (before(next, &slice))
+			slice = *next;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &slice, NULL) ==
+		       EINTR)
+			;
+		if (others_ended())
+			return false;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	}
+	return true;
+}
+
 static void *timer_main(void *arg)
 {
 	(void)arg;
@@ -230,10 +299,7 @@ static void *timer_main(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
 		next.tv_sec += hp_config.dump_seconds;
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
-		       EINTR)
-			;
-		if (hp_dump_write("time", NULL) == -ESHUTDOWN)
+		if (!sleep_until(&next) || hp_dump_write("time", NULL) == -ESHUTDOWN)
 			return NULL;
 	}
 }

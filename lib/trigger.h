@@ -54,8 +54,9 @@ bool hp_trigger_take_bytes(void);
 /*
  * HEAPPROF_DUMP_SECONDS: starts the thread that writes a "time" profile every
  * N seconds for the life of the process, every signal blocked, guard set.
- * Like the endpoint's, it keeps a process whose other threads all called
- * pthread_exit alive (docs/host-safety.md). Call once, from start-up.
+ * It looks each second whether every other thread has ended, and then ends,
+ * so that a program whose last thread calls pthread_exit still ends (within
+ * a second). Call once, from start-up.
  */
 void hp_trigger_start_timer(void);
 

@@ -70,6 +70,22 @@ for alloc in $(allocators); do
 done
 skip_jemalloc "interval, peak and summary profiles"
 
+# The time thread does not keep a process whose last thread called
+# pthread_exit alive: it ends too, within a second, and the process with it.
+LIFE=$TEST_BUILDDIR/prog_lifecycle
+timeout -k 2 5 "$LIFE" pthread_exit >"$WORK/pe.plain" 2>&1
+plain=$?
+mkdir -p "$WORK/pe"
+start=$(date +%s)
+HEAPPROF_OUTPUT=$WORK/pe/hp HEAPPROF_DUMP_SECONDS=1 timeout -k 2 8 \
+	env LD_PRELOAD="$HEAPPROF_LIB" "$LIFE" pthread_exit >"$WORK/pe.out" 2>&1
+rc=$?
+took=$(($(date +%s) - start))
+check "HEAPPROF_DUMP_SECONDS=1, main calls pthread_exit: ends by itself in ${took}s, status $rc = $plain" \
+	test "$rc" = "$plain" -a "$took" -le 4
+check "and with the same output and its exit profile" \
+	test "$(cat "$WORK/pe.out")" = "$(cat "$WORK/pe.plain")" -a -n "$(one_file "$WORK"/pe/hp.*.exit.pb.gz)"
+
 for bad in HEAPPROF_DUMP_BYTES=lots HEAPPROF_DUMP_SECONDS=1K HEAPPROF_KEEP=-1 \
 	HEAPPROF_DUMP_PEAK=maybe HEAPPROF_PEAK_STEP=0 HEAPPROF_SUMMARY=2; do
 	run bad glibc "$bad"
