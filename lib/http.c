@@ -76,6 +76,7 @@ static struct {
 	ino_t ino;
 	bool busy;                         /* a profile is in progress */
 	bool stopped;                      /* the program closed our listening socket */
+	bool alone;                        /* every thread of the program has ended */
 	uint64_t busy_until, accept_after; /* ms */
 	conn_t c[MAX_CONNS];
 } S = {.lfd = -1};
@@ -699,10 +700,18 @@ static void serve_once(void)
 		if (c->deadline < next)
 			next = c->deadline;
 	}
-	int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
-	if (poll(pfd, (nfds_t)n, timeout) < 0) {
+	/* At least once a second: has the program's last thread ended? */
+	int timeout = next == UINT64_MAX || next > now + 1000 ? 1000
+	              : next <= now                           ? 0
+	                                                      : (int)(next - now);
+	int ready = poll(pfd, (nfds_t)n, timeout);
+	if (ready < 0) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
+		return;
+	}
+	if (ready == 0 && timeout == 1000 && hp_trigger_others_ended()) {
+		S.alone = true;
 		return;
 	}
 	for (int k = first; k < n; k++) {
@@ -728,8 +737,10 @@ static void *serve(void *arg)
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
 	prctl(PR_SET_NAME, "heapprof-http");
-	while (!S.stopped)
+	while (!S.stopped && !S.alone)
 		serve_once();
+	if (S.alone)
+		return NULL; /* the C library now ends the process, as without us */
 	/* A program that closes descriptors it did not open (closefrom) took
 	 * ours: stop, closing nothing, since the numbers may be its own now. */
 	for (int i = 0; i < MAX_CONNS; i++)

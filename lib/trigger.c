@@ -243,7 +243,7 @@ static bool task_ended(const char *tid)
 
 /* Have all the other threads of the process ended? The directory is opened,
  * read and closed here; an error counts as "no". */
-static bool others_ended(void)
+bool hp_trigger_others_ended(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	if (!d)
@@ -283,7 +283,7 @@ static bool sleep_until(const struct timespec *next)
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &slice, NULL) ==
 		       EINTR)
 			;
-		if (others_ended())
+		if (hp_trigger_others_ended())
 			return false;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	}

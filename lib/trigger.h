@@ -69,4 +69,12 @@ bool hp_trigger_handler_is_ours(void);
  */
 void hp_trigger_postfork_child(void);
 
+/*
+ * Have all the other threads of the process ended? For the threads the user
+ * asked to keep (HEAPPROF_DUMP_SECONDS, HEAPPROF_HTTP): when the program's
+ * last thread has ended, they end too, so the C library ends the process as
+ * it would have without them. Reads /proc/self/task (opened and closed here).
+ */
+bool hp_trigger_others_ended(void);
+
 #endif

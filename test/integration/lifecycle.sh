@@ -120,6 +120,16 @@ for alloc in $(allocators); do
 	check "$alloc pthread_exit: nothing on stderr ($(lines "$out/pthread_exit.err"))" \
 		test ! -s "$out/pthread_exit.err"
 
+	# With the endpoint's thread (opt-in, resident): it ends with the program's
+	# last thread too, within about a second.
+	rm -f "$out"/hp.*
+	HEAPPROF_HTTP=127.0.0.1:0 prof_run "$alloc" pthread_exit_http pthread_exit
+	check "$alloc pthread_exit under HEAPPROF_HTTP: exits 0 within $QUICK s (got $rc)" \
+		test "$rc" = 0
+	check "$alloc pthread_exit under HEAPPROF_HTTP: atexit ran, exit profile written" \
+		test "$(cat "$out/pthread_exit_http.out")" = "atexit ran" -a \
+		-n "$(one_file "$out"/hp.*.exit.pb.gz)"
+
 	# The same while a worker allocates for 300 ms.
 	rm -f "$out"/hp.*
 	prof_run "$alloc" pthread_exit_worker pthread_exit_worker
