@@ -245,6 +245,46 @@ void write_profile(const pp_profile_t *p, const char *path);
 extern bool by_lines;
 
 /*
+ * Source lines (source.c, for list and web). A routine is a function and one
+ * of its source files, with its lines that have values, one entry a line.
+ */
+typedef struct {
+	char *key;               /* name '\n' file */
+	const char *name, *file; /* the profile's strings */
+	int64_t start_line;      /* the smallest the profile gives, 0 when unknown */
+	struct src_line {
+		int64_t line;
+		double flat, cum;
+	} * lines; /* malloc'd, sorted by line; the caller frees them */
+	size_t n;
+} routine_t;
+
+/* Adds to routines (a table of routine_t) p's functions that have a file and match(name,
+ * arg). */
+void find_routines(const pp_profile_t *p,
+                   bool (*match)(const char *name, const void *arg), const void *arg,
+                   table_t *routines);
+
+/*
+ * Gives each routine its lines' flat and cum: the rows (row_t, by_function)
+ * of stacks merged by_lines named "name file:line" for its name and file.
+ */
+void routine_lines(table_t *routines, const table_t *rows);
+
+/* The file at path, or under a directory of dirs (':'-separated) by a suffix of path;
+ * malloc'd. */
+char *read_source(const char *path, const char *dirs, size_t *len);
+
+/* The text of line n (from 1) of text, its length in *len; NULL past the end. */
+const char *nth_line(const char *text, size_t tlen, int64_t n, int *len);
+
+/*
+ * The lines pprof's getSourceFromFile shows of r (n > 0): from the function's
+ * start (or 5 lines before its first line with a value) to 5 lines after its last.
+ */
+void line_range(const routine_t *r, int64_t *start, int64_t *end);
+
+/*
  * What a profiled process published about itself (records.c reads the file
  * lib/record.c writes), with what /proc says about the same process.
  */

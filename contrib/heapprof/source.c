@@ -6,7 +6,8 @@
  * each with its flat and cum value, laid out as go tool pprof -list prints
  * them. The values per line come from profiles.c's stacks merged by
  * "function file:line" (by_lines); the text from the file the profile names,
- * or from under --source-path.
+ * or from under --source-path. web.c embeds source lines the same way
+ * (find_routines, routine_lines, read_source).
  */
 #include "heapprof.h"
 
@@ -15,18 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A function and one of its source files, with its lines that have values. */
-typedef struct {
-	char *key; /* name '\n' file */
-	const char *name, *file;
-	int64_t start_line; /* the smallest the profile gives, 0 when unknown */
-	struct src_line {
-		int64_t line;
-		double flat, cum;
-	} * lines;
-	size_t n;
-} routine_t;
 
 static int cmp_line(const void *a, const void *b)
 {
@@ -40,13 +29,13 @@ static int cmp_routine(const void *a, const void *b)
 	return strcmp(((const routine_t *)a)->key, ((const routine_t *)b)->key);
 }
 
-/* The functions of p whose name matches re and that have a file (routine_t). */
-static void find_routines(const pp_profile_t *p, const regex_t *re, table_t *routines)
+void find_routines(const pp_profile_t *p, bool (*match)(const char *, const void *),
+                   const void *arg, table_t *routines)
 {
 	for (size_t i = 0; i < p->n_function; i++) {
 		const Perftools__Profiles__Function *f = p->function[i];
 		const char *name = pp_str(p, f->name), *file = pp_str(p, f->filename);
-		if (!*file || regexec(re, name, 0, NULL, 0))
+		if (!*file || !match(name, arg))
 			continue;
 		char *key = malloc(strlen(name) + strlen(file) + 2);
 		if (!key)
@@ -61,8 +50,7 @@ static void find_routines(const pp_profile_t *p, const regex_t *re, table_t *rou
 	}
 }
 
-/* Gives each routine the rows ("name file:line") that are its lines. */
-static void assign_lines(table_t *routines, const table_t *rows)
+void routine_lines(table_t *routines, const table_t *rows)
 {
 	routine_t *rv = routines->items;
 	for (size_t i = 0; i < rows->n; i++) {
@@ -86,12 +74,14 @@ static void assign_lines(table_t *routines, const table_t *rows)
 			r->lines[r->n++] = (struct src_line){line, row->flat, row->cum};
 		}
 	}
+	for (size_t k = 0; k < routines->n; k++)
+		if (rv[k].n)
+			qsort(rv[k].lines, rv[k].n, sizeof(*rv[k].lines), cmp_line);
 }
 
 /* ---- source files ----------------------------------------------------- */
 
-/* The file at path, or under a directory of dirs (':'-separated) by a suffix of path. */
-static char *read_source(const char *path, const char *dirs, size_t *len)
+char *read_source(const char *path, const char *dirs, size_t *len)
 {
 	char err[256];
 	unsigned char *text = pp_read_file(path, len, err, sizeof(err));
@@ -110,8 +100,7 @@ static char *read_source(const char *path, const char *dirs, size_t *len)
 	return (char *)text;
 }
 
-/* The text of line n (from 1) of text, its length in *len; NULL past the end. */
-static const char *nth_line(const char *text, size_t tlen, int64_t n, int *len)
+const char *nth_line(const char *text, size_t tlen, int64_t n, int *len)
 {
 	const char *s = text, *end = text + tlen;
 	for (int64_t i = 1; i < n && s < end; i++) {
@@ -147,11 +136,7 @@ static void value_or_dot(char *buf, size_t len, double v, const char *unit)
 		fmt_value(buf, len, v, unit);
 }
 
-/*
- * The lines pprof's getSourceFromFile shows: from the function's start (or
- * 5 lines before its first line with a value) to 5 lines after its last.
- */
-static void line_range(const routine_t *r, int64_t *start, int64_t *end)
+void line_range(const routine_t *r, int64_t *start, int64_t *end)
 {
 	const int margin = 5;
 	*start = r->start_line ? r->start_line : r->lines[0].line - margin;
@@ -205,6 +190,11 @@ static void print_routine(const routine_t *r, const char *unit, double total,
 	free(text);
 }
 
+static bool matches_re(const char *name, const void *re)
+{
+	return !regexec(re, name, 0, NULL, 0);
+}
+
 static void usage_list(FILE *f)
 {
 	fprintf(f, "usage: heapprof list [--sample-index TYPE] [--base OLD] "
@@ -243,8 +233,8 @@ int cmd_list(int argc, char **argv)
 	table_init(&rows, sizeof(row_t));
 	table_init(&routines, sizeof(routine_t));
 	double total = by_function(&in.stacks, &rows);
-	find_routines(in.profile, &re, &routines);
-	assign_lines(&routines, &rows);
+	find_routines(in.profile, matches_re, &re, &routines);
+	routine_lines(&routines, &rows);
 	routine_t *rv = routines.items;
 	qsort(rv, routines.n, sizeof(*rv), cmp_routine);
 	const char *unit = pp_str(in.profile, in.profile->sample_type[in.vi]->unit);
@@ -252,10 +242,8 @@ int cmd_list(int argc, char **argv)
 	fmt_value(t, sizeof(t), total, unit);
 	printf("Total: %s\n", t);
 	for (size_t i = 0; i < routines.n; i++) {
-		if (!rv[i].n)
-			continue;
-		qsort(rv[i].lines, rv[i].n, sizeof(*rv[i].lines), cmp_line);
-		print_routine(&rv[i], unit, total, source_path);
+		if (rv[i].n)
+			print_routine(&rv[i], unit, total, source_path);
 	}
 	for (size_t i = 0; i < routines.n; i++)
 		free(rv[i].lines);

@@ -3,8 +3,9 @@
  * web: heapprof web, one self-contained HTML report of one or more profiles
  * (snapshots of a process, in time order) and an optional base. This file
  * aggregates the samples into compact JSON (a function table, a trie of
- * stacks, one array of values per profile and sample type) and pours it into
- * the page, whose script, style and template (web/) are compiled in from
+ * stacks, one array of values per profile and sample type, the source lines
+ * of the top functions with their values, attributed by source.c) and pours
+ * it into the page, whose script, style and template (web/) are compiled in from
  * web_assets.h, generated at build time. Merging by stack is profiles.c's;
  * everything the page shows is computed by web/report.js.
  */
@@ -12,6 +13,7 @@
 #include "web_assets.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,7 +273,10 @@ static void json_snap(FILE *f, const web_t *w, const snap_t *s, double **prev)
 	fputs("]}", f);
 }
 
-/* The snapshots after the first carry only their changes; the base is whole. */
+/*
+ * The data object's fields but its last ("sources") and closing brace. The
+ * snapshots after the first carry only their changes; the base is whole.
+ */
 static void json_data(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
                       const snap_t *base)
 {
@@ -293,10 +298,283 @@ static void json_data(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
 		json_snap(f, w, base, NULL);
 	else
 		fputs("null", f);
-	fputs("}", f);
 	for (size_t t = 0; t < nt; t++)
 		free(prev[t]);
 	free(prev);
+}
+
+/* ---- source ----------------------------------------------------------- */
+
+#define SOURCE_FUNCS 30           /* functions whose source is embedded, at most */
+#define SOURCE_LINES 200          /* lines of one routine, at most */
+#define SOURCE_BYTES (256 * 1024) /* source text in all, at most */
+
+/*
+ * The source view's data: for the functions with the largest cum (in any
+ * sample type, as a share of its total) of the last snapshot minus the base,
+ * their routines with per-line values, one table of routine_t per type, the
+ * same routines in the same order in each.
+ */
+typedef struct {
+	char **names; /* the candidates, largest first */
+	size_t nnames, nt;
+	table_t *routines; /* routines[type] */
+} sources_t;
+
+typedef struct {
+	char *key;
+	double share; /* the largest |cum| / sum |v| over the types */
+} rank_t;
+
+static int cmp_rank(const void *a, const void *b)
+{
+	const rank_t *x = a, *y = b;
+	if (x->share != y->share)
+		return x->share < y->share ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+/* The rows (row_t) of s minus base for type t; returns their sum |v|. */
+static double rows_of(table_t *rows, const snap_t *s, const snap_t *base, size_t t)
+{
+	table_t merged;
+	table_init(&merged, sizeof(merged_t));
+	add_profile(&merged, s->p, (int)t, 1);
+	if (base)
+		add_profile(&merged, base->p, (int)t, -1);
+	table_init(rows, sizeof(row_t));
+	double total = by_function(&merged, rows);
+	table_free(&merged);
+	return total;
+}
+
+/* Up to max names of functions with a value, largest cum share first. */
+static char **top_names(const snap_t *s, const snap_t *base, size_t max, size_t *n)
+{
+	table_t ranks;
+	table_init(&ranks, sizeof(rank_t));
+	for (size_t t = 0; t < s->p->n_sample_type; t++) {
+		table_t rows;
+		double total = rows_of(&rows, s, base, t);
+		for (size_t i = 0; i < rows.n; i++) {
+			const row_t *row = (const row_t *)rows.items + i;
+			rank_t *r = table_lookup(&ranks, row->name);
+			double x = total ? fabs(row->cum) / total : 0;
+			if (x > r->share)
+				r->share = x;
+		}
+		table_free(&rows);
+	}
+	rank_t *rv = ranks.items;
+	qsort(rv, ranks.n, sizeof(*rv), cmp_rank);
+	char **names = calloc(max + 1, sizeof(*names));
+	if (!names)
+		die("out of memory");
+	for (*n = 0; *n < max && *n < ranks.n && rv[*n].share > 0; (*n)++)
+		if (!(names[*n] = strdup(rv[*n].key)))
+			die("out of memory");
+	table_free(&ranks);
+	return names;
+}
+
+static bool is_candidate(const char *name, const void *arg)
+{
+	const sources_t *src = arg;
+	for (size_t i = 0; i < src->nnames; i++)
+		if (!strcmp(name, src->names[i]))
+			return true;
+	return false;
+}
+
+static bool any_file(const char *name, const void *arg)
+{
+	(void)name, (void)arg;
+	return true;
+}
+
+/* The routines of the top functions of s minus base, with their lines. */
+static void find_sources(sources_t *src, const snap_t *s, const snap_t *base)
+{
+	table_t all;
+	table_init(&all, sizeof(routine_t));
+	find_routines(s->p, any_file, NULL, &all);
+	size_t with_files = all.n;
+	table_free(&all);
+	src->nt = s->p->n_sample_type;
+	src->nnames = 0;
+	src->names = NULL;
+	src->routines = calloc(src->nt, sizeof(table_t));
+	if (!src->routines)
+		die("out of memory");
+	if (with_files) /* some may have no readable file: twice the room */
+		src->names = top_names(s, base, 2 * SOURCE_FUNCS, &src->nnames);
+	for (size_t t = 0; t < src->nt; t++) {
+		table_init(&src->routines[t], sizeof(routine_t));
+		if (!src->nnames)
+			continue;
+		find_routines(s->p, is_candidate, src, &src->routines[t]);
+		table_t rows;
+		by_lines = true;
+		rows_of(&rows, s, base, t);
+		by_lines = false;
+		routine_lines(&src->routines[t], &rows);
+		table_free(&rows);
+	}
+}
+
+static void free_sources(sources_t *src)
+{
+	for (size_t t = 0; t < src->nt; t++) {
+		routine_t *rv = src->routines[t].items;
+		for (size_t k = 0; k < src->routines[t].n; k++)
+			free(rv[k].lines);
+		table_free(&src->routines[t]);
+	}
+	free(src->routines);
+	for (size_t i = 0; i < src->nnames; i++)
+		free(src->names[i]);
+	free(src->names);
+}
+
+/* Routine k's lines of every type together (values unused), in *u. */
+static bool union_lines(const sources_t *src, size_t k, routine_t *u)
+{
+	*u = ((const routine_t *)src->routines[0].items)[k];
+	u->n = 0;
+	u->lines = NULL;
+	for (size_t t = 0; t < src->nt; t++) {
+		const routine_t *r = (const routine_t *)src->routines[t].items + k;
+		u->lines = realloc(u->lines, (u->n + r->n + 1) * sizeof(*u->lines));
+		if (!u->lines)
+			die("out of memory");
+		memcpy(u->lines + u->n, r->lines, r->n * sizeof(*r->lines));
+		u->n += r->n;
+	}
+	return u->n > 0;
+}
+
+/* The lines to show of u: pprof's, but SOURCE_LINES at most. */
+static void show_range(const routine_t *u, int64_t *start, int64_t *end)
+{
+	line_range(u, start, end);
+	if (*end - *start < SOURCE_LINES)
+		return;
+	int64_t first = u->lines[0].line;
+	for (size_t i = 1; i < u->n; i++)
+		if (u->lines[i].line < first)
+			first = u->lines[i].line;
+	if (first - 5 > *start)
+		*start = first - 5;
+	if (*end > *start + SOURCE_LINES - 1)
+		*end = *start + SOURCE_LINES - 1;
+}
+
+/*
+ * Flat and cum of line n of routine k in every type, [n,f0,c0,f1,c1,...],
+ * after a comma if comma; false, writing nothing, if it has none.
+ */
+static bool json_line_values(FILE *f, const sources_t *src, size_t k, int64_t n,
+                             bool comma)
+{
+	double v[2 * 64] = {0};
+	bool any = false;
+	for (size_t t = 0; t < src->nt && t < 64; t++) {
+		const routine_t *r = (const routine_t *)src->routines[t].items + k;
+		for (size_t i = 0; i < r->n; i++)
+			if (r->lines[i].line == n) {
+				v[2 * t] += r->lines[i].flat;
+				v[2 * t + 1] += r->lines[i].cum;
+				any = true;
+			}
+	}
+	if (!any)
+		return false;
+	fprintf(f, comma ? ",[%lld" : "[%lld", (long long)n);
+	for (size_t i = 0; i < 2 * src->nt && i < 2 * 64; i++) {
+		fputc(',', f);
+		json_num(f, v[i]);
+	}
+	fputc(']', f);
+	return true;
+}
+
+/*
+ * Routine k as {"func","file","first":line,"text":[lines],"lines":[[n,flat
+ * and cum by type],...]}; returns the bytes of text, 0 if it has no lines or
+ * its file cannot be read, or would take more than room.
+ */
+static size_t json_routine(FILE *f, const sources_t *src, size_t k, size_t room,
+                           bool comma)
+{
+	routine_t u;
+	if (!union_lines(src, k, &u)) {
+		free(u.lines);
+		return 0;
+	}
+	size_t tlen, bytes = 0;
+	char *text = read_source(u.file, NULL, &tlen);
+	int64_t start, end, n;
+	show_range(&u, &start, &end);
+	for (n = start; text && n <= end; n++) {
+		int len;
+		if (!nth_line(text, tlen, n, &len))
+			break;
+		bytes += (size_t)len + 1;
+	}
+	end = n - 1;
+	if (text && bytes && bytes <= room) {
+		fputs(comma ? ",\n{\"func\":" : "\n{\"func\":", f);
+		json_str(f, u.name);
+		fputs(",\"file\":", f);
+		json_str(f, u.file);
+		fprintf(f, ",\"first\":%lld,\"text\":[", (long long)start);
+		for (n = start; n <= end; n++) {
+			int len;
+			const char *s = nth_line(text, tlen, n, &len);
+			char *line = strndup(s, (size_t)len);
+			if (!line)
+				die("out of memory");
+			if (n > start)
+				fputc(',', f);
+			json_str(f, line);
+			free(line);
+		}
+		fputs("],\"lines\":[", f);
+		bool some = false;
+		for (n = start; n <= end; n++)
+			some = json_line_values(f, src, k, n, some) || some;
+		fputs("]}", f);
+	} else {
+		bytes = 0;
+	}
+	free(text);
+	free(u.lines);
+	return bytes;
+}
+
+/*
+ * "sources":[routines], the routines of the first SOURCE_FUNCS candidates
+ * whose source can be read, while the text stays under SOURCE_BYTES.
+ */
+static void json_sources(FILE *f, const sources_t *src)
+{
+	fputs(",\n\"sources\":[", f);
+	size_t bytes = 0, funcs = 0;
+	const routine_t *rv = src->nt ? src->routines[0].items : NULL;
+	size_t nr = src->nt ? src->routines[0].n : 0;
+	for (size_t i = 0; i < src->nnames && funcs < SOURCE_FUNCS; i++) {
+		bool shown = false;
+		for (size_t k = 0; k < nr; k++) {
+			if (strcmp(rv[k].name, src->names[i]))
+				continue;
+			size_t b =
+			    json_routine(f, src, k, SOURCE_BYTES - bytes, bytes > 0);
+			bytes += b;
+			shown = shown || b;
+		}
+		funcs += shown;
+	}
+	fputs("]", f);
 }
 
 /* ---- the page --------------------------------------------------------- */
@@ -306,7 +584,7 @@ static void json_data(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
  * the data and the title.
  */
 static void write_page(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
-                       const snap_t *base)
+                       const snap_t *base, const sources_t *src)
 {
 	const char *t = web_report_html;
 	for (const char *m; (m = strstr(t, "@@"));) {
@@ -319,9 +597,11 @@ static void write_page(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
 			fputs(web_report_css, f);
 		else if (len == 2 && !strncmp(name, "JS", 2))
 			fputs(web_report_js, f);
-		else if (len == 4 && !strncmp(name, "DATA", 4))
+		else if (len == 4 && !strncmp(name, "DATA", 4)) {
 			json_data(f, w, snaps, n, base);
-		else
+			json_sources(f, src);
+			fputc('}', f);
+		} else
 			die("internal error: unknown marker in the page template");
 		t = end + 2;
 	}
@@ -333,11 +613,13 @@ static void usage_web(FILE *f)
 	fprintf(f, "usage: heapprof web [--base OLD] PROFILE... -o REPORT.html\n"
 	           "Writes one self-contained HTML report (no network access): a "
 	           "flame graph,\n"
-	           "a top table, callers and callees, every sample type, focus and "
-	           "ignore\n"
-	           "filters; given several snapshots of a process, a timeline of in-use "
-	           "bytes\n"
-	           "and the stacks that grew. With --base, what changed since OLD.\n");
+	           "a top table, callers and callees, the source of the top "
+	           "functions,\n"
+	           "every sample type, focus and ignore filters; given several "
+	           "snapshots of a\n"
+	           "process, a timeline of in-use bytes and the stacks that grew. "
+	           "With --base,\n"
+	           "what changed since OLD.\n");
 }
 
 static int cmp_time(const void *a, const void *b)
@@ -418,7 +700,10 @@ int cmd_web(int argc, char **argv)
 	FILE *f = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
 	if (!f)
 		die("%s: cannot write: %s", outpath, strerror(errno));
-	write_page(f, &w, snaps, n, base.path ? &base : NULL);
+	sources_t src;
+	find_sources(&src, &snaps[n - 1], base.path ? &base : NULL);
+	write_page(f, &w, snaps, n, base.path ? &base : NULL, &src);
+	free_sources(&src);
 	if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
 		die("%s: write error: %s", outpath, strerror(errno));
 	for (size_t i = 0; i < n; i++)

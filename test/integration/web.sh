@@ -5,8 +5,11 @@
 # with exact values, totals, timeline points, callers and callees. Checks the
 # exact values of known_allocations.sh, that sample type, focus, ignore, base
 # and snapshot change them as they must, that nothing leaves the page, and
-# the size and time of a report of 100,000 stacks.
+# the size and time of a report of 100,000 stacks. The source view: on
+# prog_inline (-O2 -g, symbolize.sh's) and prog_known (-g), a selected
+# function's source lines with their exact values.
 . "$(dirname "$0")/lib.sh"
+unset DEBUGINFOD_URLS # the symbolizer must not wait on the network here
 
 HP=$HEAPPROF_BIN
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
@@ -30,6 +33,22 @@ ok $? "heapprof web PROFILE -o one.html"
 ok $? "heapprof web SNAPSHOT EXIT -o two.html"
 "$HP" web --base "$snap" "$exitp" -o "$WORK/diff.html"
 ok $? "heapprof web --base SNAPSHOT EXIT -o diff.html"
+
+# prog_inline allocates at the lines marked "line:NAME", 3 x 100 bytes in
+# Pool<int>::grow, 2 x 200 in the inlined helper called from outer.
+INL_SRC=$(dirname "$0")/prog_inline.cc
+line_of() { grep -n "line:$1\$" "$INL_SRC" | cut -d: -f1; }
+POOL='shapes::Pool<int>::grow(unsigned long)'
+inl=$WORK/inline
+mkdir -p "$inl"
+HEAPPROF_OUTPUT=$inl/hp HEAPPROF_RATE=1 \
+	run_profiled glibc "$TEST_BUILDDIR/prog_inline" >"$inl/stdout" 2>"$inl/stderr"
+ok $? "prog_inline ran at HEAPPROF_RATE=1"
+inlp=$(one_file "$inl"/hp.*.0001.exit.pb.gz)
+"$HP" web "$inlp" -o "$WORK/inline.html"
+ok $? "heapprof web of prog_inline's profile"
+check "the report embeds the source line of Pool<int>::grow's malloc" \
+	grep -qF 'malloc(n * sizeof(T))); // line:pool' "$WORK/inline.html"
 
 "$HP" web "$exitp" >/dev/null 2>&1
 check "heapprof web without -o: status 2" test $? = 2
@@ -141,6 +160,35 @@ check "--base: keep_small did not change ($(flat "$r" keep_small))" test "$(flat
 r=$(page "$WORK/diff.html" "sample:alloc_objects")
 check "--base, alloc_objects: churn grew by $churn_ao ($(flat "$r" churn))" test "$(flat "$r" churn)" = "$churn_ao"
 
+# The source view: select a function, read its lines ("src LINE FLAT CUM TEXT").
+srcline() { awk -F'\t' -v l="$2" '$1 == "src" && $2 == l { print $3, $4; found = 1 }
+	END { if (!found) print "absent" }' <<<"$1"; }
+r=$(page "$WORK/inline.html" "sample:alloc_space;select:$POOL")
+check "source of $POOL: line $(line_of pool) has 300 bytes flat and cum ($(srcline "$r" "$(line_of pool)"))" \
+	test "$(srcline "$r" "$(line_of pool)")" = "300 300"
+text=$(awk -F'\t' -v l="$(line_of pool)" '$1 == "src" && $2 == l' <<<"$r" | sed 's/&lt;/</g; s/&gt;/>/g')
+check "source of $POOL: line $(line_of pool) is the file's line" grep -qF 'static_cast<T *>(malloc(n * sizeof(T))); // line:pool' <<<"$text"
+check "source of $POOL: that is its only line with a value ($(awk -F'\t' '$1 == "src" && ($3 != 0 || $4 != 0)' <<<"$r" | wc -l))" \
+	test "$(awk -F'\t' '$1 == "src" && ($3 != 0 || $4 != 0)' <<<"$r" | wc -l)" = 1
+check "source of $POOL: lines around it, $(grep -c '^src' <<<"$r") of them" \
+	test "$(grep -c '^src' <<<"$r")" -ge 5
+r=$(page "$WORK/inline.html" "sample:alloc_objects;select:$POOL")
+check "alloc_objects: line $(line_of pool) has 3 objects ($(srcline "$r" "$(line_of pool)"))" \
+	test "$(srcline "$r" "$(line_of pool)")" = "3 3"
+r=$(page "$WORK/inline.html" "sample:inuse_space;select:shapes::helper(unsigned long)")
+check "source of the inlined helper: line $(line_of helper) has 400 bytes ($(srcline "$r" "$(line_of helper)"))" \
+	test "$(srcline "$r" "$(line_of helper)")" = "400 400"
+r=$(page "$WORK/inline.html" "sample:inuse_space;select:shapes::outer(unsigned long)")
+check "source of outer: line $(line_of outer), the inlined call, has 400 bytes cum only ($(srcline "$r" "$(line_of outer)"))" \
+	test "$(srcline "$r" "$(line_of outer)")" = "0 400"
+big_line=$(grep -n 'big\[i\] = malloc(BIG_SIZE)' "$(dirname "$0")/prog_known.c" | cut -d: -f1)
+r=$(page "$WORK/one.html" "sample:inuse_space;select:keep_big")
+check "prog_known: keep_big's line $big_line holds $big_is in use ($(srcline "$r" "$big_line"))" \
+	test "$(srcline "$r" "$big_line")" = "$big_is $big_is"
+r=$(page "$WORK/one.html" "sample:inuse_space;click:keep_big")
+check "a click on keep_big in the flame graph shows its source ($(srcline "$r" "$big_line"))" \
+	test "$(srcline "$r" "$big_line")" = "$big_is $big_is"
+
 # 100,000 stacks: a synthetic profile, 17 levels of two callers under main.
 if command -v python3 >/dev/null; then
 	# gen.py OUT TIME GROWN [STACKS [ROOT]]: STACKS (100,000) stacks of 17
@@ -219,6 +267,9 @@ EOF
 	check "three snapshots: 3 points in time order ($pts)" test "$pts" = "$want "
 	check "three snapshots: the 3 stacks that never fell are the leak suspects ($(grep -c '^leak' <<<"$r"))" \
 		test "$(grep -c '^leak' <<<"$r")" = 3
+	r=$(page "$WORK/three.html" "sample:inuse_space;select:main")
+	check "a function without a source file: no source available ($(field "$r" source))" \
+		test "$(field "$r" source)" = none
 
 	# A function whose name would end the data or open a comment.
 	evil='</script><!--<script>alert(1)//'

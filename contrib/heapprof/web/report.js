@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // heapprof web: the report page's script. It reads the data heapprof embedded
-// (a function table, a trie of stacks, values per profile and sample type) and
-// draws every view from one state: sample type, snapshot, focus and ignore
-// filters, search, zoom, selected function. No library, no network.
+// (a function table, a trie of stacks, values per profile and sample type, the
+// source of the top functions) and draws every view from one state: sample type,
+// snapshot, focus and ignore filters, search, zoom, selected function (its
+// callers, callees and source). No library, no network.
 'use strict';
 
 var D = JSON.parse(document.getElementById('data').textContent);
@@ -465,6 +466,71 @@ function select(f) {
 	state.selected = f;
 	drawTop();
 	drawCalls();
+	drawSource();
+}
+
+// ---- the source view ----------------------------------------------------------------
+
+// The routines heapprof embedded ({func, file, first, text, lines}), by
+// function: each line with values is [line, flat and cum of each type].
+var sourcesOf = {};
+(function indexSources() {
+	var byName = new Map();
+	if (D.sources.length)
+		D.funcs.forEach(function (name, f) { byName.set(name, f); });
+	D.sources.forEach(function (r) {
+		var f = byName.get(r.func);
+		if (f !== undefined)
+			(sourcesOf[f] = sourcesOf[f] || []).push(r);
+	});
+})();
+
+// One routine: its lines, numbered, with flat and cum of the type shown.
+function drawRoutine(box, r) {
+	box.appendChild(document.createElement('h3')).textContent = r.file;
+	var table = box.appendChild(document.createElement('table'));
+	table.className = 'src';
+	var head = table.appendChild(document.createElement('thead')).appendChild(document.createElement('tr'));
+	['Line', 'Flat', 'Cum', 'Source'].forEach(function (h) {
+		head.appendChild(document.createElement('th')).textContent = h;
+	});
+	var body = table.appendChild(document.createElement('tbody')), byLine = {}, t = state.type;
+	r.lines.forEach(function (l) { byLine[l[0]] = [l[1 + 2 * t], l[2 + 2 * t]]; });
+	r.text.forEach(function (text, i) {
+		var n = r.first + i, v = byLine[n] || [0, 0], tr = body.appendChild(document.createElement('tr'));
+		cell(tr, String(n), 'ln');
+		cell(tr, v[0] ? signed(v[0]) : '.', signClass(v[0])).title = v[0];
+		cell(tr, v[1] ? signed(v[1]) : '.', signClass(v[1])).title = v[1];
+		cell(tr, text, 'code');
+		if (v[0] || v[1])
+			tr.className = 'hot';
+		view.source.push([n, v[0], v[1], text]);
+	});
+}
+
+// The source of the selected function, when heapprof embedded it.
+function drawSource() {
+	var box = document.getElementById('source'), f = state.selected, list = sourcesOf[f];
+	box.textContent = '';
+	view.source = [];
+	view.sourceState = f < 0 ? '' : list ? String(list.length) : 'none';
+	document.getElementById('source-label').textContent = f < 0 ?
+		'select a function in the table or the graph' : D.funcs[f];
+	if (f < 0)
+		return;
+	if (!list) {
+		box.appendChild(document.createElement('p')).textContent = 'no source available';
+		return;
+	}
+	var not = [];
+	if (state.snap !== D.snapshots.length - 1)
+		not.push('of the last snapshot');
+	if (state.focus || state.ignore)
+		not.push('without focus and ignore');
+	if (not.length)
+		box.appendChild(document.createElement('p')).textContent =
+			'Line values are ' + not.join(', ') + '.';
+	list.forEach(function (r) { drawRoutine(box, r); });
 }
 
 // ---- the timeline of snapshots -----------------------------------------------------
@@ -631,6 +697,7 @@ function render() {
 	drawFlame();
 	drawTop();
 	drawCalls();
+	drawSource();
 	drawTimeline();
 	document.getElementById('orient').setAttribute('aria-pressed', String(state.icicle));
 	renderMs = performance.now() - t0;
@@ -819,6 +886,8 @@ function writeTestResult() {
 	});
 	view.callers.forEach(function (c) { out.push('caller\t' + c[1] + '\t' + D.funcs[c[0]]); });
 	view.callees.forEach(function (c) { out.push('callee\t' + c[1] + '\t' + D.funcs[c[0]]); });
+	out.push('source\t' + view.sourceState);
+	view.source.forEach(function (l) { out.push('src\t' + l.join('\t')); });
 	var pre = document.getElementById('test-result');
 	pre.textContent = out.join('\n') + '\n';
 	pre.hidden = false;
