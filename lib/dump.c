@@ -51,6 +51,31 @@ static unsigned peak_seq;
 static const char *exit_path; /* the exit profile's name, for the summary */
 static char exit_name[HP_OUTPUT_MAX + 96];
 
+const char *const hp_dump_reasons[HP_DUMP_NREASONS] = {"signal", "exit", "api", "http",
+                                                       "bytes",  "time", "peak"};
+
+/* Profiles written and failed, by reason; read lock-free by /metrics. */
+static _Atomic uint64_t n_written[HP_DUMP_NREASONS], n_failed[HP_DUMP_NREASONS];
+
+/* Counts one profile of trigger, written (err 0) or not. */
+static void count(const char *trigger, int err)
+{
+	for (size_t i = 0; i < HP_DUMP_NREASONS; i++)
+		if (!strcmp(trigger, hp_dump_reasons[i])) {
+			atomic_fetch_add_explicit(err ? &n_failed[i] : &n_written[i], 1,
+			                          memory_order_relaxed);
+			return;
+		}
+}
+
+void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS], uint64_t failed[HP_DUMP_NREASONS])
+{
+	for (size_t i = 0; i < HP_DUMP_NREASONS; i++) {
+		written[i] = atomic_load_explicit(&n_written[i], memory_order_relaxed);
+		failed[i] = atomic_load_explicit(&n_failed[i], memory_order_relaxed);
+	}
+}
+
 void hp_dump_init(uint64_t start)
 {
 	start_ns = start;
@@ -256,8 +281,10 @@ static int write_locked(const hp_profile_opts_t *o, const char *path)
 
 static int dump_opts(const hp_profile_opts_t *o, const char *path)
 {
-	if (!ready)
+	if (!ready) {
+		count(o->trigger, -ENOTSUP);
 		return -ENOTSUP;
+	}
 	pthread_mutex_lock(&dump_lock);
 	int err = -ESHUTDOWN; /* exiting: a dump started now could be cut short */
 	if (!closed)
@@ -265,6 +292,7 @@ static int dump_opts(const hp_profile_opts_t *o, const char *path)
 	if (!strcmp(o->trigger, "exit"))
 		closed = true;
 	pthread_mutex_unlock(&dump_lock);
+	count(o->trigger, err);
 	return err;
 }
 
@@ -284,8 +312,10 @@ int hp_dump_peak(int64_t in_use)
 
 int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
 {
-	if (!ready)
+	if (!ready) {
+		count(opts->trigger, -ENOTSUP);
 		return -ENOTSUP;
+	}
 	pthread_mutex_lock(&dump_lock);
 	int err = -ESHUTDOWN;
 	if (!closed) {
@@ -295,6 +325,7 @@ int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
 		err = hp_profile_write(fd, opts);
 	}
 	pthread_mutex_unlock(&dump_lock);
+	count(opts->trigger, err);
 	return err;
 }
 

@@ -45,6 +45,17 @@ int hp_dump_to_fd(int fd, hp_profile_opts_t *opts);
  */
 void hp_dump_at_exit(void);
 
+/*
+ * The reasons a profile is written for, in the order hp_dump_counts uses:
+ * "signal", "exit", "api", "http", "bytes", "time", "peak".
+ */
+#define HP_DUMP_NREASONS 7
+extern const char *const hp_dump_reasons[HP_DUMP_NREASONS];
+
+/* Profiles written and failed since start, by reason (the /metrics page). */
+void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS],
+                    uint64_t failed[HP_DUMP_NREASONS]);
+
 void hp_dump_prefork(void);
 void hp_dump_postfork_parent(void);
 void hp_dump_postfork_child(void);

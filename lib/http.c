@@ -79,7 +79,21 @@ static struct {
 	bool alone;                        /* every thread of the program has ended */
 	uint64_t busy_until, accept_after; /* ms */
 	conn_t c[MAX_CONNS];
+	uint64_t refused[12]; /* error responses, by refused_codes' index */
 } S = {.lfd = -1};
+
+/* The statuses counted in heapprof_http_requests_refused_total; 0 is any
+ * other. */
+static const int refused_codes[12] = {400, 401, 404, 405, 413, 429,
+                                      431, 500, 501, 503, 505, 0};
+
+static void count_refused(int status)
+{
+	size_t i = 0;
+	while (refused_codes[i] && refused_codes[i] != status)
+		i++;
+	S.refused[i]++;
+}
 
 static uint64_t now_ms(void)
 {
@@ -203,6 +217,7 @@ static void respond_error(conn_t *c, int status, const char *extra)
 {
 	char body[64];
 	size_t n = hp_fmt(body, sizeof(body), "%d %s\n", status, reason(status));
+	count_refused(status);
 	respond(c, status, "text/plain; charset=utf-8", extra, body, n, -1, 0);
 }
 
@@ -445,6 +460,93 @@ static void serve_allocs(conn_t *c)
 	serve_profile(c, "alloc_space");
 }
 
+/* ---- /metrics: Prometheus' text format 0.0.4 ---------------------------- */
+
+typedef struct {
+	int64_t inuse_objects, alloc_objects; /* rounded per bucket, as a profile */
+	uint64_t inuse_bytes, alloc_bytes;
+} totals_t;
+
+static int64_t objects(uint64_t w)
+{
+	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
+	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
+}
+
+/* Sums the buckets' counters, lock-free, the way a profile reads them. */
+static void add_bucket(const hp_bucket_t *b, void *arg)
+{
+	totals_t *t = arg;
+	hp_counts_t c;
+	hp_stack_table_read(b, &c);
+	t->alloc_objects += objects(c.alloc_count);
+	t->alloc_bytes += c.alloc_bytes;
+	t->inuse_objects += objects(c.alloc_count - c.free_count);
+	t->inuse_bytes += c.alloc_bytes - c.free_bytes;
+}
+
+/* One metric without labels: its HELP, TYPE and value. */
+static void metric(buf_t *b, const char *name, const char *type, const char *help,
+                   unsigned long long v)
+{
+	char line[320];
+	size_t n = hp_fmt(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+	                  name, help, name, type, name, v);
+	put(b, line, n);
+}
+
+/* A counter with one label: HELP, TYPE, and a line per value. */
+static void labelled(buf_t *b, const char *name, const char *help, const char *label,
+                     const char *const *vals, const uint64_t *counts, size_t n)
+{
+	char line[320];
+	put(b, line,
+	    hp_fmt(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n", name, help,
+	           name));
+	for (size_t i = 0; i < n; i++)
+		put(b, line,
+		    hp_fmt(line, sizeof(line), "%s{%s=\"%s\"} %llu\n", name, label,
+		           vals[i], (unsigned long long)counts[i]));
+}
+
+static void serve_metrics(conn_t *c)
+{
+	totals_t t = {0};
+	hp_stack_table_foreach(add_bucket, &t);
+	uint64_t written[HP_DUMP_NREASONS], failed[HP_DUMP_NREASONS];
+	hp_dump_counts(written, failed);
+	char codes[12][8];
+	const char *code_names[12];
+	for (size_t i = 0; i < 12; i++) {
+		hp_fmt(codes[i], sizeof(codes[i]), "%d", refused_codes[i]);
+		code_names[i] = refused_codes[i] ? codes[i] : "other";
+	}
+	buf_t b = {0};
+	metric(&b, "heapprof_inuse_bytes", "gauge", "Estimated bytes in use.",
+	       t.inuse_bytes);
+	metric(&b, "heapprof_inuse_objects", "gauge", "Estimated objects in use.",
+	       (unsigned long long)(t.inuse_objects < 0 ? 0 : t.inuse_objects));
+	metric(&b, "heapprof_alloc_bytes_total", "counter",
+	       "Estimated bytes allocated since start.", t.alloc_bytes);
+	metric(&b, "heapprof_alloc_objects_total", "counter",
+	       "Estimated objects allocated since start.",
+	       (unsigned long long)(t.alloc_objects < 0 ? 0 : t.alloc_objects));
+	metric(&b, "heapprof_samples_total", "counter",
+	       "Allocations sampled since start.", hp_trigger_samples());
+	metric(&b, "heapprof_sampling_rate_bytes", "gauge",
+	       "Mean bytes between samples (HEAPPROF_RATE; 1: every allocation).",
+	       hp_sampler_rate());
+	labelled(&b, "heapprof_profiles_written_total", "Profiles written, by reason.",
+	         "reason", hp_dump_reasons, written, HP_DUMP_NREASONS);
+	labelled(&b, "heapprof_profiles_failed_total",
+	         "Profiles that could not be written, by reason.", "reason",
+	         hp_dump_reasons, failed, HP_DUMP_NREASONS);
+	labelled(&b, "heapprof_http_requests_refused_total",
+	         "Requests to the endpoint answered with an error, by status.", "code",
+	         code_names, S.refused, 12);
+	respond_buf(c, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
 static const struct {
 	const char *path;
 	void (*serve)(conn_t *c);
@@ -455,6 +557,7 @@ static const struct {
     {"/debug/pprof/allocs", serve_allocs, false},
     {"/debug/pprof/cmdline", serve_cmdline, false},
     {"/debug/pprof/symbol", serve_symbol, true},
+    {"/metrics", serve_metrics, false},
 };
 
 /* "Bearer TOKEN", the token compared in time independent of where it differs. */
@@ -663,6 +766,7 @@ static void accept_all(uint64_t now)
 				c = &S.c[i];
 		char *in = c ? hp_real.malloc(HP_HTTP_HEAD_MAX) : NULL;
 		if (!in) {
+			count_refused(503);
 			send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			continue;
