@@ -69,6 +69,20 @@ preload_for() {
 	esac
 }
 
+# endpoint_of PID [ERRFILE]: waits up to 5 s for PID's record to name its
+# HEAPPROF_HTTP endpoint and prints it (nothing if none; stops waiting early
+# once ERRFILE has something in it).
+endpoint_of() {
+	local rec=/tmp/heapprof-$(id -u)/$1 err=${2:-} ep=""
+	for _ in $(seq 100); do
+		ep=$(awk '$1 == "endpoint" { print $2 }' "$rec" 2>/dev/null)
+		[ -n "$ep" ] && break
+		[ -n "$err" ] && grep -qs . "$err" && break
+		sleep 0.05
+	done
+	echo "$ep"
+}
+
 # run ALLOCATOR PROGRAM ARGS...: runs under the profiler with a timeout.
 run_profiled() {
 	local alloc=$1

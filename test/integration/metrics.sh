@@ -10,33 +10,10 @@
 need curl curl
 
 PROG=$TEST_BUILDDIR/prog_http
-REC=/tmp/heapprof-$(id -u)
 PROM_PID=""
 trap '[ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null; [ -n "$PROM_PID" ] && wait "$PROM_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-# start NAME [VAR=VALUE...]: as in http.sh; PID and EP (the endpoint) set.
-start() {
-	local name=$1
-	shift
-	env "$@" HEAPPROF_RATE=1 HEAPPROF_AT_EXIT=0 HEAPPROF_OUTPUT="$WORK/$name" \
-		LD_PRELOAD="$HEAPPROF_LIB" "$PROG" 60 "$WORK/$name.stop" \
-		>"$WORK/$name.out" 2>"$WORK/$name.err" &
-	PID=$!
-	EP=""
-	for _ in $(seq 100); do
-		EP=$(awk '$1 == "endpoint" { print $2 }' "$REC/$PID" 2>/dev/null)
-		[ -n "$EP" ] && break
-		sleep 0.05
-	done
-}
-
-stop() {
-	touch "$WORK/$1.stop"
-	wait "$PID"
-	local rc=$?
-	check "$1: the program's output and exit status are its own (rc $rc)" \
-		test "$rc" = 7 -a "$(cat "$WORK/$1.out")" = "prog_http: done"
-}
+. "$(dirname "$0")/http_prog.sh"
 
 # value NAME: the value of the sample line NAME (with its labels) on the page.
 value() { awk -v n="$1" '$1 == n { print $2 }' "$WORK/metrics"; }

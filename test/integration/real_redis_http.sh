@@ -12,7 +12,6 @@ need redis-server redis-server
 need redis-benchmark redis-tools
 need redis-cli redis-tools
 need curl curl
-REC=/tmp/heapprof-$(id -u)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
@@ -28,12 +27,7 @@ serve() {
 serve plain
 serve prof LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_HTTP=127.0.0.1:0 HEAPPROF_AT_EXIT=0
 PROF_PID=${PIDS[1]}
-EP=""
-for _ in $(seq 100); do
-	EP=$(awk '$1 == "endpoint" { print $2 }' "$REC/$PROF_PID" 2>/dev/null)
-	[ -n "$EP" ] && break
-	sleep 0.05
-done
+EP=$(endpoint_of "$PROF_PID")
 check "the profiled server serves the endpoint (${EP:-none})" test -n "$EP"
 
 # bench NAME [N]: redis-benchmark on server NAME; prints the seconds it took.
