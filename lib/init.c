@@ -39,10 +39,12 @@ static void prefork(void)
 	hp_stack_table_prefork();
 	hp_live_map_prefork();
 	hp_meta_prefork();
+	hp_stack_prefork();
 }
 
 static void postfork_parent(void)
 {
+	hp_stack_postfork_parent();
 	hp_meta_postfork_parent();
 	hp_live_map_postfork_parent();
 	hp_stack_table_postfork_parent();
@@ -53,6 +55,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
+	hp_stack_postfork_child();
 	hp_meta_postfork_child();
 	hp_live_map_postfork_child();
 	hp_stack_table_postfork_child();

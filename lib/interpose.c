@@ -41,18 +41,40 @@ static void out_of_metadata(void)
 	hp_sampler_disable();
 }
 
-/* Records a sampled block: stack, bucket, counters, live record. */
-static HP_NOINLINE void record(void *p, size_t n)
+/*
+ * Captures the caller's stack, the re-entry guard held (libunwind may
+ * allocate) and errno kept. Inlined, like hp_stack_capture, into the slow
+ * path the interposer tail-calls.
+ */
+static inline __attribute__((always_inline)) const hp_stack_t *capture(hp_stack_t *st,
+                                                                       uintptr_t *raw)
 {
 	int saved = errno;
 	hp_guard_enter();
-	uintptr_t frames[hp_config.max_frames];
-	bool truncated;
-	unsigned nf = hp_stack_capture(frames, hp_config.max_frames, &truncated);
+	hp_stack_capture(st, raw, hp_config.max_frames);
+	hp_guard_exit();
+	errno = saved;
+	return st;
+}
+
+/*
+ * In a slow path, once the sampler has decided: declares the capture buffer
+ * and points name at the caller's stack when sample is set, else at NULL.
+ */
+#define CAPTURE_IF(sample, name)                                                         \
+	uintptr_t name##_raw[(sample) ? hp_config.max_frames + HP_STACK_ROOM : 1];       \
+	hp_stack_t name##_st;                                                            \
+	const hp_stack_t *name = (sample) ? capture(&name##_st, name##_raw) : NULL
+
+/* Records a sampled block: bucket, counters, live record. */
+static HP_NOINLINE void record(void *p, size_t n, const hp_stack_t *st)
+{
+	int saved = errno;
+	hp_guard_enter();
 	hp_live_t rec = {.addr = (uintptr_t)p, .size = n};
 	uint64_t count_w, bytes_w;
 	hp_sampler_weights(n, &count_w, &bytes_w);
-	rec.bucket = hp_stack_table_intern(frames, nf, truncated);
+	rec.bucket = hp_stack_table_intern(st->frames, st->n, st->truncated);
 	if (!rec.bucket || hp_live_map_insert(&rec))
 		out_of_metadata();
 	else {
@@ -65,19 +87,20 @@ static HP_NOINLINE void record(void *p, size_t n)
 }
 
 /*
- * Every block a slow path hands out passes here; sample is what the sampler
- * decided before the backing call. Blocks of the bootstrap pool come out only
+ * Every block a slow path hands out passes here; st is the caller's stack
+ * when the sampler chose the block (before the backing call), else NULL.
+ * Blocks of the bootstrap pool come out only
  * before start-up, when every allocation takes a slow path (the sampler is
  * not initialised yet, see hp_sampler_decide_slow) and none is sampled. They
  * must never reach the next allocator's free: pinning their filter bytes
  * sends free and realloc to their slow paths, which recognise them.
  */
-static void *handed_out(void *p, size_t n, bool sample)
+static void *handed_out(void *p, size_t n, const hp_stack_t *st)
 {
 	if (hp_unlikely(hp_backing_is_boot(p)))
 		hp_live_map_pin(p);
-	else if (sample && p)
-		record(p, n);
+	else if (st && p)
+		record(p, n, st);
 	return p;
 }
 
@@ -104,9 +127,10 @@ static bool forget(void *p, hp_live_t *rec)
 static HP_NOINLINE void *malloc_slow(size_t n)
 {
 	if (hp_pool_only())
-		return handed_out(hp_backing_boot_alloc(n), n, false);
+		return handed_out(hp_backing_boot_alloc(n), n, NULL);
 	bool sample = hp_sampler_decide_slow();
-	return handed_out(hp_real.malloc(n), n, sample);
+	CAPTURE_IF(sample, st);
+	return handed_out(hp_real.malloc(n), n, st);
 }
 
 HP_EXPORT void *malloc(size_t n)
@@ -140,9 +164,10 @@ static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
 	if (hp_pool_only()) /* the pool is zeroed: it is never reused */
 		return __builtin_mul_overflow(a, b, &n)
 		           ? (errno = ENOMEM, NULL)
-		           : handed_out(hp_backing_boot_alloc(n), n, false);
+		           : handed_out(hp_backing_boot_alloc(n), n, NULL);
 	bool sample = !__builtin_mul_overflow(a, b, &n) && hp_sampler_decide_slow();
-	return handed_out(hp_real.calloc(a, b), n, sample);
+	CAPTURE_IF(sample, st);
+	return handed_out(hp_real.calloc(a, b), n, st);
 }
 
 HP_EXPORT void *calloc(size_t a, size_t b)
@@ -174,6 +199,7 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 	bool had =
 	    p && hp_live_map_maybe_contains(p) && hp_live_map_remove((uintptr_t)p, &old);
 	bool sample = consumed ? hp_sampler_decide_slow() : hp_sampler_decide(n);
+	CAPTURE_IF(sample, st);
 	int saved = errno;
 	void *q = hp_real.realloc(p, n);
 	if (!q) {
@@ -187,7 +213,7 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 	}
 	if (had)
 		subtract(&old);
-	handed_out(q, n, sample);
+	handed_out(q, n, st);
 	errno = saved;
 	return q;
 }
@@ -232,7 +258,8 @@ static void *call_aligned(int kind, size_t al, size_t n)
 static HP_NOINLINE void *aligned_slow(int kind, size_t al, size_t n)
 {
 	bool sample = hp_sampler_decide_slow();
-	return handed_out(call_aligned(kind, al, n), n, sample);
+	CAPTURE_IF(sample, st);
+	return handed_out(call_aligned(kind, al, n), n, st);
 }
 
 HP_EXPORT void *memalign(size_t al, size_t n)
@@ -266,9 +293,10 @@ HP_EXPORT void *pvalloc(size_t n)
 static HP_NOINLINE int posix_memalign_slow(void **out, size_t al, size_t n)
 {
 	bool sample = hp_sampler_decide_slow();
+	CAPTURE_IF(sample, st);
 	int r = hp_real.posix_memalign(out, al, n);
 	if (!r)
-		handed_out(*out, n, sample);
+		handed_out(*out, n, st);
 	return r;
 }
 
@@ -352,8 +380,8 @@ static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
 static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *nt)
 {
 	bool sample = hp_sampler_decide_slow();
-	return handed_out(call_new(i, n, al, nt), n,
-	                  sample); /* may throw: no guard held */
+	CAPTURE_IF(sample, st);
+	return handed_out(call_new(i, n, al, nt), n, st); /* may throw: no guard held */
 }
 
 static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)

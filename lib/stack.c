@@ -15,6 +15,7 @@
 #include <link.h>
 
 static uintptr_t own_start, own_end; /* our executable segment(s) */
+atomic_bool hp_stack_ready;
 
 /* The next allocator's operator new functions, when they wrap malloc. */
 static struct {
@@ -64,9 +65,42 @@ void hp_stack_init(void)
 	if (dladdr((void *)hp_stack_init, &info))
 		dl_iterate_phdr(find_own, (void *)info.dli_fbase);
 	hp_stack_find_wrappers();
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	void *warm[8];
-	unw_backtrace(warm, 8);
+}
+
+/*
+ * libunwind's set-up (its caches, the per-thread policy, its first trace)
+ * costs about 160,000 instructions: paid by the first sample, not by every
+ * program that starts, most of which allocate too little to be sampled.
+ * Called with the re-entry guard held, as every capture is: libunwind's own
+ * allocations go straight to the next allocator.
+ */
+static hp_lock_t setup_lock;
+
+void hp_stack_setup(void)
+{
+	hp_lock_t *lock = &setup_lock;
+	hp_lock(lock); /* the others wait: none may trace while the policy changes */
+	if (!atomic_load_explicit(&hp_stack_ready, memory_order_relaxed)) {
+		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		atomic_store_explicit(&hp_stack_ready, true, memory_order_release);
+	}
+	hp_unlock(lock);
+}
+
+/* A fork never copies a set-up half done. */
+void hp_stack_prefork(void)
+{
+	hp_lock(&setup_lock);
+}
+
+void hp_stack_postfork_parent(void)
+{
+	hp_unlock(&setup_lock);
+}
+
+void hp_stack_postfork_child(void)
+{
+	hp_lock_reset(&setup_lock);
 }
 
 /* Is pc inside libheapprof's own code, or inside a wrapper? */
@@ -81,23 +115,13 @@ static bool skipped(uintptr_t pc)
 	return false;
 }
 
-/* Generous room for our own frames and the wrappers above the caller. */
-#define SKIP_ROOM 32
-
-unsigned hp_stack_capture(uintptr_t *out, unsigned max, bool *truncated)
+void hp_stack_trim(hp_stack_t *st, const uintptr_t *raw, int got, unsigned max)
 {
-	if (max > HP_MAX_FRAMES_LIMIT)
-		max = HP_MAX_FRAMES_LIMIT;
-	uintptr_t buf[max + SKIP_ROOM + 1];
-	int n = unw_backtrace((void **)buf, (int)(max + SKIP_ROOM + 1));
 	int i = 0;
-	while (i < n && skipped(buf[i]))
+	while (i < got && skipped(raw[i]))
 		i++;
-	unsigned keep = (unsigned)(n - i);
-	*truncated = keep > max;
-	if (keep > max)
-		keep = max;
-	for (unsigned k = 0; k < keep; k++)
-		out[k] = buf[i + k];
-	return keep;
+	unsigned keep = (unsigned)(got - i);
+	st->truncated = keep > max;
+	st->frames = raw + i;
+	st->n = keep > max ? max : keep;
 }

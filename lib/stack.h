@@ -8,12 +8,15 @@
 #ifndef HP_STACK_H
 #define HP_STACK_H
 
+#include "common.h"
+
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 /*
- * Warms libunwind up (its own set-up allocations happen now), finds our text
- * and the wrappers (hp_stack_find_wrappers).
+ * Finds our text and the wrappers (hp_stack_find_wrappers). libunwind is set
+ * up later, by the first capture (hp_stack_setup).
  */
 void hp_stack_init(void);
 
@@ -25,10 +28,43 @@ void hp_stack_init(void);
  */
 void hp_stack_find_wrappers(void);
 
+/* Set once libunwind is set up (hp_stack_setup, on the first capture). */
+extern HP_HIDDEN atomic_bool hp_stack_ready;
+void hp_stack_setup(void);
+
+void hp_stack_prefork(void);
+void hp_stack_postfork_parent(void);
+void hp_stack_postfork_child(void);
+
+/* Room in a capture buffer above max: the frames trimmed from the leaf end. */
+#define HP_STACK_ROOM 32
+
+/* libunwind's, declared here so that callers need not include libunwind.h. */
+int unw_backtrace(void **buffer, int size);
+
+typedef struct {
+	const uintptr_t *frames; /* leaf first, inside the capture buffer */
+	unsigned n;
+	bool truncated; /* the real stack was deeper than max */
+} hp_stack_t;
+
+/* Points st at the frames of raw[0..got) left after trimming, at most max. */
+void hp_stack_trim(hp_stack_t *st, const uintptr_t *raw, int got, unsigned max);
+
 /*
- * Stores up to max return addresses in out (max <= HP_MAX_FRAMES_LIMIT),
- * returns how many. *truncated is set when the stack was deeper than max.
+ * Captures the calling thread's stack into raw, which holds max +
+ * HP_STACK_ROOM entries (max <= HP_MAX_FRAMES_LIMIT). Always inlined: in the
+ * function an interposer tail-calls, unw_backtrace's frame and that
+ * function's are the only ones walked above the program's, each step costing
+ * about a hundred instructions.
  */
-unsigned hp_stack_capture(uintptr_t *out, unsigned max, bool *truncated);
+static inline __attribute__((always_inline)) void
+hp_stack_capture(hp_stack_t *st, uintptr_t *raw, unsigned max)
+{
+	if (hp_unlikely(!atomic_load_explicit(&hp_stack_ready, memory_order_acquire)))
+		hp_stack_setup();
+	hp_stack_trim(st, raw, unw_backtrace((void **)raw, (int)(max + HP_STACK_ROOM)),
+	              max);
+}
 
 #endif
