@@ -88,6 +88,19 @@ int main(void)
 	hp_guard_exit();
 	ok(!any, "no sample while the re-entry guard is set");
 
+	/* The weights, computed without libm, against 1 / -expm1(-n/R). */
+	double worst = 0;
+	hp_sampler_init(524288, 1);
+	for (size_t n = 1; n < ((size_t)1 << 40); n = n * 3 + 1) {
+		uint64_t cw, bw;
+		hp_sampler_weights(n, &cw, &bw);
+		double want = (double)n / -expm1(-(double)n / 524288.0);
+		/* bytes_w is rounded to a whole byte */
+		double err = (fabs((double)bw - want) - 0.5) / want;
+		worst = err > worst ? err : worst;
+	}
+	ok(worst < 1e-12, "byte weights within %.1e (beyond rounding) of libm's, 1 B to 1 TiB", worst);
+
 	hp_sampler_init(0, 0);
 	any = false;
 	for (int i = 0; i < 100; i++)
