@@ -22,7 +22,8 @@ typedef struct hp_module {
 	char build_id[2 * 64 + 1]; /* hex, "" if none */
 	_Atomic unsigned seen;     /* generation of the last refresh that saw it */
 	/* Symbol table, loaded on first use by the dumper (guarded by the dump lock). */
-	int syms_state; /* 0 not tried, 1 loaded, -1 unavailable */
+	int syms_state;   /* 0 not tried, 1 loaded, 2 sorted, -1 unavailable */
+	unsigned lookups; /* names asked while unsorted */
 	struct hp_sym *syms;
 	size_t nsyms;
 	void *file_map;
