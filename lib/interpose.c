@@ -386,6 +386,8 @@ static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *n
 
 static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)
 {
+	if (hp_unlikely(!hp_real.op_new[i]))
+		next_op(&hp_real.op_new[i]); /* knows new_counts before the first count */
 	if (hp_likely(!hp_real.new_counts || hp_sampler_skip(n)))
 		return call_new(i, n, al, nt);
 	return new_slow(i, n, al, nt);
