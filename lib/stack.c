@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stack: libunwind's unw_backtrace with the per-thread cache. Frames are
+ * stack: libunwind's unw_backtrace with the per-thread cache, libunwind
+ * loaded by the first capture. Frames are
  * trimmed by address range (our text, and the next allocator's operator new
  * when it wraps malloc) rather than by a fixed count, so inlining and tail
  * calls in the interposers cannot leave a profiler frame at the leaf.
@@ -9,13 +10,19 @@
 #include "stack.h"
 #include "backing.h"
 #include "config.h"
+#include "log.h"
 
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
 
+/* The name a libunwind.h macro expands to, as a string: dlsym's argument. */
+#define HP_STRINGIFY(x)  HP_STRINGIFY_(x)
+#define HP_STRINGIFY_(x) #x
+
 static uintptr_t own_start, own_end; /* our executable segment(s) */
 atomic_bool hp_stack_ready;
+_Atomic(hp_backtrace_fn) hp_stack_backtrace;
 
 /* The next allocator's operator new functions, when they wrap malloc. */
 static struct {
@@ -68,12 +75,35 @@ void hp_stack_init(void)
 }
 
 /*
- * libunwind's set-up (its caches, the per-thread policy, its first trace)
- * costs about 160,000 instructions: paid by the first sample, not by every
- * program that starts, most of which allocate too little to be sampled.
- * Called with the re-entry guard held, as every capture is: libunwind's own
- * allocations go straight to the next allocator.
+ * libunwind is loaded, set up and warmed by the first capture, not at
+ * start-up: that is about 250,000 instructions (the loader relocating
+ * libunwind and liblzma, libunwind's caches and first trace) that a program
+ * too short or too small to be sampled never pays. Called with the re-entry
+ * guard held, as every capture is, so the loader's and libunwind's
+ * allocations go straight to the next allocator; libunwind itself takes the
+ * loader's lock on each new code address anyway. RTLD_LOCAL: its
+ * _Unwind_Backtrace and backtrace never stand in for the program's.
  */
+static void load_libunwind(void)
+{
+	void *h = dlopen(HP_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+	void *bt = h ? dlsym(h, "unw_backtrace") : NULL;
+	int (*set_policy)(unw_addr_space_t, unw_caching_policy_t) =
+	    h ? (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(
+	            h, HP_STRINGIFY(unw_set_caching_policy))
+	      : NULL;
+	unw_addr_space_t *space =
+	    h ? (unw_addr_space_t *)dlsym(h, HP_STRINGIFY(unw_local_addr_space)) : NULL;
+	if (!bt || !set_policy || !space) {
+		hp_log("cannot load %s (%s): samples are taken without their stacks",
+		       HP_LIBUNWIND_SONAME, h ? "a symbol is missing" : "dlopen failed");
+		return;
+	}
+	set_policy(*space, UNW_CACHE_PER_THREAD);
+	atomic_store_explicit(&hp_stack_backtrace, (hp_backtrace_fn)bt,
+	                      memory_order_relaxed);
+}
+
 static hp_lock_t setup_lock;
 
 void hp_stack_setup(void)
@@ -81,7 +111,7 @@ void hp_stack_setup(void)
 	hp_lock_t *lock = &setup_lock;
 	hp_lock(lock); /* the others wait: none may trace while the policy changes */
 	if (!atomic_load_explicit(&hp_stack_ready, memory_order_relaxed)) {
-		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		load_libunwind();
 		atomic_store_explicit(&hp_stack_ready, true, memory_order_release);
 	}
 	hp_unlock(lock);

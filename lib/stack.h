@@ -28,8 +28,13 @@ void hp_stack_init(void);
  */
 void hp_stack_find_wrappers(void);
 
-/* Set once libunwind is set up (hp_stack_setup, on the first capture). */
-extern HP_HIDDEN atomic_bool hp_stack_ready;
+/*
+ * libunwind's unw_backtrace once the first capture has loaded libunwind
+ * (hp_stack_setup); NULL before, and if it could not be loaded.
+ */
+typedef int (*hp_backtrace_fn)(void **buffer, int size);
+extern HP_HIDDEN _Atomic(hp_backtrace_fn) hp_stack_backtrace;
+extern HP_HIDDEN atomic_bool hp_stack_ready; /* hp_stack_setup has run */
 void hp_stack_setup(void);
 
 void hp_stack_prefork(void);
@@ -38,9 +43,6 @@ void hp_stack_postfork_child(void);
 
 /* Room in a capture buffer above max: the frames trimmed from the leaf end. */
 #define HP_STACK_ROOM 32
-
-/* libunwind's, declared here so that callers need not include libunwind.h. */
-int unw_backtrace(void **buffer, int size);
 
 typedef struct {
 	const uintptr_t *frames; /* leaf first, inside the capture buffer */
@@ -63,7 +65,9 @@ hp_stack_capture(hp_stack_t *st, uintptr_t *raw, unsigned max)
 {
 	if (hp_unlikely(!atomic_load_explicit(&hp_stack_ready, memory_order_acquire)))
 		hp_stack_setup();
-	hp_stack_trim(st, raw, unw_backtrace((void **)raw, (int)(max + HP_STACK_ROOM)),
+	hp_backtrace_fn bt =
+	    atomic_load_explicit(&hp_stack_backtrace, memory_order_relaxed);
+	hp_stack_trim(st, raw, bt ? bt((void **)raw, (int)(max + HP_STACK_ROOM)) : 0,
 	              max);
 }
 
