@@ -334,6 +334,7 @@ void hp_backing_init(void)
 		r.pvalloc = page_rounded_valloc;
 	if (owner && object_of((void *)r.reallocarray) != owner)
 		r.reallocarray = realloc_array;
+	r.malloc_is_libc = owner && owner == object_of((void *)__libc_malloc);
 	hp_real = r;
 	/* The C++ operators: by the first operator call (interpose.c), since a C
 	 * program's twenty failed look-ups would cost 45,000 instructions. */

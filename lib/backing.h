@@ -66,6 +66,8 @@ typedef struct {
 	 * malloc, which counts them.
 	 */
 	bool new_counts;
+	/* The next malloc is glibc's (it lives in the same object as __libc_malloc). */
+	bool malloc_is_libc;
 } hp_backing_t;
 
 /* Before hp_backing_init these point at bootstrap functions that trigger it. */

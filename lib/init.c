@@ -9,6 +9,7 @@
 #include "common.h"
 #include "config.h"
 #include "dump.h"
+#include "interpose.h"
 #include "http.h"
 #include "live_map.h"
 #include "log.h"
@@ -138,6 +139,7 @@ __attribute__((constructor)) static void hp_init(void)
 	hp_trigger_start_timer(); /* HEAPPROF_DUMP_SECONDS, by the user's choice */
 	hp_record_publish(hp_config.signal, hp_config.output);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
+	hp_interpose_init(rate);
 	hp_sampler_init(rate, hp_config.seed);
 }
 
