@@ -22,6 +22,7 @@ hp_config_t hp_config = {
     .signal = SIGUSR2,
     .at_exit = true,
     .max_frames = HP_DEFAULT_MAX_FRAMES,
+    .unwind_fast = true,
     .follow_exec = true,
     .peak_step = 10,
 };
@@ -224,6 +225,15 @@ static int set_max_frames(const char *v)
 	return 0;
 }
 
+static int set_unwind(const char *v)
+{
+	if (!strcmp(v, "fast") || !strcmp(v, "libunwind")) {
+		hp_config.unwind_fast = !strcmp(v, "fast");
+		return 0;
+	}
+	return -EINVAL;
+}
+
 static int set_verbose(const char *v)
 {
 	return hp_config_parse_bool(v, &hp_config.verbose);
@@ -331,6 +341,7 @@ static const struct {
      "USR2"},
     {"HEAPPROF_AT_EXIT", set_at_exit, "1/0, true/false, yes/no", "1"},
     {"HEAPPROF_MAX_FRAMES", set_max_frames, "a depth from 1 to 512", "128"},
+    {"HEAPPROF_UNWIND", set_unwind, "fast or libunwind", "fast"},
     {"HEAPPROF_VERBOSE", set_verbose, "1/0, true/false, yes/no", "0"},
     {"HEAPPROF_SEED", set_seed, "a non-negative integer", "a random seed"},
     {"HEAPPROF_FOLLOW_EXEC", set_follow_exec, "1/0, true/false, yes/no", "1"},
@@ -376,7 +387,7 @@ void hp_config_print(void)
 	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu HEAPPROF_HTTP=%s "
 	    "HEAPPROF_HTTP_TOKEN=%s HEAPPROF_DUMP_BYTES=%llu HEAPPROF_DUMP_SECONDS=%u "
 	    "HEAPPROF_KEEP=%u HEAPPROF_DUMP_PEAK=%d HEAPPROF_PEAK_STEP=%u "
-	    "HEAPPROF_SUMMARY=%d",
+	    "HEAPPROF_SUMMARY=%d HEAPPROF_UNWIND=%s",
 	    (unsigned long long)hp_config.rate, hp_config.output,
 	    hp_config.signal ? "SIG" : "none",
 	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
@@ -386,5 +397,6 @@ void hp_config_print(void)
 	    hp_config.http[0] ? hp_config.http : "(off)",
 	    hp_config.http_token[0] ? "(set)" : "(none)",
 	    (unsigned long long)hp_config.dump_bytes, hp_config.dump_seconds,
-	    hp_config.keep, hp_config.dump_peak, hp_config.peak_step, hp_config.summary);
+	    hp_config.keep, hp_config.dump_peak, hp_config.peak_step, hp_config.summary,
+	    hp_config.unwind_fast ? "fast" : "libunwind");
 }

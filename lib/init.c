@@ -20,6 +20,7 @@
 #include "stack_table.h"
 #include "symbols.h"
 #include "trigger.h"
+#include "unwind_fast.h"
 #include "unwind_io.h"
 
 #include <dlfcn.h>
@@ -148,6 +149,13 @@ __attribute__((destructor)) static void hp_fini(void)
 	if (!hp_sampler_rate())
 		return;
 	hp_http_fini();
+	if (hp_config.verbose) {
+		unsigned long r[4];
+		hp_unwind_fast_rules(r);
+		hp_log("stack rules: %lu from RSP, %lu from RBP, %lu outermost, %lu "
+		       "libunwind's",
+		       r[1], r[2], r[3], r[0]);
+	}
 	hp_dump_at_exit();
 	hp_record_remove();
 }

@@ -19,6 +19,7 @@
 #include "stack_table.h"
 #include "symbols.h"
 #include "trigger.h"
+#include "unwind_fast.h"
 
 #include <errno.h>
 #include <string.h>
@@ -389,7 +390,9 @@ HP_EXPORT int dlclose(void *handle)
 		hp_guard_exit();
 		errno = saved;
 	}
-	return hp_real.dlclose(handle);
+	int r = hp_real.dlclose(handle);
+	hp_unwind_fast_forget(); /* its code may be gone: rules for it too */
+	return r;
 }
 
 /* ---- C++ operators ----------------------------------------------------

@@ -11,6 +11,7 @@
 #include "backing.h"
 #include "config.h"
 #include "log.h"
+#include "unwind_fast.h"
 
 #include <dlfcn.h>
 #include <libunwind.h>
@@ -100,6 +101,8 @@ static void load_libunwind(void)
 		return;
 	}
 	set_policy(*space, UNW_CACHE_PER_THREAD);
+	if (hp_config.unwind_fast)
+		hp_unwind_fast_setup(h);
 	atomic_store_explicit(&hp_stack_backtrace, (hp_backtrace_fn)bt,
 	                      memory_order_relaxed);
 }

@@ -9,6 +9,7 @@
 #define HP_STACK_H
 
 #include "common.h"
+#include "unwind_fast.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -55,20 +56,23 @@ void hp_stack_trim(hp_stack_t *st, const uintptr_t *raw, int got, unsigned max);
 
 /*
  * Captures the calling thread's stack into raw, which holds max +
- * HP_STACK_ROOM entries (max <= HP_MAX_FRAMES_LIMIT). Always inlined: in the
- * function an interposer tail-calls, unw_backtrace's frame and that
- * function's are the only ones walked above the program's, each step costing
- * about a hundred instructions.
+ * HP_STACK_ROOM entries (max <= HP_MAX_FRAMES_LIMIT): by unwind_fast's rules,
+ * or by libunwind's unw_backtrace where they do not describe a frame. Always
+ * inlined: in the function an interposer tail-calls, the walker's frame and
+ * that function's are the only ones walked above the program's.
  */
 static inline __attribute__((always_inline)) void
 hp_stack_capture(hp_stack_t *st, uintptr_t *raw, unsigned max)
 {
 	if (hp_unlikely(!atomic_load_explicit(&hp_stack_ready, memory_order_acquire)))
 		hp_stack_setup();
-	hp_backtrace_fn bt =
-	    atomic_load_explicit(&hp_stack_backtrace, memory_order_relaxed);
-	hp_stack_trim(st, raw, bt ? bt((void **)raw, (int)(max + HP_STACK_ROOM)) : 0,
-	              max);
+	int got = hp_unwind_fast(raw, (int)(max + HP_STACK_ROOM));
+	if (got < 0) {
+		hp_backtrace_fn bt =
+		    atomic_load_explicit(&hp_stack_backtrace, memory_order_relaxed);
+		got = bt ? bt((void **)raw, (int)(max + HP_STACK_ROOM)) : 0;
+	}
+	hp_stack_trim(st, raw, got, max);
 }
 
 #endif

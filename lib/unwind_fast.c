@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unwind_fast: x86-64 stack walking from a table of rules, one per return
+ * address: the caller's frame starts at CFA = RSP + k or RBP + k, its return
+ * address is at CFA - 8, and RBP was saved at CFA + j or not touched. That
+ * covers the code compilers emit at call sites, with or without a frame
+ * pointer. A rule is learnt the first time an address is seen, by asking
+ * libunwind to step from that frame three times with RSP and then RBP and the
+ * other registers moved: a rule of one of the two shapes moves the CFA with
+ * exactly one of them, by exactly as much. Anything else (signal frames,
+ * stack realignment, expressions) is remembered as "libunwind's" and the
+ * whole walk goes back to libunwind, as does a frame outside the thread's
+ * stack: this walker only reads the stack, between the frame it starts from
+ * and the top of the thread's stack. Rules are dropped when code is unloaded.
+ *
+ * The table is shared by every thread, read without a lock: each slot holds a
+ * key (return address and the table's epoch) and a rule, written as a
+ * sequence lock in which the key itself is the version.
+ */
+#include "unwind_fast.h"
+#include "common.h"
+
+#if defined(__x86_64__)
+
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define STRINGIFY(x)  STRINGIFY_(x)
+#define STRINGIFY_(x) #x
+
+static struct {
+	int (*init_local)(unw_cursor_t *, unw_context_t *);
+	int (*step)(unw_cursor_t *);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+	int (*get_save_loc)(unw_cursor_t *, int, unw_save_loc_t *);
+} unw;
+static atomic_bool ready;
+
+void hp_unwind_fast_setup(void *h)
+{
+	void *f[4] = {dlsym(h, STRINGIFY(unw_init_local)), dlsym(h, STRINGIFY(unw_step)),
+	              dlsym(h, STRINGIFY(unw_get_reg)),
+	              dlsym(h, STRINGIFY(unw_get_save_loc))};
+	for (int i = 0; i < 4; i++)
+		if (!f[i])
+			return; /* libunwind alone, as before */
+	memcpy(&unw.init_local, &f[0], sizeof(f[0]));
+	memcpy(&unw.step, &f[1], sizeof(f[1]));
+	memcpy(&unw.get_reg, &f[2], sizeof(f[2]));
+	memcpy(&unw.get_save_loc, &f[3], sizeof(f[3]));
+	atomic_store_explicit(&ready, true, memory_order_release);
+}
+
+/* ---- rules -------------------------------------------------------------- */
+
+enum { LIBUNWIND = 0, FROM_RSP = 1, FROM_RBP = 2, OUTERMOST = 3 };
+#define RBP_SAVED 4
+
+/* base | RBP_SAVED | (uint16)rbp_off << 16 | (uint32)cfa_off << 32 */
+static uint64_t pack(unsigned base, int64_t cfa_off, bool rbp_saved, int64_t rbp_off)
+{
+	return base | (rbp_saved ? RBP_SAVED : 0) | (uint64_t)(uint16_t)rbp_off << 16 |
+	       (uint64_t)(uint32_t)cfa_off << 32;
+}
+
+#define SLOTS_LG  14
+#define SLOTS     (1u << SLOTS_LG)
+#define PROBE_MAX 8
+#define CLAIMED   UINT64_MAX /* a slot being written: occupied, matches nothing */
+#define EPOCH_MAX 0xfffe     /* keys carry the epoch in their top 16 bits */
+
+typedef struct {
+	_Atomic uint64_t key; /* 0 empty; pc | epoch << 48 */
+	_Atomic uint64_t rule;
+} slot_t;
+
+static slot_t table[SLOTS]; /* in BSS: pages never used stay unallocated */
+static _Atomic uint64_t epoch = 1;
+
+static size_t slot_of(uint64_t key)
+{
+	return (size_t)(hp_mix64(key) >> (64 - SLOTS_LG));
+}
+
+static bool lookup(uint64_t key, uint64_t *rule)
+{
+	size_t i = slot_of(key);
+	for (int n = 0; n < PROBE_MAX; n++, i = (i + 1) & (SLOTS - 1)) {
+		uint64_t k = atomic_load_explicit(&table[i].key, memory_order_acquire);
+		if (k == key) {
+			uint64_t r =
+			    atomic_load_explicit(&table[i].rule, memory_order_relaxed);
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&table[i].key, memory_order_relaxed) !=
+			    key)
+				return false;
+			*rule = r;
+			return true;
+		}
+		if (!k)
+			return false;
+	}
+	return false;
+}
+
+/* Best effort: a full neighbourhood leaves the address to be learnt again. */
+static void insert(uint64_t key, uint64_t rule)
+{
+	size_t i = slot_of(key);
+	for (int n = 0; n < PROBE_MAX; n++, i = (i + 1) & (SLOTS - 1)) {
+		uint64_t k = atomic_load_explicit(&table[i].key, memory_order_relaxed);
+		if (k == key)
+			return;
+		bool stale = k && k != CLAIMED && (k >> 48) != (key >> 48);
+		if ((k && !stale) ||
+		    !atomic_compare_exchange_strong(&table[i].key, &k, CLAIMED))
+			continue;
+		atomic_thread_fence(memory_order_release);
+		atomic_store_explicit(&table[i].rule, rule, memory_order_relaxed);
+		atomic_store_explicit(&table[i].key, key, memory_order_release);
+		return;
+	}
+}
+
+void hp_unwind_fast_rules(unsigned long counts[4])
+{
+	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
+	for (int k = 0; k < 4; k++)
+		counts[k] = 0;
+	for (size_t i = 0; i < SLOTS; i++) {
+		uint64_t key = atomic_load_explicit(&table[i].key, memory_order_acquire);
+		if (key && key != CLAIMED && key >> 48 == tag)
+			counts[atomic_load_explicit(&table[i].rule,
+			                            memory_order_relaxed) &
+			       3]++;
+	}
+}
+
+void hp_unwind_fast_forget(void)
+{
+	uint64_t e = atomic_load(&epoch);
+	while (e <= EPOCH_MAX && !atomic_compare_exchange_weak(&epoch, &e, e + 1))
+		;
+}
+
+/* ---- learning a rule from libunwind ------------------------------------- */
+
+typedef struct {
+	uintptr_t cfa, ra, rbp;
+	bool rbp_saved;
+	uintptr_t rbp_at; /* where, if saved */
+} step_t;
+
+/*
+ * One libunwind step from a frame at the call in front of return address pc
+ * (pc - 1: the rule in force during the call), with the given RSP, RBP and
+ * every other register. 1 stepped, 0 outermost frame, -1 failed.
+ */
+static int probe(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t others, step_t *s)
+{
+	unw_context_t uc;
+	memset(&uc, 0, sizeof(uc));
+	greg_t *g = uc.uc_mcontext.gregs;
+	for (int r = 0; r < NGREG; r++)
+		g[r] = (greg_t)others;
+	g[REG_RIP] = (greg_t)(pc - 1);
+	g[REG_RSP] = (greg_t)sp;
+	g[REG_RBP] = (greg_t)bp;
+	unw_cursor_t c;
+	if (unw.init_local(&c, &uc) < 0)
+		return -1;
+	int r = unw.step(&c);
+	if (r <= 0)
+		return r < 0 ? -1 : 0;
+	unw_word_t cfa, ra, rbp;
+	unw_save_loc_t loc;
+	if (unw.get_reg(&c, UNW_REG_SP, &cfa) || unw.get_reg(&c, UNW_REG_IP, &ra) ||
+	    unw.get_reg(&c, UNW_X86_64_RBP, &rbp) ||
+	    unw.get_save_loc(&c, UNW_X86_64_RBP, &loc))
+		return -1;
+	s->cfa = cfa;
+	s->ra = ra;
+	s->rbp = rbp;
+	/* A register left as it was still "lives" in the context given to libunwind. */
+	s->rbp_saved = loc.type == UNW_SLT_MEMORY && !(loc.u.addr >= (uintptr_t)&uc &&
+	                                               loc.u.addr < (uintptr_t)(&uc + 1));
+	s->rbp_at = s->rbp_saved ? loc.u.addr : 0;
+	return 1;
+}
+
+static bool on_stack(uintptr_t a, uintptr_t sp, uintptr_t hi)
+{
+	return a >= sp && a <= hi;
+}
+
+/*
+ * Is pc the kernel's way back from a signal handler, mov $15, %rax; syscall
+ * (rt_sigreturn)? The frame under it is the interrupted one, described by the
+ * ucontext on the stack, not by a rule: libunwind knows it by these bytes
+ * too. Read with process_vm_readv, which fails instead of faulting: pc is
+ * only a word found where a return address should be.
+ */
+static bool sigreturn_at(uintptr_t pc)
+{
+	static const unsigned char code[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00,
+	                                     0x00, 0x00, 0x0f, 0x05};
+	unsigned char got[sizeof(code)];
+	struct iovec local = {got, sizeof(got)}, remote = {(void *)pc, sizeof(got)};
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(got))
+		return true; /* unreadable: let libunwind judge it */
+	return !memcmp(got, code, sizeof(code));
+}
+
+/* The rule for the frame at return address pc with these RSP and RBP. */
+static uint64_t learn(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
+{
+	step_t a, b, c;
+	int r = probe(pc, sp, bp, sp, &a);
+	if (r == 0) /* seen from the call before it, a signal return looks outermost */
+		return pack(sigreturn_at(pc) ? LIBUNWIND : OUTERMOST, 0, false, 0);
+	/*
+	 * The moved probes read 16 bytes further up the stack than the real one,
+	 * through RSP, or through RBP when RBP is the frame's base (and so points
+	 * into the stack). The other registers move by 32 in the second probe:
+	 * a CFA based on one of them moves by 32, neither shape.
+	 */
+	if (r < 0 || !on_stack(a.cfa, sp + 8, hi - 32) ||
+	    a.ra != ((const uintptr_t *)a.cfa)[-1])
+		return pack(LIBUNWIND, 0, false, 0);
+	if (probe(pc, sp, bp + 16, sp + 32, &b) <= 0 ||
+	    probe(pc, sp + 16, bp, sp, &c) <= 0)
+		return pack(LIBUNWIND, 0, false, 0);
+	unsigned base;
+	int64_t off;
+	if (b.cfa == a.cfa && c.cfa == a.cfa + 16) {
+		base = FROM_RSP;
+		off = (int64_t)(a.cfa - sp);
+	} else if (b.cfa == a.cfa + 16 && c.cfa == a.cfa) {
+		base = FROM_RBP;
+		off = (int64_t)(a.cfa - bp);
+	} else
+		return pack(LIBUNWIND, 0, false, 0);
+	int64_t rbp_off = a.rbp_saved ? (int64_t)(a.rbp_at - a.cfa) : 0;
+	bool same = a.rbp_saved == b.rbp_saved && a.rbp_saved == c.rbp_saved &&
+	            (!a.rbp_saved ? a.rbp == bp
+	                          : rbp_off == (int64_t)(b.rbp_at - b.cfa) &&
+	                                rbp_off == (int64_t)(c.rbp_at - c.cfa));
+	if (!same || off <= 0 || off > INT32_MAX || (off & 7) || rbp_off < INT16_MIN ||
+	    rbp_off > INT16_MAX || (rbp_off & 7))
+		return pack(LIBUNWIND, 0, false, 0);
+	return pack(base, off, a.rbp_saved, rbp_off);
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+extern void *__libc_stack_end;
+
+static HP_TLS uintptr_t stack_hi; /* top of this thread's stack; 1: unknown */
+
+static uintptr_t find_stack_hi(void)
+{
+	if (syscall(SYS_gettid) == getpid())
+		return ((uintptr_t)__libc_stack_end + 4095) & ~(uintptr_t)4095;
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	uintptr_t hi = 1;
+	if (pthread_getattr_np(pthread_self(), &attr))
+		return hi;
+	if (!pthread_attr_getstack(&attr, &addr, &size))
+		hi = (uintptr_t)addr + size;
+	pthread_attr_destroy(&attr);
+	return hi;
+}
+
+/*
+ * The frame pointer is kept here so that the caller's RSP and RBP at the call
+ * are known: the CFA of this frame, and the RBP this frame saved.
+ */
+__attribute__((noinline, optimize("no-omit-frame-pointer"))) int
+hp_unwind_fast(uintptr_t *out, int max)
+{
+	if (!atomic_load_explicit(&ready, memory_order_acquire))
+		return -1;
+	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
+	if (hp_unlikely(tag > EPOCH_MAX))
+		return -1; /* code unloaded too often: libunwind alone */
+	tag <<= 48;
+	if (hp_unlikely(!stack_hi))
+		stack_hi = find_stack_hi();
+	uintptr_t hi = stack_hi;
+	const uintptr_t *fp = __builtin_frame_address(0);
+	uintptr_t pc = fp[1], sp = (uintptr_t)(fp + 2), bp = fp[0];
+	if (sp >= hi || hi - sp > ((uintptr_t)1 << 30))
+		return -1; /* another stack: a signal stack, a child of a thread */
+	int n = 0;
+	while (n < max && pc) {
+		out[n++] = pc;
+		uint64_t rule;
+		if (!lookup(pc | tag, &rule)) {
+			rule = learn(pc, sp, bp, hi);
+			insert(pc | tag, rule);
+		}
+		unsigned base = rule & 3;
+		if (base == OUTERMOST)
+			break;
+		uintptr_t cfa = (base == FROM_RSP ? sp : bp) +
+		                (uint64_t)(int64_t)(int32_t)(rule >> 32);
+		if (base == LIBUNWIND || cfa <= sp || cfa > hi)
+			return -1;
+		if (rule & RBP_SAVED) {
+			uintptr_t at = cfa + (uint64_t)(int64_t)(int16_t)(rule >> 16);
+			if (at < sp || at + 8 > hi)
+				return -1;
+			bp = *(const uintptr_t *)at;
+		}
+		pc = ((const uintptr_t *)cfa)[-1];
+		sp = cfa;
+	}
+	return n;
+}
+
+#else /* not x86-64: libunwind walks */
+
+void hp_unwind_fast_setup(void *h)
+{
+	(void)h;
+}
+
+int hp_unwind_fast(uintptr_t *out, int max)
+{
+	(void)out;
+	(void)max;
+	return -1;
+}
+
+void hp_unwind_fast_rules(unsigned long counts[4])
+{
+	for (int k = 0; k < 4; k++)
+		counts[k] = 0;
+}
+
+void hp_unwind_fast_forget(void) {}
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unwind_fast: a stack walker that remembers, for each return address, how
+ * its frame leads to its caller's, learnt once from libunwind and applied
+ * after that in a few loads. x86-64 only; elsewhere every call answers -1 and
+ * libunwind walks. Any frame it cannot describe exactly sends the whole walk
+ * back to libunwind. It does not trim or intern stacks (stack.c).
+ */
+#ifndef HP_UNWIND_FAST_H
+#define HP_UNWIND_FAST_H
+
+#include <stdint.h>
+
+/* Takes libunwind's entry points from its handle; before it, walks answer -1. */
+void hp_unwind_fast_setup(void *libunwind_handle);
+
+/*
+ * Stores the return addresses of the calling thread's stack in out, the
+ * caller's own first, as unw_backtrace does; returns how many (at most max),
+ * or -1 when libunwind must walk this stack instead.
+ */
+int hp_unwind_fast(uintptr_t *out, int max);
+
+/*
+ * How many return addresses have a rule, by kind (HEAPPROF_VERBOSE at exit):
+ * counts[0] libunwind's, [1] from RSP, [2] from RBP, [3] outermost.
+ */
+void hp_unwind_fast_rules(unsigned long counts[4]);
+
+/* Code was unloaded (dlclose): what was learnt about any address is dropped. */
+void hp_unwind_fast_forget(void);
+
+#endif
