@@ -88,6 +88,17 @@ int main(void)
 	ok(hp_config.metadata_max == 0, "a metadata limit under 1M is refused");
 	ok(!hp_config.follow_exec, "HEAPPROF_FOLLOW_EXEC=no taken");
 	ok(!strcmp(hp_config.output, "/tmp/prefix"), "output prefix taken");
+	ok(hp_config.unwind_fast, "the rule walker by default");
+	setenv("HEAPPROF_UNWIND", "libunwind", 1);
+	hp_config_init();
+	ok(!hp_config.unwind_fast, "HEAPPROF_UNWIND=libunwind taken");
+	setenv("HEAPPROF_UNWIND", "frame-pointers", 1);
+	hp_config_init();
+	ok(!hp_config.unwind_fast,
+	   "HEAPPROF_UNWIND=frame-pointers refused, the last value kept");
+	setenv("HEAPPROF_UNWIND", "fast", 1);
+	hp_config_init();
+	ok(hp_config.unwind_fast, "HEAPPROF_UNWIND=fast taken");
 	setenv("HEAPPROF_OUTPUT", "rel/prof", 1);
 	char cwd[1024], want[1100];
 	snprintf(want, sizeof(want), "%s/rel/prof", getcwd(cwd, sizeof(cwd)));
