@@ -107,16 +107,16 @@ void pb_packed(pb_buf_t *b, uint32_t field, const uint64_t *v, size_t n)
 		packed_slow(b, field, v, n);
 		return;
 	}
-	/* One pass: the values after room for the head, then the head written
-	 * and the values moved up to it (a sample's few dozen bytes). */
-	uint8_t *body = b->buf + b->n + HEAD_MAX, *end = body;
+	/* One pass: the values go after the tag and a one-byte length, which
+	 * is all a sample's few dozen bytes need; moved up when it is not. */
+	uint8_t *p = put_varint(b->buf + b->n, (uint64_t)field << 3 | WIRE_LEN);
+	uint8_t *body = p + 1, *end = body;
 	for (size_t i = 0; i < n; i++)
 		end = put_varint(end, v[i]);
-	size_t len = (size_t)(end - body);
-	uint8_t *p = put_varint(b->buf + b->n, (uint64_t)field << 3 | WIRE_LEN);
-	p = put_varint(p, len);
-	memmove(p, body, len);
-	b->n = (size_t)(p + len - b->buf);
+	size_t len = (size_t)(end - body), more = pb_varint_len(len) - 1;
+	if (more)
+		memmove(body + more, body, len);
+	b->n = (size_t)(put_varint(p, len) + len - b->buf);
 }
 
 void pb_bytes(pb_buf_t *b, uint32_t field, const void *p, size_t len)

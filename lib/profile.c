@@ -213,6 +213,7 @@ typedef struct {
 	 * neighbours in the table mostly share their roots, so most frames
 	 * are found here without a lookup. */
 	const hp_bucket_t *prev;
+	uint32_t prev_n; /* its frames used: at most HP_MAX_FRAMES_LIMIT */
 	uint64_t prev_ids[HP_MAX_FRAMES_LIMIT];
 	uint8_t msgbuf[256], linebuf[32], samplebuf[SAMPLE_MAX];
 } writer_t;
@@ -354,17 +355,19 @@ static uint32_t sample_locations(writer_t *W, const hp_bucket_t *b)
 {
 	/* Buckets hold at most HP_MAX_FRAMES_LIMIT frames; ids has room for them. */
 	uint32_t n = b->nframes < HP_MAX_FRAMES_LIMIT ? b->nframes : HP_MAX_FRAMES_LIMIT;
-	const hp_bucket_t *p = W->prev;
-	uint32_t np = p ? p->nframes : 0;
-	if (np > HP_MAX_FRAMES_LIMIT)
-		np = HP_MAX_FRAMES_LIMIT;
-	for (uint32_t d = 0; d < n; d++) { /* d: depth from the root */
-		uintptr_t pc = b->frames[n - 1 - d];
-		uint64_t id = d < np && p->frames[np - 1 - d] == pc ? W->prev_ids[d]
-		                                                    : location_id(W, pc);
-		W->ids[n - 1 - d] = W->prev_ids[d] = id;
+	/* Locals, so that the loops keep them in registers. */
+	const uintptr_t *f = b->frames, *pf = W->prev ? W->prev->frames : NULL;
+	uint32_t pn = W->prev_n, same = pn < n ? pn : n, d = 0;
+	uint64_t *ids = W->ids, *prev_ids = W->prev_ids;
+	for (; d < same; d++) { /* d: depth from the root */
+		uintptr_t pc = f[n - 1 - d];
+		ids[n - 1 - d] = prev_ids[d] =
+		    pf[pn - 1 - d] == pc ? prev_ids[d] : location_id(W, pc);
 	}
+	for (; d < n; d++)
+		ids[n - 1 - d] = prev_ids[d] = location_id(W, f[n - 1 - d]);
 	W->prev = b;
+	W->prev_n = n;
 	if (b->truncated || b->nframes > n)
 		W->ids[n++] = truncated_location(W);
 	return n;

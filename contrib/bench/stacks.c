@@ -74,7 +74,8 @@ __attribute__((noinline)) void level(int depth, unsigned path)
  * The flat shape (-f): each frame is one choice, since a return address
  * names both the function it is in (the previous choice) and the call site
  * (this one). 2^20 stacks of 26 frames come from a handful of locations:
- * the profile's bulk is its samples, which is what a dump streams.
+ * the profile's bulk is its samples, which is what a dump streams. The two
+ * functions are the same on purpose: a return address says which it is in.
  */
 void flat_a(int depth, unsigned path);
 void flat_b(int depth, unsigned path);

@@ -132,6 +132,18 @@ static void test_pbenc(void)
 	ok(m.n == sizeof(want2) && !memcmp(mem, want2, m.n),
 	   "pb_packed and pb_bytes: the example of the protobuf docs, empty string kept");
 
+	/* 200 one-byte values: a two-byte length, the values moved up for it. */
+	static uint64_t ones[200];
+	static uint8_t big[4096]; /* room for the one-pass path: 10 bytes a value */
+	for (int i = 0; i < 200; i++)
+		ones[i] = 1;
+	pb_buf_t l = {.buf = big, .cap = sizeof(big)};
+	pb_packed(&l, 1, ones, 200);
+	int moved = l.n == 203 && !memcmp(big, "\x0a\xc8\x01", 3);
+	for (int i = 3; moved && i < 203; i++)
+		moved = big[i] == 1;
+	ok(moved && !l.err, "pb_packed longer than 127 bytes: a two-byte length");
+
 	/* The same fields, and a longer string, through a stream of the
 	 * smallest buffer it allows: flushed as it fills, split anywhere. */
 	uint8_t small[20];
