@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * profile: snapshot -> protobuf-c messages -> packed straight into a deflate
- * stream (gzip framing) -> write(2). Nothing is built in one big buffer: the
- * encoded profile is compressed as protobuf-c emits it. It does not intern
- * strings (lib/pprof/strtab.c) nor decide where or when to write (its caller).
+ * profile: the stack table, walked once, encoded as it is walked (pbenc.c)
+ * into a bounded buffer that deflate (gzip framing) empties into write(2).
+ * Mappings go out first; samples as their buckets are read; locations and
+ * functions as they are first met; the string table last (protobuf lets a
+ * repeated field's elements come in any order among the others). What it
+ * keeps for the whole write grows with the distinct locations and functions
+ * only, never with the stacks. It does not intern strings
+ * (lib/pprof/strtab.c) nor decide where or when to write (its caller).
  */
 #include "profile.h"
 #include "backing.h"
 #include "common.h"
+#include "config.h"
 #include "log.h"
+#include "pbenc.h"
 #include "pprof/strtab.h"
-#include "profile.pb-c.h"
 #include "sampler.h"
 #include "stack_table.h"
 #include "symbols.h"
@@ -34,17 +39,6 @@ typedef struct {
 	int err;          /* first error (negative errno), sticky */
 	pp_alloc_t alloc; /* the backing allocator's realloc and free */
 } ctx_t;
-
-/* pp_grow, the error made sticky: returns p unchanged when it fails. */
-static void *grow(ctx_t *c, void *p, size_t *cap, size_t need, size_t elem)
-{
-	void *q = pp_grow(&c->alloc, p, cap, need, elem);
-	if (!q) {
-		c->err = -ENOMEM;
-		return p;
-	}
-	return q;
-}
 
 /* ---- u64 -> id map --------------------------------------------------- */
 
@@ -84,64 +78,249 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 	size_t j = hp_mix64(key) & (m->cap - 1);
 	while (m->vals[j] && m->keys[j] != key)
 		j = (j + 1) & (m->cap - 1);
+	/* Counted when handed out empty: the caller fills it (or gives up,
+	 * which only makes the map grow a little early). */
+	if (!m->vals[j])
+		m->n++;
 	m->keys[j] = key;
 	return &m->vals[j];
 }
 
-/* ---- the builder ----------------------------------------------------- */
+/* ---- the gzip stream ------------------------------------------------- */
+
+/* Field numbers of lib/pprof/profile.proto, by message. */
+enum {
+	PROFILE_SAMPLE_TYPE = 1,
+	PROFILE_SAMPLE = 2,
+	PROFILE_MAPPING = 3,
+	PROFILE_LOCATION = 4,
+	PROFILE_FUNCTION = 5,
+	PROFILE_STRING_TABLE = 6,
+	PROFILE_DROP_FRAMES = 7,
+	PROFILE_TIME_NANOS = 9,
+	PROFILE_DURATION_NANOS = 10,
+	PROFILE_PERIOD_TYPE = 11,
+	PROFILE_PERIOD = 12,
+	PROFILE_COMMENT = 13,
+	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+};
+enum { VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2 };
+enum { SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2 };
+enum {
+	MAPPING_ID = 1,
+	MAPPING_MEMORY_START = 2,
+	MAPPING_MEMORY_LIMIT = 3,
+	MAPPING_FILE_OFFSET = 4,
+	MAPPING_FILENAME = 5,
+	MAPPING_BUILD_ID = 6,
+};
+enum {
+	LOCATION_ID = 1,
+	LOCATION_MAPPING_ID = 2,
+	LOCATION_ADDRESS = 3,
+	LOCATION_LINE = 4
+};
+enum { LINE_FUNCTION_ID = 1 };
+enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3 };
 
 typedef struct {
-	const hp_bucket_t *b;
-	hp_counts_t c;
-} snap_t;
+	pb_buf_t pb; /* first, so that its flush finds the stream; holds in[] */
+	z_stream z;
+	int fd;
+	unsigned char in[1 << 16];  /* encoded, not yet deflated */
+	unsigned char out[1 << 16]; /* deflated, not yet written */
+} gz_t;
+
+static void write_all(gz_t *g, const unsigned char *p, size_t n)
+{
+	while (n && !g->pb.err) {
+		ssize_t w = write(g->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			g->pb.err = w < 0 ? -errno : -EIO;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Deflates what pb holds and writes what comes out; pb is empty after. */
+static void deflate_in(gz_t *g, int flush)
+{
+	g->z.next_in = g->in;
+	g->z.avail_in = (uInt)g->pb.n;
+	do {
+		g->z.next_out = g->out;
+		g->z.avail_out = sizeof(g->out);
+		if (deflate(&g->z, flush) == Z_STREAM_ERROR) {
+			g->pb.err = -EIO;
+			break;
+		}
+		write_all(g, g->out, sizeof(g->out) - g->z.avail_out);
+	} while (g->z.avail_out == 0 && !g->pb.err);
+	g->pb.n = 0;
+}
+
+static void gz_flush(pb_buf_t *b)
+{
+	deflate_in((gz_t *)b, Z_NO_FLUSH);
+}
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+	(void)opaque;
+	size_t n;
+	if (__builtin_mul_overflow(items, size, &n))
+		return NULL;
+	return hp_real.malloc(n); /* zlib initialises what it reads, as with its own */
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+	(void)opaque;
+	hp_real.free(p);
+}
+
+/* ---- the writer ------------------------------------------------------ */
+
+/*
+ * The most one Sample takes: a location id per frame and the truncation
+ * marker, four values, and the tags and lengths around them (10 bytes a
+ * varint at most).
+ */
+#define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + 4 * 10 + 128)
 
 typedef struct {
+	gz_t gz; /* gz.pb: the Profile itself, streamed */
 	ctx_t ctx;
 	pp_strtab_t st;
-	snap_t *snaps;
-	size_t nsnaps, capsnaps;
-	Perftools__Profiles__Location *locs;
-	Perftools__Profiles__Line *lines; /* one per location at most */
-	size_t nlocs, caplocs, caplines;
-	Perftools__Profiles__Function *funcs;
-	size_t nfuncs, capfuncs;
 	idmap_t loc_ids;  /* address -> location id */
 	idmap_t func_ids; /* system-name string index -> function id */
-	uint64_t truncated_loc;
+	uint64_t nlocs, nfuncs, truncated_loc;
+	size_t nsamples; /* samples written: buckets with nonzero counters */
 	const hp_profile_opts_t *opts;
 	char *(*demangle)(const char *, char *, size_t *, int *);
 	hp_module_t *const *mods;
 	size_t nmods;
-	/* The Profile's own arrays, filled by hp_profile_write's steps. */
-	Perftools__Profiles__Sample *samples; /* one per snap */
-	uint64_t *sample_locs;                /* every sample's location ids */
-	int64_t *sample_values;               /* four per sample */
-	Perftools__Profiles__Mapping *maps;   /* one per module */
-	Perftools__Profiles__ValueType types[5], *type_ptrs[4]; /* [4]: the period's */
-	int64_t comments[8];
-	size_t ncomments;
-	void **ptrs; /* the arrays of pointers protobuf-c wants */
-} builder_t;
+	/* Nested messages are built here, then written with their length. */
+	pb_buf_t msg;    /* a ValueType, Mapping, Location or Function */
+	pb_buf_t line;   /* a Location's Line */
+	pb_buf_t sample; /* a Sample */
+	uint64_t ids[HP_MAX_FRAMES_LIMIT + 1]; /* the sample's location ids */
+	/* The previous sample's frames and their ids, by depth from the root:
+	 * neighbours in the table mostly share their roots, so most frames
+	 * are found here without a lookup. */
+	const hp_bucket_t *prev;
+	uint32_t prev_n; /* its frames used: at most HP_MAX_FRAMES_LIMIT */
+	uint64_t prev_ids[HP_MAX_FRAMES_LIMIT];
+	uint8_t msgbuf[256], linebuf[32], samplebuf[SAMPLE_MAX];
+} writer_t;
+
+static bool failed(const writer_t *W)
+{
+	return W->ctx.err || W->gz.pb.err;
+}
 
 /* An index from the interner, or 0 with the error made sticky. */
-static int64_t string_index(builder_t *B, int64_t i)
+static int64_t string_index(writer_t *W, int64_t i)
 {
 	if (i >= 0)
 		return i;
-	B->ctx.err = (int)i;
+	W->ctx.err = (int)i;
 	return 0;
 }
 
 /* The string_table index of s, which outlives the write (symbols, modules). */
-static int64_t intern(builder_t *B, const char *s)
+static uint64_t intern(writer_t *W, const char *s)
 {
-	return B->ctx.err ? 0 : string_index(B, pp_strtab_intern(&B->st, s));
+	return W->ctx.err ? 0 : (uint64_t)string_index(W, pp_strtab_intern(&W->st, s));
 }
 
 /* The same for a string in a buffer of ours: the table keeps a copy. */
-static int64_t intern_copy(builder_t *B, const char *s)
+static uint64_t intern_copy(writer_t *W, const char *s)
 {
-	return B->ctx.err ? 0 : string_index(B, pp_strtab_intern_copy(&B->st, s));
+	return W->ctx.err ? 0
+	                  : (uint64_t)string_index(W, pp_strtab_intern_copy(&W->st, s));
+}
+
+/* The Function of sysname, written the first time it is met. */
+static uint64_t function_id(writer_t *W, const char *sysname)
+{
+	uint64_t sys = intern(W, sysname);
+	uint32_t *slot = idmap_slot(&W->ctx, &W->func_ids, sys);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return *slot;
+	uint64_t name = sys;
+	if (W->demangle && sysname[0] == '_' && sysname[1] == 'Z') {
+		int status = -1;
+		char *d = W->demangle(sysname, NULL, NULL, &status);
+		if (d && status == 0)
+			name = intern_copy(W, d);
+		free(d); /* malloc'd by __cxa_demangle */
+	}
+	if (W->ctx.err)
+		return 0;
+	uint64_t id = ++W->nfuncs;
+	pb_uint(&W->msg, FUNCTION_ID, id);
+	pb_uint(&W->msg, FUNCTION_NAME, name);
+	pb_uint(&W->msg, FUNCTION_SYSTEM_NAME, sys);
+	pb_message(&W->gz.pb, PROFILE_FUNCTION, &W->msg);
+	return *slot = (uint32_t)id;
+}
+
+static uint64_t mapping_id(writer_t *W, const hp_module_t *m)
+{
+	for (size_t i = 0; i < W->nmods; i++)
+		if (W->mods[i] == m)
+			return i + 1;
+	return 0;
+}
+
+/* Writes a new Location, with one Line when its function is known. */
+static uint64_t write_location(writer_t *W, uint64_t pc, uint64_t mapping, uint64_t fid)
+{
+	uint64_t id = ++W->nlocs;
+	pb_uint(&W->msg, LOCATION_ID, id);
+	pb_uint(&W->msg, LOCATION_MAPPING_ID, mapping);
+	pb_uint(&W->msg, LOCATION_ADDRESS, pc);
+	if (fid) {
+		pb_uint(&W->line, LINE_FUNCTION_ID, fid);
+		pb_message(&W->msg, LOCATION_LINE, &W->line);
+	}
+	pb_message(&W->gz.pb, PROFILE_LOCATION, &W->msg);
+	return id;
+}
+
+/* Frames are return addresses; pprof wants an address inside the call. */
+static uint64_t location_id(writer_t *W, uintptr_t ret)
+{
+	uintptr_t pc = ret - 1;
+	uint32_t *slot = idmap_slot(&W->ctx, &W->loc_ids, pc);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return *slot;
+	hp_module_t *m = hp_symbols_find(pc);
+	const char *name = m ? hp_symbols_name(m, pc) : NULL;
+	uint64_t fid = name ? function_id(W, name) : 0;
+	if (failed(W))
+		return 0;
+	return *slot = (uint32_t)write_location(W, pc, m ? mapping_id(W, m) : 0, fid);
+}
+
+/* The synthetic root frame that marks a stack cut at HEAPPROF_MAX_FRAMES. */
+static uint64_t truncated_location(writer_t *W)
+{
+	if (W->truncated_loc)
+		return W->truncated_loc;
+	uint64_t fid = function_id(W, "[truncated stack: raise HEAPPROF_MAX_FRAMES]");
+	if (failed(W))
+		return 0;
+	return W->truncated_loc = write_location(W, 0, 0, fid);
 }
 
 static int cmp_base(const void *key, const void *elem)
@@ -164,192 +343,104 @@ static void subtract_base(const hp_profile_opts_t *o, const hp_bucket_t *b,
 	c->free_bytes -= e->counts.free_bytes;
 }
 
-static void snapshot_one(const hp_bucket_t *b, void *arg)
-{
-	builder_t *B = arg;
-	hp_counts_t c;
-	hp_stack_table_read(b, &c);
-	subtract_base(B->opts, b, &c);
-	if (!c.alloc_count && !c.alloc_bytes && !c.free_count && !c.free_bytes)
-		return;
-	B->snaps =
-	    grow(&B->ctx, B->snaps, &B->capsnaps, B->nsnaps + 1, sizeof(*B->snaps));
-	if (B->ctx.err)
-		return;
-	B->snaps[B->nsnaps].b = b;
-	B->snaps[B->nsnaps].c = c;
-	B->nsnaps++;
-}
-
-static uint64_t function_id(builder_t *B, const char *sysname)
-{
-	int64_t sys = intern(B, sysname);
-	uint32_t *slot = idmap_slot(&B->ctx, &B->func_ids, (uint64_t)sys);
-	if (!slot)
-		return 0;
-	if (*slot)
-		return *slot;
-	int64_t name = sys;
-	if (B->demangle && sysname[0] == '_' && sysname[1] == 'Z') {
-		int status = -1;
-		char *d = B->demangle(sysname, NULL, NULL, &status);
-		if (d && status == 0)
-			name = intern_copy(B, d);
-		free(d); /* malloc'd by __cxa_demangle */
-	}
-	B->funcs =
-	    grow(&B->ctx, B->funcs, &B->capfuncs, B->nfuncs + 1, sizeof(*B->funcs));
-	if (B->ctx.err)
-		return 0;
-	Perftools__Profiles__Function *f = &B->funcs[B->nfuncs];
-	perftools__profiles__function__init(f);
-	f->id = ++B->nfuncs;
-	f->name = name;
-	f->system_name = sys;
-	return *slot = (uint32_t)f->id;
-}
-
-static uint64_t mapping_id(builder_t *B, const hp_module_t *m)
-{
-	for (size_t i = 0; i < B->nmods; i++)
-		if (B->mods[i] == m)
-			return i + 1;
-	return 0;
-}
-
-static Perftools__Profiles__Location *new_location(builder_t *B)
-{
-	B->locs = grow(&B->ctx, B->locs, &B->caplocs, B->nlocs + 1, sizeof(*B->locs));
-	B->lines = grow(&B->ctx, B->lines, &B->caplines, B->nlocs + 1, sizeof(*B->lines));
-	if (B->ctx.err)
-		return NULL;
-	Perftools__Profiles__Location *l = &B->locs[B->nlocs];
-	perftools__profiles__location__init(l);
-	perftools__profiles__line__init(&B->lines[B->nlocs]);
-	l->id = ++B->nlocs;
-	return l;
-}
-
-/* Frames are return addresses; pprof wants an address inside the call. */
-static uint64_t location_id(builder_t *B, uintptr_t ret)
-{
-	uintptr_t pc = ret - 1;
-	uint32_t *slot = idmap_slot(&B->ctx, &B->loc_ids, pc);
-	if (!slot)
-		return 0;
-	if (*slot)
-		return *slot;
-	hp_module_t *m = hp_symbols_find(pc);
-	const char *name = m ? hp_symbols_name(m, pc) : NULL;
-	uint64_t fid = name ? function_id(B, name) : 0;
-	Perftools__Profiles__Location *l = new_location(B);
-	if (!l)
-		return 0;
-	l->address = pc;
-	l->mapping_id = m ? mapping_id(B, m) : 0;
-	if (fid) {
-		B->lines[l->id - 1].function_id = fid;
-		l->n_line = 1;
-	}
-	return *slot = (uint32_t)l->id;
-}
-
-/* The synthetic root frame that marks a stack cut at HEAPPROF_MAX_FRAMES. */
-static uint64_t truncated_location(builder_t *B)
-{
-	if (B->truncated_loc)
-		return B->truncated_loc;
-	uint64_t fid = function_id(B, "[truncated stack: raise HEAPPROF_MAX_FRAMES]");
-	Perftools__Profiles__Location *l = new_location(B);
-	if (!l)
-		return 0;
-	B->lines[l->id - 1].function_id = fid;
-	l->n_line = 1;
-	return B->truncated_loc = l->id;
-}
-
-/* ---- gzip sink ------------------------------------------------------- */
-
-typedef struct {
-	ProtobufCBuffer base;
-	z_stream z;
-	int fd;
-	int err;
-	size_t nin;
-	unsigned char in[1 << 16];
-	unsigned char out[1 << 16];
-} gz_t;
-
-static void write_all(gz_t *g, const unsigned char *p, size_t n)
-{
-	while (n && !g->err) {
-		ssize_t w = write(g->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			g->err = w < 0 ? -errno : -EIO;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void deflate_in(gz_t *g, int flush)
-{
-	g->z.next_in = g->in;
-	g->z.avail_in = (uInt)g->nin;
-	do {
-		g->z.next_out = g->out;
-		g->z.avail_out = sizeof(g->out);
-		int r = deflate(&g->z, flush);
-		if (r == Z_STREAM_ERROR) {
-			g->err = -EIO;
-			return;
-		}
-		write_all(g, g->out, sizeof(g->out) - g->z.avail_out);
-	} while (g->z.avail_out == 0 && !g->err);
-	g->nin = 0;
-}
-
-static void gz_append(ProtobufCBuffer *buf, size_t len, const uint8_t *data)
-{
-	gz_t *g = (gz_t *)buf;
-	while (len && !g->err) {
-		size_t n = sizeof(g->in) - g->nin;
-		if (n > len)
-			n = len;
-		memcpy(g->in + g->nin, data, n);
-		g->nin += n;
-		data += n;
-		len -= n;
-		if (g->nin == sizeof(g->in))
-			deflate_in(g, Z_NO_FLUSH);
-	}
-}
-
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-	(void)opaque;
-	size_t n;
-	if (__builtin_mul_overflow(items, size, &n))
-		return NULL;
-	return hp_real.malloc(n); /* zlib initialises what it reads, as with its own */
-}
-
-static void z_free(voidpf opaque, voidpf p)
-{
-	(void)opaque;
-	hp_real.free(p);
-}
-
-/* ---- assembling the Profile ------------------------------------------ */
-
 /* w may be a negative difference (in use, in a delta profile). */
 static int64_t fixed_to_objects(uint64_t w)
 {
 	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
 	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
+}
+
+/* Fills W->ids with b's location ids, leaf first; returns how many. */
+static uint32_t sample_locations(writer_t *W, const hp_bucket_t *b)
+{
+	/* Buckets hold at most HP_MAX_FRAMES_LIMIT frames; ids has room for them. */
+	uint32_t n = b->nframes < HP_MAX_FRAMES_LIMIT ? b->nframes : HP_MAX_FRAMES_LIMIT;
+	/* Locals, so that the loops keep them in registers. */
+	const uintptr_t *f = b->frames, *pf = W->prev ? W->prev->frames : NULL;
+	uint32_t pn = W->prev_n, same = pn < n ? pn : n, d = 0;
+	uint64_t *ids = W->ids, *prev_ids = W->prev_ids;
+	for (; d < same; d++) { /* d: depth from the root */
+		uintptr_t pc = f[n - 1 - d];
+		ids[n - 1 - d] = prev_ids[d] =
+		    pf[pn - 1 - d] == pc ? prev_ids[d] : location_id(W, pc);
+	}
+	for (; d < n; d++)
+		ids[n - 1 - d] = prev_ids[d] = location_id(W, f[n - 1 - d]);
+	W->prev = b;
+	W->prev_n = n;
+	if (b->truncated || b->nframes > n)
+		W->ids[n++] = truncated_location(W);
+	return n;
+}
+
+/*
+ * One bucket, read now, as a Sample: its locations leaf first, then Go's four
+ * values. Written at once, so nothing is kept per stack.
+ */
+static void write_sample(const hp_bucket_t *b, void *arg)
+{
+	writer_t *W = arg;
+	if (failed(W))
+		return;
+	hp_counts_t c;
+	hp_stack_table_read(b, &c);
+	subtract_base(W->opts, b, &c);
+	if (!c.alloc_count && !c.alloc_bytes && !c.free_count && !c.free_bytes)
+		return;
+	uint32_t n = sample_locations(W, b);
+	uint64_t v[4] = {(uint64_t)fixed_to_objects(c.alloc_count), c.alloc_bytes,
+	                 (uint64_t)fixed_to_objects(c.alloc_count - c.free_count),
+	                 c.alloc_bytes - c.free_bytes};
+	pb_packed(&W->sample, SAMPLE_LOCATION_ID, W->ids, n);
+	pb_packed(&W->sample, SAMPLE_VALUE, v, 4);
+	pb_message(&W->gz.pb, PROFILE_SAMPLE, &W->sample);
+	W->nsamples++;
+}
+
+/* ---- the rest of the Profile ----------------------------------------- */
+
+/* Go's four heap sample types, in Go's order, and the period's type. */
+static const char *const type_names[5][2] = {{"alloc_objects", "count"},
+                                             {"alloc_space", "bytes"},
+                                             {"inuse_objects", "count"},
+                                             {"inuse_space", "bytes"},
+                                             {"space", "bytes"}};
+
+/* Sample and period types, period, drop_frames, time and duration. */
+static void write_header(writer_t *W, const hp_profile_opts_t *o)
+{
+	int def = 3; /* inuse_space */
+	for (int i = 0; i < 5; i++) {
+		pb_uint(&W->msg, VALUE_TYPE_TYPE, intern(W, type_names[i][0]));
+		pb_uint(&W->msg, VALUE_TYPE_UNIT, intern(W, type_names[i][1]));
+		pb_message(&W->gz.pb, i < 4 ? PROFILE_SAMPLE_TYPE : PROFILE_PERIOD_TYPE,
+		           &W->msg);
+		if (i < 4 && o->default_type &&
+		    !strcmp(type_names[i][0], o->default_type))
+			def = i;
+	}
+	pb_buf_t *out = &W->gz.pb;
+	pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, intern(W, type_names[def][0]));
+	pb_uint(out, PROFILE_PERIOD, o->rate);
+	pb_uint(out, PROFILE_DROP_FRAMES, intern(W, drop_frames));
+	uint64_t now = hp_now_ns();
+	pb_uint(out, PROFILE_TIME_NANOS, now);
+	pb_uint(out, PROFILE_DURATION_NANOS, now - o->start_ns);
+}
+
+/* Mappings: the whole registry, so unloaded libraries keep theirs. */
+static void write_mappings(writer_t *W)
+{
+	for (size_t i = 0; i < W->nmods; i++) {
+		const hp_module_t *m = W->mods[i];
+		pb_uint(&W->msg, MAPPING_ID, i + 1);
+		pb_uint(&W->msg, MAPPING_MEMORY_START, m->start);
+		pb_uint(&W->msg, MAPPING_MEMORY_LIMIT, m->limit);
+		pb_uint(&W->msg, MAPPING_FILE_OFFSET, m->offset);
+		pb_uint(&W->msg, MAPPING_FILENAME, intern(W, m->path));
+		pb_uint(&W->msg, MAPPING_BUILD_ID, intern(W, m->build_id));
+		pb_message(&W->gz.pb, PROFILE_MAPPING, &W->msg);
+	}
 }
 
 static size_t read_cmdline(char *buf, size_t cap)
@@ -373,236 +464,116 @@ static size_t read_cmdline(char *buf, size_t cap)
 	return (size_t)n;
 }
 
-static void free_builder(builder_t *B)
-{
-	pp_strtab_fini(&B->st);
-	hp_real.free(B->snaps);
-	hp_real.free(B->locs);
-	hp_real.free(B->lines);
-	hp_real.free(B->funcs);
-	hp_real.free(B->loc_ids.keys);
-	hp_real.free(B->loc_ids.vals);
-	hp_real.free(B->func_ids.keys);
-	hp_real.free(B->func_ids.vals);
-	hp_real.free(B->samples);
-	hp_real.free(B->sample_locs);
-	hp_real.free(B->sample_values);
-	hp_real.free(B->maps);
-	hp_real.free(B->ptrs);
-}
-
-/* The order of the steps below is the order of the string table. */
-
-static void begin(builder_t *B)
-{
-	memset(B, 0, sizeof(*B));
-	B->ctx.alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
-	pp_strtab_init(&B->st, &B->ctx.alloc);
-	B->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
-	    RTLD_DEFAULT, "__cxa_demangle");
-	intern(B, ""); /* string_table[0] must be "" */
-}
-
-/* A sample per snapped bucket: its locations (leaf first) and four values. */
-static void build_samples(builder_t *B)
-{
-	size_t nids = 0;
-	for (size_t i = 0; i < B->nsnaps; i++)
-		nids += B->snaps[i].b->nframes + (B->snaps[i].b->truncated ? 1 : 0);
-	size_t n = B->nsnaps ? B->nsnaps : 1;
-	B->sample_locs = hp_real.malloc((nids ? nids : 1) * sizeof(*B->sample_locs));
-	B->sample_values = hp_real.malloc(n * 4 * sizeof(*B->sample_values));
-	B->samples = hp_real.malloc(n * sizeof(*B->samples));
-	if (!B->sample_locs || !B->sample_values || !B->samples)
-		B->ctx.err = -ENOMEM;
-	uint64_t *ids = B->sample_locs;
-	for (size_t i = 0; i < B->nsnaps && !B->ctx.err; i++) {
-		const hp_bucket_t *b = B->snaps[i].b;
-		const hp_counts_t *k = &B->snaps[i].c;
-		Perftools__Profiles__Sample *s = &B->samples[i];
-		perftools__profiles__sample__init(s);
-		s->location_id = ids;
-		for (uint32_t f = 0; f < b->nframes; f++)
-			*ids++ = location_id(B, b->frames[f]);
-		if (b->truncated)
-			*ids++ = truncated_location(B);
-		s->n_location_id = (size_t)(ids - s->location_id);
-		s->value = B->sample_values + 4 * i;
-		s->n_value = 4;
-		s->value[0] = fixed_to_objects(k->alloc_count);
-		s->value[1] = (int64_t)k->alloc_bytes;
-		s->value[2] = fixed_to_objects(k->alloc_count - k->free_count);
-		s->value[3] = (int64_t)(k->alloc_bytes - k->free_bytes);
-	}
-}
-
-/* Mappings: the whole registry, so unloaded libraries keep theirs. */
-static void build_mappings(builder_t *B)
-{
-	B->maps = hp_real.calloc(B->nmods + 1, sizeof(*B->maps));
-	if (!B->maps)
-		B->ctx.err = -ENOMEM;
-	for (size_t i = 0; i < B->nmods && !B->ctx.err; i++) {
-		Perftools__Profiles__Mapping *m = &B->maps[i];
-		perftools__profiles__mapping__init(m);
-		m->id = i + 1;
-		m->memory_start = B->mods[i]->start;
-		m->memory_limit = B->mods[i]->limit;
-		m->file_offset = B->mods[i]->offset;
-		m->filename = intern(B, B->mods[i]->path);
-		m->build_id = intern(B, B->mods[i]->build_id);
-	}
-}
-
-/* Go's four heap sample types, in Go's order, and the period's type. */
-static void build_types(builder_t *B)
-{
-	static const char *const names[5][2] = {{"alloc_objects", "count"},
-	                                        {"alloc_space", "bytes"},
-	                                        {"inuse_objects", "count"},
-	                                        {"inuse_space", "bytes"},
-	                                        {"space", "bytes"}};
-	for (int i = 0; i < 5; i++) {
-		perftools__profiles__value_type__init(&B->types[i]);
-		B->types[i].type = intern(B, names[i][0]);
-		B->types[i].unit = intern(B, names[i][1]);
-		if (i < 4)
-			B->type_ptrs[i] = &B->types[i];
-	}
-}
-
-static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
+static uint64_t fmt_comment(writer_t *W, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int64_t fmt_comment(builder_t *B, const char *fmt, ...)
+static uint64_t fmt_comment(writer_t *W, const char *fmt, ...)
 {
 	char buf[4096];
 	va_list ap;
 	va_start(ap, fmt);
 	hp_vfmt(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	return intern_copy(B, buf);
+	return intern_copy(W, buf);
 }
 
-/* What pprof shows under the profile: who wrote it, when, how sampled. */
-static void build_comments(builder_t *B, const hp_profile_opts_t *o)
+/*
+ * What pprof shows under the profile: who wrote it, when, how sampled. Last
+ * but the strings, as it counts the stacks written.
+ */
+static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 {
 	char cmd[2048];
 	if (!read_cmdline(cmd, sizeof(cmd)))
 		hp_fmt(cmd, sizeof(cmd), "?");
-	int64_t *c = B->comments;
-	*c++ = fmt_comment(B, "libheapprof %s", PACKAGE_VERSION);
-	*c++ = fmt_comment(B, "trigger: %s", o->trigger);
-	*c++ = fmt_comment(B, "pid: %d", (int)getpid());
-	*c++ = fmt_comment(B, "sampling rate: %llu bytes%s", (unsigned long long)o->rate,
+	uint64_t comments[8], *c = comments;
+	*c++ = fmt_comment(W, "libheapprof %s", PACKAGE_VERSION);
+	*c++ = fmt_comment(W, "trigger: %s", o->trigger);
+	*c++ = fmt_comment(W, "pid: %d", (int)getpid());
+	*c++ = fmt_comment(W, "sampling rate: %llu bytes%s", (unsigned long long)o->rate,
 	                   o->rate == 1 ? " (every allocation)" : "");
-	*c++ = fmt_comment(B, "command line: %s", cmd);
-	*c++ = fmt_comment(B, "stacks: %zu", B->nsnaps);
+	*c++ = fmt_comment(W, "command line: %s", cmd);
+	*c++ = fmt_comment(W, "stacks: %zu", W->nsamples);
 	if (o->in_use_ns)
 		*c++ = fmt_comment(
-		    B, "in use: %lld bytes (estimated) at unix time %llu.%09llu",
+		    W, "in use: %lld bytes (estimated) at unix time %llu.%09llu",
 		    (long long)o->in_use, (unsigned long long)(o->in_use_ns / 1000000000),
 		    (unsigned long long)(o->in_use_ns % 1000000000));
 	if (o->rate && !hp_sampler_active())
-		*c++ = fmt_comment(B, "sampling stopped early: profiler metadata "
+		*c++ = fmt_comment(W, "sampling stopped early: profiler metadata "
 		                      "exhausted; later allocations are not counted");
-	B->ncomments = (size_t)(c - B->comments);
+	pb_packed(&W->gz.pb, PROFILE_COMMENT, comments, (size_t)(c - comments));
 }
 
-static void fill_header(builder_t *B, const hp_profile_opts_t *o,
-                        Perftools__Profiles__Profile *p)
+/* Last, once every index into it has been handed out; [0] is "". */
+static void write_strings(writer_t *W)
 {
-	p->drop_frames = intern(B, drop_frames);
-	p->default_sample_type = B->types[3].type;
-	for (int i = 0; i < 4 && o->default_type; i++)
-		if (!strcmp(B->st.s[B->types[i].type], o->default_type))
-			p->default_sample_type = B->types[i].type;
-	p->period_type = &B->types[4];
-	p->period = (int64_t)o->rate;
-	uint64_t now = hp_now_ns();
-	p->time_nanos = (int64_t)now;
-	p->duration_nanos = (int64_t)(now - o->start_ns);
-	p->n_sample_type = 4;
-	p->sample_type = B->type_ptrs;
-	p->n_comment = B->ncomments;
-	p->comment = B->comments;
-	p->string_table = B->st.s;
-	p->n_string_table = B->st.n;
+	for (size_t i = 0; i < W->st.n && !failed(W); i++)
+		pb_bytes(&W->gz.pb, PROFILE_STRING_TABLE, W->st.s[i], strlen(W->st.s[i]));
 }
 
-/* protobuf-c wants arrays of pointers: one block holds them all. */
-static void link_arrays(builder_t *B, Perftools__Profiles__Profile *p)
+/* ---- the whole write ------------------------------------------------- */
+
+static void buf_init(pb_buf_t *b, uint8_t *mem, size_t cap, void (*flush)(pb_buf_t *))
 {
-	size_t nptrs = B->nsnaps + B->nmods + B->nlocs * 2 + B->nfuncs + 4;
-	void **q = B->ptrs = hp_real.malloc(nptrs * sizeof(*q));
-	if (!q) {
-		B->ctx.err = -ENOMEM;
-		return;
-	}
-	p->sample = (Perftools__Profiles__Sample **)q;
-	p->n_sample = B->nsnaps;
-	for (size_t i = 0; i < B->nsnaps; i++)
-		*q++ = &B->samples[i];
-	p->mapping = (Perftools__Profiles__Mapping **)q;
-	p->n_mapping = B->nmods;
-	for (size_t i = 0; i < B->nmods; i++)
-		*q++ = &B->maps[i];
-	p->location = (Perftools__Profiles__Location **)q;
-	p->n_location = B->nlocs;
-	for (size_t i = 0; i < B->nlocs; i++)
-		*q++ = &B->locs[i];
-	void **linep = q;
-	for (size_t i = 0; i < B->nlocs; i++) {
-		*q++ = &B->lines[i];
-		B->locs[i].line = (Perftools__Profiles__Line **)&linep[i];
-	}
-	p->function = (Perftools__Profiles__Function **)q;
-	p->n_function = B->nfuncs;
-	for (size_t i = 0; i < B->nfuncs; i++)
-		*q++ = &B->funcs[i];
+	*b = (pb_buf_t){.buf = mem, .cap = cap, .flush = flush};
 }
 
-/* Packs p through deflate (gzip framing, as pprof requires) into fd. */
-static int write_gzipped(int fd, const Perftools__Profiles__Profile *p)
+/* A writer into fd, or NULL; W->gz.z is ready for deflate. */
+static writer_t *begin(int fd, const hp_profile_opts_t *o)
 {
-	gz_t *g = hp_real.calloc(1, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	g->base.append = gz_append;
-	g->fd = fd;
-	g->z.zalloc = z_alloc;
-	g->z.zfree = z_free;
-	int err = -ENOMEM;
-	/* windowBits 16 + 15: gzip framing. */
-	if (deflateInit2(&g->z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8,
-	                 Z_DEFAULT_STRATEGY) == Z_OK) {
-		protobuf_c_message_pack_to_buffer(&p->base, &g->base);
-		if (!g->err)
-			deflate_in(g, Z_FINISH);
-		deflateEnd(&g->z);
-		err = g->err;
+	writer_t *W = hp_real.calloc(1, sizeof(*W));
+	if (!W)
+		return NULL;
+	W->opts = o;
+	W->ctx.alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
+	pp_strtab_init(&W->st, &W->ctx.alloc);
+	W->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
+	    RTLD_DEFAULT, "__cxa_demangle");
+	buf_init(&W->gz.pb, W->gz.in, sizeof(W->gz.in), gz_flush);
+	buf_init(&W->msg, W->msgbuf, sizeof(W->msgbuf), NULL);
+	buf_init(&W->line, W->linebuf, sizeof(W->linebuf), NULL);
+	buf_init(&W->sample, W->samplebuf, sizeof(W->samplebuf), NULL);
+	W->gz.fd = fd;
+	W->gz.z.zalloc = z_alloc;
+	W->gz.z.zfree = z_free;
+	/* windowBits 16 + 15: gzip framing, as pprof requires. */
+	if (deflateInit2(&W->gz.z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8,
+	                 Z_DEFAULT_STRATEGY) != Z_OK) {
+		hp_real.free(W);
+		return NULL;
 	}
-	hp_real.free(g);
-	return err;
+	intern(W, ""); /* string_table[0] must be "" */
+	return W;
+}
+
+static void finish(writer_t *W)
+{
+	deflateEnd(&W->gz.z);
+	pp_strtab_fini(&W->st);
+	hp_real.free(W->loc_ids.keys);
+	hp_real.free(W->loc_ids.vals);
+	hp_real.free(W->func_ids.keys);
+	hp_real.free(W->func_ids.vals);
+	hp_real.free(W);
 }
 
 int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {
-	builder_t B;
-	begin(&B);
-	B.opts = o;
+	writer_t *W = begin(fd, o);
+	if (!W)
+		return -ENOMEM;
 	hp_symbols_refresh();
-	B.nmods = hp_symbols_modules(&B.mods);
-	hp_stack_table_foreach(snapshot_one, &B);
-	build_samples(&B);
-	build_mappings(&B);
-	build_types(&B);
-	build_comments(&B, o);
-	Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
-	fill_header(&B, o, &p);
-	if (!B.ctx.err)
-		link_arrays(&B, &p);
-	int err = B.ctx.err ? B.ctx.err : write_gzipped(fd, &p);
-	free_builder(&B);
+	W->nmods = hp_symbols_modules(&W->mods);
+	write_header(W, o);
+	write_mappings(W);
+	hp_stack_table_foreach(write_sample, W);
+	write_comments(W, o);
+	write_strings(W);
+	pb_flush(&W->gz.pb);
+	if (!failed(W))
+		deflate_in(&W->gz, Z_FINISH);
+	int err = W->ctx.err ? W->ctx.err : W->gz.pb.err;
+	finish(W);
 	return err;
 }

@@ -36,11 +36,14 @@ typedef struct {
 } hp_profile_opts_t;
 
 /*
- * Writes the current profile to fd. Call with the re-entry guard set and the
- * dump lock held (symbol tables are cached under it). Application threads
- * keep allocating meanwhile: buckets are read lock-free. Scratch memory comes
- * from the backing allocator and is freed before returning.
- * Returns 0, or a negative errno (a write error such as -ENOSPC, or -ENOMEM).
+ * Writes the current profile to fd, streaming: each bucket is read, encoded
+ * and compressed in turn. Call with the re-entry guard set and the dump lock
+ * held (symbol tables are cached under it). Application threads keep
+ * allocating meanwhile: buckets are read lock-free. Scratch memory (a few
+ * hundred KiB, plus what grows with the distinct locations and functions,
+ * never with the stacks) comes from the backing allocator and is freed
+ * before returning. Returns 0, or a negative errno (a write error such as
+ * -ENOSPC, or -ENOMEM); on error fd holds a partial profile.
  */
 int hp_profile_write(int fd, const hp_profile_opts_t *opts);
 

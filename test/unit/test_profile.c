@@ -3,9 +3,13 @@
  * profile: encode a stack table with known stacks and counters, decode it with
  * the reader, and check every field pprof relies on: sample types in Go's
  * order, period, values, main executable first, return address - 1, names
- * resolved in-process, drop_frames, the truncated-stack marker. First, the
- * string interner the profile's string table is built with, out of memory too.
+ * resolved in-process, drop_frames, the truncated-stack marker. Then many
+ * stacks and locations (more than one buffer, more than the id maps' first
+ * size) and a delta against a base. First, the string interner the profile's
+ * string table is built with, out of memory too, and the protobuf encoder
+ * (pbenc) against bytes worked out by hand.
  */
+#include "pbenc.h"
 #include "pprof/pprof.h"
 #include "pprof/strtab.h"
 #include "profile.h"
@@ -87,9 +91,193 @@ static void test_strtab(void)
 	pp_strtab_fini(&t);
 }
 
+/* A stream that keeps what it is flushed, with a small buffer of its own. */
+static uint8_t sink[1 << 16];
+static size_t nsink, nflush;
+static void to_sink(pb_buf_t *b)
+{
+	memcpy(sink + nsink, b->buf, b->n);
+	nsink += b->n;
+	b->n = 0;
+	nflush++;
+}
+
+static void test_pbenc(void)
+{
+	int lens_ok = pb_varint_len(0) == 1 && pb_varint_len(UINT64_MAX) == 10;
+	for (int bits = 1; bits < 64; bits++) {
+		uint64_t v = 1ULL << bits; /* bits + 1 significant bits */
+		lens_ok &= pb_varint_len(v) == (size_t)(bits + 1 + 6) / 7 &&
+		           pb_varint_len(v - 1) == (size_t)(bits + 6) / 7;
+	}
+	ok(lens_ok, "varint lengths at every 7-bit boundary");
+
+	uint8_t mem[64];
+	pb_buf_t m = {.buf = mem, .cap = sizeof(mem)};
+	pb_uint(&m, 1, 0);
+	pb_uint(&m, 1, 150);
+	pb_uint(&m, 2, (uint64_t)-1);
+	static const uint8_t want1[] = {0x08, 0x96, 0x01, 0x10, 0xff, 0xff, 0xff,
+	                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+	ok(m.n == sizeof(want1) && !memcmp(mem, want1, m.n) && !m.err,
+	   "pb_uint: 0 left out, 150 and -1 as protobuf writes them");
+
+	uint64_t v[3] = {3, 270, 86942};
+	m.n = 0;
+	pb_packed(&m, 4, v, 3);
+	pb_bytes(&m, 6, "", 0);
+	pb_bytes(&m, 6, "ab", 2);
+	static const uint8_t want2[] = {0x22, 0x06, 0x03, 0x8e, 0x02, 0x9e, 0xa7,
+	                                0x05, 0x32, 0x00, 0x32, 0x02, 'a',  'b'};
+	ok(m.n == sizeof(want2) && !memcmp(mem, want2, m.n),
+	   "pb_packed and pb_bytes: the example of the protobuf docs, empty string kept");
+
+	/* 200 one-byte values: a two-byte length, the values moved up for it. */
+	static uint64_t ones[200];
+	static uint8_t big[4096]; /* room for the one-pass path: 10 bytes a value */
+	for (int i = 0; i < 200; i++)
+		ones[i] = 1;
+	pb_buf_t l = {.buf = big, .cap = sizeof(big)};
+	pb_packed(&l, 1, ones, 200);
+	int moved = l.n == 203 && !memcmp(big, "\x0a\xc8\x01", 3);
+	for (int i = 3; moved && i < 203; i++)
+		moved = big[i] == 1;
+	ok(moved && !l.err, "pb_packed longer than 127 bytes: a two-byte length");
+
+	/* The same fields, and a longer string, through a stream of the
+	 * smallest buffer it allows: flushed as it fills, split anywhere. */
+	uint8_t small[20];
+	char str[100];
+	memset(str, 'x', sizeof(str));
+	pb_buf_t s = {.buf = small, .cap = sizeof(small), .flush = to_sink};
+	nsink = nflush = 0;
+	pb_packed(&s, 4, v, 3);
+	pb_bytes(&s, 6, "", 0);
+	pb_bytes(&s, 6, "ab", 2);
+	pb_bytes(&s, 6, str, sizeof(str));
+	pb_flush(&s);
+	ok(!s.err && nsink == sizeof(want2) + 2 + sizeof(str) &&
+	       !memcmp(sink, want2, sizeof(want2)) &&
+	       !memcmp(sink + sizeof(want2), "\x32\x64", 2) &&
+	       !memcmp(sink + sizeof(want2) + 2, str, sizeof(str)) && nflush > 5,
+	   "the same bytes through a 20-byte stream buffer (%zu flushes)", nflush);
+
+	uint8_t tiny[8];
+	pb_buf_t inner = {.buf = tiny, .cap = sizeof(tiny)};
+	pb_uint(&inner, 1, 1);
+	m.n = 0;
+	pb_message(&m, 2, &inner);
+	ok(m.n == 4 && !memcmp(mem, "\x12\x02\x08\x01", 4) && inner.n == 0,
+	   "pb_message: tag, length, the message; the message emptied");
+	pb_uint(&inner, 1, UINT64_MAX);
+	ok(inner.err == -EOVERFLOW, "a message that does not fit fails with -EOVERFLOW");
+	pb_uint(&inner, 1, 1);
+	ok(inner.err == -EOVERFLOW && inner.n == 0, "and stays failed, writing nothing");
+}
+
+static int write_and_load(const hp_profile_opts_t *o, pp_profile_t **p)
+{
+	char path[] = "/tmp/hp_test_profile_XXXXXX";
+	int fd = mkstemp(path);
+	int err = fd < 0 ? -errno : hp_profile_write(fd, o);
+	if (fd >= 0)
+		close(fd);
+	char why[256] = "";
+	*p = err ? NULL : pp_load(path, why, sizeof(why));
+	if (!err && !*p)
+		printf("# pp_load: %s\n", why);
+	unlink(path);
+	return err;
+}
+
+/* The sample whose leaf is at address pc, or NULL. */
+static const Perftools__Profiles__Sample *sample_at(const pp_profile_t *p, uint64_t pc)
+{
+	for (size_t i = 0; i < p->n_sample; i++)
+		if (p->sample[i]->n_location_id &&
+		    address_of(p, p->sample[i]->location_id[0]) == pc)
+			return p->sample[i];
+	return NULL;
+}
+
+/*
+ * MANY stacks of two frames, each leaf its own location: more samples than fit
+ * one buffer of the stream, and more locations than the id map's first 4096
+ * slots (it never grew, and a full map never ended its probe).
+ */
+#define MANY 6000
+static hp_bucket_t *many[MANY];
+
+static void test_many(void)
+{
+	uintptr_t root = (uintptr_t)caller_function + 1;
+	for (int i = 0; i < MANY; i++) {
+		uintptr_t frames[2] = {0x100000 + 16 * (uintptr_t)i, root};
+		many[i] = hp_stack_table_intern(frames, 2, false);
+		hp_stack_table_add_alloc(many[i], (uint64_t)(i + 1) * HP_W_ONE, 100);
+	}
+	pp_profile_t *p;
+	hp_profile_opts_t o = {.trigger = "api", .start_ns = 1, .rate = 1};
+	ok(write_and_load(&o, &p) == 0 && p, "%d more stacks written and read back",
+	   MANY);
+	if (!p)
+		return;
+	int all = p->n_sample == MANY + 2 && p->n_location >= MANY + 1;
+	for (int i = 0; all && i < MANY; i++) {
+		const Perftools__Profiles__Sample *s =
+		    sample_at(p, 0x100000 + 16 * i - 1);
+		all = s && s->n_location_id == 2 && s->value[0] == i + 1 &&
+		      address_of(p, s->location_id[1]) == root - 1;
+	}
+	ok(all,
+	   "each stack once, its own leaf, the shared root, its values (%zu samples, "
+	   "%zu locations)",
+	   p->n_sample, p->n_location);
+	int count = 0;
+	for (size_t i = 0; i < p->n_comment; i++)
+		count |= !strcmp(pp_str(p, p->comment[i]), "stacks: 6002");
+	ok(p->n_string_table > 0 && !strcmp(p->string_table[0], "") && count,
+	   "string_table[0] is \"\"; the comment counts the stacks");
+	pp_free(p);
+}
+
+static int cmp_base(const void *a, const void *b)
+{
+	const hp_bucket_t *x = ((const hp_profile_base_t *)a)->bucket;
+	const hp_bucket_t *y = ((const hp_profile_base_t *)b)->bucket;
+	return x < y ? -1 : x > y;
+}
+
+/* ?seconds=N: counters taken off a base; unchanged stacks drop out. */
+static void test_delta(void)
+{
+	static hp_profile_base_t base[MANY];
+	for (int i = 0; i < MANY; i++) {
+		base[i].bucket = many[i];
+		hp_stack_table_read(many[i], &base[i].counts);
+	}
+	qsort(base, MANY, sizeof(*base), cmp_base);
+	hp_stack_table_add_alloc(many[7], 2 * HP_W_ONE, 300);
+	hp_stack_table_add_free(many[9], 10 * HP_W_ONE, 100);
+	pp_profile_t *p;
+	hp_profile_opts_t o = {
+	    .trigger = "http", .start_ns = 1, .rate = 1, .base = base, .nbase = MANY};
+	ok(write_and_load(&o, &p) == 0 && p, "a delta profile written and read back");
+	if (!p)
+		return;
+	const Perftools__Profiles__Sample *a = sample_at(p, 0x100000 + 16 * 7 - 1),
+	                                  *f = sample_at(p, 0x100000 + 16 * 9 - 1);
+	ok(p->n_sample == 4 && a && a->value[0] == 2 && a->value[1] == 300 && f &&
+	       f->value[0] == 0 && f->value[2] == -10 && f->value[3] == -100,
+	   "only what changed since the base, frees as negative in-use (%zu samples)",
+	   p->n_sample);
+	pp_free(p);
+}
+
 int main(void)
 {
 	test_strtab();
+	test_pbenc();
 	hp_symbols_init();
 	/* Return addresses one byte in: the functions are a bare "ret". */
 	uintptr_t frames[2] = {(uintptr_t)leaf_function + 1,
@@ -160,6 +348,9 @@ int main(void)
 	ok(found_trigger, "comments say the trigger");
 	ok(p->time_nanos > 0 && p->duration_nanos > 0, "time and duration set");
 	pp_free(p);
+
+	test_many();
+	test_delta();
 
 	/* A write error travels back as a negative errno, and nothing is left open. */
 	fd = open("/dev/full", O_WRONLY);
