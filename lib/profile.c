@@ -126,6 +126,7 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3 };
 typedef struct {
 	pb_buf_t pb; /* first, so that its flush finds the stream; holds in[] */
 	z_stream z;
+	bool started; /* deflateInit2 done: by the first deflate_in */
 	int fd;
 	unsigned char in[1 << 16];  /* encoded, not yet deflated */
 	unsigned char out[1 << 16]; /* deflated, not yet written */
@@ -146,9 +147,31 @@ static void write_all(gz_t *g, const unsigned char *p, size_t n)
 	}
 }
 
+/*
+ * A profile that fits in this much is stored in the gzip file uncompressed:
+ * zlib's set-up (64 KiB of hash table cleared) and the Huffman trees of one
+ * block cost about 300,000 instructions, most of writing a small exit
+ * profile, to save a few KiB.
+ */
+#define STORED_MAX (16 << 10)
+
+/* windowBits 16 + 15: gzip framing, as pprof requires. */
+static bool start(gz_t *g, int flush)
+{
+	bool stored = flush == Z_FINISH && g->pb.n <= STORED_MAX;
+	if (deflateInit2(&g->z, stored ? Z_NO_COMPRESSION : Z_BEST_SPEED, Z_DEFLATED,
+	                 16 + 15, stored ? 1 : 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		g->pb.err = -ENOMEM;
+		return false;
+	}
+	return g->started = true;
+}
+
 /* Deflates what pb holds and writes what comes out; pb is empty after. */
 static void deflate_in(gz_t *g, int flush)
 {
+	if (!g->started && !start(g, flush))
+		return;
 	g->z.next_in = g->in;
 	g->z.avail_in = (uInt)g->pb.n;
 	do {
@@ -519,7 +542,7 @@ static void buf_init(pb_buf_t *b, uint8_t *mem, size_t cap, void (*flush)(pb_buf
 	*b = (pb_buf_t){.buf = mem, .cap = cap, .flush = flush};
 }
 
-/* A writer into fd, or NULL; W->gz.z is ready for deflate. */
+/* A writer into fd, or NULL; the deflate stream starts with the first flush. */
 static writer_t *begin(int fd, const hp_profile_opts_t *o)
 {
 	writer_t *W = hp_real.calloc(1, sizeof(*W));
@@ -537,19 +560,14 @@ static writer_t *begin(int fd, const hp_profile_opts_t *o)
 	W->gz.fd = fd;
 	W->gz.z.zalloc = z_alloc;
 	W->gz.z.zfree = z_free;
-	/* windowBits 16 + 15: gzip framing, as pprof requires. */
-	if (deflateInit2(&W->gz.z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8,
-	                 Z_DEFAULT_STRATEGY) != Z_OK) {
-		hp_real.free(W);
-		return NULL;
-	}
 	intern(W, ""); /* string_table[0] must be "" */
 	return W;
 }
 
 static void finish(writer_t *W)
 {
-	deflateEnd(&W->gz.z);
+	if (W->gz.started)
+		deflateEnd(&W->gz.z);
 	pp_strtab_fini(&W->st);
 	hp_real.free(W->loc_ids.keys);
 	hp_real.free(W->loc_ids.vals);
@@ -570,8 +588,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	hp_stack_table_foreach(write_sample, W);
 	write_comments(W, o);
 	write_strings(W);
-	pb_flush(&W->gz.pb);
-	if (!failed(W))
+	if (!failed(W)) /* what the buffer holds goes in with the finish */
 		deflate_in(&W->gz, Z_FINISH);
 	int err = W->ctx.err ? W->ctx.err : W->gz.pb.err;
 	finish(W);
