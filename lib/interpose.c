@@ -24,61 +24,12 @@
 #include <errno.h>
 #include <string.h>
 
-/* ---- page mode ---------------------------------------------------------
- * With glibc's malloc behind us and a rate of at least HP_PAGE_MODE_RATE,
- * every sampled block is placed at a page boundary (glibc's memalign), so
- * free rules out every block not at one by its address alone, reading no
- * memory: two instructions fewer than the filter byte and no cache miss.
- * Blocks at a page boundary (the program's own aligned ones, the bootstrap
- * pool's) go on to the filter. The cost is in the samples: glibc's memalign
- * is slower than malloc, a sampled calloc block is cleared here, a sampled
- * realloc copies. Other allocators keep the filter: jemalloc's sdallocx,
- * which a program may call directly, must be told an aligned block's
- * alignment, which only the allocating call knows.
- */
-uint8_t hp_page_mode;
-
-void hp_interpose_init(uint64_t rate)
-{
-	hp_page_mode = rate >= HP_PAGE_MODE_RATE && hp_real.malloc_is_libc;
-}
-
 /* Is p perhaps a sampled block (or the bootstrap pool's)? False is certain. */
 static inline bool maybe_sampled(const void *p)
 {
-	if (hp_likely(hp_page_mode) && hp_likely((uintptr_t)p & (HP_PAGE - 1)))
-		return false;
+	if (hp_likely(hp_page_mode))
+		return hp_unlikely(hp_at_page(p)); /* reads no memory: interpose.h */
 	return hp_live_map_maybe_contains(p);
-}
-
-/*
- * glibc's chunk header, the word before the block: its IS_MMAPPED bit says
- * the pages came fresh from the kernel, already zero (glibc's calloc reads
- * the same bit to skip its memset).
- */
-static bool glibc_fresh_pages(const void *p)
-{
-	return ((const size_t *)p)[-1] & 2;
-}
-
-static void *page_calloc(size_t n)
-{
-	void *p = hp_real.memalign(HP_PAGE, n);
-	if (p && !glibc_fresh_pages(p))
-		memset(p, 0, n);
-	return p;
-}
-
-/* A sampled realloc: a new page-aligned block, the contents, the old freed. */
-static void *page_realloc(void *p, size_t n)
-{
-	void *q = hp_real.memalign(HP_PAGE, n);
-	if (q && p) {
-		size_t old = hp_real.malloc_usable_size(p);
-		memcpy(q, p, old < n ? old : n);
-		hp_real.free(p);
-	}
-	return q;
 }
 
 /* ---- bookkeeping ------------------------------------------------------ */
@@ -189,7 +140,7 @@ static HP_NOINLINE void *malloc_slow(size_t n)
 		return handed_out(hp_backing_boot_alloc(n), n, NULL);
 	bool sample = hp_sampler_decide_slow();
 	CAPTURE_IF(sample, st);
-	void *p = st && hp_page_mode ? hp_real.memalign(HP_PAGE, n) : hp_real.malloc(n);
+	void *p = st && hp_page_mode ? hp_place_malloc(n, HP_PAGE) : hp_real.malloc(n);
 	return handed_out(p, n, st);
 }
 
@@ -204,9 +155,16 @@ static HP_NOINLINE void free_slow(void *p)
 {
 	if (!p || hp_backing_is_boot(p))
 		return;
+	/* In page mode a block not placed was not sampled: no record to look up. */
+	void *base = hp_at_page(p) ? hp_placed_base(p) : NULL;
 	hp_live_t rec;
-	forget(p, &rec); /* before the backing free, or the address can be reused first */
-	hp_real.free(p);
+	if (base || !hp_page_mode)
+		forget(p,
+		       &rec); /* before the backing free, or the address can be reused */
+	if (base)
+		hp_place_free(p, base);
+	else
+		hp_real.free(p);
 }
 
 HP_EXPORT void free(void *p)
@@ -227,7 +185,7 @@ static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
 		           : handed_out(hp_backing_boot_alloc(n), n, NULL);
 	bool sample = !__builtin_mul_overflow(a, b, &n) && hp_sampler_decide_slow();
 	CAPTURE_IF(sample, st);
-	void *p = st && hp_page_mode ? page_calloc(n) : hp_real.calloc(a, b);
+	void *p = st && hp_page_mode ? hp_place_calloc(n) : hp_real.calloc(a, b);
 	return handed_out(p, n, st);
 }
 
@@ -261,7 +219,7 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 	bool sample = consumed ? hp_sampler_decide_slow() : hp_sampler_decide(n);
 	CAPTURE_IF(sample, st);
 	int saved = errno;
-	void *q = st && hp_page_mode ? page_realloc(p, n) : hp_real.realloc(p, n);
+	void *q = hp_place_realloc(p, n, st && hp_page_mode);
 	if (!q) {
 		if (had) {
 			/* n == 0: the block was freed. Otherwise it is intact and still
@@ -315,13 +273,41 @@ static void *call_aligned(int kind, size_t al, size_t n)
 	}
 }
 
+/*
+ * A sampled aligned block in page mode: placed at the requested alignment
+ * rounded up to a power of two (as glibc's memalign rounds) and to a page.
+ * NULL with *placed false where it cannot be (an alignment past half the
+ * address space, a pvalloc size that overflows): the backing call then.
+ */
+static void *place_aligned(int kind, size_t al, size_t n, bool *placed)
+{
+	size_t a = HP_PAGE;
+	if ((kind == MEMALIGN || kind == ALIGNED_ALLOC) && al > HP_PAGE) {
+		if (al > (SIZE_MAX >> 1) + 1)
+			return *placed = false, NULL;
+		while (a < al)
+			a <<= 1;
+	}
+	if (kind == PVALLOC && __builtin_add_overflow(n ? n : 1, HP_PAGE - 1, &n))
+		return *placed = false, NULL;
+	if (kind == PVALLOC)
+		n &= ~(size_t)(HP_PAGE - 1);
+	*placed = true;
+	return hp_place_malloc(n, a);
+}
+
 static HP_NOINLINE void *aligned_slow(int kind, size_t al, size_t n)
 {
 	bool sample = hp_sampler_decide_slow();
 	CAPTURE_IF(sample, st);
-	if (st && hp_page_mode && al < HP_PAGE)
-		al = HP_PAGE; /* valloc and pvalloc are page-aligned anyway */
-	return handed_out(call_aligned(kind, al, n), n, st);
+	bool placed = false;
+	void *p = st && hp_page_mode ? place_aligned(kind, al, n, &placed) : NULL;
+	if (!placed) {
+		p = call_aligned(kind, al, n);
+		if (hp_page_mode)
+			st = NULL; /* in page mode every sampled block is placed */
+	}
+	return handed_out(p, n, st);
 }
 
 HP_EXPORT void *memalign(size_t al, size_t n)
@@ -357,8 +343,15 @@ static HP_NOINLINE int posix_memalign_slow(void **out, size_t al, size_t n)
 	bool sample = hp_sampler_decide_slow();
 	CAPTURE_IF(sample, st);
 	bool valid = al && !(al & (al - 1)) && !(al % sizeof(void *));
-	if (st && hp_page_mode && valid && al < HP_PAGE)
-		al = HP_PAGE; /* an invalid alignment keeps its EINVAL */
+	if (st && hp_page_mode && valid && al <= (SIZE_MAX >> 1) + 1) {
+		void *p = hp_place_malloc(n, al < HP_PAGE ? HP_PAGE : al);
+		if (!p)
+			return ENOMEM;
+		*out = handed_out(p, n, st);
+		return 0;
+	}
+	if (hp_page_mode)
+		st = NULL; /* invalid: nothing comes out; or too aligned to place */
 	int r = hp_real.posix_memalign(out, al, n);
 	if (!r)
 		handed_out(*out, n, st);
@@ -376,6 +369,9 @@ HP_EXPORT size_t malloc_usable_size(void *p)
 {
 	if (hp_unlikely(hp_backing_is_boot(p)))
 		return hp_backing_boot_size(p);
+	void *base;
+	if (hp_unlikely(hp_at_page(p)) && (base = hp_placed_base(p)))
+		return hp_placed_usable(p, base);
 	return hp_real.malloc_usable_size(p);
 }
 
