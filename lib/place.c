@@ -4,7 +4,7 @@
  * allocator (page mode, see interpose.h). Inside a larger block from glibc's
  * malloc rather than from glibc's memalign, which would place them too but
  * fragments the arenas: on the stress benchmark memalign raised peak RSS by
- * 1.6 MiB at 1 thread, 4.4 at 2 and 10.8 at 8, malloc of n + 4 KiB by none.
+ * 1.6 MiB at 1 thread, 4.3 at 2 and 10.5 at 8; malloc of n + 4 KiB by none.
  * It does not decide what is sampled nor keep records (interpose.c).
  */
 #include "interpose.h"
