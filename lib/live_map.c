@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * live_map: 64 shards of linear-probing tables keyed by address, each under
- * its own lock, grown from the metadata arena at three-quarters load (the
- * retired table goes back to the arena) and shrunk never.
- * Deletion shifts later entries back, so there are no tombstones. Each
- * insert and remove also moves the record's count in the free filter.
+ * live_map: 1024 shards (64 with the filter counted) of bucketed cuckoo hash
+ * tables keyed by address, each under its own lock, grown from the metadata
+ * arena at three-quarters load (the retired table goes back to the arena)
+ * and shrunk never. Each insert and remove also moves the record's count in
+ * the free filter.
  */
 #include "live_map.h"
 #include "meta_alloc.h"
@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <string.h>
 
-#define SHARDS_LOG2 6
-#define SHARDS      (1u << SHARDS_LOG2)
-#define MIN_CAP     16 /* 64 shards: a low rate leaves a handful of records in each */
+#define SHARDS_LOG2        10
+#define SHARDS             (1u << SHARDS_LOG2)
+#define FILTER_SHARDS_LOG2 6  /* with the filter counted: 64 shards */
+#define MIN_CAP            16 /* a low rate leaves a handful of records in each shard */
+#define REGION_LG          21 /* at rate 1, a shard holds whole 2 MiB regions */
 
 typedef struct {
 	hp_lock_t lock;
@@ -25,13 +27,24 @@ typedef struct {
 static shard_t shards[SHARDS];
 uint8_t hp_live_filter[1u << HP_FILTER_LG] __attribute__((aligned(4096)));
 
-static shard_t *shard_of(uintptr_t addr)
-{
-	return &shards[hp_mix64(hp_live_filter_index((const void *)addr)) >>
-	               (64 - SHARDS_LOG2)];
-}
-
 static bool filter_off; /* set once at start-up, before any record */
+
+/*
+ * With the filter counted (rate above 1: samples are rare, contention too),
+ * the shard is a function of the filter byte (see filter_add_locked), among
+ * the first 64. At rate 1 the filter is not counted, and the shard is chosen
+ * by 2 MiB region among all 1024: allocators give each thread regions of its
+ * own (glibc's arenas, jemalloc's arenas, mimalloc's heaps), so a thread's
+ * records, their lock and their slots stay in its core's cache instead of
+ * moving between cores on every allocation and free.
+ */
+static inline shard_t *shard_of(uintptr_t addr)
+{
+	if (filter_off)
+		return &shards[hp_mix64(addr >> REGION_LG) >> (64 - SHARDS_LOG2)];
+	return &shards[hp_mix64(hp_live_filter_index((const void *)addr)) >>
+	               (64 - FILTER_SHARDS_LOG2)];
+}
 
 void hp_live_map_init(bool every_block_sampled)
 {
@@ -68,45 +81,128 @@ void hp_live_map_pin(const void *p)
 	hp_unlock(&s->lock);
 }
 
-static uint64_t slot_hash(uintptr_t a)
+/*
+ * Bucketed cuckoo hashing: a record lives in one of two buckets of four
+ * slots, chosen by two Fibonacci hashes of its address. A lookup reads at most
+ * eight slots, a removal clears one, and an insertion takes a free slot of
+ * either bucket, else moves a record to its other bucket (rarely more than
+ * once at three-quarters load). Linear probing at that load walks about
+ * seven slots per insertion and shifts a run back on each removal, and a
+ * table whose live count holds steady sits at that load for good.
+ */
+#define WAYS      4 /* slot_in reads all four at once */
+#define MAX_KICKS 64
+_Static_assert(MIN_CAP >= 2 * WAYS, "the bucket hash shifts by less than 64");
+
+typedef struct {
+	hp_live_t *slots; /* cap slots, as cap / WAYS buckets, at least 2 */
+	unsigned shift;   /* 64 - log2(cap / WAYS) */
+} table_t;
+
+static table_t table_of(hp_live_t *slots, size_t cap)
 {
-	return hp_mix64(a >> 4);
+	return (table_t){slots, (unsigned)__builtin_clzll(cap / WAYS) + 1};
 }
 
-/* Insert into a table known to have room; no duplicates by construction. */
-static void put(hp_live_t *slots, size_t cap, const hp_live_t *rec)
+/* The first slot of addr's bucket number `which` (0 or 1). */
+static hp_live_t *bucket(const table_t *t, uintptr_t addr, int which)
 {
-	size_t i = slot_hash(rec->addr) & (cap - 1);
-	while (slots[i].addr)
-		i = (i + 1) & (cap - 1);
-	slots[i] = *rec;
+	static const uint64_t mul[2] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL};
+	return t->slots + (((addr >> 4) * mul[which]) >> t->shift) * WAYS;
 }
 
-static int grow(shard_t *s)
+/*
+ * The first slot of b holding addr (0: a free one), or NULL. The four
+ * compares are combined without branches: which slot matches is random, and
+ * a branch on each mispredicts more often than it saves.
+ */
+static hp_live_t *slot_in(hp_live_t *b, uintptr_t addr)
 {
-	size_t cap = s->cap ? s->cap * 2 : MIN_CAP;
-	hp_live_t *t = hp_meta_alloc(cap * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->cap; i++)
-		if (s->slots[i].addr)
-			put(t, cap, &s->slots[i]);
-	hp_meta_free(s->slots, s->cap * sizeof(*t));
-	s->slots = t;
-	s->cap = cap;
-	return 0;
+	unsigned m = (unsigned)(b[0].addr == addr) | (unsigned)(b[1].addr == addr) << 1 |
+	             (unsigned)(b[2].addr == addr) << 2 |
+	             (unsigned)(b[3].addr == addr) << 3;
+	return m ? &b[__builtin_ctz(m)] : NULL;
+}
+
+/* put's slow half: both of rec's buckets are full. */
+static HP_NOINLINE bool kick(const table_t *t, hp_live_t rec)
+{
+	hp_live_t *moved[MAX_KICKS], *b = bucket(t, rec.addr, 0), *slot;
+	unsigned n;
+	for (n = 0; n < MAX_KICKS; n++) {
+		hp_live_t *other = bucket(t, rec.addr, b == bucket(t, rec.addr, 0));
+		/* Evict a slot of the other bucket, varied so walks do not cycle. */
+		slot = moved[n] = &other[(n + (rec.addr >> 4)) % WAYS];
+		hp_live_t r = *slot;
+		*slot = rec;
+		rec = r;
+		b = other;
+		/* The evicted record's other bucket: is there room? */
+		other = bucket(t, rec.addr, b == bucket(t, rec.addr, 0));
+		if ((slot = slot_in(other, 0))) {
+			*slot = rec;
+			return true;
+		}
+	}
+	while (n-- > 0) { /* undo, newest move first */
+		hp_live_t r = *moved[n];
+		*moved[n] = rec;
+		rec = r;
+	}
+	return false;
+}
+
+/*
+ * Inserts rec; no duplicates by construction. False, with the table as it
+ * was, if MAX_KICKS moves found no room: then the table must grow.
+ */
+static inline bool put(const table_t *t, hp_live_t rec)
+{
+	hp_live_t *slot;
+	if ((slot = slot_in(bucket(t, rec.addr, 0), 0)) ||
+	    (slot = slot_in(bucket(t, rec.addr, 1), 0))) {
+		*slot = rec;
+		return true;
+	}
+	return kick(t, rec);
+}
+
+/* Doubles the shard's table (or more, if a put still fails) and adds rec. */
+static int grow(shard_t *s, const hp_live_t *rec)
+{
+	for (size_t cap = s->cap ? s->cap * 2 : MIN_CAP;; cap *= 2) {
+		hp_live_t *slots = hp_meta_alloc(cap * sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		table_t t = table_of(slots, cap);
+		bool ok = put(&t, *rec);
+		for (size_t i = 0; ok && i < s->cap; i++)
+			if (s->slots[i].addr)
+				ok = put(&t, s->slots[i]);
+		if (ok) {
+			hp_meta_free(s->slots, s->cap * sizeof(*slots));
+			s->slots = slots;
+			s->cap = cap;
+			return 0;
+		}
+		hp_meta_free(slots, cap * sizeof(*slots));
+	}
 }
 
 int hp_live_map_insert(const hp_live_t *rec)
 {
 	shard_t *s = shard_of(rec->addr);
 	hp_lock(&s->lock);
-	/* Three quarters: 32 to 64 bytes per live block, probes still short. */
-	if ((s->used + 1) * 4 > s->cap * 3 && grow(s)) {
+	bool placed = false;
+	/* Three quarters: 32 to 64 bytes per live block. */
+	if (s->cap && (s->used + 1) * 4 <= s->cap * 3) {
+		table_t t = table_of(s->slots, s->cap);
+		placed = put(&t, *rec);
+	}
+	if (!placed && grow(s, rec)) {
 		hp_unlock(&s->lock);
 		return -ENOMEM;
 	}
-	put(s->slots, s->cap, rec);
 	s->used++;
 	/* Before the block is handed out, so no free of it can miss the count. */
 	filter_add_locked(rec->addr, 1);
@@ -118,33 +214,20 @@ bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
 {
 	shard_t *s = shard_of(addr);
 	hp_lock(&s->lock);
-	if (!s->cap) {
-		hp_unlock(&s->lock);
-		return false;
+	hp_live_t *slot = NULL;
+	if (s->cap && addr) { /* 0 marks a free slot */
+		table_t t = table_of(s->slots, s->cap);
+		if (!(slot = slot_in(bucket(&t, addr, 0), addr)))
+			slot = slot_in(bucket(&t, addr, 1), addr);
 	}
-	size_t mask = s->cap - 1, i = slot_hash(addr) & mask;
-	while (s->slots[i].addr && s->slots[i].addr != addr)
-		i = (i + 1) & mask;
-	if (!s->slots[i].addr) {
-		hp_unlock(&s->lock);
-		return false;
+	if (slot) {
+		*out = *slot;
+		slot->addr = 0;
+		s->used--;
+		filter_add_locked(addr, -1);
 	}
-	*out = s->slots[i];
-	/* Backward-shift deletion: move later members of the run into the hole. */
-	size_t hole = i;
-	for (size_t j = (i + 1) & mask; s->slots[j].addr; j = (j + 1) & mask) {
-		size_t home = slot_hash(s->slots[j].addr) & mask;
-		/* j may move to hole iff home is not cyclically in (hole, j]. */
-		if (((j - home) & mask) >= ((j - hole) & mask)) {
-			s->slots[hole] = s->slots[j];
-			hole = j;
-		}
-	}
-	s->slots[hole].addr = 0;
-	s->used--;
-	filter_add_locked(addr, -1);
 	hp_unlock(&s->lock);
-	return true;
+	return slot != NULL;
 }
 
 size_t hp_live_map_size(void)

@@ -2,13 +2,21 @@
 /*
  * stack_table: a fixed array of chain heads (2^17, in BSS so untouched heads
  * cost no memory) with 256 insert locks. Lookups walk the chain without a
- * lock; only creating a bucket takes the lock of its head, and counters are
- * plain atomic adds, so no application thread ever waits for the dumper.
+ * lock; only creating a bucket takes the lock of its head. Counters are per
+ * thread: each thread owns a slab of tallies, one per bucket it sampled,
+ * found through the slab's own index and summed by readers through the
+ * bucket's list of tallies. So no application thread writes a line another
+ * writes per sample, nor waits for the dumper. A thread's slab goes back to
+ * a free list at its exit (a pthread key destructor) and the next new thread
+ * carries on counting in it: the counts stay, and slabs number the threads
+ * alive at once, not all threads ever.
  */
 #include "stack_table.h"
 #include "common.h"
 #include "meta_alloc.h"
+#include "sampler.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -23,12 +31,55 @@ static atomic_size_t count;
  * untouched pages would otherwise become resident). */
 static hp_bucket_t *_Atomic all;
 
+/*
+ * One thread's counters for one bucket. Only the slab's owner writes them
+ * (a load and a release store: no locked instruction); readers load them.
+ * Cumulative, never reset, so a slab changing owner changes nothing.
+ */
+typedef struct hp_tally {
+	_Atomic uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
+	const hp_bucket_t *bucket; /* the index's key */
+	struct hp_tally *next;     /* the bucket's list; set before the push */
+} tally_t;
+
+#define CHUNK_TALLIES 21 /* 1008 bytes: a slab's tallies come in line-aligned chunks */
+#define INDEX_MIN     16
+
+/* A thread's tallies. Owned by one thread at a time; fields are the owner's. */
+typedef struct slab {
+	tally_t **index; /* open addressing by bucket address, half full at most */
+	size_t cap, used;
+	tally_t *chunk; /* the next free tallies, chunk_left of them */
+	size_t chunk_left;
+	struct slab *next_all, *next_free; /* guarded by slabs_lock */
+} slab_t;
+
+static hp_lock_t slabs_lock;
+static slab_t *all_slabs, *free_slabs; /* guarded by slabs_lock */
+static pthread_key_t slab_key;
+static int key_state; /* 0 not made, 1 made, -1 failed; guarded by slabs_lock */
+static HP_TLS slab_t *mine;
+
+/* A multiply and a rotate per frame, one full mix at the end: every frame
+ * still reaches every bit of the head index, in a third of the instructions
+ * of a full mix per frame. */
 static uint64_t hash_frames(const uintptr_t *f, unsigned n, bool truncated)
 {
 	uint64_t h = 0x243f6a8885a308d3ULL ^ n ^ ((uint64_t)truncated << 40);
+	for (unsigned i = 0; i < n; i++) {
+		h = (h ^ f[i]) * 0x9e3779b97f4a7c15ULL;
+		h = h << 29 | h >> 35;
+	}
+	return hp_mix64(h);
+}
+
+/* A loop, not memcmp: stacks are a few frames, shorter than memcmp's setup. */
+static bool same_frames(const uintptr_t *a, const uintptr_t *b, unsigned n)
+{
 	for (unsigned i = 0; i < n; i++)
-		h = hp_mix64(h ^ f[i]);
-	return h;
+		if (a[i] != b[i])
+			return false;
+	return true;
 }
 
 static hp_bucket_t *find(hp_bucket_t *b, uint64_t h, const uintptr_t *f, unsigned n,
@@ -36,7 +87,7 @@ static hp_bucket_t *find(hp_bucket_t *b, uint64_t h, const uintptr_t *f, unsigne
 {
 	for (; b; b = atomic_load_explicit(&b->next, memory_order_acquire))
 		if (b->hash == h && b->nframes == n && b->truncated == truncated &&
-		    !memcmp(b->frames, f, n * sizeof(*f)))
+		    same_frames(b->frames, f, n))
 			return b;
 	return NULL;
 }
@@ -54,8 +105,7 @@ hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncate
 	hp_bucket_t *first = atomic_load_explicit(head, memory_order_relaxed);
 	b = find(first, h, f, n, truncated); /* another thread may have won */
 	if (!b) {
-		b = hp_meta_alloc_lines(offsetof(hp_bucket_t, frames) +
-		                        n * sizeof(*f)); /* not sizeof: it pads to 128 */
+		b = hp_meta_alloc_lines(offsetof(hp_bucket_t, frames) + n * sizeof(*f));
 		if (b) {
 			b->hash = h;
 			b->nframes = n;
@@ -74,27 +124,196 @@ hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncate
 	return b;
 }
 
+static size_t slot_of(const hp_bucket_t *b, size_t cap)
+{
+	return ((uintptr_t)b >> 6) & (cap - 1); /* buckets are distinct lines */
+}
+
+static int grow_index(slab_t *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : INDEX_MIN;
+	tally_t **x = hp_meta_alloc_lines(cap * sizeof(*x));
+	if (!x)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++) {
+		if (!s->index[i])
+			continue;
+		size_t j = slot_of(s->index[i]->bucket, cap);
+		while (x[j])
+			j = (j + 1) & (cap - 1);
+		x[j] = s->index[i];
+	}
+	/* Indexes under 4 KiB are immortal (meta_alloc): at most 4 KiB a slab. */
+	hp_meta_free(s->index, s->cap * sizeof(*x));
+	s->index = x;
+	s->cap = cap;
+	return 0;
+}
+
+/* The key's destructor: the exiting thread gives its slab to the next one. */
+static void release(void *arg)
+{
+	slab_t *s = arg;
+	if (mine == s)
+		mine = NULL; /* a later sample of this thread takes another */
+	hp_lock(&slabs_lock);
+	s->next_free = free_slabs;
+	free_slabs = s;
+	hp_unlock(&slabs_lock);
+}
+
+static HP_NOINLINE slab_t *adopt(void)
+{
+	hp_lock(&slabs_lock);
+	if (!key_state)
+		key_state = pthread_key_create(&slab_key, release) ? -1 : 1;
+	slab_t *s = free_slabs;
+	if (s) {
+		free_slabs = s->next_free;
+	} else if ((s = hp_meta_alloc_lines(sizeof(*s)))) {
+		s->next_all = all_slabs;
+		all_slabs = s;
+	}
+	/* A slab in use always has an index: the fast path tests no capacity. */
+	if (s && !s->cap && grow_index(s)) {
+		s->next_free = free_slabs;
+		free_slabs = s;
+		s = NULL;
+	}
+	bool keyed = key_state > 0;
+	hp_unlock(&slabs_lock);
+	if (!s)
+		return NULL;
+	mine = s;
+	/* Without the key (or if this fails) the slab outlives its thread:
+	 * memory, not counts, is lost. The guard: a key past the first 32
+	 * makes glibc allocate here. */
+	hp_guard_enter();
+	if (keyed)
+		pthread_setspecific(slab_key, s);
+	hp_guard_exit();
+	return s;
+}
+
+/* A new tally for b in s, indexed and on b's list; NULL without memory. */
+static HP_NOINLINE tally_t *new_tally(slab_t *s, hp_bucket_t *b)
+{
+	if ((s->used + 1) * 2 > s->cap && grow_index(s))
+		return NULL;
+	if (!s->chunk_left) {
+		s->chunk = hp_meta_alloc_lines(CHUNK_TALLIES * sizeof(tally_t));
+		if (!s->chunk)
+			return NULL;
+		s->chunk_left = CHUNK_TALLIES;
+	}
+	tally_t *t = s->chunk++;
+	s->chunk_left--;
+	t->bucket = b;
+	size_t i = slot_of(b, s->cap);
+	while (s->index[i])
+		i = (i + 1) & (s->cap - 1);
+	s->index[i] = t;
+	s->used++;
+	t->next = atomic_load_explicit(&b->tallies, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+	    &b->tallies, &t->next, t, memory_order_release, memory_order_relaxed))
+		;
+	return t;
+}
+
+/* The calling thread's tally of b, if it has one: no call, no lock. */
+static inline tally_t *known_tally(const hp_bucket_t *b)
+{
+	slab_t *s = mine;
+	if (hp_unlikely(!s))
+		return NULL;
+	for (size_t i = slot_of(b, s->cap); s->index[i]; i = (i + 1) & (s->cap - 1))
+		if (s->index[i]->bucket == b)
+			return s->index[i];
+	return NULL;
+}
+
+/* Single writer: a load and a release store, not a locked add. */
+static void bump(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+	                      memory_order_release);
+}
+
+/*
+ * The thread's first sample, or its first of b: take a slab, make the tally.
+ * Without memory for either, the bucket's shared counters take the sample.
+ */
+static HP_NOINLINE void add_slow(hp_bucket_t *b, uint64_t cw, uint64_t bw, bool is_free)
+{
+	slab_t *s = mine ? mine : adopt();
+	tally_t *t = s ? known_tally(b) : NULL;
+	if (s && !t)
+		t = new_tally(s, b);
+	if (t) {
+		bump(is_free ? &t->free_bytes : &t->alloc_bytes, bw);
+		bump(is_free ? &t->free_count : &t->alloc_count, cw);
+	} else {
+		atomic_fetch_add_explicit(is_free ? &b->free_count : &b->alloc_count, cw,
+		                          memory_order_release);
+		atomic_fetch_add_explicit(is_free ? &b->free_bytes : &b->alloc_bytes, bw,
+		                          memory_order_release);
+	}
+}
+
 void hp_stack_table_add_alloc(hp_bucket_t *b, uint64_t cw, uint64_t bw)
 {
-	atomic_fetch_add_explicit(&b->alloc_count, cw, memory_order_release);
-	atomic_fetch_add_explicit(&b->alloc_bytes, bw, memory_order_release);
+	tally_t *t = known_tally(b);
+	if (hp_unlikely(!t)) {
+		add_slow(b, cw, bw, false);
+		return;
+	}
+	bump(&t->alloc_bytes, bw);
+	bump(&t->alloc_count, cw);
 }
 
 void hp_stack_table_add_free(hp_bucket_t *b, uint64_t cw, uint64_t bw)
 {
-	atomic_fetch_add_explicit(&b->free_count, cw, memory_order_release);
-	atomic_fetch_add_explicit(&b->free_bytes, bw, memory_order_release);
+	tally_t *t = known_tally(b);
+	if (hp_unlikely(!t)) {
+		add_slow(b, cw, bw, true);
+		return;
+	}
+	bump(&t->free_bytes, bw);
+	bump(&t->free_count, cw);
 }
 
+static uint64_t load(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_acquire);
+}
+
+/*
+ * Frees first, from every tally, then allocs, from a list loaded again: a
+ * free seen (acquire) was stored after its allocation's store, by the
+ * freeing thread after the allocating one (the live map or the program
+ * passed the block between them), so the second pass sees that allocation,
+ * even in a tally pushed after the first pass began.
+ */
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *o)
 {
 	hp_bucket_t *m = (hp_bucket_t *)b;
-	o->free_count = atomic_load_explicit(&m->free_count, memory_order_acquire);
-	o->free_bytes = atomic_load_explicit(&m->free_bytes, memory_order_acquire);
-	o->alloc_count = atomic_load_explicit(&m->alloc_count, memory_order_acquire);
-	o->alloc_bytes = atomic_load_explicit(&m->alloc_bytes, memory_order_acquire);
-	/* The order above already keeps free <= alloc; clamp in case of a bug elsewhere.
-	 */
+	o->free_count = load(&m->free_count);
+	o->free_bytes = load(&m->free_bytes);
+	for (tally_t *t = atomic_load_explicit(&m->tallies, memory_order_acquire); t;
+	     t = t->next) {
+		o->free_count += load(&t->free_count);
+		o->free_bytes += load(&t->free_bytes);
+	}
+	o->alloc_count = load(&m->alloc_count);
+	o->alloc_bytes = load(&m->alloc_bytes);
+	for (tally_t *t = atomic_load_explicit(&m->tallies, memory_order_acquire); t;
+	     t = t->next) {
+		o->alloc_count += load(&t->alloc_count);
+		o->alloc_bytes += load(&t->alloc_bytes);
+	}
+	/* The order above already keeps free <= alloc; clamp in case of a bug
+	 * elsewhere. */
 	if (o->free_count > o->alloc_count)
 		o->free_count = o->alloc_count;
 	if (o->free_bytes > o->alloc_bytes)
@@ -117,16 +336,31 @@ void hp_stack_table_prefork(void)
 {
 	for (unsigned i = 0; i < LOCKS; i++)
 		hp_lock(&locks[i]);
+	hp_lock(&slabs_lock);
 }
 
 void hp_stack_table_postfork_parent(void)
 {
+	hp_unlock(&slabs_lock);
 	for (unsigned i = LOCKS; i-- > 0;)
 		hp_unlock(&locks[i]);
 }
 
+/*
+ * Only the forking thread lives on: every other slab is free for the
+ * child's new threads. Their counts stay where they are; a tally its owner
+ * was writing at the fork may hold an allocation's count without its bytes,
+ * as an atomic counter pair could.
+ */
 void hp_stack_table_postfork_child(void)
 {
 	for (unsigned i = 0; i < LOCKS; i++)
 		hp_lock_reset(&locks[i]);
+	hp_lock_reset(&slabs_lock);
+	free_slabs = NULL;
+	for (slab_t *s = all_slabs; s; s = s->next_all)
+		if (s != mine) {
+			s->next_free = free_slabs;
+			free_slabs = s;
+		}
 }

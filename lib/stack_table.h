@@ -15,18 +15,20 @@
 
 typedef struct hp_bucket {
 	/*
-	 * Written by every sample of the stack, from any thread: the first cache
-	 * line holds these alone, so that other threads' lookups (which read the
-	 * line after it) do not miss on each add. Buckets are line aligned.
+	 * The counters are per thread (stack_table.c's tallies, one per thread
+	 * that sampled this stack, on this list), so that threads sampling the
+	 * same stack write no common line; hp_stack_table_read sums them. The
+	 * list is pushed to once per thread and bucket.
 	 */
-	_Atomic uint64_t alloc_count; /* objects, HP_W_ONE fixed point, unbiased */
-	_Atomic uint64_t alloc_bytes; /* bytes, unbiased */
-	_Atomic uint64_t free_count;
-	_Atomic uint64_t free_bytes;
+	struct hp_tally *_Atomic tallies;
+	/*
+	 * Only when a thread could get no tally (metadata exhausted): atomic
+	 * adds, summed with the tallies. Same units as hp_counts_t.
+	 */
+	_Atomic uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
 	struct hp_bucket *all; /* the list of every bucket, newest first */
 	/* Written once, before the bucket is published; read by lookups. */
-	struct hp_bucket *_Atomic next
-	    __attribute__((aligned(64))); /* chain, read lock-free */
+	struct hp_bucket *_Atomic next; /* chain, read lock-free */
 	uint64_t hash;
 	uint32_t nframes;
 	uint32_t truncated; /* the real stack was deeper than nframes */
@@ -39,12 +41,19 @@ typedef struct hp_bucket {
  */
 hp_bucket_t *hp_stack_table_intern(const uintptr_t *frames, unsigned n, bool truncated);
 
+/*
+ * Add a sample's weights (HP_W_ONE objects, bytes) to the calling thread's
+ * tally of b: plain stores to memory no other thread writes. The thread's
+ * first call takes a slab of tallies (a short lock), returned at its exit;
+ * its first call for b creates the tally. Called with or without the guard.
+ */
 void hp_stack_table_add_alloc(hp_bucket_t *b, uint64_t count_w, uint64_t bytes_w);
 void hp_stack_table_add_free(hp_bucket_t *b, uint64_t count_w, uint64_t bytes_w);
 
 /*
- * A consistent reading of one bucket: frees are read before allocs, so a
- * free is never counted without its allocation (inuse never goes negative).
+ * A consistent reading of one bucket: every thread's frees are read before
+ * any thread's allocs, so a free is never counted without its allocation
+ * (inuse never goes negative). Lock-free; safe while other threads allocate.
  */
 typedef struct {
 	uint64_t alloc_count, alloc_bytes, free_count, free_bytes;

@@ -111,6 +111,37 @@ static void test_saturation(uintptr_t a)
 	ok(hp_live_map_size() == 0, "map empty again");
 }
 
+/*
+ * Rate 1: the filter is off and shards hold whole regions, so dense blocks
+ * (16 bytes apart, as an allocator packs them) fill few tables to the
+ * brim: every insertion that moves records to their other bucket, and every
+ * growth, must keep them all findable.
+ */
+static void test_every_block_sampled(void)
+{
+	hp_live_map_init(true);
+	ok(hp_live_map_maybe_contains((void *)0x1010), "rate 1: every pointer looked up");
+	memset(live, 0, sizeof(live));
+	for (int i = 0; i < N; i++)
+		addrs[i] = 0x7f0000000000ULL + (uintptr_t)i * 16;
+	int bad = churn();
+	size_t expect = 0;
+	for (int i = 0; i < N; i++)
+		expect += live[i];
+	ok(bad == 0 && hp_live_map_size() == expect,
+	   "rate 1, dense addresses: churn agrees with the reference (%d bad)", bad);
+	hp_live_t r;
+	ok(!hp_live_map_remove(0, &r), "address 0 is never found");
+	int missing = 0, ghost = 0;
+	for (int i = 0; i < N; i++) {
+		bool found = hp_live_map_remove(addrs[i], &r);
+		missing += live[i] && (!found || r.size != (uint64_t)i);
+		ghost += !live[i] && found;
+	}
+	ok(!missing && !ghost && hp_live_map_size() == 0,
+	   "rate 1 sweep: %d missing, %d found but never inserted", missing, ghost);
+}
+
 int main(void)
 {
 	ok(!hp_live_map_maybe_contains((void *)0x1010), "empty filter rules out");
@@ -119,5 +150,6 @@ int main(void)
 	test_saturation(0x7000010);
 	hp_live_map_pin((void *)0x9000);
 	ok(hp_live_map_maybe_contains((void *)0x9000), "a pinned granule is looked up");
+	test_every_block_sampled(); /* last: the filter stays off */
 	return tap_done();
 }

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* stack_table: interning dedups equal stacks, separates different ones, and
- * counters read back consistently. */
+ * counters read back consistently: summed over threads, kept when threads
+ * exit, and never a free without its allocation while threads count. */
 #include "stack_table.h"
 #include "tap.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 static size_t seen;
 static void count(const hp_bucket_t *b, void *arg)
@@ -10,6 +15,100 @@ static void count(const hp_bucket_t *b, void *arg)
 	(void)b;
 	(void)arg;
 	seen++;
+}
+
+#define WORKERS 8
+#define ROUNDS  100000
+
+static hp_bucket_t *shared[2];
+static atomic_bool stop;
+
+/* Allocs on one bucket, frees on the other: each thread owns its tallies. */
+static void *worker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		hp_stack_table_add_alloc(shared[i & 1], 1 << 16, 16);
+		hp_stack_table_add_free(shared[i & 1], 1 << 16, 16);
+	}
+	hp_stack_table_add_alloc(shared[0], 1 << 16, 100); /* one left live */
+	return NULL;
+}
+
+/*
+ * Each round one thread allocates two objects and the next, told through a
+ * pipe, frees one of them. A reading taken meanwhile must never show more
+ * than half as many frees as allocations: it would have counted a free
+ * without its allocation (the clamp in the read hides only the extreme).
+ */
+static int pipe_fd[2];
+static void *allocator(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		hp_stack_table_add_alloc(shared[1], 2 << 16, 16);
+		char c = 0;
+		if (write(pipe_fd[1], &c, 1) != 1)
+			break;
+	}
+	close(pipe_fd[1]);
+	return NULL;
+}
+
+static void *freer(void *arg)
+{
+	(void)arg;
+	char c;
+	while (read(pipe_fd[0], &c, 1) == 1)
+		hp_stack_table_add_free(shared[1], 1 << 16, 8);
+	atomic_store(&stop, true);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	uintptr_t f0[] = {0x501000}, f1[] = {0x502000};
+	shared[0] = hp_stack_table_intern(f0, 1, false);
+	shared[1] = hp_stack_table_intern(f1, 1, false);
+	/* Three generations of threads that exit: their counts stay. */
+	for (int gen = 0; gen < 3; gen++) {
+		pthread_t t[WORKERS];
+		for (int i = 0; i < WORKERS; i++)
+			pthread_create(&t[i], NULL, worker, NULL);
+		for (int i = 0; i < WORKERS; i++)
+			pthread_join(t[i], NULL);
+	}
+	hp_counts_t c;
+	hp_stack_table_read(shared[0], &c);
+	uint64_t n = 3 * WORKERS * (ROUNDS / 2 + 1);
+	ok(c.alloc_count == n << 16 &&
+	       c.alloc_bytes == 3 * WORKERS * (ROUNDS / 2 * 16 + 100) &&
+	       c.free_count == (n - 3 * WORKERS) << 16,
+	   "24 exited threads' counts summed exactly (%llu objects allocated)",
+	   (unsigned long long)(c.alloc_count >> 16));
+
+	hp_counts_t before;
+	hp_stack_table_read(shared[1], &before);
+	if (pipe(pipe_fd))
+		return;
+	pthread_t a, b;
+	pthread_create(&a, NULL, allocator, NULL);
+	pthread_create(&b, NULL, freer, NULL);
+	int early = 0, reads = 0;
+	while (!atomic_load(&stop)) {
+		hp_stack_table_read(shared[1], &c);
+		early += 2 * (c.free_count - before.free_count) >
+		         c.alloc_count - before.alloc_count;
+		reads++;
+	}
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	ok(!early, "no reading counts a free before its allocation (%d of %d did)", early,
+	   reads);
+	hp_stack_table_read(shared[1], &c);
+	ok(c.alloc_count - before.alloc_count == (uint64_t)ROUNDS << 17 &&
+	       c.free_count - before.free_count == (uint64_t)ROUNDS << 16,
+	   "frees in one thread of another's allocations: all counted");
 }
 
 int main(void)
@@ -41,5 +140,6 @@ int main(void)
 	hp_stack_table_foreach(count, NULL);
 	ok(seen == 50004 && hp_stack_table_size() == 50004,
 	   "50,004 buckets iterated (%zu)", seen);
+	test_threads();
 	return tap_done();
 }
