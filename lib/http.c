@@ -532,7 +532,7 @@ static void serve_metrics(conn_t *c)
 	       "Estimated objects allocated since start.",
 	       (unsigned long long)(t.alloc_objects < 0 ? 0 : t.alloc_objects));
 	metric(&b, "heapprof_samples_total", "counter",
-	       "Allocations sampled since start.", hp_trigger_samples());
+	       "Allocations sampled since start.", hp_stack_table_samples());
 	metric(&b, "heapprof_sampling_rate_bytes", "gauge",
 	       "Mean bytes between samples (HEAPPROF_RATE; 1: every allocation).",
 	       hp_sampler_rate());

@@ -49,11 +49,13 @@ typedef struct hp_tally {
 typedef struct slab {
 	tally_t **index; /* open addressing by bucket address, half full at most */
 	size_t cap, used;
-	tally_t *chunk; /* the next free tallies, chunk_left of them */
+	_Atomic uint64_t samples; /* allocations sampled by its owners: /metrics */
+	tally_t *chunk;           /* the next free tallies, chunk_left of them */
 	size_t chunk_left;
 	struct slab *next_all, *next_free; /* guarded by slabs_lock */
 } slab_t;
 
+static _Atomic uint64_t samples_unslabbed; /* by threads without a slab */
 static hp_lock_t slabs_lock;
 static slab_t *all_slabs, *free_slabs; /* guarded by slabs_lock */
 static pthread_key_t slab_key;
@@ -250,6 +252,10 @@ static HP_NOINLINE void add_slow(hp_bucket_t *b, uint64_t cw, uint64_t bw, bool 
 	tally_t *t = s ? known_tally(b) : NULL;
 	if (s && !t)
 		t = new_tally(s, b);
+	if (!is_free)
+		s ? bump(&s->samples, 1)
+		  : (void)atomic_fetch_add_explicit(&samples_unslabbed, 1,
+		                                    memory_order_relaxed);
 	if (t) {
 		bump(is_free ? &t->free_bytes : &t->alloc_bytes, bw);
 		bump(is_free ? &t->free_count : &t->alloc_count, cw);
@@ -270,6 +276,17 @@ void hp_stack_table_add_alloc(hp_bucket_t *b, uint64_t cw, uint64_t bw)
 	}
 	bump(&t->alloc_bytes, bw);
 	bump(&t->alloc_count, cw);
+	bump(&mine->samples, 1);
+}
+
+uint64_t hp_stack_table_samples(void)
+{
+	uint64_t n = atomic_load_explicit(&samples_unslabbed, memory_order_relaxed);
+	hp_lock(&slabs_lock);
+	for (slab_t *s = all_slabs; s; s = s->next_all)
+		n += atomic_load_explicit(&s->samples, memory_order_relaxed);
+	hp_unlock(&slabs_lock);
+	return n;
 }
 
 void hp_stack_table_add_free(hp_bucket_t *b, uint64_t cw, uint64_t bw)

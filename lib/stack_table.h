@@ -61,6 +61,9 @@ typedef struct {
 
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *out);
 
+/* Allocations sampled since start, every thread's. */
+uint64_t hp_stack_table_samples(void);
+
 /* Calls fn for every bucket; safe while other threads allocate. */
 void hp_stack_table_foreach(void (*fn)(const hp_bucket_t *b, void *arg), void *arg);
 size_t hp_stack_table_size(void);

@@ -44,7 +44,6 @@ static atomic_uint pending_bytes;
 static _Atomic uint64_t allocated;
 static _Atomic int64_t in_use;
 static _Atomic int64_t peak_seen, peak_asked;
-static _Atomic uint64_t samples; /* sampled allocations, for /metrics */
 
 static int trigger_sig; /* 0 until the handler is installed */
 
@@ -181,7 +180,6 @@ void hp_trigger_note_alloc(uint64_t bytes)
 {
 	uint64_t every = hp_config.dump_bytes;
 	bool start = false;
-	atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
 	if (every) {
 		uint64_t old = atomic_fetch_add(&allocated, bytes);
 		if ((old + bytes) / every != old / every) {
@@ -216,11 +214,6 @@ void hp_trigger_note_free(uint64_t bytes)
 int64_t hp_trigger_in_use(void)
 {
 	return atomic_load(&in_use);
-}
-
-uint64_t hp_trigger_samples(void)
-{
-	return atomic_load_explicit(&samples, memory_order_relaxed);
 }
 
 int64_t hp_trigger_peak(void)

@@ -48,9 +48,6 @@ void hp_trigger_note_free(uint64_t bytes);
 int64_t hp_trigger_in_use(void);
 int64_t hp_trigger_peak(void);
 
-/* Sampled allocations since start (every one passes hp_trigger_note_alloc). */
-uint64_t hp_trigger_samples(void);
-
 /* Takes one pending "bytes" profile request; false when none is pending. */
 bool hp_trigger_take_bytes(void);
 
