@@ -29,6 +29,8 @@ static inline bool maybe_sampled(const void *p)
 {
 	if (hp_likely(hp_page_mode))
 		return hp_unlikely(hp_at_page(p)); /* reads no memory: interpose.h */
+	if (hp_every_block)
+		return p != NULL; /* the filter would only say "maybe" */
 	return hp_live_map_maybe_contains(p);
 }
 

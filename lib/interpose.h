@@ -26,6 +26,9 @@
 /* Nonzero: every sampled block is placed (it only ever turns off). */
 extern HP_HIDDEN uint8_t hp_page_mode;
 
+/* Nonzero at HEAPPROF_RATE=1: every block may be a sampled one, no filter. */
+extern HP_HIDDEN uint8_t hp_every_block;
+
 /* Chooses how free recognises sampled blocks; before sampling starts. */
 void hp_interpose_init(uint64_t rate);
 

@@ -18,11 +18,12 @@ typedef struct {
 	uintptr_t base;  /* the backing allocator's block */
 } place_hdr_t;
 
-uint8_t hp_page_mode;
+uint8_t hp_page_mode, hp_every_block;
 static uintptr_t key; /* 0: nothing was ever placed */
 
 void hp_interpose_init(uint64_t rate)
 {
+	hp_every_block = rate == 1;
 	if (rate < HP_PAGE_MODE_RATE || !hp_real.malloc_is_libc)
 		return;
 	key = hp_mix64((uintptr_t)&key ^ hp_now_ns()) | 1;
