@@ -110,6 +110,7 @@ exclusive() {
 	/^cfn=/ { cfn = name(substr($0, 5), "fn"); next }
 	/^calls=/ { split(substr($0, 7), c, " "); skip = 1
 		if (cfn == want && cob ~ obpat) calls += c[1]
+		cob = ob # a call without cob= stays in the object of the caller
 		next }
 	/^[0-9+*-]/ {
 		if (skip) { skip = 0; next }
@@ -183,7 +184,7 @@ for c in $configs; do
 	case $c in
 	plain) continue ;;
 	bare) ob='libbare\.so' ;;
-	hp) ob='libheapprof\.so' ;;
+	hp) ob=$(basename "$HEAPPROF_LIB" | sed 's/[.]/\\./g') ;;
 	esac
 	: >"$WORK/ex.$c"
 	for r in $(seq "$reps"); do exclusive "$WORK/cg.$c.$r" "$ob" free >>"$WORK/ex.$c"; done

@@ -34,7 +34,7 @@
 #        HEAPPROF_LIB=build/lib/.libs/libheapprof.so \
 #        BENCH_BIN=build/contrib/bench \
 #        contrib/bench/mimalloc-bench.sh [--reps N] [--threads T] [--only "B1 B2"]
-#            [--configs "plain bare hp"] [--keep DIR]
+#            [--configs "plain bare hp"] [--keep DIR] [--callgrind]
 #   MIMALLOC_BENCH_DIR  a checkout of mimalloc-bench (the directory holding
 #                       bench/larson/larson.cpp), required
 #   HEAPPROF_LIB        the libheapprof.so to preload, required
@@ -45,19 +45,30 @@
 #   HEAPPROF_BENCH_ENV  extra variables for the profiled runs, e.g.
 #                       "HEAPPROF_RATE=65536"
 # --keep DIR builds into DIR and keeps it (and the binaries) afterwards.
+# --callgrind: instead of timing, one run per configuration under valgrind
+#   --tool=callgrind --cache-sim=yes (L1d 32 KiB, last level 1 MiB: an L2,
+#   as contrib/bench/free-path.sh; HEAPPROF_SEED=1), smaller arguments
+#   (mstress 30 iterations, cfrac a 35-digit number), and a table of the
+#   estimated cycles (Ir + 10 x L1 misses + 100 x LL misses) against plain:
+#   totals for the fixed-work benchmarks, per malloc call for the fixed-time
+#   ones (larson, xmalloc-test, rptest); with the profiled run's samples
+#   (calls of record), and the inclusive estimated cycles of sampling
+#   (record), start-up (hp_init) and the exit profile (hp_dump_at_exit) as
+#   shares of the whole run. The figures the wall clock cannot give on a
+#   loaded machine.
 # Not a timed test: never part of make check.
 set -uo pipefail
 
 usage() {
 	cat >&2 <<'EOF'
 usage: MIMALLOC_BENCH_DIR=DIR HEAPPROF_LIB=libheapprof.so [BENCH_BIN=build/contrib/bench] \
-       mimalloc-bench.sh [--reps N] [--threads T] [--only "larson cfrac ..."] [--configs "plain bare hp"] [--keep DIR]
+       mimalloc-bench.sh [--reps N] [--threads T] [--only "larson cfrac ..."] [--configs "plain bare hp"] [--keep DIR] [--callgrind]
   MIMALLOC_BENCH_DIR: a checkout of https://github.com/daanx/mimalloc-bench
 EOF
 	exit 2
 }
 
-reps=5 threads=2 only="" keep="" configs="plain bare hp"
+reps=5 threads=2 only="" keep="" configs="plain bare hp" cg=0
 all="larson glibc-simple rptest xmalloc-test mstress cfrac"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -66,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--only) [ $# -ge 2 ] || usage; only=$2; shift ;;
 	--configs) [ $# -ge 2 ] || usage; configs=$2; shift ;;
 	--keep) [ $# -ge 2 ] || usage; keep=$2; shift ;;
+	--callgrind) cg=1 ;;
 	-h | --help) usage ;;
 	*) echo "mimalloc-bench.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -141,8 +153,9 @@ cmd_for() { # cmd_for NAME: sets CMD
 	glibc-simple) CMD=(glibc-simple) ;;
 	rptest) CMD=(rptest "$t" 0 1 2 500 1000 100 8 16000) ;;
 	xmalloc-test) CMD=(xmalloc-test -w "$t" -t 1 -s 64) ;;
-	mstress) CMD=(mstress "$t" 50 300) ;;
-	cfrac) CMD=(cfrac 1754518652050731705637113883632748379278) ;;
+	mstress) CMD=(mstress "$t" 50 300); [ "$cg" = 1 ] && CMD=(mstress "$t" 50 30) ;;
+	cfrac) CMD=(cfrac 1754518652050731705637113883632748379278)
+		[ "$cg" = 1 ] && CMD=(cfrac 41757646344123832613190542166099121) ;;
 	esac
 	CMD[0]=$WORK/bin/${CMD[0]}
 }
@@ -210,6 +223,92 @@ run_one() { # run_one CONFIG NAME: appends "NAME CONFIG wall metric" to runs
 	echo "$b $c $wall $m $cpu $(cpu_per_op "$b" "$WORK/out/stdout" "$cpu" "$wall")" >>"$WORK/runs"
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.3f", a / b }'; }
+
+# ---- --callgrind ----------------------------------------------------------
+# fnstat FILE OB_PATTERN FN: for function FN in objects matching OB_PATTERN,
+# from callgrind's output file: "calls excl_est incl_est", the estimated
+# cycles of the function alone and with its callees.
+fnstat() {
+	awk -v obpat="$2" -v want="$3" '
+	function name(s, kind,   id, rest) { # "(id) name" or "(id)"
+		if (match(s, /^\([0-9]+\)/)) {
+			id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 1); sub(/^ /, "", rest)
+			if (rest != "") names[kind, id] = rest
+			return names[kind, id]
+		}
+		return s
+	}
+	function est(   i, e) { # the events are Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+		e = 0
+		for (i = npos + 1; i <= NF; i++) e += $i * w[i - npos]
+		return e
+	}
+	BEGIN { w[1] = 1; w[4] = w[5] = w[6] = 10; w[7] = w[8] = w[9] = 100 }
+	/^positions:/ { npos = NF - 1 }
+	/^ob=/ { ob = name(substr($0, 4), "ob"); next }
+	/^cob=/ { cob = name(substr($0, 5), "ob"); next }
+	/^fn=/ { fn = name(substr($0, 4), "fn"); cob = ob; here = (fn == want && ob ~ obpat); next }
+	/^cfn=/ { cfn = name(substr($0, 5), "fn"); next }
+	/^calls=/ { split(substr($0, 7), c, " "); skip = 1
+		if (cfn == want && cob ~ obpat) calls += c[1]
+		cob = ob # a call without cob= stays in the object of the caller
+		next }
+	/^[0-9+*-]/ {
+		if (skip) { skip = 0; if (here) incl += est(); next }
+		if (here) { e = est(); excl += e; incl += e }
+		next }
+	END { printf "%d %d %d\n", calls, excl, incl }' "$1"
+}
+if [ "$cg" = 1 ]; then
+	command -v valgrind >/dev/null || { echo "mimalloc-bench.sh: --callgrind needs valgrind" >&2; exit 2; }
+	echo "mimalloc-bench --callgrind: [$benches] x [$configs], $threads threads" >&2
+	echo
+	echo "callgrind --cache-sim=yes (D1 32 KiB 8-way, LL 1 MiB 16-way), HEAPPROF_SEED=1, one run each; est. = Ir + 10 x L1 misses + 100 x LL misses."
+	echo "Fixed-time benchmarks (larson, xmalloc-test, rptest): est. cycles per malloc call; the others: totals."
+	echo
+	echo "| benchmark | plain est. | bare × | profiled × | plain Ir | bare Ir × | profiled Ir × | samples | record | hp_init | exit dump |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for b in $benches; do
+		cmd_for "$b"
+		declare -A E=() I=()
+		for c in $configs; do
+			envs=() ob='libc\.so'
+			case $c in
+			bare) envs=(LD_PRELOAD="$BARE"); ob='libbare\.so' ;;
+			# shellcheck disable=SC2206
+			hp) envs=(LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" ${HEAPPROF_BENCH_ENV:-}); ob=$(basename "$HEAPPROF_LIB" | sed 's/[.]/\\./g') ;;
+			esac
+			out=$WORK/out/cg.$b.$c
+			(cd "$WORK/run" && env "${envs[@]}" HEAPPROF_SEED=1 valgrind --tool=callgrind --cache-sim=yes \
+				--D1=32768,8,64 --LL=1048576,16,64 --callgrind-out-file="$out" \
+				"${CMD[@]}" >"$WORK/out/stdout" 2>"$WORK/out/log" </dev/null) ||
+				{ echo "mimalloc-bench.sh: $b under $c failed in callgrind" >&2; tail -5 "$WORK/out/log" >&2; continue; }
+			rm -f "$WORK"/out/hp.* "$WORK"/run/* 2>/dev/null
+			tot=$(sed -n 's/^summary: //p' "$out" | awk '{ printf "%d %d", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9), $1 }')
+			E[$c]=${tot% *} I[$c]=${tot#* }
+			case $b in
+			larson | xmalloc-test | rptest)
+				n=$(fnstat "$out" "$ob" malloc | awk '{ print $1 }')
+				E[$c]=$(awk -v e="${E[$c]}" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", e / n; else print 0 }')
+				I[$c]=$(awk -v e="${I[$c]}" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", e / n; else print 0 }') ;;
+			esac
+			if [ "$c" = hp ]; then
+				whole=$(sed -n 's/^summary: //p' "$out" | awk '{ printf "%d", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9) }')
+				samples=$(fnstat "$out" "$ob" record | awk '{ print $1 }')
+				share() { fnstat "$out" "$ob" "$1" | awk -v w="$whole" '{ printf "%.2f%%", 100 * $3 / w }'; }
+				rec=$(share record) ini=$(share hp_init) ext=$(share hp_dump_at_exit)
+			fi
+		done
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$b" "${E[plain]:--}" \
+			"$(ratio "${E[bare]:-}" "${E[plain]:-}")" "$(ratio "${E[hp]:-}" "${E[plain]:-}")" "${I[plain]:--}" \
+			"$(ratio "${I[bare]:-}" "${I[plain]:-}")" "$(ratio "${I[hp]:-}" "${I[plain]:-}")" \
+			"${samples:--}" "${rec:--}" "${ini:--}" "${ext:--}"
+		unset E I samples rec ini ext
+	done
+	exit 0
+fi
+
 echo "mimalloc-bench: $reps repetitions of [$benches] x [$configs], $threads threads, $(nproc) cores" >&2
 for r in $(seq "$reps"); do
 	set -- $configs
@@ -223,7 +322,6 @@ done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 stat() { awk -v b="$1" -v c="$2" -v f="$3" '$1 == b && $2 == c { print $f }' "$WORK/runs" | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.3f", a / b }'; }
 
 echo
 echo "Medians of $reps alternating runs, $threads threads, HEAPPROF_RATE ${HEAPPROF_BENCH_ENV:-unset (512 KiB)}; $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)."
