@@ -117,7 +117,7 @@ exclusive() {
 		if (fn == want && ob ~ obpat)
 			for (i = npos + 1; i <= NF; i++) cost[i - npos] += $i
 		next }
-	END { printf "%d", calls; for (i = 1; i <= nev; i++) printf " %d", cost[i]; printf "\n" }' "$1"
+	END { printf "%.0f", calls; for (i = 1; i <= nev; i++) printf " %.0f", cost[i]; printf "\n" }' "$1"
 }
 
 run() { # run CONFIG REP: callgrind totals "Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw"
@@ -154,11 +154,11 @@ for r in $(seq "$reps"); do
 done
 for c in $configs; do
 	tot[$c]=$(medians "$WORK/sum.$c")
-	llrange[$c]=$(awk '{ v = $7 + $8 + $9; if (NR == 1 || v < lo) lo = v; if (v > hi) hi = v } END { printf "%d-%d", lo, hi }' "$WORK/sum.$c")
+	llrange[$c]=$(awk '{ v = $7 + $8 + $9; if (NR == 1 || v < lo) lo = v; if (v > hi) hi = v } END { printf "%.0f-%.0f", lo, hi }' "$WORK/sum.$c")
 done
 frees=$(sed -n 's/.*frees \([0-9]*\).*/\1/p' "$WORK/out.plain")
 
-est() { awk '{ printf "%d", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9) }' <<<"$1"; }
+est() { awk '{ printf "%.0f", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9) }' <<<"$1"; }
 field() { awk -v f="$2" '{ print $f }' <<<"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.3f", a / b }'; }
 

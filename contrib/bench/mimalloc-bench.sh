@@ -48,10 +48,14 @@
 # --callgrind: instead of timing, one run per configuration under valgrind
 #   --tool=callgrind --cache-sim=yes (L1d 32 KiB, last level 1 MiB: an L2,
 #   as contrib/bench/free-path.sh; HEAPPROF_SEED=1), smaller arguments
-#   (mstress 30 iterations, cfrac a 35-digit number), and a table of the
+#   (mstress 30 iterations, cfrac a 35-digit number; larson and xmalloc-test
+#   run 5 s, valgrind being ~50x slower), and a table of the
 #   estimated cycles (Ir + 10 x L1 misses + 100 x LL misses) against plain:
 #   totals for the fixed-work benchmarks, per malloc call for the fixed-time
-#   ones (larson, xmalloc-test, rptest); with the profiled run's samples
+#   ones (larson, xmalloc-test, rptest), leaving out the profiler's
+#   start-up and exit profile (under valgrind these run few operations, so
+#   the fixed costs would weigh far more than in a real run); with the
+#   profiled run's samples
 #   (calls of record), and the inclusive estimated cycles of sampling
 #   (record), start-up (hp_init) and the exit profile (hp_dump_at_exit) as
 #   shares of the whole run. The figures the wall clock cannot give on a
@@ -149,10 +153,10 @@ done
 cmd_for() { # cmd_for NAME: sets CMD
 	local t=$threads
 	case $1 in
-	larson) CMD=(larson 1 8 1000 5000 100 4141 "$t") ;;
+	larson) CMD=(larson 1 8 1000 5000 100 4141 "$t"); [ "$cg" = 1 ] && CMD[1]=5 ;;
 	glibc-simple) CMD=(glibc-simple) ;;
 	rptest) CMD=(rptest "$t" 0 1 2 500 1000 100 8 16000) ;;
-	xmalloc-test) CMD=(xmalloc-test -w "$t" -t 1 -s 64) ;;
+	xmalloc-test) CMD=(xmalloc-test -w "$t" -t 1 -s 64); [ "$cg" = 1 ] && CMD[3]=5 ;;
 	mstress) CMD=(mstress "$t" 50 300); [ "$cg" = 1 ] && CMD=(mstress "$t" 50 30) ;;
 	cfrac) CMD=(cfrac 1754518652050731705637113883632748379278)
 		[ "$cg" = 1 ] && CMD=(cfrac 41757646344123832613190542166099121) ;;
@@ -258,14 +262,34 @@ fnstat() {
 		if (skip) { skip = 0; if (here) incl += est(); next }
 		if (here) { e = est(); excl += e; incl += e }
 		next }
-	END { printf "%d %d %d\n", calls, excl, incl }' "$1"
+	END { printf "%.0f %.0f %.0f\n", calls, excl, incl }' "$1"
+}
+# fnstat_ir FILE OB_PATTERN FN: FN's inclusive instruction count
+fnstat_ir() {
+	awk -v obpat="$2" -v want="$3" '
+	function name(s, kind,   id, rest) {
+		if (match(s, /^\([0-9]+\)/)) {
+			id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 1); sub(/^ /, "", rest)
+			if (rest != "") names[kind, id] = rest
+			return names[kind, id]
+		}
+		return s
+	}
+	/^positions:/ { npos = NF - 1 }
+	/^ob=/ { ob = name(substr($0, 4), "ob"); next }
+	/^cob=/ { name(substr($0, 5), "ob"); next }
+	/^fn=/ { fn = name(substr($0, 4), "fn"); here = (fn == want && ob ~ obpat); next }
+	/^cfn=/ { name(substr($0, 5), "fn"); next }
+	/^calls=/ { skip = 1; next }
+	/^[0-9+*-]/ { if (skip) skip = 0; if (here) incl += $(npos + 1); next }
+	END { printf "%.0f\n", incl }' "$1"
 }
 if [ "$cg" = 1 ]; then
 	command -v valgrind >/dev/null || { echo "mimalloc-bench.sh: --callgrind needs valgrind" >&2; exit 2; }
 	echo "mimalloc-bench --callgrind: [$benches] x [$configs], $threads threads" >&2
 	echo
 	echo "callgrind --cache-sim=yes (D1 32 KiB 8-way, LL 1 MiB 16-way), HEAPPROF_SEED=1, one run each; est. = Ir + 10 x L1 misses + 100 x LL misses."
-	echo "Fixed-time benchmarks (larson, xmalloc-test, rptest): est. cycles per malloc call; the others: totals."
+	echo "Fixed-time benchmarks (larson, xmalloc-test, rptest): est. cycles (and Ir) per malloc call, without the profiler's start-up and exit profile; the others: totals."
 	echo
 	echo "| benchmark | plain est. | bare × | profiled × | plain Ir | bare Ir × | profiled Ir × | samples | record | hp_init | exit dump |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -285,20 +309,24 @@ if [ "$cg" = 1 ]; then
 				"${CMD[@]}" >"$WORK/out/stdout" 2>"$WORK/out/log" </dev/null) ||
 				{ echo "mimalloc-bench.sh: $b under $c failed in callgrind" >&2; tail -5 "$WORK/out/log" >&2; continue; }
 			rm -f "$WORK"/out/hp.* "$WORK"/run/* 2>/dev/null
-			tot=$(sed -n 's/^summary: //p' "$out" | awk '{ printf "%d %d", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9), $1 }')
-			E[$c]=${tot% *} I[$c]=${tot#* }
+			whole=$(sed -n 's/^summary: //p' "$out" | awk '{ printf "%.0f %.0f", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9), $1 }')
+			E[$c]=${whole% *} I[$c]=${whole#* }
+			fixed_e=0 fixed_i=0
+			if [ "$c" = hp ]; then
+				samples=$(fnstat "$out" "$ob" record | awk '{ print $1 }')
+				# share FN: FN's inclusive estimated cycles in % of the run's
+				share() { fnstat "$out" "$ob" "$1" | awk -v w="${E[hp]}" '{ printf "%.2f%%", 100 * $3 / w }'; }
+				rec=$(share record) ini=$(share hp_init) ext=$(share hp_dump_at_exit)
+				# start-up and the exit profile, left out of the per-call figures
+				fixed_e=$({ fnstat "$out" "$ob" hp_init; fnstat "$out" "$ob" hp_dump_at_exit; } | awk '{ s += $3 } END { printf "%.0f", s }')
+				fixed_i=$(for f in hp_init hp_dump_at_exit; do fnstat_ir "$out" "$ob" "$f"; done | awk '{ s += $1 } END { printf "%.0f", s }')
+			fi
 			case $b in
 			larson | xmalloc-test | rptest)
 				n=$(fnstat "$out" "$ob" malloc | awk '{ print $1 }')
-				E[$c]=$(awk -v e="${E[$c]}" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", e / n; else print 0 }')
-				I[$c]=$(awk -v e="${I[$c]}" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", e / n; else print 0 }') ;;
+				E[$c]=$(awk -v e="${E[$c]}" -v f="$fixed_e" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", (e - f) / n; else print 0 }')
+				I[$c]=$(awk -v e="${I[$c]}" -v f="$fixed_i" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", (e - f) / n; else print 0 }') ;;
 			esac
-			if [ "$c" = hp ]; then
-				whole=$(sed -n 's/^summary: //p' "$out" | awk '{ printf "%d", $1 + 10 * ($4 + $5 + $6) + 100 * ($7 + $8 + $9) }')
-				samples=$(fnstat "$out" "$ob" record | awk '{ print $1 }')
-				share() { fnstat "$out" "$ob" "$1" | awk -v w="$whole" '{ printf "%.2f%%", 100 * $3 / w }'; }
-				rec=$(share record) ini=$(share hp_init) ext=$(share hp_dump_at_exit)
-			fi
 		done
 		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$b" "${E[plain]:--}" \
 			"$(ratio "${E[bare]:-}" "${E[plain]:-}")" "$(ratio "${E[hp]:-}" "${E[plain]:-}")" "${I[plain]:--}" \
