@@ -51,7 +51,7 @@
 #   (mstress 30 iterations, cfrac a 35-digit number; larson and xmalloc-test
 #   run 5 s, valgrind being ~50x slower), and a table of the
 #   estimated cycles (Ir + 10 x L1 misses + 100 x LL misses) against plain:
-#   totals for the fixed-work benchmarks, per malloc call for the fixed-time
+#   totals for the fixed-work benchmarks, per free call for the fixed-time
 #   ones (larson, xmalloc-test, rptest), leaving out the profiler's
 #   start-up and exit profile (under valgrind these run few operations, so
 #   the fixed costs would weigh far more than in a real run); with the
@@ -289,7 +289,7 @@ if [ "$cg" = 1 ]; then
 	echo "mimalloc-bench --callgrind: [$benches] x [$configs], $threads threads" >&2
 	echo
 	echo "callgrind --cache-sim=yes (D1 32 KiB 8-way, LL 1 MiB 16-way), HEAPPROF_SEED=1, one run each; est. = Ir + 10 x L1 misses + 100 x LL misses."
-	echo "Fixed-time benchmarks (larson, xmalloc-test, rptest): est. cycles (and Ir) per malloc call, without the profiler's start-up and exit profile; the others: totals."
+	echo "Fixed-time benchmarks (larson, xmalloc-test, rptest): est. cycles (and Ir) per free call (each benchmark frees what it allocates, by malloc, calloc or memalign), without the profiler's start-up and exit profile; the others: totals."
 	echo
 	echo "| benchmark | plain est. | bare × | profiled × | plain Ir | bare Ir × | profiled Ir × | samples | record | hp_init | exit dump |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -323,7 +323,7 @@ if [ "$cg" = 1 ]; then
 			fi
 			case $b in
 			larson | xmalloc-test | rptest)
-				n=$(fnstat "$out" "$ob" malloc | awk '{ print $1 }')
+				n=$(fnstat "$out" "$ob" free | awk '{ print $1 }')
 				E[$c]=$(awk -v e="${E[$c]}" -v f="$fixed_e" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", (e - f) / n; else print 0 }')
 				I[$c]=$(awk -v e="${I[$c]}" -v f="$fixed_i" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", (e - f) / n; else print 0 }') ;;
 			esac
