@@ -28,7 +28,10 @@
 # rptest: here 1e6/(memory ops per CPU second)), not the wall time, which
 # the table also shows. The others' measure is the wall time. None of the
 # throughput measures includes start-up or the exit profile; the wall times
-# do.
+# do. The table adds the CPU time (user + system, from the shell's `times`):
+# CPU seconds for the fixed-work benchmarks, CPU ns per operation for larson
+# and xmalloc-test. Other processes disturb it less than the wall time; on a
+# busy machine read the CPU columns, or use --callgrind.
 #
 # usage: MIMALLOC_BENCH_DIR=/path/to/mimalloc-bench \
 #        HEAPPROF_LIB=build/lib/.libs/libheapprof.so \
@@ -36,7 +39,9 @@
 #        contrib/bench/mimalloc-bench.sh [--reps N] [--threads T] [--only "B1 B2"]
 #            [--configs "plain bare hp"] [--keep DIR] [--callgrind]
 #   MIMALLOC_BENCH_DIR  a checkout of mimalloc-bench (the directory holding
-#                       bench/larson/larson.cpp), required
+#                       bench/larson/larson.cpp; `git clone
+#                       https://github.com/daanx/mimalloc-bench`, nothing
+#                       built there), required
 #   HEAPPROF_LIB        the libheapprof.so to preload, required
 #   BENCH_BIN           the build's contrib/bench (for .libs/libbare.so, made
 #                       by `make contrib/bench/libbare.la`); without it, or
@@ -55,11 +60,11 @@
 #   ones (larson, xmalloc-test, rptest), leaving out the profiler's
 #   start-up and exit profile (under valgrind these run few operations, so
 #   the fixed costs would weigh far more than in a real run); with the
-#   profiled run's samples
-#   (calls of record), and the inclusive estimated cycles of sampling
-#   (record), start-up (hp_init) and the exit profile (hp_dump_at_exit) as
-#   shares of the whole run. The figures the wall clock cannot give on a
-#   loaded machine.
+#   profiled run's samples (calls of record), and the inclusive estimated
+#   cycles of sampling (record), start-up (hp_init) and the exit profile
+#   (hp_dump_at_exit) as shares of the whole run. The figures the wall
+#   clock cannot give on a loaded machine. glibc-simple, which takes no
+#   size argument, runs ~15 min under callgrind on 2 busy cores.
 # Not a timed test: never part of make check.
 set -uo pipefail
 
