@@ -252,6 +252,7 @@ static size_t no_usable(void *p)
 struct containing {
 	uintptr_t addr;
 	const void *object; /* the object's program headers: one per object */
+	const char *name;   /* its file, as the loader names it */
 };
 
 static int find_containing(struct dl_phdr_info *info, size_t size, void *arg)
@@ -263,6 +264,7 @@ static int find_containing(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type == PT_LOAD &&
 		    c->addr - (info->dlpi_addr + ph->p_vaddr) < ph->p_memsz) {
 			c->object = info->dlpi_phdr;
+			c->name = info->dlpi_name;
 			return 1;
 		}
 	}
@@ -276,10 +278,26 @@ static int find_containing(struct dl_phdr_info *info, size_t size, void *arg)
  */
 static const void *object_of(void *fn)
 {
-	struct containing c = {(uintptr_t)fn, NULL};
+	struct containing c = {(uintptr_t)fn, NULL, NULL};
 	if (fn)
 		dl_iterate_phdr(find_containing, &c);
 	return c.object;
+}
+
+/*
+ * Do fn_new and fn_delete live in the GNU C++ runtime, whose operator new
+ * is malloc with a new_handler loop and whose operator delete is free?
+ */
+static bool in_libstdcxx(void *fn_new, void *fn_delete)
+{
+	struct containing a = {(uintptr_t)fn_new, NULL, NULL};
+	struct containing b = {(uintptr_t)fn_delete, NULL, NULL};
+	if (!fn_new || !fn_delete)
+		return false;
+	dl_iterate_phdr(find_containing, &a);
+	dl_iterate_phdr(find_containing, &b);
+	return a.object && a.object == b.object && a.name &&
+	       strstr(a.name, "/libstdc++.so.");
 }
 
 void hp_backing_resolve_cxx(void)
@@ -295,6 +313,8 @@ void hp_backing_resolve_cxx(void)
 	r.new_counts = new_obj && new_obj == object_of((void *)r.malloc);
 	memcpy(hp_real.op_new, r.op_new, sizeof(r.op_new));
 	memcpy(hp_real.op_delete, r.op_delete, sizeof(r.op_delete));
+	hp_real.new_is_malloc =
+	    !r.new_counts && in_libstdcxx(r.op_new[HP_NEW], r.op_delete[HP_DEL]);
 	hp_real.new_counts = r.new_counts;
 }
 

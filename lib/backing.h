@@ -66,6 +66,12 @@ typedef struct {
 	 * malloc, which counts them.
 	 */
 	bool new_counts;
+	/*
+	 * The next operators are libstdc++'s: the unaligned ones may be replaced
+	 * by malloc and free themselves (interpose.c), which is all they do but
+	 * for the new_handler loop, still theirs when malloc fails.
+	 */
+	bool new_is_malloc;
 	/* The next malloc is glibc's (it lives in the same object as __libc_malloc). */
 	bool malloc_is_libc;
 } hp_backing_t;

@@ -146,11 +146,16 @@ static HP_NOINLINE void *malloc_slow(size_t n)
 	return handed_out(p, n, st);
 }
 
-HP_EXPORT void *malloc(size_t n)
+static inline void *malloc_entry(size_t n)
 {
 	if (hp_likely(hp_sampler_skip(n)))
 		return hp_real.malloc(n);
 	return malloc_slow(n);
+}
+
+HP_EXPORT void *malloc(size_t n)
+{
+	return malloc_entry(n);
 }
 
 static HP_NOINLINE void free_slow(void *p)
@@ -169,13 +174,18 @@ static HP_NOINLINE void free_slow(void *p)
 		hp_real.free(p);
 }
 
-HP_EXPORT void free(void *p)
+static inline void free_entry(void *p)
 {
 	if (hp_unlikely(maybe_sampled(p))) {
 		free_slow(p);
 		return;
 	}
 	hp_real.free(p);
+}
+
+HP_EXPORT void free(void *p)
+{
+	free_entry(p);
 }
 
 static HP_NOINLINE void *calloc_slow(size_t a, size_t b)
@@ -457,6 +467,13 @@ static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)
 {
 	if (hp_unlikely(!hp_real.op_new[i]))
 		next_op(&hp_real.op_new[i]); /* knows new_counts before the first count */
+	if (hp_likely(hp_real.new_is_malloc) && !new_is_aligned(i)) {
+		/* libstdc++'s new is this malloc: one layer, not two. Its own new
+		 * runs only when malloc fails, for the new_handler and bad_alloc. */
+		void *p = malloc_entry(n ? n : 1);
+		if (hp_likely(p))
+			return p;
+	}
 	if (hp_likely(!hp_real.new_counts || hp_sampler_skip(n)))
 		return call_new(i, n, al, nt);
 	return new_slow(i, n, al, nt);
@@ -501,6 +518,10 @@ static HP_NOINLINE void delete_slow(int i, void *p, size_t sz, size_t al)
 
 static inline void op_delete(int i, void *p, size_t sz, size_t al)
 {
+	if (hp_likely(hp_real.new_is_malloc) && i < HP_DEL_AL) {
+		free_entry(p); /* libstdc++'s unaligned deletes are free */
+		return;
+	}
 	if (hp_unlikely(hp_real.new_counts && hp_live_map_maybe_contains(p))) {
 		delete_slow(i, p, sz, al);
 		return;
