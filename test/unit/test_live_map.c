@@ -81,8 +81,10 @@ static void test_shared_byte(uintptr_t a)
 	hp_live_t ra = {.addr = a, .size = 8}, rb = {.addr = b, .size = 9}, out;
 	hp_live_map_insert(&ra);
 	ok(hp_live_map_maybe_contains((void *)a), "inserted pointer looked up");
-	ok(!hp_live_map_maybe_contains((void *)(a + 16)) &&
-	       !hp_live_map_maybe_contains((void *)(a - 16)),
+	const uintptr_t grain = (uintptr_t)1 << HP_FILTER_GRAIN_LG;
+	uintptr_t first = a & ~(grain - 1);
+	ok(!hp_live_map_maybe_contains((void *)(first + grain)) &&
+	       !hp_live_map_maybe_contains((void *)(first - 1)),
 	   "the next and previous granules stay ruled out");
 	hp_live_map_insert(&rb);
 	ok(hp_live_map_remove(a, &out) && out.size == 8,
