@@ -57,6 +57,10 @@ void hp_stack_find_wrappers(void)
 		Dl_info info;
 		const ElfW(Sym) *sym = NULL;
 		void *f = hp_real.op_new[i];
+		/* libstdc++'s unaligned new is bypassed (interpose.c): never a frame.
+		 * dladdr1 searches every symbol of the object, 160,000 instructions. */
+		if (hp_real.new_is_malloc && i < HP_NEW_AL)
+			continue;
 		if (f && dladdr1(f, &info, (void **)&sym, RTLD_DL_SYMENT) && sym &&
 		    sym->st_size) {
 			wrappers[n].start = (uintptr_t)f;
