@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * live_map: 1024 shards (64 with the filter counted) of bucketed cuckoo hash
- * tables keyed by address, each under its own lock, grown from the metadata
- * arena at three-quarters load (the retired table goes back to the arena)
- * and shrunk never. Each insert and remove also moves the record's count in
- * the free filter.
+ * tables of 16-byte records keyed by address, each under its own lock, grown
+ * from the metadata arena at three-quarters load (the retired table goes
+ * back to the arena) and shrunk never. Each insert and remove also moves the record's
+ * count in the free filter.
  */
 #include "live_map.h"
 #include "meta_alloc.h"
@@ -18,10 +18,26 @@
 #define MIN_CAP            16 /* a low rate leaves a handful of records in each shard */
 #define REGION_LG          21 /* at rate 1, a shard holds whole 2 MiB regions */
 
+/*
+ * A record as the tables keep it, 16 bytes: the bucket as its line number
+ * (buckets are 64-byte lines below 2^47) and the size in the low SIZE_BITS.
+ * A block of 8 MiB or more (rare: one such sample holds as much as 500,000
+ * small ones) keeps BIG there and its whole record in the shard's list.
+ */
+typedef struct {
+	uintptr_t addr;  /* 0: a free slot */
+	uint64_t packed; /* bucket line << SIZE_BITS | size, or BIG */
+} slot_t;
+
+#define SIZE_BITS 23
+#define BIG       ((UINT64_C(1) << SIZE_BITS) - 1)
+
 typedef struct {
 	hp_lock_t lock;
-	hp_live_t *slots; /* addr 0 = empty; guarded by lock */
+	slot_t *slots;    /* addr 0 = empty; guarded by lock */
 	size_t cap, used; /* cap is a power of two */
+	hp_live_t *big;   /* the records of BIG slots, nbig of them */
+	size_t nbig, big_cap;
 } __attribute__((aligned(64))) shard_t;
 
 static shard_t shards[SHARDS];
@@ -95,17 +111,17 @@ void hp_live_map_pin(const void *p)
 _Static_assert(MIN_CAP >= 2 * WAYS, "the bucket hash shifts by less than 64");
 
 typedef struct {
-	hp_live_t *slots; /* cap slots, as cap / WAYS buckets, at least 2 */
-	unsigned shift;   /* 64 - log2(cap / WAYS) */
+	slot_t *slots;  /* cap slots, as cap / WAYS buckets, at least 2 */
+	unsigned shift; /* 64 - log2(cap / WAYS) */
 } table_t;
 
-static table_t table_of(hp_live_t *slots, size_t cap)
+static table_t table_of(slot_t *slots, size_t cap)
 {
 	return (table_t){slots, (unsigned)__builtin_clzll(cap / WAYS) + 1};
 }
 
 /* The first slot of addr's bucket number `which` (0 or 1). */
-static hp_live_t *bucket(const table_t *t, uintptr_t addr, int which)
+static slot_t *bucket(const table_t *t, uintptr_t addr, int which)
 {
 	static const uint64_t mul[2] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL};
 	return t->slots + (((addr >> 4) * mul[which]) >> t->shift) * WAYS;
@@ -116,7 +132,7 @@ static hp_live_t *bucket(const table_t *t, uintptr_t addr, int which)
  * compares are combined without branches: which slot matches is random, and
  * a branch on each mispredicts more often than it saves.
  */
-static hp_live_t *slot_in(hp_live_t *b, uintptr_t addr)
+static slot_t *slot_in(slot_t *b, uintptr_t addr)
 {
 	unsigned m = (unsigned)(b[0].addr == addr) | (unsigned)(b[1].addr == addr) << 1 |
 	             (unsigned)(b[2].addr == addr) << 2 |
@@ -125,15 +141,15 @@ static hp_live_t *slot_in(hp_live_t *b, uintptr_t addr)
 }
 
 /* put's slow half: both of rec's buckets are full. */
-static HP_NOINLINE bool kick(const table_t *t, hp_live_t rec)
+static HP_NOINLINE bool kick(const table_t *t, slot_t rec)
 {
-	hp_live_t *moved[MAX_KICKS], *b = bucket(t, rec.addr, 0), *slot;
+	slot_t *moved[MAX_KICKS], *b = bucket(t, rec.addr, 0), *slot;
 	unsigned n;
 	for (n = 0; n < MAX_KICKS; n++) {
-		hp_live_t *other = bucket(t, rec.addr, b == bucket(t, rec.addr, 0));
+		slot_t *other = bucket(t, rec.addr, b == bucket(t, rec.addr, 0));
 		/* Evict a slot of the other bucket, varied so walks do not cycle. */
 		slot = moved[n] = &other[(n + (rec.addr >> 4)) % WAYS];
-		hp_live_t r = *slot;
+		slot_t r = *slot;
 		*slot = rec;
 		rec = r;
 		b = other;
@@ -145,7 +161,7 @@ static HP_NOINLINE bool kick(const table_t *t, hp_live_t rec)
 		}
 	}
 	while (n-- > 0) { /* undo, newest move first */
-		hp_live_t r = *moved[n];
+		slot_t r = *moved[n];
 		*moved[n] = rec;
 		rec = r;
 	}
@@ -156,9 +172,9 @@ static HP_NOINLINE bool kick(const table_t *t, hp_live_t rec)
  * Inserts rec; no duplicates by construction. False, with the table as it
  * was, if MAX_KICKS moves found no room: then the table must grow.
  */
-static inline bool put(const table_t *t, hp_live_t rec)
+static inline bool put(const table_t *t, slot_t rec)
 {
-	hp_live_t *slot;
+	slot_t *slot;
 	if ((slot = slot_in(bucket(t, rec.addr, 0), 0)) ||
 	    (slot = slot_in(bucket(t, rec.addr, 1), 0))) {
 		*slot = rec;
@@ -168,14 +184,14 @@ static inline bool put(const table_t *t, hp_live_t rec)
 }
 
 /* Doubles the shard's table (or more, if a put still fails) and adds rec. */
-static int grow(shard_t *s, const hp_live_t *rec)
+static int grow(shard_t *s, slot_t rec)
 {
 	for (size_t cap = s->cap ? s->cap * 2 : MIN_CAP;; cap *= 2) {
-		hp_live_t *slots = hp_meta_alloc(cap * sizeof(*slots));
+		slot_t *slots = hp_meta_alloc(cap * sizeof(*slots));
 		if (!slots)
 			return -ENOMEM;
 		table_t t = table_of(slots, cap);
-		bool ok = put(&t, *rec);
+		bool ok = put(&t, rec);
 		for (size_t i = 0; ok && i < s->cap; i++)
 			if (s->slots[i].addr)
 				ok = put(&t, s->slots[i]);
@@ -189,17 +205,68 @@ static int grow(shard_t *s, const hp_live_t *rec)
 	}
 }
 
+/* rec as a slot; a BIG one goes on the shard's list too (false: no memory). */
+static bool pack(shard_t *s, const hp_live_t *rec, slot_t *out)
+{
+	uintptr_t line = (uintptr_t)rec->bucket >> 6;
+	out->addr = rec->addr;
+	if (rec->size < BIG && !(line >> (64 - SIZE_BITS)) &&
+	    !((uintptr_t)rec->bucket & 63)) {
+		out->packed = (uint64_t)line << SIZE_BITS | rec->size;
+		return true;
+	}
+	out->packed = BIG;
+	if (s->nbig == s->big_cap) {
+		size_t cap = s->big_cap ? s->big_cap * 2 : 16;
+		hp_live_t *big = hp_meta_alloc(cap * sizeof(*big));
+		if (!big)
+			return false;
+		if (s->nbig)
+			memcpy(big, s->big, s->nbig * sizeof(*big));
+		hp_meta_free(s->big, s->big_cap * sizeof(*big));
+		s->big = big;
+		s->big_cap = cap;
+	}
+	s->big[s->nbig++] = *rec;
+	return true;
+}
+
+/* The record of slot (taking a BIG one off the shard's list). */
+static void unpack(shard_t *s, const slot_t *slot, hp_live_t *out)
+{
+	if (slot->packed != BIG) {
+		out->addr = slot->addr;
+		out->bucket =
+		    (hp_bucket_t *)(uintptr_t)((slot->packed >> SIZE_BITS) << 6);
+		out->size = slot->packed & BIG;
+		return;
+	}
+	for (size_t i = 0; i < s->nbig; i++)
+		if (s->big[i].addr == slot->addr) {
+			*out = s->big[i];
+			s->big[i] = s->big[--s->nbig];
+			return;
+		}
+}
+
 int hp_live_map_insert(const hp_live_t *rec)
 {
 	shard_t *s = shard_of(rec->addr);
 	hp_lock(&s->lock);
+	slot_t slot;
 	bool placed = false;
-	/* Three quarters: 32 to 64 bytes per live block. */
+	if (!pack(s, rec, &slot)) {
+		hp_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	/* Three quarters: 21 to 43 bytes per live block. */
 	if (s->cap && (s->used + 1) * 4 <= s->cap * 3) {
 		table_t t = table_of(s->slots, s->cap);
-		placed = put(&t, *rec);
+		placed = put(&t, slot);
 	}
-	if (!placed && grow(s, rec)) {
+	if (!placed && grow(s, slot)) {
+		if (slot.packed == BIG)
+			s->nbig--; /* the record just added, last on the list */
 		hp_unlock(&s->lock);
 		return -ENOMEM;
 	}
@@ -214,14 +281,14 @@ bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
 {
 	shard_t *s = shard_of(addr);
 	hp_lock(&s->lock);
-	hp_live_t *slot = NULL;
+	slot_t *slot = NULL;
 	if (s->cap && addr) { /* 0 marks a free slot */
 		table_t t = table_of(s->slots, s->cap);
 		if (!(slot = slot_in(bucket(&t, addr, 0), addr)))
 			slot = slot_in(bucket(&t, addr, 1), addr);
 	}
 	if (slot) {
-		*out = *slot;
+		unpack(s, slot, out);
 		slot->addr = 0;
 		s->used--;
 		filter_add_locked(addr, -1);

@@ -36,9 +36,10 @@
 #define HP_FILTER_STUCK    255 /* a count that reached this stays: never ruled out */
 
 /*
- * 24 bytes. The weights are not stored: they are a function of the size and
- * the rate (hp_sampler_weights), so a free recomputes exactly what the
- * allocation added.
+ * A sampled block's record (kept packed in 16 bytes, live_map.c). The
+ * weights are not stored: they are a function of the size and the rate
+ * (hp_sampler_weights), so a free recomputes exactly what the allocation
+ * added. bucket must be a 64-byte line of the metadata arena.
  */
 typedef struct {
 	uintptr_t addr;

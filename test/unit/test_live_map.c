@@ -38,6 +38,40 @@ static int churn(void)
 	return bad;
 }
 
+/*
+ * Records as they come back: buckets are 64-byte lines, sizes from 0 to past
+ * the 8 MiB that a record's packed form holds (those keep a list of their
+ * own), an unaligned bucket too.
+ */
+static void test_packing(void)
+{
+	static char lines[64 * 64] __attribute__((aligned(64)));
+	const uint64_t sizes[] = {0,
+	                          1,
+	                          4095,
+	                          (1u << 23) - 2,
+	                          (1u << 23) - 1,
+	                          1u << 23,
+	                          (uint64_t)1 << 40,
+	                          UINT64_MAX};
+	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	int bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		hp_bucket_t *b = (hp_bucket_t *)(lines + 64 * i + (i == n - 1 ? 8 : 0));
+		hp_live_t r = {
+		    .addr = 0x5000000 + 4096 * i, .bucket = b, .size = sizes[i]};
+		bad += hp_live_map_insert(&r) != 0;
+	}
+	for (size_t i = n; i-- > 0;) {
+		hp_live_t r;
+		hp_bucket_t *b = (hp_bucket_t *)(lines + 64 * i + (i == n - 1 ? 8 : 0));
+		bad += !hp_live_map_remove(0x5000000 + 4096 * i, &r) || r.bucket != b ||
+		       r.size != sizes[i] || r.addr != 0x5000000 + 4096 * i;
+	}
+	ok(!bad && hp_live_map_size() == 0,
+	   "records come back whole, 0 B to 2^64 - 1, 8 MiB and over too (%d bad)", bad);
+}
+
 /* Removes every address: what was live must be found, nothing else. */
 static void sweep(void)
 {
@@ -147,6 +181,7 @@ static void test_every_block_sampled(void)
 int main(void)
 {
 	ok(!hp_live_map_maybe_contains((void *)0x1010), "empty filter rules out");
+	test_packing();
 	test_table();
 	test_shared_byte(0x7000010);
 	test_saturation(0x7000010);
