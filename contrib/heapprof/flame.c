@@ -303,16 +303,15 @@ int cmd_flame(int argc, char **argv)
 	opt_t opts[MAX_READING_OPTS + 3] = {0};
 	size_t n = reading_options(opts, &in);
 	opts[n++] = (opt_t){.name = "title", .has_arg = true, .dst = &title};
-	opts[n++] =
-	    (opt_t){.name = "output", .letter = 'o', .has_arg = true, .dst = &outpath};
+	opts[n++] = (opt_t){.name = "output",
+	                    .letter = 'o',
+	                    .has_arg = true,
+	                    .dst = &outpath,
+	                    .required = true};
 	const cmdline_t cmd = {opts, usage_flame, 1, -1};
 	int first = parse_options(argc, argv, &cmd);
 	in.paths = argv + first;
 	in.npaths = argc - first;
-	if (!outpath) {
-		usage_flame(stderr);
-		return EXIT_USAGE;
-	}
 	load_input(&in);
 	node_t *root = build_tree(&in.stacks);
 	draw_t d = layout(&in, root);

@@ -42,6 +42,7 @@ typedef struct {
 	bool (*parse)(const char *arg, void *dst);
 	const char *expected;
 	const char *value; /* a flag with a value: dst is a const char ** set to it */
+	bool required;     /* without it: the usage on stderr, exit EXIT_USAGE */
 } opt_t;
 
 /* A subcommand's command line: its options (ended by {0}), usage, operands. */

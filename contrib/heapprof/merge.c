@@ -359,15 +359,15 @@ int cmd_merge(int argc, char **argv)
 {
 	const char *outpath = NULL;
 	const opt_t opts[] = {
-	    {.name = "output", .letter = 'o', .has_arg = true, .dst = &outpath},
+	    {.name = "output",
+	     .letter = 'o',
+	     .has_arg = true,
+	     .dst = &outpath,
+	     .required = true},
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_merge, 1, -1};
 	int first = parse_options(argc, argv, &cmd);
-	if (!outpath) {
-		usage_merge(stderr);
-		return EXIT_USAGE;
-	}
 	int n = argc - first;
 	pp_profile_t **ps = xcalloc((size_t)n, sizeof(*ps));
 	for (int i = 0; i < n; i++) {

@@ -95,6 +95,7 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd)
 	argv[0] = cmdname;
 	optind = 1;
 	int c;
+	bool given[MAX_OPTS + 1] = {false};
 	/*
 	 * Like pprof, one dash introduces a long option too (-sample_index=x,
 	 * -base F), except in run, where what follows belongs to the command.
@@ -112,10 +113,14 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd)
 			exit(EXIT_USAGE);
 		}
 		store(cmdname, o, optarg);
+		given[o - cmd->opts] = true;
 	}
 	argv[0] = self;
+	bool missing = false;
+	for (const opt_t *o = cmd->opts; !is_end(o); o++)
+		missing |= o->required && !given[o - cmd->opts];
 	int operands = argc - optind;
-	if (operands < cmd->min_operands ||
+	if (missing || operands < cmd->min_operands ||
 	    (cmd->max_operands >= 0 && operands > cmd->max_operands)) {
 		cmd->usage(stderr);
 		exit(EXIT_USAGE);

@@ -272,15 +272,15 @@ int cmd_symbolize(int argc, char **argv)
 {
 	const char *out = NULL;
 	const opt_t opts[] = {
-	    {.name = "output", .letter = 'o', .has_arg = true, .dst = &out},
+	    {.name = "output",
+	     .letter = 'o',
+	     .has_arg = true,
+	     .dst = &out,
+	     .required = true},
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_symbolize, 1, 1};
 	const char *path = argv[parse_options(argc, argv, &cmd)];
-	if (!out) {
-		usage_symbolize(stderr);
-		return EXIT_USAGE;
-	}
 	pp_profile_t *p = load(path);
 	write_profile(p, out);
 	pp_free(p);

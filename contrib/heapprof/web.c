@@ -680,15 +680,15 @@ int cmd_web(int argc, char **argv)
 	snap_t base = {0};
 	const opt_t opts[] = {
 	    {.name = "base", .has_arg = true, .dst = &base.path},
-	    {.name = "output", .letter = 'o', .has_arg = true, .dst = &outpath},
+	    {.name = "output",
+	     .letter = 'o',
+	     .has_arg = true,
+	     .dst = &outpath,
+	     .required = true},
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_web, 1, -1};
 	int first = parse_options(argc, argv, &cmd);
-	if (!outpath) {
-		usage_web(stderr);
-		return EXIT_USAGE;
-	}
 	web_t w;
 	table_init(&w.funcs, sizeof(entry_t));
 	table_init(&w.nodes, sizeof(entry_t));
