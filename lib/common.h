@@ -27,6 +27,9 @@
 #define HP_TLS      __thread __attribute__((tls_model("initial-exec")))
 
 #define HP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The name a macro expands to, as a string (libunwind.h's names, for dlsym). */
+#define HP_STRINGIFY(x)  HP_STRINGIFY_(x)
+#define HP_STRINGIFY_(x) #x
 
 /*
  * hp_lock_t: a test-and-test-and-set lock. Critical sections guarded by it are

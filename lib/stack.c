@@ -17,10 +17,6 @@
 #include <libunwind.h>
 #include <link.h>
 
-/* The name a libunwind.h macro expands to, as a string: dlsym's argument. */
-#define HP_STRINGIFY(x)  HP_STRINGIFY_(x)
-#define HP_STRINGIFY_(x) #x
-
 static uintptr_t own_start, own_end; /* our executable segment(s) */
 atomic_bool hp_stack_ready;
 _Atomic(hp_backtrace_fn) hp_stack_backtrace;

@@ -32,9 +32,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define STRINGIFY(x)  STRINGIFY_(x)
-#define STRINGIFY_(x) #x
-
 static struct {
 	int (*init_local)(unw_cursor_t *, unw_context_t *);
 	int (*step)(unw_cursor_t *);
@@ -45,9 +42,10 @@ static atomic_bool ready;
 
 void hp_unwind_fast_setup(void *h)
 {
-	void *f[4] = {dlsym(h, STRINGIFY(unw_init_local)), dlsym(h, STRINGIFY(unw_step)),
-	              dlsym(h, STRINGIFY(unw_get_reg)),
-	              dlsym(h, STRINGIFY(unw_get_save_loc))};
+	void *f[4] = {dlsym(h, HP_STRINGIFY(unw_init_local)),
+	              dlsym(h, HP_STRINGIFY(unw_step)),
+	              dlsym(h, HP_STRINGIFY(unw_get_reg)),
+	              dlsym(h, HP_STRINGIFY(unw_get_save_loc))};
 	for (int i = 0; i < 4; i++)
 		if (!f[i])
 			return; /* libunwind alone, as before */
