@@ -384,6 +384,7 @@ static void print_summary(void)
 {
 	summary_t S;
 	memset(&S, 0, sizeof(S));
+	hp_symbols_lock();
 	hp_symbols_refresh();
 	hp_stack_table_foreach(tally, &S);
 	hp_log("summary of process %d at exit: %llu bytes in %llu objects still in use "
@@ -395,6 +396,7 @@ static void print_summary(void)
 		       (unsigned long long)S.top[i].bytes,
 		       (unsigned long long)objects(S.top[i].count),
 		       leaf_name(S.top[i].b));
+	hp_symbols_unlock();
 	hp_log("exit profile: %s", exit_path ? exit_path : "(none)");
 }
 

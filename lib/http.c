@@ -17,10 +17,10 @@
 #include "record.h"
 #include "sampler.h"
 #include "stack_table.h"
+#include "symbols.h"
 #include "trigger.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -329,13 +329,13 @@ static void serve_symbol(conn_t *c)
 	size_t pos = 0;
 	uint64_t addr;
 	while (hp_http_next_addr(body, &pos, &addr)) {
-		Dl_info info;
-		if (!dladdr((void *)(uintptr_t)addr, &info) || !info.dli_sname)
+		/* The dumper's tables, not dladdr: a search of every symbol a time. */
+		char name[1024], line[64];
+		if (!hp_symbols_name_copy((uintptr_t)addr, name, sizeof(name)))
 			continue;
-		char line[64];
 		hp_fmt(line, sizeof(line), "0x%llx ", (unsigned long long)addr);
 		puts_(&b, line);
-		puts_(&b, info.dli_sname);
+		puts_(&b, name);
 		puts_(&b, "\n");
 	}
 	respond_buf(c, "text/plain; charset=utf-8", &b);

@@ -581,6 +581,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	writer_t *W = begin(fd, o);
 	if (!W)
 		return -ENOMEM;
+	hp_symbols_lock(); /* the names written stay valid to the end */
 	hp_symbols_refresh();
 	W->nmods = hp_symbols_modules(&W->mods);
 	write_header(W, o);
@@ -592,5 +593,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 		deflate_in(&W->gz, Z_FINISH);
 	int err = W->ctx.err ? W->ctx.err : W->gz.pb.err;
 	finish(W);
+	hp_symbols_release_unloaded(); /* names of unloaded objects: no longer used */
+	hp_symbols_unlock();
 	return err;
 }

@@ -8,12 +8,13 @@
 #include "symbols.h"
 #include "backing.h"
 #include "common.h"
+#include "log.h"
 #include "meta_alloc.h"
 
-#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,14 +35,12 @@ struct hp_sym {
 #define MAX_MODULES 8192
 
 static hp_lock_t lock; /* serialises writers */
+/* Guards every module's symbol table: held by a profile's writer for the
+ * whole write, by the endpoint's symbol route, by the exit summary. */
+static pthread_mutex_t tables = PTHREAD_MUTEX_INITIALIZER;
 static hp_module_t *mods[MAX_MODULES];
 static atomic_size_t nmods;
 static atomic_uint generation; /* of the latest refresh; a module seen in it is loaded */
-
-void hp_symbols_init(void)
-{
-	hp_symbols_refresh();
-}
 
 static void hex(char *out, const uint8_t *p, size_t n)
 {
@@ -52,38 +51,46 @@ static void hex(char *out, const uint8_t *p, size_t n)
 	out[2 * n] = '\0';
 }
 
-static void read_build_id(struct dl_phdr_info *info, char *out)
+/* The GNU build ID among the notes at p (size bytes) in hex, into out. */
+static void note_build_id(const char *p, size_t size, char *out)
 {
-	out[0] = '\0';
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
-		const char *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-			const char *name = p + sizeof(*nh);
-			const char *desc = name + ((nh->n_namesz + 3) & ~3u);
-			const char *next = desc + ((nh->n_descsz + 3) & ~3u);
-			if (next > end)
-				break;
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    !memcmp(name, "GNU", 4) && nh->n_descsz <= 64) {
-				hex(out, (const uint8_t *)desc, nh->n_descsz);
-				return;
-			}
-			p = next;
+	const char *end = p + size;
+	while (p + sizeof(ElfW(Nhdr)) <= end) {
+		const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+		const char *name = p + sizeof(*nh);
+		const char *desc = name + ((nh->n_namesz + 3) & ~3u);
+		const char *next = desc + ((nh->n_descsz + 3) & ~3u);
+		if (next > end || next < p)
+			return;
+		if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+		    !memcmp(name, "GNU", 4) && nh->n_descsz <= 64) {
+			hex(out, (const uint8_t *)desc, nh->n_descsz);
+			return;
 		}
+		p = next;
 	}
 }
 
-static hp_module_t *lookup_locked(uintptr_t start, uintptr_t bias, const char *path)
+static void read_build_id(struct dl_phdr_info *info, char *out)
+{
+	out[0] = '\0';
+	for (int i = 0; i < info->dlpi_phnum && !out[0]; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_NOTE)
+			note_build_id((const char *)(info->dlpi_addr + ph->p_vaddr),
+			              ph->p_memsz, out);
+	}
+}
+
+/* The record of this very object: a rebuilt one loaded at the same address
+ * under the same path has another build ID, and other names. */
+static hp_module_t *lookup_locked(uintptr_t start, uintptr_t bias, const char *path,
+                                  const char *build_id)
 {
 	size_t n = atomic_load(&nmods);
 	for (size_t i = 0; i < n; i++)
 		if (mods[i]->start == start && mods[i]->bias == bias &&
-		    !strcmp(mods[i]->path, path))
+		    !strcmp(mods[i]->path, path) && !strcmp(mods[i]->build_id, build_id))
 			return mods[i];
 	return NULL;
 }
@@ -104,10 +111,11 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 	bool is_main = (*index)++ == 0;
 	char path[sizeof(((hp_module_t *)0)->path)];
 	if (is_main) {
-		/* thread-self: after main's pthread_exit, /proc/self is a zombie. */
-		ssize_t n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
+		/* thread-self: after main's pthread_exit, /proc/self is a zombie.
+		 * self first: valgrind answers it with the program, not itself. */
+		ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
 		if (n <= 0)
-			n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+			n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
 		path[n > 0 ? n : 0] = '\0';
 	} else {
 		const char *name = info->dlpi_name ? info->dlpi_name : "";
@@ -117,6 +125,8 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 		memcpy(path, name, n);
 		path[n] = '\0';
 	}
+	char build_id[sizeof(((hp_module_t *)0)->build_id)];
+	read_build_id(info, build_id);
 	unsigned gen = atomic_load(&generation);
 	hp_lock(&lock);
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -124,7 +134,7 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
-		hp_module_t *m = lookup_locked(start, info->dlpi_addr, path);
+		hp_module_t *m = lookup_locked(start, info->dlpi_addr, path, build_id);
 		if (!m) {
 			m = hp_meta_alloc(sizeof(*m));
 			if (!m)
@@ -135,7 +145,7 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 			m->offset = ph->p_offset & ~(uint64_t)4095;
 			m->bias = info->dlpi_addr;
 			memcpy(m->path, path, strlen(path) + 1);
-			read_build_id(info, m->build_id);
+			memcpy(m->build_id, build_id, sizeof(build_id));
 			add_locked(m);
 		}
 		atomic_store_explicit(&m->seen, gen, memory_order_relaxed);
@@ -179,60 +189,121 @@ hp_module_t *hp_symbols_find(uintptr_t pc)
 
 /* ---- ELF symbol tables ------------------------------------------------ */
 
-static int cmp_sym(const void *a, const void *b)
-{
-	const struct hp_sym *x = a, *y = b;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-/*
- * Sorts by address, stably: a radix sort, one pass per byte in which the
- * addresses differ (three or four for a library), instead of qsort's
- * comparisons, which cost a few million instructions for libc alone. Falls
- * back to qsort if the scratch copy cannot be allocated.
- */
-static void sort_syms(struct hp_sym *a, size_t n)
-{
-	uintptr_t any = 0, every = UINTPTR_MAX;
-	for (size_t i = 0; i < n; i++) {
-		any |= a[i].addr;
-		every &= a[i].addr;
-	}
-	struct hp_sym *src = a, *dst = hp_real.malloc(n * sizeof(*a)), *tmp = dst;
-	if (!dst) {
-		qsort(a, n, sizeof(*a), cmp_sym);
-		return;
-	}
-	for (unsigned shift = 0; shift < 64; shift += 8) {
-		if (!(((any ^ every) >> shift) & 0xff))
-			continue; /* every address has the same byte here */
-		size_t at[257] = {0};
-		for (size_t i = 0; i < n; i++)
-			at[((src[i].addr >> shift) & 0xff) + 1]++;
-		for (unsigned d = 0; d < 256; d++)
-			at[d + 1] += at[d];
-		for (size_t i = 0; i < n; i++)
-			dst[at[(src[i].addr >> shift) & 0xff]++] = src[i];
-		struct hp_sym *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != a)
-		memcpy(a, src, n * sizeof(*a));
-	hp_real.free(tmp);
-}
-
 static bool in_file(size_t len, uint64_t off, uint64_t size)
 {
 	return off <= len && size <= len - off;
 }
 
-static void load_syms(hp_module_t *m)
+/* Releases m's table: the file's mapping, or the copy of its names. */
+static void drop_syms(hp_module_t *m)
 {
-	m->syms_state = -1;
+	if (m->file_map && m->file_len)
+		munmap(m->file_map, m->file_len);
+	else
+		hp_real.free(m->file_map);
+	hp_real.free(m->syms);
+	hp_real.free(m->index);
+	m->syms = NULL;
+	m->nsyms = 0;
+	m->index = NULL;
+	m->file_map = NULL;
+	m->file_len = 0;
+	m->syms_state = 0;
+}
+
+/* Is s a named function defined in its object? */
+static bool is_function(const ElfW(Sym) * s, size_t strsz)
+{
+	int type = ELF64_ST_TYPE(s->st_info);
+	return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value &&
+	       s->st_shndx != SHN_UNDEF && s->st_name < strsz;
+}
+
+/*
+ * The functions among s[0..count) into m->syms, names pointing into strs
+ * (strsz bytes). A name that runs off the table's end is left out. Returns
+ * false if the array cannot be allocated.
+ */
+static bool collect(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
+                    size_t strsz)
+{
+	/* Room for every entry: one pass, not a count and a fill. */
+	struct hp_sym *syms = count ? hp_real.malloc(count * sizeof(*syms)) : NULL;
+	if (!syms)
+		return false;
+	/* A table ending in NUL terminates every name in it. */
+	bool ended = strsz && !strs[strsz - 1];
+	size_t n = 0;
+	for (size_t k = 0; k < count; k++) {
+		if (!is_function(&s[k], strsz))
+			continue;
+		const char *name = strs + s[k].st_name;
+		if (!ended && !memchr(name, 0, strsz - s[k].st_name))
+			continue;
+		syms[n].addr = s[k].st_value;
+		syms[n].size = s[k].st_size;
+		syms[n++].name = name;
+	}
+	if (n < count / 2) { /* mostly data symbols: give back the room */
+		struct hp_sym *fit = hp_real.realloc(syms, (n ? n : 1) * sizeof(*syms));
+		syms = fit ? fit : syms;
+	}
+	m->syms = syms; /* in table order: indexed at the first look-up */
+	m->nsyms = n;
+	m->syms_state = 1;
+	return true;
+}
+
+/* The file's GNU build ID in hex ("" if none), from its program headers. */
+static void file_build_id(const unsigned char *f, size_t len, char *out)
+{
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)f;
+	out[0] = '\0';
+	if (eh->e_phentsize != sizeof(ElfW(Phdr)) ||
+	    !in_file(len, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr))))
+		return;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(f + eh->e_phoff);
+	for (unsigned i = 0; i < eh->e_phnum && !out[0]; i++)
+		if (ph[i].p_type == PT_NOTE &&
+		    in_file(len, ph[i].p_offset, ph[i].p_filesz))
+			note_build_id((const char *)f + ph[i].p_offset, ph[i].p_filesz,
+			              out);
+}
+
+/*
+ * The file's .symtab if it has one (every function, static ones too), else
+ * its .dynsym: one table, not both, since the first holds the second.
+ */
+static const ElfW(Shdr) * pick_table(const unsigned char *f, size_t len)
+{
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)f;
+	const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(f + eh->e_shoff);
+	const ElfW(Shdr) *best = NULL;
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM)
+			continue;
+		if (sh[i].sh_link >= eh->e_shnum ||
+		    sh[i].sh_entsize != sizeof(ElfW(Sym)) ||
+		    !in_file(len, sh[i].sh_offset, sh[i].sh_size) ||
+		    !in_file(len, sh[sh[i].sh_link].sh_offset, sh[sh[i].sh_link].sh_size))
+			continue;
+		if (!best || sh[i].sh_type == SHT_SYMTAB)
+			best = &sh[i];
+	}
+	return best;
+}
+
+/*
+ * Loads m's names from its file, mapped read-only and kept mapped (the names
+ * point into it). Refuses a file whose build ID is not the module's: the
+ * object was replaced on disk since it was loaded. Returns false when the
+ * file gives no table.
+ */
+static bool load_file_syms(hp_module_t *m)
+{
 	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return false;
 	struct stat st;
 	void *map = MAP_FAILED;
 	if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
@@ -240,76 +311,170 @@ static void load_syms(hp_module_t *m)
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
-		return;
+		return false;
 	size_t len = (size_t)st.st_size;
 	const unsigned char *f = map;
 	const ElfW(Ehdr) *eh = map;
-	if (memcmp(f, ELFMAG, SELFMAG) || f[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_shentsize != sizeof(ElfW(Shdr)) ||
-	    !in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(ElfW(Shdr)))) {
+	char id[sizeof(m->build_id)];
+	const ElfW(Shdr) *t = NULL;
+	if (!memcmp(f, ELFMAG, SELFMAG) && f[EI_CLASS] == ELFCLASS64 &&
+	    eh->e_shentsize == sizeof(ElfW(Shdr)) &&
+	    in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(ElfW(Shdr)))) {
+		file_build_id(f, len, id);
+		if (!m->build_id[0] || !strcmp(id, m->build_id))
+			t = pick_table(f, len);
+	}
+	const ElfW(Shdr) *strs =
+	    t ? (const ElfW(Shdr) *)(f + eh->e_shoff) + t->sh_link : NULL;
+	if (!t || !collect(m, (const ElfW(Sym) *)(f + t->sh_offset),
+	                   t->sh_size / sizeof(ElfW(Sym)),
+	                   (const char *)f + strs->sh_offset, strs->sh_size)) {
 		munmap(map, len);
-		return;
+		return false;
 	}
-	const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(f + eh->e_shoff);
-	size_t cap = 0, n = 0;
-	struct hp_sym *syms = NULL;
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < eh->e_shnum; i++) {
-			if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM)
-				continue;
-			if (sh[i].sh_link >= eh->e_shnum ||
-			    sh[i].sh_entsize != sizeof(ElfW(Sym)) ||
-			    !in_file(len, sh[i].sh_offset, sh[i].sh_size))
-				continue;
-			const ElfW(Shdr) *strs = &sh[sh[i].sh_link];
-			if (!in_file(len, strs->sh_offset, strs->sh_size))
-				continue;
-			/* A table ending in NUL terminates every name in it. */
-			bool ended =
-			    strs->sh_size && !f[strs->sh_offset + strs->sh_size - 1];
-			const ElfW(Sym) *s = (const ElfW(Sym) *)(f + sh[i].sh_offset);
-			size_t count = sh[i].sh_size / sizeof(*s);
-			for (size_t k = 0; k < count; k++) {
-				int type = ELF64_ST_TYPE(s[k].st_info);
-				if ((type != STT_FUNC && type != STT_GNU_IFUNC) ||
-				    !s[k].st_value || s[k].st_shndx == SHN_UNDEF ||
-				    s[k].st_name >= strs->sh_size)
-					continue;
-				if (pass == 0) {
-					cap++;
-					continue;
-				}
-				syms[n].addr = s[k].st_value;
-				syms[n].size = s[k].st_size;
-				syms[n].name =
-				    (const char *)f + strs->sh_offset + s[k].st_name;
-				if (!ended && !memchr(syms[n].name, 0,
-				                      strs->sh_size - s[k].st_name))
-					continue;
-				n++;
-			}
-		}
-		if (pass == 0) {
-			if (!cap || !(syms = hp_real.malloc(cap * sizeof(*syms)))) {
-				munmap(map, len);
-				return;
-			}
-		}
-	}
-	m->syms = syms; /* in table order: sorted once names are asked often */
-	m->nsyms = n;
 	m->file_map = map;
 	m->file_len = len;
-	m->syms_state = 1;
+	return true;
+}
+
+/* ---- .dynsym from memory, for an object whose file is gone ---------- */
+
+/* The end of the loaded segment holding addr, or 0 if none does. */
+static uintptr_t segment_end(const struct dl_phdr_info *info, uintptr_t addr)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && addr >= lo && addr - lo < ph->p_memsz)
+			return lo + ph->p_memsz;
+	}
+	return 0;
+}
+
+/* Is [addr, addr + len) inside one of the object's loaded segments? */
+static bool mapped(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
+{
+	uintptr_t end = segment_end(info, addr);
+	return end && len <= end - addr;
+}
+
+/* The number of symbols a DT_GNU_HASH table at h covers, or 0. */
+static size_t gnu_hash_count(const struct dl_phdr_info *info, uintptr_t h)
+{
+	if (!mapped(info, h, 16))
+		return 0;
+	const uint32_t *w = (const uint32_t *)h;
+	uint32_t nbuckets = w[0], symoffset = w[1], nbloom = w[2];
+	uintptr_t buckets = h + 16 + (uintptr_t)nbloom * sizeof(ElfW(Addr));
+	if (!mapped(info, buckets, (size_t)nbuckets * 4))
+		return 0;
+	uint32_t last = 0;
+	for (uint32_t i = 0; i < nbuckets; i++)
+		if (((const uint32_t *)buckets)[i] > last)
+			last = ((const uint32_t *)buckets)[i];
+	if (last < symoffset)
+		return symoffset;
+	/* The last bucket's chain runs to the entry with its low bit set. */
+	const uint32_t *chain = (const uint32_t *)(buckets + (size_t)nbuckets * 4);
+	const uint32_t *c = chain + (last - symoffset);
+	uintptr_t end = segment_end(info, (uintptr_t)c);
+	for (; end && (uintptr_t)(c + 1) <= end; c++, last++)
+		if (*c & 1)
+			return (size_t)last + 1;
+	return 0;
+}
+
+/* A d_ptr of the dynamic section: ld.so relocates most, not the vDSO's. */
+static uintptr_t dyn_ptr(const struct dl_phdr_info *info, ElfW(Addr) v)
+{
+	return v < info->dlpi_addr ? info->dlpi_addr + v : v;
+}
+
+/*
+ * Copies the .dynsym of the object that info describes into m (its names
+ * into a copy of .dynstr, since the object may be unloaded later). Runs
+ * inside dl_iterate_phdr, under the loader's lock, so no dlclose can unmap
+ * what it reads; every address is checked against the loaded segments.
+ */
+static bool copy_dynsym(hp_module_t *m, const struct dl_phdr_info *info)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	size_t ndyn = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr +
+			                          info->dlpi_phdr[i].p_vaddr);
+			ndyn = info->dlpi_phdr[i].p_memsz / sizeof(*dyn);
+		}
+	uintptr_t symtab = 0, strtab = 0, hash = 0, gnu_hash = 0;
+	size_t strsz = 0, count = 0;
+	for (size_t i = 0; dyn && i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
+		ElfW(Addr) v = dyn[i].d_un.d_ptr;
+		switch (dyn[i].d_tag) {
+		case DT_SYMTAB:
+			symtab = dyn_ptr(info, v);
+			break;
+		case DT_STRTAB:
+			strtab = dyn_ptr(info, v);
+			break;
+		case DT_STRSZ:
+			strsz = dyn[i].d_un.d_val;
+			break;
+		case DT_HASH:
+			hash = dyn_ptr(info, v);
+			break;
+		case DT_GNU_HASH:
+			gnu_hash = dyn_ptr(info, v);
+			break;
+		}
+	}
+	if (gnu_hash)
+		count = gnu_hash_count(info, gnu_hash);
+	else if (hash && mapped(info, hash, 8))
+		count = ((const uint32_t *)hash)[1];
+	if (!count || !symtab || !strsz || !mapped(info, strtab, strsz) ||
+	    !mapped(info, symtab, count * sizeof(ElfW(Sym))))
+		return false;
+	char *names = hp_real.malloc(strsz);
+	if (!names)
+		return false;
+	memcpy(names, (const char *)strtab, strsz);
+	if (!collect(m, (const ElfW(Sym) *)symtab, count, names, strsz)) {
+		hp_real.free(names);
+		return false;
+	}
+	m->file_map = names;
+	m->file_len = 0; /* a copy, not a mapping */
+	return true;
+}
+
+static int find_and_copy(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	hp_module_t *m = arg;
+	char id[sizeof(m->build_id)];
+	if (info->dlpi_addr != m->bias || !mapped(info, m->start, 1))
+		return 0;
+	read_build_id(info, id);
+	if (!strcmp(id, m->build_id)) /* not another object loaded there since */
+		copy_dynsym(m, info);
+	return 1;
+}
+
+/* m's .dynsym as loaded, if m is still loaded. */
+static void load_mem_syms(hp_module_t *m)
+{
+	if (loaded(m))
+		dl_iterate_phdr(find_and_copy, m);
 }
 
 /*
  * The symbol for v among syms[0..n) in table order: of those with the
  * greatest address <= v, the last that covers v, else the last if unsized.
- * A scan of the table, for a module asked few names: libc's 2,800 functions
- * cost about 15,000 instructions a scan, sorting them 250,000.
+ * *below says whether any symbol starts at or below v.
  */
-static const char *scan_syms(const struct hp_sym *syms, size_t n, uintptr_t v)
+static const char *scan_syms(const struct hp_sym *syms, size_t n, uintptr_t v,
+                             bool *below)
 {
 	const struct hp_sym *last = NULL, *cover = NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -322,73 +487,148 @@ static const char *scan_syms(const struct hp_sym *syms, size_t n, uintptr_t v)
 		if (v < s->addr + (s->size ? s->size : 1))
 			cover = s;
 	}
+	*below = last != NULL;
 	if (cover)
 		return cover->name;
 	return last && !last->size ? last->name : NULL;
 }
 
-/* The same answer as scan_syms, from the table sorted stably by address. */
-static const char *search_syms(const struct hp_sym *syms, size_t n, uintptr_t v)
+/*
+ * Indexes m's table by address: symbols go, in table order, to buckets of
+ * 2^shift bytes (about one symbol a bucket), a counting sort of two passes.
+ * A full sort cost 96 instructions a symbol, 2.8 million for cc1's 29,000,
+ * and a name is asked for only a few dozen addresses of such a module.
+ */
+static void index_syms(hp_module_t *m)
 {
-	size_t lo = 0, hi = n; /* first symbol with addr > v */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (syms[mid].addr <= v)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t n = m->nsyms;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		lo = m->syms[i].addr < lo ? m->syms[i].addr : lo;
+		hi = m->syms[i].addr > hi ? m->syms[i].addr : hi;
 	}
-	if (!lo)
-		return NULL;
-	for (size_t i = lo; i-- > 0 && syms[i].addr == syms[lo - 1].addr;)
-		if (v < syms[i].addr + (syms[i].size ? syms[i].size : 1))
-			return syms[i].name;
-	return syms[lo - 1].size ? NULL : syms[lo - 1].name;
+	unsigned shift = 0;
+	while (((hi - lo) >> shift) >= n)
+		shift++;
+	size_t nb = ((hi - lo) >> shift) + 1;
+	uint32_t *first = hp_real.calloc(nb + 1, sizeof(*first));
+	struct hp_sym *out = hp_real.malloc(n * sizeof(*out));
+	if (!first || !out || n > UINT32_MAX) {
+		hp_real.free(first);
+		hp_real.free(out);
+		return; /* stays scanned */
+	}
+	for (size_t i = 0; i < n; i++)
+		first[((m->syms[i].addr - lo) >> shift) + 1]++;
+	for (size_t b = 0; b < nb; b++)
+		first[b + 1] += first[b];
+	for (size_t i = 0; i < n; i++)
+		out[first[(m->syms[i].addr - lo) >> shift]++] = m->syms[i];
+	for (size_t b = nb; b > 0; b--) /* each bucket's start again */
+		first[b] = first[b - 1];
+	first[0] = 0;
+	hp_real.free(m->syms);
+	m->syms = out;
+	m->index = first;
+	m->index_lo = lo;
+	m->index_shift = shift;
+	m->index_n = nb;
+	m->syms_state = 2;
 }
 
-/* Past this many look-ups in one module its table is sorted once. */
-#define SCANS_BEFORE_SORT 16
+/* The same answer as scan_syms over the whole table, from the index. */
+static const char *search_index(const hp_module_t *m, uintptr_t v)
+{
+	if (v < m->index_lo)
+		return NULL;
+	size_t b = (v - m->index_lo) >> m->index_shift;
+	if (b >= m->index_n)
+		b = m->index_n - 1;
+	for (;; b--) {
+		bool below;
+		const char *name = scan_syms(m->syms + m->index[b],
+		                             m->index[b + 1] - m->index[b], v, &below);
+		if (below || !b)
+			return name;
+	}
+}
+
+/* Tables this small are scanned: an index would not pay for itself. */
+#define SCAN_MAX 64
 
 static const char *table_name(hp_module_t *m, uintptr_t v)
 {
-	if (m->syms_state == 1 && ++m->lookups > SCANS_BEFORE_SORT) {
-		sort_syms(m->syms, m->nsyms);
-		m->syms_state = 2;
-	}
-	if (m->syms_state == 1)
-		return scan_syms(m->syms, m->nsyms, v);
-	return search_syms(m->syms, m->nsyms, v);
+	bool below;
+	if (m->syms_state == 1 && m->nsyms > SCAN_MAX)
+		index_syms(m);
+	if (m->syms_state == 2)
+		return search_index(m, v);
+	return scan_syms(m->syms, m->nsyms, v, &below);
 }
 
+/*
+ * Each table is read once, from the file (whose .symtab names static
+ * functions too), or from memory when the file is gone or was replaced, and
+ * searched for every name: no dladdr, which scans every dynamic symbol of the
+ * object for each address (50 million instructions in the exit profile of a
+ * one-line compile's cc1). An address no symbol covers stays unnamed: its
+ * mapping and build ID let heapprof symbolize name it.
+ */
 const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 {
+	if (m->syms_state == 0 && !load_file_syms(m))
+		load_mem_syms(m);
 	if (m->syms_state == 0)
-		load_syms(m);
-	if (m->syms_state > 0) {
-		const char *name = table_name(m, pc - m->bias);
-		if (name)
-			return name;
+		m->syms_state = -1;
+	return m->syms_state > 0 ? table_name(m, pc - m->bias) : NULL;
+}
+
+void hp_symbols_release_unloaded(void)
+{
+	size_t n = atomic_load_explicit(&nmods, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		if (!loaded(mods[i]) && mods[i]->syms_state)
+			drop_syms(mods[i]);
+}
+
+void hp_symbols_lock(void)
+{
+	pthread_mutex_lock(&tables);
+}
+
+void hp_symbols_unlock(void)
+{
+	pthread_mutex_unlock(&tables);
+}
+
+size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len)
+{
+	pthread_mutex_lock(&tables);
+	hp_module_t *m = hp_symbols_find(pc);
+	if (!m) { /* loaded since the last refresh, or none yet */
+		hp_symbols_refresh();
+		m = hp_symbols_find(pc);
 	}
-	if (loaded(m)) {
-		Dl_info info;
-		if (dladdr((void *)pc, &info) && info.dli_sname && info.dli_saddr &&
-		    (uintptr_t)info.dli_saddr <= pc)
-			return info.dli_sname;
-	}
-	return NULL;
+	const char *name = m ? hp_symbols_name(m, pc) : NULL;
+	size_t n = name ? hp_fmt(buf, len, "%s", name) : 0;
+	pthread_mutex_unlock(&tables);
+	return n;
 }
 
 void hp_symbols_prefork(void)
 {
+	pthread_mutex_lock(&tables);
 	hp_lock(&lock);
 }
 
 void hp_symbols_postfork_parent(void)
 {
 	hp_unlock(&lock);
+	pthread_mutex_unlock(&tables);
 }
 
 void hp_symbols_postfork_child(void)
 {
 	hp_lock_reset(&lock);
+	pthread_mutex_init(&tables, NULL);
 }

@@ -22,19 +22,21 @@ typedef struct hp_module {
 	char build_id[2 * 64 + 1]; /* hex, "" if none */
 	_Atomic unsigned seen;     /* generation of the last refresh that saw it */
 	/* Symbol table, loaded on first use by the dumper (guarded by the dump lock). */
-	int syms_state;   /* 0 not tried, 1 loaded, 2 sorted, -1 unavailable */
-	unsigned lookups; /* names asked while unsorted */
+	int syms_state; /* 0 not tried, 1 loaded, 2 indexed, -1 unavailable */
 	struct hp_sym *syms;
 	size_t nsyms;
-	void *file_map;
+	uint32_t *index;      /* syms of bucket b: [index[b], index[b + 1]) */
+	uintptr_t index_lo;   /* the lowest address, bucket 0's start */
+	unsigned index_shift; /* log2 of a bucket's bytes */
+	size_t index_n;       /* buckets */
+	void *file_map;       /* the file mapped, or (file_len 0) a copy of .dynstr */
 	size_t file_len;
 } hp_module_t;
 
-void hp_symbols_init(void);
-
 /*
  * Adds every currently loaded object to the registry and marks which are
- * loaded. Called at start-up, by the dumper and before dlclose. Takes the
+ * loaded. Called by the dumper and before dlclose (not at start-up: a
+ * program that never dumps nor unloads never needs it). Takes the
  * loader lock, then the registry lock: never call it holding another
  * profiler lock.
  */
@@ -47,10 +49,31 @@ size_t hp_symbols_modules(hp_module_t *const **out);
 hp_module_t *hp_symbols_find(uintptr_t pc);
 
 /*
- * The name of the function containing pc, in module m, or NULL. The string
- * lives as long as the module's symbol table (the process). Dumper only.
+ * The name of the function containing pc, in module m, or NULL: from the
+ * module's .symtab, else its .dynsym, read once and kept. The string lives
+ * until hp_symbols_release_unloaded drops the table. Call with the tables
+ * lock held (hp_symbols_lock), for as long as the name is used.
  */
 const char *hp_symbols_name(hp_module_t *m, uintptr_t pc);
+
+/*
+ * The tables lock: a profile's writer holds it for the whole write, so a
+ * name it took stays valid. Ordered after the dump lock, before the loader's
+ * lock and the registry's.
+ */
+void hp_symbols_lock(void);
+void hp_symbols_unlock(void);
+
+/* The name of the function containing pc copied into buf (the endpoint's
+ * symbol route); its length, 0 if none. Takes the tables lock itself. */
+size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len);
+
+/*
+ * Drops the tables of modules unloaded (dlclose) before the last refresh;
+ * asked again, they are read again from the file. Call at the end of a
+ * profile, tables lock held, once no name from them is in use.
+ */
+void hp_symbols_release_unloaded(void);
 
 void hp_symbols_prefork(void);
 void hp_symbols_postfork_parent(void);
