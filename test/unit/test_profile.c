@@ -278,7 +278,7 @@ int main(void)
 {
 	test_strtab();
 	test_pbenc();
-	hp_symbols_init();
+	hp_symbols_refresh();
 	/* Return addresses one byte in: the functions are a bare "ret". */
 	uintptr_t frames[2] = {(uintptr_t)leaf_function + 1,
 	                       (uintptr_t)caller_function + 1};
