@@ -396,12 +396,11 @@ static void send_profile(conn_t *c)
 		respond_error(c, 500, NULL);
 		return;
 	}
-	hp_profile_opts_t o = {.trigger = "http",
-	                       .start_ns = c->base ? c->base_ns : 0,
+	hp_profile_opts_t o = {.start_ns = c->base ? c->base_ns : 0,
 	                       .default_type = c->dtype,
 	                       .base = c->base,
 	                       .nbase = c->nbase};
-	int err = hp_dump_to_fd(fd, &o);
+	int err = hp_dump_to_fd(fd, HP_DUMP_HTTP, &o);
 	off_t len = err ? -1 : lseek(fd, 0, SEEK_END);
 	hp_real.free(c->base);
 	c->base = NULL;
@@ -515,6 +514,9 @@ static void serve_metrics(conn_t *c)
 	hp_stack_table_foreach(add_bucket, &t);
 	uint64_t written[HP_DUMP_NREASONS], failed[HP_DUMP_NREASONS];
 	hp_dump_counts(written, failed);
+	const char *reason_names[HP_DUMP_NREASONS];
+	for (size_t i = 0; i < HP_DUMP_NREASONS; i++)
+		reason_names[i] = hp_dump_reasons[i].name;
 	char codes[12][8];
 	const char *code_names[12];
 	for (size_t i = 0; i < 12; i++) {
@@ -537,10 +539,10 @@ static void serve_metrics(conn_t *c)
 	       "Mean bytes between samples (HEAPPROF_RATE; 1: every allocation).",
 	       hp_sampler_rate());
 	labelled(&b, "heapprof_profiles_written_total", "Profiles written, by reason.",
-	         "reason", hp_dump_reasons, written, HP_DUMP_NREASONS);
+	         "reason", reason_names, written, HP_DUMP_NREASONS);
 	labelled(&b, "heapprof_profiles_failed_total",
-	         "Profiles that could not be written, by reason.", "reason",
-	         hp_dump_reasons, failed, HP_DUMP_NREASONS);
+	         "Profiles that could not be written, by reason.", "reason", reason_names,
+	         failed, HP_DUMP_NREASONS);
 	labelled(&b, "heapprof_http_requests_refused_total",
 	         "Requests to the endpoint answered with an error, by status.", "code",
 	         code_names, S.refused, 12);

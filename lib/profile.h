@@ -21,7 +21,7 @@ typedef struct {
 } hp_profile_base_t;
 
 typedef struct {
-	const char *trigger;      /* "signal", "exit", "api", "http", "bytes", ... */
+	const char *trigger;      /* the reason's name (dump.c): "signal", "exit", ... */
 	uint64_t start_ns;        /* when profiling started (duration_nanos) */
 	uint64_t rate;            /* the sampling rate, written as the period */
 	const char *default_type; /* a sample type's name; NULL: inuse_space */
