@@ -371,11 +371,6 @@ static void tally(const hp_bucket_t *b, void *arg)
 	S->top[i].count = count;
 }
 
-static uint64_t objects(uint64_t count_w)
-{
-	return (count_w + HP_W_ONE / 2) / HP_W_ONE;
-}
-
 /* The leaf function's name: the caller of the allocation function. */
 static const char *leaf_name(const hp_bucket_t *b)
 {
@@ -397,11 +392,12 @@ static void print_summary(void)
 	hp_log("summary of process %d at exit: %llu bytes in %llu objects still in use "
 	       "(estimated); peak in use %lld bytes",
 	       (int)getpid(), (unsigned long long)S.bytes,
-	       (unsigned long long)objects(S.count), (long long)hp_trigger_peak());
+	       (unsigned long long)hp_weight_to_objects(S.count),
+	       (long long)hp_trigger_peak());
 	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
 		hp_log("  %12llu bytes %8llu objects  %s",
 		       (unsigned long long)S.top[i].bytes,
-		       (unsigned long long)objects(S.top[i].count),
+		       (unsigned long long)hp_weight_to_objects(S.top[i].count),
 		       leaf_name(S.top[i].b));
 	hp_log("exit profile: %s", final_path ? final_path : "(none)");
 }

@@ -466,21 +466,15 @@ typedef struct {
 	uint64_t inuse_bytes, alloc_bytes;
 } totals_t;
 
-static int64_t objects(uint64_t w)
-{
-	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
-	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
-}
-
 /* Sums the buckets' counters, lock-free, the way a profile reads them. */
 static void add_bucket(const hp_bucket_t *b, void *arg)
 {
 	totals_t *t = arg;
 	hp_counts_t c;
 	hp_stack_table_read(b, &c);
-	t->alloc_objects += objects(c.alloc_count);
+	t->alloc_objects += hp_weight_to_objects(c.alloc_count);
 	t->alloc_bytes += c.alloc_bytes;
-	t->inuse_objects += objects(c.alloc_count - c.free_count);
+	t->inuse_objects += hp_weight_to_objects(c.alloc_count - c.free_count);
 	t->inuse_bytes += c.alloc_bytes - c.free_bytes;
 }
 

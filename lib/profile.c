@@ -366,13 +366,6 @@ static void subtract_base(const hp_profile_opts_t *o, const hp_bucket_t *b,
 	c->free_bytes -= e->counts.free_bytes;
 }
 
-/* w may be a negative difference (in use, in a delta profile). */
-static int64_t fixed_to_objects(uint64_t w)
-{
-	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
-	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
-}
-
 /* Fills W->ids with b's location ids, leaf first; returns how many. */
 static uint32_t sample_locations(writer_t *W, const hp_bucket_t *b)
 {
@@ -411,8 +404,8 @@ static void write_sample(const hp_bucket_t *b, void *arg)
 	if (!c.alloc_count && !c.alloc_bytes && !c.free_count && !c.free_bytes)
 		return;
 	uint32_t n = sample_locations(W, b);
-	uint64_t v[4] = {(uint64_t)fixed_to_objects(c.alloc_count), c.alloc_bytes,
-	                 (uint64_t)fixed_to_objects(c.alloc_count - c.free_count),
+	uint64_t v[4] = {(uint64_t)hp_weight_to_objects(c.alloc_count), c.alloc_bytes,
+	                 (uint64_t)hp_weight_to_objects(c.alloc_count - c.free_count),
 	                 c.alloc_bytes - c.free_bytes};
 	pb_packed(&W->sample, SAMPLE_LOCATION_ID, W->ids, n);
 	pb_packed(&W->sample, SAMPLE_VALUE, v, 4);
