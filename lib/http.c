@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dump.h"
 #include "http_parse.h"
+#include "kinds.h"
 #include "log.h"
 #include "profile.h"
 #include "record.h"
@@ -59,9 +60,9 @@ typedef struct {
 	size_t nout, sent;
 	int file; /* a profile (memfd), streamed after out; -1 none */
 	uint64_t foff, flen;
-	bool holds;              /* owns the one profile slot */
-	const char *dtype;       /* the default sample type */
-	hp_profile_base_t *base; /* ?seconds=N: the counters at the start */
+	bool holds;                    /* owns the one profile slot */
+	const hp_sample_type_t *dtype; /* the default sample type */
+	hp_profile_base_t *base;       /* ?seconds=N: the counters at the start */
 	size_t nbase;
 	uint64_t base_ns;
 } conn_t;
@@ -263,31 +264,53 @@ static void respond_buf(conn_t *c, const char *type, buf_t *b)
 
 /* ---- the paths ---------------------------------------------------------- */
 
+/* The index's entries besides the kinds' paths (kinds.c). */
 static const struct {
 	const char *name, *what;
-} profiles[] = {
-    {"allocs", "A sampling of all past memory allocations"},
+} others[] = {
     {"cmdline", "The command line invocation of the current program"},
-    {"heap", "A sampling of memory allocations of live objects. You can specify "
-             "the seconds GET parameter to get a delta profile."},
     {"symbol", "Function names of program counters, for go tool pprof"},
 };
+
+typedef struct {
+	const char *name, *what;
+} entry_t;
+
+/* Every entry of the index, sorted by name as Go's index is; returns how many. */
+static size_t index_entries(entry_t *e, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < HP_ARRAY_SIZE(others) && n < cap; i++)
+		e[n++] = (entry_t){others[i].name, others[i].what};
+	for (size_t k = 0; k < HP_NKINDS; k++)
+		for (size_t i = 0; i < hp_kinds[k].npaths && n < cap; i++)
+			e[n++] = (entry_t){hp_kinds[k].paths[i].path,
+			                   hp_kinds[k].paths[i].what};
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(e[j - 1].name, e[j].name) > 0; j--) {
+			entry_t t = e[j];
+			e[j] = e[j - 1];
+			e[j - 1] = t;
+		}
+	return n;
+}
 
 static void serve_index(conn_t *c)
 {
 	hp_http_str_t v;
 	bool text = hp_http_query(c->req.query, "debug", &v) && v.n == 1 && v.p[0] == '1';
+	entry_t e[32];
+	size_t n = index_entries(e, HP_ARRAY_SIZE(e));
 	buf_t b = {0};
 	if (!text)
 		puts_(&b,
 		      "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n"
 		      "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<ul>\n");
-	for (size_t i = 0; i < HP_ARRAY_SIZE(profiles); i++) {
+	for (size_t i = 0; i < n; i++) {
 		char line[256];
 		hp_fmt(line, sizeof(line),
 		       text ? "%s: %s\n" : "<li><a href=\"%s?debug=0\">%s</a>: %s</li>\n",
-		       profiles[i].name, text ? profiles[i].what : profiles[i].name,
-		       profiles[i].what);
+		       e[i].name, text ? e[i].what : e[i].name, e[i].what);
 		puts_(&b, line);
 	}
 	if (!text)
@@ -415,7 +438,7 @@ static void send_profile(conn_t *c)
 	        (uint64_t)len);
 }
 
-static void serve_profile(conn_t *c, const char *dtype)
+static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
 {
 	hp_http_str_t v;
 	uint64_t secs = 0;
@@ -449,21 +472,30 @@ static void serve_profile(conn_t *c, const char *dtype)
 	}
 }
 
-static void serve_heap(conn_t *c)
+/* The kind's path "/debug/pprof/NAME" names, or NULL; *kind its kind. */
+static const hp_kind_path_t *kind_path(hp_http_str_t path, const hp_kind_t **kind)
 {
-	serve_profile(c, "inuse_space");
-}
-
-static void serve_allocs(conn_t *c)
-{
-	serve_profile(c, "alloc_space");
+	static const char prefix[] = "/debug/pprof/";
+	size_t pl = sizeof(prefix) - 1;
+	if (path.n <= pl || memcmp(path.p, prefix, pl))
+		return NULL;
+	for (size_t k = 0; k < HP_NKINDS; k++)
+		for (size_t i = 0; i < hp_kinds[k].npaths; i++) {
+			const char *name = hp_kinds[k].paths[i].path;
+			if (strlen(name) == path.n - pl &&
+			    !memcmp(name, path.p + pl, path.n - pl)) {
+				*kind = &hp_kinds[k];
+				return &hp_kinds[k].paths[i];
+			}
+		}
+	return NULL;
 }
 
 /* ---- /metrics: Prometheus' text format 0.0.4 ---------------------------- */
 
+/* Each sample type's sum over the buckets, each rounded as a profile shows it. */
 typedef struct {
-	int64_t inuse_objects, alloc_objects; /* rounded per bucket, as a profile */
-	uint64_t inuse_bytes, alloc_bytes;
+	int64_t v[HP_NKINDS][HP_KIND_TYPES_MAX];
 } totals_t;
 
 /* Sums the buckets' counters, lock-free, the way a profile reads them. */
@@ -472,10 +504,9 @@ static void add_bucket(const hp_bucket_t *b, void *arg)
 	totals_t *t = arg;
 	hp_counts_t c;
 	hp_stack_table_read(b, &c);
-	t->alloc_objects += hp_weight_to_objects(c.alloc_count);
-	t->alloc_bytes += c.alloc_bytes;
-	t->inuse_objects += hp_weight_to_objects(c.alloc_count - c.free_count);
-	t->inuse_bytes += c.alloc_bytes - c.free_bytes;
+	for (size_t k = 0; k < HP_NKINDS; k++)
+		for (size_t i = 0; i < hp_kinds[k].ntypes; i++)
+			t->v[k][i] += hp_kind_value(&hp_kinds[k].types[i], &c);
 }
 
 /* One metric without labels: its HELP, TYPE and value. */
@@ -518,15 +549,14 @@ static void serve_metrics(conn_t *c)
 		code_names[i] = refused_codes[i] ? codes[i] : "other";
 	}
 	buf_t b = {0};
-	metric(&b, "heapprof_inuse_bytes", "gauge", "Estimated bytes in use.",
-	       t.inuse_bytes);
-	metric(&b, "heapprof_inuse_objects", "gauge", "Estimated objects in use.",
-	       (unsigned long long)(t.inuse_objects < 0 ? 0 : t.inuse_objects));
-	metric(&b, "heapprof_alloc_bytes_total", "counter",
-	       "Estimated bytes allocated since start.", t.alloc_bytes);
-	metric(&b, "heapprof_alloc_objects_total", "counter",
-	       "Estimated objects allocated since start.",
-	       (unsigned long long)(t.alloc_objects < 0 ? 0 : t.alloc_objects));
+	for (size_t k = 0; k < HP_NKINDS; k++)
+		for (size_t i = 0; i < hp_kinds[k].ntypes; i++) {
+			const hp_sample_type_t *st = &hp_kinds[k].types[i];
+			if (st->metric)
+				metric(
+				    &b, st->metric, st->metric_type, st->help,
+				    (unsigned long long)(t.v[k][i] < 0 ? 0 : t.v[k][i]));
+		}
 	metric(&b, "heapprof_samples_total", "counter",
 	       "Allocations sampled since start.", hp_stack_table_samples());
 	metric(&b, "heapprof_sampling_rate_bytes", "gauge",
@@ -549,8 +579,6 @@ static const struct {
 	bool post;
 } routes[] = {
     {"/debug/pprof/", serve_index, false},
-    {"/debug/pprof/heap", serve_heap, false},
-    {"/debug/pprof/allocs", serve_allocs, false},
     {"/debug/pprof/cmdline", serve_cmdline, false},
     {"/debug/pprof/symbol", serve_symbol, true},
     {"/metrics", serve_metrics, false},
@@ -592,7 +620,14 @@ static void handle(conn_t *c)
 			                             : "Allow: GET, HEAD\r\n");
 		return;
 	}
-	respond_error(c, 404, NULL);
+	const hp_kind_t *kind;
+	const hp_kind_path_t *kp = kind_path(q->path, &kind);
+	if (!kp)
+		respond_error(c, 404, NULL);
+	else if (q->method == HP_HTTP_GET || q->method == HP_HTTP_HEAD)
+		serve_profile(c, &kind->types[kp->default_type]);
+	else
+		respond_error(c, 405, "Allow: GET, HEAD\r\n");
 }
 
 /* ---- reading and writing ------------------------------------------------ */

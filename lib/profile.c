@@ -13,6 +13,7 @@
 #include "backing.h"
 #include "common.h"
 #include "config.h"
+#include "kinds.h"
 #include "log.h"
 #include "pbenc.h"
 #include "pprof/strtab.h"
@@ -210,10 +211,10 @@ static void z_free(voidpf opaque, voidpf p)
 
 /*
  * The most one Sample takes: a location id per frame and the truncation
- * marker, four values, and the tags and lengths around them (10 bytes a
- * varint at most).
+ * marker, a value per sample type, and the tags and lengths around them
+ * (10 bytes a varint at most).
  */
-#define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + 4 * 10 + 128)
+#define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + HP_KIND_TYPES_MAX * 10 + 128)
 
 typedef struct {
 	gz_t gz; /* gz.pb: the Profile itself, streamed */
@@ -224,6 +225,7 @@ typedef struct {
 	uint64_t nlocs, nfuncs, truncated_loc;
 	size_t nsamples; /* samples written: buckets with nonzero counters */
 	const hp_profile_opts_t *opts;
+	const hp_kind_t *kind; /* the kind written: its sample types */
 	char *(*demangle)(const char *, char *, size_t *, int *);
 	hp_module_t *const *mods;
 	size_t nmods;
@@ -358,12 +360,8 @@ static void subtract_base(const hp_profile_opts_t *o, const hp_bucket_t *b,
 {
 	const hp_profile_base_t *e =
 	    o->nbase ? bsearch(b, o->base, o->nbase, sizeof(*o->base), cmp_base) : NULL;
-	if (!e)
-		return;
-	c->alloc_count -= e->counts.alloc_count;
-	c->alloc_bytes -= e->counts.alloc_bytes;
-	c->free_count -= e->counts.free_count;
-	c->free_bytes -= e->counts.free_bytes;
+	if (e)
+		hp_stack_table_counts_sub(c, &e->counts);
 }
 
 /* Fills W->ids with b's location ids, leaf first; returns how many. */
@@ -390,8 +388,8 @@ static uint32_t sample_locations(writer_t *W, const hp_bucket_t *b)
 }
 
 /*
- * One bucket, read now, as a Sample: its locations leaf first, then Go's four
- * values. Written at once, so nothing is kept per stack.
+ * One bucket, read now, as a Sample: its locations leaf first, then a value
+ * per sample type of the kind. Written at once, so nothing is kept per stack.
  */
 static void write_sample(const hp_bucket_t *b, void *arg)
 {
@@ -401,42 +399,42 @@ static void write_sample(const hp_bucket_t *b, void *arg)
 	hp_counts_t c;
 	hp_stack_table_read(b, &c);
 	subtract_base(W->opts, b, &c);
-	if (!c.alloc_count && !c.alloc_bytes && !c.free_count && !c.free_bytes)
+	if (hp_stack_table_counts_zero(&c))
 		return;
 	uint32_t n = sample_locations(W, b);
-	uint64_t v[4] = {(uint64_t)hp_weight_to_objects(c.alloc_count), c.alloc_bytes,
-	                 (uint64_t)hp_weight_to_objects(c.alloc_count - c.free_count),
-	                 c.alloc_bytes - c.free_bytes};
+	const hp_kind_t *k = W->kind;
+	uint64_t v[HP_KIND_TYPES_MAX];
+	for (size_t i = 0; i < k->ntypes; i++)
+		v[i] = (uint64_t)hp_kind_value(&k->types[i], &c);
 	pb_packed(&W->sample, SAMPLE_LOCATION_ID, W->ids, n);
-	pb_packed(&W->sample, SAMPLE_VALUE, v, 4);
+	pb_packed(&W->sample, SAMPLE_VALUE, v, k->ntypes);
 	pb_message(&W->gz.pb, PROFILE_SAMPLE, &W->sample);
 	W->nsamples++;
 }
 
 /* ---- the rest of the Profile ----------------------------------------- */
 
-/* Go's four heap sample types, in Go's order, and the period's type. */
-static const char *const type_names[5][2] = {{"alloc_objects", "count"},
-                                             {"alloc_space", "bytes"},
-                                             {"inuse_objects", "count"},
-                                             {"inuse_space", "bytes"},
-                                             {"space", "bytes"}};
+/* A ValueType, as field of the Profile. */
+static void write_value_type(writer_t *W, uint32_t field, const char *type,
+                             const char *unit)
+{
+	pb_uint(&W->msg, VALUE_TYPE_TYPE, intern(W, type));
+	pb_uint(&W->msg, VALUE_TYPE_UNIT, intern(W, unit));
+	pb_message(&W->gz.pb, field, &W->msg);
+}
 
 /* Sample and period types, period, drop_frames, time and duration. */
 static void write_header(writer_t *W, const hp_profile_opts_t *o)
 {
-	int def = 3; /* inuse_space */
-	for (int i = 0; i < 5; i++) {
-		pb_uint(&W->msg, VALUE_TYPE_TYPE, intern(W, type_names[i][0]));
-		pb_uint(&W->msg, VALUE_TYPE_UNIT, intern(W, type_names[i][1]));
-		pb_message(&W->gz.pb, i < 4 ? PROFILE_SAMPLE_TYPE : PROFILE_PERIOD_TYPE,
-		           &W->msg);
-		if (i < 4 && o->default_type &&
-		    !strcmp(type_names[i][0], o->default_type))
-			def = i;
-	}
+	const hp_kind_t *k = W->kind;
+	for (size_t i = 0; i < k->ntypes; i++)
+		write_value_type(W, PROFILE_SAMPLE_TYPE, k->types[i].name,
+		                 k->types[i].unit);
+	write_value_type(W, PROFILE_PERIOD_TYPE, k->period_type, k->period_unit);
+	const hp_sample_type_t *def =
+	    o->default_type ? o->default_type : &k->types[k->default_type];
 	pb_buf_t *out = &W->gz.pb;
-	pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, intern(W, type_names[def][0]));
+	pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, intern(W, def->name));
 	pb_uint(out, PROFILE_PERIOD, o->rate);
 	pb_uint(out, PROFILE_DROP_FRAMES, intern(W, drop_frames));
 	uint64_t now = hp_now_ns();
@@ -542,6 +540,7 @@ static writer_t *begin(int fd, const hp_profile_opts_t *o)
 	if (!W)
 		return NULL;
 	W->opts = o;
+	W->kind = &hp_kinds[HP_KIND_HEAP];
 	W->ctx.alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
 	pp_strtab_init(&W->st, &W->ctx.alloc);
 	W->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(

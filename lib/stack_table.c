@@ -312,6 +312,19 @@ static uint64_t load(const _Atomic uint64_t *c)
  * passed the block between them), so the second pass sees that allocation,
  * even in a tally pushed after the first pass began.
  */
+void hp_stack_table_counts_sub(hp_counts_t *c, const hp_counts_t *base)
+{
+	c->alloc_count -= base->alloc_count;
+	c->alloc_bytes -= base->alloc_bytes;
+	c->free_count -= base->free_count;
+	c->free_bytes -= base->free_bytes;
+}
+
+bool hp_stack_table_counts_zero(const hp_counts_t *c)
+{
+	return !c->alloc_count && !c->alloc_bytes && !c->free_count && !c->free_bytes;
+}
+
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *o)
 {
 	hp_bucket_t *m = (hp_bucket_t *)b;

@@ -59,6 +59,10 @@ typedef struct {
 	uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
 } hp_counts_t;
 
+/* c less base, tally by tally (a delta profile); and is every tally 0? */
+void hp_stack_table_counts_sub(hp_counts_t *c, const hp_counts_t *base);
+bool hp_stack_table_counts_zero(const hp_counts_t *c);
+
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *out);
 
 /* Allocations sampled since start, every thread's. */
