@@ -13,9 +13,6 @@
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
-#include "stack_table.h"
-#include "symbols.h"
-#include "trigger.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +46,7 @@ static unsigned kept_first, kept_n;
 /* By reason: the last profile's sequence number, 0 if none, of those that
  * replace their previous one; guarded by dump_lock. */
 static unsigned replaced_seq[HP_DUMP_NREASONS];
-static const char *final_path; /* the final profile's name, for the summary */
+static const char *final_path; /* the final profile's name (hp_dump_locked) */
 static char final_name[HP_OUTPUT_MAX + 96];
 
 const hp_dump_reason_row_t hp_dump_reasons[HP_DUMP_NREASONS] = {
@@ -337,92 +334,18 @@ int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts)
 	return err;
 }
 
-/* ---- HEAPPROF_SUMMARY ---------------------------------------------------- */
-
-#define SUMMARY_TOP 5
-
-typedef struct {
-	struct {
-		const hp_bucket_t *b;
-		uint64_t bytes, count; /* in use; count in HP_W_ONE units */
-	} top[SUMMARY_TOP];            /* largest first */
-	uint64_t bytes, count;
-} summary_t;
-
-static void tally(const hp_bucket_t *b, void *arg)
+void hp_dump_close(void)
 {
-	summary_t *S = arg;
-	hp_counts_t c;
-	hp_stack_table_read(b, &c);
-	uint64_t bytes = c.alloc_bytes - c.free_bytes,
-	         count = c.alloc_count - c.free_count;
-	if (c.alloc_bytes < c.free_bytes || !bytes)
-		return;
-	S->bytes += bytes;
-	S->count += count;
-	int i = SUMMARY_TOP;
-	while (i > 0 && (!S->top[i - 1].b || S->top[i - 1].bytes < bytes))
-		i--;
-	if (i == SUMMARY_TOP)
-		return;
-	memmove(&S->top[i + 1], &S->top[i], (SUMMARY_TOP - 1 - i) * sizeof(S->top[0]));
-	S->top[i].b = b;
-	S->top[i].bytes = bytes;
-	S->top[i].count = count;
+	pthread_mutex_lock(&dump_lock);
+	closed = true;
+	pthread_mutex_unlock(&dump_lock);
 }
 
-/* The leaf function's name: the caller of the allocation function. */
-static const char *leaf_name(const hp_bucket_t *b)
+void hp_dump_locked(void (*fn)(const char *final_path, void *arg), void *arg)
 {
-	if (!b->nframes)
-		return "?";
-	uintptr_t pc = b->frames[0] - 1;
-	hp_module_t *m = hp_symbols_find(pc);
-	const char *name = m ? hp_symbols_name(m, pc) : NULL;
-	return name ? name : "?";
-}
-
-/* A few lines on stderr: what is still in use, by whom; the peak. Dump lock held. */
-static void print_summary(void)
-{
-	summary_t S;
-	memset(&S, 0, sizeof(S));
-	hp_symbols_refresh();
-	hp_stack_table_foreach(tally, &S);
-	hp_log("summary of process %d at exit: %llu bytes in %llu objects still in use "
-	       "(estimated); peak in use %lld bytes",
-	       (int)getpid(), (unsigned long long)S.bytes,
-	       (unsigned long long)hp_weight_to_objects(S.count),
-	       (long long)hp_trigger_peak());
-	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
-		hp_log("  %12llu bytes %8llu objects  %s",
-		       (unsigned long long)S.top[i].bytes,
-		       (unsigned long long)hp_weight_to_objects(S.top[i].count),
-		       leaf_name(S.top[i].b));
-	hp_log("exit profile: %s", final_path ? final_path : "(none)");
-}
-
-void hp_dump_at_exit(void)
-{
-	if (!ready)
-		return;
-	hp_guard_enter();
-	while (hp_trigger_take_bytes()) /* asked for and not yet written */
-		hp_dump_write(HP_DUMP_BYTES, NULL);
-	if (hp_config.at_exit) {
-		hp_dump_write(HP_DUMP_EXIT, NULL);
-	} else {
-		/* Wait for a snapshot in progress, and start no other. */
-		pthread_mutex_lock(&dump_lock);
-		closed = true;
-		pthread_mutex_unlock(&dump_lock);
-	}
-	if (hp_config.summary) {
-		pthread_mutex_lock(&dump_lock);
-		print_summary();
-		pthread_mutex_unlock(&dump_lock);
-	}
-	hp_guard_exit();
+	pthread_mutex_lock(&dump_lock);
+	fn(final_path, arg);
+	pthread_mutex_unlock(&dump_lock);
 }
 
 void hp_dump_prefork(void)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dump: where profiles are written. The snapshot thread (trigger.c), normal
- * exit and heapprof_dump write one profile at a time, under the dump lock.
- * How a profile is encoded is profile.c; when a snapshot is asked for,
- * trigger.c.
+ * exit (summary.c) and heapprof_dump write one profile at a time, under the
+ * dump lock. How a profile is encoded is profile.c; when a snapshot is asked
+ * for, trigger.c and summary.c: dump.c calls neither.
  */
 #ifndef HP_DUMP_H
 #define HP_DUMP_H
@@ -66,10 +66,16 @@ int hp_dump_peak(int64_t in_use);
 int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts);
 
 /*
- * The final profile, from the library destructor (HEAPPROF_AT_EXIT), after
- * any "bytes" profiles still asked for; then the summary (HEAPPROF_SUMMARY).
+ * Starts no profile after this one: waits for one in progress. For an exit
+ * without a final profile (HEAPPROF_AT_EXIT=0).
  */
-void hp_dump_at_exit(void);
+void hp_dump_close(void);
+
+/*
+ * Calls fn under the dump lock (symbol tables are cached under it) with the
+ * name of the final profile written (the exit's), or NULL, and arg.
+ */
+void hp_dump_locked(void (*fn)(const char *final_path, void *arg), void *arg);
 
 /* Profiles written and failed since start, by reason (the /metrics page). */
 void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS],

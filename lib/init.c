@@ -18,6 +18,7 @@
 #include "sampler.h"
 #include "stack.h"
 #include "stack_table.h"
+#include "summary.h"
 #include "symbols.h"
 #include "trigger.h"
 #include "unwind_fast.h"
@@ -156,6 +157,6 @@ __attribute__((destructor)) static void hp_fini(void)
 		       "libunwind's",
 		       r[1], r[2], r[3], r[0]);
 	}
-	hp_dump_at_exit();
+	hp_summary_at_exit();
 	hp_record_remove();
 }
