@@ -15,7 +15,8 @@
 #include "config.h"
 #include "kinds.h"
 #include "log.h"
-#include "pbenc.h"
+#include "pprof/gzstream.h"
+#include "pprof/pbenc.h"
 #include "pprof/strtab.h"
 #include "sampler.h"
 #include "stack_table.h"
@@ -27,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* Frames matching these never show: they are our own entry points. */
 static const char drop_frames[] =
@@ -87,8 +87,6 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 	return &m->vals[j];
 }
 
-/* ---- the gzip stream ------------------------------------------------- */
-
 /* Field numbers of lib/pprof/profile.proto, by message. */
 enum {
 	PROFILE_SAMPLE_TYPE = 1,
@@ -124,89 +122,6 @@ enum {
 enum { LINE_FUNCTION_ID = 1 };
 enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3 };
 
-typedef struct {
-	pb_buf_t pb; /* first, so that its flush finds the stream; holds in[] */
-	z_stream z;
-	bool started; /* deflateInit2 done: by the first deflate_in */
-	int fd;
-	unsigned char in[1 << 16];  /* encoded, not yet deflated */
-	unsigned char out[1 << 16]; /* deflated, not yet written */
-} gz_t;
-
-static void write_all(gz_t *g, const unsigned char *p, size_t n)
-{
-	while (n && !g->pb.err) {
-		ssize_t w = write(g->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			g->pb.err = w < 0 ? -errno : -EIO;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/*
- * A profile that fits in this much is stored in the gzip file uncompressed:
- * zlib's set-up (64 KiB of hash table cleared) and the Huffman trees of one
- * block cost about 300,000 instructions, most of writing a small exit
- * profile, to save a few KiB.
- */
-#define STORED_MAX (16 << 10)
-
-/* windowBits 16 + 15: gzip framing, as pprof requires. */
-static bool start(gz_t *g, int flush)
-{
-	bool stored = flush == Z_FINISH && g->pb.n <= STORED_MAX;
-	if (deflateInit2(&g->z, stored ? Z_NO_COMPRESSION : Z_BEST_SPEED, Z_DEFLATED,
-	                 16 + 15, stored ? 1 : 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		g->pb.err = -ENOMEM;
-		return false;
-	}
-	return g->started = true;
-}
-
-/* Deflates what pb holds and writes what comes out; pb is empty after. */
-static void deflate_in(gz_t *g, int flush)
-{
-	if (!g->started && !start(g, flush))
-		return;
-	g->z.next_in = g->in;
-	g->z.avail_in = (uInt)g->pb.n;
-	do {
-		g->z.next_out = g->out;
-		g->z.avail_out = sizeof(g->out);
-		if (deflate(&g->z, flush) == Z_STREAM_ERROR) {
-			g->pb.err = -EIO;
-			break;
-		}
-		write_all(g, g->out, sizeof(g->out) - g->z.avail_out);
-	} while (g->z.avail_out == 0 && !g->pb.err);
-	g->pb.n = 0;
-}
-
-static void gz_flush(pb_buf_t *b)
-{
-	deflate_in((gz_t *)b, Z_NO_FLUSH);
-}
-
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-	(void)opaque;
-	size_t n;
-	if (__builtin_mul_overflow(items, size, &n))
-		return NULL;
-	return hp_real.malloc(n); /* zlib initialises what it reads, as with its own */
-}
-
-static void z_free(voidpf opaque, voidpf p)
-{
-	(void)opaque;
-	hp_real.free(p);
-}
-
 /* ---- the writer ------------------------------------------------------ */
 
 /*
@@ -217,7 +132,7 @@ static void z_free(voidpf opaque, voidpf p)
 #define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + HP_KIND_TYPES_MAX * 10 + 128)
 
 typedef struct {
-	gz_t gz; /* gz.pb: the Profile itself, streamed */
+	pp_gz_t gz; /* gz.pb: the Profile itself, streamed */
 	ctx_t ctx;
 	pp_strtab_t st;
 	idmap_t loc_ids;  /* address -> location id */
@@ -545,21 +460,17 @@ static writer_t *begin(int fd, const hp_profile_opts_t *o)
 	pp_strtab_init(&W->st, &W->ctx.alloc);
 	W->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
 	    RTLD_DEFAULT, "__cxa_demangle");
-	buf_init(&W->gz.pb, W->gz.in, sizeof(W->gz.in), gz_flush);
 	buf_init(&W->msg, W->msgbuf, sizeof(W->msgbuf), NULL);
 	buf_init(&W->line, W->linebuf, sizeof(W->linebuf), NULL);
 	buf_init(&W->sample, W->samplebuf, sizeof(W->samplebuf), NULL);
-	W->gz.fd = fd;
-	W->gz.z.zalloc = z_alloc;
-	W->gz.z.zfree = z_free;
+	pp_gz_init(&W->gz, fd, &W->ctx.alloc);
 	intern(W, ""); /* string_table[0] must be "" */
 	return W;
 }
 
 static void finish(writer_t *W)
 {
-	if (W->gz.started)
-		deflateEnd(&W->gz.z);
+	pp_gz_end(&W->gz);
 	pp_strtab_fini(&W->st);
 	hp_real.free(W->loc_ids.keys);
 	hp_real.free(W->loc_ids.vals);
@@ -581,7 +492,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */
-		deflate_in(&W->gz, Z_FINISH);
+		pp_gz_finish(&W->gz);
 	int err = W->ctx.err ? W->ctx.err : W->gz.pb.err;
 	finish(W);
 	return err;
