@@ -15,7 +15,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "profile.h"
-#include "record.h"
+#include "proc_record.h"
 #include "sampler.h"
 #include "stack_table.h"
 #include "trigger.h"
@@ -1049,7 +1049,7 @@ int hp_http_start(void)
 		    hp_config.http, strerror(-err));
 		return err;
 	}
-	hp_record_set_endpoint(shown);
+	hp_proc_record_set_endpoint(shown);
 	if (hp_config.verbose)
 		hp_log("serving /debug/pprof/ on %s", shown);
 	return 0;
@@ -1071,7 +1071,7 @@ void hp_http_postfork_child(void)
 			close_conn(&S.c[i]);
 	S.busy = false;
 	S.path[0] = '\0'; /* the parent's, removed by the parent */
-	hp_record_set_endpoint(NULL);
+	hp_proc_record_set_endpoint(NULL);
 	hp_http_addr_t a;
 	hp_http_parse_addr(hp_config.http, &a);
 	if ((a.family == AF_UNIX && strstr(a.path, "%p")) ||

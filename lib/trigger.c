@@ -10,7 +10,7 @@
 #include "config.h"
 #include "dump.h"
 #include "log.h"
-#include "record.h"
+#include "proc_record.h"
 #include "sampler.h"
 
 #include <dirent.h>
@@ -534,7 +534,7 @@ static void note_disposition(uintptr_t h)
 	if (h == (uintptr_t)SIG_HOLD)
 		return; /* sigset(sig, SIG_HOLD) blocks it, the handler stays */
 	bool ours = h == (uintptr_t)on_signal;
-	hp_record_set_handler(ours);
+	hp_proc_record_set_handler(ours);
 	uint64_t none = 0;
 	if (ours)
 		atomic_store(&replaced_ns, 0);
