@@ -16,10 +16,7 @@
 #include <stdint.h>
 
 /* A bucket's counters at some earlier time, for a delta profile. */
-typedef struct {
-	const hp_bucket_t *bucket;
-	hp_counts_t counts;
-} hp_profile_base_t;
+typedef hp_stack_table_snap_t hp_profile_base_t;
 
 typedef struct {
 	const char *trigger; /* the reason's name (dump.c): "signal", "exit", ... */
