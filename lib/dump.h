@@ -58,9 +58,9 @@ int hp_dump_write(hp_dump_reason_t reason, const char *path);
 int hp_dump_peak(int64_t in_use);
 
 /*
- * Writes one profile of reason to fd (the endpoint's, http.c) under the dump
- * lock, with opts' default type and base; fills in the trigger and the rate,
- * and the start when opts->start_ns is 0. Call with the re-entry guard set.
+ * Writes one profile of reason to fd (the endpoint's, http_routes.c) under
+ * the dump lock, with opts' default type and base; fills in the trigger and
+ * the rate, and the start when opts->start_ns is 0. Call with the guard set.
  * Returns 0, a negative errno, or -ESHUTDOWN once the final profile began.
  */
 int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * profile: the stack table, walked once, encoded as it is walked (pbenc.c)
- * into a bounded buffer that deflate (gzip framing) empties into write(2).
+ * profile: the stack table, walked once, encoded as it is walked
+ * (pprof/pbenc.c) into a bounded buffer that deflate (pprof/gzstream.c)
+ * empties into write(2).
  * Mappings go out first; samples as their buckets are read; locations and
  * functions as they are first met; the string table last (protobuf lets a
  * repeated field's elements come in any order among the others). What it
