@@ -308,13 +308,6 @@ static uint64_t load(const _Atomic uint64_t *c)
 	return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_acquire);
 }
 
-/*
- * Frees first, from every tally, then allocs, from a list loaded again: a
- * free seen (acquire) was stored after its allocation's store, by the
- * freeing thread after the allocating one (the live map or the program
- * passed the block between them), so the second pass sees that allocation,
- * even in a tally pushed after the first pass began.
- */
 void hp_stack_table_counts_sub(hp_counts_t *c, const hp_counts_t *base)
 {
 	c->alloc_count -= base->alloc_count;
@@ -328,6 +321,13 @@ bool hp_stack_table_counts_zero(const hp_counts_t *c)
 	return !c->alloc_count && !c->alloc_bytes && !c->free_count && !c->free_bytes;
 }
 
+/*
+ * Frees first, from every tally, then allocs, from a list loaded again: a
+ * free seen (acquire) was stored after its allocation's store, by the
+ * freeing thread after the allocating one (the live map or the program
+ * passed the block between them), so the second pass sees that allocation,
+ * even in a tally pushed after the first pass began.
+ */
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *o)
 {
 	hp_bucket_t *m = (hp_bucket_t *)b;
