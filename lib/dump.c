@@ -13,9 +13,6 @@
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
-#include "stack_table.h"
-#include "symbols.h"
-#include "trigger.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,34 +35,38 @@ static int last_err;    /* guarded by dump_lock */
 static bool closed;     /* after the final profile; guarded by dump_lock */
 static bool ready;
 
-/* HEAPPROF_KEEP: the sequence numbers of this process's bytes and time
- * profiles, oldest first, a ring; guarded by dump_lock. */
+/* HEAPPROF_KEEP: this process's profiles of the kept reasons, oldest
+ * first, a ring; guarded by dump_lock. */
 static struct {
 	unsigned seq;
-	bool time;
+	hp_dump_reason_t reason;
 } kept[HP_KEEP_MAX];
 static unsigned kept_first, kept_n;
 
-/* The last peak profile's sequence number, 0 if none; guarded by dump_lock. */
-static unsigned peak_seq;
-static const char *exit_path; /* the exit profile's name, for the summary */
-static char exit_name[HP_OUTPUT_MAX + 96];
+/* By reason: the last profile's sequence number, 0 if none, of those that
+ * replace their previous one; guarded by dump_lock. */
+static unsigned replaced_seq[HP_DUMP_NREASONS];
+static const char *final_path; /* the final profile's name (hp_dump_locked) */
+static char final_name[HP_OUTPUT_MAX + 96];
 
-const char *const hp_dump_reasons[HP_DUMP_NREASONS] = {"signal", "exit", "api", "http",
-                                                       "bytes",  "time", "peak"};
+const hp_dump_reason_row_t hp_dump_reasons[HP_DUMP_NREASONS] = {
+    [HP_DUMP_SIGNAL] = {"signal"},
+    [HP_DUMP_EXIT] = {"exit", .final = true},
+    [HP_DUMP_API] = {"api"},
+    [HP_DUMP_HTTP] = {"http"},
+    [HP_DUMP_BYTES] = {"bytes", .kept = true},
+    [HP_DUMP_TIME] = {"time", .kept = true},
+    [HP_DUMP_PEAK] = {"peak", .replaces = true},
+};
 
 /* Profiles written and failed, by reason; read lock-free by /metrics. */
 static _Atomic uint64_t n_written[HP_DUMP_NREASONS], n_failed[HP_DUMP_NREASONS];
 
-/* Counts one profile of trigger, written (err 0) or not. */
-static void count(const char *trigger, int err)
+/* Counts one profile of reason, written (err 0) or not. */
+static void count(hp_dump_reason_t reason, int err)
 {
-	for (size_t i = 0; i < HP_DUMP_NREASONS; i++)
-		if (!strcmp(trigger, hp_dump_reasons[i])) {
-			atomic_fetch_add_explicit(err ? &n_failed[i] : &n_written[i], 1,
-			                          memory_order_relaxed);
-			return;
-		}
+	atomic_fetch_add_explicit(err ? &n_failed[reason] : &n_written[reason], 1,
+	                          memory_order_relaxed);
 }
 
 void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS], uint64_t failed[HP_DUMP_NREASONS])
@@ -196,16 +197,16 @@ static int write_to(const char *final, bool replace, const hp_profile_opts_t *o)
 	return err;
 }
 
-/* This process's profile number s of trigger, as named on disk. */
-static void numbered_name(char *buf, size_t len, unsigned s, const char *trigger)
+/* This process's profile number s of reason, as named on disk. */
+static void numbered_name(char *buf, size_t len, unsigned s, hp_dump_reason_t reason)
 {
 	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_config.output, (int)getpid(), s,
-	       trigger);
+	       hp_dump_reasons[reason].name);
 }
 
 /* HEAPPROF_KEEP: notes profile s and removes this process's oldest beyond N,
  * by the names it gave them. Dump lock held. */
-static void keep_newest(unsigned s, bool time)
+static void keep_newest(unsigned s, hp_dump_reason_t reason)
 {
 	unsigned n = hp_config.keep;
 	if (!n)
@@ -213,49 +214,52 @@ static void keep_newest(unsigned s, bool time)
 	if (kept_n == n) {
 		char old[HP_OUTPUT_MAX + 96];
 		numbered_name(old, sizeof(old), kept[kept_first].seq,
-		              kept[kept_first].time ? "time" : "bytes");
+		              kept[kept_first].reason);
 		unlink(old);
 		kept_first = (kept_first + 1) % n;
 		kept_n--;
 	}
 	unsigned at = (kept_first + kept_n++) % n;
 	kept[at].seq = s;
-	kept[at].time = time;
+	kept[at].reason = reason;
 }
 
-/* After a peak profile s is complete: the previous one goes. Dump lock held. */
-static void replace_peak(unsigned s)
+/* After profile s of reason is complete: the previous one goes. Dump lock held. */
+static void replace_previous(unsigned s, hp_dump_reason_t reason)
 {
-	if (peak_seq) {
+	if (replaced_seq[reason]) {
 		char old[HP_OUTPUT_MAX + 96];
-		numbered_name(old, sizeof(old), peak_seq, "peak");
+		numbered_name(old, sizeof(old), replaced_seq[reason], reason);
 		unlink(old);
 	}
-	peak_seq = s;
+	replaced_seq[reason] = s;
 }
 
-/* Writes the next numbered profile of o->trigger; final gets its name. */
-static int write_numbered(const hp_profile_opts_t *o, char *final, size_t len)
+/* Writes the next numbered profile of reason; final gets its name. */
+static int write_numbered(hp_dump_reason_t reason, const hp_profile_opts_t *o,
+                          char *final, size_t len)
 {
 	int err;
 	unsigned s;
 	do {
 		s = atomic_fetch_add(&seq, 1) + 1;
-		numbered_name(final, len, s, o->trigger);
+		numbered_name(final, len, s, reason);
 		err = write_to(final, false, o);
 	} while (err == -EEXIST); /* a file of an earlier process with our pid */
 	if (err)
 		return err;
-	if (!strcmp(o->trigger, "bytes") || !strcmp(o->trigger, "time"))
-		keep_newest(s, !strcmp(o->trigger, "time"));
-	else if (!strcmp(o->trigger, "peak"))
-		replace_peak(s);
-	else if (!strcmp(o->trigger, "exit"))
-		exit_path = memcpy(exit_name, final, strlen(final) + 1);
+	const hp_dump_reason_row_t *r = &hp_dump_reasons[reason];
+	if (r->kept)
+		keep_newest(s, reason);
+	if (r->replaces)
+		replace_previous(s, reason);
+	if (r->final)
+		final_path = memcpy(final_name, final, strlen(final) + 1);
 	return 0;
 }
 
-static int write_locked(const hp_profile_opts_t *o, const char *path)
+static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
+                        const char *path)
 {
 	char final[HP_OUTPUT_MAX + 96];
 	int err;
@@ -267,7 +271,7 @@ static int write_locked(const hp_profile_opts_t *o, const char *path)
 			err = write_to(path, true, o);
 		memcpy(final, path, n < sizeof(final) ? n + 1 : 0);
 	} else {
-		err = write_numbered(o, final, sizeof(final));
+		err = write_numbered(reason, o, final, sizeof(final));
 	}
 	if (err && err != last_err)
 		hp_log("cannot write profile %s: %s (the program continues; fix the path "
@@ -279,41 +283,42 @@ static int write_locked(const hp_profile_opts_t *o, const char *path)
 	return err;
 }
 
-static int dump_opts(const hp_profile_opts_t *o, const char *path)
+static int dump_opts(hp_dump_reason_t reason, hp_profile_opts_t *o, const char *path)
 {
+	o->trigger = hp_dump_reasons[reason].name;
 	if (!ready) {
-		count(o->trigger, -ENOTSUP);
+		count(reason, -ENOTSUP);
 		return -ENOTSUP;
 	}
 	pthread_mutex_lock(&dump_lock);
 	int err = -ESHUTDOWN; /* exiting: a dump started now could be cut short */
 	if (!closed)
-		err = write_locked(o, path);
-	if (!strcmp(o->trigger, "exit"))
+		err = write_locked(reason, o, path);
+	if (hp_dump_reasons[reason].final)
 		closed = true;
 	pthread_mutex_unlock(&dump_lock);
-	count(o->trigger, err);
+	count(reason, err);
 	return err;
 }
 
-int hp_dump_write(const char *trigger, const char *path)
+int hp_dump_write(hp_dump_reason_t reason, const char *path)
 {
-	hp_profile_opts_t o = {.trigger = trigger};
-	return dump_opts(&o, path);
+	hp_profile_opts_t o = {0};
+	return dump_opts(reason, &o, path);
 }
 
 int hp_dump_peak(int64_t in_use)
 {
-	hp_profile_opts_t o = {.trigger = "peak",
-	                       .in_use = in_use < 0 ? 0 : in_use,
+	hp_profile_opts_t o = {.in_use = in_use < 0 ? 0 : in_use,
 	                       .in_use_ns = hp_now_ns()};
-	return dump_opts(&o, NULL);
+	return dump_opts(HP_DUMP_PEAK, &o, NULL);
 }
 
-int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
+int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts)
 {
+	opts->trigger = hp_dump_reasons[reason].name;
 	if (!ready) {
-		count(opts->trigger, -ENOTSUP);
+		count(reason, -ENOTSUP);
 		return -ENOTSUP;
 	}
 	pthread_mutex_lock(&dump_lock);
@@ -325,102 +330,22 @@ int hp_dump_to_fd(int fd, hp_profile_opts_t *opts)
 		err = hp_profile_write(fd, opts);
 	}
 	pthread_mutex_unlock(&dump_lock);
-	count(opts->trigger, err);
+	count(reason, err);
 	return err;
 }
 
-/* ---- HEAPPROF_SUMMARY ---------------------------------------------------- */
-
-#define SUMMARY_TOP 5
-
-typedef struct {
-	struct {
-		const hp_bucket_t *b;
-		uint64_t bytes, count; /* in use; count in HP_W_ONE units */
-	} top[SUMMARY_TOP];            /* largest first */
-	uint64_t bytes, count;
-} summary_t;
-
-static void tally(const hp_bucket_t *b, void *arg)
+void hp_dump_close(void)
 {
-	summary_t *S = arg;
-	hp_counts_t c;
-	hp_stack_table_read(b, &c);
-	uint64_t bytes = c.alloc_bytes - c.free_bytes,
-	         count = c.alloc_count - c.free_count;
-	if (c.alloc_bytes < c.free_bytes || !bytes)
-		return;
-	S->bytes += bytes;
-	S->count += count;
-	int i = SUMMARY_TOP;
-	while (i > 0 && (!S->top[i - 1].b || S->top[i - 1].bytes < bytes))
-		i--;
-	if (i == SUMMARY_TOP)
-		return;
-	memmove(&S->top[i + 1], &S->top[i], (SUMMARY_TOP - 1 - i) * sizeof(S->top[0]));
-	S->top[i].b = b;
-	S->top[i].bytes = bytes;
-	S->top[i].count = count;
+	pthread_mutex_lock(&dump_lock);
+	closed = true;
+	pthread_mutex_unlock(&dump_lock);
 }
 
-static uint64_t objects(uint64_t count_w)
+void hp_dump_locked(void (*fn)(const char *final_path, void *arg), void *arg)
 {
-	return (count_w + HP_W_ONE / 2) / HP_W_ONE;
-}
-
-/* The leaf function's name: the caller of the allocation function. */
-static const char *leaf_name(const hp_bucket_t *b)
-{
-	if (!b->nframes)
-		return "?";
-	uintptr_t pc = b->frames[0] - 1;
-	hp_module_t *m = hp_symbols_find(pc);
-	const char *name = m ? hp_symbols_name(m, pc) : NULL;
-	return name ? name : "?";
-}
-
-/* A few lines on stderr: what is still in use, by whom; the peak. Dump lock held. */
-static void print_summary(void)
-{
-	summary_t S;
-	memset(&S, 0, sizeof(S));
-	hp_symbols_lock();
-	hp_symbols_refresh();
-	hp_stack_table_foreach(tally, &S);
-	hp_log("summary of process %d at exit: %llu bytes in %llu objects still in use "
-	       "(estimated); peak in use %lld bytes",
-	       (int)getpid(), (unsigned long long)S.bytes,
-	       (unsigned long long)objects(S.count), (long long)hp_trigger_peak());
-	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
-		hp_log("  %12llu bytes %8llu objects  %s",
-		       (unsigned long long)S.top[i].bytes,
-		       (unsigned long long)objects(S.top[i].count),
-		       leaf_name(S.top[i].b));
-	hp_symbols_unlock();
-	hp_log("exit profile: %s", exit_path ? exit_path : "(none)");
-}
-
-void hp_dump_at_exit(void)
-{
-	if (!ready)
-		return;
-	hp_guard_enter();
-	while (hp_trigger_take_bytes()) /* asked for and not yet written */
-		hp_dump_write("bytes", NULL);
-	if (hp_config.at_exit) {
-		hp_dump_write("exit", NULL);
-	} else {
-		/* Wait for a snapshot in progress, and start no other. */
-		pthread_mutex_lock(&dump_lock);
-		closed = true;
-		pthread_mutex_unlock(&dump_lock);
-	}
-	if (hp_config.summary) {
-		pthread_mutex_lock(&dump_lock);
-		print_summary();
-		pthread_mutex_unlock(&dump_lock);
-	}
-	hp_guard_exit();
+	pthread_mutex_lock(&dump_lock);
+	fn(final_path, arg);
+	pthread_mutex_unlock(&dump_lock);
 }
 
 void hp_dump_prefork(void)
@@ -440,8 +365,8 @@ void hp_dump_postfork_child(void)
 	last_err = 0;
 	closed = false;
 	kept_first = kept_n = 0; /* the parent's files are the parent's */
-	peak_seq = 0;
-	exit_path = NULL;
+	memset(replaced_seq, 0, sizeof(replaced_seq));
+	final_path = NULL;
 }
 
 HP_EXPORT int heapprof_dump(const char *path)
@@ -449,7 +374,7 @@ HP_EXPORT int heapprof_dump(const char *path)
 	if (!hp_sampler_active())
 		return -ENOTSUP;
 	hp_guard_enter();
-	int r = hp_dump_write("api", path);
+	int r = hp_dump_write(HP_DUMP_API, path);
 	hp_guard_exit();
 	return r;
 }

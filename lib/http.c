@@ -3,21 +3,17 @@
  * http: the endpoint's server. One thread, one poll loop, non-blocking
  * sockets it created itself (close-on-exec), every signal blocked, the
  * re-entry guard set for its whole life (nothing it allocates is sampled),
- * MSG_NOSIGNAL on every send. Each connection has a deadline; one profile is
- * in progress at a time; every connection answers one request and closes.
+ * MSG_NOSIGNAL on every send. Each connection has a deadline and answers
+ * one request, then closes. What each path answers is http_routes.c's.
  */
 #include "http.h"
+#include "http_conn.h"
 #include "backing.h"
 #include "common.h"
 #include "config.h"
-#include "dump.h"
 #include "http_parse.h"
 #include "log.h"
-#include "profile.h"
-#include "record.h"
-#include "sampler.h"
-#include "stack_table.h"
-#include "symbols.h"
+#include "proc_record.h"
 #include "trigger.h"
 
 #include <arpa/inet.h>
@@ -26,10 +22,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,34 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS   32
-#define READ_MS     5000  /* the whole request must arrive within this */
-#define WRITE_MS    10000 /* a response may stall this long at most, */
-#define SEND_MS     60000 /* and take this long in all (a trickling reader) */
-#define DRAIN_MS    1000  /* reading what a client still sends, after ours */
-#define BODY_MAX    (1u << 20)
-#define SECONDS_MAX 300
-
-enum { C_FREE, C_READ, C_WAIT, C_WRITE, C_DRAIN };
-
-typedef struct {
-	int fd, st;
-	uint64_t deadline; /* ms, CLOCK_MONOTONIC */
-	uint64_t send_end; /* ms: the response must be sent by then */
-	char *in;          /* the request: head, then body */
-	size_t nin, cap;
-	hp_http_req_t req;
-	bool head_only;
-	char *out; /* response head and small bodies */
-	size_t nout, sent;
-	int file; /* a profile (memfd), streamed after out; -1 none */
-	uint64_t foff, flen;
-	bool holds;              /* owns the one profile slot */
-	const char *dtype;       /* the default sample type */
-	hp_profile_base_t *base; /* ?seconds=N: the counters at the start */
-	size_t nbase;
-	uint64_t base_ns;
-} conn_t;
+#define MAX_CONNS 32
+#define READ_MS   5000  /* the whole request must arrive within this */
+#define WRITE_MS  10000 /* a response may stall this long at most, */
+#define SEND_MS   60000 /* and take this long in all (a trickling reader) */
+#define DRAIN_MS  1000  /* reading what a client still sends, after ours */
+#define BODY_MAX  (1u << 20)
 
 /* The server's state: the server thread's alone (and a forked child's, where
  * that thread does not exist), so no lock. */
@@ -74,10 +46,9 @@ static struct {
 	char path[HP_HTTP_PATH_MAX]; /* the unix socket we created, or "" */
 	dev_t dev;
 	ino_t ino;
-	bool busy;                         /* a profile is in progress */
-	bool stopped;                      /* the program closed our listening socket */
-	bool alone;                        /* every thread of the program has ended */
-	uint64_t busy_until, accept_after; /* ms */
+	bool stopped;          /* the program closed our listening socket */
+	bool alone;            /* every thread of the program has ended */
+	uint64_t accept_after; /* ms */
 	conn_t c[MAX_CONNS];
 	uint64_t refused[12]; /* error responses, by refused_codes' index */
 } S = {.lfd = -1};
@@ -95,7 +66,14 @@ static void count_refused(int status)
 	S.refused[i]++;
 }
 
-static uint64_t now_ms(void)
+size_t hp_http_refused(const int **codes, const uint64_t **counts)
+{
+	*codes = refused_codes;
+	*counts = S.refused;
+	return HP_ARRAY_SIZE(refused_codes);
+}
+
+uint64_t hp_http_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -104,20 +82,10 @@ static uint64_t now_ms(void)
 
 /* ---- connections ------------------------------------------------------ */
 
-static void release(conn_t *c)
-{
-	if (c->holds)
-		S.busy = false;
-	c->holds = false;
-	hp_real.free(c->base);
-	c->base = NULL;
-	c->nbase = 0;
-}
-
 /* Frees what the connection holds; closes its descriptors if close_fds. */
 static void drop_conn(conn_t *c, bool close_fds)
 {
-	release(c);
+	hp_http_routes_release(c);
 	if (close_fds) {
 		close(c->fd);
 		if (c->file >= 0)
@@ -179,8 +147,8 @@ static const char *reason(int status)
  * Queues a response: the head, then body (copied) or flen bytes of file
  * (taken over). extra is more header lines, each ending in CRLF.
  */
-static void respond(conn_t *c, int status, const char *type, const char *extra,
-                    const char *body, size_t blen, int file, uint64_t flen)
+void hp_http_respond(conn_t *c, int status, const char *type, const char *extra,
+                     const char *body, size_t blen, int file, uint64_t flen)
 {
 	char head[512];
 	uint64_t len = file >= 0 ? flen : blen;
@@ -209,356 +177,17 @@ static void respond(conn_t *c, int status, const char *type, const char *extra,
 	c->file = file;
 	c->flen = file >= 0 ? flen : 0;
 	c->st = C_WRITE;
-	c->send_end = now_ms() + SEND_MS;
-	c->deadline = now_ms() + WRITE_MS;
+	c->send_end = hp_http_now_ms() + SEND_MS;
+	c->deadline = hp_http_now_ms() + WRITE_MS;
 }
 
-static void respond_error(conn_t *c, int status, const char *extra)
+void hp_http_respond_error(conn_t *c, int status, const char *extra)
 {
 	char body[64];
 	size_t n = hp_fmt(body, sizeof(body), "%d %s\n", status, reason(status));
 	count_refused(status);
-	respond(c, status, "text/plain; charset=utf-8", extra, body, n, -1, 0);
+	hp_http_respond(c, status, "text/plain; charset=utf-8", extra, body, n, -1, 0);
 }
-
-/* ---- a growing buffer, for the bodies made here ------------------------ */
-
-typedef struct {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n > b->cap) {
-		size_t cap = (b->n + n) * 2 + 256;
-		char *p = hp_real.realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p, b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-}
-
-static void puts_(buf_t *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-/* Sends b as the body (or 500 if it could not be built) and frees it. */
-static void respond_buf(conn_t *c, const char *type, buf_t *b)
-{
-	if (b->oom)
-		respond_error(c, 500, NULL);
-	else
-		respond(c, 200, type, NULL, b->p, b->n, -1, 0);
-	hp_real.free(b->p);
-}
-
-/* ---- the paths ---------------------------------------------------------- */
-
-static const struct {
-	const char *name, *what;
-} profiles[] = {
-    {"allocs", "A sampling of all past memory allocations"},
-    {"cmdline", "The command line invocation of the current program"},
-    {"heap", "A sampling of memory allocations of live objects. You can specify "
-             "the seconds GET parameter to get a delta profile."},
-    {"symbol", "Function names of program counters, for go tool pprof"},
-};
-
-static void serve_index(conn_t *c)
-{
-	hp_http_str_t v;
-	bool text = hp_http_query(c->req.query, "debug", &v) && v.n == 1 && v.p[0] == '1';
-	buf_t b = {0};
-	if (!text)
-		puts_(&b,
-		      "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n"
-		      "/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<ul>\n");
-	for (size_t i = 0; i < HP_ARRAY_SIZE(profiles); i++) {
-		char line[256];
-		hp_fmt(line, sizeof(line),
-		       text ? "%s: %s\n" : "<li><a href=\"%s?debug=0\">%s</a>: %s</li>\n",
-		       profiles[i].name, text ? profiles[i].what : profiles[i].name,
-		       profiles[i].what);
-		puts_(&b, line);
-	}
-	if (!text)
-		puts_(&b, "</ul>\n<p>Served by libheapprof " PACKAGE_VERSION
-		          " (HEAPPROF_HTTP).</p>\n</body>\n</html>\n");
-	respond_buf(c, text ? "text/plain; charset=utf-8" : "text/html; charset=utf-8",
-	            &b);
-}
-
-/* The arguments separated by NUL bytes, as Go's cmdline handler sends them. */
-static void serve_cmdline(conn_t *c)
-{
-	buf_t b = {0};
-	int fd = open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	char chunk[4096];
-	ssize_t n;
-	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) > 0 && b.n < (1u << 20))
-		put(&b, chunk, (size_t)n);
-	if (fd >= 0)
-		close(fd);
-	if (b.n && b.p[b.n - 1] == '\0')
-		b.n--;
-	respond_buf(c, "text/plain; charset=utf-8", &b);
-}
-
-/* Go's symbol protocol: GET says symbols are served; POST resolves
- * "0xADDR+0xADDR..." into "0xADDR name" lines, unknown addresses left out. */
-static void serve_symbol(conn_t *c)
-{
-	buf_t b = {0};
-	if (c->req.method != HP_HTTP_POST) {
-		puts_(&b, "num_symbols: 1\n");
-		respond_buf(c, "text/plain; charset=utf-8", &b);
-		return;
-	}
-	hp_http_str_t body = {c->in + c->req.head_len, (size_t)c->req.content_length};
-	size_t pos = 0;
-	uint64_t addr;
-	while (hp_http_next_addr(body, &pos, &addr)) {
-		/* The dumper's tables, not dladdr: a search of every symbol a time. */
-		char name[1024], line[64];
-		if (!hp_symbols_name_copy((uintptr_t)addr, name, sizeof(name)))
-			continue;
-		hp_fmt(line, sizeof(line), "0x%llx ", (unsigned long long)addr);
-		puts_(&b, line);
-		puts_(&b, name);
-		puts_(&b, "\n");
-	}
-	respond_buf(c, "text/plain; charset=utf-8", &b);
-}
-
-static void take_bucket(const hp_bucket_t *bk, void *arg)
-{
-	conn_t *c = arg;
-	if (!c->base)
-		return;
-	if ((c->nbase & (c->nbase - 1)) == 0 && c->nbase >= 64) {
-		void *p = hp_real.realloc(c->base, c->nbase * 2 * sizeof(*c->base));
-		if (!p) {
-			hp_real.free(c->base);
-			c->base = NULL;
-			return;
-		}
-		c->base = p;
-	}
-	c->base[c->nbase].bucket = bk;
-	hp_stack_table_read(bk, &c->base[c->nbase++].counts);
-}
-
-static int cmp_bucket(const void *a, const void *b)
-{
-	const hp_bucket_t *x = ((const hp_profile_base_t *)a)->bucket;
-	const hp_bucket_t *y = ((const hp_profile_base_t *)b)->bucket;
-	return x < y ? -1 : x > y;
-}
-
-/* The counters of every bucket now, sorted by bucket, for a delta profile. */
-static int take_base(conn_t *c)
-{
-	c->nbase = 0;
-	c->base = hp_real.malloc(64 * sizeof(*c->base));
-	hp_stack_table_foreach(take_bucket, c);
-	if (!c->base)
-		return -ENOMEM;
-	qsort(c->base, c->nbase, sizeof(*c->base), cmp_bucket);
-	c->base_ns = hp_now_ns();
-	return 0;
-}
-
-/* An anonymous file for the profile: memory, never a name on disk. */
-static int scratch_file(void)
-{
-	int fd = memfd_create("heapprof-http", MFD_CLOEXEC);
-	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	return fd;
-}
-
-/* Writes the profile (a delta one after ?seconds=N) and queues it. */
-static void send_profile(conn_t *c)
-{
-	int fd = scratch_file();
-	if (fd < 0) {
-		respond_error(c, 500, NULL);
-		return;
-	}
-	hp_profile_opts_t o = {.trigger = "http",
-	                       .start_ns = c->base ? c->base_ns : 0,
-	                       .default_type = c->dtype,
-	                       .base = c->base,
-	                       .nbase = c->nbase};
-	int err = hp_dump_to_fd(fd, &o);
-	off_t len = err ? -1 : lseek(fd, 0, SEEK_END);
-	hp_real.free(c->base);
-	c->base = NULL;
-	c->nbase = 0;
-	if (len < 0) {
-		close(fd);
-		respond_error(c, err == -ESHUTDOWN ? 503 : 500, NULL);
-		return;
-	}
-	respond(c, 200, "application/octet-stream",
-	        "Content-Disposition: attachment; filename=\"profile\"\r\n", NULL, 0, fd,
-	        (uint64_t)len);
-}
-
-static void serve_profile(conn_t *c, const char *dtype)
-{
-	hp_http_str_t v;
-	uint64_t secs = 0;
-	if (hp_http_query(c->req.query, "seconds", &v) &&
-	    !hp_http_uint(v, UINT32_MAX, &secs)) {
-		respond_error(c, 400, NULL);
-		return;
-	}
-	if (secs > SECONDS_MAX)
-		secs = SECONDS_MAX;
-	uint64_t now = now_ms();
-	if (S.busy) {
-		char extra[64];
-		uint64_t wait =
-		    S.busy_until > now ? (S.busy_until - now + 999) / 1000 : 1;
-		hp_fmt(extra, sizeof(extra), "Retry-After: %llu\r\n",
-		       (unsigned long long)wait);
-		respond_error(c, 429, extra);
-		return;
-	}
-	S.busy = c->holds = true;
-	S.busy_until = now + secs * 1000;
-	c->dtype = dtype;
-	if (!secs) {
-		send_profile(c);
-	} else if (take_base(c) < 0) {
-		respond_error(c, 500, NULL);
-	} else {
-		c->st = C_WAIT;
-		c->deadline = S.busy_until;
-	}
-}
-
-static void serve_heap(conn_t *c)
-{
-	serve_profile(c, "inuse_space");
-}
-
-static void serve_allocs(conn_t *c)
-{
-	serve_profile(c, "alloc_space");
-}
-
-/* ---- /metrics: Prometheus' text format 0.0.4 ---------------------------- */
-
-typedef struct {
-	int64_t inuse_objects, alloc_objects; /* rounded per bucket, as a profile */
-	uint64_t inuse_bytes, alloc_bytes;
-} totals_t;
-
-static int64_t objects(uint64_t w)
-{
-	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
-	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
-}
-
-/* Sums the buckets' counters, lock-free, the way a profile reads them. */
-static void add_bucket(const hp_bucket_t *b, void *arg)
-{
-	totals_t *t = arg;
-	hp_counts_t c;
-	hp_stack_table_read(b, &c);
-	t->alloc_objects += objects(c.alloc_count);
-	t->alloc_bytes += c.alloc_bytes;
-	t->inuse_objects += objects(c.alloc_count - c.free_count);
-	t->inuse_bytes += c.alloc_bytes - c.free_bytes;
-}
-
-/* One metric without labels: its HELP, TYPE and value. */
-static void metric(buf_t *b, const char *name, const char *type, const char *help,
-                   unsigned long long v)
-{
-	char line[320];
-	size_t n = hp_fmt(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
-	                  name, help, name, type, name, v);
-	put(b, line, n);
-}
-
-/* A counter with one label: HELP, TYPE, and a line per value. */
-static void labelled(buf_t *b, const char *name, const char *help, const char *label,
-                     const char *const *vals, const uint64_t *counts, size_t n)
-{
-	char line[320];
-	put(b, line,
-	    hp_fmt(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n", name, help,
-	           name));
-	for (size_t i = 0; i < n; i++)
-		put(b, line,
-		    hp_fmt(line, sizeof(line), "%s{%s=\"%s\"} %llu\n", name, label,
-		           vals[i], (unsigned long long)counts[i]));
-}
-
-static void serve_metrics(conn_t *c)
-{
-	totals_t t = {0};
-	hp_stack_table_foreach(add_bucket, &t);
-	uint64_t written[HP_DUMP_NREASONS], failed[HP_DUMP_NREASONS];
-	hp_dump_counts(written, failed);
-	char codes[12][8];
-	const char *code_names[12];
-	for (size_t i = 0; i < 12; i++) {
-		hp_fmt(codes[i], sizeof(codes[i]), "%d", refused_codes[i]);
-		code_names[i] = refused_codes[i] ? codes[i] : "other";
-	}
-	buf_t b = {0};
-	metric(&b, "heapprof_inuse_bytes", "gauge", "Estimated bytes in use.",
-	       t.inuse_bytes);
-	metric(&b, "heapprof_inuse_objects", "gauge", "Estimated objects in use.",
-	       (unsigned long long)(t.inuse_objects < 0 ? 0 : t.inuse_objects));
-	metric(&b, "heapprof_alloc_bytes_total", "counter",
-	       "Estimated bytes allocated since start.", t.alloc_bytes);
-	metric(&b, "heapprof_alloc_objects_total", "counter",
-	       "Estimated objects allocated since start.",
-	       (unsigned long long)(t.alloc_objects < 0 ? 0 : t.alloc_objects));
-	metric(&b, "heapprof_samples_total", "counter",
-	       "Allocations sampled since start.", hp_stack_table_samples());
-	metric(&b, "heapprof_sampling_rate_bytes", "gauge",
-	       "Mean bytes between samples (HEAPPROF_RATE; 1: every allocation).",
-	       hp_sampler_rate());
-	labelled(&b, "heapprof_profiles_written_total", "Profiles written, by reason.",
-	         "reason", hp_dump_reasons, written, HP_DUMP_NREASONS);
-	labelled(&b, "heapprof_profiles_failed_total",
-	         "Profiles that could not be written, by reason.", "reason",
-	         hp_dump_reasons, failed, HP_DUMP_NREASONS);
-	labelled(&b, "heapprof_http_requests_refused_total",
-	         "Requests to the endpoint answered with an error, by status.", "code",
-	         code_names, S.refused, 12);
-	respond_buf(c, "text/plain; version=0.0.4; charset=utf-8", &b);
-}
-
-static const struct {
-	const char *path;
-	void (*serve)(conn_t *c);
-	bool post;
-} routes[] = {
-    {"/debug/pprof/", serve_index, false},
-    {"/debug/pprof/heap", serve_heap, false},
-    {"/debug/pprof/allocs", serve_allocs, false},
-    {"/debug/pprof/cmdline", serve_cmdline, false},
-    {"/debug/pprof/symbol", serve_symbol, true},
-    {"/metrics", serve_metrics, false},
-};
 
 /* "Bearer TOKEN", the token compared in time independent of where it differs. */
 static bool authorized(hp_http_str_t auth)
@@ -579,24 +208,11 @@ static void handle(conn_t *c)
 {
 	const hp_http_req_t *q = &c->req;
 	c->head_only = q->method == HP_HTTP_HEAD;
-	if (hp_config.http_token[0] && !authorized(q->auth)) {
-		respond_error(c, 401, "WWW-Authenticate: Bearer realm=\"heapprof\"\r\n");
-		return;
-	}
-	for (size_t i = 0; i < HP_ARRAY_SIZE(routes); i++) {
-		if (strlen(routes[i].path) != q->path.n ||
-		    memcmp(routes[i].path, q->path.p, q->path.n))
-			continue;
-		if (q->method == HP_HTTP_GET || q->method == HP_HTTP_HEAD ||
-		    (q->method == HP_HTTP_POST && routes[i].post))
-			routes[i].serve(c);
-		else
-			respond_error(c, 405,
-			              routes[i].post ? "Allow: GET, HEAD, POST\r\n"
-			                             : "Allow: GET, HEAD\r\n");
-		return;
-	}
-	respond_error(c, 404, NULL);
+	if (hp_config.http_token[0] && !authorized(q->auth))
+		hp_http_respond_error(c, 401,
+		                      "WWW-Authenticate: Bearer realm=\"heapprof\"\r\n");
+	else
+		hp_http_routes_handle(c);
 }
 
 /* ---- reading and writing ------------------------------------------------ */
@@ -608,12 +224,12 @@ static void try_request(conn_t *c)
 	if (r == 0)
 		return;
 	if (r < 0) {
-		respond_error(c, -r, NULL);
+		hp_http_respond_error(c, -r, NULL);
 		return;
 	}
 	if (c->req.method == HP_HTTP_POST) {
 		if (c->req.content_length > BODY_MAX) {
-			respond_error(c, 413, NULL);
+			hp_http_respond_error(c, 413, NULL);
 			return;
 		}
 		size_t need = c->req.head_len + (size_t)c->req.content_length;
@@ -621,7 +237,7 @@ static void try_request(conn_t *c)
 			if (need > c->cap) {
 				char *p = hp_real.realloc(c->in, need);
 				if (!p) {
-					respond_error(c, 500, NULL);
+					hp_http_respond_error(c, 500, NULL);
 					return;
 				}
 				c->in = p, c->cap = need;
@@ -659,10 +275,10 @@ static void on_readable(conn_t *c)
  * (closing with unread bytes would reset the connection under the reply). */
 static void finish(conn_t *c)
 {
-	release(c);
+	hp_http_routes_release(c);
 	shutdown(c->fd, SHUT_WR);
 	c->st = C_DRAIN;
-	c->deadline = now_ms() + DRAIN_MS;
+	c->deadline = hp_http_now_ms() + DRAIN_MS;
 }
 
 static void on_drain(conn_t *c)
@@ -686,7 +302,7 @@ static bool send_some(conn_t *c, const char *p, size_t n, size_t *done)
 		return false;
 	}
 	*done += (size_t)w;
-	uint64_t next = now_ms() + WRITE_MS;
+	uint64_t next = hp_http_now_ms() + WRITE_MS;
 	c->deadline = next < c->send_end ? next : c->send_end;
 	return true;
 }
@@ -720,7 +336,7 @@ static void on_writable(conn_t *c)
 static void on_deadline(conn_t *c)
 {
 	if (c->st == C_WAIT)
-		send_profile(c); /* the end of a ?seconds=N window */
+		hp_http_routes_deadline(c); /* the end of a ?seconds=N window */
 	else
 		close_conn(c); /* silent, slow, stalled, or done draining */
 }
@@ -786,7 +402,7 @@ static void serve_once(void)
 {
 	struct pollfd pfd[MAX_CONNS + 1];
 	int map[MAX_CONNS + 1], n = 0;
-	uint64_t now = now_ms(), next = UINT64_MAX;
+	uint64_t now = hp_http_now_ms(), next = UINT64_MAX;
 	if (now >= S.accept_after)
 		pfd[n++] = (struct pollfd){.fd = S.lfd, .events = POLLIN};
 	else
@@ -828,7 +444,7 @@ static void serve_once(void)
 	}
 	if (first && (pfd[0].revents & POLLNVAL))
 		S.stopped = true;
-	now = now_ms();
+	now = hp_http_now_ms();
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (S.c[i].st != C_FREE && now >= S.c[i].deadline)
 			on_deadline(&S.c[i]);
@@ -1018,7 +634,7 @@ int hp_http_start(void)
 		    hp_config.http, strerror(-err));
 		return err;
 	}
-	hp_record_set_endpoint(shown);
+	hp_proc_record_set_endpoint(shown);
 	if (hp_config.verbose)
 		hp_log("serving /debug/pprof/ on %s", shown);
 	return 0;
@@ -1038,9 +654,9 @@ void hp_http_postfork_child(void)
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (S.c[i].st != C_FREE)
 			close_conn(&S.c[i]);
-	S.busy = false;
+	hp_http_routes_postfork_child();
 	S.path[0] = '\0'; /* the parent's, removed by the parent */
-	hp_record_set_endpoint(NULL);
+	hp_proc_record_set_endpoint(NULL);
 	hp_http_addr_t a;
 	hp_http_parse_addr(hp_config.http, &a);
 	if ((a.family == AF_UNIX && strstr(a.path, "%p")) ||

@@ -14,10 +14,11 @@
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
-#include "record.h"
+#include "proc_record.h"
 #include "sampler.h"
 #include "stack.h"
 #include "stack_table.h"
+#include "summary.h"
 #include "symbols.h"
 #include "trigger.h"
 #include "unwind_fast.h"
@@ -65,7 +66,7 @@ static void postfork_child(void)
 	hp_dump_postfork_child();
 	hp_trigger_postfork_child();
 	hp_http_postfork_child();
-	hp_record_publish(hp_config.signal, hp_config.output);
+	hp_proc_record_publish(hp_config.signal, hp_config.output);
 	hp_guard_exit();
 }
 
@@ -137,7 +138,7 @@ __attribute__((constructor)) static void hp_init(void)
 	if (hp_config.http[0])
 		hp_http_start();  /* the one resident thread, by the user's choice */
 	hp_trigger_start_timer(); /* HEAPPROF_DUMP_SECONDS, by the user's choice */
-	hp_record_publish(hp_config.signal, hp_config.output);
+	hp_proc_record_publish(hp_config.signal, hp_config.output);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_interpose_init(rate);
 	hp_sampler_init(rate, hp_config.seed);
@@ -155,6 +156,6 @@ __attribute__((destructor)) static void hp_fini(void)
 		       "libunwind's",
 		       r[1], r[2], r[3], r[0]);
 	}
-	hp_dump_at_exit();
-	hp_record_remove();
+	hp_summary_at_exit();
+	hp_proc_record_remove();
 }

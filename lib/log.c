@@ -1,38 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * log: allocation-free formatting and stderr output (see log.h). Also holds
- * the few libc-free helpers shared by all modules (the lock slow path, clock).
+ * log: allocation-free formatting and stderr output (see log.h). The lock's
+ * slow path and the clock are common.c's.
  */
-#include "common.h"
 #include "log.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-void hp_lock_slow(hp_lock_t *l)
-{
-	for (unsigned spins = 0;; spins++) {
-		while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
-			if (spins++ < 100)
-				__builtin_ia32_pause();
-			else
-				sched_yield();
-		}
-		if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
-			return;
-	}
-}
-
-uint64_t hp_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 struct out {
 	char *buf;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * profile: the stack table, walked once, encoded as it is walked (pbenc.c)
- * into a bounded buffer that deflate (gzip framing) empties into write(2).
+ * profile: the stack table, walked once, encoded as it is walked
+ * (pprof/pbenc.c) into a bounded buffer that deflate (pprof/gzstream.c)
+ * empties into write(2).
  * Mappings go out first; samples as their buckets are read; locations and
  * functions as they are first met; the string table last (protobuf lets a
  * repeated field's elements come in any order among the others). What it
@@ -13,8 +14,10 @@
 #include "backing.h"
 #include "common.h"
 #include "config.h"
+#include "kinds.h"
 #include "log.h"
-#include "pbenc.h"
+#include "pprof/gzstream.h"
+#include "pprof/pbenc.h"
 #include "pprof/strtab.h"
 #include "sampler.h"
 #include "stack_table.h"
@@ -26,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* Frames matching these never show: they are our own entry points. */
 static const char drop_frames[] =
@@ -86,8 +88,6 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 	return &m->vals[j];
 }
 
-/* ---- the gzip stream ------------------------------------------------- */
-
 /* Field numbers of lib/pprof/profile.proto, by message. */
 enum {
 	PROFILE_SAMPLE_TYPE = 1,
@@ -123,100 +123,17 @@ enum {
 enum { LINE_FUNCTION_ID = 1 };
 enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3 };
 
-typedef struct {
-	pb_buf_t pb; /* first, so that its flush finds the stream; holds in[] */
-	z_stream z;
-	bool started; /* deflateInit2 done: by the first deflate_in */
-	int fd;
-	unsigned char in[1 << 16];  /* encoded, not yet deflated */
-	unsigned char out[1 << 16]; /* deflated, not yet written */
-} gz_t;
-
-static void write_all(gz_t *g, const unsigned char *p, size_t n)
-{
-	while (n && !g->pb.err) {
-		ssize_t w = write(g->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			g->pb.err = w < 0 ? -errno : -EIO;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/*
- * A profile that fits in this much is stored in the gzip file uncompressed:
- * zlib's set-up (64 KiB of hash table cleared) and the Huffman trees of one
- * block cost about 300,000 instructions, most of writing a small exit
- * profile, to save a few KiB.
- */
-#define STORED_MAX (16 << 10)
-
-/* windowBits 16 + 15: gzip framing, as pprof requires. */
-static bool start(gz_t *g, int flush)
-{
-	bool stored = flush == Z_FINISH && g->pb.n <= STORED_MAX;
-	if (deflateInit2(&g->z, stored ? Z_NO_COMPRESSION : Z_BEST_SPEED, Z_DEFLATED,
-	                 16 + 15, stored ? 1 : 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		g->pb.err = -ENOMEM;
-		return false;
-	}
-	return g->started = true;
-}
-
-/* Deflates what pb holds and writes what comes out; pb is empty after. */
-static void deflate_in(gz_t *g, int flush)
-{
-	if (!g->started && !start(g, flush))
-		return;
-	g->z.next_in = g->in;
-	g->z.avail_in = (uInt)g->pb.n;
-	do {
-		g->z.next_out = g->out;
-		g->z.avail_out = sizeof(g->out);
-		if (deflate(&g->z, flush) == Z_STREAM_ERROR) {
-			g->pb.err = -EIO;
-			break;
-		}
-		write_all(g, g->out, sizeof(g->out) - g->z.avail_out);
-	} while (g->z.avail_out == 0 && !g->pb.err);
-	g->pb.n = 0;
-}
-
-static void gz_flush(pb_buf_t *b)
-{
-	deflate_in((gz_t *)b, Z_NO_FLUSH);
-}
-
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-	(void)opaque;
-	size_t n;
-	if (__builtin_mul_overflow(items, size, &n))
-		return NULL;
-	return hp_real.malloc(n); /* zlib initialises what it reads, as with its own */
-}
-
-static void z_free(voidpf opaque, voidpf p)
-{
-	(void)opaque;
-	hp_real.free(p);
-}
-
 /* ---- the writer ------------------------------------------------------ */
 
 /*
  * The most one Sample takes: a location id per frame and the truncation
- * marker, four values, and the tags and lengths around them (10 bytes a
- * varint at most).
+ * marker, a value per sample type, and the tags and lengths around them
+ * (10 bytes a varint at most).
  */
-#define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + 4 * 10 + 128)
+#define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + HP_KIND_TYPES_MAX * 10 + 128)
 
 typedef struct {
-	gz_t gz; /* gz.pb: the Profile itself, streamed */
+	pp_gz_t gz; /* gz.pb: the Profile itself, streamed */
 	ctx_t ctx;
 	pp_strtab_t st;
 	idmap_t loc_ids;  /* address -> location id */
@@ -224,6 +141,7 @@ typedef struct {
 	uint64_t nlocs, nfuncs, truncated_loc;
 	size_t nsamples; /* samples written: buckets with nonzero counters */
 	const hp_profile_opts_t *opts;
+	const hp_kind_t *kind; /* the kind written: its sample types */
 	char *(*demangle)(const char *, char *, size_t *, int *);
 	hp_module_t *const *mods;
 	size_t nmods;
@@ -358,19 +276,8 @@ static void subtract_base(const hp_profile_opts_t *o, const hp_bucket_t *b,
 {
 	const hp_profile_base_t *e =
 	    o->nbase ? bsearch(b, o->base, o->nbase, sizeof(*o->base), cmp_base) : NULL;
-	if (!e)
-		return;
-	c->alloc_count -= e->counts.alloc_count;
-	c->alloc_bytes -= e->counts.alloc_bytes;
-	c->free_count -= e->counts.free_count;
-	c->free_bytes -= e->counts.free_bytes;
-}
-
-/* w may be a negative difference (in use, in a delta profile). */
-static int64_t fixed_to_objects(uint64_t w)
-{
-	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
-	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
+	if (e)
+		hp_stack_table_counts_sub(c, &e->counts);
 }
 
 /* Fills W->ids with b's location ids, leaf first; returns how many. */
@@ -397,8 +304,8 @@ static uint32_t sample_locations(writer_t *W, const hp_bucket_t *b)
 }
 
 /*
- * One bucket, read now, as a Sample: its locations leaf first, then Go's four
- * values. Written at once, so nothing is kept per stack.
+ * One bucket, read now, as a Sample: its locations leaf first, then a value
+ * per sample type of the kind. Written at once, so nothing is kept per stack.
  */
 static void write_sample(const hp_bucket_t *b, void *arg)
 {
@@ -408,42 +315,42 @@ static void write_sample(const hp_bucket_t *b, void *arg)
 	hp_counts_t c;
 	hp_stack_table_read(b, &c);
 	subtract_base(W->opts, b, &c);
-	if (!c.alloc_count && !c.alloc_bytes && !c.free_count && !c.free_bytes)
+	if (hp_stack_table_counts_zero(&c))
 		return;
 	uint32_t n = sample_locations(W, b);
-	uint64_t v[4] = {(uint64_t)fixed_to_objects(c.alloc_count), c.alloc_bytes,
-	                 (uint64_t)fixed_to_objects(c.alloc_count - c.free_count),
-	                 c.alloc_bytes - c.free_bytes};
+	const hp_kind_t *k = W->kind;
+	uint64_t v[HP_KIND_TYPES_MAX];
+	for (size_t i = 0; i < k->ntypes; i++)
+		v[i] = (uint64_t)hp_kind_value(&k->types[i], &c);
 	pb_packed(&W->sample, SAMPLE_LOCATION_ID, W->ids, n);
-	pb_packed(&W->sample, SAMPLE_VALUE, v, 4);
+	pb_packed(&W->sample, SAMPLE_VALUE, v, k->ntypes);
 	pb_message(&W->gz.pb, PROFILE_SAMPLE, &W->sample);
 	W->nsamples++;
 }
 
 /* ---- the rest of the Profile ----------------------------------------- */
 
-/* Go's four heap sample types, in Go's order, and the period's type. */
-static const char *const type_names[5][2] = {{"alloc_objects", "count"},
-                                             {"alloc_space", "bytes"},
-                                             {"inuse_objects", "count"},
-                                             {"inuse_space", "bytes"},
-                                             {"space", "bytes"}};
+/* A ValueType, as field of the Profile. */
+static void write_value_type(writer_t *W, uint32_t field, const char *type,
+                             const char *unit)
+{
+	pb_uint(&W->msg, VALUE_TYPE_TYPE, intern(W, type));
+	pb_uint(&W->msg, VALUE_TYPE_UNIT, intern(W, unit));
+	pb_message(&W->gz.pb, field, &W->msg);
+}
 
 /* Sample and period types, period, drop_frames, time and duration. */
 static void write_header(writer_t *W, const hp_profile_opts_t *o)
 {
-	int def = 3; /* inuse_space */
-	for (int i = 0; i < 5; i++) {
-		pb_uint(&W->msg, VALUE_TYPE_TYPE, intern(W, type_names[i][0]));
-		pb_uint(&W->msg, VALUE_TYPE_UNIT, intern(W, type_names[i][1]));
-		pb_message(&W->gz.pb, i < 4 ? PROFILE_SAMPLE_TYPE : PROFILE_PERIOD_TYPE,
-		           &W->msg);
-		if (i < 4 && o->default_type &&
-		    !strcmp(type_names[i][0], o->default_type))
-			def = i;
-	}
+	const hp_kind_t *k = W->kind;
+	for (size_t i = 0; i < k->ntypes; i++)
+		write_value_type(W, PROFILE_SAMPLE_TYPE, k->types[i].name,
+		                 k->types[i].unit);
+	write_value_type(W, PROFILE_PERIOD_TYPE, k->period_type, k->period_unit);
+	const hp_sample_type_t *def =
+	    o->default_type ? o->default_type : &k->types[k->default_type];
 	pb_buf_t *out = &W->gz.pb;
-	pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, intern(W, type_names[def][0]));
+	pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, intern(W, def->name));
 	pb_uint(out, PROFILE_PERIOD, o->rate);
 	pb_uint(out, PROFILE_DROP_FRAMES, intern(W, drop_frames));
 	uint64_t now = hp_now_ns();
@@ -549,25 +456,22 @@ static writer_t *begin(int fd, const hp_profile_opts_t *o)
 	if (!W)
 		return NULL;
 	W->opts = o;
+	W->kind = &hp_kinds[HP_KIND_HEAP];
 	W->ctx.alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
 	pp_strtab_init(&W->st, &W->ctx.alloc);
 	W->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
 	    RTLD_DEFAULT, "__cxa_demangle");
-	buf_init(&W->gz.pb, W->gz.in, sizeof(W->gz.in), gz_flush);
 	buf_init(&W->msg, W->msgbuf, sizeof(W->msgbuf), NULL);
 	buf_init(&W->line, W->linebuf, sizeof(W->linebuf), NULL);
 	buf_init(&W->sample, W->samplebuf, sizeof(W->samplebuf), NULL);
-	W->gz.fd = fd;
-	W->gz.z.zalloc = z_alloc;
-	W->gz.z.zfree = z_free;
+	pp_gz_init(&W->gz, fd, &W->ctx.alloc);
 	intern(W, ""); /* string_table[0] must be "" */
 	return W;
 }
 
 static void finish(writer_t *W)
 {
-	if (W->gz.started)
-		deflateEnd(&W->gz.z);
+	pp_gz_end(&W->gz);
 	pp_strtab_fini(&W->st);
 	hp_real.free(W->loc_ids.keys);
 	hp_real.free(W->loc_ids.vals);
@@ -590,7 +494,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */
-		deflate_in(&W->gz, Z_FINISH);
+		pp_gz_finish(&W->gz);
 	int err = W->ctx.err ? W->ctx.err : W->gz.pb.err;
 	finish(W);
 	hp_symbols_release_unloaded(); /* names of unloaded objects: no longer used */

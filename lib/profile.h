@@ -9,22 +9,21 @@
 #ifndef HP_PROFILE_H
 #define HP_PROFILE_H
 
+#include "kinds.h"
 #include "stack_table.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* A bucket's counters at some earlier time, for a delta profile. */
-typedef struct {
-	const hp_bucket_t *bucket;
-	hp_counts_t counts;
-} hp_profile_base_t;
+typedef hp_stack_table_snap_t hp_profile_base_t;
 
 typedef struct {
-	const char *trigger;      /* "signal", "exit", "api", "http", "bytes", ... */
-	uint64_t start_ns;        /* when profiling started (duration_nanos) */
-	uint64_t rate;            /* the sampling rate, written as the period */
-	const char *default_type; /* a sample type's name; NULL: inuse_space */
+	const char *trigger; /* the reason's name (dump.c): "signal", "exit", ... */
+	uint64_t start_ns;   /* when profiling started (duration_nanos) */
+	uint64_t rate;       /* the sampling rate, written as the period */
+	/* A row of the heap kind's types (kinds.c); NULL: the kind's default. */
+	const hp_sample_type_t *default_type;
 	/* Optional: counters subtracted from the buckets' (a delta profile), sorted
 	 * by bucket address; buckets absent from it count from zero. */
 	const hp_profile_base_t *base;

@@ -18,6 +18,17 @@
 #define HP_W_ONE (1ULL << 16)
 
 /*
+ * A count weight (HP_W_ONE units) as whole objects, rounded to nearest.
+ * w may be a negative difference (in use, in a delta profile), passed as
+ * its two's complement; it rounds away from zero at one half either way.
+ */
+static inline int64_t hp_weight_to_objects(uint64_t w)
+{
+	int64_t v = (int64_t)w, one = (int64_t)HP_W_ONE;
+	return v >= 0 ? (v + one / 2) / one : -((-v + one / 2) / one);
+}
+
+/*
  * Per-thread state: a plain struct in initial-exec TLS, all-zero meaning
  * "not initialised", no destructor (safe during thread exit and after fork).
  */

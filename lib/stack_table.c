@@ -12,12 +12,15 @@
  * alive at once, not all threads ever.
  */
 #include "stack_table.h"
+#include "backing.h"
 #include "common.h"
 #include "meta_alloc.h"
 #include "sampler.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HEADS_LOG2 17
@@ -305,6 +308,19 @@ static uint64_t load(const _Atomic uint64_t *c)
 	return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_acquire);
 }
 
+void hp_stack_table_counts_sub(hp_counts_t *c, const hp_counts_t *base)
+{
+	c->alloc_count -= base->alloc_count;
+	c->alloc_bytes -= base->alloc_bytes;
+	c->free_count -= base->free_count;
+	c->free_bytes -= base->free_bytes;
+}
+
+bool hp_stack_table_counts_zero(const hp_counts_t *c)
+{
+	return !c->alloc_count && !c->alloc_bytes && !c->free_count && !c->free_bytes;
+}
+
 /*
  * Frees first, from every tally, then allocs, from a list loaded again: a
  * free seen (acquire) was stored after its allocation's store, by the
@@ -380,4 +396,53 @@ void hp_stack_table_postfork_child(void)
 			s->next_free = free_slabs;
 			free_slabs = s;
 		}
+}
+
+/* ---- snapshots (a delta profile's base) ------------------------------- */
+
+typedef struct {
+	hp_stack_table_snap_t *v;
+	size_t n;
+} snap_t;
+
+static void snap_bucket(const hp_bucket_t *b, void *arg)
+{
+	snap_t *S = arg;
+	if (!S->v)
+		return;
+	if ((S->n & (S->n - 1)) == 0 && S->n >= 64) {
+		void *p = hp_real.realloc(S->v, S->n * 2 * sizeof(*S->v));
+		if (!p) {
+			hp_real.free(S->v);
+			S->v = NULL;
+			return;
+		}
+		S->v = p;
+	}
+	S->v[S->n].bucket = b;
+	hp_stack_table_read(b, &S->v[S->n++].counts);
+}
+
+static int cmp_snap(const void *a, const void *b)
+{
+	const hp_bucket_t *x = ((const hp_stack_table_snap_t *)a)->bucket;
+	const hp_bucket_t *y = ((const hp_stack_table_snap_t *)b)->bucket;
+	return x < y ? -1 : x > y;
+}
+
+int hp_stack_table_snapshot(hp_stack_table_snap_t **out, size_t *n)
+{
+	snap_t S = {hp_real.malloc(64 * sizeof(*S.v)), 0};
+	hp_stack_table_foreach(snap_bucket, &S);
+	*out = S.v;
+	*n = S.v ? S.n : 0;
+	if (!S.v)
+		return -ENOMEM;
+	qsort(S.v, S.n, sizeof(*S.v), cmp_snap);
+	return 0;
+}
+
+void hp_stack_table_snapshot_free(hp_stack_table_snap_t *snap)
+{
+	hp_real.free(snap);
 }

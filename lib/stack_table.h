@@ -59,10 +59,29 @@ typedef struct {
 	uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
 } hp_counts_t;
 
+/* c less base, tally by tally (a delta profile); and is every tally 0? */
+void hp_stack_table_counts_sub(hp_counts_t *c, const hp_counts_t *base);
+bool hp_stack_table_counts_zero(const hp_counts_t *c);
+
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *out);
 
 /* Allocations sampled since start, every thread's. */
 uint64_t hp_stack_table_samples(void);
+
+/* A bucket's counters at one moment: an entry of a snapshot. */
+typedef struct {
+	const hp_bucket_t *bucket;
+	hp_counts_t counts;
+} hp_stack_table_snap_t;
+
+/*
+ * Every bucket's counters now, sorted by bucket address (the base of a delta
+ * profile, ?seconds=N): *out gets the array, from the backing allocator,
+ * released with hp_stack_table_snapshot_free; *n its length. Read lock-free,
+ * as a profile reads them. Returns 0 or -ENOMEM (then *out is NULL).
+ */
+int hp_stack_table_snapshot(hp_stack_table_snap_t **out, size_t *n);
+void hp_stack_table_snapshot_free(hp_stack_table_snap_t *snap);
 
 /* Calls fn for every bucket; safe while other threads allocate. */
 void hp_stack_table_foreach(void (*fn)(const hp_bucket_t *b, void *arg), void *arg);

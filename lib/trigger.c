@@ -10,7 +10,7 @@
 #include "config.h"
 #include "dump.h"
 #include "log.h"
-#include "record.h"
+#include "proc_record.h"
 #include "sampler.h"
 
 #include <dirent.h>
@@ -89,13 +89,13 @@ static void *snapshot_main(void *arg)
 	for (;;) {
 		unsigned old = atomic_fetch_and(&state, ~(REQUEST | PEAK));
 		if (old & REQUEST)
-			hp_dump_write("signal", NULL);
+			hp_dump_write(HP_DUMP_SIGNAL, NULL);
 		if (old & PEAK)
 			hp_dump_peak(atomic_load(&in_use));
 		if (old & (REQUEST | PEAK))
 			continue;
 		if (hp_trigger_take_bytes()) {
-			hp_dump_write("bytes", NULL);
+			hp_dump_write(HP_DUMP_BYTES, NULL);
 			continue;
 		}
 		/* A request arriving after this starts a new thread; a bytes
@@ -299,7 +299,8 @@ static void *timer_main(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
 		next.tv_sec += hp_config.dump_seconds;
-		if (!sleep_until(&next) || hp_dump_write("time", NULL) == -ESHUTDOWN)
+		if (!sleep_until(&next) ||
+		    hp_dump_write(HP_DUMP_TIME, NULL) == -ESHUTDOWN)
 			return NULL;
 	}
 }
@@ -533,7 +534,7 @@ static void note_disposition(uintptr_t h)
 	if (h == (uintptr_t)SIG_HOLD)
 		return; /* sigset(sig, SIG_HOLD) blocks it, the handler stays */
 	bool ours = h == (uintptr_t)on_signal;
-	hp_record_set_handler(ours);
+	hp_proc_record_set_handler(ours);
 	uint64_t none = 0;
 	if (ours)
 		atomic_store(&replaced_ns, 0);

@@ -8,7 +8,7 @@
  * pre-forking server that must be single-threaded (Chromium's zygote) stays
  * so. It also watches the program's sigaction and signal calls, so that a
  * program that takes over the signal is noticed at once. It does not write
- * files (dump.c) nor publish the process record (record.c).
+ * files (dump.c) nor publish the process record (proc_record.c).
  */
 #ifndef HP_TRIGGER_H
 #define HP_TRIGGER_H

@@ -287,7 +287,7 @@ void line_range(const routine_t *r, int64_t *start, int64_t *end);
 
 /*
  * What a profiled process published about itself (records.c reads the file
- * lib/record.c writes), with what /proc says about the same process.
+ * lib/proc_record.c writes), with what /proc says about the same process.
  */
 typedef struct {
 	pid_t pid, rec_pid;        /* the process; the pid the record names */

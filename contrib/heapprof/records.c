@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * records: reads the record a profiled process publishes in
- * /tmp/heapprof-<euid>/<pid> (lib/record.c writes it) and checks that it is
+ * /tmp/heapprof-<euid>/<pid> (lib/proc_record.c writes it) and checks that it is
  * that very process's, without trusting the process's environment or title;
  * `heapprof ps` lists them. Sending signals is process.c's.
  */
 #include "heapprof.h"
 #include "config.h"
-#include "record.h"
+#include "proc_record.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -144,7 +144,7 @@ bool record_read(pid_t pid, record_t *r, char *why, size_t len)
 		return false;
 	}
 	char dir[64], name[24];
-	snprintf(dir, sizeof(dir), HP_RECORD_DIR_FMT, (unsigned)r->euid);
+	snprintf(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)r->euid);
 	snprintf(name, sizeof(name), "%d", (int)pid);
 	char *text = read_owned(dir, name, r->euid, why, len);
 	if (!text)
@@ -263,7 +263,7 @@ int cmd_ps(int argc, char **argv)
 	       "ENDPOINT", "COMMAND");
 	if (geteuid() != 0) {
 		char dir[64];
-		snprintf(dir, sizeof(dir), HP_RECORD_DIR_FMT, (unsigned)geteuid());
+		snprintf(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
 		list_dir(dir);
 		return 0;
 	}

@@ -3,7 +3,8 @@
  * pprof: the profile reader (read.c). It loads a pprof profile (gzipped or
  * plain profile.proto) and checks it the way pprof's CheckValid does, so
  * every later step can trust indexes. It does not aggregate or print
- * (contrib/heapprof/ does) nor write profiles (lib/profile.c).
+ * (contrib/heapprof/ does) nor write profiles (pbenc.c and gzstream.c
+ * beside it, for lib/profile.c).
  */
 #ifndef HP_PPROF_H
 #define HP_PPROF_H

@@ -9,7 +9,7 @@
  * string table is built with, out of memory too, and the protobuf encoder
  * (pbenc) against bytes worked out by hand.
  */
-#include "pbenc.h"
+#include "pprof/pbenc.h"
 #include "pprof/pprof.h"
 #include "pprof/strtab.h"
 #include "profile.h"

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * record: /tmp/heapprof-<euid>/<pid>, what `heapprof snapshot` and
- * `heapprof ps` trust about a profiled process. See record.h for the format's
- * guarantees; contrib/heapprof/process.c is its reader.
+ * proc_record: the process record, /tmp/heapprof-<euid>/<pid>, what
+ * `heapprof snapshot` and `heapprof ps` trust about a profiled process. See
+ * proc_record.h for the format's guarantees; contrib/heapprof/records.c is
+ * its reader.
  */
-#include "record.h"
+#include "proc_record.h"
 #include "common.h"
 #include "config.h"
 #include "log.h"
@@ -53,7 +54,7 @@ static unsigned long long read_start_time(void)
 static int open_private_dir(void)
 {
 	char dir[64];
-	hp_fmt(dir, sizeof(dir), HP_RECORD_DIR_FMT, (unsigned)geteuid());
+	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -115,7 +116,7 @@ static int write_record(void)
 	return err;
 }
 
-int hp_record_publish(int sig, const char *prefix)
+int hp_proc_record_publish(int sig, const char *prefix)
 {
 	static int warned;
 	int saved = errno;
@@ -126,18 +127,19 @@ int hp_record_publish(int sig, const char *prefix)
 	int err = write_record();
 	if (err) {
 		rec_pid = 0;
-		hp_log_once(&warned,
-		            "cannot publish this process's record in " HP_RECORD_DIR_FMT
-		            " (%s): heapprof snapshot and heapprof ps will not find it",
-		            (unsigned)geteuid(),
-		            err == -EPERM ? "not a directory private to this user"
-		                          : strerror(-err));
+		hp_log_once(
+		    &warned,
+		    "cannot publish this process's record in " HP_PROC_RECORD_DIR_FMT
+		    " (%s): heapprof snapshot and heapprof ps will not find it",
+		    (unsigned)geteuid(),
+		    err == -EPERM ? "not a directory private to this user"
+		                  : strerror(-err));
 	}
 	errno = saved;
 	return err;
 }
 
-void hp_record_set_handler(bool ours)
+void hp_proc_record_set_handler(bool ours)
 {
 	if (rec_ours == ours)
 		return;
@@ -148,7 +150,7 @@ void hp_record_set_handler(bool ours)
 	errno = saved;
 }
 
-void hp_record_set_endpoint(const char *addr)
+void hp_proc_record_set_endpoint(const char *addr)
 {
 	hp_fmt(rec_endpoint, sizeof(rec_endpoint), "%s", addr ? addr : "");
 	int saved = errno;
@@ -157,12 +159,12 @@ void hp_record_set_endpoint(const char *addr)
 	errno = saved;
 }
 
-void hp_record_remove(void)
+void hp_proc_record_remove(void)
 {
 	if (!rec_pid || rec_pid != getpid())
 		return;
 	char path[64];
-	hp_fmt(path, sizeof(path), HP_RECORD_DIR_FMT "/%d", (unsigned)geteuid(),
+	hp_fmt(path, sizeof(path), HP_PROC_RECORD_DIR_FMT "/%d", (unsigned)geteuid(),
 	       (int)rec_pid);
 	int saved = errno;
 	unlink(path);

@@ -4,10 +4,11 @@
  * (lib/pprof/profile.proto): varint and length-delimited fields into a
  * bounded buffer, which a flush function empties (into deflate, profile.c)
  * whenever it is full, so that a profile of any size is written in constant
- * memory. It knows no schema and does not allocate; reading is lib/pprof/.
+ * memory. It knows no schema and does not allocate; the gzip stream is
+ * gzstream.c, reading is read.c.
  */
-#ifndef HP_PBENC_H
-#define HP_PBENC_H
+#ifndef HP_PPROF_PBENC_H
+#define HP_PPROF_PBENC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * record: the small per-process file that says "this process is profiled,
- * with this signal, writing here", read by `heapprof snapshot` and
- * `heapprof ps` instead of the process's environment, which programs rewrite.
- * It does not install handlers (dump.c) nor read the configuration.
+ * proc_record: the process record, the small per-process file that says
+ * "this process is profiled, with this signal, writing here", read by
+ * `heapprof snapshot` and `heapprof ps` instead of the process's environment,
+ * which programs rewrite. It does not install handlers (trigger.c) nor read
+ * the configuration.
  *
  * The file is /tmp/heapprof-<euid>/<pid>, mode 0600, in a directory of mode
  * 0700 owned by the effective user (like the JVM's /tmp/hsperfdata_<user>).
  * Each write opens, writes, renames and closes in one operation: no
  * descriptor is kept, and readers see a whole record or the previous one.
  */
-#ifndef HP_RECORD_H
-#define HP_RECORD_H
+#ifndef HP_PROC_RECORD_H
+#define HP_PROC_RECORD_H
 
 #include <stdbool.h>
 
-#define HP_RECORD_DIR_FMT "/tmp/heapprof-%u"
+#define HP_PROC_RECORD_DIR_FMT "/tmp/heapprof-%u"
 
 /*
  * Publishes the record of this process: at start-up, and in a forked child
@@ -23,7 +24,7 @@
  * absolute output prefix. Logs once and returns a negative errno if the
  * directory is not private to this user; the program carries on.
  */
-int hp_record_publish(int sig, const char *prefix);
+int hp_proc_record_publish(int sig, const char *prefix);
 
 /*
  * Rewrites the record with the handler's state: ours is false once the
@@ -31,16 +32,16 @@ int hp_record_publish(int sig, const char *prefix);
  * safe (programs call sigaction from handlers): only system calls and
  * stack buffers.
  */
-void hp_record_set_handler(bool ours);
+void hp_proc_record_set_handler(bool ours);
 
 /*
  * Sets the endpoint the record names ("endpoint ADDR", HEAPPROF_HTTP as
  * bound: the real port, the socket path with the pid); NULL or "" for none.
  * Rewrites the record if it is published.
  */
-void hp_record_set_endpoint(const char *addr);
+void hp_proc_record_set_endpoint(const char *addr);
 
 /* Removes the record at exit, if this process published it. */
-void hp_record_remove(void);
+void hp_proc_record_remove(void);
 
 #endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kinds: the table itself. A new sample type of a kind is a row in its
+ * types (and, if it needs one, a tally in stack_table.c); a new kind is a
+ * row in hp_kinds with its types and paths. See kinds.h.
+ */
+#include "kinds.h"
+
+/* Go's four heap sample types, in Go's order (pprof diffs only profiles
+ * whose sample types match). */
+static const hp_sample_type_t heap_types[] = {
+    [HP_HEAP_ALLOC_OBJECTS] = {.name = "alloc_objects",
+                               .unit = "count",
+                               .plus = HP_TALLY(alloc_count),
+                               .minus = HP_TALLY_NONE,
+                               .objects = true,
+                               .metric = "heapprof_alloc_objects_total",
+                               .metric_type = "counter",
+                               .help = "Estimated objects allocated since start."},
+    [HP_HEAP_ALLOC_SPACE] = {.name = "alloc_space",
+                             .unit = "bytes",
+                             .plus = HP_TALLY(alloc_bytes),
+                             .minus = HP_TALLY_NONE,
+                             .metric = "heapprof_alloc_bytes_total",
+                             .metric_type = "counter",
+                             .help = "Estimated bytes allocated since start."},
+    [HP_HEAP_INUSE_OBJECTS] = {.name = "inuse_objects",
+                               .unit = "count",
+                               .plus = HP_TALLY(alloc_count),
+                               .minus = HP_TALLY(free_count),
+                               .objects = true,
+                               .metric = "heapprof_inuse_objects",
+                               .metric_type = "gauge",
+                               .help = "Estimated objects in use."},
+    [HP_HEAP_INUSE_SPACE] = {.name = "inuse_space",
+                             .unit = "bytes",
+                             .plus = HP_TALLY(alloc_bytes),
+                             .minus = HP_TALLY(free_bytes),
+                             .metric = "heapprof_inuse_bytes",
+                             .metric_type = "gauge",
+                             .help = "Estimated bytes in use."},
+};
+
+static const hp_kind_path_t heap_paths[] = {
+    {"allocs", "A sampling of all past memory allocations", HP_HEAP_ALLOC_SPACE},
+    {"heap",
+     "A sampling of memory allocations of live objects. You can specify the "
+     "seconds GET parameter to get a delta profile.",
+     HP_HEAP_INUSE_SPACE},
+};
+
+const hp_kind_t hp_kinds[HP_NKINDS] = {
+    [HP_KIND_HEAP] = {"space", "bytes", heap_types, HP_ARRAY_SIZE(heap_types),
+                      HP_HEAP_INUSE_SPACE, heap_paths, HP_ARRAY_SIZE(heap_paths)},
+};
+
+_Static_assert(HP_ARRAY_SIZE(heap_types) <= HP_KIND_TYPES_MAX,
+               "a Sample's values are built in HP_KIND_TYPES_MAX slots");
