@@ -72,7 +72,7 @@ int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts);
 void hp_dump_close(void);
 
 /*
- * Calls fn under the dump lock (symbol tables are cached under it) with the
+ * Calls fn under the dump lock with the
  * name of the final profile written (the exit's), or NULL, and arg.
  */
 void hp_dump_locked(void (*fn)(const char *final_path, void *arg), void *arg);

@@ -37,7 +37,7 @@ typedef struct {
 /*
  * Writes the current profile to fd, streaming: each bucket is read, encoded
  * and compressed in turn. Call with the re-entry guard set and the dump lock
- * held (symbol tables are cached under it). Application threads keep
+ * held (it takes the symbol tables' lock itself). Application threads keep
  * allocating meanwhile: buckets are read lock-free. Scratch memory (a few
  * hundred KiB, plus what grows with the distinct locations and functions,
  * never with the stacks) comes from the backing allocator and is freed
