@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * heapprof.h: what the heapprof command's files share. main.c dispatches to
- * the subcommands, options.c parses their command lines, profiles.c loads
- * profiles and merges their samples by stack as pprof does, report.c prints
- * them (info, top, diff, folded), flame.c draws them, filter.c holds
- * --focus/--ignore/--hide/--show, peek.c prints callers and callees, merge.c
- * writes merged profiles, process.c runs and
- * snapshots profiled programs. Reading a file is lib/pprof's.
+ * the subcommands; options.c parses their command lines; die.c reports bad
+ * usage; tables.c holds lookups by name and by id; units.c prints values as
+ * pprof does; load.c loads a profile (fetch.c by URL, symbolize.c's debug
+ * info) and picks its sample type; profiles.c merges samples by stack as
+ * pprof does, filter.c holds --focus/--ignore/--hide/--show; report.c prints
+ * them (info, top, diff, folded), flame.c draws them, peek.c prints callers
+ * and callees, merge.c writes merged profiles, source.c reads source lines
+ * (list, symbolize), web.c writes the HTML report, process.c runs and
+ * snapshots profiled programs, records.c reads their records (ps). Reading a
+ * file is lib/pprof's.
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H

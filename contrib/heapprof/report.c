@@ -66,12 +66,6 @@ void usage_reading(FILE *f)
 	        "pprof.\n");
 }
 
-bool parse_unit(const char *arg, void *dst)
-{
-	*(const char **)dst = arg;
-	return valid_unit(arg);
-}
-
 static bool parse_count(const char *arg, void *dst)
 {
 	char *end;

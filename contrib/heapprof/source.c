@@ -11,7 +11,6 @@
  */
 #include "heapprof.h"
 
-#include <math.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,18 +115,6 @@ const char *nth_line(const char *text, size_t tlen, int64_t n, int *len)
 
 /* ---- printing --------------------------------------------------------- */
 
-/* pprof's measurement.Percentage. */
-static void percentage(char *buf, size_t len, double v, double total)
-{
-	double r = total ? fabs(v / total) * 100 : 0;
-	if (r >= 99.95 && r <= 100.05)
-		snprintf(buf, len, "  100%%");
-	else if (r >= 1.0)
-		snprintf(buf, len, "%5.2f%%", r);
-	else
-		snprintf(buf, len, "%5.2g%%", r);
-}
-
 static void value_or_dot(char *buf, size_t len, double v, const char *unit)
 {
 	if (v == 0)
@@ -161,7 +148,7 @@ static void print_routine(const routine_t *r, const char *unit, double total,
 	char f[32], c[32], pct[32];
 	fmt_value(f, sizeof(f), flat, unit);
 	fmt_value(c, sizeof(c), cum, unit);
-	percentage(pct, sizeof(pct), cum, total);
+	fmt_pct(pct, sizeof(pct), cum, total);
 	printf("ROUTINE ======================== %s in %s\n", r->name, r->file);
 	printf("%10s %10s (flat, cum) %s of Total\n", f, c, pct);
 	size_t tlen;
