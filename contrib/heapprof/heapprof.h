@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * heapprof.h: what the heapprof command's files share. main.c dispatches to
- * the subcommands; options.c parses their command lines; die.c reports bad
- * usage; tables.c holds lookups by name and by id; units.c prints values as
+ * heapprof.h: what the heapprof command's files share. main.c holds the
+ * table of subcommands (dispatch and --help); options.c parses their command lines; die.c
+ * reports bad usage; tables.c holds lookups by name and by id; units.c prints values as
  * pprof does; load.c loads a profile (fetch.c by URL, symbolize.c's debug
  * info) and picks its sample type; profiles.c merges samples by stack as
  * pprof does, filter.c holds --focus/--ignore/--hide/--show; report.c prints
@@ -222,18 +222,14 @@ void report_labels(const input_t *in, double shown_flat, const char *to);
  */
 double least_value(const table_t *rows, size_t shown, double total, double fraction);
 
-int cmd_info(int argc, char **argv);
-int cmd_top(int argc, char **argv, bool diff);
-int cmd_folded(int argc, char **argv);
-int cmd_peek(int argc, char **argv);
-int cmd_merge(int argc, char **argv);
-int cmd_flame(int argc, char **argv);
-int cmd_web(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_snapshot(int argc, char **argv);
-int cmd_ps(int argc, char **argv);
-int cmd_symbolize(int argc, char **argv);
-int cmd_list(int argc, char **argv);
+/*
+ * The subcommands: each parses its own command line (argv[0] is its name)
+ * and returns the exit status. main.c's table names them for dispatch and
+ * --help.
+ */
+typedef int cmd_fn(int argc, char **argv);
+cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cmd_merge,
+    cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps;
 
 /*
  * Fills in, in place, function names, source files, lines and inlined frames

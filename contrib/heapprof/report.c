@@ -155,7 +155,8 @@ static void print_rows(const input_t *in, const table_t *rows, size_t shown, dou
 	}
 }
 
-int cmd_top(int argc, char **argv, bool diff)
+/* top, or with diff the top of NEW minus OLD. */
+static int top(int argc, char **argv, bool diff)
 {
 	input_t in = {.cmd = argv[0]};
 	long limit = -1;
@@ -200,6 +201,16 @@ int cmd_top(int argc, char **argv, bool diff)
 	table_free(&rows);
 	free_input(&in);
 	return 0;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	return top(argc, argv, false);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	return top(argc, argv, true);
 }
 
 static void usage_folded(FILE *f)
