@@ -69,14 +69,18 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd);
 
 /*
  * The options every reading command (top, diff, folded, flame, peek) takes,
- * pointing into in, written to opts; returns how many. pprof's spellings
- * too: --sample_index, --inuse_space..., --diff_base, and one dash
- * (-base) since the reading commands parse like getopt_long_only.
+ * pointing into in, written to opts; returns how many (input.c). pprof's
+ * spellings too: --sample_index, --inuse_space..., --diff_base, and one dash
+ * (-base) since the reading commands parse like getopt_long_only. A sample
+ * type is only a name here: load_input checks it against the profile's.
  */
 #define MAX_READING_OPTS 13 /* how many reading_options writes */
 struct input;
 size_t reading_options(opt_t *opts, struct input *in);
 void usage_reading(FILE *f); /* their lines of --help */
+
+/* What --sample-index takes, in the usage texts: the profile has the list. */
+#define USAGE_SAMPLE_TYPE "a sample type of the profile (heapprof info lists them)"
 
 /* --unit's parse function for opt_t: a unit valid_unit accepts. */
 bool parse_unit(const char *arg, void *dst);

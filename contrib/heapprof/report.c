@@ -47,25 +47,6 @@ static void usage_top(FILE *f)
 	        "-lines\n");
 }
 
-void usage_reading(FILE *f)
-{
-	fprintf(f,
-	        "  --sample-index TYPE  alloc_objects, alloc_space, inuse_objects, "
-	        "inuse_space\n"
-	        "                       (default: the profile's default, inuse_space for "
-	        "heapprof);\n"
-	        "                       or --inuse_space, --alloc_objects, ... "
-	        "(pprof's spellings)\n"
-	        "  --base OLD           subtract OLD first: what changed since OLD\n"
-	        "  --diff-base OLD      the same, percentages of OLD's total\n"
-	        "  --focus RE           keep samples with a function matching RE\n"
-	        "  --ignore RE          drop samples with a function matching RE\n"
-	        "  --hide RE            remove functions matching RE from stacks\n"
-	        "  --show RE            keep only functions matching RE in stacks\n"
-	        "One dash works too (-sample_index=alloc_space, -base OLD), as in "
-	        "pprof.\n");
-}
-
 static bool parse_count(const char *arg, void *dst)
 {
 	char *end;
