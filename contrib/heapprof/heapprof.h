@@ -3,7 +3,7 @@
  * heapprof.h: what the heapprof command's files share. main.c holds the
  * table of subcommands (dispatch and --help); options.c parses their command lines; die.c
  * reports bad usage; tables.c holds lookups by name and by id; units.c prints values as
- * pprof does; load.c loads a profile (fetch.c by URL, symbolize.c's debug
+ * pprof does; load.c loads a profile (fetch.c by URL, debuginfo.c's debug
  * info) and picks its sample type; profiles.c merges samples by stack as
  * pprof does, filter.c holds --focus/--ignore/--hide/--show; report.c prints
  * them (info, top, diff, folded), flame.c draws them, peek.c prints callers
@@ -238,7 +238,7 @@ cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cm
 /*
  * Fills in, in place, function names, source files, lines and inlined frames
  * of the locations that have no lines, from their binaries' debug info
- * (symbolize.c); load does it for every reading command. Returns whether it
+ * (debuginfo.c); load does it for every reading command. Returns whether it
  * added anything.
  */
 bool symbolize(pp_profile_t *p);

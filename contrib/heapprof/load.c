@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * load: a profile from a file or a URL, validated (lib/pprof/read.c) and
- * symbolized where debug info is found (symbolize.c), and its sample types:
+ * symbolized where debug info is found (debuginfo.c), and its sample types:
  * picking one by name, comparing two profiles'. Merging samples is
  * profiles.c's.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * source: the commands about source lines. heapprof symbolize writes a
- * profile with the names, files, lines and inlined frames symbolize.c found;
+ * profile with the names, files, lines and inlined frames debuginfo.c found;
  * heapprof list prints the source lines of the functions a regex matches,
  * each with its flat and cum value, laid out as go tool pprof -list prints
  * them. The values per line come from profiles.c's stacks merged by

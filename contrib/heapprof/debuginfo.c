@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * symbolize: function names, source files, lines and inlined frames for a
+ * debuginfo: function names, source files, lines and inlined frames for a
  * profile's locations, from the binaries' debug info (elfutils libdw) found
  * the way gdb and perf find it, C++ and Rust names demangled by libiberty.
- * It fills a loaded profile in place (load calls it for every command); the
+ * It fills a loaded profile in place (load.c calls it for every command); the
  * library's in-process names stay where no debug info is found. The
  * symbolize command that writes the result is source.c's.
  */
