@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * heapprof.h: what the heapprof command's files share. main.c holds the
- * table of subcommands (dispatch and --help); options.c parses their command lines; die.c
- * reports bad usage; tables.c holds lookups by name and by id; units.c prints values as
- * pprof does; load.c loads a profile (fetch.c by URL, debuginfo.c's debug
- * info) and picks its sample type; profiles.c merges samples by stack as
- * pprof does, filter.c holds --focus/--ignore/--hide/--show; report.c prints
- * them (info, top, diff, folded), flame.c draws them, peek.c prints callers
- * and callees, merge.c writes merged profiles, source.c reads source lines
- * (list, symbolize), web.c writes the HTML report, process.c runs and
- * snapshots profiled programs, records.c reads their records (ps). Reading a
- * file is lib/pprof's.
+ * heapprof.h: what the heapprof command's files share. Reading a file is
+ * lib/pprof's. The files, in the order data flows:
+ *   main.c       the table of subcommands, read by dispatch and --help
+ *   options.c    the one parser of the subcommands' command lines
+ *   die.c        bad usage or bad input: one line and EXIT_USAGE
+ *   tables.c     entries by string key; element positions by id
+ *   units.c      values and percentages as pprof prints them, --unit
+ *   load.c       a profile from a file (fetch.c: a URL), symbolized by
+ *                debuginfo.c; its sample types, checked by name
+ *   input.c      the reading commands' options and front end (load_input)
+ *   profiles.c   samples merged by stack as pprof does; filter.c holds
+ *                --focus/--ignore/--hide/--show; by_function's rows
+ *   header.c     pprof's lines above a report's rows
+ *   source.c     source lines and their values (list, web)
+ *   records.c    the records profiled processes publish (snapshot, ps)
+ *   write.c      a profile written gzipped (merge, symbolize)
+ * and one file per subcommand, named after it: info.c, top.c (top and
+ * diff), flame.c, folded.c, web.c, peek.c, merge.c, list.c, symbolize.c,
+ * run.c, snapshot.c, ps.c.
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
@@ -243,7 +251,7 @@ cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cm
  */
 bool symbolize(pp_profile_t *p);
 
-/* Packs p and writes it gzipped (pprof's framing) to path, or dies (merge.c). */
+/* Packs p and writes it gzipped (pprof's framing) to path, or dies (write.c). */
 void write_profile(const pp_profile_t *p, const char *path);
 
 /* Frames are "function file:line" (top --lines, list), not functions. */
@@ -312,5 +320,8 @@ bool record_read(pid_t pid, record_t *r, char *why, size_t len);
 
 /* Is sig blocked in every thread of pid (a request would only wait)? */
 bool record_signal_blocked(pid_t pid, int sig);
+
+/* The command line of pid, arguments joined by spaces ("?" if unknown), into buf. */
+void record_command(pid_t pid, char *buf, size_t cap);
 
 #endif

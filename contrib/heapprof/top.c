@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * report: the heapprof commands that print: info, top, diff and folded.
- * Loading and merging the samples is profiles.c's; the flame graph is
- * flame.c's.
+ * top: heapprof top and heapprof diff (top of NEW minus OLD), functions by
+ * flat or cumulative value as go tool pprof -top prints them. Loading and
+ * merging the samples is input.c's and profiles.c's.
  */
 #include "heapprof.h"
 
-#include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static bool sort_cum;
 static const char *out_unit = "minimum"; /* --unit; resolved by print_header */
@@ -26,8 +23,6 @@ static int cmp_rows(const void *pa, const void *pb)
 		return ca < cb ? 1 : -1;
 	return strcmp(a->name, b->name);
 }
-
-/* ---- commands --------------------------------------------------------- */
 
 static void usage_top(FILE *f)
 {
@@ -66,36 +61,6 @@ static size_t rows_shown(const table_t *rows, long limit, double *flat)
 		    (limit < 0 || shown < (size_t)limit))
 			shown++, *flat += rv[i].flat;
 	return shown;
-}
-
-double least_value(const table_t *rows, size_t shown, double total, double fraction)
-{
-	const row_t *rv = rows->items;
-	double least = 0;
-	for (size_t i = 0, k = 0; i < rows->n && k < shown; i++) {
-		double v = fabs(rv[i].flat != 0 ? rv[i].flat : rv[i].cum);
-		if (rv[i].flat == 0 && rv[i].cum == 0)
-			continue;
-		k++;
-		if (v > 0 && fabs(rv[i].cum) > fraction * total &&
-		    (least == 0 || v < least))
-			least = v;
-	}
-	return least;
-}
-
-void report_labels(const input_t *in, double shown_flat, const char *to)
-{
-	const pp_profile_t *p = in->profile;
-	const char *unit = pp_str(p, p->sample_type[in->vi]->unit);
-	char t[32], s[32], pc[32];
-	fmt_unit(t, sizeof(t), in->total, unit, to);
-	fmt_unit(s, sizeof(s), shown_flat, unit, to);
-	fmt_pct(pc, sizeof(pc), shown_flat, in->total);
-	printf("Type: %s\n", pp_str(p, p->sample_type[in->vi]->type));
-	filter_print(&in->filter);
-	printf("Showing nodes accounting for %s, %s of %s total\n", s,
-	       pc + strspn(pc, " "), t);
 }
 
 /* pprof -top's header: the type, what the rows shown account for, the columns. */
@@ -192,103 +157,4 @@ int cmd_top(int argc, char **argv)
 int cmd_diff(int argc, char **argv)
 {
 	return top(argc, argv, true);
-}
-
-static void usage_folded(FILE *f)
-{
-	fprintf(f, "usage: heapprof folded [OPTIONS] PROFILE...\n"
-	           "Prints one line per stack, root first: \"main;f;g VALUE\", for "
-	           "flamegraph.pl,\n"
-	           "speedscope or inferno. With --base, values are NEW minus OLD (may be "
-	           "negative).\n");
-	usage_reading(f);
-}
-
-int cmd_folded(int argc, char **argv)
-{
-	input_t in = {.cmd = argv[0]};
-	opt_t opts[MAX_READING_OPTS + 1] = {0};
-	reading_options(opts, &in);
-	const cmdline_t cmd = {opts, usage_folded, 1, -1};
-	int op = parse_options(argc, argv, &cmd);
-	in.paths = argv + op;
-	in.npaths = argc - op;
-	load_input(&in);
-	for (size_t i = 0; i < in.stacks.n; i++) {
-		const merged_t *m = (const merged_t *)in.stacks.items + i;
-		if (m->value == 0)
-			continue;
-		/* key: leaf first, each name followed by '\n'; print root first. */
-		size_t len = strlen(m->key);
-		size_t end = len;
-		bool first = true;
-		while (end > 0) {
-			size_t start = end - 1;
-			while (start > 0 && m->key[start - 1] != '\n')
-				start--;
-			if (!first)
-				putchar(';');
-			first = false;
-			for (size_t k = start; k < end - 1; k++)
-				putchar(m->key[k] == ';' ? ':' : m->key[k]);
-			end = start;
-		}
-		printf(" %.0f\n", m->value);
-	}
-	free_input(&in);
-	return 0;
-}
-
-static void usage_info(FILE *f)
-{
-	fprintf(f, "usage: heapprof info PROFILE\n"
-	           "Prints sample types, period, time, duration, comments, mappings and "
-	           "totals.\n");
-}
-
-int cmd_info(int argc, char **argv)
-{
-	static const opt_t opts[] = {{0}};
-	const cmdline_t cmd = {opts, usage_info, 1, 1};
-	const char *path = argv[parse_options(argc, argv, &cmd)];
-	pp_profile_t *p = load(path);
-	printf("File: %s\n", path);
-	printf("Sample types:");
-	for (size_t i = 0; i < p->n_sample_type; i++)
-		printf(" %s/%s%s", pp_str(p, p->sample_type[i]->type),
-		       pp_str(p, p->sample_type[i]->unit),
-		       (int)i == pp_default_index(p) ? " (default)" : "");
-	printf("\n");
-	if (p->period_type)
-		printf("Period: %" PRId64 " %s/%s\n", p->period,
-		       pp_str(p, p->period_type->type), pp_str(p, p->period_type->unit));
-	if (p->time_nanos) {
-		time_t t = (time_t)(p->time_nanos / 1000000000);
-		char buf[64];
-		strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-		printf("Time: %s\n", buf);
-	}
-	printf("Duration: %.3f s\n", (double)p->duration_nanos / 1e9);
-	for (size_t i = 0; i < p->n_comment; i++)
-		printf("Comment: %s\n", pp_str(p, p->comment[i]));
-	printf("Samples: %zu, locations: %zu, functions: %zu, mappings: %zu\n",
-	       p->n_sample, p->n_location, p->n_function, p->n_mapping);
-	for (size_t i = 0; i < p->n_mapping; i++) {
-		const Perftools__Profiles__Mapping *m = p->mapping[i];
-		printf("Mapping %" PRIu64 ": %#" PRIx64 "-%#" PRIx64 " offset %#" PRIx64
-		       " %s build-id %s\n",
-		       m->id, m->memory_start, m->memory_limit, m->file_offset,
-		       pp_str(p, m->filename),
-		       *pp_str(p, m->build_id) ? pp_str(p, m->build_id) : "-");
-	}
-	for (size_t i = 0; i < p->n_sample_type; i++) {
-		double t = 0;
-		for (size_t k = 0; k < p->n_sample; k++)
-			t += (double)p->sample[k]->value[i];
-		char v[32];
-		fmt_value(v, sizeof(v), t, pp_str(p, p->sample_type[i]->unit));
-		printf("Total %s: %s (%.0f)\n", pp_str(p, p->sample_type[i]->type), v, t);
-	}
-	pp_free(p);
-	return 0;
 }
