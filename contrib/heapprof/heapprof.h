@@ -57,6 +57,13 @@ typedef struct {
 	bool required;     /* without it: the usage on stderr, exit EXIT_USAGE */
 } opt_t;
 
+/* -o/--output FILE, required: where a writing command writes (flame, web, ...). */
+#define OPT_OUTPUT(dstp)                                                                 \
+	{                                                                                \
+		.name = "output", .letter = 'o', .has_arg = true, .dst = (dstp),         \
+		.required = true                                                         \
+	}
+
 /* A subcommand's command line: its options (ended by {0}), usage, operands. */
 typedef struct {
 	const opt_t *opts;

@@ -345,11 +345,7 @@ int cmd_merge(int argc, char **argv)
 {
 	const char *outpath = NULL;
 	const opt_t opts[] = {
-	    {.name = "output",
-	     .letter = 'o',
-	     .has_arg = true,
-	     .dst = &outpath,
-	     .required = true},
+	    OPT_OUTPUT(&outpath),
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_merge, 1, -1};

@@ -22,11 +22,7 @@ int cmd_symbolize(int argc, char **argv)
 {
 	const char *out = NULL;
 	const opt_t opts[] = {
-	    {.name = "output",
-	     .letter = 'o',
-	     .has_arg = true,
-	     .dst = &out,
-	     .required = true},
+	    OPT_OUTPUT(&out),
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_symbolize, 1, 1};
