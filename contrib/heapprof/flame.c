@@ -303,11 +303,7 @@ int cmd_flame(int argc, char **argv)
 	opt_t opts[MAX_READING_OPTS + 3] = {0};
 	size_t n = reading_options(opts, &in);
 	opts[n++] = (opt_t){.name = "title", .has_arg = true, .dst = &title};
-	opts[n++] = (opt_t){.name = "output",
-	                    .letter = 'o',
-	                    .has_arg = true,
-	                    .dst = &outpath,
-	                    .required = true};
+	opts[n++] = (opt_t)OPT_OUTPUT(&outpath);
 	const cmdline_t cmd = {opts, usage_flame, 1, -1};
 	int first = parse_options(argc, argv, &cmd);
 	in.paths = argv + first;

@@ -1,12 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * heapprof.h: what the heapprof command's files share. main.c dispatches to
- * the subcommands, options.c parses their command lines, profiles.c loads
- * profiles and merges their samples by stack as pprof does, report.c prints
- * them (info, top, diff, folded), flame.c draws them, filter.c holds
- * --focus/--ignore/--hide/--show, peek.c prints callers and callees, merge.c
- * writes merged profiles, process.c runs and
- * snapshots profiled programs. Reading a file is lib/pprof's.
+ * heapprof.h: what the heapprof command's files share. Reading a file is
+ * lib/pprof's. The files, in the order data flows:
+ *   main.c       the table of subcommands, read by dispatch and --help
+ *   options.c    the one parser of the subcommands' command lines
+ *   die.c        bad usage or bad input: one line and EXIT_USAGE
+ *   tables.c     entries by string key; element positions by id
+ *   units.c      values and percentages as pprof prints them, --unit
+ *   load.c       a profile from a file (fetch.c: a URL), symbolized by
+ *                debuginfo.c; its sample types, checked by name
+ *   input.c      the reading commands' options and front end (load_input)
+ *   profiles.c   samples merged by stack as pprof does; filter.c holds
+ *                --focus/--ignore/--hide/--show; by_function's rows
+ *   header.c     pprof's lines above a report's rows
+ *   source.c     source lines and their values (list, web)
+ *   records.c    the records profiled processes publish (snapshot, ps)
+ *   write.c      a profile written gzipped (merge, symbolize)
+ * and one file per subcommand, named after it: info.c, top.c (top and
+ * diff), flame.c, folded.c, web.c, peek.c, merge.c, list.c, symbolize.c,
+ * run.c, snapshot.c, ps.c.
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
@@ -45,6 +57,13 @@ typedef struct {
 	bool required;     /* without it: the usage on stderr, exit EXIT_USAGE */
 } opt_t;
 
+/* -o/--output FILE, required: where a writing command writes (flame, web, ...). */
+#define OPT_OUTPUT(dstp)                                                                 \
+	{                                                                                \
+		.name = "output", .letter = 'o', .has_arg = true, .dst = (dstp),         \
+		.required = true                                                         \
+	}
+
 /* A subcommand's command line: its options (ended by {0}), usage, operands. */
 typedef struct {
 	const opt_t *opts;
@@ -65,14 +84,18 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd);
 
 /*
  * The options every reading command (top, diff, folded, flame, peek) takes,
- * pointing into in, written to opts; returns how many. pprof's spellings
- * too: --sample_index, --inuse_space..., --diff_base, and one dash
- * (-base) since the reading commands parse like getopt_long_only.
+ * pointing into in, written to opts; returns how many (input.c). pprof's
+ * spellings too: --sample_index, --inuse_space..., --diff_base, and one dash
+ * (-base) since the reading commands parse like getopt_long_only. A sample
+ * type is only a name here: load_input checks it against the profile's.
  */
 #define MAX_READING_OPTS 13 /* how many reading_options writes */
 struct input;
 size_t reading_options(opt_t *opts, struct input *in);
 void usage_reading(FILE *f); /* their lines of --help */
+
+/* What --sample-index takes, in the usage texts: the profile has the list. */
+#define USAGE_SAMPLE_TYPE "a sample type of the profile (heapprof info lists them)"
 
 /* --unit's parse function for opt_t: a unit valid_unit accepts. */
 bool parse_unit(const char *arg, void *dst);
@@ -218,28 +241,24 @@ void report_labels(const input_t *in, double shown_flat, const char *to);
  */
 double least_value(const table_t *rows, size_t shown, double total, double fraction);
 
-int cmd_info(int argc, char **argv);
-int cmd_top(int argc, char **argv, bool diff);
-int cmd_folded(int argc, char **argv);
-int cmd_peek(int argc, char **argv);
-int cmd_merge(int argc, char **argv);
-int cmd_flame(int argc, char **argv);
-int cmd_web(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_snapshot(int argc, char **argv);
-int cmd_ps(int argc, char **argv);
-int cmd_symbolize(int argc, char **argv);
-int cmd_list(int argc, char **argv);
+/*
+ * The subcommands: each parses its own command line (argv[0] is its name)
+ * and returns the exit status. main.c's table names them for dispatch and
+ * --help.
+ */
+typedef int cmd_fn(int argc, char **argv);
+cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cmd_merge,
+    cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps;
 
 /*
  * Fills in, in place, function names, source files, lines and inlined frames
  * of the locations that have no lines, from their binaries' debug info
- * (symbolize.c); load does it for every reading command. Returns whether it
+ * (debuginfo.c); load does it for every reading command. Returns whether it
  * added anything.
  */
 bool symbolize(pp_profile_t *p);
 
-/* Packs p and writes it gzipped (pprof's framing) to path, or dies (merge.c). */
+/* Packs p and writes it gzipped (pprof's framing) to path, or dies (write.c). */
 void write_profile(const pp_profile_t *p, const char *path);
 
 /* Frames are "function file:line" (top --lines, list), not functions. */
@@ -308,5 +327,8 @@ bool record_read(pid_t pid, record_t *r, char *why, size_t len);
 
 /* Is sig blocked in every thread of pid (a request would only wait)? */
 bool record_signal_blocked(pid_t pid, int sig);
+
+/* The command line of pid, arguments joined by spaces ("?" if unknown), into buf. */
+void record_command(pid_t pid, char *buf, size_t cap);
 
 #endif

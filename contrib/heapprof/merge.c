@@ -329,20 +329,6 @@ static void add_times(merger_t *m, const profile_t *p)
 		m->out.period = p->period;
 }
 
-void write_profile(const pp_profile_t *p, const char *path)
-{
-	size_t len = perftools__profiles__profile__get_packed_size(p);
-	uint8_t *buf = xcalloc(len, 1);
-	perftools__profiles__profile__pack(p, buf);
-	gzFile f = gzopen(path, "wb");
-	if (!f)
-		die("%s: cannot write: %s", path, strerror(errno));
-	bool ok = len == 0 || gzwrite(f, buf, (unsigned)len) == (int)len;
-	if (gzclose(f) != Z_OK || !ok)
-		die("%s: write error", path);
-	free(buf);
-}
-
 static void usage_merge(FILE *f)
 {
 	fprintf(f, "usage: heapprof merge PROFILE... -o OUT.pb.gz\n"
@@ -359,11 +345,7 @@ int cmd_merge(int argc, char **argv)
 {
 	const char *outpath = NULL;
 	const opt_t opts[] = {
-	    {.name = "output",
-	     .letter = 'o',
-	     .has_arg = true,
-	     .dst = &outpath,
-	     .required = true},
+	    OPT_OUTPUT(&outpath),
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_merge, 1, -1};

@@ -127,25 +127,3 @@ int parse_options(int argc, char **argv, const cmdline_t *cmd)
 	}
 	return optind;
 }
-
-size_t reading_options(opt_t *opts, input_t *in)
-{
-	static const char *const types[] = {"inuse_space", "inuse_objects", "alloc_space",
-	                                    "alloc_objects"};
-	static const char *const filters[F_N] = {"focus", "ignore", "hide", "show"};
-	size_t n = 0;
-	opts[n++] =
-	    (opt_t){.name = "sample-index", .has_arg = true, .dst = &in->sample_index};
-	opts[n++] =
-	    (opt_t){.name = "sample_index", .has_arg = true, .dst = &in->sample_index};
-	for (size_t i = 0; i < 4; i++)
-		opts[n++] = (opt_t){
-		    .name = types[i], .dst = &in->sample_index, .value = types[i]};
-	opts[n++] = (opt_t){.name = "base", .has_arg = true, .dst = &in->base};
-	opts[n++] = (opt_t){.name = "diff-base", .has_arg = true, .dst = &in->diff_base};
-	opts[n++] = (opt_t){.name = "diff_base", .has_arg = true, .dst = &in->diff_base};
-	for (int i = 0; i < F_N; i++)
-		opts[n++] = (opt_t){
-		    .name = filters[i], .has_arg = true, .dst = &in->filter.arg[i]};
-	return n;
-}

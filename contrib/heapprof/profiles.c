@@ -1,184 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * profiles: loading profiles for the heapprof command and merging their
- * samples by stack of function names, as pprof does: drop_frames pruning,
- * [mapping] or address for a location without a function, several profiles
- * summed and a -base profile merged in negated before anything is totalled,
- * then pprof's focus/ignore/hide/show (compiled in filter.c). Reading and checking
- * a file is lib/pprof/read.c's; printing is report.c's and flame.c's.
+ * profiles: merging the samples of loaded profiles by stack of function
+ * names, as pprof does: drop_frames pruning, [mapping] or address for a
+ * location without a function, several profiles summed and a -base profile
+ * merged in negated before anything is totalled, then pprof's
+ * focus/ignore/hide/show (compiled in filter.c). Loading a file is load.c's;
+ * printing is report.c's and flame.c's.
  */
 #include "heapprof.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-const char *die_command;
-
-void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (die_command)
-		fprintf(stderr, "heapprof %s: ", die_command);
-	else
-		fprintf(stderr, "heapprof: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(EXIT_USAGE);
-}
-
-pp_profile_t *load(const char *path)
-{
-	char err[256];
-	pp_profile_t *p = is_url(path) ? fetch_profile(path, err, sizeof(err))
-	                               : pp_load(path, err, sizeof(err));
-	if (!p)
-		die("%s: %s", path, err);
-	symbolize(p); /* where the profile has no lines and debug info is found */
-	return p;
-}
-
-/* ---- units ------------------------------------------------------------ */
-
-static const char *const mem_units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-
-/* pprof's memory unit for |v| bytes when scaling automatically. */
-static int auto_unit(double v)
-{
-	double a = v < 0 ? -v : v;
-	int i = 0;
-	while (a >= 1024 && i < 5) {
-		a /= 1024;
-		i++;
-	}
-	return i;
-}
-
-/* The index of a memory unit name (pprof's spellings, any case), or -1. */
-static int unit_index(const char *to)
-{
-	static const char *const alias[] = {"b", "kb", "mb", "gb", "tb", "pb"};
-	for (int i = 0; i < 6; i++)
-		if (!strcasecmp(to, alias[i]) ||
-		    (!strncasecmp(to, alias[i], 1) &&
-		     !strcasecmp(to + 1, i ? "byte" : "yte")))
-			return i;
-	if (!strcasecmp(to, "bytes"))
-		return 0;
-	return -1;
-}
-
-bool valid_unit(const char *to)
-{
-	return !strcmp(to, "auto") || !strcmp(to, "minimum") || unit_index(to) >= 0;
-}
-
-void fmt_unit(char *buf, size_t len, double v, const char *unit, const char *to)
-{
-	int i = strcmp(to, "auto") ? unit_index(to) : auto_unit(v);
-	if (strcmp(unit, "bytes") || i < 0) {
-		/* pprof's Scale: another unit is not converted, but named as asked. */
-		bool named = strcmp(to, "auto") && strcmp(to, "minimum") && v != 0;
-		snprintf(buf, len, "%.0f%s", v, named ? to : "");
-		return;
-	}
-	/* pprof's ScaledLabel: two decimals, ".00" dropped, no "-0". */
-	char num[64];
-	snprintf(num, sizeof(num), "%.2f", v / (double)(1ull << (10 * i)));
-	size_t n = strlen(num);
-	if (n > 3 && !strcmp(num + n - 3, ".00"))
-		num[n - 3] = '\0';
-	if (!strcmp(num, "0") || !strcmp(num, "-0")) {
-		snprintf(buf, len, "0");
-		return;
-	}
-	snprintf(buf, len, "%s%s", num, mem_units[i]);
-}
-
-void fmt_pct(char *buf, size_t len, double v, double total)
-{
-	double r = total != 0 ? fabs(v / total) * 100 : 0;
-	if (r >= 99.95 && r <= 100.05)
-		snprintf(buf, len, "  100%%");
-	else if (r >= 1)
-		snprintf(buf, len, "%5.2f%%", r);
-	else
-		snprintf(buf, len, "%5.2g%%", r);
-}
-
-void fmt_value(char *buf, size_t len, double v, const char *unit)
-{
-	fmt_unit(buf, len, v, unit, "auto");
-}
-
-const char *min_unit(double least, double most, const char *unit)
-{
-	if (strcmp(unit, "bytes"))
-		return "auto";
-	if (least == 0)
-		least = most;
-	int lo = auto_unit(least), hi = auto_unit(most);
-	/* pprof's selectOutputUnit: let the smallest value show as 0.01. */
-	if (lo != hi && least * 100 < most)
-		lo = auto_unit(100 * least);
-	return mem_units[lo];
-}
 
 /* ---- function names per location ------------------------------------- */
-
-static int cmp_id(const void *a, const void *b)
-{
-	uint64_t x = ((const struct id_pos *)a)->id, y = ((const struct id_pos *)b)->id;
-	return x < y ? -1 : x > y;
-}
-
-/* ids[i] is the id of element i. */
-void idx_build(id_index_t *x, const uint64_t *ids, size_t n)
-{
-	memset(x, 0, sizeof(*x));
-	x->n = n;
-	for (size_t i = 0; i < n; i++)
-		if (ids[i] > x->max)
-			x->max = ids[i];
-	if (x->max <= 4 * (uint64_t)n + 64) {
-		x->dense = calloc(x->max + 1, sizeof(*x->dense));
-		if (!x->dense)
-			die("out of memory");
-		for (size_t i = 0; i < n; i++)
-			x->dense[ids[i]] = i + 1;
-		return;
-	}
-	x->sorted = malloc((n ? n : 1) * sizeof(*x->sorted));
-	if (!x->sorted)
-		die("out of memory");
-	for (size_t i = 0; i < n; i++)
-		x->sorted[i] = (struct id_pos){ids[i], i};
-	qsort(x->sorted, n, sizeof(*x->sorted), cmp_id);
-}
-
-/* Position of id, or SIZE_MAX. */
-size_t idx_pos(const id_index_t *x, uint64_t id)
-{
-	if (x->dense)
-		return id <= x->max && x->dense[id] ? x->dense[id] - 1 : SIZE_MAX;
-	struct id_pos key = {id, 0},
-	              *hit = bsearch(&key, x->sorted, x->n, sizeof(key), cmp_id);
-	return hit ? hit->pos : SIZE_MAX;
-}
-
-void idx_free(id_index_t *x)
-{
-	free(x->dense);
-	free(x->sorted);
-}
 
 #define IDS_OF(arr, n, out)                                                              \
 	do {                                                                             \
@@ -421,40 +259,6 @@ static size_t first_kept(const index_t *x, const size_t *pos, size_t n)
 	return 0;
 }
 
-/* ---- tables by name --------------------------------------------------- */
-
-static const pp_alloc_t libc_alloc = {realloc, free};
-
-void table_init(table_t *t, size_t size)
-{
-	memset(t, 0, sizeof(*t));
-	pp_strtab_init(&t->keys, &libc_alloc);
-	t->size = size;
-}
-
-void *table_lookup(table_t *t, const char *key)
-{
-	int64_t i = pp_strtab_intern_copy(&t->keys, key);
-	if (i < 0)
-		die("out of memory");
-	if ((size_t)i < t->n)
-		return (char *)t->items + (size_t)i * t->size;
-	void *items = pp_grow(&libc_alloc, t->items, &t->cap, t->n + 1, t->size);
-	if (!items)
-		die("out of memory");
-	t->items = items;
-	void *e = (char *)items + t->n++ * t->size;
-	memset(e, 0, t->size);
-	*(char **)e = t->keys.s[i];
-	return e;
-}
-
-void table_free(table_t *t)
-{
-	pp_strtab_fini(&t->keys);
-	free(t->items);
-}
-
 /* ---- aggregation ------------------------------------------------------ */
 
 /*
@@ -599,111 +403,4 @@ double by_function(const table_t *stacks, table_t *rows)
 		free(k);
 	}
 	return total;
-}
-
-bool same_types(const pp_profile_t *a, const pp_profile_t *b)
-{
-	bool ok = a->n_sample_type == b->n_sample_type;
-	for (size_t i = 0; ok && i < a->n_sample_type; i++)
-		ok = !strcmp(pp_str(a, a->sample_type[i]->type),
-		             pp_str(b, b->sample_type[i]->type)) &&
-		     !strcmp(pp_str(a, a->sample_type[i]->unit),
-		             pp_str(b, b->sample_type[i]->unit));
-	return ok;
-}
-
-void check_compatible(const pp_profile_t *a, const pp_profile_t *b, const char *base)
-{
-	if (!same_types(a, b))
-		die("%s: sample types differ from the profile's; cannot subtract", base);
-}
-
-int sample_index(const pp_profile_t *p, const char *name, const char *path)
-{
-	if (!name)
-		return pp_default_index(p);
-	int i = pp_sample_index(p, name);
-	if (i < 0) {
-		char list[1024] = "";
-		for (size_t k = 0; k < p->n_sample_type; k++) {
-			strncat(list, k ? ", " : "", sizeof(list) - strlen(list) - 1);
-			strncat(list, pp_str(p, p->sample_type[k]->type),
-			        sizeof(list) - strlen(list) - 1);
-		}
-		die("%s: no sample type '%s' (it has: %s)", path, name, list);
-	}
-	return i;
-}
-
-/* Sum of |value| over merged stacks: pprof's total. */
-static double stacks_total(const table_t *stacks)
-{
-	double t = 0;
-	for (size_t i = 0; i < stacks->n; i++) {
-		double v = ((const merged_t *)stacks->items)[i].value;
-		t += v < 0 ? -v : v;
-	}
-	return t;
-}
-
-/*
- * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
- * unfiltered to all when it is not NULL (the total). first: in->profile.
- */
-static void add_file(input_t *in, const char *path, double sign, table_t *all)
-{
-	pp_profile_t *p = load(path);
-	if (!in->profile) {
-		in->profile = p;
-		in->vi = sample_index(p, in->sample_index, path);
-	} else if (!same_types(in->profile, p)) {
-		if (sign < 0)
-			check_compatible(in->profile, p, path);
-		die("%s: sample types differ from %s's; cannot merge", path, in->path);
-	}
-	add_filtered(&in->stacks, p, in->vi, sign, &in->filter);
-	if (all)
-		add_profile(all, p, in->vi, sign);
-	if (p != in->profile)
-		pp_free(p);
-}
-
-void load_input(input_t *in)
-{
-	if (in->base && in->diff_base)
-		die("--base and --diff-base cannot be combined");
-	filter_compile(&in->filter, in->cmd ? in->cmd : "");
-	table_init(&in->stacks, sizeof(merged_t));
-	table_t all, *pall = NULL;
-	if (filter_active(&in->filter)) {
-		table_init(&all, sizeof(merged_t));
-		pall = &all;
-	}
-	if (in->npaths > 0)
-		in->path = in->paths[0]; /* the messages name it */
-	int n = in->npaths > 0 ? in->npaths : 1;
-	for (int i = 0; i < n; i++)
-		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall);
-	const char *base = in->base ? in->base : in->diff_base;
-	if (base && in->diff_base) {
-		/* pprof's diff_base: percentages of the base's own total. */
-		table_t b;
-		table_init(&b, sizeof(merged_t));
-		add_file(in, base, -1, &b);
-		in->total = stacks_total(&b);
-		table_free(&b);
-	} else if (base) {
-		add_file(in, base, -1, pall);
-	}
-	if (!in->diff_base)
-		in->total = stacks_total(pall ? pall : &in->stacks);
-	if (pall)
-		table_free(pall);
-}
-
-void free_input(input_t *in)
-{
-	table_free(&in->stacks);
-	filter_free(&in->filter);
-	pp_free(in->profile);
 }

@@ -3,7 +3,7 @@
  * records: reads the record a profiled process publishes in
  * /tmp/heapprof-<euid>/<pid> (lib/proc_record.c writes it) and checks that it is
  * that very process's, without trusting the process's environment or title;
- * `heapprof ps` lists them. Sending signals is process.c's.
+ * ps.c lists them. Sending signals is snapshot.c's.
  */
 #include "heapprof.h"
 #include "config.h"
@@ -201,19 +201,7 @@ bool record_signal_blocked(pid_t pid, int sig)
 	return any && all;
 }
 
-/* ---- heapprof ps ------------------------------------------------------------- */
-
-static void usage_ps(FILE *f)
-{
-	fprintf(f, "usage: heapprof ps\n"
-	           "Lists this user's profiled processes (all users' when run as root): "
-	           "pid,\nsnapshot signal, whether its handler is still the profiler's, "
-	           "output prefix,\nendpoint (HEAPPROF_HTTP) and command. Removes the "
-	           "records of processes\nthat are gone.\n");
-}
-
-/* The command line of pid, arguments joined by spaces, into buf. */
-static void command_of(pid_t pid, char *buf, size_t cap)
+void record_command(pid_t pid, char *buf, size_t cap)
 {
 	size_t len = 0;
 	char *cmd = proc_file(pid, "cmdline", &len);
@@ -222,60 +210,4 @@ static void command_of(pid_t pid, char *buf, size_t cap)
 			cmd[i] = ' ';
 	snprintf(buf, cap, "%s", cmd && len ? cmd : "?");
 	free(cmd);
-}
-
-static void list_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	for (struct dirent *e; (e = readdir(d));) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		record_t r;
-		char why[512], sig[16], cmd[256];
-		if (*end || pid <= 0)
-			continue;
-		if (!record_read((pid_t)pid, &r, why, sizeof(why))) {
-			/* Left by a process that ended without exit (_exit, a signal). */
-			if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-				unlinkat(dirfd(d), e->d_name, 0);
-			continue;
-		}
-		command_of(r.pid, cmd, sizeof(cmd));
-		printf("%-8d %-10s %-9s %-30s %-24s %s\n", (int)r.pid,
-		       r.signo ? hp_config_signal_name(r.signo, sig, sizeof(sig))
-		               : "none",
-		       !r.signo         ? "-"
-		       : r.handler_ours ? "ours"
-		                        : "replaced",
-		       r.output, r.endpoint[0] ? r.endpoint : "-", cmd);
-	}
-	closedir(d);
-}
-
-int cmd_ps(int argc, char **argv)
-{
-	const opt_t opts[] = {{0}};
-	const cmdline_t cmd = {opts, usage_ps, 0, 0};
-	parse_options(argc, argv, &cmd);
-	printf("%-8s %-10s %-9s %-30s %-24s %s\n", "PID", "SIGNAL", "HANDLER", "OUTPUT",
-	       "ENDPOINT", "COMMAND");
-	if (geteuid() != 0) {
-		char dir[64];
-		snprintf(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
-		list_dir(dir);
-		return 0;
-	}
-	DIR *tmp = opendir("/tmp");
-	for (struct dirent *e; tmp && (e = readdir(tmp));) {
-		if (strncmp(e->d_name, "heapprof-", 9))
-			continue;
-		char dir[300];
-		snprintf(dir, sizeof(dir), "/tmp/%s", e->d_name);
-		list_dir(dir);
-	}
-	if (tmp)
-		closedir(tmp);
-	return 0;
 }

@@ -680,11 +680,7 @@ int cmd_web(int argc, char **argv)
 	snap_t base = {0};
 	const opt_t opts[] = {
 	    {.name = "base", .has_arg = true, .dst = &base.path},
-	    {.name = "output",
-	     .letter = 'o',
-	     .has_arg = true,
-	     .dst = &outpath,
-	     .required = true},
+	    OPT_OUTPUT(&outpath),
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_web, 1, -1};

@@ -11,10 +11,11 @@ SRC=$TEST_SRCDIR
 GEN=$(dirname "$HEAPPROF_BIN")/../../lib/pprof
 SECONDS_BUDGET=${FUZZ_SECONDS:-60}
 srcs=("$SRC/test/fuzz/fuzz_reader.c" "$SRC/contrib/heapprof/profiles.c"
-	"$SRC/contrib/heapprof/filter.c" "$SRC/lib/pprof/read.c"
-	"$SRC/lib/pprof/strtab.c" "$GEN/profile.pb-c.c" "$SRC/contrib/heapprof/symbolize.c" "$SRC/contrib/heapprof/fetch.c")
+	"$SRC/contrib/heapprof/filter.c" "$SRC/contrib/heapprof/tables.c"
+	"$SRC/contrib/heapprof/die.c" "$SRC/lib/pprof/read.c"
+	"$SRC/lib/pprof/strtab.c" "$GEN/profile.pb-c.c")
 flags=(-g -O1 -I"$SRC/contrib/heapprof" -I"$SRC/lib" -I"$GEN" -fno-omit-frame-pointer)
-libs=(-lprotobuf-c -lz -lcurl -ldw -lelf -liberty -lm)
+libs=(-lprotobuf-c -lz -lm)
 . "$(dirname "$0")/fuzzlib.sh"
 fuzz_run "$SRC/test/fuzz/corpus" 5 2048 65536 "the reader" "$SECONDS_BUDGET"
 done_testing

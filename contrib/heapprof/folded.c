@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * folded: heapprof folded, one line per merged stack, root first
+ * ("main;f;g VALUE"), for flamegraph.pl, speedscope or inferno. Merging the
+ * samples is input.c's and profiles.c's.
+ */
+#include "heapprof.h"
+
+#include <string.h>
+
+static void usage_folded(FILE *f)
+{
+	fprintf(f, "usage: heapprof folded [OPTIONS] PROFILE...\n"
+	           "Prints one line per stack, root first: \"main;f;g VALUE\", for "
+	           "flamegraph.pl,\n"
+	           "speedscope or inferno. With --base, values are NEW minus OLD (may be "
+	           "negative).\n");
+	usage_reading(f);
+}
+
+int cmd_folded(int argc, char **argv)
+{
+	input_t in = {.cmd = argv[0]};
+	opt_t opts[MAX_READING_OPTS + 1] = {0};
+	reading_options(opts, &in);
+	const cmdline_t cmd = {opts, usage_folded, 1, -1};
+	int op = parse_options(argc, argv, &cmd);
+	in.paths = argv + op;
+	in.npaths = argc - op;
+	load_input(&in);
+	for (size_t i = 0; i < in.stacks.n; i++) {
+		const merged_t *m = (const merged_t *)in.stacks.items + i;
+		if (m->value == 0)
+			continue;
+		/* key: leaf first, each name followed by '\n'; print root first. */
+		size_t len = strlen(m->key);
+		size_t end = len;
+		bool first = true;
+		while (end > 0) {
+			size_t start = end - 1;
+			while (start > 0 && m->key[start - 1] != '\n')
+				start--;
+			if (!first)
+				putchar(';');
+			first = false;
+			for (size_t k = start; k < end - 1; k++)
+				putchar(m->key[k] == ';' ? ':' : m->key[k]);
+			end = start;
+		}
+		printf(" %.0f\n", m->value);
+	}
+	free_input(&in);
+	return 0;
+}

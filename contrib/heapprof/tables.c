@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tables: the command's two lookups, entries by string key in the order they
+ * were added (table_t, keys interned by lib/pprof/strtab.h) and a profile
+ * element's position by its id (id_index_t). What the entries hold is the
+ * caller's.
+ */
+#include "heapprof.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = ((const struct id_pos *)a)->id, y = ((const struct id_pos *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* ids[i] is the id of element i. */
+void idx_build(id_index_t *x, const uint64_t *ids, size_t n)
+{
+	memset(x, 0, sizeof(*x));
+	x->n = n;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] > x->max)
+			x->max = ids[i];
+	if (x->max <= 4 * (uint64_t)n + 64) {
+		x->dense = calloc(x->max + 1, sizeof(*x->dense));
+		if (!x->dense)
+			die("out of memory");
+		for (size_t i = 0; i < n; i++)
+			x->dense[ids[i]] = i + 1;
+		return;
+	}
+	x->sorted = malloc((n ? n : 1) * sizeof(*x->sorted));
+	if (!x->sorted)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++)
+		x->sorted[i] = (struct id_pos){ids[i], i};
+	qsort(x->sorted, n, sizeof(*x->sorted), cmp_id);
+}
+
+/* Position of id, or SIZE_MAX. */
+size_t idx_pos(const id_index_t *x, uint64_t id)
+{
+	if (x->dense)
+		return id <= x->max && x->dense[id] ? x->dense[id] - 1 : SIZE_MAX;
+	struct id_pos key = {id, 0},
+	              *hit = bsearch(&key, x->sorted, x->n, sizeof(key), cmp_id);
+	return hit ? hit->pos : SIZE_MAX;
+}
+
+void idx_free(id_index_t *x)
+{
+	free(x->dense);
+	free(x->sorted);
+}
+
+static const pp_alloc_t libc_alloc = {realloc, free};
+
+void table_init(table_t *t, size_t size)
+{
+	memset(t, 0, sizeof(*t));
+	pp_strtab_init(&t->keys, &libc_alloc);
+	t->size = size;
+}
+
+void *table_lookup(table_t *t, const char *key)
+{
+	int64_t i = pp_strtab_intern_copy(&t->keys, key);
+	if (i < 0)
+		die("out of memory");
+	if ((size_t)i < t->n)
+		return (char *)t->items + (size_t)i * t->size;
+	void *items = pp_grow(&libc_alloc, t->items, &t->cap, t->n + 1, t->size);
+	if (!items)
+		die("out of memory");
+	t->items = items;
+	void *e = (char *)items + t->n++ * t->size;
+	memset(e, 0, t->size);
+	*(char **)e = t->keys.s[i];
+	return e;
+}
+
+void table_free(table_t *t)
+{
+	pp_strtab_fini(&t->keys);
+	free(t->items);
+}
