@@ -54,10 +54,15 @@ static unsigned long long read_start_time(void)
 static int open_private_dir(void)
 {
 	char dir[64];
+	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Open first: the directory exists for every process but the first. */
+	int dfd = open(dir, flags);
+	if (dfd < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		dfd = open(dir, flags);
+	}
 	if (dfd < 0)
 		return -errno;
 	struct stat st;
