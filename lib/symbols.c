@@ -21,12 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A function of a module's table, 12 bytes: offsets, not pointers. */
 struct hp_sym {
-	uintptr_t addr; /* st_value: file virtual address */
-	size_t size;
-	const char *name;
+	uint32_t off;  /* st_value less the executable segment's start */
+	uint32_t size; /* st_size, 0 if unsized */
+	uint32_t name; /* into the module's string table */
 };
-
 /*
  * The registry only grows, into a fixed array published through an atomic
  * count, so the dumper reads it without a lock. Writers (refresh) run inside
@@ -206,52 +206,75 @@ static void drop_syms(hp_module_t *m)
 	m->syms = NULL;
 	m->nsyms = 0;
 	m->index = NULL;
+	m->names = NULL;
 	m->file_map = NULL;
 	m->file_len = 0;
 	m->syms_state = 0;
 }
 
-/* Is s a named function defined in its object? */
-static bool is_function(const ElfW(Sym) * s, size_t strsz)
+/* Is s a named function of m's executable segment (lo, span: its file
+ * addresses), whose name ends inside the table? */
+static inline __attribute__((always_inline)) bool keep(const ElfW(Sym) * s, uintptr_t lo,
+                                                       uintptr_t span, size_t strsz)
 {
-	int type = ELF64_ST_TYPE(s->st_info);
-	return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value &&
+	unsigned type = ELF64_ST_TYPE(s->st_info);
+	return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value - lo < span &&
 	       s->st_shndx != SHN_UNDEF && s->st_name < strsz;
 }
 
 /*
- * The functions among s[0..count) into m->syms, names pointing into strs
- * (strsz bytes). A name that runs off the table's end is left out. Returns
- * false if the array cannot be allocated.
+ * Builds m's table from s[0..count) (names in strs, strsz bytes): the
+ * functions of its executable segment, by address into buckets of 2^shift
+ * bytes, about one symbol a bucket, in table order within each. One pass
+ * over the ELF table into a compact array, one to place each entry: about
+ * 25 instructions a symbol, where sorting them cost 96 and a dladdr per
+ * address scanned them all. Returns false if memory runs out.
  */
-static bool collect(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
-                    size_t strsz)
+static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
+                  size_t strsz)
 {
-	/* Room for every entry: one pass, not a count and a fill. */
-	struct hp_sym *syms = count ? hp_real.malloc(count * sizeof(*syms)) : NULL;
-	if (!syms)
-		return false;
-	/* A table ending in NUL terminates every name in it. */
-	bool ended = strsz && !strs[strsz - 1];
-	size_t n = 0;
+	uintptr_t lo = m->start - m->bias, span = m->limit - m->start;
+	bool ended = strsz && !strs[strsz - 1]; /* then every name ends */
+	unsigned shift = 0;
+	while ((span >> shift) > count)
+		shift++;
+	size_t nb = (span >> shift) + 1, n = 0;
+	uint32_t *first = hp_real.calloc(nb + 1, sizeof(*first));
+	struct hp_sym *tmp = hp_real.malloc((count ? count : 1) * sizeof(*tmp)), *syms;
+	if (!first || !tmp || count > UINT32_MAX || strsz > UINT32_MAX ||
+	    span > UINT32_MAX)
+		goto fail;
 	for (size_t k = 0; k < count; k++) {
-		if (!is_function(&s[k], strsz))
+		if (!keep(&s[k], lo, span, strsz) ||
+		    (!ended && !memchr(strs + s[k].st_name, 0, strsz - s[k].st_name)))
 			continue;
-		const char *name = strs + s[k].st_name;
-		if (!ended && !memchr(name, 0, strsz - s[k].st_name))
-			continue;
-		syms[n].addr = s[k].st_value;
-		syms[n].size = s[k].st_size;
-		syms[n++].name = name;
+		uint32_t off = (uint32_t)(s[k].st_value - lo);
+		tmp[n++] = (struct hp_sym){
+		    off, s[k].st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s[k].st_size,
+		    s[k].st_name};
+		first[(off >> shift) + 1]++;
 	}
-	if (n < count / 2) { /* mostly data symbols: give back the room */
-		struct hp_sym *fit = hp_real.realloc(syms, (n ? n : 1) * sizeof(*syms));
-		syms = fit ? fit : syms;
-	}
-	m->syms = syms; /* in table order: indexed at the first look-up */
+	for (size_t b = 0; b < nb; b++)
+		first[b + 1] += first[b];
+	if (!(syms = hp_real.malloc((n ? n : 1) * sizeof(*syms))))
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		syms[first[tmp[i].off >> shift]++] = tmp[i];
+	hp_real.free(tmp);
+	memmove(first + 1, first, nb * sizeof(*first)); /* each bucket's start */
+	first[0] = 0;
+	m->syms = syms;
 	m->nsyms = n;
+	m->names = strs;
+	m->index = first;
+	m->index_shift = shift;
+	m->index_n = nb;
 	m->syms_state = 1;
 	return true;
+fail:
+	hp_real.free(first);
+	hp_real.free(tmp);
+	return false;
 }
 
 /* The file's GNU build ID in hex ("" if none), from its program headers. */
@@ -326,9 +349,9 @@ static bool load_file_syms(hp_module_t *m)
 	}
 	const ElfW(Shdr) *strs =
 	    t ? (const ElfW(Shdr) *)(f + eh->e_shoff) + t->sh_link : NULL;
-	if (!t || !collect(m, (const ElfW(Sym) *)(f + t->sh_offset),
-	                   t->sh_size / sizeof(ElfW(Sym)),
-	                   (const char *)f + strs->sh_offset, strs->sh_size)) {
+	if (!t || !build(m, (const ElfW(Sym) *)(f + t->sh_offset),
+	                 t->sh_size / sizeof(ElfW(Sym)),
+	                 (const char *)f + strs->sh_offset, strs->sh_size)) {
 		munmap(map, len);
 		return false;
 	}
@@ -439,7 +462,7 @@ static bool copy_dynsym(hp_module_t *m, const struct dl_phdr_info *info)
 	if (!names)
 		return false;
 	memcpy(names, (const char *)strtab, strsz);
-	if (!collect(m, (const ElfW(Sym) *)symtab, count, names, strsz)) {
+	if (!build(m, (const ElfW(Sym) *)symtab, count, names, strsz)) {
 		hp_real.free(names);
 		return false;
 	}
@@ -473,97 +496,38 @@ static void load_mem_syms(hp_module_t *m)
  * greatest address <= v, the last that covers v, else the last if unsized.
  * *below says whether any symbol starts at or below v.
  */
-static const char *scan_syms(const struct hp_sym *syms, size_t n, uintptr_t v,
-                             bool *below)
+static const struct hp_sym *scan(const struct hp_sym *syms, size_t n, uint32_t v,
+                                 bool *below)
 {
 	const struct hp_sym *last = NULL, *cover = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct hp_sym *s = &syms[i];
-		if (s->addr > v || (last && s->addr < last->addr))
+		if (s->off > v || (last && s->off < last->off))
 			continue;
-		if (last && s->addr > last->addr)
+		if (last && s->off > last->off)
 			cover = NULL;
 		last = s;
-		if (v < s->addr + (s->size ? s->size : 1))
+		if (v - s->off < (s->size ? s->size : 1))
 			cover = s;
 	}
 	*below = last != NULL;
-	if (cover)
-		return cover->name;
-	return last && !last->size ? last->name : NULL;
+	return cover ? cover : last && !last->size ? last : NULL;
 }
 
-/*
- * Indexes m's table by address: symbols go, in table order, to buckets of
- * 2^shift bytes (about one symbol a bucket), a counting sort of two passes.
- * A full sort cost 96 instructions a symbol, 2.8 million for cc1's 29,000,
- * and a name is asked for only a few dozen addresses of such a module.
- */
-static void index_syms(hp_module_t *m)
+/* The name for v (an offset into m's executable segment) from the index:
+ * its bucket, else the nearest bucket below that holds a symbol. */
+static const char *table_name(const hp_module_t *m, uint32_t v)
 {
-	size_t n = m->nsyms;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	for (size_t i = 0; i < n; i++) {
-		lo = m->syms[i].addr < lo ? m->syms[i].addr : lo;
-		hi = m->syms[i].addr > hi ? m->syms[i].addr : hi;
-	}
-	unsigned shift = 0;
-	while (((hi - lo) >> shift) >= n)
-		shift++;
-	size_t nb = ((hi - lo) >> shift) + 1;
-	uint32_t *first = hp_real.calloc(nb + 1, sizeof(*first));
-	struct hp_sym *out = hp_real.malloc(n * sizeof(*out));
-	if (!first || !out || n > UINT32_MAX) {
-		hp_real.free(first);
-		hp_real.free(out);
-		return; /* stays scanned */
-	}
-	for (size_t i = 0; i < n; i++)
-		first[((m->syms[i].addr - lo) >> shift) + 1]++;
-	for (size_t b = 0; b < nb; b++)
-		first[b + 1] += first[b];
-	for (size_t i = 0; i < n; i++)
-		out[first[(m->syms[i].addr - lo) >> shift]++] = m->syms[i];
-	for (size_t b = nb; b > 0; b--) /* each bucket's start again */
-		first[b] = first[b - 1];
-	first[0] = 0;
-	hp_real.free(m->syms);
-	m->syms = out;
-	m->index = first;
-	m->index_lo = lo;
-	m->index_shift = shift;
-	m->index_n = nb;
-	m->syms_state = 2;
-}
-
-/* The same answer as scan_syms over the whole table, from the index. */
-static const char *search_index(const hp_module_t *m, uintptr_t v)
-{
-	if (v < m->index_lo)
-		return NULL;
-	size_t b = (v - m->index_lo) >> m->index_shift;
+	size_t b = v >> m->index_shift;
 	if (b >= m->index_n)
 		b = m->index_n - 1;
 	for (;; b--) {
 		bool below;
-		const char *name = scan_syms(m->syms + m->index[b],
-		                             m->index[b + 1] - m->index[b], v, &below);
+		const struct hp_sym *s =
+		    scan(m->syms + m->index[b], m->index[b + 1] - m->index[b], v, &below);
 		if (below || !b)
-			return name;
+			return s ? m->names + s->name : NULL;
 	}
-}
-
-/* Tables this small are scanned: an index would not pay for itself. */
-#define SCAN_MAX 64
-
-static const char *table_name(hp_module_t *m, uintptr_t v)
-{
-	bool below;
-	if (m->syms_state == 1 && m->nsyms > SCAN_MAX)
-		index_syms(m);
-	if (m->syms_state == 2)
-		return search_index(m, v);
-	return scan_syms(m->syms, m->nsyms, v, &below);
 }
 
 /*
@@ -580,7 +544,9 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 		load_mem_syms(m);
 	if (m->syms_state == 0)
 		m->syms_state = -1;
-	return m->syms_state > 0 ? table_name(m, pc - m->bias) : NULL;
+	if (m->syms_state <= 0 || pc < m->start || pc >= m->limit)
+		return NULL;
+	return table_name(m, (uint32_t)(pc - m->start));
 }
 
 void hp_symbols_release_unloaded(void)

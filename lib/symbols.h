@@ -22,11 +22,11 @@ typedef struct hp_module {
 	char build_id[2 * 64 + 1]; /* hex, "" if none */
 	_Atomic unsigned seen;     /* generation of the last refresh that saw it */
 	/* Symbol table, loaded on first use by the dumper (guarded by the dump lock). */
-	int syms_state; /* 0 not tried, 1 loaded, 2 indexed, -1 unavailable */
-	struct hp_sym *syms;
+	int syms_state;      /* 0 not tried, 1 loaded, -1 unavailable */
+	struct hp_sym *syms; /* by address into buckets (symbols.c) */
 	size_t nsyms;
+	const char *names;    /* the string table the names are offsets into */
 	uint32_t *index;      /* syms of bucket b: [index[b], index[b + 1]) */
-	uintptr_t index_lo;   /* the lowest address, bucket 0's start */
 	unsigned index_shift; /* log2 of a bucket's bytes */
 	size_t index_n;       /* buckets */
 	void *file_map;       /* the file mapped, or (file_len 0) a copy of .dynstr */
