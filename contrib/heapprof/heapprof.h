@@ -207,6 +207,13 @@ typedef struct {
 int64_t ix64_intern(ix64_t *m, uint64_t *keys, size_t *n, uint64_t key);
 void ix64_free(ix64_t *m);
 
+/*
+ * Twice the slots (1024 at first), filled again from keys[0..n): hashed
+ * says the keys are hashes already (a caller that probes and compares on its
+ * own, as stacks.c does), else they are mixed as ix64_intern mixes them.
+ */
+void ix64_rebuild(ix64_t *m, const uint64_t *keys, size_t n, bool hashed);
+
 /* Per function (by name index) and per call, the sums of stacks (stacks.c). */
 typedef struct {
 	double *flat, *cum; /* by name */
@@ -237,8 +244,7 @@ typedef struct {
 	double *value;    /* by stack */
 	uint64_t *hash;   /* by stack: of its names */
 	size_t n, cap, capoff, capframes; /* stacks; room */
-	uint32_t *slots;                  /* stack + 1 by hash, open addressing */
-	size_t nslots;
+	ix64_t index; /* over hash; stacks.c probes and compares itself */
 	sums_t sums;
 	bool summed; /* kept: sums are up to date */
 } stacks_t;

@@ -39,7 +39,7 @@ void stacks_free(stacks_t *t)
 	free(t->off);
 	free(t->value);
 	free(t->hash);
-	free(t->slots);
+	ix64_free(&t->index);
 	free(s->flat);
 	free(s->cum);
 	free(s->live);
@@ -131,31 +131,14 @@ static uint64_t hash_names(const uint32_t *names, size_t n)
 	return h;
 }
 
-static void rehash(stacks_t *t)
-{
-	size_t ns = t->nslots ? t->nslots * 2 : 1024;
-	uint32_t *s = calloc(ns, sizeof(*s));
-	if (!s)
-		die("out of memory");
-	for (size_t i = 0; i < t->n; i++) {
-		size_t h = t->hash[i] & (ns - 1);
-		while (s[h])
-			h = (h + 1) & (ns - 1);
-		s[h] = (uint32_t)i + 1;
-	}
-	free(t->slots);
-	t->slots = s;
-	t->nslots = ns;
-}
-
 /* The kept stack with these names, added (with value 0) if new. */
 static size_t stack_of(stacks_t *t, const uint32_t *names, size_t n)
 {
-	if ((t->n + 1) * 2 > t->nslots)
-		rehash(t);
+	if ((t->n + 1) * 2 > t->index.nslots)
+		ix64_rebuild(&t->index, t->hash, t->n, true);
 	uint64_t h = hash_names(names, n);
-	size_t mask = t->nslots - 1, at = h & mask;
-	for (uint32_t i; (i = t->slots[at]); at = (at + 1) & mask)
+	size_t mask = t->index.nslots - 1, at = h & mask;
+	for (uint32_t i; (i = t->index.slots[at]); at = (at + 1) & mask)
 		if (t->hash[i - 1] == h && t->off[i] - t->off[i - 1] == n &&
 		    !memcmp(t->frames + t->off[i - 1], names, n * sizeof(*names)))
 			return i - 1;
@@ -169,7 +152,7 @@ static size_t stack_of(stacks_t *t, const uint32_t *names, size_t n)
 	t->off[t->n + 1] = t->off[t->n] + n;
 	t->hash[t->n] = h;
 	t->value[t->n] = 0;
-	t->slots[at] = (uint32_t)t->n + 1;
+	t->index.slots[at] = (uint32_t)t->n + 1;
 	return t->n++;
 }
 

@@ -89,14 +89,14 @@ void table_free(table_t *t)
 	free(t->items);
 }
 
-static void ix64_rehash(ix64_t *m, const uint64_t *keys, size_t n)
+void ix64_rebuild(ix64_t *m, const uint64_t *keys, size_t n, bool hashed)
 {
 	size_t ns = m->nslots ? m->nslots * 2 : 1024;
 	uint32_t *s = calloc(ns, sizeof(*s));
 	if (!s)
 		die("out of memory");
 	for (size_t i = 0; i < n; i++) {
-		size_t h = hp_mix64(keys[i]) & (ns - 1);
+		size_t h = (hashed ? keys[i] : hp_mix64(keys[i])) & (ns - 1);
 		while (s[h])
 			h = (h + 1) & (ns - 1);
 		s[h] = (uint32_t)i + 1;
@@ -109,7 +109,7 @@ static void ix64_rehash(ix64_t *m, const uint64_t *keys, size_t n)
 int64_t ix64_intern(ix64_t *m, uint64_t *keys, size_t *n, uint64_t key)
 {
 	if ((*n + 1) * 2 > m->nslots)
-		ix64_rehash(m, keys, *n);
+		ix64_rebuild(m, keys, *n, false);
 	size_t mask = m->nslots - 1, h = hp_mix64(key) & mask;
 	for (uint32_t i; (i = m->slots[h]); h = (h + 1) & mask)
 		if (keys[i - 1] == key)
