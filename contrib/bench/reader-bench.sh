@@ -7,19 +7,21 @@
 # seconds and peak RSS (getrusage of the child, via /usr/bin/time -v).
 # Builds nothing; never part of make check.
 #
-# usage: reader-bench.sh [--reps N] [--sizes "1048576 100000"] [--no-pprof]
+# usage: reader-bench.sh [--reps N] [--slow-reps N] [--sizes "1048576 100000"] [--no-pprof]
+#   --slow-reps: runs of web and go tool pprof, which take minutes (default: REPS)
 # Environment: BENCH_BIN (the directory of the bench programs, as built by
 # `make bench`), HEAPPROF_LIB (the libheapprof.so to preload), HEAPPROF_BIN
 # (the heapprof command to time).
 set -uo pipefail
 
-reps=3 sizes="1048576 100000" pprof=1
+reps=3 slow_reps= sizes="1048576 100000" pprof=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) reps=$2; shift ;;
+	--slow-reps) slow_reps=$2; shift ;;
 	--sizes) sizes=$2; shift ;;
 	--no-pprof) pprof=0 ;;
-	*) echo "usage: reader-bench.sh [--reps N] [--sizes LIST] [--no-pprof]" >&2; exit 2 ;;
+	*) echo "usage: reader-bench.sh [--reps N] [--slow-reps N] [--sizes LIST] [--no-pprof]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -39,11 +41,14 @@ profile() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# measure LABEL COMMAND...: REPS runs; prints "LABEL seconds MiB" (medians).
+# measure LABEL COMMAND...: REPS runs (N with N=... before LABEL); prints a
+# table row: LABEL, the median wall seconds, the median peak RSS in MiB.
 measure() {
-	local label=$1 t=() m=()
+	local n=$reps label t=() m=()
+	case $1 in N=*) n=${1#N=}; shift ;; esac
+	label=$1
 	shift
-	for _ in $(seq "$reps"); do
+	for _ in $(seq "$n"); do
 		/usr/bin/time -v -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" ||
 			echo "$label failed: $(tail -1 "$WORK/err")" >&2
 		t+=("$(awk -F': ' '/Elapsed \(wall/ { n = split($2, a, ":"); s = 0
@@ -54,7 +59,7 @@ measure() {
 		"$(printf '%s\n' "${t[@]}" | median)" "$(printf '%s\n' "${m[@]}" | median)"
 }
 
-echo "Reader benchmark: medians of $reps runs; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Reader benchmark: medians of $reps runs (web, pprof: ${slow_reps:-$reps}); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $sizes; do
 	profile "$n" a
 	profile "$((n - n / 16))" b
@@ -70,7 +75,7 @@ for n in $sizes; do
 	measure "heapprof diff" "$H" diff "$B" "$A"
 	measure "heapprof flame" "$H" flame -o "$WORK/f.svg" "$A"
 	echo "|   (SVG: $(stat -c %s "$WORK/f.svg" 2>/dev/null) bytes) | | |"
-	measure "heapprof web" "$H" web -o "$WORK/w.html" "$A"
+	measure N="${slow_reps:-$reps}" "heapprof web" "$H" web -o "$WORK/w.html" "$A"
 	echo "|   (page: $(stat -c %s "$WORK/w.html" 2>/dev/null) bytes) | | |"
-	[ -n "$GO" ] && measure "go tool pprof -top" "$GO" tool pprof -top "$A"
+	[ -n "$GO" ] && measure N="${slow_reps:-$reps}" "go tool pprof -top" "$GO" tool pprof -top "$A"
 done
