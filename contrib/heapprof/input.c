@@ -57,10 +57,6 @@ void usage_reading(FILE *f)
 	           "pprof.\n");
 }
 
-/*
- * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
- * unfiltered to all when it is not NULL (the total). first: in->profile.
- */
 /* Does a sample have a value below zero for type vi? */
 static bool has_negative(const pp_samples_t *ss, int vi)
 {
@@ -70,6 +66,10 @@ static bool has_negative(const pp_samples_t *ss, int vi)
 	return false;
 }
 
+/*
+ * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
+ * unfiltered to all when it is not NULL (the total). first: in->profile.
+ */
 static void add_file(input_t *in, const char *path, double sign, stacks_t *all)
 {
 	pp_samples_t ss;
