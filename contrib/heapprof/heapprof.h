@@ -215,6 +215,7 @@ void ix64_free(ix64_t *m);
 void ix64_rebuild(ix64_t *m, const uint64_t *keys, size_t n, bool hashed);
 
 /* Per function (by name index) and per call, the sums of stacks (stacks.c). */
+#define PAIR_CACHE 4096
 typedef struct {
 	double *flat, *cum; /* by name */
 	bool *live;         /* by name: on a stack with a nonzero value */
@@ -228,6 +229,7 @@ typedef struct {
 	double *weight; /* by pair, once per stack */
 	size_t *pstamp; /* by pair: the last stack added */
 	size_t npairs, cappairs;
+	uint32_t pcache[PAIR_CACHE]; /* pair + 1 by (caller * 31 + callee) % PAIR_CACHE */
 } sums_t;
 
 /*
