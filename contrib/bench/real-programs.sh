@@ -11,19 +11,21 @@
 # A program that is not installed is skipped with the package to install.
 # Not a timed test: never part of make check.
 #
-# usage: real-programs.sh [--quick] [--pairs N] [--no-callgrind] [--only NAME]
+# usage: real-programs.sh [--quick] [--pairs N] [--no-callgrind] [--no-rate1]
+#                         [--only NAME]
 # Environment: HEAPPROF_LIB (the library), SRCDIR (this project's source
 # tree, for the parallel make; default: two levels above this script).
 set -uo pipefail
 
-quick=0 pairs=5 callgrind=1 only=
+quick=0 pairs=5 callgrind=1 rate1=1 only=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 pairs=3 ;;
 	--pairs) pairs=$2; shift ;;
 	--no-callgrind) callgrind=0 ;;
+	--no-rate1) rate1=0 ;;
 	--only) only=$2; shift ;;
-	*) echo "usage: real-programs.sh [--quick] [--pairs N] [--no-callgrind] [--only NAME]" >&2
+	*) echo "usage: real-programs.sh [--quick] [--pairs N] [--no-callgrind] [--no-rate1] [--only NAME]" >&2
 		exit 2 ;;
 	esac
 	shift
@@ -45,7 +47,7 @@ profiled() { env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" "$@";
 ir() {
 	(cd "$WORK/run" && valgrind --tool=callgrind --trace-children=yes \
 		--callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) |
-		awk '/Collected :/ { n += $4 } END { printf "%d\n", n }'
+		awk '/Collected :/ { n += $4 } END { printf "%.0f\n", n }'
 }
 
 # wall COMMAND...: seconds of one run, in the work directory.
@@ -67,9 +69,13 @@ measure() {
 	if [ "$callgrind" = 1 ] && [ "${NO_CALLGRIND:-0}" = 0 ]; then
 		# Both through env, so that its own instructions are on both sides.
 		plain=$(ir env "$@")
-		hp=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" "$@")
-		hp1=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" HEAPPROF_RATE=1 "$@")
-		irow=$(ratio "$hp" "$plain") irow1=$(ratio "$hp1" "$plain")
+		# A fixed seed: the same samples, so the counts repeat.
+		hp=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" HEAPPROF_SEED=1 "$@")
+		irow=$(ratio "$hp" "$plain")
+		if [ "$rate1" = 1 ]; then
+			hp1=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" HEAPPROF_RATE=1 "$@")
+			irow1=$(ratio "$hp1" "$plain")
+		fi
 	fi
 	: >"$WORK/pairs"
 	wall env "$@" >/dev/null # warm the page cache

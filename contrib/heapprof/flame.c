@@ -218,14 +218,16 @@ static void usage_flame(FILE *f)
 }
 
 /* The merged stacks as a tree of frames under a root named "all". */
-static node_t *build_tree(const table_t *stacks)
+static node_t *build_tree(const stacks_t *stacks)
 {
 	node_t *root = new_node("all", 3);
-	for (size_t i = 0; i < stacks->n; i++) {
-		const merged_t *m = (const merged_t *)stacks->items + i;
-		if (m->value != 0)
-			add_stack(root, m->key, m->value);
-	}
+	char *key = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < stacks->n; i++)
+		if (stacks->value[i] != 0)
+			add_stack(root, stacks_key(stacks, i, &key, &cap),
+			          stacks->value[i]);
+	free(key);
 	return root;
 }
 
@@ -298,7 +300,7 @@ static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
 
 int cmd_flame(int argc, char **argv)
 {
-	input_t in = {.cmd = argv[0]};
+	input_t in = {.cmd = argv[0], .keep = true};
 	const char *outpath = NULL, *title = NULL;
 	opt_t opts[MAX_READING_OPTS + 3] = {0};
 	size_t n = reading_options(opts, &in);

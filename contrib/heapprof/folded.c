@@ -6,6 +6,7 @@
  */
 #include "heapprof.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void usage_folded(FILE *f)
@@ -20,7 +21,7 @@ static void usage_folded(FILE *f)
 
 int cmd_folded(int argc, char **argv)
 {
-	input_t in = {.cmd = argv[0]};
+	input_t in = {.cmd = argv[0], .keep = true};
 	opt_t opts[MAX_READING_OPTS + 1] = {0};
 	reading_options(opts, &in);
 	const cmdline_t cmd = {opts, usage_folded, 1, -1};
@@ -28,27 +29,30 @@ int cmd_folded(int argc, char **argv)
 	in.paths = argv + op;
 	in.npaths = argc - op;
 	load_input(&in);
+	char *key = NULL;
+	size_t cap = 0;
 	for (size_t i = 0; i < in.stacks.n; i++) {
-		const merged_t *m = (const merged_t *)in.stacks.items + i;
-		if (m->value == 0)
+		double value = in.stacks.value[i];
+		if (value == 0)
 			continue;
 		/* key: leaf first, each name followed by '\n'; print root first. */
-		size_t len = strlen(m->key);
-		size_t end = len;
+		stacks_key(&in.stacks, i, &key, &cap);
+		size_t end = strlen(key);
 		bool first = true;
 		while (end > 0) {
 			size_t start = end - 1;
-			while (start > 0 && m->key[start - 1] != '\n')
+			while (start > 0 && key[start - 1] != '\n')
 				start--;
 			if (!first)
 				putchar(';');
 			first = false;
 			for (size_t k = start; k < end - 1; k++)
-				putchar(m->key[k] == ';' ? ':' : m->key[k]);
+				putchar(key[k] == ';' ? ':' : key[k]);
 			end = start;
 		}
-		printf(" %.0f\n", m->value);
+		printf(" %.0f\n", value);
 	}
+	free(key);
 	free_input(&in);
 	return 0;
 }

@@ -11,7 +11,8 @@
  *                debuginfo.c; its sample types, checked by name
  *   input.c      the reading commands' options and front end (load_input)
  *   profiles.c   samples merged by stack as pprof does; filter.c holds
- *                --focus/--ignore/--hide/--show; by_function's rows
+ *                --focus/--ignore/--hide/--show
+ *   stacks.c     stacks of names, merged or summed; by_function's rows
  *   header.c     pprof's lines above a report's rows
  *   source.c     source lines and their values (list, web)
  *   records.c    the records profiled processes publish (snapshot, ps)
@@ -126,6 +127,9 @@ void idx_free(id_index_t *x);
 /* Loads and validates a profile, or dies naming the file and the problem. */
 pp_profile_t *load(const char *path);
 
+/* The same, its samples kept packed in ss as it is read (pp_load_samples). */
+pp_profile_t *load_samples(const char *path, pp_samples_t *ss);
+
 /* A URL (http:// or https://): load() fetches it (fetch.c, libcurl). */
 bool is_url(const char *s);
 pp_profile_t *fetch_profile(const char *url, char *err, size_t errlen);
@@ -184,18 +188,90 @@ void table_init(table_t *t, size_t size);
 void *table_lookup(table_t *t, const char *key); /* finds or adds (zeroed) */
 void table_free(table_t *t);
 
-/* A stack of function names after drop_frames pruning, and its value. */
+/* A stack of function names and its value, keyed by string (web's stacks). */
 typedef struct {
 	char *key; /* names joined by '\n', leaf first, each followed by '\n' */
 	double value;
 } merged_t;
 
-/* Adds sign * value[vi] of every sample of p to stacks (a table of merged_t). */
-void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign);
+/*
+ * Dense indexes of uint64 keys (tables.c): open addressing over an array the
+ * caller keeps, slots holding index + 1. ix64_intern returns the index of key
+ * in keys[0..*n), appending it (keys must have room for one more) if new; -1
+ * past 2^32 keys. Out of memory, the command dies.
+ */
+typedef struct {
+	uint32_t *slots;
+	size_t nslots; /* a power of two, at least twice the keys */
+} ix64_t;
+int64_t ix64_intern(ix64_t *m, uint64_t *keys, size_t *n, uint64_t key);
+void ix64_free(ix64_t *m);
 
-/* The same, keeping and cutting samples as f says (NULL: all of them). */
-void add_filtered(table_t *stacks, const pp_profile_t *p, int vi, double sign,
-                  const filter_t *f);
+/*
+ * Twice the slots (1024 at first), filled again from keys[0..n): hashed
+ * says the keys are hashes already (a caller that probes and compares on its
+ * own, as stacks.c does), else they are mixed as ix64_intern mixes them.
+ */
+void ix64_rebuild(ix64_t *m, const uint64_t *keys, size_t n, bool hashed);
+
+/* Per function (by name index) and per call, the sums of stacks (stacks.c). */
+#define PAIR_CACHE 4096
+typedef struct {
+	double *flat, *cum; /* by name */
+	bool *live;         /* by name: on a stack with a nonzero value */
+	size_t *stamp;      /* by name: the last stack added to cum */
+	size_t cap;         /* room by name */
+	double total;       /* sum |v|: pprof's total */
+	size_t nstacks;     /* stacks added */
+	bool edges;         /* sum the calls too (peek) */
+	ix64_t pix;         /* over pairs: caller << 32 | callee, by name */
+	uint64_t *pairs;
+	double *weight; /* by pair, once per stack */
+	size_t *pstamp; /* by pair: the last stack added */
+	size_t npairs, cappairs;
+	uint32_t pcache[PAIR_CACHE]; /* pair + 1 by (caller * 31 + callee) % PAIR_CACHE */
+} sums_t;
+
+/*
+ * Stacks of frame names after drop_frames pruning, as pprof merges samples
+ * (stacks.c). Kept (keep) they are merged by names and can be printed; else
+ * each stack only adds to sums as it comes, which is the same as merging
+ * first when all values have one sign (stacks_keep switches an empty t).
+ */
+typedef struct {
+	pp_strtab_t names; /* frame names, by name index */
+	bool keep;
+	uint32_t *frames; /* kept: every stack's names, root first */
+	size_t *off;      /* by stack (and one more): frames[off[i] .. off[i + 1]) */
+	double *value;    /* by stack */
+	uint64_t *hash;   /* by stack: of its names */
+	size_t n, cap, capoff, capframes; /* stacks; room */
+	ix64_t index; /* over hash; stacks.c probes and compares itself */
+	sums_t sums;
+	bool summed; /* kept: sums are up to date */
+} stacks_t;
+
+void stacks_init(stacks_t *t, bool keep);
+void stacks_keep(stacks_t *t);
+void stacks_free(stacks_t *t);
+uint32_t stacks_name(stacks_t *t, const char *name); /* its index, added if new */
+void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v); /* root first */
+double stacks_total(const stacks_t *t); /* sum |value|: pprof's total */
+const sums_t *stacks_sums(stacks_t *t); /* per function and call (kept: computed once) */
+
+/* Kept stack i as the old string key (merged_t's), in *buf (malloc'd, room *cap). */
+const char *stacks_key(const stacks_t *t, size_t i, char **buf, size_t *cap);
+
+/* The kept stacks of t as merged_t entries of merged, in the order first added. */
+void stacks_to_table(const stacks_t *t, table_t *merged);
+
+/*
+ * Adds sign * value[vi] of every sample of p to stacks, keeping and cutting
+ * samples as f says (NULL: all of them). ss: p's samples as they were read
+ * (pp_load_samples); NULL: p's own.
+ */
+void add_stacks(stacks_t *stacks, const pp_profile_t *p, const pp_samples_t *ss, int vi,
+                double sign, const filter_t *f);
 
 /* Per function flat/cum from merged stacks (rows: table of row_t). Returns sum |v|. */
 typedef struct {
@@ -203,7 +279,7 @@ typedef struct {
 	double flat, cum;
 	unsigned seen; /* 1 + the last stack added to cum: once per stack */
 } row_t;
-double by_function(const table_t *stacks, table_t *rows);
+double by_function(stacks_t *stacks, table_t *rows);
 
 /*
  * The common front end of top, diff, folded, flame and peek: with
@@ -219,10 +295,12 @@ typedef struct input {
 	char **paths; /* with npaths > 0: the profiles merged, path is paths[0] */
 	int npaths;
 	const char *cmd; /* the command, for messages */
+	bool keep;       /* the report prints stacks: keep them (stacks_t) */
+	bool edges;      /* the report sums calls (peek) */
 	filter_t filter;
 	pp_profile_t *profile; /* the first one: sample types, units */
 	int vi;
-	table_t stacks;
+	stacks_t stacks;
 	double total;
 } input_t;
 void load_input(input_t *in);

@@ -57,24 +57,23 @@ void usage_reading(FILE *f)
 	           "pprof.\n");
 }
 
-/* Sum of |value| over merged stacks: pprof's total. */
-static double stacks_total(const table_t *stacks)
+/* Does a sample have a value below zero for type vi? */
+static bool has_negative(const pp_samples_t *ss, int vi)
 {
-	double t = 0;
-	for (size_t i = 0; i < stacks->n; i++) {
-		double v = ((const merged_t *)stacks->items)[i].value;
-		t += v < 0 ? -v : v;
-	}
-	return t;
+	for (size_t i = 0; i < ss->n; i++)
+		if (ss->values[i * ss->nvalues + (size_t)vi] < 0)
+			return true;
+	return false;
 }
 
 /*
  * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
  * unfiltered to all when it is not NULL (the total). first: in->profile.
  */
-static void add_file(input_t *in, const char *path, double sign, table_t *all)
+static void add_file(input_t *in, const char *path, double sign, stacks_t *all)
 {
-	pp_profile_t *p = load(path);
+	pp_samples_t ss;
+	pp_profile_t *p = load_samples(path, &ss);
 	if (!in->profile) {
 		in->profile = p;
 		in->vi = sample_index(p, in->sample_index, path);
@@ -83,9 +82,16 @@ static void add_file(input_t *in, const char *path, double sign, table_t *all)
 			check_compatible(in->profile, p, path);
 		die("%s: sample types differ from %s's; cannot merge", path, in->path);
 	}
-	add_filtered(&in->stacks, p, in->vi, sign, &in->filter);
+	if (has_negative(&ss, in->vi)) {
+		/* values of both signs: stacks must be merged before |v| is summed */
+		stacks_keep(&in->stacks);
+		if (all)
+			stacks_keep(all);
+	}
+	add_stacks(&in->stacks, p, &ss, in->vi, sign, &in->filter);
 	if (all)
-		add_profile(all, p, in->vi, sign);
+		add_stacks(all, p, &ss, in->vi, sign, NULL);
+	pp_samples_free(&ss);
 	if (p != in->profile)
 		pp_free(p);
 }
@@ -95,10 +101,13 @@ void load_input(input_t *in)
 	if (in->base && in->diff_base)
 		die("--base and --diff-base cannot be combined");
 	filter_compile(&in->filter, in->cmd ? in->cmd : "");
-	table_init(&in->stacks, sizeof(merged_t));
-	table_t all, *pall = NULL;
+	/* Several profiles or a base: stacks of both signs may meet. */
+	bool keep = in->keep || in->npaths > 1 || in->base || in->diff_base;
+	stacks_init(&in->stacks, keep);
+	in->stacks.sums.edges = in->edges;
+	stacks_t all, *pall = NULL;
 	if (filter_active(&in->filter)) {
-		table_init(&all, sizeof(merged_t));
+		stacks_init(&all, keep);
 		pall = &all;
 	}
 	if (in->npaths > 0)
@@ -109,23 +118,23 @@ void load_input(input_t *in)
 	const char *base = in->base ? in->base : in->diff_base;
 	if (base && in->diff_base) {
 		/* pprof's diff_base: percentages of the base's own total. */
-		table_t b;
-		table_init(&b, sizeof(merged_t));
+		stacks_t b;
+		stacks_init(&b, true);
 		add_file(in, base, -1, &b);
 		in->total = stacks_total(&b);
-		table_free(&b);
+		stacks_free(&b);
 	} else if (base) {
 		add_file(in, base, -1, pall);
 	}
 	if (!in->diff_base)
 		in->total = stacks_total(pall ? pall : &in->stacks);
 	if (pall)
-		table_free(pall);
+		stacks_free(pall);
 }
 
 void free_input(input_t *in)
 {
-	table_free(&in->stacks);
+	stacks_free(&in->stacks);
 	filter_free(&in->filter);
 	pp_free(in->profile);
 }

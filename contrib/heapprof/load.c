@@ -20,6 +20,22 @@ pp_profile_t *load(const char *path)
 	return p;
 }
 
+pp_profile_t *load_samples(const char *path, pp_samples_t *ss)
+{
+	if (is_url(path)) { /* fetched whole, then packed */
+		pp_profile_t *p = load(path);
+		if (!pp_samples_from_profile(p, ss))
+			die("out of memory");
+		return p;
+	}
+	char err[256];
+	pp_profile_t *p = pp_load_samples(path, ss, err, sizeof(err));
+	if (!p)
+		die("%s: %s", path, err);
+	symbolize(p);
+	return p;
+}
+
 bool same_types(const pp_profile_t *a, const pp_profile_t *b)
 {
 	bool ok = a->n_sample_type == b->n_sample_type;

@@ -30,36 +30,21 @@ typedef struct {
 
 /*
  * pprof's graph edges: along each stack, root to leaf, caller -> callee for
- * each distinct pair of different functions, weighted by the stack's value.
+ * each distinct pair of different functions, weighted by the stack's value
+ * (summed as the stacks come, stacks.c).
  */
-static void build_edges(const table_t *stacks, table_t *edges)
+static void build_edges(stacks_t *t, table_t *edges)
 {
-	for (size_t i = 0; i < stacks->n; i++) {
-		const merged_t *st = (const merged_t *)stacks->items + i;
-		if (st->value == 0)
-			continue;
-		const char *names[4096];
-		size_t lens[4096], depth = 0;
-		for (const char *p = st->key; *p && depth < 4096;
-		     p = strchr(p, '\n') + 1) {
-			names[depth] = p;
-			lens[depth++] = (size_t)(strchr(p, '\n') - p);
-		}
-		for (size_t d = depth; d-- > 1;) { /* names[d] calls names[d - 1] */
-			const char *a = names[d], *b = names[d - 1];
-			if (lens[d] == lens[d - 1] && !memcmp(a, b, lens[d]))
-				continue;
-			char *key = malloc(lens[d] + lens[d - 1] + 2);
-			if (!key)
-				die("out of memory");
-			sprintf(key, "%.*s\n%.*s", (int)lens[d], a, (int)lens[d - 1], b);
-			edge_t *e = table_lookup(edges, key);
-			free(key);
-			if (e->seen != i + 1) {
-				e->weight += st->value;
-				e->seen = (unsigned)i + 1;
-			}
-		}
+	const sums_t *s = stacks_sums(t);
+	for (size_t k = 0; k < s->npairs; k++) {
+		const char *a = t->names.s[s->pairs[k] >> 32];
+		const char *b = t->names.s[(uint32_t)s->pairs[k]];
+		char *key = malloc(strlen(a) + strlen(b) + 2);
+		if (!key)
+			die("out of memory");
+		sprintf(key, "%s\n%s", a, b);
+		((edge_t *)table_lookup(edges, key))->weight += s->weight[k];
+		free(key);
 	}
 }
 
@@ -159,7 +144,7 @@ static size_t print_nodes(const input_t *in, const table_t *rows, const table_t 
 
 int cmd_peek(int argc, char **argv)
 {
-	input_t in = {.cmd = argv[0]};
+	input_t in = {.cmd = argv[0], .edges = true};
 	const char *to = "minimum";
 	opt_t opts[MAX_READING_OPTS + 2] = {0};
 	size_t n = reading_options(opts, &in);

@@ -259,36 +259,6 @@ static size_t first_kept(const index_t *x, const size_t *pos, size_t n)
 	return 0;
 }
 
-/* ---- aggregation ------------------------------------------------------ */
-
-/*
- * Samples are first merged by their stack of names (after pruning), as pprof
- * merges a profile with its negated -base before computing anything, so
- * totals are sums of |value| over merged stacks. Then each stack's value goes
- * to its leaf function (flat) and once to every function on it (cum).
- */
-
-/* A stack's key as it is built: names, each followed by '\n'. */
-typedef struct {
-	char *s;
-	size_t len, cap;
-} keybuf_t;
-
-static void key_append(keybuf_t *k, const char *name)
-{
-	size_t nlen = strlen(name);
-	if (k->len + nlen + 2 > k->cap) {
-		k->cap = (k->len + nlen + 2) * 2;
-		k->s = realloc(k->s, k->cap);
-		if (!k->s)
-			die("out of memory");
-	}
-	memcpy(k->s + k->len, name, nlen);
-	k->len += nlen;
-	k->s[k->len++] = '\n';
-	k->s[k->len] = '\0';
-}
-
 /*
  * pprof's focusedAndNotIgnored over the locations pos[from..n): no location
  * ignored and one focused (any one, without --focus).
@@ -304,103 +274,128 @@ static bool wanted(const index_t *x, const size_t *pos, size_t from, size_t n)
 	return focused;
 }
 
+/* ---- aggregation ------------------------------------------------------ */
+
 /*
- * The key of sample s into k: the names of its kept frames, leaf first,
- * inlined functions before their callers. pos: room for a position per
- * location of s. False if the filters drop the sample.
+ * Samples are merged by their stack of names (after pruning), as pprof merges
+ * a profile with its negated -base before computing anything, so totals are
+ * sums of |value| over merged stacks (stacks.c). A location's names are
+ * worked out once, not per sample.
  */
-static bool sample_key(const index_t *x, const Perftools__Profiles__Sample *s,
-                       size_t *pos, keybuf_t *k)
+
+/* By location position: its frames' name indexes, leaf first, as kept. */
+typedef struct {
+	uint32_t *names; /* frames of location i: names[off[i] .. off[i + 1]) */
+	size_t *off;
+} frames_t;
+
+/*
+ * The names of location i's frames into out (room for n_line or 1),
+ * inlined functions first; returns how many.
+ */
+static size_t loc_frames(const index_t *x, size_t i, stacks_t *out, uint32_t *names)
 {
-	k->len = 0;
-	k->s[0] = '\0';
-	for (size_t i = 0; i < s->n_location_id; i++)
-		pos[i] = idx_pos(&x->locs, s->location_id[i]); /* validated: present */
-	size_t from = first_kept(x, pos, s->n_location_id);
-	if (x->f && !wanted(x, pos, from, s->n_location_id))
-		return false;
-	for (size_t i = from; i < s->n_location_id; i++) {
-		const Perftools__Profiles__Location *l = x->p->location[pos[i]];
-		if (x->f && (x->loc_flags[pos[i]] & LOC_HIDDEN))
+	const Perftools__Profiles__Location *l = x->p->location[i];
+	if (x->f && (x->loc_flags[i] & LOC_HIDDEN))
+		return 0;
+	size_t nl = l->n_line ? l->n_line : 1, n = 0;
+	for (size_t li = 0; li < nl; li++) {
+		if (x->f && l->n_line && !x->line_kept[x->line_off[i] + li])
 			continue;
-		char fb[64];
-		size_t nl = l->n_line ? l->n_line : 1;
-		for (size_t li = 0; li < nl; li++) {
-			if (x->f && l->n_line && !x->line_kept[x->line_off[pos[i]] + li])
-				continue;
-			const char *n =
-			    l->n_line ? func_name(x, l->line[li]->function_id) : NULL;
-			char lb[4096];
-			if (n && by_lines)
-				n = line_label(x, l->line[li], n, lb, sizeof(lb));
-			key_append(k, n ? n : loc_fallback(x, l, fb, sizeof(fb)));
-		}
+		const char *name =
+		    l->n_line ? func_name(x, l->line[li]->function_id) : NULL;
+		char fb[64], lb[4096];
+		if (name && by_lines)
+			name = line_label(x, l->line[li], name, lb, sizeof(lb));
+		names[n++] =
+		    stacks_name(out, name ? name : loc_fallback(x, l, fb, sizeof(fb)));
 	}
-	return !x->f || k->len > 0; /* pprof drops a sample with nothing left */
+	return n;
 }
 
-void add_profile(table_t *stacks, const pp_profile_t *p, int vi, double sign)
+static void build_frames(const index_t *x, stacks_t *out, frames_t *fr)
 {
-	add_filtered(stacks, p, vi, sign, NULL);
+	const pp_profile_t *p = x->p;
+	size_t total = 0;
+	fr->off = malloc((p->n_location + 1) * sizeof(size_t));
+	for (size_t i = 0; i < p->n_location; i++)
+		total += p->location[i]->n_line ? p->location[i]->n_line : 1;
+	fr->names = malloc((total + 1) * sizeof(uint32_t));
+	if (!fr->off || !fr->names)
+		die("out of memory");
+	fr->off[0] = 0;
+	for (size_t i = 0; i < p->n_location; i++)
+		fr->off[i + 1] =
+		    fr->off[i] + loc_frames(x, i, out, fr->names + fr->off[i]);
 }
 
-void add_filtered(table_t *stacks, const pp_profile_t *p, int vi, double sign,
-                  const filter_t *f)
+/* Room for a sample's positions and names. */
+typedef struct {
+	size_t *pos;
+	uint32_t *names;
+	size_t cap_pos, cap_names;
+} scratch_t;
+
+/*
+ * Sample i of ss as names, root first, in sc->names; returns how many, or
+ * SIZE_MAX when the filters drop it (pprof drops a sample with nothing left).
+ */
+static size_t sample_names(const index_t *x, const frames_t *fr, const pp_samples_t *ss,
+                           size_t i, scratch_t *sc)
 {
+	static const pp_alloc_t libc = {realloc, free};
+	size_t n = 0, nn = 0, need = 0;
+	const uint8_t *q = ss->ids + ss->off[i], *end = ss->ids + ss->off[i + 1];
+	/* a byte at least per id */
+	if (!(sc->pos = pp_grow(&libc, sc->pos, &sc->cap_pos, (size_t)(end - q) + 1,
+	                        sizeof(size_t))))
+		die("out of memory");
+	while (q < end) {
+		uint64_t id;
+		q = pp_next_id(q, &id);
+		sc->pos[n] = idx_pos(&x->locs, id); /* validated: present */
+		need += fr->off[sc->pos[n] + 1] - fr->off[sc->pos[n]];
+		n++;
+	}
+	size_t from = first_kept(x, sc->pos, n);
+	if (x->f && !wanted(x, sc->pos, from, n))
+		return SIZE_MAX;
+	if (!(sc->names =
+	          pp_grow(&libc, sc->names, &sc->cap_names, need + 1, sizeof(uint32_t))))
+		die("out of memory");
+	for (size_t k = n; k-- > from;) /* callers first */
+		for (size_t j = fr->off[sc->pos[k] + 1]; j-- > fr->off[sc->pos[k]];)
+			sc->names[nn++] = fr->names[j];
+	return x->f && nn == 0 ? SIZE_MAX : nn;
+}
+
+void add_stacks(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss, int vi,
+                double sign, const filter_t *f)
+{
+	pp_samples_t own;
+	if (!ss) {
+		if (!pp_samples_from_profile(p, &own))
+			die("out of memory");
+		ss = &own;
+	}
 	index_t x;
 	build_index(&x, p, f);
-	keybuf_t key = {malloc(4096), 0, 4096};
-	if (!key.s)
-		die("out of memory");
-	size_t npos = 0, *pos = NULL;
-	for (size_t i = 0; i < p->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[i];
-		double v = sign * (double)s->value[vi];
+	frames_t fr;
+	build_frames(&x, out, &fr);
+	scratch_t sc = {0};
+	for (size_t i = 0; i < ss->n; i++) {
+		double v = sign * ss->values[i * ss->nvalues + (size_t)vi];
 		if (v == 0)
 			continue;
-		if (s->n_location_id > npos) {
-			npos = s->n_location_id * 2;
-			pos = realloc(pos, npos * sizeof(*pos));
-			if (!pos)
-				die("out of memory");
-		}
-		if (!sample_key(&x, s, pos, &key))
-			continue;
-		merged_t *st = table_lookup(stacks, key.s);
-		st->value += v;
+		size_t n = sample_names(&x, &fr, ss, i, &sc);
+		if (n != SIZE_MAX)
+			stacks_add(out, sc.names, n, v);
 	}
-	free(key.s);
-	free(pos);
+	free(sc.pos);
+	free(sc.names);
+	free(fr.names);
+	free(fr.off);
 	free_index(&x);
-}
-
-/* Per-function flat and cum from merged stacks; returns the total (sum |v|). */
-double by_function(const table_t *stacks, table_t *rows)
-{
-	double total = 0;
-	for (size_t i = 0; i < stacks->n; i++) {
-		const merged_t *st = (const merged_t *)stacks->items + i;
-		double v = st->value;
-		if (v == 0)
-			continue;
-		total += v < 0 ? -v : v;
-		char *k = strdup(st->key);
-		if (!k)
-			die("out of memory");
-		bool leaf = true;
-		for (char *n = k, *nl; *n; n = nl + 1) {
-			nl = strchr(n, '\n');
-			*nl = '\0';
-			row_t *r = table_lookup(rows, n);
-			if (leaf)
-				r->flat += v;
-			leaf = false;
-			if (r->seen != i + 1) {
-				r->cum += v;
-				r->seen = (unsigned)i + 1;
-			}
-		}
-		free(k);
-	}
-	return total;
+	if (ss == &own)
+		pp_samples_free(&own);
 }

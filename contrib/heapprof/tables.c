@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tables: the command's two lookups, entries by string key in the order they
- * were added (table_t, keys interned by lib/pprof/strtab.h) and a profile
- * element's position by its id (id_index_t). What the entries hold is the
- * caller's.
+ * tables: the command's lookups, entries by string key in the order they
+ * were added (table_t, keys interned by lib/pprof/strtab.h), a profile
+ * element's position by its id (id_index_t), and dense indexes of uint64
+ * keys (ix64_t). What the entries hold is the caller's.
  */
 #include "heapprof.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +87,42 @@ void table_free(table_t *t)
 {
 	pp_strtab_fini(&t->keys);
 	free(t->items);
+}
+
+void ix64_rebuild(ix64_t *m, const uint64_t *keys, size_t n, bool hashed)
+{
+	size_t ns = m->nslots ? m->nslots * 2 : 1024;
+	uint32_t *s = calloc(ns, sizeof(*s));
+	if (!s)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (hashed ? keys[i] : hp_mix64(keys[i])) & (ns - 1);
+		while (s[h])
+			h = (h + 1) & (ns - 1);
+		s[h] = (uint32_t)i + 1;
+	}
+	free(m->slots);
+	m->slots = s;
+	m->nslots = ns;
+}
+
+int64_t ix64_intern(ix64_t *m, uint64_t *keys, size_t *n, uint64_t key)
+{
+	if ((*n + 1) * 2 > m->nslots)
+		ix64_rebuild(m, keys, *n, false);
+	size_t mask = m->nslots - 1, h = hp_mix64(key) & mask;
+	for (uint32_t i; (i = m->slots[h]); h = (h + 1) & mask)
+		if (keys[i - 1] == key)
+			return i - 1;
+	if (*n >= UINT32_MAX - 1)
+		return -1;
+	keys[*n] = key;
+	m->slots[h] = (uint32_t)(*n + 1);
+	return (int64_t)(*n)++;
+}
+
+void ix64_free(ix64_t *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
 }

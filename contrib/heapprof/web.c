@@ -116,7 +116,11 @@ static void add_snap(web_t *w, snap_t *s)
 	for (size_t t = 0; t < nt; t++) {
 		table_t merged;
 		table_init(&merged, sizeof(merged_t));
-		add_profile(&merged, s->p, (int)t, 1);
+		stacks_t st;
+		stacks_init(&st, true);
+		add_stacks(&st, s->p, NULL, (int)t, 1, NULL);
+		stacks_to_table(&st, &merged);
+		stacks_free(&st);
 		s->n[t] = merged.n;
 		s->stack[t] = malloc((merged.n + 1) * sizeof(size_t));
 		s->value[t] = malloc((merged.n + 1) * sizeof(double));
@@ -337,14 +341,14 @@ static int cmp_rank(const void *a, const void *b)
 /* The rows (row_t) of s minus base for type t; returns their sum |v|. */
 static double rows_of(table_t *rows, const snap_t *s, const snap_t *base, size_t t)
 {
-	table_t merged;
-	table_init(&merged, sizeof(merged_t));
-	add_profile(&merged, s->p, (int)t, 1);
+	stacks_t merged;
+	stacks_init(&merged, base != NULL);
+	add_stacks(&merged, s->p, NULL, (int)t, 1, NULL);
 	if (base)
-		add_profile(&merged, base->p, (int)t, -1);
+		add_stacks(&merged, base->p, NULL, (int)t, -1, NULL);
 	table_init(rows, sizeof(row_t));
 	double total = by_function(&merged, rows);
-	table_free(&merged);
+	stacks_free(&merged);
 	return total;
 }
 

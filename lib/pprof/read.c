@@ -246,8 +246,7 @@ static const char *check_header_strings(const pp_profile_t *p)
 	return NULL;
 }
 
-/* NULL, or the first reason p is invalid. */
-static const char *validate(const pp_profile_t *p)
+const char *pp_validate(const pp_profile_t *p)
 {
 	const char *bad = check_sample_types(p);
 	if (bad)
@@ -281,7 +280,7 @@ pp_profile_t *pp_parse(const unsigned char *raw, size_t len, char *err, size_t e
 	if (!p)
 		return fail(err, errlen,
 		            "not a pprof profile (protobuf decoding failed)");
-	const char *bad = validate(p);
+	const char *bad = pp_validate(p);
 	if (bad) {
 		pp_free(p);
 		return fail(err, errlen, "invalid profile: %s", bad);

@@ -11,6 +11,7 @@ SRC=$TEST_SRCDIR
 GEN=$(dirname "$HEAPPROF_BIN")/../../lib/pprof
 SECONDS_BUDGET=${FUZZ_SECONDS:-60}
 srcs=("$SRC/test/fuzz/fuzz_reader.c" "$SRC/contrib/heapprof/profiles.c"
+	"$SRC/contrib/heapprof/stacks.c" "$SRC/lib/pprof/stream.c"
 	"$SRC/contrib/heapprof/filter.c" "$SRC/contrib/heapprof/tables.c"
 	"$SRC/contrib/heapprof/die.c" "$SRC/lib/pprof/read.c"
 	"$SRC/lib/pprof/strtab.c" "$GEN/profile.pb-c.c")

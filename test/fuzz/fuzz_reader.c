@@ -16,24 +16,38 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Aggregates p (its samples, or st when set) like heapprof top, each sample type. */
+static void aggregate(const pp_profile_t *p, const pp_samples_t *ss)
+{
+	for (size_t vi = 0; vi < p->n_sample_type; vi++) {
+		stacks_t stacks;
+		table_t rows;
+		stacks_init(&stacks, vi % 2 == 0); /* kept and summed both */
+		table_init(&rows, sizeof(row_t));
+		add_stacks(&stacks, p, ss, (int)vi, 1, NULL);
+		by_function(&stacks, &rows);
+		stacks_free(&stacks);
+		table_free(&rows);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[256];
+	char err[256], serr[256];
 	pp_profile_t *p = pp_parse(data, size, err, sizeof(err));
+	pp_samples_t ss;
+	pp_profile_t *q = pp_parse_samples(data, size, &ss, serr, sizeof(serr));
+	if (!p != !q)
+		abort(); /* the streaming reader accepts what the whole-file one does */
 	if (!p) {
-		if (!err[0])
+		if (!err[0] || !serr[0])
 			abort(); /* a rejection must say why */
 		return 0;
 	}
-	for (size_t vi = 0; vi < p->n_sample_type; vi++) {
-		table_t stacks, rows;
-		table_init(&stacks, sizeof(merged_t));
-		table_init(&rows, sizeof(row_t));
-		add_profile(&stacks, p, (int)vi, 1);
-		by_function(&stacks, &rows);
-		table_free(&stacks);
-		table_free(&rows);
-	}
+	aggregate(p, NULL);
+	aggregate(q, &ss);
+	pp_samples_free(&ss);
+	pp_free(q);
 	pp_free(p);
 	return 0;
 }

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stacks: stacks of frame names as the reports need them (stacks_t): kept
+ * and merged by name when a report prints stacks or values of both signs
+ * meet, else only summed per function and per call as they arrive. Which
+ * frames a stack has is profiles.c's; printing is the commands'.
+ */
+#include "heapprof.h"
+#include "common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const pp_alloc_t libc_alloc = {realloc, free};
+
+static void *grow_or_die(void *p, size_t *cap, size_t need, size_t elem)
+{
+	void *q = pp_grow(&libc_alloc, p, cap, need, elem);
+	if (!q)
+		die("out of memory");
+	return q;
+}
+
+void stacks_init(stacks_t *t, bool keep)
+{
+	memset(t, 0, sizeof(*t));
+	pp_strtab_init(&t->names, &libc_alloc);
+	t->keep = keep;
+	t->off = grow_or_die(NULL, &t->capoff, 1, sizeof(size_t));
+	t->off[0] = 0;
+}
+
+void stacks_free(stacks_t *t)
+{
+	sums_t *s = &t->sums;
+	pp_strtab_fini(&t->names);
+	free(t->frames);
+	free(t->off);
+	free(t->value);
+	free(t->hash);
+	ix64_free(&t->index);
+	free(s->flat);
+	free(s->cum);
+	free(s->live);
+	free(s->stamp);
+	ix64_free(&s->pix);
+	free(s->pairs);
+	free(s->weight);
+	free(s->pstamp);
+	memset(t, 0, sizeof(*t));
+}
+
+uint32_t stacks_name(stacks_t *t, const char *name)
+{
+	int64_t i = pp_strtab_intern_copy(&t->names, name);
+	if (i < 0)
+		die("out of memory");
+	return (uint32_t)i;
+}
+
+/* ---- sums by function and by call ------------------------------------- */
+
+/*
+ * The index of the call pair a -> b among s's pairs, added if new. A stack
+ * of 26 frames asks 25 times: a small cache by (a, b) answers most of them.
+ */
+static size_t pair_of(sums_t *s, uint32_t a, uint32_t b)
+{
+	uint64_t key = (uint64_t)a << 32 | b;
+	size_t c = (a * 31u + b) & (PAIR_CACHE - 1);
+	if (s->pcache[c] && s->pairs[s->pcache[c] - 1] == key)
+		return s->pcache[c] - 1;
+	size_t n = s->npairs;
+	if (n == s->cappairs) { /* the three arrays share cappairs */
+		size_t cw = n, cs = n;
+		s->weight = grow_or_die(s->weight, &cw, n + 1, sizeof(double));
+		s->pstamp = grow_or_die(s->pstamp, &cs, n + 1, sizeof(size_t));
+		s->pairs = grow_or_die(s->pairs, &s->cappairs, n + 1, sizeof(uint64_t));
+	}
+	int64_t i = ix64_intern(&s->pix, s->pairs, &s->npairs, key);
+	if (i < 0)
+		die("out of memory");
+	if (s->npairs != n) {
+		s->weight[n] = 0;
+		s->pstamp[n] = 0;
+	}
+	s->pcache[c] = (uint32_t)i + 1;
+	return (size_t)i;
+}
+
+/* Room in s for every name of t. */
+static void sums_fit(sums_t *s, size_t names)
+{
+	if (names <= s->cap)
+		return;
+	size_t old = s->cap, c = old, c2 = old, c3 = old;
+	s->flat = grow_or_die(s->flat, &c, names, sizeof(double));
+	s->cum = grow_or_die(s->cum, &c2, names, sizeof(double));
+	s->live = grow_or_die(s->live, &c3, names, sizeof(bool));
+	s->stamp = grow_or_die(s->stamp, &s->cap, names, sizeof(size_t));
+	memset(s->flat + old, 0, (s->cap - old) * sizeof(double));
+	memset(s->cum + old, 0, (s->cap - old) * sizeof(double));
+	memset(s->live + old, 0, (s->cap - old) * sizeof(bool));
+	memset(s->stamp + old, 0, (s->cap - old) * sizeof(size_t));
+}
+
+/*
+ * Adds a stack (names root first) of value v: to its leaf's flat, once to
+ * the cum of each function on it, once to each distinct call on it.
+ */
+static void sums_add(sums_t *s, size_t nnames, const uint32_t *names, size_t n, double v)
+{
+	if (v == 0)
+		return;
+	sums_fit(s, nnames);
+	size_t stamp = ++s->nstacks;
+	s->total += fabs(v);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t f = names[i];
+		s->live[f] = true;
+		if (s->stamp[f] != stamp)
+			s->cum[f] += v, s->stamp[f] = stamp;
+		if (!s->edges || i == 0 || names[i - 1] == f)
+			continue;
+		size_t k = pair_of(s, names[i - 1], f);
+		if (s->pstamp[k] != stamp)
+			s->weight[k] += v, s->pstamp[k] = stamp;
+	}
+	if (n)
+		s->flat[names[n - 1]] += v;
+}
+
+/* ---- kept stacks, merged by name ---------------------------------------- */
+
+static uint64_t hash_names(const uint32_t *names, size_t n)
+{
+	uint64_t h = n;
+	for (size_t i = 0; i < n; i++)
+		h = hp_mix64(h ^ names[i]) + i;
+	return h;
+}
+
+/* The kept stack with these names, added (with value 0) if new. */
+static size_t stack_of(stacks_t *t, const uint32_t *names, size_t n)
+{
+	if ((t->n + 1) * 2 > t->index.nslots)
+		ix64_rebuild(&t->index, t->hash, t->n, true);
+	uint64_t h = hash_names(names, n);
+	size_t mask = t->index.nslots - 1, at = h & mask;
+	for (uint32_t i; (i = t->index.slots[at]); at = (at + 1) & mask)
+		if (t->hash[i - 1] == h && t->off[i] - t->off[i - 1] == n &&
+		    !memcmp(t->frames + t->off[i - 1], names, n * sizeof(*names)))
+			return i - 1;
+	size_t cv = t->cap;
+	t->hash = grow_or_die(t->hash, &t->cap, t->n + 1, sizeof(uint64_t));
+	t->value = grow_or_die(t->value, &cv, t->cap, sizeof(double));
+	t->off = grow_or_die(t->off, &t->capoff, t->n + 2, sizeof(size_t));
+	t->frames =
+	    grow_or_die(t->frames, &t->capframes, t->off[t->n] + n + 1, sizeof(uint32_t));
+	memcpy(t->frames + t->off[t->n], names, n * sizeof(*names));
+	t->off[t->n + 1] = t->off[t->n] + n;
+	t->hash[t->n] = h;
+	t->value[t->n] = 0;
+	t->index.slots[at] = (uint32_t)t->n + 1;
+	return t->n++;
+}
+
+void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v)
+{
+	if (!t->keep) {
+		sums_add(&t->sums, t->names.n, names, n, v);
+		return;
+	}
+	size_t i = stack_of(t, names, n); /* before reading t->value: it may move */
+	t->value[i] += v;
+	t->summed = false;
+}
+
+void stacks_keep(stacks_t *t)
+{
+	if (t->keep || t->sums.nstacks)
+		return; /* kept already, or too late: only an empty t changes */
+	t->keep = true;
+}
+
+double stacks_total(const stacks_t *t)
+{
+	if (!t->keep)
+		return t->sums.total;
+	double total = 0;
+	for (size_t i = 0; i < t->n; i++)
+		total += fabs(t->value[i]);
+	return total;
+}
+
+const sums_t *stacks_sums(stacks_t *t)
+{
+	if (t->keep && !t->summed) {
+		sums_t *s = &t->sums;
+		s->total = 0;
+		if (s->cap) {
+			memset(s->flat, 0, s->cap * sizeof(double));
+			memset(s->cum, 0, s->cap * sizeof(double));
+			memset(s->live, 0, s->cap * sizeof(bool));
+		}
+		for (size_t k = 0; k < s->npairs; k++)
+			s->weight[k] = 0;
+		for (size_t i = 0; i < t->n; i++)
+			sums_add(s, t->names.n, t->frames + t->off[i],
+			         t->off[i + 1] - t->off[i], t->value[i]);
+		t->summed = true;
+	}
+	sums_fit(&t->sums, t->names.n);
+	return &t->sums;
+}
+
+double by_function(stacks_t *t, table_t *rows)
+{
+	const sums_t *s = stacks_sums(t);
+	for (size_t k = 0; k < t->names.n; k++) {
+		if (!s->live[k])
+			continue;
+		row_t *r = table_lookup(rows, t->names.s[k]);
+		r->flat += s->flat[k];
+		r->cum += s->cum[k];
+	}
+	return s->total;
+}
+
+const char *stacks_key(const stacks_t *t, size_t i, char **buf, size_t *cap)
+{
+	size_t len = 0;
+	for (size_t k = t->off[i + 1]; k-- > t->off[i];) {
+		const char *s = t->names.s[t->frames[k]];
+		size_t n = strlen(s);
+		*buf = grow_or_die(*buf, cap, len + n + 2, 1);
+		memcpy(*buf + len, s, n);
+		len += n;
+		(*buf)[len++] = '\n';
+	}
+	*buf = grow_or_die(*buf, cap, len + 1, 1);
+	(*buf)[len] = '\0';
+	return *buf;
+}
+
+void stacks_to_table(const stacks_t *t, table_t *merged)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		merged_t *m = table_lookup(merged, stacks_key(t, i, &buf, &cap));
+		m->value += t->value[i];
+	}
+	free(buf);
+}
