@@ -3,7 +3,7 @@
  * meta_alloc: the private mmap arena for the profiler's own long-lived
  * metadata (stack buckets, live-map tables, module records). It never calls
  * the interposed malloc, so it is safe on the allocation slow path. It does
- * not hold per-dump scratch memory: the dumper uses the backing allocator.
+ * not hold per-dump scratch memory: that is scratch.c's.
  */
 #ifndef HP_META_ALLOC_H
 #define HP_META_ALLOC_H

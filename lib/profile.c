@@ -20,6 +20,7 @@
 #include "pprof/pbenc.h"
 #include "pprof/strtab.h"
 #include "sampler.h"
+#include "scratch.h"
 #include "stack_table.h"
 #include "symbols.h"
 
@@ -54,11 +55,11 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 4096;
-		uint64_t *k = hp_real.malloc(nc * sizeof(*k));
-		uint32_t *v = hp_real.calloc(nc, sizeof(*v));
+		uint64_t *k = hp_scratch_realloc(NULL, nc * sizeof(*k));
+		uint32_t *v = hp_scratch_realloc(NULL, nc * sizeof(*v));
 		if (!k || !v) {
-			hp_real.free(k);
-			hp_real.free(v);
+			hp_scratch_free(k);
+			hp_scratch_free(v);
 			c->err = -ENOMEM;
 			return NULL;
 		}
@@ -71,8 +72,8 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 			k[j] = m->keys[i];
 			v[j] = m->vals[i];
 		}
-		hp_real.free(m->keys);
-		hp_real.free(m->vals);
+		hp_scratch_free(m->keys);
+		hp_scratch_free(m->vals);
 		m->keys = k;
 		m->vals = v;
 		m->cap = nc;
@@ -452,12 +453,12 @@ static void buf_init(pb_buf_t *b, uint8_t *mem, size_t cap, void (*flush)(pb_buf
 /* A writer into fd, or NULL; the deflate stream starts with the first flush. */
 static writer_t *begin(int fd, const hp_profile_opts_t *o)
 {
-	writer_t *W = hp_real.calloc(1, sizeof(*W));
+	writer_t *W = hp_scratch_realloc(NULL, sizeof(*W));
 	if (!W)
 		return NULL;
 	W->opts = o;
 	W->kind = &hp_kinds[HP_KIND_HEAP];
-	W->ctx.alloc = (pp_alloc_t){hp_real.realloc, hp_real.free};
+	W->ctx.alloc = (pp_alloc_t){hp_scratch_realloc, hp_scratch_free};
 	pp_strtab_init(&W->st, &W->ctx.alloc);
 	W->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
 	    RTLD_DEFAULT, "__cxa_demangle");
@@ -473,11 +474,11 @@ static void finish(writer_t *W)
 {
 	pp_gz_end(&W->gz);
 	pp_strtab_fini(&W->st);
-	hp_real.free(W->loc_ids.keys);
-	hp_real.free(W->loc_ids.vals);
-	hp_real.free(W->func_ids.keys);
-	hp_real.free(W->func_ids.vals);
-	hp_real.free(W);
+	hp_scratch_free(W->loc_ids.keys);
+	hp_scratch_free(W->loc_ids.vals);
+	hp_scratch_free(W->func_ids.keys);
+	hp_scratch_free(W->func_ids.vals);
+	hp_scratch_free(W);
 }
 
 int hp_profile_write(int fd, const hp_profile_opts_t *o)

@@ -10,6 +10,7 @@
 #include "common.h"
 #include "log.h"
 #include "meta_alloc.h"
+#include "scratch.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -200,9 +201,9 @@ static void drop_syms(hp_module_t *m)
 	if (m->file_map && m->file_len)
 		munmap(m->file_map, m->file_len);
 	else
-		hp_real.free(m->file_map);
-	hp_real.free(m->syms);
-	hp_real.free(m->index);
+		hp_scratch_free(m->file_map);
+	hp_scratch_free(m->syms);
+	hp_scratch_free(m->index);
 	m->syms = NULL;
 	m->nsyms = 0;
 	m->index = NULL;
@@ -239,8 +240,9 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	while ((span >> shift) > count)
 		shift++;
 	size_t nb = (span >> shift) + 1, n = 0;
-	uint32_t *first = hp_real.calloc(nb + 1, sizeof(*first));
-	struct hp_sym *tmp = hp_real.malloc((count ? count : 1) * sizeof(*tmp)), *syms;
+	uint32_t *first = hp_scratch_realloc(NULL, (nb + 1) * sizeof(*first));
+	struct hp_sym *tmp = hp_scratch_realloc(NULL, (count ? count : 1) * sizeof(*tmp)),
+	              *syms;
 	if (!first || !tmp || count > UINT32_MAX || strsz > UINT32_MAX ||
 	    span > UINT32_MAX)
 		goto fail;
@@ -256,11 +258,11 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	}
 	for (size_t b = 0; b < nb; b++)
 		first[b + 1] += first[b];
-	if (!(syms = hp_real.malloc((n ? n : 1) * sizeof(*syms))))
+	if (!(syms = hp_scratch_realloc(NULL, (n ? n : 1) * sizeof(*syms))))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		syms[first[tmp[i].off >> shift]++] = tmp[i];
-	hp_real.free(tmp);
+	hp_scratch_free(tmp);
 	memmove(first + 1, first, nb * sizeof(*first)); /* each bucket's start */
 	first[0] = 0;
 	m->syms = syms;
@@ -272,8 +274,8 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	m->syms_state = 1;
 	return true;
 fail:
-	hp_real.free(first);
-	hp_real.free(tmp);
+	hp_scratch_free(first);
+	hp_scratch_free(tmp);
 	return false;
 }
 
@@ -458,12 +460,12 @@ static bool copy_dynsym(hp_module_t *m, const struct dl_phdr_info *info)
 	if (!count || !symtab || !strsz || !mapped(info, strtab, strsz) ||
 	    !mapped(info, symtab, count * sizeof(ElfW(Sym))))
 		return false;
-	char *names = hp_real.malloc(strsz);
+	char *names = hp_scratch_realloc(NULL, strsz);
 	if (!names)
 		return false;
 	memcpy(names, (const char *)strtab, strsz);
 	if (!build(m, (const ElfW(Sym) *)symtab, count, names, strsz)) {
-		hp_real.free(names);
+		hp_scratch_free(names);
 		return false;
 	}
 	m->file_map = names;
