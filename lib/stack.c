@@ -46,7 +46,7 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-void hp_stack_find_wrappers(void)
+static void find_wrappers(void)
 {
 	int n = 0;
 	for (int i = 0; i < HP_NUM_NEW && !hp_real.new_counts; i++) {
@@ -67,12 +67,19 @@ void hp_stack_find_wrappers(void)
 	atomic_store(&num_wrappers, n);
 }
 
+void hp_stack_find_wrappers(void)
+{
+	/* Before the first capture there is nothing to trim: its set-up finds
+	 * them, so a program never sampled never pays these searches. */
+	if (atomic_load_explicit(&hp_stack_ready, memory_order_acquire))
+		find_wrappers();
+}
+
 void hp_stack_init(void)
 {
 	Dl_info info;
 	if (dladdr((void *)hp_stack_init, &info))
 		dl_iterate_phdr(find_own, (void *)info.dli_fbase);
-	hp_stack_find_wrappers();
 }
 
 /*
@@ -115,6 +122,7 @@ void hp_stack_setup(void)
 	hp_lock(lock); /* the others wait: none may trace while the policy changes */
 	if (!atomic_load_explicit(&hp_stack_ready, memory_order_relaxed)) {
 		load_libunwind();
+		find_wrappers(); /* 160,000 instructions each: not at start-up */
 		atomic_store_explicit(&hp_stack_ready, true, memory_order_release);
 	}
 	hp_unlock(lock);

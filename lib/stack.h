@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 /*
- * Finds our text and the wrappers (hp_stack_find_wrappers). libunwind is set
- * up later, by the first capture (hp_stack_setup).
+ * Finds our text. libunwind and the wrappers (hp_stack_find_wrappers) are
+ * set up later, by the first capture (hp_stack_setup).
  */
 void hp_stack_init(void);
 
@@ -25,7 +25,8 @@ void hp_stack_init(void);
  * Finds the next allocator's operator new functions when they wrap malloc
  * (libstdc++: hp_real.new_counts is false). Their frames lie between the
  * caller and our malloc, and are trimmed like ours. Call again after
- * hp_backing_resolve_cxx found more operators (a later dlopen).
+ * hp_backing_resolve_cxx found more operators (a later dlopen); before the
+ * first capture it does nothing (the capture's set-up finds them).
  */
 void hp_stack_find_wrappers(void);
 
