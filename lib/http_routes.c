@@ -174,6 +174,7 @@ static void serve_symbol(conn_t *c)
 	hp_http_str_t body = {c->in + c->req.head_len, (size_t)c->req.content_length};
 	size_t pos = 0;
 	uint64_t addr;
+	hp_symbols_refresh(); /* once a request: objects loaded since the last dump */
 	while (hp_http_next_addr(body, &pos, &addr)) {
 		/* The dumper's tables, not dladdr: a search of every symbol a time. */
 		char name[1024], line[64];

@@ -131,7 +131,7 @@ __attribute__((constructor)) static void hp_init(void)
 	}
 	hp_live_map_init(rate == 1);
 	hp_guard_enter();
-	hp_stack_init(); /* the module registry fills at the first dump or dlclose */
+	hp_stack_init(); /* symbols.c's registry waits for the first dump or dlclose */
 	hp_guard_exit();
 	hp_dump_init(hp_now_ns());
 	hp_trigger_init(hp_config.signal);

@@ -3,7 +3,8 @@
  * symbols: module registry filled from dl_iterate_phdr (build IDs are read
  * from the PT_NOTE segments in memory, so no file is opened at refresh), and
  * a small ELF reader that maps an object's file read-only to look up function
- * names. Records live in the metadata arena and are never removed.
+ * names, or copies its .dynsym from memory when the file is not the one
+ * loaded. Records live in the metadata arena and are never removed.
  */
 #include "symbols.h"
 #include "backing.h"
@@ -16,7 +17,6 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -573,10 +573,6 @@ size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len)
 {
 	pthread_mutex_lock(&tables);
 	hp_module_t *m = hp_symbols_find(pc);
-	if (!m) { /* loaded since the last refresh, or none yet */
-		hp_symbols_refresh();
-		m = hp_symbols_find(pc);
-	}
 	const char *name = m ? hp_symbols_name(m, pc) : NULL;
 	size_t n = name ? hp_fmt(buf, len, "%s", name) : 0;
 	pthread_mutex_unlock(&tables);

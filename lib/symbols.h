@@ -21,7 +21,7 @@ typedef struct hp_module {
 	char path[512];
 	char build_id[2 * 64 + 1]; /* hex, "" if none */
 	_Atomic unsigned seen;     /* generation of the last refresh that saw it */
-	/* Symbol table, loaded on first use by the dumper (guarded by the dump lock). */
+	/* Symbol table, loaded on first use (guarded by the tables lock). */
 	int syms_state;      /* 0 not tried, 1 loaded, -1 unavailable */
 	struct hp_sym *syms; /* by address into buckets (symbols.c) */
 	size_t nsyms;
@@ -65,7 +65,8 @@ void hp_symbols_lock(void);
 void hp_symbols_unlock(void);
 
 /* The name of the function containing pc copied into buf (the endpoint's
- * symbol route); its length, 0 if none. Takes the tables lock itself. */
+ * symbol route, which refreshes the registry first); its length, 0 if none.
+ * Takes the tables lock itself. */
 size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len);
 
 /*
