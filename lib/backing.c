@@ -55,7 +55,8 @@ static bool ready(void)
 #define BOOT_PAGE  4096
 #define BOOT_PAGES 256
 
-static char boot_pool[BOOT_PAGES * BOOT_PAGE] __attribute__((aligned(BOOT_PAGE)));
+HP_LARGE static char boot_pool[BOOT_PAGES * BOOT_PAGE]
+    __attribute__((aligned(BOOT_PAGE)));
 static uint32_t boot_bytes[BOOT_PAGES]; /* request size of the block starting at a page */
 static atomic_uint boot_next;           /* next free page */
 

@@ -25,6 +25,18 @@
 #define HP_HIDDEN   __attribute__((visibility("hidden")))
 #define HP_NOINLINE __attribute__((noinline))
 #define HP_TLS      __thread __attribute__((tls_model("initial-exec")))
+/*
+ * On the definitions of the large zeroed arrays (the tables, the bootstrap
+ * pool): they go after every small variable (.lbss follows .bss), so the few
+ * dozen small ones that every process touches share two pages instead of
+ * sitting between megabytes of arrays, a page fault each (each fault costs
+ * 10 to 50 us on the machines measured; see docs/performance.md).
+ */
+#if defined(__x86_64__) && defined(__ELF__)
+#define HP_LARGE __attribute__((section(".lbss")))
+#else
+#define HP_LARGE
+#endif
 
 #define HP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* The name a macro expands to, as a string (libunwind.h's names, for dlsym). */

@@ -41,7 +41,6 @@
 /* The server's state: the server thread's alone (and a forked child's, where
  * that thread does not exist), so no lock. */
 static struct {
-	int lfd; /* -1: no server */
 	pid_t owner;
 	char path[HP_HTTP_PATH_MAX]; /* the unix socket we created, or "" */
 	dev_t dev;
@@ -51,7 +50,10 @@ static struct {
 	uint64_t accept_after; /* ms */
 	conn_t c[MAX_CONNS];
 	uint64_t refused[12]; /* error responses, by refused_codes' index */
-} S = {.lfd = -1};
+} S HP_LARGE;
+/* The listening socket, -1: no server. Apart from S, whose 7 KiB would
+ * otherwise sit in initialised data, a page every process touches. */
+static int lfd = -1;
 
 /* The statuses counted in heapprof_http_requests_refused_total; 0 is any
  * other. */
@@ -367,7 +369,7 @@ static void accept_all(uint64_t now)
 	static const char full[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: "
 	                           "0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
 	for (;;) {
-		int fd = accept4(S.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0 && (errno == EBADF || errno == ENOTSOCK || errno == EINVAL))
 			S.stopped = true; /* the number is no longer our socket */
 		if (fd < 0) {
@@ -404,7 +406,7 @@ static void serve_once(void)
 	int map[MAX_CONNS + 1], n = 0;
 	uint64_t now = hp_http_now_ms(), next = UINT64_MAX;
 	if (now >= S.accept_after)
-		pfd[n++] = (struct pollfd){.fd = S.lfd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 	else
 		next = S.accept_after;
 	int first = n;
@@ -620,11 +622,11 @@ int hp_http_start(void)
 	                             : listen_inet(&a, shown, sizeof(shown));
 	int err = fd < 0 ? fd : 0;
 	if (fd >= 0) {
-		S.lfd = fd;
+		lfd = fd;
 		if ((err = start_thread()) < 0) {
 			remove_socket_file();
 			close(fd);
-			S.lfd = -1;
+			lfd = -1;
 		}
 	}
 	if (err) {
@@ -647,10 +649,10 @@ void hp_http_fini(void)
 
 void hp_http_postfork_child(void)
 {
-	if (S.lfd < 0)
+	if (lfd < 0)
 		return;
-	close(S.lfd);
-	S.lfd = -1;
+	close(lfd);
+	lfd = -1;
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (S.c[i].st != C_FREE)
 			close_conn(&S.c[i]);

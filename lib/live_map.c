@@ -40,8 +40,8 @@ typedef struct {
 	size_t nbig, big_cap;
 } __attribute__((aligned(64))) shard_t;
 
-static shard_t shards[SHARDS];
-uint8_t hp_live_filter[1u << HP_FILTER_LG] __attribute__((aligned(4096)));
+HP_LARGE static shard_t shards[SHARDS];
+HP_LARGE uint8_t hp_live_filter[1u << HP_FILTER_LG] __attribute__((aligned(4096)));
 
 static bool filter_off; /* set once at start-up, before any record */
 

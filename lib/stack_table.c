@@ -27,7 +27,7 @@
 #define HEADS      (1u << HEADS_LOG2)
 #define LOCKS      256
 
-static hp_bucket_t *_Atomic heads[HEADS];
+HP_LARGE static hp_bucket_t *_Atomic heads[HEADS];
 static hp_lock_t locks[LOCKS];
 static atomic_size_t count;
 /* Every bucket, so a dump visits the buckets, not all the heads (whose

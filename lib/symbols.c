@@ -39,7 +39,7 @@ static hp_lock_t lock; /* serialises writers */
 /* Guards every module's symbol table: held by a profile's writer for the
  * whole write, by the endpoint's symbol route, by the exit summary. */
 static pthread_mutex_t tables = PTHREAD_MUTEX_INITIALIZER;
-static hp_module_t *mods[MAX_MODULES];
+HP_LARGE static hp_module_t *mods[MAX_MODULES];
 static atomic_size_t nmods;
 static atomic_uint generation; /* of the latest refresh; a module seen in it is loaded */
 

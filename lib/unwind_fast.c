@@ -79,7 +79,7 @@ typedef struct {
 	_Atomic uint64_t rule;
 } slot_t;
 
-static slot_t table[SLOTS]; /* in BSS: pages never used stay unallocated */
+HP_LARGE static slot_t table[SLOTS]; /* in BSS: pages never used stay unallocated */
 static _Atomic uint64_t epoch = 1;
 
 static size_t slot_of(uint64_t key)
