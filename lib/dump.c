@@ -13,6 +13,8 @@
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
+#include "stack_table.h"
+#include "pprof/gzstream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +42,7 @@ static bool ready;
 static struct {
 	unsigned seq;
 	hp_dump_reason_t reason;
-} kept[HP_KEEP_MAX];
+} kept[HP_KEEP_MAX] HP_LARGE;
 static unsigned kept_first, kept_n;
 
 /* By reason: the last profile's sequence number, 0 if none, of those that
@@ -290,6 +292,20 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 	return err;
 }
 
+/*
+ * zlib is loaded here, before the dump lock and never under it (a library's
+ * constructor could wait for that lock while its loader holds the loader's),
+ * and only for a profile likely to outgrow gzstream's stored size: a process
+ * with a few stacks writes its profile without ever loading it.
+ */
+#define ZLIB_STACKS 64
+
+static void zlib_before_lock(void)
+{
+	if (hp_stack_table_size() >= ZLIB_STACKS)
+		pp_gz_load();
+}
+
 static int dump_opts(hp_dump_reason_t reason, hp_profile_opts_t *o, const char *path)
 {
 	o->trigger = hp_dump_reasons[reason].name;
@@ -297,6 +313,7 @@ static int dump_opts(hp_dump_reason_t reason, hp_profile_opts_t *o, const char *
 		count(reason, -ENOTSUP);
 		return -ENOTSUP;
 	}
+	zlib_before_lock();
 	pthread_mutex_lock(&dump_lock);
 	int err = -ESHUTDOWN; /* exiting: a dump started now could be cut short */
 	if (!closed)
@@ -328,6 +345,7 @@ int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts)
 		count(reason, -ENOTSUP);
 		return -ENOTSUP;
 	}
+	zlib_before_lock();
 	pthread_mutex_lock(&dump_lock);
 	int err = -ESHUTDOWN;
 	if (!closed) {
