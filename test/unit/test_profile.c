@@ -9,6 +9,7 @@
  * string table is built with, out of memory too, and the protobuf encoder
  * (pbenc) against bytes worked out by hand.
  */
+#include "pprof/gzstream.h"
 #include "pprof/pbenc.h"
 #include "pprof/pprof.h"
 #include "pprof/strtab.h"
@@ -175,11 +176,14 @@ static void test_pbenc(void)
 	ok(inner.err == -EOVERFLOW && inner.n == 0, "and stays failed, writing nothing");
 }
 
+static off_t last_size; /* of the file write_and_load wrote last */
+
 static int write_and_load(const hp_profile_opts_t *o, pp_profile_t **p)
 {
 	char path[] = "/tmp/hp_test_profile_XXXXXX";
 	int fd = mkstemp(path);
 	int err = fd < 0 ? -errno : hp_profile_write(fd, o);
+	last_size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
 	if (fd >= 0)
 		close(fd);
 	char why[256] = "";
@@ -218,10 +222,20 @@ static void test_many(void)
 	}
 	pp_profile_t *p;
 	hp_profile_opts_t o = {.trigger = "api", .start_ns = 1, .rate = 1};
-	ok(write_and_load(&o, &p) == 0 && p, "%d more stacks written and read back",
-	   MANY);
+	/* First without zlib: stored blocks over many flushes, then deflated. */
+	ok(write_and_load(&o, &p) == 0 && p,
+	   "%d more stacks written (stored, zlib not loaded) and read back", MANY);
+	off_t stored = last_size;
+	size_t stored_samples = p ? p->n_sample : 0;
+	pp_free(p);
+	ok(pp_gz_load(), "zlib loads");
+	ok(write_and_load(&o, &p) == 0 && p, "and written again, deflated");
 	if (!p)
 		return;
+	ok(p->n_sample == stored_samples && last_size * 2 < stored,
+	   "the same samples; the deflated file is less than half the stored one "
+	   "(%lld, %lld bytes)",
+	   (long long)last_size, (long long)stored);
 	int all = p->n_sample == MANY + 2 && p->n_location >= MANY + 1;
 	for (int i = 0; all && i < MANY; i++) {
 		const Perftools__Profiles__Sample *s =
