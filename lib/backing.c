@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const new_names[HP_NUM_NEW] = {
+const char *const hp_new_names[HP_NUM_NEW] = {
     "_Znwm",
     "_Znam",
     "_ZnwmRKSt9nothrow_t",
@@ -306,7 +306,7 @@ void hp_backing_resolve_cxx(void)
 	hp_backing_t r = hp_real;
 	for (int i = 0; i < HP_NUM_NEW; i++)
 		if (!r.op_new[i])
-			r.op_new[i] = next(new_names[i]);
+			r.op_new[i] = next(hp_new_names[i]);
 	for (int i = 0; i < HP_NUM_DELETE; i++)
 		if (!r.op_delete[i])
 			r.op_delete[i] = next(delete_names[i]);

@@ -42,6 +42,9 @@ enum {
 	HP_NUM_DELETE
 };
 
+/* The C++ operators' names, by hp_real.op_new's index. */
+extern const char *const hp_new_names[HP_NUM_NEW];
+
 typedef struct {
 	void *(*malloc)(size_t);
 	void (*free)(void *);

@@ -11,6 +11,7 @@
 #include "backing.h"
 #include "config.h"
 #include "log.h"
+#include "symbols.h"
 #include "unwind_fast.h"
 
 #include <dlfcn.h>
@@ -50,17 +51,16 @@ static void find_wrappers(void)
 {
 	int n = 0;
 	for (int i = 0; i < HP_NUM_NEW && !hp_real.new_counts; i++) {
-		Dl_info info;
-		const ElfW(Sym) *sym = NULL;
 		void *f = hp_real.op_new[i];
-		/* libstdc++'s unaligned new is bypassed (interpose.c): never a frame.
-		 * dladdr1 searches every symbol of the object, 160,000 instructions. */
+		/* libstdc++'s unaligned new is bypassed (interpose.c): never a frame. */
 		if (hp_real.new_is_malloc && i < HP_NEW_AL)
 			continue;
-		if (f && dladdr1(f, &info, (void **)&sym, RTLD_DL_SYMENT) && sym &&
-		    sym->st_size) {
+		/* By the object's hash table: a dladdr1 here scanned every symbol
+		 * of libstdc++, 160,000 instructions for each operator. */
+		size_t size = hp_symbols_defined_size(f, hp_new_names[i]);
+		if (size) {
 			wrappers[n].start = (uintptr_t)f;
-			wrappers[n].end = (uintptr_t)f + sym->st_size;
+			wrappers[n].end = (uintptr_t)f + size;
 			n++;
 		}
 	}

@@ -415,6 +415,78 @@ static uintptr_t dyn_ptr(const struct dl_phdr_info *info, ElfW(Addr) v)
 	return v < info->dlpi_addr ? info->dlpi_addr + v : v;
 }
 
+/* The GNU hash of a symbol name (DT_GNU_HASH's, djb2). */
+static uint32_t gnu_hash(const char *s)
+{
+	uint32_t h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+struct defined {
+	uintptr_t addr;
+	const char *name;
+	size_t size; /* out: st_size of name's symbol at addr, 0 if none */
+};
+
+/* In the object holding d->addr: name's symbol there, by DT_GNU_HASH. */
+static int find_defined(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct defined *d = arg;
+	const ElfW(Dyn) *dyn = NULL;
+	if (!segment_end(info, d->addr))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr +
+			                          info->dlpi_phdr[i].p_vaddr);
+	uintptr_t symtab = 0, strtab = 0, h = 0;
+	size_t strsz = 0;
+	for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
+		if (dyn->d_tag == DT_SYMTAB)
+			symtab = dyn_ptr(info, dyn->d_un.d_ptr);
+		else if (dyn->d_tag == DT_STRTAB)
+			strtab = dyn_ptr(info, dyn->d_un.d_ptr);
+		else if (dyn->d_tag == DT_STRSZ)
+			strsz = dyn->d_un.d_val;
+		else if (dyn->d_tag == DT_GNU_HASH)
+			h = dyn_ptr(info, dyn->d_un.d_ptr);
+	}
+	size_t count = h ? gnu_hash_count(info, h) : 0;
+	if (!count || !symtab || !mapped(info, strtab, strsz) ||
+	    !mapped(info, symtab, count * sizeof(ElfW(Sym))))
+		return 1;
+	const uint32_t *w = (const uint32_t *)h;
+	const uint32_t *buckets =
+	    (const uint32_t *)(h + 16 + (uintptr_t)w[2] * sizeof(ElfW(Addr)));
+	const uint32_t *chain = buckets + w[0];
+	const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab;
+	uint32_t want = gnu_hash(d->name), i = buckets[want % w[0]];
+	for (; i >= w[1] && i < count; i++) { /* gnu_hash_count checked the chain */
+		const ElfW(Sym) *s = &sym[i];
+		if ((chain[i - w[1]] | 1) == (want | 1) && s->st_name < strsz &&
+		    info->dlpi_addr + s->st_value == d->addr &&
+		    !strncmp((const char *)strtab + s->st_name, d->name,
+		             strsz - s->st_name)) {
+			d->size = s->st_size;
+			break;
+		}
+		if (chain[i - w[1]] & 1)
+			break;
+	}
+	return 1;
+}
+
+size_t hp_symbols_defined_size(const void *addr, const char *name)
+{
+	struct defined d = {(uintptr_t)addr, name, 0};
+	if (addr)
+		dl_iterate_phdr(find_defined, &d);
+	return d.size;
+}
+
 /*
  * Copies the .dynsym of the object that info describes into m (its names
  * into a copy of .dynstr, since the object may be unloaded later). Runs

@@ -76,6 +76,14 @@ size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len);
  */
 void hp_symbols_release_unloaded(void);
 
+/*
+ * The size of the dynamic symbol name defined at addr (a function's start),
+ * from the hash table of the object that holds it: one probe, where dladdr1
+ * scans every symbol of the object. 0 if the object does not export name
+ * there.
+ */
+size_t hp_symbols_defined_size(const void *addr, const char *name);
+
 void hp_symbols_prefork(void);
 void hp_symbols_postfork_parent(void);
 void hp_symbols_postfork_child(void);
