@@ -273,6 +273,15 @@ void stacks_to_table(const stacks_t *t, table_t *merged);
 void add_stacks(stacks_t *stacks, const pp_profile_t *p, const pp_samples_t *ss, int vi,
                 double sign, const filter_t *f);
 
+/*
+ * The same walk for a report that wants every sample type at once: calls fn
+ * with each sample's names (root first) and its values (one per sample type),
+ * for every sample with a nonzero value that f keeps. Names go into out's table.
+ */
+typedef void stack_fn(void *arg, const uint32_t *names, size_t n, const double *values);
+void each_stack(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss,
+                const filter_t *f, stack_fn *fn, void *arg);
+
 /* Per function flat/cum from merged stacks (rows: table of row_t). Returns sum |v|. */
 typedef struct {
 	char *name;
