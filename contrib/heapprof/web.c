@@ -31,13 +31,9 @@ typedef struct {
  * type, prof * nt + t.
  */
 typedef struct {
-	stacks_t names;           /* the name table, nothing else */
-	uint32_t *frames;         /* sample i: frames[off[i] .. off[i + 1]), root first */
-	size_t *off;              /* by sample, and one more */
-	uint32_t *prof;           /* by sample: its profile */
-	double *val;              /* by sample: its nt values */
-	double *total;            /* by column: sum |v| */
-	size_t n, nt, ncols, cur; /* samples, types, columns, the profile being added */
+	trie_src_t d;   /* the samples */
+	stacks_t names; /* their names' table, nothing else */
+	size_t cur;     /* the profile being added */
 	size_t capf, capo, capp, capv;
 } store_t;
 
@@ -52,40 +48,40 @@ static void *grow(void *a, size_t *cap, size_t need, size_t size)
 static void store_sample(void *arg, const uint32_t *names, size_t n, const double *v)
 {
 	store_t *s = arg;
-	size_t at = s->off[s->n];
-	s->frames = grow(s->frames, &s->capf, at + n + 1, sizeof(uint32_t));
-	s->off = grow(s->off, &s->capo, s->n + 2, sizeof(size_t));
-	s->prof = grow(s->prof, &s->capp, s->n + 1, sizeof(uint32_t));
-	s->val = grow(s->val, &s->capv, (s->n + 1) * s->nt, sizeof(double));
-	memcpy(s->frames + at, names, n * sizeof(*names));
-	s->off[s->n + 1] = at + n;
-	s->prof[s->n] = (uint32_t)s->cur;
-	for (size_t t = 0; t < s->nt; t++) {
-		s->val[s->n * s->nt + t] = v[t];
-		s->total[s->cur * s->nt + t] += fabs(v[t]);
+	size_t at = s->d.off[s->d.n];
+	s->d.frames = grow(s->d.frames, &s->capf, at + n + 1, sizeof(uint32_t));
+	s->d.off = grow(s->d.off, &s->capo, s->d.n + 2, sizeof(size_t));
+	s->d.prof = grow(s->d.prof, &s->capp, s->d.n + 1, sizeof(uint32_t));
+	s->d.val = grow(s->d.val, &s->capv, (s->d.n + 1) * s->d.nt, sizeof(double));
+	memcpy(s->d.frames + at, names, n * sizeof(*names));
+	s->d.off[s->d.n + 1] = at + n;
+	s->d.prof[s->d.n] = (uint32_t)s->cur;
+	for (size_t t = 0; t < s->d.nt; t++) {
+		s->d.val[s->d.n * s->d.nt + t] = v[t];
+		s->d.total[s->cur * s->d.nt + t] += fabs(v[t]);
 	}
-	s->n++;
+	s->d.n++;
 }
 
 static void store_init(store_t *s, size_t nprof, size_t nt)
 {
 	memset(s, 0, sizeof(*s));
 	stacks_init(&s->names, false);
-	s->nt = nt;
-	s->ncols = nprof * nt;
-	s->off = grow(NULL, &s->capo, 1, sizeof(size_t));
-	s->off[0] = 0;
-	if (!(s->total = calloc(s->ncols + 1, sizeof(double))))
+	s->d.nt = nt;
+	s->d.ncols = nprof * nt;
+	s->d.off = grow(NULL, &s->capo, 1, sizeof(size_t));
+	s->d.off[0] = 0;
+	if (!(s->d.total = calloc(s->d.ncols + 1, sizeof(double))))
 		die("out of memory");
 }
 
 /* Room for samples with frames in all, at first: no copies as they come. */
 static void store_reserve(store_t *s, size_t samples, size_t frames)
 {
-	s->frames = grow(s->frames, &s->capf, frames + 1, sizeof(uint32_t));
-	s->off = grow(s->off, &s->capo, samples + 2, sizeof(size_t));
-	s->prof = grow(s->prof, &s->capp, samples + 1, sizeof(uint32_t));
-	s->val = grow(s->val, &s->capv, (samples + 1) * s->nt, sizeof(double));
+	s->d.frames = grow(s->d.frames, &s->capf, frames + 1, sizeof(uint32_t));
+	s->d.off = grow(s->d.off, &s->capo, samples + 2, sizeof(size_t));
+	s->d.prof = grow(s->d.prof, &s->capp, samples + 1, sizeof(uint32_t));
+	s->d.val = grow(s->d.val, &s->capv, (samples + 1) * s->d.nt, sizeof(double));
 }
 
 /* Adds the samples of profile number prof. */
@@ -98,195 +94,11 @@ static void store_add(store_t *s, snap_t *snap, size_t prof)
 static void store_free(store_t *s)
 {
 	stacks_free(&s->names);
-	free(s->frames);
-	free(s->off);
-	free(s->prof);
-	free(s->val);
-	free(s->total);
-}
-
-/* ---- the trie, trimmed ------------------------------------------------- */
-
-/*
- * The stacks as a trie of frames, root first, trimmed as pprof trims its
- * graph: a node whose width (sum |v|) is under cut of its profile's total in
- * every column is dropped, and what it and its siblings so dropped held
- * goes to one "(trimmed)" child of their parent. A stack is where samples
- * end: at a node, or at a (trimmed) node; its values are by column.
- */
-typedef struct {
-	const store_t *s;
-	double
-	    cut; /* nodefraction, or edgefraction if larger: an edge weighs its callee */
-	uint32_t *up, *func;  /* by node: parent + 1 (0: a root), function */
-	uint32_t *stack_node; /* by stack: its node, UINT32_MAX for an empty stack */
-	double *sval;         /* by stack: ncols values */
-	uint32_t *fmap;       /* by name: function + 1 */
-	uint32_t *fname;      /* by function: its name */
-	uint32_t trimmed;     /* the name of "(trimmed)" */
-	size_t nnodes, nstacks, nfuncs, dropped;
-	size_t capn, capu, caps, capsv, capfn;
-	/* group_by_name's: a hash by name (nslots, current where hgen is gen), room */
-	uint32_t *hname, *hgroup, *hgen, gen, *slot, *tmp;
-	size_t nslots, capslot, captmp, capcount;
-	size_t *count;
-} trie_t;
-
-static uint32_t func_of(trie_t *t, uint32_t name)
-{
-	if (!t->fmap[name]) {
-		t->fname = grow(t->fname, &t->capfn, t->nfuncs + 1, sizeof(uint32_t));
-		t->fname[t->nfuncs++] = name;
-		t->fmap[name] = (uint32_t)t->nfuncs;
-	}
-	return t->fmap[name] - 1;
-}
-
-static uint32_t new_node(trie_t *t, uint32_t parent, uint32_t name)
-{
-	size_t cu = t->capn;
-	t->up = grow(t->up, &cu, t->nnodes + 1, sizeof(uint32_t));
-	t->func = grow(t->func, &t->capn, t->nnodes + 1, sizeof(uint32_t));
-	t->up[t->nnodes] = parent;
-	t->func[t->nnodes] = func_of(t, name);
-	return (uint32_t)t->nnodes++;
-}
-
-/* A stack at node (UINT32_MAX: empty); returns its values, zeroed. */
-static double *new_stack(trie_t *t, uint32_t node)
-{
-	size_t nc = t->s->ncols;
-	t->stack_node = grow(t->stack_node, &t->caps, t->nstacks + 1, sizeof(uint32_t));
-	t->sval = grow(t->sval, &t->capsv, (t->nstacks + 1) * nc, sizeof(double));
-	t->stack_node[t->nstacks] = node;
-	double *v = t->sval + t->nstacks++ * nc;
-	memset(v, 0, nc * sizeof(double));
-	return v;
-}
-
-/* Adds the values of samples idx[lo..hi) to v, by column; abs: their |v|. */
-static void add_values(const store_t *s, const uint32_t *idx, size_t lo, size_t hi,
-                       double *v, bool abs)
-{
-	for (size_t i = lo; i < hi; i++) {
-		const double *x = s->val + (size_t)idx[i] * s->nt;
-		double *vc = v + s->prof[idx[i]] * s->nt;
-		for (size_t k = 0; k < s->nt; k++)
-			vc[k] += abs ? fabs(x[k]) : x[k];
-	}
-}
-
-static uint32_t name_at(const store_t *s, uint32_t i, size_t depth)
-{
-	return s->frames[s->off[i] + depth];
-}
-
-/*
- * Orders idx[lo..hi) by the name at depth, grouped in the order the names
- * first come and stable within a group (the samples stay in the order they
- * were read, which the caches like): names counted through a hash by name
- * whose slots are current only with this call's generation, then placed.
- */
-static void group_by_name(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t depth)
-{
-	const store_t *s = t->s;
-	uint32_t first = name_at(s, idx[lo], depth);
-	size_t i = lo + 1;
-	while (i < hi && name_at(s, idx[i], depth) == first)
-		i++;
-	if (i == hi)
-		return; /* one name: nothing to do */
-	t->gen++;
-	size_t ng = 0, mask = t->nslots - 1;
-	t->slot = grow(t->slot, &t->capslot, hi - lo, sizeof(uint32_t));
-	for (i = lo; i < hi; i++) {
-		uint32_t name = name_at(s, idx[i], depth);
-		size_t h = (name * 0x9e3779b1u) & mask;
-		while (t->hgen[h] == t->gen && t->hname[h] != name)
-			h = (h + 1) & mask;
-		if (t->hgen[h] != t->gen) {
-			t->hgen[h] = t->gen, t->hname[h] = name,
-			t->hgroup[h] = (uint32_t)ng;
-			t->count = grow(t->count, &t->capcount, ng + 1, sizeof(size_t));
-			t->count[ng++] = 0;
-		}
-		t->slot[i - lo] = t->hgroup[h];
-		t->count[t->hgroup[h]]++;
-	}
-	for (size_t g = 0, at = 0; g < ng; g++) { /* counts to starts */
-		size_t c = t->count[g];
-		t->count[g] = at;
-		at += c;
-	}
-	t->tmp = grow(t->tmp, &t->captmp, hi - lo, sizeof(uint32_t));
-	for (i = lo; i < hi; i++)
-		t->tmp[t->count[t->slot[i - lo]]++] = idx[i];
-	memcpy(idx + lo, t->tmp, (hi - lo) * sizeof(uint32_t));
-}
-
-/* Is a node of these widths (by column) kept? */
-static bool kept(const trie_t *t, const double *w)
-{
-	for (size_t c = 0; c < t->s->ncols; c++)
-		if (w[c] > 0 && w[c] >= t->cut * t->s->total[c])
-			return true;
-	return false;
-}
-
-/*
- * The children of parent (node + 1, 0: the roots) from samples idx[lo..hi),
- * which have their first depth names in common: the samples that end there
- * make a stack of parent; the others, grouped by their next name, make a node
- * each, or go to parent's (trimmed) child.
- */
-static void build(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t depth,
-                  uint32_t parent)
-{
-	const store_t *s = t->s;
-	size_t m = lo, nc = s->ncols;
-	for (size_t i = lo; i < hi; i++)
-		if (s->off[idx[i] + 1] - s->off[idx[i]] == depth) {
-			uint32_t x = idx[i];
-			idx[i] = idx[m], idx[m++] = x;
-		}
-	if (m > lo)
-		add_values(s, idx, lo, m, new_stack(t, parent ? parent - 1 : UINT32_MAX),
-		           false);
-	if (m == hi)
-		return;
-	group_by_name(t, idx, m, hi, depth);
-	double *w = malloc(2 * nc * sizeof(double)), *tv = w + nc;
-	bool *keep = malloc(hi - m);
-	if (!w || !keep)
-		die("out of memory");
-	memset(tv, 0, nc * sizeof(double));
-	size_t ntrim = 0;
-	for (size_t a = m, b; a < hi; a = b) { /* a group: idx[a..b) */
-		uint32_t name = name_at(s, idx[a], depth);
-		for (b = a + 1; b < hi && name_at(s, idx[b], depth) == name; b++)
-			;
-		memset(w, 0, nc * sizeof(double));
-		add_values(s, idx, a, b, w, true);
-		keep[a - m] = kept(t, w);
-		if (!keep[a - m]) {
-			add_values(s, idx, a, b, tv, false);
-			ntrim++;
-		}
-	}
-	if (ntrim) {
-		t->dropped += ntrim;
-		memcpy(new_stack(t, new_node(t, parent, t->trimmed)), tv,
-		       nc * sizeof(double));
-	}
-	for (size_t a = m, b; a < hi; a = b) {
-		uint32_t name = name_at(s, idx[a], depth);
-		for (b = a + 1; b < hi && name_at(s, idx[b], depth) == name; b++)
-			;
-		if (keep[a - m])
-			build(t, idx, a, b, depth + 1, new_node(t, parent, name) + 1);
-	}
-	free(w);
-	free(keep);
+	free(s->d.frames);
+	free(s->d.off);
+	free(s->d.prof);
+	free(s->d.val);
+	free(s->d.total);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -379,13 +191,13 @@ static void json_types(FILE *f, const pp_profile_t *p)
 }
 
 /* The tables of w: function names, the trie, each stack's node. */
-static void json_stacks(FILE *f, const trie_t *w)
+static void json_stacks(FILE *f, const trie_t *w, const pp_strtab_t *names)
 {
 	fputs("\"funcs\":[", f);
 	for (size_t i = 0; i < w->nfuncs; i++) {
 		if (i)
 			fputc(',', f);
-		json_str(f, w->s->names.names.s[w->fname[i]]);
+		json_str(f, names->s[w->fname[i]]);
 	}
 	/* parents as the distance back to them (mostly small): id - parent, 0 = root */
 	fputs("],\n\"nodeUp\":[", f);
@@ -444,8 +256,8 @@ static void json_trim(FILE *f, const trie_t *w, double nodefraction, double edge
  * snapshots after the first carry only their changes; the base (profile n)
  * is whole.
  */
-static void json_data(FILE *f, const trie_t *w, const snap_t *snaps, size_t n,
-                      const snap_t *base)
+static void json_data(FILE *f, const trie_t *w, const pp_strtab_t *names,
+                      const snap_t *snaps, size_t n, const snap_t *base)
 {
 	size_t nt = w->s->nt;
 	double **prev = calloc(nt, sizeof(*prev));
@@ -453,7 +265,7 @@ static void json_data(FILE *f, const trie_t *w, const snap_t *snaps, size_t n,
 		die("out of memory");
 	fputc('{', f);
 	json_types(f, snaps[0].p);
-	json_stacks(f, w);
+	json_stacks(f, w, names);
 	fputs("\"snapshots\":[", f);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
@@ -544,13 +356,13 @@ static void nsums_add(void *arg, const uint32_t *fr, size_t n, const double *v)
 static void name_sums(const store_t *s, size_t last, size_t base, nsums_t *ns)
 {
 	memset(ns, 0, sizeof(*ns));
-	ns->nt = s->nt;
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->prof[i] != last && s->prof[i] != base)
+	ns->nt = s->d.nt;
+	for (size_t i = 0; i < s->d.n; i++) {
+		if (s->d.prof[i] != last && s->d.prof[i] != base)
 			continue;
-		ns->sign = s->prof[i] == last ? 1 : -1;
-		nsums_add(ns, s->frames + s->off[i], s->off[i + 1] - s->off[i],
-		          s->val + i * s->nt);
+		ns->sign = s->d.prof[i] == last ? 1 : -1;
+		nsums_add(ns, s->d.frames + s->d.off[i], s->d.off[i + 1] - s->d.off[i],
+		          s->d.val + i * s->d.nt);
 	}
 }
 
@@ -580,15 +392,15 @@ static char **top_names(const store_t *s, size_t last, size_t base, size_t max, 
 {
 	nsums_t ns;
 	name_sums(s, last, base, &ns);
-	size_t nn = ns.cap < s->names.names.n ? ns.cap : s->names.names.n, nt = s->nt;
+	size_t nn = ns.cap < s->names.names.n ? ns.cap : s->names.names.n, nt = s->d.nt;
 	rank_t *rv = calloc(nn + 1, sizeof(*rv));
 	if (!rv)
 		die("out of memory");
 	for (size_t k = 0; k < nn; k++) {
 		rv[k].key = s->names.names.s[k];
 		for (size_t t = 0; t < nt; t++) {
-			double total = s->total[last * nt + t] +
-			               (base != SIZE_MAX ? s->total[base * nt + t] : 0);
+			double total = s->d.total[last * nt + t] +
+			               (base != SIZE_MAX ? s->d.total[base * nt + t] : 0);
 			double x = total ? fabs(ns.cum[k * nt + t]) / total : 0;
 			if (x > rv[k].share)
 				rv[k].share = x;
@@ -636,7 +448,7 @@ static void find_sources(sources_t *src, snap_t *snaps, size_t n, snap_t *base,
 	find_routines(s->p, any_file, NULL, &files);
 	size_t with_files = files.n;
 	table_free(&files);
-	src->nt = all->nt;
+	src->nt = all->d.nt;
 	src->nnames = 0;
 	src->names = NULL;
 	src->routines = calloc(src->nt, sizeof(table_t));
@@ -651,7 +463,7 @@ static void find_sources(sources_t *src, snap_t *snaps, size_t n, snap_t *base,
 	/* the two profiles again, named by line, summed as they come */
 	stacks_t lines;
 	stacks_init(&lines, false);
-	nsums_t ns = {.nt = all->nt, .sign = 1};
+	nsums_t ns = {.nt = all->d.nt, .sign = 1};
 	by_lines = true;
 	each_stack(&lines, snaps[n - 1].p, &snaps[n - 1].ss, NULL, nsums_add, &ns);
 	ns.sign = -1;
@@ -829,6 +641,7 @@ static void json_sources(FILE *f, const sources_t *src)
 /* What the page is made of. */
 typedef struct {
 	const trie_t *w;
+	const pp_strtab_t *names;
 	const snap_t *snaps, *base;
 	size_t n;
 	const sources_t *src;
@@ -853,7 +666,7 @@ static void write_page(FILE *f, const page_t *pg)
 		else if (len == 2 && !strncmp(name, "JS", 2))
 			fputs(web_report_js, f);
 		else if (len == 4 && !strncmp(name, "DATA", 4)) {
-			json_data(f, pg->w, pg->snaps, pg->n, pg->base);
+			json_data(f, pg->w, pg->names, pg->snaps, pg->n, pg->base);
 			json_trim(f, pg->w, pg->nodefraction, pg->edgefraction);
 			json_sources(f, pg->src);
 			fputc('}', f);
@@ -899,22 +712,6 @@ static void free_snap(snap_t *s)
 	pp_free(s->p);
 }
 
-static void free_trie(trie_t *w)
-{
-	free(w->up);
-	free(w->func);
-	free(w->stack_node);
-	free(w->sval);
-	free(w->fmap);
-	free(w->fname);
-	free(w->hname);
-	free(w->hgroup);
-	free(w->hgen);
-	free(w->slot);
-	free(w->tmp);
-	free(w->count);
-}
-
 /* Loads the profiles (in time order) and the base; their samples into all. */
 static snap_t *load_snaps(store_t *all, char **paths, size_t n, snap_t *base)
 {
@@ -943,32 +740,6 @@ static snap_t *load_snaps(store_t *all, char **paths, size_t n, snap_t *base)
 	if (base->path)
 		store_add(all, base, n);
 	return snaps;
-}
-
-/* The trie of all's samples, trimmed at cut. */
-static void build_trie(trie_t *w, store_t *all, double cut)
-{
-	memset(w, 0, sizeof(*w));
-	w->s = all;
-	w->cut = cut;
-	w->trimmed = stacks_name(&all->names, "(trimmed)");
-	size_t nn = all->names.names.n;
-	for (w->nslots = 64; w->nslots < 2 * nn;)
-		w->nslots *= 2;
-	w->fmap = calloc(nn + 1, sizeof(uint32_t));
-	w->hname = malloc(w->nslots * sizeof(uint32_t));
-	w->hgroup = malloc(w->nslots * sizeof(uint32_t));
-	w->hgen = calloc(w->nslots, sizeof(uint32_t));
-	if (!w->fmap || !w->hname || !w->hgroup || !w->hgen)
-		die("out of memory");
-	uint32_t *idx = malloc((all->n + 1) * sizeof(uint32_t));
-	if (!idx)
-		die("out of memory");
-	for (size_t i = 0; i < all->n; i++)
-		idx[i] = (uint32_t)i;
-	if (all->n)
-		build(w, idx, 0, all->n, 0, 0);
-	free(idx);
 }
 
 static bool parse_fraction(const char *arg, void *dst)
@@ -1005,15 +776,16 @@ int cmd_web(int argc, char **argv)
 	store_t all;
 	snap_t *snaps = load_snaps(&all, argv + first, n, &base);
 	trie_t w;
-	build_trie(&w, &all,
+	uint32_t trimmed = stacks_name(&all.names, "(trimmed)");
+	trie_build(&w, &all.d, all.names.names.n, trimmed,
 	           pg.nodefraction > pg.edgefraction ? pg.nodefraction : pg.edgefraction);
 	FILE *f = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
 	if (!f)
 		die("%s: cannot write: %s", outpath, strerror(errno));
 	sources_t src;
 	find_sources(&src, snaps, n, base.path ? &base : NULL, &all);
-	pg.w = &w, pg.snaps = snaps, pg.base = base.path ? &base : NULL, pg.n = n,
-	pg.src = &src;
+	pg.w = &w, pg.names = &all.names.names, pg.snaps = snaps,
+	pg.base = base.path ? &base : NULL, pg.n = n, pg.src = &src;
 	write_page(f, &pg);
 	free_sources(&src);
 	if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
@@ -1023,7 +795,7 @@ int cmd_web(int argc, char **argv)
 	free(snaps);
 	if (base.path)
 		free_snap(&base);
-	free_trie(&w);
+	trie_free(&w);
 	store_free(&all);
 	return 0;
 }

@@ -271,6 +271,19 @@ EOF
 	"$HP" web --nodefraction=2 "$WORK/big.pb.gz" -o "$WORK/x.html" 2>"$WORK/err"
 	rc=$?
 	check "--nodefraction=2: status 2 ($(head -c 80 "$WORK/err"))" test "$rc" = 2
+	# heapprof flame merges frames narrower than --minwidth (1 px of 1200)
+	# into grey (trimmed) frames and says so; the widths still add up.
+	"$HP" flame --sample-index=inuse_space "$WORK/big.pb.gz" -o "$WORK/big.svg"
+	note=$(grep -o '<text id="trimmed"[^<]*' "$WORK/big.svg" | sed 's/.*>//')
+	check "flame: the picture says what was merged ($note)" \
+		grep -q '^[1-9][0-9]* frames narrower than 1 px merged into grey (trimmed) frames' <<<"$note"
+	check "flame: main is the whole width, 100.00%" grep -q '<title>main ([^,]*, 100.00%)</title>' "$WORK/big.svg"
+	roots=$(grep -o 'data-w="[0-9.]*" data-d="1"' "$WORK/big.svg" | cut -d'"' -f2 | awk '{ s += $1 } END { printf "%.0f", s }')
+	check "flame: the frames over main fill its 1200 px ($roots)" test "$roots" = 1200
+	fsize=$(wc -c <"$WORK/big.svg")
+	"$HP" flame --minwidth=0 --sample-index=inuse_space "$WORK/big.pb.gz" -o "$WORK/whole.svg"
+	check "flame --minwidth=0: every frame, no note; $fsize bytes trimmed, $(wc -c <"$WORK/whole.svg") whole" \
+		eval '! grep -q "id=\"trimmed\"" "$WORK/whole.svg" && test "$fsize" -lt "$(wc -c <"$WORK/whole.svg")"'
 	# The timeline of every stack: nothing trimmed.
 	"$HP" web --nodefraction=0 --edgefraction=0 "$WORK/big.pb.gz" "$WORK/big2.pb.gz" -o "$WORK/big2.html"
 	size2=$(wc -c <"$WORK/big2.html")
