@@ -42,9 +42,10 @@ profile() {
 median() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # measure LABEL COMMAND...: REPS runs (N with N=... before LABEL); prints a
-# table row: LABEL, the median wall seconds, the median peak RSS in MiB.
+# table row: LABEL, the median wall seconds, the median CPU seconds (user +
+# system: steadier than wall on a shared machine), the median peak RSS in MiB.
 measure() {
-	local n=$reps label t=() m=()
+	local n=$reps label t=() c=() m=()
 	case $1 in N=*) n=${1#N=}; shift ;; esac
 	label=$1
 	shift
@@ -53,10 +54,43 @@ measure() {
 			echo "$label failed: $(tail -1 "$WORK/err")" >&2
 		t+=("$(awk -F': ' '/Elapsed \(wall/ { n = split($2, a, ":"); s = 0
 			for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$WORK/time")")
+		c+=("$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$WORK/time")")
 		m+=("$(awk -F': ' '/Maximum resident/ { printf "%.1f", $2 / 1024 }' "$WORK/time")")
 	done
-	printf '| %s | %s | %s |\n' "$label" \
-		"$(printf '%s\n' "${t[@]}" | median)" "$(printf '%s\n' "${m[@]}" | median)"
+	printf '| %s | %s | %s | %s |\n' "$label" \
+		"$(printf '%s\n' "${t[@]}" | median)" "$(printf '%s\n' "${c[@]}" | median)" \
+		"$(printf '%s\n' "${m[@]}" | median)"
+}
+
+# total_of OUTPUT: the "of X total" of pprof's "Showing nodes accounting for" line.
+total_of() { sed -n 's/.* of \(.*\) total$/\1/p' "$1" | head -1; }
+
+# agree N: do heapprof and go tool pprof print the same totals? The default
+# sample type from the runs just measured; at N <= 10^5 also every type,
+# and diff against -base (pprof takes minutes a run at 2^20).
+agree() {
+	local bad=0 checked=0 t h g
+	"$H" top "$A" >"$WORK/h" 2>&1
+	h=$(total_of "$WORK/h") g=$(total_of "$WORK/out")
+	checked=1
+	[ -n "$h" ] && [ "$h" = "$g" ] || { bad=1; echo "top: heapprof $h, pprof $g" >&2; }
+	if [ "$1" -le 100000 ]; then
+		for t in alloc_objects alloc_space inuse_objects inuse_space; do
+			"$H" top --sample-index=$t "$A" >"$WORK/h" 2>&1
+			"$GO" tool pprof -top -sample_index=$t "$A" >"$WORK/g" 2>/dev/null
+			h=$(total_of "$WORK/h") g=$(total_of "$WORK/g")
+			checked=$((checked + 1))
+			[ -n "$h" ] && [ "$h" = "$g" ] || { bad=1; echo "top $t: heapprof $h, pprof $g" >&2; }
+		done
+		"$H" diff "$B" "$A" >"$WORK/h" 2>&1
+		"$GO" tool pprof -top -base "$B" "$A" >"$WORK/g" 2>/dev/null
+		h=$(total_of "$WORK/h") g=$(total_of "$WORK/g")
+		checked=$((checked + 1))
+		[ -n "$h" ] && [ "$h" = "$g" ] || { bad=1; echo "diff: heapprof $h, pprof $g" >&2; }
+	fi
+	echo
+	[ "$bad" = 0 ] && echo "go tool pprof prints the same totals ($checked compared)." ||
+		echo "go tool pprof DISAGREES on a total (above)."
 }
 
 echo "Reader benchmark: medians of $reps runs (web, pprof: ${slow_reps:-$reps}); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -66,16 +100,17 @@ for n in $sizes; do
 	echo
 	echo "$n stacks, 26 frames ($(stat -c %s "$WORK/a.pb.gz") bytes gzipped):"
 	echo
-	echo "| command | wall s | peak RSS MiB |"
-	echo "| --- | --- | --- |"
+	echo "| command | wall s | CPU s | peak RSS MiB |"
+	echo "| --- | --- | --- | --- |"
 	H=$HEAPPROF_BIN A=$WORK/a.pb.gz B=$WORK/b.pb.gz
 	measure "heapprof top" "$H" top "$A"
 	measure "heapprof peek" "$H" peek 'flat_a' "$A"
 	measure "heapprof list" "$H" list 'flat_leaf' "$A"
 	measure "heapprof diff" "$H" diff "$B" "$A"
 	measure "heapprof flame" "$H" flame -o "$WORK/f.svg" "$A"
-	echo "|   (SVG: $(stat -c %s "$WORK/f.svg" 2>/dev/null) bytes) | | |"
+	echo "|   (SVG: $(stat -c %s "$WORK/f.svg" 2>/dev/null) bytes) | | | |"
 	measure N="${slow_reps:-$reps}" "heapprof web" "$H" web -o "$WORK/w.html" "$A"
-	echo "|   (page: $(stat -c %s "$WORK/w.html" 2>/dev/null) bytes) | | |"
+	echo "|   (page: $(stat -c %s "$WORK/w.html" 2>/dev/null) bytes) | | | |"
 	[ -n "$GO" ] && measure N="${slow_reps:-$reps}" "go tool pprof -top" "$GO" tool pprof -top "$A"
+	[ -n "$GO" ] && agree "$n"
 done

@@ -19,60 +19,38 @@
 #define FRAME_H 17
 #define PAD_TOP 56
 #define PAD_BOT 30
-#define MIN_W   0.1 /* frames narrower than this many pixels are not drawn */
+#define MIN_W   1.0 /* --minwidth's default: narrower frames are merged */
 
-typedef struct node {
-	char *name;
-	double width; /* sum of |value| of the stacks through this frame */
-	double net;   /* sum of value (the change, with --base) */
-	struct node *child, *next;
-} node_t;
+/*
+ * The stacks as a trie (trie.c) cut at the narrowest frame drawn, and per
+ * node its width (sum of |value| of the stacks through it), net value (the
+ * change, with --base), name and children. Node -1 is the root, "all".
+ */
+typedef struct {
+	trie_t t;
+	const stacks_t *st;
+	double *width, *net;
+	int32_t *child, *next; /* first child, next sibling; -1: none */
+	int32_t first;         /* the first root frame */
+	double total, rootnet;
+} tree_t;
 
-static node_t *new_node(const char *name, size_t len)
+static const char *node_name(const tree_t *tr, int32_t n)
 {
-	node_t *n = calloc(1, sizeof(*n));
-	if (!n || !(n->name = strndup(name, len)))
-		die("out of memory");
-	return n;
+	return n < 0 ? "all" : tr->st->names.s[tr->t.fname[tr->t.func[n]]];
 }
 
-/* Adds a stack (key: leaf first, each name followed by '\n') under root. */
-static void add_stack(node_t *root, const char *key, double v)
+static double node_width(const tree_t *tr, int32_t n)
 {
-	const char *names[4096];
-	size_t lens[4096], depth = 0;
-	for (const char *p = key; *p && depth < 4096;) {
-		const char *nl = strchr(p, '\n');
-		names[depth] = p;
-		lens[depth++] = (size_t)(nl - p);
-		p = nl + 1;
-	}
-	double a = fabs(v);
-	root->width += a;
-	root->net += v;
-	node_t *cur = root;
-	for (size_t i = depth; i-- > 0;) { /* root first */
-		node_t *c = cur->child;
-		while (c && (strlen(c->name) != lens[i] ||
-		             strncmp(c->name, names[i], lens[i])))
-			c = c->next;
-		if (!c) {
-			c = new_node(names[i], lens[i]);
-			c->next = cur->child;
-			cur->child = c;
-		}
-		c->width += a;
-		c->net += v;
-		cur = c;
-	}
+	return n < 0 ? tr->total : tr->width[n];
 }
 
-static int max_depth(const node_t *n, double scale)
+static int max_depth(const tree_t *tr, int32_t n, double scale)
 {
 	int d = 0;
-	for (const node_t *c = n->child; c; c = c->next)
-		if (c->width * scale >= MIN_W) {
-			int k = max_depth(c, scale);
+	for (int32_t c = n < 0 ? tr->first : tr->child[n]; c >= 0; c = tr->next[c])
+		if (tr->width[c] * scale >= MIN_W / 2) {
+			int k = max_depth(tr, c, scale);
 			if (k > d)
 				d = k;
 		}
@@ -102,15 +80,20 @@ static void xml(FILE *f, const char *s)
 	}
 }
 
-static void colour(char *buf, size_t len, const node_t *n, bool diff)
+static void colour(char *buf, size_t len, const tree_t *tr, int32_t n, bool diff)
 {
+	double width = node_width(tr, n), net = n < 0 ? tr->rootnet : tr->net[n];
+	if (n >= 0 && tr->t.fname[tr->t.func[n]] == tr->t.trimmed) {
+		snprintf(buf, len, "rgb(190,190,190)");
+		return;
+	}
 	if (diff) {
 		/* Saturation grows with the share of the change that is net. */
-		double k = n->width > 0 ? fabs(n->net) / n->width : 0;
+		double k = width > 0 ? fabs(net) / width : 0;
 		int light = 235 - (int)(150 * k);
-		if (n->net > 0)
+		if (net > 0)
 			snprintf(buf, len, "rgb(230,%d,%d)", light, light);
-		else if (n->net < 0)
+		else if (net < 0)
 			snprintf(buf, len, "rgb(%d,%d,230)", light,
 			         light + 10 > 255 ? 255 : light + 10);
 		else
@@ -118,7 +101,7 @@ static void colour(char *buf, size_t len, const node_t *n, bool diff)
 		return;
 	}
 	/* Warm colours, the same for a function wherever it appears. */
-	uint64_t h = hp_hash_str(n->name);
+	uint64_t h = hp_hash_str(node_name(tr, n));
 	snprintf(buf, len, "rgb(%u,%u,%u)", 205 + (unsigned)(h % 50),
 	         80 + (unsigned)((h >> 8) % 130), 40 + (unsigned)((h >> 16) % 40));
 }
@@ -131,46 +114,45 @@ typedef struct {
 	const char *unit;
 } draw_t;
 
-static void draw(const draw_t *d, const node_t *n, double x, int depth)
+static void draw(const draw_t *d, const tree_t *tr, int32_t n, double x, int depth)
 {
-	double w = n->width * d->scale;
-	if (w < MIN_W)
-		return;
+	double w = tr->width[n] * d->scale, net = tr->net[n];
+	if (w < MIN_W / 2)
+		return; /* only a (trimmed) frame of next to nothing */
 	int y = d->height - PAD_BOT - (depth + 1) * FRAME_H;
-	char fill[48], val[32], net[32];
-	colour(fill, sizeof(fill), n, d->diff);
-	fmt_value(val, sizeof(val), d->diff ? n->net : n->width, d->unit);
+	char fill[48], val[32], nets[32];
+	colour(fill, sizeof(fill), tr, n, d->diff);
+	fmt_value(val, sizeof(val), d->diff ? net : tr->width[n], d->unit);
 	fprintf(d->f,
 	        "<g class=\"f\" data-x=\"%.3f\" data-w=\"%.3f\" data-d=\"%d\"><title>", x,
 	        w, depth);
-	xml(d->f, n->name);
+	xml(d->f, node_name(tr, n));
 	if (d->diff) {
-		fmt_value(net, sizeof(net), n->width, d->unit);
+		fmt_value(nets, sizeof(nets), tr->width[n], d->unit);
 		fprintf(d->f, " (%s%s, %.2f%% of all change; %s changed in all)</title>",
-		        n->net > 0 ? "+" : "", val, 100 * n->width / d->total, net);
+		        net > 0 ? "+" : "", val, 100 * tr->width[n] / d->total, nets);
 	} else {
-		fprintf(d->f, " (%s, %.2f%%)</title>", val, 100 * n->width / d->total);
+		fprintf(d->f, " (%s, %.2f%%)</title>", val,
+		        100 * tr->width[n] / d->total);
 	}
 	fprintf(d->f,
 	        "<rect x=\"%.3f\" y=\"%d\" width=\"%.3f\" height=\"%d\" fill=\"%s\" "
 	        "rx=\"2\"/>",
 	        x, y, w, FRAME_H - 1, fill);
 	fprintf(d->f, "<text x=\"%.3f\" y=\"%d\"></text></g>\n", x + 3, y + FRAME_H - 5);
-	for (const node_t *c = n->child; c; c = c->next) {
-		draw(d, c, x, depth + 1);
-		x += c->width * d->scale;
+	for (int32_t c = tr->child[n]; c >= 0; c = tr->next[c]) {
+		draw(d, tr, c, x, depth + 1);
+		x += tr->width[c] * d->scale;
 	}
 }
 
-static void free_tree(node_t *n)
+static void free_tree(tree_t *tr)
 {
-	while (n) {
-		node_t *next = n->next;
-		free_tree(n->child);
-		free(n->name);
-		free(n);
-		n = next;
-	}
+	trie_free(&tr->t);
+	free(tr->width);
+	free(tr->net);
+	free(tr->child);
+	free(tr->next);
 }
 
 /* Hover fills the details line; click zooms; labels are fitted to widths. */
@@ -213,33 +195,69 @@ static void usage_flame(FILE *f)
 	           "function, value and percentage, click to zoom, click the background "
 	           "to reset.\n"
 	           "With --base, frames are sized by how much they changed: red grew, "
-	           "blue shrank.\n");
+	           "blue shrank.\n"
+	           "  --minwidth PX        merge frames narrower than PX pixels into "
+	           "grey (trimmed)\n"
+	           "                       frames, said in the picture (default 1; 0: "
+	           "draw all)\n");
 	usage_reading(f);
 }
 
-/* The merged stacks as a tree of frames under a root named "all". */
-static node_t *build_tree(const stacks_t *stacks)
+/*
+ * The merged stacks as a trie cut at minwidth pixels of WIDTH, with each
+ * node's width and net value summed from its stacks up.
+ */
+static void build_tree(tree_t *tr, stacks_t *st, double minwidth)
 {
-	node_t *root = new_node("all", 3);
-	char *key = NULL;
-	size_t cap = 0;
-	for (size_t i = 0; i < stacks->n; i++)
-		if (stacks->value[i] != 0)
-			add_stack(root, stacks_key(stacks, i, &key, &cap),
-			          stacks->value[i]);
-	free(key);
-	return root;
+	memset(tr, 0, sizeof(*tr));
+	tr->st = st;
+	double total = stacks_total(st);
+	trie_src_t src = {.frames = st->frames,
+	                  .off = st->off,
+	                  .val = st->value,
+	                  .total = &total,
+	                  .n = st->n,
+	                  .nt = 1,
+	                  .ncols = 1};
+	uint32_t trimmed = stacks_name(st, "(trimmed)");
+	trie_build(&tr->t, &src, st->names.n, trimmed, minwidth / WIDTH);
+	tr->t.s = NULL; /* src was for the building only */
+	size_t nn = tr->t.nnodes;
+	tr->width = calloc(nn + 1, sizeof(double));
+	tr->net = calloc(nn + 1, sizeof(double));
+	tr->child = malloc((nn + 1) * sizeof(int32_t));
+	tr->next = malloc((nn + 1) * sizeof(int32_t));
+	if (!tr->width || !tr->net || !tr->child || !tr->next)
+		die("out of memory");
+	tr->total = total;
+	tr->first = -1;
+	for (size_t i = 0; i < nn; i++)
+		tr->child[i] = -1;
+	for (size_t i = 0; i < tr->t.nstacks; i++) {
+		uint32_t n = tr->t.stack_node[i];
+		tr->rootnet += tr->t.sval[i];
+		if (n != UINT32_MAX)
+			tr->width[n] += tr->t.sabs[i], tr->net[n] += tr->t.sval[i];
+	}
+	for (size_t i = nn; i-- > 0;) { /* children after their parents */
+		uint32_t up = tr->t.up[i];
+		int32_t *head = up ? &tr->child[up - 1] : &tr->first;
+		if (up)
+			tr->width[up - 1] += tr->width[i], tr->net[up - 1] += tr->net[i];
+		tr->next[i] = *head;
+		*head = (int32_t)i;
+	}
 }
 
 /* The scale that fits the tree in WIDTH pixels, and the height it then takes. */
-static draw_t layout(const input_t *in, const node_t *root)
+static draw_t layout(const input_t *in, const tree_t *tr)
 {
 	const pp_profile_t *p = in->profile;
 	draw_t d = {.diff = in->base != NULL || in->diff_base != NULL,
 	            .unit = pp_str(p, p->sample_type[in->vi]->unit),
-	            .total = root->width > 0 ? root->width : 1};
+	            .total = tr->total > 0 ? tr->total : 1};
 	d.scale = WIDTH / d.total;
-	int depth = root->width > 0 ? max_depth(root, d.scale) : 1;
+	int depth = tr->total > 0 ? max_depth(tr, -1, d.scale) : 1;
 	d.height = PAD_TOP + depth * FRAME_H + PAD_BOT;
 	return d;
 }
@@ -266,14 +284,14 @@ static void svg_prologue(const draw_t *d)
 }
 
 /* The title, the file(s) and total under it, the reset link, the details line. */
-static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
-                         const char *title)
+static void svg_headings(const draw_t *d, const input_t *in, const tree_t *tr,
+                         const char *title, double minwidth)
 {
 	FILE *f = d->f;
 	const pp_profile_t *p = in->profile;
 	const char *type = pp_str(p, p->sample_type[in->vi]->type);
 	char total[32];
-	fmt_value(total, sizeof(total), d->diff ? root->net : root->width, d->unit);
+	fmt_value(total, sizeof(total), d->diff ? tr->rootnet : tr->total, d->unit);
 	fprintf(f, "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">",
 	        WIDTH / 2);
 	if (title)
@@ -290,7 +308,15 @@ static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
 		fputs(" minus ", f);
 		xml(f, in->base ? in->base : in->diff_base);
 	}
-	fprintf(f, " — total %s%s</text>\n", d->diff && root->net > 0 ? "+" : "", total);
+	fprintf(f, " — total %s%s</text>\n", d->diff && tr->rootnet > 0 ? "+" : "",
+	        total);
+	if (tr->t.dropped)
+		fprintf(f,
+		        "<text id=\"trimmed\" x=\"%.0f\" y=\"%d\" text-anchor=\"end\" "
+		        "fill=\"#555\">%zu frames narrower than %g px merged into grey "
+		        "(trimmed) frames; totals exact; --minwidth=0 draws every "
+		        "frame</text>\n",
+		        WIDTH - 10, d->height - 10, tr->t.dropped, minwidth);
 	fprintf(
 	    f,
 	    "<text id=\"reset\" x=\"10\" y=\"22\" fill=\"#36c\" style=\"cursor:pointer\">"
@@ -298,35 +324,50 @@ static void svg_headings(const draw_t *d, const input_t *in, const node_t *root,
 	fprintf(f, "<text id=\"details\" x=\"10\" y=\"%d\"> </text>\n", d->height - 10);
 }
 
+static bool parse_width(const char *arg, void *dst)
+{
+	char *end;
+	double x = strtod(arg, &end);
+	*(double *)dst = x;
+	return *arg && !*end && x >= 0 && x <= WIDTH;
+}
+
 int cmd_flame(int argc, char **argv)
 {
-	input_t in = {.cmd = argv[0], .keep = true};
+	input_t in = {.cmd = argv[0], .keep = true, .unmerged = true};
 	const char *outpath = NULL, *title = NULL;
-	opt_t opts[MAX_READING_OPTS + 3] = {0};
+	double minwidth = MIN_W;
+	opt_t opts[MAX_READING_OPTS + 4] = {0};
 	size_t n = reading_options(opts, &in);
 	opts[n++] = (opt_t){.name = "title", .has_arg = true, .dst = &title};
+	opts[n++] = (opt_t){.name = "minwidth",
+	                    .has_arg = true,
+	                    .dst = &minwidth,
+	                    .parse = parse_width,
+	                    .expected = "pixels from 0 to 1200"};
 	opts[n++] = (opt_t)OPT_OUTPUT(&outpath);
 	const cmdline_t cmd = {opts, usage_flame, 1, -1};
 	int first = parse_options(argc, argv, &cmd);
 	in.paths = argv + first;
 	in.npaths = argc - first;
 	load_input(&in);
-	node_t *root = build_tree(&in.stacks);
-	draw_t d = layout(&in, root);
+	tree_t tr;
+	build_tree(&tr, &in.stacks, minwidth);
+	draw_t d = layout(&in, &tr);
 	d.f = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
 	if (!d.f)
 		die("%s: cannot write: %s", outpath, strerror(errno));
 	svg_prologue(&d);
-	svg_headings(&d, &in, root, title);
+	svg_headings(&d, &in, &tr, title, minwidth);
 	double x = 0;
-	for (const node_t *ch = root->child; ch; ch = ch->next) {
-		draw(&d, ch, x, 0);
-		x += ch->width * d.scale;
+	for (int32_t c = tr.first; c >= 0; c = tr.next[c]) {
+		draw(&d, &tr, c, x, 0);
+		x += tr.width[c] * d.scale;
 	}
 	fputs("</svg>\n", d.f);
 	if (d.f != stdout && fclose(d.f) != 0)
 		die("%s: write error: %s", outpath, strerror(errno));
-	free_tree(root);
+	free_tree(&tr);
 	free_input(&in);
 	return 0;
 }

@@ -15,6 +15,7 @@
  *   stacks.c     stacks of names, merged or summed; by_function's rows
  *   header.c     pprof's lines above a report's rows
  *   source.c     source lines and their values (list, web)
+ *   trie.c       samples as a trie of frames, trimmed (web, flame)
  *   records.c    the records profiled processes publish (snapshot, ps)
  *   write.c      a profile written gzipped (merge, symbolize)
  * and one file per subcommand, named after it: info.c, top.c (top and
@@ -246,13 +247,29 @@ typedef struct {
 	double *value;    /* by stack */
 	uint64_t *hash;   /* by stack: of its names */
 	size_t n, cap, capoff, capframes; /* stacks; room */
-	ix64_t index; /* over hash; stacks.c probes and compares itself */
+	ix64_t index;  /* over hash; stacks.c probes and compares itself */
+	bool unmerged; /* kept, but never merged (no hash): values of one sign */
+	/* not kept, but merged for the total (stacks_merge_totals): by hashes */
+	bool merge_totals;
+	struct merged_hash {
+		uint64_t a, b; /* two hashes of its names */
+		double v;
+	} * h;            /* by merged stack */
+	uint32_t *hslots; /* index + 1 by a, open addressing */
+	size_t nh, caph, nhslots;
 	sums_t sums;
 	bool summed; /* kept: sums are up to date */
 } stacks_t;
 
 void stacks_init(stacks_t *t, bool keep);
 void stacks_keep(stacks_t *t);
+/*
+ * Stacks of both signs may meet, but the report only sums them per function
+ * and call (linear: merging first changes nothing) and needs the total of
+ * |value| over merged stacks: merge them for that alone, by hashes of their
+ * names (an empty t only; stacks.c says how unlikely a false merge is).
+ */
+void stacks_merge_totals(stacks_t *t);
 void stacks_free(stacks_t *t);
 uint32_t stacks_name(stacks_t *t, const char *name); /* its index, added if new */
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v); /* root first */
@@ -272,6 +289,57 @@ void stacks_to_table(const stacks_t *t, table_t *merged);
  */
 void add_stacks(stacks_t *stacks, const pp_profile_t *p, const pp_samples_t *ss, int vi,
                 double sign, const filter_t *f);
+
+/*
+ * The same walk for a report that wants every sample type at once: calls fn
+ * with each sample's names (root first) and its values (one per sample type),
+ * for every sample with a nonzero value that f keeps. Names go into out's table.
+ */
+typedef void stack_fn(void *arg, const uint32_t *names, size_t n, const double *values);
+void each_stack(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss,
+                const filter_t *f, stack_fn *fn, void *arg);
+
+/*
+ * Samples as trie.c reads them: sample i has the names frames[off[i] ..
+ * off[i + 1]) (root first), belongs to profile prof[i] (NULL: all to 0) and
+ * has nt values val[i * nt ...]. A column is a profile and a type, prof * nt
+ * + t; total[column] is its sum |v|.
+ */
+typedef struct {
+	uint32_t *frames;
+	size_t *off;
+	uint32_t *prof;
+	double *val, *total;
+	size_t n, nt, ncols;
+} trie_src_t;
+
+/*
+ * The samples as a trie of frames, root first, trimmed as pprof trims its
+ * graph: a node whose width (sum |v|) is under cut of the total in every
+ * column is dropped, and what it and its siblings so dropped held goes to
+ * one child of their parent named trimmed (a name index). A stack is where
+ * samples end: at a node, or at a trimmed node; its values are by column.
+ * Functions are the names the nodes use, numbered as they first come.
+ */
+typedef struct {
+	const trie_src_t *s;
+	double cut;
+	uint32_t *up, *func;  /* by node: parent + 1 (0: a root), function */
+	uint32_t *stack_node; /* by stack: its node, UINT32_MAX for an empty stack */
+	double *sval, *sabs;  /* by stack: ncols values; and the sums of their |v| */
+	uint32_t *fmap;       /* by name: function + 1 */
+	uint32_t *fname;      /* by function: its name */
+	uint32_t trimmed;     /* the name of the trimmed nodes */
+	size_t nnodes, nstacks, nfuncs, dropped; /* dropped: nodes merged */
+	size_t capn, caps, capsv, capfn;
+	/* trie.c's: a hash by name (nslots, current where hgen is gen), room */
+	uint32_t *hname, *hgroup, *hgen, gen, *slot, *tmp;
+	size_t nslots, capslot, captmp, capcount;
+	size_t *count;
+} trie_t;
+void trie_build(trie_t *w, const trie_src_t *s, size_t nnames, uint32_t trimmed,
+                double cut);
+void trie_free(trie_t *w);
 
 /* Per function flat/cum from merged stacks (rows: table of row_t). Returns sum |v|. */
 typedef struct {
@@ -297,6 +365,8 @@ typedef struct input {
 	const char *cmd; /* the command, for messages */
 	bool keep;       /* the report prints stacks: keep them (stacks_t) */
 	bool edges;      /* the report sums calls (peek) */
+	bool unmerged;   /* keep, but merging is not needed where values have one sign
+	                    (flame) */
 	filter_t filter;
 	pp_profile_t *profile; /* the first one: sample types, units */
 	int vi;

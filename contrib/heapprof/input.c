@@ -84,9 +84,10 @@ static void add_file(input_t *in, const char *path, double sign, stacks_t *all)
 	}
 	if (has_negative(&ss, in->vi)) {
 		/* values of both signs: stacks must be merged before |v| is summed */
-		stacks_keep(&in->stacks);
+		in->stacks.unmerged = false;
+		stacks_merge_totals(&in->stacks);
 		if (all)
-			stacks_keep(all);
+			stacks_merge_totals(all);
 	}
 	add_stacks(&in->stacks, p, &ss, in->vi, sign, &in->filter);
 	if (all)
@@ -102,12 +103,20 @@ void load_input(input_t *in)
 		die("--base and --diff-base cannot be combined");
 	filter_compile(&in->filter, in->cmd ? in->cmd : "");
 	/* Several profiles or a base: stacks of both signs may meet. */
-	bool keep = in->keep || in->npaths > 1 || in->base || in->diff_base;
-	stacks_init(&in->stacks, keep);
+	bool merge = in->npaths > 1 || in->base || in->diff_base;
+	stacks_init(&in->stacks, in->keep);
+	if (merge)
+		stacks_merge_totals(&in->stacks);
 	in->stacks.sums.edges = in->edges;
+	/* one profile, no base: every value has one sign unless add_file finds otherwise
+	 */
+	in->stacks.unmerged =
+	    in->unmerged && in->npaths <= 1 && !in->base && !in->diff_base;
 	stacks_t all, *pall = NULL;
 	if (filter_active(&in->filter)) {
-		stacks_init(&all, keep);
+		stacks_init(&all, in->keep);
+		if (merge)
+			stacks_merge_totals(&all);
 		pall = &all;
 	}
 	if (in->npaths > 0)
@@ -119,7 +128,8 @@ void load_input(input_t *in)
 	if (base && in->diff_base) {
 		/* pprof's diff_base: percentages of the base's own total. */
 		stacks_t b;
-		stacks_init(&b, true);
+		stacks_init(&b, false);
+		stacks_merge_totals(&b);
 		add_file(in, base, -1, &b);
 		in->total = stacks_total(&b);
 		stacks_free(&b);

@@ -369,33 +369,73 @@ static size_t sample_names(const index_t *x, const frames_t *fr, const pp_sample
 	return x->f && nn == 0 ? SIZE_MAX : nn;
 }
 
+/* What walking a profile's samples as stacks of names needs. */
+typedef struct {
+	index_t x;
+	frames_t fr;
+	scratch_t sc;
+	pp_samples_t own;
+	const pp_samples_t *ss;
+} walk_t;
+
+static void walk_begin(walk_t *w, stacks_t *out, const pp_profile_t *p,
+                       const pp_samples_t *ss, const filter_t *f)
+{
+	memset(w, 0, sizeof(*w));
+	if (!ss) {
+		if (!pp_samples_from_profile(p, &w->own))
+			die("out of memory");
+		ss = &w->own;
+	}
+	w->ss = ss;
+	build_index(&w->x, p, f);
+	build_frames(&w->x, out, &w->fr);
+}
+
+static void walk_end(walk_t *w)
+{
+	free(w->sc.pos);
+	free(w->sc.names);
+	free(w->fr.names);
+	free(w->fr.off);
+	free_index(&w->x);
+	if (w->ss == &w->own)
+		pp_samples_free(&w->own);
+}
+
 void add_stacks(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss, int vi,
                 double sign, const filter_t *f)
 {
-	pp_samples_t own;
-	if (!ss) {
-		if (!pp_samples_from_profile(p, &own))
-			die("out of memory");
-		ss = &own;
-	}
-	index_t x;
-	build_index(&x, p, f);
-	frames_t fr;
-	build_frames(&x, out, &fr);
-	scratch_t sc = {0};
+	walk_t w;
+	walk_begin(&w, out, p, ss, f);
+	ss = w.ss;
 	for (size_t i = 0; i < ss->n; i++) {
 		double v = sign * ss->values[i * ss->nvalues + (size_t)vi];
 		if (v == 0)
 			continue;
-		size_t n = sample_names(&x, &fr, ss, i, &sc);
+		size_t n = sample_names(&w.x, &w.fr, ss, i, &w.sc);
 		if (n != SIZE_MAX)
-			stacks_add(out, sc.names, n, v);
+			stacks_add(out, w.sc.names, n, v);
 	}
-	free(sc.pos);
-	free(sc.names);
-	free(fr.names);
-	free(fr.off);
-	free_index(&x);
-	if (ss == &own)
-		pp_samples_free(&own);
+	walk_end(&w);
+}
+
+void each_stack(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss,
+                const filter_t *f, stack_fn *fn, void *arg)
+{
+	walk_t w;
+	walk_begin(&w, out, p, ss, f);
+	ss = w.ss;
+	for (size_t i = 0; i < ss->n; i++) {
+		const double *v = ss->values + i * ss->nvalues;
+		size_t k = 0;
+		while (k < ss->nvalues && !v[k])
+			k++;
+		if (k == ss->nvalues)
+			continue; /* nothing in any sample type */
+		size_t n = sample_names(&w.x, &w.fr, ss, i, &w.sc);
+		if (n != SIZE_MAX)
+			fn(arg, w.sc.names, n, v);
+	}
+	walk_end(&w);
 }

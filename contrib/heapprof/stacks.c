@@ -45,6 +45,8 @@ void stacks_free(stacks_t *t)
 	free(s->live);
 	free(s->stamp);
 	ix64_free(&s->pix);
+	free(t->h);
+	free(t->hslots);
 	free(s->pairs);
 	free(s->weight);
 	free(s->pstamp);
@@ -166,10 +168,88 @@ static size_t stack_of(stacks_t *t, const uint32_t *names, size_t n)
 	return t->n++;
 }
 
+/* Two 64-bit hashes of names at once, by different multipliers, mixed. */
+static void hash_names2(const uint32_t *names, size_t n, uint64_t *a, uint64_t *b)
+{
+	uint64_t x = n, y = ~(uint64_t)n;
+	for (size_t i = 0; i < n; i++) {
+		x = (x ^ names[i]) * 0x100000001b3ull;
+		y = (y + names[i]) * 0x9e3779b97f4a7c15ull;
+	}
+	*a = hp_mix64(x);
+	*b = hp_mix64(y ^ (x >> 32));
+}
+
+/* Twice the slots for the merged stacks' hashes (1024 at first). */
+static void total_rehash(stacks_t *t)
+{
+	size_t ns = t->nhslots ? t->nhslots * 2 : 1024;
+	uint32_t *slots = calloc(ns, sizeof(*slots));
+	if (!slots)
+		die("out of memory");
+	for (size_t i = 0; i < t->nh; i++) {
+		size_t at = t->h[i].a & (ns - 1);
+		while (slots[at])
+			at = (at + 1) & (ns - 1);
+		slots[at] = (uint32_t)i + 1;
+	}
+	free(t->hslots);
+	t->hslots = slots;
+	t->nhslots = ns;
+}
+
+/*
+ * Adds v to the stack of these names among those merged for the total only
+ * (merge_totals): known by two independent 64-bit hashes of the names, not
+ * by the names, which are not kept. Two stacks would have to collide in both
+ * to be merged by mistake: with n stacks, odds of about n^2 / 2^129.
+ */
+static void total_add(stacks_t *t, const uint32_t *names, size_t n, double v)
+{
+	if ((t->nh + 1) * 2 > t->nhslots)
+		total_rehash(t);
+	uint64_t a, b;
+	hash_names2(names, n, &a, &b);
+	size_t mask = t->nhslots - 1, at = a & mask;
+	for (uint32_t i; (i = t->hslots[at]); at = (at + 1) & mask)
+		if (t->h[i - 1].a == a && t->h[i - 1].b == b) {
+			t->h[i - 1].v += v;
+			return;
+		}
+	t->h = grow_or_die(t->h, &t->caph, t->nh + 1, sizeof(*t->h));
+	t->h[t->nh].a = a, t->h[t->nh].b = b, t->h[t->nh].v = v;
+	t->hslots[at] = (uint32_t)++t->nh;
+}
+
+void stacks_merge_totals(stacks_t *t)
+{
+	if (!t->keep && !t->sums.nstacks)
+		t->merge_totals = true;
+}
+
+/* A new kept stack, not merged with any other (unmerged). */
+static void append_stack(stacks_t *t, const uint32_t *names, size_t n, double v)
+{
+	t->value = grow_or_die(t->value, &t->cap, t->n + 1, sizeof(double));
+	t->off = grow_or_die(t->off, &t->capoff, t->n + 2, sizeof(size_t));
+	t->frames =
+	    grow_or_die(t->frames, &t->capframes, t->off[t->n] + n + 1, sizeof(uint32_t));
+	memcpy(t->frames + t->off[t->n], names, n * sizeof(*names));
+	t->off[t->n + 1] = t->off[t->n] + n;
+	t->value[t->n++] = v;
+	t->summed = false;
+}
+
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v)
 {
 	if (!t->keep) {
 		sums_add(&t->sums, t->names.n, names, n, v);
+		if (t->merge_totals && v != 0)
+			total_add(t, names, n, v);
+		return;
+	}
+	if (t->unmerged) {
+		append_stack(t, names, n, v);
 		return;
 	}
 	size_t i = stack_of(t, names, n); /* before reading t->value: it may move */
@@ -186,6 +266,12 @@ void stacks_keep(stacks_t *t)
 
 double stacks_total(const stacks_t *t)
 {
+	if (!t->keep && t->merge_totals) {
+		double total = 0;
+		for (size_t i = 0; i < t->nh; i++)
+			total += fabs(t->h[i].v);
+		return total;
+	}
 	if (!t->keep)
 		return t->sums.total;
 	double total = 0;
@@ -225,7 +311,7 @@ double by_function(stacks_t *t, table_t *rows)
 		r->flat += s->flat[k];
 		r->cum += s->cum[k];
 	}
-	return s->total;
+	return stacks_total(t);
 }
 
 const char *stacks_key(const stacks_t *t, size_t i, char **buf, size_t *cap)

@@ -18,121 +18,87 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * A profile to embed: the file, its profile, and per sample type its merged
- * stacks as (stack number in web_t, value) pairs.
- */
+/* A profile to embed: the file, its profile, its samples as read. */
 typedef struct {
 	const char *path;
 	pp_profile_t *p;
-	size_t *n;      /* n[type]: pairs */
-	size_t **stack; /* stack[type][i]: the stack number of pair i */
-	double **value; /* value[type][i] */
+	pp_samples_t ss;
 } snap_t;
 
 /*
- * Every stack of every profile, numbered once: funcs names the functions,
- * nodes is the trie of frames (root first) whose entries are keyed
- * "parent:func", stacks maps a merged key to its trie node.
+ * Every sample of every profile as names (store_t), one after the other: the
+ * snapshots in time order, then the base. A column is a profile and a sample
+ * type, prof * nt + t.
  */
 typedef struct {
-	table_t funcs, nodes, stacks;
-	size_t *node_parent, *node_func; /* by node: parent + 1 (0: root), function */
-	size_t *stack_node;              /* by stack: its last (leaf) node */
-	size_t cap_nodes, cap_stacks;
-} web_t;
+	trie_src_t d;   /* the samples */
+	stacks_t names; /* their names' table, nothing else */
+	size_t cur;     /* the profile being added */
+	size_t capf, capo, capp, capv;
+} store_t;
 
-typedef struct {
-	char *key;
-} entry_t;
-
-static void *grow(void *a, size_t *cap, size_t n, size_t size)
+static void *grow(void *a, size_t *cap, size_t need, size_t size)
 {
-	if (n < *cap)
-		return a;
-	*cap = *cap ? *cap * 2 : 1024;
-	a = realloc(a, *cap * size);
-	if (!a)
+	static const pp_alloc_t libc = {realloc, free};
+	if (!(a = pp_grow(&libc, a, cap, need, size)))
 		die("out of memory");
 	return a;
 }
 
-/* The trie node of func under parent (parent + 1; 0 for the root). */
-static size_t node_of(web_t *w, size_t parent, size_t func)
+static void store_sample(void *arg, const uint32_t *names, size_t n, const double *v)
 {
-	char k[48];
-	snprintf(k, sizeof(k), "%zu:%zu", parent, func);
-	size_t before = w->nodes.n;
-	entry_t *e = table_lookup(&w->nodes, k);
-	size_t id = (size_t)(e - (entry_t *)w->nodes.items);
-	if (w->nodes.n > before) {
-		size_t cap = w->cap_nodes;
-		w->node_parent = grow(w->node_parent, &cap, id, sizeof(size_t));
-		w->node_func = grow(w->node_func, &w->cap_nodes, id, sizeof(size_t));
-		w->node_parent[id] = parent;
-		w->node_func[id] = func;
+	store_t *s = arg;
+	size_t at = s->d.off[s->d.n];
+	s->d.frames = grow(s->d.frames, &s->capf, at + n + 1, sizeof(uint32_t));
+	s->d.off = grow(s->d.off, &s->capo, s->d.n + 2, sizeof(size_t));
+	s->d.prof = grow(s->d.prof, &s->capp, s->d.n + 1, sizeof(uint32_t));
+	s->d.val = grow(s->d.val, &s->capv, (s->d.n + 1) * s->d.nt, sizeof(double));
+	memcpy(s->d.frames + at, names, n * sizeof(*names));
+	s->d.off[s->d.n + 1] = at + n;
+	s->d.prof[s->d.n] = (uint32_t)s->cur;
+	for (size_t t = 0; t < s->d.nt; t++) {
+		s->d.val[s->d.n * s->d.nt + t] = v[t];
+		s->d.total[s->cur * s->d.nt + t] += fabs(v[t]);
 	}
-	return id;
+	s->d.n++;
 }
 
-/* The number of the stack key (leaf first, names ended by '\n'). */
-static size_t stack_of(web_t *w, const char *key)
+static void store_init(store_t *s, size_t nprof, size_t nt)
 {
-	size_t before = w->stacks.n;
-	entry_t *e = table_lookup(&w->stacks, key);
-	size_t id = (size_t)(e - (entry_t *)w->stacks.items);
-	if (w->stacks.n == before)
-		return id;
-	const char *names[4096];
-	size_t depth = 0;
-	char *k = strdup(key);
-	if (!k)
+	memset(s, 0, sizeof(*s));
+	stacks_init(&s->names, false);
+	s->d.nt = nt;
+	s->d.ncols = nprof * nt;
+	s->d.off = grow(NULL, &s->capo, 1, sizeof(size_t));
+	s->d.off[0] = 0;
+	if (!(s->d.total = calloc(s->d.ncols + 1, sizeof(double))))
 		die("out of memory");
-	for (char *s = k, *nl; *s && depth < 4096; s = nl + 1) {
-		nl = strchr(s, '\n');
-		*nl = '\0';
-		names[depth++] = s;
-	}
-	size_t node = 0; /* parent + 1 */
-	for (size_t i = depth; i-- > 0;) {
-		entry_t *f = table_lookup(&w->funcs, names[i]);
-		node = node_of(w, node, (size_t)(f - (entry_t *)w->funcs.items)) + 1;
-	}
-	free(k);
-	w->stack_node = grow(w->stack_node, &w->cap_stacks, id, sizeof(size_t));
-	w->stack_node[id] = node ? node - 1 : SIZE_MAX;
-	return id;
 }
 
-/* Merges every sample type of s->p by stack and numbers the stacks in w. */
-static void add_snap(web_t *w, snap_t *s)
+/* Room for samples with frames in all, at first: no copies as they come. */
+static void store_reserve(store_t *s, size_t samples, size_t frames)
 {
-	size_t nt = s->p->n_sample_type;
-	s->n = calloc(nt, sizeof(*s->n));
-	s->stack = calloc(nt, sizeof(*s->stack));
-	s->value = calloc(nt, sizeof(*s->value));
-	if (!s->n || !s->stack || !s->value)
-		die("out of memory");
-	for (size_t t = 0; t < nt; t++) {
-		table_t merged;
-		table_init(&merged, sizeof(merged_t));
-		stacks_t st;
-		stacks_init(&st, true);
-		add_stacks(&st, s->p, NULL, (int)t, 1, NULL);
-		stacks_to_table(&st, &merged);
-		stacks_free(&st);
-		s->n[t] = merged.n;
-		s->stack[t] = malloc((merged.n + 1) * sizeof(size_t));
-		s->value[t] = malloc((merged.n + 1) * sizeof(double));
-		if (!s->stack[t] || !s->value[t])
-			die("out of memory");
-		for (size_t i = 0; i < merged.n; i++) {
-			const merged_t *m = (const merged_t *)merged.items + i;
-			s->stack[t][i] = stack_of(w, m->key);
-			s->value[t][i] = m->value;
-		}
-		table_free(&merged);
-	}
+	s->d.frames = grow(s->d.frames, &s->capf, frames + 1, sizeof(uint32_t));
+	s->d.off = grow(s->d.off, &s->capo, samples + 2, sizeof(size_t));
+	s->d.prof = grow(s->d.prof, &s->capp, samples + 1, sizeof(uint32_t));
+	s->d.val = grow(s->d.val, &s->capv, (samples + 1) * s->d.nt, sizeof(double));
+}
+
+/* Adds the samples of profile number prof. */
+static void store_add(store_t *s, snap_t *snap, size_t prof)
+{
+	s->cur = prof;
+	each_stack(&s->names, snap->p, &snap->ss, NULL, store_sample, s);
+}
+
+static void store_free(store_t *s)
+{
+	stacks_free(&s->names);
+	free(s->d.frames);
+	free(s->d.off);
+	free(s->d.prof);
+	free(s->d.val);
+	free(s->d.total);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -164,14 +130,14 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "%.17g", v);
 }
 
-/* The values of s for type t, dense by stack number (nstacks of them). */
-static double *dense_values(const snap_t *s, size_t t, size_t nstacks)
+/* Column c's values, dense by stack number. */
+static double *dense_values(const trie_t *w, size_t c)
 {
-	double *dense = calloc(nstacks + 1, sizeof(double));
+	double *dense = malloc((w->nstacks + 1) * sizeof(double));
 	if (!dense)
 		die("out of memory");
-	for (size_t i = 0; i < s->n[t]; i++)
-		dense[s->stack[t][i]] += s->value[t][i];
+	for (size_t i = 0; i < w->nstacks; i++)
+		dense[i] = w->sval[i * w->s->ncols + c];
 	return dense;
 }
 
@@ -224,49 +190,48 @@ static void json_types(FILE *f, const pp_profile_t *p)
 	fprintf(f, "],\"defaultType\":%d,\n", pp_default_index(p));
 }
 
-/* The tables of w: function names, the trie, each stack's leaf node. */
-static void json_stacks(FILE *f, const web_t *w)
+/* The tables of w: function names, the trie, each stack's node. */
+static void json_stacks(FILE *f, const trie_t *w, const pp_strtab_t *names)
 {
 	fputs("\"funcs\":[", f);
-	for (size_t i = 0; i < w->funcs.n; i++) {
+	for (size_t i = 0; i < w->nfuncs; i++) {
 		if (i)
 			fputc(',', f);
-		json_str(f, w->funcs.keys.s[i]);
+		json_str(f, names->s[w->fname[i]]);
 	}
 	/* parents as the distance back to them (mostly small): id - parent, 0 = root */
 	fputs("],\n\"nodeUp\":[", f);
-	for (size_t i = 0; i < w->nodes.n; i++)
-		fprintf(f, i ? ",%zu" : "%zu",
-		        w->node_parent[i] ? i - (w->node_parent[i] - 1) : 0);
+	for (size_t i = 0; i < w->nnodes; i++)
+		fprintf(f, i ? ",%zu" : "%zu", w->up[i] ? i - (w->up[i] - 1) : 0);
 	fputs("],\n\"nodeFunc\":[", f);
-	for (size_t i = 0; i < w->nodes.n; i++)
-		fprintf(f, i ? ",%zu" : "%zu", w->node_func[i]);
+	for (size_t i = 0; i < w->nnodes; i++)
+		fprintf(f, i ? ",%u" : "%u", w->func[i]);
 	fputs("],\n\"stackNode\":[", f);
-	for (size_t i = 0; i < w->stacks.n; i++) {
+	for (size_t i = 0; i < w->nstacks; i++) {
 		if (i)
 			fputc(',', f);
-		if (w->stack_node[i] == SIZE_MAX)
+		if (w->stack_node[i] == UINT32_MAX)
 			fputs("-1", f);
 		else
-			fprintf(f, "%zu", w->stack_node[i]);
+			fprintf(f, "%u", w->stack_node[i]);
 	}
 	fputs("],\n", f);
 }
 
 /*
- * One profile: {"file":...,"time":ns,"values":[values by type]}; prev (or
+ * Profile k: {"file":...,"time":ns,"values":[values by type]}; prev (or
  * NULL) holds the previous snapshot's values by type, and gets this one's.
  */
-static void json_snap(FILE *f, const web_t *w, const snap_t *s, double **prev)
+static void json_snap(FILE *f, const trie_t *w, const snap_t *s, size_t k, double **prev)
 {
 	fputs("{\"file\":", f);
 	json_str(f, s->path);
 	fprintf(f, ",\"time\":%lld,\"values\":[", (long long)s->p->time_nanos);
-	for (size_t t = 0; t < s->p->n_sample_type; t++) {
-		double *v = dense_values(s, t, w->stacks.n);
+	for (size_t t = 0; t < w->s->nt; t++) {
+		double *v = dense_values(w, k * w->s->nt + t);
 		if (t)
 			fputs(",\n", f);
-		json_values(f, v, prev ? prev[t] : NULL, w->stacks.n);
+		json_values(f, v, prev ? prev[t] : NULL, w->nstacks);
 		if (prev) {
 			free(prev[t]);
 			prev[t] = v;
@@ -277,29 +242,39 @@ static void json_snap(FILE *f, const web_t *w, const snap_t *s, double **prev)
 	fputs("]}", f);
 }
 
+/* What trimming dropped, for the page's notice. */
+static void json_trim(FILE *f, const trie_t *w, double nodefraction, double edgefraction)
+{
+	fputs(",\n\"trim\":{\"nodefraction\":", f);
+	fprintf(f,
+	        "%g,\"edgefraction\":%g,\"dropped\":%zu,\"nodes\":%zu,\"samples\":%zu}",
+	        nodefraction, edgefraction, w->dropped, w->nnodes, w->s->n);
+}
+
 /*
  * The data object's fields but its last ("sources") and closing brace. The
- * snapshots after the first carry only their changes; the base is whole.
+ * snapshots after the first carry only their changes; the base (profile n)
+ * is whole.
  */
-static void json_data(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
-                      const snap_t *base)
+static void json_data(FILE *f, const trie_t *w, const pp_strtab_t *names,
+                      const snap_t *snaps, size_t n, const snap_t *base)
 {
-	size_t nt = snaps[0].p->n_sample_type;
+	size_t nt = w->s->nt;
 	double **prev = calloc(nt, sizeof(*prev));
 	if (!prev)
 		die("out of memory");
 	fputc('{', f);
 	json_types(f, snaps[0].p);
-	json_stacks(f, w);
+	json_stacks(f, w, names);
 	fputs("\"snapshots\":[", f);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputs(",\n", f);
-		json_snap(f, w, &snaps[i], prev);
+		json_snap(f, w, &snaps[i], i, prev);
 	}
 	fputs("],\n\"base\":", f);
 	if (base)
-		json_snap(f, w, base, NULL);
+		json_snap(f, w, base, n, NULL);
 	else
 		fputs("null", f);
 	for (size_t t = 0; t < nt; t++)
@@ -338,46 +313,108 @@ static int cmp_rank(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-/* The rows (row_t) of s minus base for type t; returns their sum |v|. */
-static double rows_of(table_t *rows, const snap_t *s, const snap_t *base, size_t t)
+/*
+ * Flat and cum by name and type (name * nt + t), sample by sample: both are
+ * sums over stacks, so this is the same as merging first.
+ */
+typedef struct {
+	size_t nt, nstacks, cap; /* cap: room by name */
+	double *flat, *cum, sign;
+	size_t *stamp; /* by name: the last stack added to cum */
+} nsums_t;
+
+static void nsums_add(void *arg, const uint32_t *fr, size_t n, const double *v)
 {
-	stacks_t merged;
-	stacks_init(&merged, base != NULL);
-	add_stacks(&merged, s->p, NULL, (int)t, 1, NULL);
-	if (base)
-		add_stacks(&merged, base->p, NULL, (int)t, -1, NULL);
+	nsums_t *ns = arg;
+	size_t nt = ns->nt, stamp = ++ns->nstacks;
+	for (size_t k = 0; k < n; k++)
+		if (fr[k] >= ns->cap) {
+			size_t old = ns->cap,
+			       cap = 2 * old > fr[k] + 1024 ? 2 * old : fr[k] + 1024;
+			ns->flat = realloc(ns->flat, cap * nt * sizeof(double));
+			ns->cum = realloc(ns->cum, cap * nt * sizeof(double));
+			ns->stamp = realloc(ns->stamp, cap * sizeof(size_t));
+			if (!ns->flat || !ns->cum || !ns->stamp)
+				die("out of memory");
+			memset(ns->flat + old * nt, 0, (cap - old) * nt * sizeof(double));
+			memset(ns->cum + old * nt, 0, (cap - old) * nt * sizeof(double));
+			memset(ns->stamp + old, 0, (cap - old) * sizeof(size_t));
+			ns->cap = cap;
+		}
+	for (size_t k = 0; k < n; k++) {
+		if (ns->stamp[fr[k]] == stamp)
+			continue;
+		ns->stamp[fr[k]] = stamp;
+		for (size_t t = 0; t < nt; t++)
+			ns->cum[fr[k] * nt + t] += ns->sign * v[t];
+	}
+	for (size_t t = 0; n && t < nt; t++)
+		ns->flat[fr[n - 1] * nt + t] += ns->sign * v[t];
+}
+
+/* The sums of profile last minus profile base (SIZE_MAX: none) in s. */
+static void name_sums(const store_t *s, size_t last, size_t base, nsums_t *ns)
+{
+	memset(ns, 0, sizeof(*ns));
+	ns->nt = s->d.nt;
+	for (size_t i = 0; i < s->d.n; i++) {
+		if (s->d.prof[i] != last && s->d.prof[i] != base)
+			continue;
+		ns->sign = s->d.prof[i] == last ? 1 : -1;
+		nsums_add(ns, s->d.frames + s->d.off[i], s->d.off[i + 1] - s->d.off[i],
+		          s->d.val + i * s->d.nt);
+	}
+}
+
+static void nsums_free(nsums_t *ns)
+{
+	free(ns->flat);
+	free(ns->cum);
+	free(ns->stamp);
+}
+
+/* Type t's rows (row_t) of the sums name_sums made. */
+static void rows_of(table_t *rows, const pp_strtab_t *names, const nsums_t *ns, size_t t)
+{
 	table_init(rows, sizeof(row_t));
-	double total = by_function(&merged, rows);
-	stacks_free(&merged);
-	return total;
+	for (size_t k = 0; k < names->n && k < ns->cap; k++) {
+		double fl = ns->flat[k * ns->nt + t], cu = ns->cum[k * ns->nt + t];
+		if (fl == 0 && cu == 0)
+			continue;
+		row_t *r = table_lookup(rows, names->s[k]);
+		r->flat += fl;
+		r->cum += cu;
+	}
 }
 
 /* Up to max names of functions with a value, largest cum share first. */
-static char **top_names(const snap_t *s, const snap_t *base, size_t max, size_t *n)
+static char **top_names(const store_t *s, size_t last, size_t base, size_t max, size_t *n)
 {
-	table_t ranks;
-	table_init(&ranks, sizeof(rank_t));
-	for (size_t t = 0; t < s->p->n_sample_type; t++) {
-		table_t rows;
-		double total = rows_of(&rows, s, base, t);
-		for (size_t i = 0; i < rows.n; i++) {
-			const row_t *row = (const row_t *)rows.items + i;
-			rank_t *r = table_lookup(&ranks, row->name);
-			double x = total ? fabs(row->cum) / total : 0;
-			if (x > r->share)
-				r->share = x;
+	nsums_t ns;
+	name_sums(s, last, base, &ns);
+	size_t nn = ns.cap < s->names.names.n ? ns.cap : s->names.names.n, nt = s->d.nt;
+	rank_t *rv = calloc(nn + 1, sizeof(*rv));
+	if (!rv)
+		die("out of memory");
+	for (size_t k = 0; k < nn; k++) {
+		rv[k].key = s->names.names.s[k];
+		for (size_t t = 0; t < nt; t++) {
+			double total = s->d.total[last * nt + t] +
+			               (base != SIZE_MAX ? s->d.total[base * nt + t] : 0);
+			double x = total ? fabs(ns.cum[k * nt + t]) / total : 0;
+			if (x > rv[k].share)
+				rv[k].share = x;
 		}
-		table_free(&rows);
 	}
-	rank_t *rv = ranks.items;
-	qsort(rv, ranks.n, sizeof(*rv), cmp_rank);
+	qsort(rv, nn, sizeof(*rv), cmp_rank);
 	char **names = calloc(max + 1, sizeof(*names));
 	if (!names)
 		die("out of memory");
-	for (*n = 0; *n < max && *n < ranks.n && rv[*n].share > 0; (*n)++)
+	for (*n = 0; *n < max && *n < nn && rv[*n].share > 0; (*n)++)
 		if (!(names[*n] = strdup(rv[*n].key)))
 			die("out of memory");
-	table_free(&ranks);
+	free(rv);
+	nsums_free(&ns);
 	return names;
 }
 
@@ -396,34 +433,52 @@ static bool any_file(const char *name, const void *arg)
 	return true;
 }
 
-/* The routines of the top functions of s minus base, with their lines. */
-static void find_sources(sources_t *src, const snap_t *s, const snap_t *base)
+/*
+ * The routines of the top functions of the last snapshot (snaps[n - 1])
+ * minus the base, with their lines: the samples of those two again, named
+ * by line.
+ */
+static void find_sources(sources_t *src, snap_t *snaps, size_t n, snap_t *base,
+                         const store_t *all)
 {
-	table_t all;
-	table_init(&all, sizeof(routine_t));
-	find_routines(s->p, any_file, NULL, &all);
-	size_t with_files = all.n;
-	table_free(&all);
-	src->nt = s->p->n_sample_type;
+	const snap_t *s = &snaps[n - 1];
+	size_t bi = base ? n : SIZE_MAX;
+	table_t files;
+	table_init(&files, sizeof(routine_t));
+	find_routines(s->p, any_file, NULL, &files);
+	size_t with_files = files.n;
+	table_free(&files);
+	src->nt = all->d.nt;
 	src->nnames = 0;
 	src->names = NULL;
 	src->routines = calloc(src->nt, sizeof(table_t));
 	if (!src->routines)
 		die("out of memory");
 	if (with_files) /* some may have no readable file: twice the room */
-		src->names = top_names(s, base, 2 * SOURCE_FUNCS, &src->nnames);
-	for (size_t t = 0; t < src->nt; t++) {
+		src->names = top_names(all, n - 1, bi, 2 * SOURCE_FUNCS, &src->nnames);
+	for (size_t t = 0; t < src->nt; t++)
 		table_init(&src->routines[t], sizeof(routine_t));
-		if (!src->nnames)
-			continue;
+	if (!src->nnames)
+		return;
+	/* the two profiles again, named by line, summed as they come */
+	stacks_t lines;
+	stacks_init(&lines, false);
+	nsums_t ns = {.nt = all->d.nt, .sign = 1};
+	by_lines = true;
+	each_stack(&lines, snaps[n - 1].p, &snaps[n - 1].ss, NULL, nsums_add, &ns);
+	ns.sign = -1;
+	if (base)
+		each_stack(&lines, base->p, &base->ss, NULL, nsums_add, &ns);
+	by_lines = false;
+	for (size_t t = 0; t < src->nt; t++) {
 		find_routines(s->p, is_candidate, src, &src->routines[t]);
 		table_t rows;
-		by_lines = true;
-		rows_of(&rows, s, base, t);
-		by_lines = false;
+		rows_of(&rows, &lines.names, &ns, t);
 		routine_lines(&src->routines[t], &rows);
 		table_free(&rows);
 	}
+	nsums_free(&ns);
+	stacks_free(&lines);
 }
 
 static void free_sources(sources_t *src)
@@ -583,12 +638,21 @@ static void json_sources(FILE *f, const sources_t *src)
 
 /* ---- the page --------------------------------------------------------- */
 
+/* What the page is made of. */
+typedef struct {
+	const trie_t *w;
+	const pp_strtab_t *names;
+	const snap_t *snaps, *base;
+	size_t n;
+	const sources_t *src;
+	double nodefraction, edgefraction;
+} page_t;
+
 /*
  * The template with its @@NAME@@ markers replaced: the style, the script,
  * the data and the title.
  */
-static void write_page(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
-                       const snap_t *base, const sources_t *src)
+static void write_page(FILE *f, const page_t *pg)
 {
 	const char *t = web_report_html;
 	for (const char *m; (m = strstr(t, "@@"));) {
@@ -602,8 +666,9 @@ static void write_page(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
 		else if (len == 2 && !strncmp(name, "JS", 2))
 			fputs(web_report_js, f);
 		else if (len == 4 && !strncmp(name, "DATA", 4)) {
-			json_data(f, w, snaps, n, base);
-			json_sources(f, src);
+			json_data(f, pg->w, pg->names, pg->snaps, pg->n, pg->base);
+			json_trim(f, pg->w, pg->nodefraction, pg->edgefraction);
+			json_sources(f, pg->src);
 			fputc('}', f);
 		} else
 			die("internal error: unknown marker in the page template");
@@ -614,16 +679,24 @@ static void write_page(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
 
 static void usage_web(FILE *f)
 {
-	fprintf(f, "usage: heapprof web [--base OLD] PROFILE... -o REPORT.html\n"
-	           "Writes one self-contained HTML report (no network access): a "
-	           "flame graph,\n"
-	           "a top table, callers and callees, the source of the top "
-	           "functions,\n"
-	           "every sample type, focus and ignore filters; given several "
-	           "snapshots of a\n"
-	           "process, a timeline of in-use bytes and the stacks that grew. "
-	           "With --base,\n"
-	           "what changed since OLD.\n");
+	fprintf(f,
+	        "usage: heapprof web [--base OLD] [--nodefraction F] [--edgefraction F] "
+	        "PROFILE... -o REPORT.html\n"
+	        "Writes one self-contained HTML report (no network access): a "
+	        "flame graph,\n"
+	        "a top table, callers and callees, the source of the top "
+	        "functions,\n"
+	        "every sample type, focus and ignore filters; given several "
+	        "snapshots of a\n"
+	        "process, a timeline of in-use bytes and the stacks that grew. "
+	        "With --base,\n"
+	        "what changed since OLD.\n"
+	        "  --nodefraction F   merge call paths under F of the total into "
+	        "(trimmed)\n"
+	        "                     frames (default 0.005, as pprof; 0 keeps "
+	        "everything)\n"
+	        "  --edgefraction F   the same for calls (default 0.001); a call "
+	        "weighs its callee\n");
 }
 
 static int cmp_time(const void *a, const void *b)
@@ -635,74 +708,85 @@ static int cmp_time(const void *a, const void *b)
 
 static void free_snap(snap_t *s)
 {
-	for (size_t t = 0; t < s->p->n_sample_type; t++) {
-		free(s->stack[t]);
-		free(s->value[t]);
-	}
-	free(s->n);
-	free(s->stack);
-	free(s->value);
+	pp_samples_free(&s->ss);
 	pp_free(s->p);
 }
 
-static void free_web(web_t *w)
-{
-	table_free(&w->funcs);
-	table_free(&w->nodes);
-	table_free(&w->stacks);
-	free(w->node_parent);
-	free(w->node_func);
-	free(w->stack_node);
-}
-
-/* Loads the profiles (in time order) and the base into w. */
-static snap_t *load_snaps(web_t *w, char **paths, size_t n, snap_t *base)
+/* Loads the profiles (in time order) and the base; their samples into all. */
+static snap_t *load_snaps(store_t *all, char **paths, size_t n, snap_t *base)
 {
 	snap_t *snaps = calloc(n, sizeof(*snaps));
 	if (!snaps)
 		die("out of memory");
 	for (size_t i = 0; i < n; i++) {
 		snaps[i].path = paths[i];
-		snaps[i].p = load(paths[i]);
+		snaps[i].p = load_samples(paths[i], &snaps[i].ss);
 		if (i)
 			check_compatible(snaps[0].p, snaps[i].p, paths[i]);
 	}
 	qsort(snaps, n, sizeof(*snaps), cmp_time);
-	for (size_t i = 0; i < n; i++)
-		add_snap(w, &snaps[i]);
 	if (base->path) {
-		base->p = load(base->path);
+		base->p = load_samples(base->path, &base->ss);
 		check_compatible(snaps[0].p, base->p, base->path);
-		add_snap(w, base);
 	}
+	store_init(all, n + (base->path != NULL), snaps[0].p->n_sample_type);
+	size_t samples = base->path ? base->ss.n : 0,
+	       ids = base->path ? base->ss.nbytes : 0;
+	for (size_t i = 0; i < n; i++)
+		samples += snaps[i].ss.n, ids += snaps[i].ss.nbytes;
+	store_reserve(all, samples, ids); /* a byte at least an id */
+	for (size_t i = 0; i < n; i++)
+		store_add(all, &snaps[i], i);
+	if (base->path)
+		store_add(all, base, n);
 	return snaps;
+}
+
+static bool parse_fraction(const char *arg, void *dst)
+{
+	char *end;
+	double x = strtod(arg, &end);
+	*(double *)dst = x;
+	return *arg && !*end && x >= 0 && x <= 1;
 }
 
 int cmd_web(int argc, char **argv)
 {
 	const char *outpath = NULL;
 	snap_t base = {0};
+	page_t pg = {.nodefraction = 0.005, .edgefraction = 0.001};
 	const opt_t opts[] = {
 	    {.name = "base", .has_arg = true, .dst = &base.path},
+	    {.name = "nodefraction",
+	     .has_arg = true,
+	     .dst = &pg.nodefraction,
+	     .parse = parse_fraction,
+	     .expected = "a fraction from 0 to 1"},
+	    {.name = "edgefraction",
+	     .has_arg = true,
+	     .dst = &pg.edgefraction,
+	     .parse = parse_fraction,
+	     .expected = "a fraction from 0 to 1"},
 	    OPT_OUTPUT(&outpath),
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_web, 1, -1};
 	int first = parse_options(argc, argv, &cmd);
-	web_t w;
-	table_init(&w.funcs, sizeof(entry_t));
-	table_init(&w.nodes, sizeof(entry_t));
-	table_init(&w.stacks, sizeof(entry_t));
-	w.node_parent = w.node_func = w.stack_node = NULL;
-	w.cap_nodes = w.cap_stacks = 0;
 	size_t n = (size_t)(argc - first);
-	snap_t *snaps = load_snaps(&w, argv + first, n, &base);
+	store_t all;
+	snap_t *snaps = load_snaps(&all, argv + first, n, &base);
+	trie_t w;
+	uint32_t trimmed = stacks_name(&all.names, "(trimmed)");
+	trie_build(&w, &all.d, all.names.names.n, trimmed,
+	           pg.nodefraction > pg.edgefraction ? pg.nodefraction : pg.edgefraction);
 	FILE *f = strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
 	if (!f)
 		die("%s: cannot write: %s", outpath, strerror(errno));
 	sources_t src;
-	find_sources(&src, &snaps[n - 1], base.path ? &base : NULL);
-	write_page(f, &w, snaps, n, base.path ? &base : NULL, &src);
+	find_sources(&src, snaps, n, base.path ? &base : NULL, &all);
+	pg.w = &w, pg.names = &all.names.names, pg.snaps = snaps,
+	pg.base = base.path ? &base : NULL, pg.n = n, pg.src = &src;
+	write_page(f, &pg);
 	free_sources(&src);
 	if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
 		die("%s: write error: %s", outpath, strerror(errno));
@@ -711,6 +795,7 @@ int cmd_web(int argc, char **argv)
 	free(snaps);
 	if (base.path)
 		free_snap(&base);
-	free_web(&w);
+	trie_free(&w);
+	store_free(&all);
 	return 0;
 }

@@ -248,10 +248,48 @@ EOF
 	diag "100,000 stacks: the page computes and draws a view in $(field "$r" ms) ms"
 	check "100,000 stacks: the page shows main with all of them ($(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r"))" \
 		test "$(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r")" = 100000
-	"$HP" web "$WORK/big.pb.gz" "$WORK/big2.pb.gz" -o "$WORK/big2.html"
+	# Trimmed as pprof trims (--nodefraction 0.005, --edgefraction 0.001 by
+	# default): 17 levels of two callers leave 1/128 of the total at level 7,
+	# under 0.5%, so every path is cut there; the totals stay exact.
+	want_is=$("$HP" top --raw --sample-index=inuse_space "$WORK/big.pb.gz" | awk -F'\t' '{ s += $1 } END { printf "%.0f", s }')
+	r=$(page "$WORK/big.html" "sample:inuse_space")
+	check "trimmed: the notice names $(field "$r" trimmed) call paths merged, how to keep everything" \
+		eval 'test "$(field "$r" trimmed)" -gt 0 && grep -q "^notice.*(trimmed).*--nodefraction=0 --edgefraction=0" <<<"$r"'
+	check "trimmed: the inuse_space total is heapprof top's, $want_is ($(field "$r" total))" \
+		test "$(field "$r" total)" = "$want_is"
+	sumflat=$(awk -F'\t' '$1 == "row" { s += $2 } END { printf "%.0f", s }' <<<"$r")
+	check "trimmed: the rows' flat values add up to the total, (trimmed) among them ($sumflat)" \
+		eval 'test "$sumflat" = "$want_is" && test "$(flat "$r" "(trimmed)")" != absent'
+	check "trimmed: main holds all of it ($(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r"))" \
+		test "$(awk -F'\t' '$4 == "main" { print $3 }' <<<"$r")" = "$want_is"
+	"$HP" web --nodefraction=0 --edgefraction=0 "$WORK/big.pb.gz" -o "$WORK/whole.html"
+	r=$(page "$WORK/whole.html" "sample:inuse_space")
+	check "--nodefraction=0 --edgefraction=0: nothing trimmed, no notice, the same total ($(field "$r" trimmed), $(field "$r" total))" \
+		eval 'test "$(field "$r" trimmed)" = 0 && test -z "$(field "$r" notice)" && test "$(field "$r" total)" = "$want_is"'
+	check "the trimmed page is smaller: $size bytes, $(wc -c <"$WORK/whole.html") whole" \
+		test "$size" -lt "$(wc -c <"$WORK/whole.html")"
+	"$HP" web --nodefraction=2 "$WORK/big.pb.gz" -o "$WORK/x.html" 2>"$WORK/err"
+	rc=$?
+	check "--nodefraction=2: status 2 ($(head -c 80 "$WORK/err"))" test "$rc" = 2
+	# heapprof flame merges frames narrower than --minwidth (1 px of 1200)
+	# into grey (trimmed) frames and says so; the widths still add up.
+	"$HP" flame --sample-index=inuse_space "$WORK/big.pb.gz" -o "$WORK/big.svg"
+	note=$(grep -o '<text id="trimmed"[^<]*' "$WORK/big.svg" | sed 's/.*>//')
+	check "flame: the picture says what was merged ($note)" \
+		grep -q '^[1-9][0-9]* frames narrower than 1 px merged into grey (trimmed) frames' <<<"$note"
+	check "flame: main is the whole width, 100.00%" grep -q '<title>main ([^,]*, 100.00%)</title>' "$WORK/big.svg"
+	roots=$(grep -o 'data-w="[0-9.]*" data-d="1"' "$WORK/big.svg" | cut -d'"' -f2 | awk '{ s += $1 } END { printf "%.0f", s }')
+	check "flame: the frames over main fill its 1200 px ($roots)" test "$roots" = 1200
+	fsize=$(wc -c <"$WORK/big.svg")
+	"$HP" flame --minwidth=0 --sample-index=inuse_space "$WORK/big.pb.gz" -o "$WORK/whole.svg"
+	check "flame --minwidth=0: every frame, no note; $fsize bytes trimmed, $(wc -c <"$WORK/whole.svg") whole" \
+		eval '! grep -q "id=\"trimmed\"" "$WORK/whole.svg" && test "$fsize" -lt "$(wc -c <"$WORK/whole.svg")"'
+	# The timeline of every stack: nothing trimmed.
+	"$HP" web --nodefraction=0 --edgefraction=0 "$WORK/big.pb.gz" "$WORK/big2.pb.gz" -o "$WORK/big2.html"
 	size2=$(wc -c <"$WORK/big2.html")
-	check "two snapshots of 100,000 stacks: only the change is added ($size2 bytes, one: $size)" \
-		test "$size2" -lt $((size + 100000))
+	size1=$(wc -c <"$WORK/whole.html")
+	check "two snapshots of 100,000 stacks: only the change is added ($size2 bytes, one: $size1)" \
+		test "$size2" -lt $((size1 + 100000))
 	r=$(page "$WORK/big2.html" "sample:inuse_space")
 	check "two snapshots of 100,000 stacks: 1000 leak suspects ($(grep -c '^leak' <<<"$r"))" \
 		test "$(grep -c '^leak' <<<"$r")" = 1000

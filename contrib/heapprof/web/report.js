@@ -688,6 +688,23 @@ function drawSummary() {
 		(state.zoom >= 0 ? ' \u00b7 zoomed to ' + frameName(state.zoom) : '');
 }
 
+// What heapprof web trimmed (pprof's --nodefraction and --edgefraction), said
+// once, above everything: how much, where it went, how to keep everything.
+function drawTrimmed() {
+	var t = D.trim, p = document.getElementById('trimmed');
+	if (!t || !t.dropped)
+		return;
+	var cut = Math.max(t.nodefraction, t.edgefraction);
+	p.textContent = 'Trimmed as pprof trims its graph: ' + t.dropped.toLocaleString('en-US') +
+		' call paths under ' + (100 * cut) + '% of their profile\'s total (--nodefraction=' +
+		t.nodefraction + ', --edgefraction=' + t.edgefraction + ') are merged into frames ' +
+		'named (trimmed), ' + t.nodes.toLocaleString('en-US') + ' frames kept of ' +
+		t.samples.toLocaleString('en-US') + ' samples. Totals are exact; functions inside ' +
+		'a trimmed path count under (trimmed). To keep everything: heapprof web ' +
+		'--nodefraction=0 --edgefraction=0.';
+	p.hidden = false;
+}
+
 var renderMs = 0; // how long the last render took, for the test hook
 
 function render() {
@@ -875,6 +892,9 @@ function writeTestResult() {
 	var out = ['type\t' + D.types[state.type].type, 'snapshot\t' + state.snap,
 		'total\t' + view.total, 'abs\t' + view.abs, 'frames\t' + frames.length,
 		'points\t' + view.points, 'ms\t' + Math.round(renderMs),
+		'trimmed\t' + (D.trim ? D.trim.dropped : 0),
+		'notice\t' + (document.getElementById('trimmed').hidden ? '' :
+			document.getElementById('trimmed').textContent),
 		'tip\t' + (document.getElementById('tip').hidden ? '' : document.getElementById('tip').textContent),
 		'matches\t' + frames.filter(function (f) {
 			return f.node >= 0 && view.searchFuncs[D.nodeFunc[f.node]];
@@ -894,6 +914,7 @@ function writeTestResult() {
 }
 
 bindControls();
+drawTrimmed();
 var testing = applyTestHash();
 render();
 if (testing) {
