@@ -623,7 +623,9 @@ static void usage_web(FILE *f)
 	           "snapshots of a\n"
 	           "process, a timeline of in-use bytes and the stacks that grew. "
 	           "With --base,\n"
-	           "what changed since OLD.\n");
+	           "what changed since OLD. Profiles of different processes are "
+	           "refused:\n"
+	           "heapprof merge sums them into one profile first.\n");
 }
 
 static int cmp_time(const void *a, const void *b)
@@ -655,6 +657,50 @@ static void free_web(web_t *w)
 	free(w->stack_node);
 }
 
+/* The process a profile of the library's came from (its "pid: N"
+ * comment), or 0 when it does not say. */
+static long profile_pid(const pp_profile_t *p)
+{
+	for (size_t i = 0; i < p->n_comment; i++) {
+		const char *c = pp_str(p, p->comment[i]);
+		char *end;
+		if (strncmp(c, "pid: ", 5))
+			continue;
+		long pid = strtol(c + 5, &end, 10);
+		if (!*end && pid > 0)
+			return pid;
+	}
+	return 0;
+}
+
+/*
+ * Several profiles are one process's snapshots, drawn as a timeline. Those
+ * of different processes are refused, as a timeline of them would be
+ * wrong; the user merges them first to see their sum, as pprof sums several
+ * sources.
+ */
+static void check_one_process(const snap_t *snaps, size_t n)
+{
+	long first = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		long pid = profile_pid(snaps[i].p);
+		if (!pid)
+			continue;
+		if (!first) {
+			first = pid;
+			at = i;
+		} else if (pid != first) {
+			die("%s (process %ld) and %s (process %ld) are profiles of "
+			    "different "
+			    "processes; a report's timeline is one process's snapshots. "
+			    "For their sum: heapprof merge PROFILE... -o all.pb.gz, then "
+			    "heapprof web all.pb.gz",
+			    snaps[at].path, first, snaps[i].path, pid);
+		}
+	}
+}
+
 /* Loads the profiles (in time order) and the base into w. */
 static snap_t *load_snaps(web_t *w, char **paths, size_t n, snap_t *base)
 {
@@ -667,6 +713,7 @@ static snap_t *load_snaps(web_t *w, char **paths, size_t n, snap_t *base)
 		if (i)
 			check_compatible(snaps[0].p, snaps[i].p, paths[i]);
 	}
+	check_one_process(snaps, n);
 	qsort(snaps, n, sizeof(*snaps), cmp_time);
 	for (size_t i = 0; i < n; i++)
 		add_snap(w, &snaps[i]);
