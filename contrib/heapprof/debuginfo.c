@@ -295,14 +295,15 @@ static void call_site(Dwarf_Die *cu, Dwarf_Die *d, const char **file, int *line)
 
 /*
  * The DIEs under parent, outermost first, that contain pc: subprograms,
- * inlined calls and blocks, found through the DIEs that hold them without
- * an address of their own (namespaces, types). dwarf_getscopes does not
- * look inside those, and Rust (as clang's C++ for methods defined in a
- * class) nests every function in its namespace; eu-addr2line finds them by
- * the symbol table instead, and loses the inlined frames. Returns the
- * depth reached in path.
+ * inlined calls and blocks, found (when nested says so) also through the
+ * DIEs that hold them without an address of their own: namespaces, types.
+ * dwarf_getscopes does not look inside those, and Rust (as clang's C++ for
+ * methods defined in a class) nests every function in its namespace;
+ * eu-addr2line names them from the symbol table instead, without their
+ * inlined frames. Returns the depth reached in path.
  */
-static int scope_path(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *path, int depth)
+static int scope_path(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *path, int depth,
+                      bool nested)
 {
 	Dwarf_Die child;
 	if (depth >= MAX_SCOPES || dwarf_child(parent, &child) != 0)
@@ -317,7 +318,7 @@ static int scope_path(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *path, int dep
 		case DW_TAG_catch_block:
 			if (dwarf_haspc(&child, pc) > 0) {
 				path[depth] = child;
-				return scope_path(&child, pc, path, depth + 1);
+				return scope_path(&child, pc, path, depth + 1, nested);
 			}
 			break;
 		case DW_TAG_namespace:
@@ -326,7 +327,8 @@ static int scope_path(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *path, int dep
 		case DW_TAG_structure_type:
 		case DW_TAG_union_type:
 		case DW_TAG_enumeration_type: {
-			int d = scope_path(&child, pc, path, depth);
+			int d =
+			    nested ? scope_path(&child, pc, path, depth, true) : depth;
 			if (d > depth)
 				return d;
 			break;
@@ -336,6 +338,22 @@ static int scope_path(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *path, int dep
 		}
 	} while (dwarf_siblingof(&child, &child) == 0);
 	return depth;
+}
+
+/*
+ * The unit that holds addr: by .debug_aranges, else by each unit's own
+ * ranges. clang 14 writes no .debug_aranges and libdw 0.188 then finds no
+ * unit, nor does eu-addr2line; binutils' addr2line does.
+ */
+static Dwarf_Die *unit_at(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias)
+{
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, bias);
+	if (cu)
+		return cu;
+	while ((cu = dwfl_module_nextcu(mod, cu, bias)))
+		if (dwarf_haspc(cu, addr - *bias) > 0)
+			return cu;
+	return NULL;
 }
 
 /* A skeleton unit's split unit (DWARF 5 -gsplit-dwarf), else cu itself. */
@@ -357,16 +375,28 @@ static Dwarf_Die *full_unit(Dwarf_Die *cu, Dwarf_Die *split)
 static bool dwarf_frames(sym_t *S, Dwfl_Module *mod, Dwarf_Addr addr)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
-	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
-	if (!cu || !ln)
+	Dwarf_Die *cu = unit_at(mod, addr, &bias);
+	if (!cu)
 		return false;
 	int line = 0;
-	const char *file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+	const char *file = NULL;
+	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
+	Dwarf_Line *dl = ln ? NULL : dwarf_getsrc_die(cu, addr - bias);
+	if (ln)
+		file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+	else if (dl && !dwarf_lineno(dl, &line))
+		file = dwarf_linesrc(dl, NULL, NULL);
+	else
+		return false;
 	S->comp_dir = die_string(cu, DW_AT_comp_dir);
 	Dwarf_Die split, path[MAX_SCOPES];
 	Dwarf_Die *unit = full_unit(cu, &split);
-	for (int i = scope_path(unit, addr - bias, path, 0) - 1; i >= 0; i--) {
+	/* gcc puts every concrete function at the top of its unit: look there
+	 * first, the whole tree of namespaces and types only if that fails. */
+	int depth = scope_path(unit, addr - bias, path, 0, false);
+	if (!depth)
+		depth = scope_path(unit, addr - bias, path, 0, true);
+	for (int i = depth - 1; i >= 0; i--) {
 		Dwarf_Die *d = &path[i];
 		int tag = dwarf_tag(d);
 		if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
