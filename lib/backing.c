@@ -391,28 +391,34 @@ static bool module_of(void *fn, char *path, size_t cap, bool *is_exe)
 
 const char *hp_backing_foreign(void)
 {
-	static const char *const names[] = {"malloc", "free", "calloc", "realloc",
-	                                    "_Znwm"};
+	/* Not operator new: a program's own (a static libstdc++'s, as in
+	 * gcc's cc1) calls malloc, and an allocator that does not comes with
+	 * its malloc, which is found. */
+	static const char *const names[] = {"malloc", "free", "calloc", "realloc"};
+	static bool looked;
 	Dl_info self;
-	if (foreign_msg[0] || !dladdr((void *)hp_backing_foreign, &self))
+	if (looked || !dladdr((void *)hp_backing_foreign, &self))
 		return foreign_msg[0] ? foreign_msg : NULL;
+	looked = true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		void *fn = dlsym(RTLD_DEFAULT, names[i]);
 		Dl_info where;
+		const ElfW(Sym) *sym = NULL;
 		char path[PATH_MAX];
 		bool is_exe;
-		if (!fn || !dladdr(fn, &where) || where.dli_fbase == self.dli_fbase ||
+		/* An executable built without -fPIE that takes free's address
+		 * gives the name to its PLT entry (undefined, with a value):
+		 * calls still reach the definition, ours. */
+		if (!fn || !dladdr1(fn, &where, (void **)&sym, RTLD_DL_SYMENT) ||
+		    where.dli_fbase == self.dli_fbase || !sym ||
+		    sym->st_shndx == SHN_UNDEF ||
 		    !module_of(fn, path, sizeof(path), &is_exe))
 			continue;
-		/* operator new of the program's own may call malloc, or may not. */
-		const char *what = i < 4 ? names[i] : "operator new";
-		const char *seen = i < 4
-		                       ? "its allocations cannot be seen by LD_PRELOAD"
-		                       : "what it allocates is seen only where it calls "
-		                         "malloc";
-		hp_fmt(foreign_msg, sizeof(foreign_msg), "%s is defined by %s%s; %s",
-		       what, path, is_exe ? " itself" : ", loaded before libheapprof.so",
-		       seen);
+		hp_fmt(
+		    foreign_msg, sizeof(foreign_msg),
+		    "%s is defined by %s%s; its allocations cannot be seen by LD_PRELOAD",
+		    names[i], path,
+		    is_exe ? " itself" : ", loaded before libheapprof.so");
 		return foreign_msg;
 	}
 	return NULL;

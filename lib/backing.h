@@ -103,7 +103,7 @@ size_t hp_backing_boot_size(const void *p);
 
 /*
  * A program that brings its own allocator: the sentence saying that malloc
- * (or free, calloc, realloc, operator new) as the program calls it is
+ * (or free, calloc, realloc) as the program calls it is
  * defined elsewhere than in this library, naming the module (the executable
  * itself, as rustc with its jemalloc, or a library preloaded before this
  * one); NULL when they are all ours. Found by dlsym(RTLD_DEFAULT), so an
