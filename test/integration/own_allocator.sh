@@ -27,6 +27,18 @@ check "heapprof run: the exit summary says what it leaves out" \
 HEAPPROF_OUTPUT=$WORK/simple run_profiled glibc "$TEST_BUILDDIR/prog_simple" >/dev/null 2>"$WORK/simple.err"
 check "a program on glibc's malloc: no such line" bash -c "! grep -q 'is defined by' '$WORK/simple.err'"
 
+# gcc's cc1 is built without -fPIE: its dynamic symbol table gives free the
+# address of its PLT entry, and it has a static libstdc++'s operator new,
+# which calls malloc. Neither is an allocator of its own.
+if command -v gcc >/dev/null; then
+	echo 'int f(int x) { return x + 1; }' >"$WORK/f.c"
+	HEAPPROF_OUTPUT=$WORK/gcc run_profiled glibc gcc -O2 -c "$WORK/f.c" -o "$WORK/f.o" 2>"$WORK/gcc.err"
+	check "gcc (cc1: free's PLT entry, its own operator new): no such line ($(head -c 100 "$WORK/gcc.err"))" \
+		test ! -s "$WORK/gcc.err"
+else
+	skip "gcc's cc1: gcc not installed"
+fi
+
 if [ -n "$JEMALLOC_SO" ]; then
 	HEAPPROF_OUTPUT=$WORK/je timeout "$RUN_TIMEOUT" env LD_PRELOAD="$JEMALLOC_SO $HEAPPROF_LIB" \
 		"$TEST_BUILDDIR/prog_simple" >/dev/null 2>"$WORK/je.err"
