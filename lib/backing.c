@@ -9,11 +9,14 @@
  */
 #include "backing.h"
 #include "common.h"
+#include "log.h"
 
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const hp_new_names[HP_NUM_NEW] = {
     "_Znwm",
@@ -361,4 +364,63 @@ void hp_backing_init(void)
 	 * program's twenty failed look-ups would cost 45,000 instructions. */
 	resolving_here = false;
 	atomic_store_explicit(&state, READY, memory_order_release);
+}
+
+/* ---- a program with an allocator of its own ----------------------------- */
+
+static char foreign_msg[PATH_MAX + 160];
+
+/* The file of the object that holds fn: the executable's path when it is
+ * the program itself, which the loader names "". */
+static bool module_of(void *fn, char *path, size_t cap, bool *is_exe)
+{
+	Dl_info info;
+	struct link_map *lm = NULL;
+	if (!dladdr1(fn, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return false;
+	*is_exe = !lm->l_prev; /* the first object: the executable */
+	if (*is_exe) {
+		ssize_t n = readlink("/proc/self/exe", path, cap - 1);
+		if (n <= 0)
+			return false;
+		path[n] = '\0';
+	} else {
+		hp_fmt(path, cap, "%s", lm->l_name);
+	}
+	return true;
+}
+
+const char *hp_backing_foreign(void)
+{
+	/* Not operator new: a program's own (a static libstdc++'s, as in
+	 * gcc's cc1) calls malloc, and an allocator that does not comes with
+	 * its malloc, which is found. */
+	static const char *const names[] = {"malloc", "free", "calloc", "realloc"};
+	static bool looked;
+	Dl_info self;
+	if (looked || !dladdr((void *)hp_backing_foreign, &self))
+		return foreign_msg[0] ? foreign_msg : NULL;
+	looked = true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		void *fn = dlsym(RTLD_DEFAULT, names[i]);
+		Dl_info where;
+		const ElfW(Sym) *sym = NULL;
+		char path[PATH_MAX];
+		bool is_exe;
+		/* An executable built without -fPIE that takes free's address
+		 * gives the name to its PLT entry (undefined, with a value):
+		 * calls still reach the definition, ours. */
+		if (!fn || !dladdr1(fn, &where, (void **)&sym, RTLD_DL_SYMENT) ||
+		    where.dli_fbase == self.dli_fbase || !sym ||
+		    sym->st_shndx == SHN_UNDEF ||
+		    !module_of(fn, path, sizeof(path), &is_exe))
+			continue;
+		hp_fmt(
+		    foreign_msg, sizeof(foreign_msg),
+		    "%s is defined by %s%s; its allocations cannot be seen by LD_PRELOAD",
+		    names[i], path,
+		    is_exe ? " itself" : ", loaded before libheapprof.so");
+		return foreign_msg;
+	}
+	return NULL;
 }

@@ -104,4 +104,16 @@ void *hp_backing_boot_alloc(size_t n);
 /* The size requested for pool block p. */
 size_t hp_backing_boot_size(const void *p);
 
+/*
+ * A program that brings its own allocator: the sentence saying that malloc
+ * (or free, calloc, realloc) as the program calls it is
+ * defined elsewhere than in this library, naming the module (the executable
+ * itself, as rustc with its jemalloc, or a library preloaded before this
+ * one); NULL when they are all ours. Found by dlsym(RTLD_DEFAULT), so an
+ * allocator that is linked in without exporting malloc (a Rust
+ * #[global_allocator], a prefixed jemalloc) goes unnoticed. Call after
+ * hp_backing_init; the first call looks, later ones return the same.
+ */
+const char *hp_backing_foreign(void);
+
 #endif

@@ -339,12 +339,12 @@ static const struct {
      "a catchable signal: a name (USR2, SIGPROF, RTMIN+3, RTMAX-2), a number "
      "(not 32 or 33, which the C library keeps), or \"none\"",
      "USR2"},
-    {"HEAPPROF_AT_EXIT", set_at_exit, "1/0, true/false, yes/no", "1"},
+    {"HEAPPROF_AT_EXIT", set_at_exit, "1/0, true/false, yes/no, on/off", "1"},
     {"HEAPPROF_MAX_FRAMES", set_max_frames, "a depth from 1 to 512", "128"},
     {"HEAPPROF_UNWIND", set_unwind, "fast or libunwind", "fast"},
-    {"HEAPPROF_VERBOSE", set_verbose, "1/0, true/false, yes/no", "0"},
+    {"HEAPPROF_VERBOSE", set_verbose, "1/0, true/false, yes/no, on/off", "0"},
     {"HEAPPROF_SEED", set_seed, "a non-negative integer", "a random seed"},
-    {"HEAPPROF_FOLLOW_EXEC", set_follow_exec, "1/0, true/false, yes/no", "1"},
+    {"HEAPPROF_FOLLOW_EXEC", set_follow_exec, "1/0, true/false, yes/no, on/off", "1"},
     {"HEAPPROF_METADATA_MAX", set_metadata_max, "0 (no limit) or bytes, at least 1M",
      "0"},
     {"HEAPPROF_HTTP", set_http,
@@ -358,9 +358,9 @@ static const struct {
     {"HEAPPROF_DUMP_SECONDS", set_dump_seconds,
      "seconds between profiles, 0 (off) to 31536000", "0 (off)"},
     {"HEAPPROF_KEEP", set_keep, "a count of profiles, 0 (all) to 4096", "0 (all)"},
-    {"HEAPPROF_DUMP_PEAK", set_dump_peak, "1/0, true/false, yes/no", "0"},
+    {"HEAPPROF_DUMP_PEAK", set_dump_peak, "1/0, true/false, yes/no, on/off", "0"},
     {"HEAPPROF_PEAK_STEP", set_peak_step, "a percentage from 1 to 1000", "10"},
-    {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no", "0"},
+    {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no, on/off", "0"},
 };
 
 void hp_config_init(void)

@@ -459,8 +459,10 @@ static void *serve(void *arg)
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
 	prctl(PR_SET_NAME, "heapprof-http");
-	while (!S.stopped && !S.alone)
+	while (!S.stopped && !S.alone) {
 		serve_once();
+		hp_trigger_poll(); /* at least once a second, as the loop wakes */
+	}
 	if (S.alone)
 		return NULL; /* the C library now ends the process, as without us */
 	/* A program that closes descriptors it did not open (closefrom) took

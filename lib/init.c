@@ -129,6 +129,10 @@ __attribute__((constructor)) static void hp_init(void)
 			       hp_config.http);
 		return;
 	}
+	const char *foreign = hp_backing_foreign();
+	if (foreign)
+		hp_log("%s (see \"Programs with their own allocator\" in the README)",
+		       foreign);
 	hp_live_map_init(rate == 1);
 	hp_guard_enter();
 	hp_stack_init(); /* symbols.c's registry waits for the first dump or dlclose */

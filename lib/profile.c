@@ -24,7 +24,6 @@
 #include "stack_table.h"
 #include "symbols.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -143,7 +142,6 @@ typedef struct {
 	size_t nsamples; /* samples written: buckets with nonzero counters */
 	const hp_profile_opts_t *opts;
 	const hp_kind_t *kind; /* the kind written: its sample types */
-	char *(*demangle)(const char *, char *, size_t *, int *);
 	hp_module_t *const *mods;
 	size_t nmods;
 	/* Nested messages are built here, then written with their length. */
@@ -196,19 +194,14 @@ static uint64_t function_id(writer_t *W, const char *sysname)
 		return 0;
 	if (*slot)
 		return *slot;
-	uint64_t name = sys;
-	if (W->demangle && sysname[0] == '_' && sysname[1] == 'Z') {
-		int status = -1;
-		char *d = W->demangle(sysname, NULL, NULL, &status);
-		if (d && status == 0)
-			name = intern_copy(W, d);
-		free(d); /* malloc'd by __cxa_demangle */
-	}
 	if (W->ctx.err)
 		return 0;
+	/* The name as the symbol table has it: demangling is the reader's
+	 * (heapprof, pprof), since __cxa_demangle allocates, exists only with
+	 * libstdc++ and knows no Rust. */
 	uint64_t id = ++W->nfuncs;
 	pb_uint(&W->msg, FUNCTION_ID, id);
-	pb_uint(&W->msg, FUNCTION_NAME, name);
+	pb_uint(&W->msg, FUNCTION_NAME, sys);
 	pb_uint(&W->msg, FUNCTION_SYSTEM_NAME, sys);
 	pb_message(&W->gz.pb, PROFILE_FUNCTION, &W->msg);
 	return *slot = (uint32_t)id;
@@ -460,8 +453,6 @@ static writer_t *begin(int fd, const hp_profile_opts_t *o)
 	W->kind = &hp_kinds[HP_KIND_HEAP];
 	W->ctx.alloc = (pp_alloc_t){hp_scratch_realloc, hp_scratch_free};
 	pp_strtab_init(&W->st, &W->ctx.alloc);
-	W->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(
-	    RTLD_DEFAULT, "__cxa_demangle");
 	buf_init(&W->msg, W->msgbuf, sizeof(W->msgbuf), NULL);
 	buf_init(&W->line, W->linebuf, sizeof(W->linebuf), NULL);
 	buf_init(&W->sample, W->samplebuf, sizeof(W->samplebuf), NULL);

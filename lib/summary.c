@@ -6,6 +6,7 @@
  * buckets as weights and rounded once.
  */
 #include "summary.h"
+#include "backing.h"
 #include "common.h"
 #include "config.h"
 #include "dump.h"
@@ -77,6 +78,9 @@ static void print_summary(const char *exit_path, void *arg)
 	       (int)getpid(), (unsigned long long)S.bytes,
 	       (unsigned long long)hp_weight_to_objects((uint64_t)S.count),
 	       (long long)hp_trigger_peak());
+	const char *foreign = hp_backing_foreign();
+	if (foreign)
+		hp_log("  not counted: %s", foreign);
 	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
 		hp_log("  %12llu bytes %8llu objects  %s",
 		       (unsigned long long)S.top[i].bytes,
@@ -89,6 +93,7 @@ static void print_summary(const char *exit_path, void *arg)
 void hp_summary_at_exit(void)
 {
 	hp_guard_enter();
+	hp_trigger_poll();              /* also without an exit profile */
 	while (hp_trigger_take_bytes()) /* asked for and not yet written */
 		hp_dump_write(HP_DUMP_BYTES, NULL);
 	if (hp_config.at_exit)

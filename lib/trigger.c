@@ -87,6 +87,7 @@ static void *snapshot_main(void *arg)
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
 	prctl(PR_SET_NAME, "heapprof");
 	for (;;) {
+		hp_trigger_poll(); /* a program that allocates little is told here */
 		unsigned old = atomic_fetch_and(&state, ~(REQUEST | PEAK));
 		if (old & REQUEST)
 			hp_dump_write(HP_DUMP_SIGNAL, NULL);
@@ -285,6 +286,7 @@ static bool sleep_until(const struct timespec *next)
 			;
 		if (hp_trigger_others_ended())
 			return false;
+		hp_trigger_poll();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	}
 	return true;

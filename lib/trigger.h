@@ -21,8 +21,10 @@
 void hp_trigger_init(int sig);
 
 /*
- * Called now and then on a slow path (a sampled allocation): warns once if
- * the program has kept a handler of its own on the signal for a second.
+ * Called now and then: on a sampled allocation, in the snapshot thread,
+ * at exit, and once a second from the endpoint's and the interval timer's
+ * threads when they exist. Warns once if the program has kept a handler of
+ * its own on the signal for a second. Takes no lock.
  */
 void hp_trigger_poll(void);
 

@@ -207,50 +207,54 @@ static bool module_address(const Perftools__Profiles__Mapping *map, module_t *m,
 
 /* ---- frames from DWARF ------------------------------------------------ */
 
-/* A demangled name (malloc'd), or NULL when s is not mangled. */
-static char *demangle(const char *s)
-{
-	return cplus_demangle(s, DMGL_PARAMS | DMGL_ANSI);
-}
-
-/* Cleans an absolute path lexically, as Go's filepath.Clean (and pprof) do:
- * no "." components, no "dir/..", no doubled slashes. In place. */
+/*
+ * Cleans a path lexically, as Go's filepath.Clean (and pprof) do: no "."
+ * components, no "dir/..", no doubled slashes, in place. A relative path
+ * stays relative ("./csu/libc-start.c" is "csu/libc-start.c") and keeps the
+ * ".." it cannot drop; "" becomes ".".
+ */
 static void clean_path(char *path)
 {
-	char *out = path + 1, *in = path + 1;
-	while (*in) {
+	char *root = path + (path[0] == '/'); /* what ".." never goes above */
+	char *out = root, *in = root;
+	for (bool more = *in; more;) {
 		char *end = strchrnul(in, '/');
+		more = *end; /* read before the '/' written below lands on it */
 		size_t len = (size_t)(end - in);
-		if (len == 2 && in[0] == '.' && in[1] == '.') {
-			if (out > path + 1) /* drop the last component written */
-				for (out--; out > path + 1 && out[-1] != '/'; out--)
-					;
-		} else if (len && !(len == 1 && in[0] == '.')) {
+		bool dotdot = len == 2 && in[0] == '.' && in[1] == '.';
+		char *last = out; /* the last component written: [last, out - 1) */
+		if (out > root)
+			for (last = out - 1; last > root && last[-1] != '/'; last--)
+				;
+		if (dotdot && out > root && !(out - last == 3 && !strncmp(last, "..", 2)))
+			out = last;
+		else if (dotdot && path[0] == '/')
+			; /* "/.." is "/" */
+		else if (len && !(len == 1 && in[0] == '.')) {
 			memmove(out, in, len);
 			out += len;
 			*out++ = '/';
 		}
-		in = *end ? end + 1 : end;
+		in = end + 1;
 	}
-	if (out > path + 1)
+	if (out > root)
 		out--; /* the trailing slash */
+	else if (root == path)
+		*out++ = '.';
 	*out = '\0';
 }
 
 static void push_frame(sym_t *S, const char *mangled, const char *plain, const char *file,
                        int line, int start_line)
 {
-	char *dem = mangled ? demangle(mangled) : NULL;
-	const char *name = dem ? dem : mangled ? mangled : plain;
-	if (!name)
-		name = "";
+	const char *name = mangled ? mangled : plain ? plain : "";
 	if (S->nframes == S->capframes) {
 		S->capframes = S->capframes ? 2 * S->capframes : 16;
 		S->frames = resize(S->frames, S->capframes * sizeof(*S->frames));
 	}
 	frame_t *f = &S->frames[S->nframes++];
 	f->name = str_index(S, name);
-	f->system_name = str_index(S, mangled ? mangled : name);
+	f->system_name = f->name; /* demangle_functions sets name */
 	/* A build in another directory (../configure) records relative paths:
 	 * absolute ones let pprof -list find the source from anywhere. */
 	char path[PATH_MAX];
@@ -262,7 +266,6 @@ static void push_frame(sym_t *S, const char *mangled, const char *plain, const c
 	f->file = str_index(S, file ? file : "");
 	f->line = line > 0 ? line : 0;
 	f->start_line = start_line > 0 ? start_line : 0;
-	free(dem);
 }
 
 static const char *die_string(Dwarf_Die *d, unsigned name)
@@ -287,27 +290,114 @@ static void call_site(Dwarf_Die *cu, Dwarf_Die *d, const char **file, int *line)
 		*file = dwarf_filesrc(files, w, NULL, NULL);
 }
 
+/* Scopes deeper than this are not followed (inlining is rarely over 30 deep). */
+#define MAX_SCOPES 64
+
+/*
+ * The DIEs under parent, outermost first, that contain pc: subprograms,
+ * inlined calls and blocks, found (when nested says so) also through the
+ * DIEs that hold them without an address of their own: namespaces, types.
+ * dwarf_getscopes does not look inside those, and Rust (as clang's C++ for
+ * methods defined in a class) nests every function in its namespace;
+ * eu-addr2line names them from the symbol table instead, without their
+ * inlined frames. Returns the depth reached in path.
+ */
+static int scope_path(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *path, int depth,
+                      bool nested)
+{
+	Dwarf_Die child;
+	if (depth >= MAX_SCOPES || dwarf_child(parent, &child) != 0)
+		return depth;
+	do {
+		switch (dwarf_tag(&child)) {
+		case DW_TAG_subprogram:
+		case DW_TAG_inlined_subroutine:
+		case DW_TAG_lexical_block:
+		case DW_TAG_entry_point:
+		case DW_TAG_try_block:
+		case DW_TAG_catch_block:
+			if (dwarf_haspc(&child, pc) > 0) {
+				path[depth] = child;
+				return scope_path(&child, pc, path, depth + 1, nested);
+			}
+			break;
+		case DW_TAG_namespace:
+		case DW_TAG_module:
+		case DW_TAG_class_type:
+		case DW_TAG_structure_type:
+		case DW_TAG_union_type:
+		case DW_TAG_enumeration_type: {
+			int d =
+			    nested ? scope_path(&child, pc, path, depth, true) : depth;
+			if (d > depth)
+				return d;
+			break;
+		}
+		default:
+			break;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return depth;
+}
+
+/*
+ * The unit that holds addr: by .debug_aranges, else by each unit's own
+ * ranges. clang 14 writes no .debug_aranges and libdw 0.188 then finds no
+ * unit, nor does eu-addr2line; binutils' addr2line does.
+ */
+static Dwarf_Die *unit_at(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias)
+{
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, bias);
+	if (cu)
+		return cu;
+	while ((cu = dwfl_module_nextcu(mod, cu, bias)))
+		if (dwarf_haspc(cu, addr - *bias) > 0)
+			return cu;
+	return NULL;
+}
+
+/* A skeleton unit's split unit (DWARF 5 -gsplit-dwarf), else cu itself. */
+static Dwarf_Die *full_unit(Dwarf_Die *cu, Dwarf_Die *split)
+{
+	uint8_t type;
+	if (dwarf_cu_info(cu->cu, NULL, &type, NULL, split, NULL, NULL, NULL) == 0 &&
+	    type == DW_UT_skeleton && dwarf_tag(split) == DW_TAG_compile_unit)
+		return split;
+	return cu;
+}
+
 /*
  * The frames at addr, innermost inlined function first, each with the file
- * and line in that function; false without DWARF for addr. dwarf_getscopes
- * follows an inlined function to where it was defined; its caller is found
- * by the DIE's physical parents (dwarf_getscopes_die), as eu-addr2line -i
- * does.
+ * and line in that function; false without DWARF for addr. An inlined
+ * call's caller is the scope above it, called from the inlined DIE's call
+ * file and line, as eu-addr2line -i reports them.
  */
 static bool dwarf_frames(sym_t *S, Dwfl_Module *mod, Dwarf_Addr addr)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
-	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
-	if (!cu || !ln)
+	Dwarf_Die *cu = unit_at(mod, addr, &bias);
+	if (!cu)
 		return false;
 	int line = 0;
-	const char *file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+	const char *file = NULL;
+	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
+	Dwarf_Line *dl = ln ? NULL : dwarf_getsrc_die(cu, addr - bias);
+	if (ln)
+		file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+	else if (dl && !dwarf_lineno(dl, &line))
+		file = dwarf_linesrc(dl, NULL, NULL);
+	else
+		return false;
 	S->comp_dir = die_string(cu, DW_AT_comp_dir);
-	Dwarf_Die *scopes = NULL;
-	int n = dwarf_getscopes(cu, addr - bias, &scopes);
-	for (int i = 0; i < n && S->nframes < 256; i++) {
-		Dwarf_Die *d = &scopes[i];
+	Dwarf_Die split, path[MAX_SCOPES];
+	Dwarf_Die *unit = full_unit(cu, &split);
+	/* gcc puts every concrete function at the top of its unit: look there
+	 * first, the whole tree of namespaces and types only if that fails. */
+	int depth = scope_path(unit, addr - bias, path, 0, false);
+	if (!depth)
+		depth = scope_path(unit, addr - bias, path, 0, true);
+	for (int i = depth - 1; i >= 0; i--) {
+		Dwarf_Die *d = &path[i];
 		int tag = dwarf_tag(d);
 		if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
 			continue;
@@ -319,15 +409,8 @@ static bool dwarf_frames(sym_t *S, Dwfl_Module *mod, Dwarf_Addr addr)
 		push_frame(S, mangled, die_string(d, DW_AT_name), file, line, start);
 		if (tag == DW_TAG_subprogram)
 			break;
-		call_site(cu, d, &file, &line);
-		Dwarf_Die *outer = NULL;
-		int m = dwarf_getscopes_die(d, &outer); /* outer[0] is d itself */
-		free(scopes);
-		scopes = outer;
-		n = m;
-		i = 0;
+		call_site(unit, d, &file, &line);
 	}
-	free(scopes);
 	S->comp_dir = NULL;
 	return S->nframes > 0;
 }
@@ -413,6 +496,34 @@ static void symbolize_location(sym_t *S, Perftools__Profiles__Location *l, size_
 		    true;
 }
 
+/*
+ * Every function's name demangled, once, whether the library or the debug
+ * info gave it: C++ (Itanium) with its parameters, Rust legacy without its
+ * ::h<hash> and Rust v0, by libiberty's automatic style. The mangled name
+ * stays the system name, as pprof keeps it (pprof then leaves the name as
+ * it is). Returns whether any name changed.
+ */
+static bool demangle_functions(sym_t *S)
+{
+	pp_profile_t *p = S->p;
+	bool changed = false;
+	for (size_t i = 0; i < p->n_function; i++) {
+		Perftools__Profiles__Function *fn = p->function[i];
+		const char *name = pp_str(p, fn->name);
+		if (name[0] != '_' || (name[1] != 'Z' && name[1] != 'R'))
+			continue;
+		char *d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+		if (!d)
+			continue;
+		if (!fn->system_name)
+			fn->system_name = fn->name;
+		fn->name = str_index(S, d);
+		free(d);
+		changed = true;
+	}
+	return changed;
+}
+
 bool symbolize(pp_profile_t *p)
 {
 	sym_t S = {.p = p, .capstrings = p->n_string_table, .capfuncs = p->n_function};
@@ -433,6 +544,7 @@ bool symbolize(pp_profile_t *p)
 	size_t last = 0, nfuncs = p->n_function;
 	for (size_t i = 0; i < p->n_location; i++)
 		symbolize_location(&S, p->location[i], &last);
+	bool demangled = demangle_functions(&S);
 	for (size_t i = 0; i < p->n_mapping; i++)
 		if (S.mods[i].dwfl)
 			dwfl_end(S.mods[i].dwfl);
@@ -440,5 +552,5 @@ bool symbolize(pp_profile_t *p)
 	free(S.frames);
 	table_free(&S.strs);
 	table_free(&S.funcs);
-	return p->n_function != nfuncs;
+	return p->n_function != nfuncs || demangled;
 }

@@ -109,9 +109,17 @@ int cmd_list(int argc, char **argv)
 	routine_t *rv = routines.items;
 	qsort(rv, routines.n, sizeof(*rv), cmp_routine);
 	const char *unit = pp_str(in.profile, in.profile->sample_type[in.vi]->unit);
-	char t[32];
-	fmt_value(t, sizeof(t), total, unit);
-	printf("Total: %s\n", t);
+	size_t shown = 0;
+	for (size_t i = 0; i < routines.n; i++)
+		shown += rv[i].n > 0;
+	if (shown) {
+		char t[32];
+		fmt_value(t, sizeof(t), total, unit);
+		printf("Total: %s\n", t);
+	} else { /* as go tool pprof -list: a message and status 1 */
+		fprintf(stderr, "heapprof list: no matches found for regexp: %s\n",
+		        argv[first]);
+	}
 	for (size_t i = 0; i < routines.n; i++) {
 		if (rv[i].n)
 			print_routine(&rv[i], unit, total, source_path);
@@ -122,5 +130,5 @@ int cmd_list(int argc, char **argv)
 	table_free(&routines);
 	table_free(&rows);
 	free_input(&in);
-	return 0;
+	return shown ? 0 : 1;
 }

@@ -696,7 +696,10 @@ static void usage_web(FILE *f)
 	        "                     frames (default 0.005, as pprof; 0 keeps "
 	        "everything)\n"
 	        "  --edgefraction F   the same for calls (default 0.001); a call "
-	        "weighs its callee\n");
+	        "weighs its callee\n"
+	        "Profiles of different processes are refused: heapprof merge sums "
+	        "them into one\n"
+	        "profile first.\n");
 }
 
 static int cmp_time(const void *a, const void *b)
@@ -712,6 +715,50 @@ static void free_snap(snap_t *s)
 	pp_free(s->p);
 }
 
+/* The process a profile of the library's came from (its "pid: N"
+ * comment), or 0 when it does not say. */
+static long profile_pid(const pp_profile_t *p)
+{
+	for (size_t i = 0; i < p->n_comment; i++) {
+		const char *c = pp_str(p, p->comment[i]);
+		char *end;
+		if (strncmp(c, "pid: ", 5))
+			continue;
+		long pid = strtol(c + 5, &end, 10);
+		if (!*end && pid > 0)
+			return pid;
+	}
+	return 0;
+}
+
+/*
+ * Several profiles are one process's snapshots, drawn as a timeline. Those
+ * of different processes are refused, as a timeline of them would be
+ * wrong; the user merges them first to see their sum, as pprof sums several
+ * sources.
+ */
+static void check_one_process(const snap_t *snaps, size_t n)
+{
+	long first = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		long pid = profile_pid(snaps[i].p);
+		if (!pid)
+			continue;
+		if (!first) {
+			first = pid;
+			at = i;
+		} else if (pid != first) {
+			die("%s (process %ld) and %s (process %ld) are profiles of "
+			    "different "
+			    "processes; a report's timeline is one process's snapshots. "
+			    "For their sum: heapprof merge PROFILE... -o all.pb.gz, then "
+			    "heapprof web all.pb.gz",
+			    snaps[at].path, first, snaps[i].path, pid);
+		}
+	}
+}
+
 /* Loads the profiles (in time order) and the base; their samples into all. */
 static snap_t *load_snaps(store_t *all, char **paths, size_t n, snap_t *base)
 {
@@ -724,6 +771,7 @@ static snap_t *load_snaps(store_t *all, char **paths, size_t n, snap_t *base)
 		if (i)
 			check_compatible(snaps[0].p, snaps[i].p, paths[i]);
 	}
+	check_one_process(snaps, n);
 	qsort(snaps, n, sizeof(*snaps), cmp_time);
 	if (base->path) {
 		base->p = load_samples(base->path, &base->ss);
