@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * prog_scrape: allocations on the test's request, for the scrapers' paths.
- * alloc_before keeps 100 blocks of 10000 bytes; then, each time DIR/go
+ * alloc_before keeps 1000000 bytes; then, each time DIR/go
  * appears, it reads a count N from it and calls alloc_kept (keeps 1000 bytes)
  * and alloc_freed (allocates 500 bytes and frees them) N times each, removes
  * go and creates DIR/done; it exits 7 once DIR/stop exists (60 s at most).
@@ -12,14 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static void *kept[100];
-
-void alloc_before(void)
+void *alloc_before(void)
 {
-	for (int i = 0; i < 100; i++) {
-		kept[i] = malloc(10000);
-		memset(kept[i], 1, 10000);
-	}
+	char *p = malloc(1000000);
+	memset(p, 1, 1000000);
+	return p;
 }
 
 void *alloc_kept(void)
@@ -65,7 +62,8 @@ int main(int argc, char **argv)
 	snprintf(go, sizeof(go), "%s/go", argv[1]);
 	snprintf(done, sizeof(done), "%s/done", argv[1]);
 	snprintf(stop, sizeof(stop), "%s/stop", argv[1]);
-	alloc_before();
+	void *volatile before = alloc_before(); /* in use until exit */
+	(void)before;
 	for (int i = 0; i < 60000 && access(stop, F_OK); i++)
 		if (!step(go, done))
 			usleep(1000);
