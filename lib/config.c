@@ -432,6 +432,7 @@ static void warn_bad(size_t i, const char *v, size_t *len)
 	uint64_t h = setting_hash(i, v);
 	if (warned_has(warned_entry + sizeof(WARNED_VAR), h))
 		return;
+	/* A token, even a bad one, is a secret: never in a log. */
 	bool secret = options[i].set == set_http_token;
 	hp_log("ignoring %s=%s%s%s: expected %s; using %s (processes it starts inherit "
 	       "the setting and are not warned again)",

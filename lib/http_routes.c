@@ -316,8 +316,10 @@ static void serve_delta_heap(conn_t *c)
 	                       .now = now,
 	                       .nnow = nnow};
 	uint64_t now_ns = hp_now_ns();
-	if (write_profile(c, &o)) {
-		hp_stack_table_snapshot_free(now); /* the next one shows these too */
+	/* A HEAD (headers only) or a failed request moves nothing on: the
+	 * next one shows these allocations too. */
+	if (write_profile(c, &o) || c->req.method == HP_HTTP_HEAD) {
+		hp_stack_table_snapshot_free(now);
 		return;
 	}
 	hp_stack_table_snapshot_free(D.prev);

@@ -42,13 +42,16 @@ done
 check "allocs: default alloc_space" sh -c "'$GO' tool pprof -top '$WORK/allocs.pb.gz' 2>/dev/null | grep -q '^Type: alloc_space'"
 check "heap: default inuse_space" sh -c "'$GO' tool pprof -top '$WORK/heap.pb.gz' 2>/dev/null | grep -q '^Type: inuse_space'"
 
-# ---- delta_heap: three requests with known allocations between them --------
+# ---- delta_heap: requests with known allocations between them -------------
 fetch d1 delta_heap
 allocate 7
 fetch d2 delta_heap
 allocate 3
 fetch d3 delta_heap
 fetch d4 delta_heap
+allocate 2
+check "HEAD delta_heap: 200" test "$(curl -s -o /dev/null -I -w '%{http_code}' "$U/delta_heap")" = 200
+fetch d5 delta_heap
 fetch allocs2 allocs
 t=$(types d2)
 check "delta_heap: period type space/bytes, Go's sample types ($t)" test "${t/\[dflt\]/}" = "$GO_TYPES"
@@ -75,11 +78,13 @@ d3 alloc_space alloc_freed 1500
 d3 inuse_space alloc_before 1000000
 d4 alloc_space alloc_kept 0
 d4 inuse_space alloc_kept 10000
-allocs2 alloc_space alloc_kept 10000
+d5 alloc_space alloc_kept 2000
+d5 inuse_space alloc_kept 12000
+allocs2 alloc_space alloc_kept 12000
 allocs2 alloc_space alloc_before 1000000
 EOT
 check "index lists delta_heap" sh -c "curl -sf '$U/?debug=1' | grep -q '^delta_heap: '"
-check "delta_heap answers HEAD, refuses POST (405)" test \
+check "delta_heap refuses POST (405)" test \
 	"$(curl -s -o /dev/null -w '%{http_code}' --data x "$U/delta_heap")" = 405
 
 touch "$D/stop"
