@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 hp_config_t hp_config = {
@@ -363,18 +364,100 @@ static const struct {
     {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no, on/off", "0"},
 };
 
+/*
+ * One warning per process tree. A process that warns about a bad value marks
+ * the environment its children inherit: HEAPPROF_WARNED lists a hash of each
+ * bad NAME=value it (or an ancestor) warned about, and a process stays quiet
+ * about a bad value already in the list. A different bad value set by a child
+ * is warned about again. A bad token is hashed by its name only: a hash of a
+ * secret stays out of the environment.
+ *
+ * The mark never allocates (setenv would, in the constructor of the program's
+ * allocator): an existing HEAPPROF_WARNED entry is pointed at this library's
+ * own string; otherwise environ is replaced by a copy one entry longer, in a
+ * mapping of its own that is never unmapped (glibc's setenv and putenv copy
+ * an environ they did not allocate; unsetenv edits it in place). No other
+ * thread runs yet. A program that builds its children's environment itself
+ * (env -i, sudo, systemd) drops the mark with the rest; its children warn
+ * again if it passes the bad value on.
+ */
+#define WARNED_VAR "HEAPPROF_WARNED"
+#define WARNED_HEX 16
+
+static char
+    warned_entry[sizeof(WARNED_VAR "=") + HP_ARRAY_SIZE(options) * (WARNED_HEX + 1)];
+
+static uint64_t setting_hash(size_t i, const char *v)
+{
+	bool secret = options[i].set == set_http_token;
+	return hp_mix64(hp_hash_str(options[i].name) ^ (secret ? 0 : hp_hash_str(v)));
+}
+
+/* Whether the list (comma-separated hex) has the hash. */
+static bool warned_has(const char *list, uint64_t h)
+{
+	char hex[WARNED_HEX + 1];
+	hp_fmt(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+	for (const char *p = list; p && *p;
+	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, hex, WARNED_HEX) &&
+		    (p[WARNED_HEX] == ',' || !p[WARNED_HEX]))
+			return true;
+	return false;
+}
+
+/* Points HEAPPROF_WARNED at warned_entry, in place or in a longer copy of environ. */
+static void mark_environment(void)
+{
+	size_t n = 0, name = sizeof(WARNED_VAR "=") - 1;
+	for (; environ && environ[n]; n++)
+		if (!strncmp(environ[n], WARNED_VAR "=", name)) {
+			environ[n] = warned_entry;
+			return;
+		}
+	char **copy = mmap(NULL, (n + 2) * sizeof(char *), PROT_READ | PROT_WRITE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (copy == MAP_FAILED)
+		return; /* children warn again */
+	if (n)
+		memcpy(copy, environ, n * sizeof(char *));
+	copy[n] = warned_entry;
+	copy[n + 1] = NULL;
+	environ = copy;
+}
+
+/* Warns about option i's bad value v unless an ancestor did, and lists it. */
+static void warn_bad(size_t i, const char *v, size_t *len)
+{
+	uint64_t h = setting_hash(i, v);
+	if (warned_has(warned_entry + sizeof(WARNED_VAR), h))
+		return;
+	/* A token, even a bad one, is a secret: never in a log. */
+	bool secret = options[i].set == set_http_token;
+	hp_log("ignoring %s=%s%s%s: expected %s; using %s (processes it starts inherit "
+	       "the setting and are not warned again)",
+	       options[i].name, secret ? "" : "\"", secret ? "(not shown)" : v,
+	       secret ? "" : "\"", options[i].expected, options[i].fallback);
+	*len += hp_fmt(warned_entry + *len, sizeof(warned_entry) - *len, "%s%016llx",
+	               warned_entry[*len - 1] == '=' ? "" : ",", (unsigned long long)h);
+}
+
 void hp_config_init(void)
 {
+	const char *inherited = secure_getenv(WARNED_VAR);
+	size_t len = hp_fmt(warned_entry, sizeof(warned_entry), "%s=", WARNED_VAR);
+	/* The inherited list carries on: a grandchild knows what its ancestors said. */
+	if (inherited && strlen(inherited) < sizeof(warned_entry) - len)
+		len += hp_fmt(warned_entry + len, sizeof(warned_entry) - len, "%s",
+		              inherited);
+	size_t start = len;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++) {
 		const char *v = secure_getenv(options[i].name);
-		/* A token, even a bad one, is a secret: never in a log. */
-		bool secret = options[i].set == set_http_token;
 		if (v && options[i].set(v))
-			hp_log("ignoring %s=%s%s%s: expected %s; using %s",
-			       options[i].name, secret ? "" : "\"",
-			       secret ? "(not shown)" : v, secret ? "" : "\"",
-			       options[i].expected, options[i].fallback);
+			warn_bad(i, v, &len);
 	}
+	if (len != start)
+		mark_environment();
 	make_absolute(hp_config.output);
 }
 

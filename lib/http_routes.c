@@ -26,6 +26,7 @@ static void serve_index(conn_t *c);
 static void serve_cmdline(conn_t *c);
 static void serve_symbol(conn_t *c);
 static void serve_metrics(conn_t *c);
+static void serve_delta_heap(conn_t *c);
 
 #define PREFIX     "/debug/pprof/"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
@@ -43,6 +44,9 @@ static const struct {
      "The command line invocation of the current program"},
     {PREFIX "symbol", serve_symbol, true,
      "Function names of program counters, for go tool pprof"},
+    {PREFIX "delta_heap", serve_delta_heap, false,
+     "Allocations since the previous request of this path (alloc_*), and the "
+     "live objects (inuse_*), as godeltaprof serves them"},
     {"/metrics", serve_metrics, false, NULL},
 };
 
@@ -204,31 +208,57 @@ static int scratch_file(void)
 	return fd;
 }
 
-/* Writes the profile (a delta one after ?seconds=N) and queues it. */
-static void send_profile(conn_t *c)
+/* Writes the profile o describes and queues it; returns 0, or -1 after an
+ * error response. */
+static int write_profile(conn_t *c, hp_profile_opts_t *o)
 {
 	int fd = scratch_file();
 	if (fd < 0) {
 		hp_http_respond_error(c, 500, NULL);
-		return;
+		return -1;
 	}
-	hp_profile_opts_t o = {.start_ns = c->base ? c->base_ns : 0,
-	                       .default_type = c->dtype,
-	                       .base = c->base,
-	                       .nbase = c->nbase};
-	int err = hp_dump_to_fd(fd, HP_DUMP_HTTP, &o);
+	int err = hp_dump_to_fd(fd, HP_DUMP_HTTP, o);
 	off_t len = err ? -1 : lseek(fd, 0, SEEK_END);
-	hp_stack_table_snapshot_free(c->base);
-	c->base = NULL;
-	c->nbase = 0;
 	if (len < 0) {
 		close(fd);
 		hp_http_respond_error(c, err == -ESHUTDOWN ? 503 : 500, NULL);
-		return;
+		return -1;
 	}
 	hp_http_respond(c, 200, "application/octet-stream",
 	                "Content-Disposition: attachment; filename=\"profile\"\r\n", NULL,
 	                0, fd, (uint64_t)len);
+	return 0;
+}
+
+/* Writes the profile (a delta one after ?seconds=N) and queues it. */
+static void send_profile(conn_t *c)
+{
+	hp_profile_opts_t o = {.start_ns = c->base ? c->base_ns : 0,
+	                       .default_type = c->dtype,
+	                       .base = c->base,
+	                       .nbase = c->nbase};
+	write_profile(c, &o);
+	hp_stack_table_snapshot_free(c->base);
+	c->base = NULL;
+	c->nbase = 0;
+}
+
+/* Takes the one profile slot for secs seconds, or answers 429 and says no. */
+static bool claim(conn_t *c, uint64_t secs)
+{
+	uint64_t now = hp_http_now_ms();
+	if (P.busy) {
+		char extra[64];
+		uint64_t wait =
+		    P.busy_until > now ? (P.busy_until - now + 999) / 1000 : 1;
+		hp_fmt(extra, sizeof(extra), "Retry-After: %llu\r\n",
+		       (unsigned long long)wait);
+		hp_http_respond_error(c, 429, extra);
+		return false;
+	}
+	P.busy = c->holds = true;
+	P.busy_until = now + secs * 1000;
+	return true;
 }
 
 static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
@@ -242,18 +272,8 @@ static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
 	}
 	if (secs > SECONDS_MAX)
 		secs = SECONDS_MAX;
-	uint64_t now = hp_http_now_ms();
-	if (P.busy) {
-		char extra[64];
-		uint64_t wait =
-		    P.busy_until > now ? (P.busy_until - now + 999) / 1000 : 1;
-		hp_fmt(extra, sizeof(extra), "Retry-After: %llu\r\n",
-		       (unsigned long long)wait);
-		hp_http_respond_error(c, 429, extra);
+	if (!claim(c, secs))
 		return;
-	}
-	P.busy = c->holds = true;
-	P.busy_until = now + secs * 1000;
 	c->dtype = dtype;
 	if (!secs) {
 		send_profile(c);
@@ -263,6 +283,47 @@ static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
 		c->st = C_WAIT;
 		c->deadline = P.busy_until;
 	}
+}
+
+/*
+ * godeltaprof's /debug/pprof/delta_heap, which Grafana Alloy scrapes in its
+ * delta mode: alloc_objects and alloc_space since the previous request of
+ * this path (since start, the first time), inuse_* whole. The counters the
+ * profile shows become the next request's base, so that an allocation is in
+ * exactly one delta. The base is the server thread's alone.
+ */
+static struct {
+	hp_profile_base_t *prev;
+	size_t nprev;
+	uint64_t prev_ns;
+} D;
+
+static void serve_delta_heap(conn_t *c)
+{
+	hp_profile_base_t *now;
+	size_t nnow;
+	if (!claim(c, 0))
+		return;
+	if (hp_stack_table_snapshot(&now, &nnow) < 0) {
+		hp_http_respond_error(c, 500, NULL);
+		return;
+	}
+	hp_profile_opts_t o = {.start_ns = D.prev ? D.prev_ns : 0,
+	                       .default_type =
+	                           &hp_kinds[HP_KIND_HEAP].types[HP_HEAP_ALLOC_SPACE],
+	                       .base = D.prev,
+	                       .nbase = D.nprev,
+	                       .now = now,
+	                       .nnow = nnow};
+	uint64_t now_ns = hp_now_ns();
+	/* A HEAD (headers only) or a failed request moves nothing on: the
+	 * next one shows these allocations too. */
+	if (write_profile(c, &o) || c->req.method == HP_HTTP_HEAD) {
+		hp_stack_table_snapshot_free(now);
+		return;
+	}
+	hp_stack_table_snapshot_free(D.prev);
+	D.prev = now, D.nprev = nnow, D.prev_ns = now_ns;
 }
 
 /* ---- /metrics: Prometheus' text format 0.0.4 ---------------------------- */
@@ -416,4 +477,7 @@ void hp_http_routes_release(conn_t *c)
 void hp_http_routes_postfork_child(void)
 {
 	P.busy = false;
+	/* The child's delta_heap starts from its own start, as its server does. */
+	hp_stack_table_snapshot_free(D.prev);
+	D.prev = NULL, D.nprev = 0;
 }

@@ -264,14 +264,52 @@ static int cmp_base(const void *key, const void *elem)
 	return b < e ? -1 : b > e;
 }
 
+/* b's entry in a snapshot sorted by bucket, or NULL. */
+static const hp_profile_base_t *snap_find(const hp_profile_base_t *s, size_t n,
+                                          const hp_bucket_t *b)
+{
+	return n ? bsearch(b, s, n, sizeof(*s), cmp_base) : NULL;
+}
+
 /* Takes the base's counters off c: what happened since the base was read. */
 static void subtract_base(const hp_profile_opts_t *o, const hp_bucket_t *b,
                           hp_counts_t *c)
 {
-	const hp_profile_base_t *e =
-	    o->nbase ? bsearch(b, o->base, o->nbase, sizeof(*o->base), cmp_base) : NULL;
+	const hp_profile_base_t *e = snap_find(o->base, o->nbase, b);
 	if (e)
 		hp_stack_table_counts_sub(c, &e->counts);
+}
+
+/*
+ * The bucket's values, one per sample type, into v; false: nothing to write.
+ * With opts->now (delta_heap), the counters are the snapshot's, the types
+ * counted since start are less the base and the in-use ones (those that
+ * take frees off) stay whole, as godeltaprof writes them.
+ */
+static bool sample_values(writer_t *W, const hp_bucket_t *b, uint64_t *v)
+{
+	const hp_profile_opts_t *o = W->opts;
+	const hp_kind_t *k = W->kind;
+	hp_counts_t c, d;
+	if (o->now) {
+		const hp_profile_base_t *e = snap_find(o->now, o->nnow, b);
+		if (!e)
+			return false; /* newer than the snapshot: the next delta's */
+		c = e->counts;
+	} else {
+		hp_stack_table_read(b, &c);
+	}
+	d = c;
+	subtract_base(o, b, &d);
+	if (!o->now)
+		c = d;
+	bool any = false;
+	for (size_t i = 0; i < k->ntypes; i++) {
+		const hp_sample_type_t *t = &k->types[i];
+		v[i] = (uint64_t)hp_kind_value(t, t->minus != HP_TALLY_NONE ? &c : &d);
+		any |= v[i] != 0;
+	}
+	return o->now ? any : !hp_stack_table_counts_zero(&d);
 }
 
 /* Fills W->ids with b's location ids, leaf first; returns how many. */
@@ -306,16 +344,11 @@ static void write_sample(const hp_bucket_t *b, void *arg)
 	writer_t *W = arg;
 	if (failed(W))
 		return;
-	hp_counts_t c;
-	hp_stack_table_read(b, &c);
-	subtract_base(W->opts, b, &c);
-	if (hp_stack_table_counts_zero(&c))
+	uint64_t v[HP_KIND_TYPES_MAX];
+	if (!sample_values(W, b, v))
 		return;
 	uint32_t n = sample_locations(W, b);
 	const hp_kind_t *k = W->kind;
-	uint64_t v[HP_KIND_TYPES_MAX];
-	for (size_t i = 0; i < k->ntypes; i++)
-		v[i] = (uint64_t)hp_kind_value(&k->types[i], &c);
 	pb_packed(&W->sample, SAMPLE_LOCATION_ID, W->ids, n);
 	pb_packed(&W->sample, SAMPLE_VALUE, v, k->ntypes);
 	pb_message(&W->gz.pb, PROFILE_SAMPLE, &W->sample);

@@ -28,6 +28,12 @@ typedef struct {
 	 * by bucket address; buckets absent from it count from zero. */
 	const hp_profile_base_t *base;
 	size_t nbase;
+	/* Optional (/debug/pprof/delta_heap): the counters to write instead of
+	 * reading the buckets now, sorted as base is (buckets absent from it are
+	 * left out), so that the next delta's base is exactly what this one
+	 * showed; and the in-use types taken from them whole, not less base. */
+	const hp_profile_base_t *now;
+	size_t nnow;
 	/* Optional (a "peak" profile): estimated bytes in use when it was written,
 	 * and when (CLOCK_REALTIME ns); 0: no such comment. */
 	int64_t in_use;
