@@ -204,6 +204,21 @@ static int scratch_file(void)
 	return fd;
 }
 
+/* ?seconds=N of a kind with a window: opens it (kinds.h). */
+static void open_window(conn_t *c)
+{
+	c->base_ns = hp_now_ns();
+	c->window = true;
+	c->kind->window(true);
+}
+
+static void close_window(conn_t *c)
+{
+	if (c->window)
+		c->kind->window(false);
+	c->window = false;
+}
+
 /* Writes the profile (a delta one after ?seconds=N) and queues it. */
 static void send_profile(conn_t *c)
 {
@@ -212,11 +227,14 @@ static void send_profile(conn_t *c)
 		hp_http_respond_error(c, 500, NULL);
 		return;
 	}
-	hp_profile_opts_t o = {.start_ns = c->base ? c->base_ns : 0,
+	hp_profile_opts_t o = {.start_ns = c->base || c->window ? c->base_ns : 0,
+	                       .kind = c->kind,
+	                       .window = c->window,
 	                       .default_type = c->dtype,
 	                       .base = c->base,
 	                       .nbase = c->nbase};
 	int err = hp_dump_to_fd(fd, HP_DUMP_HTTP, &o);
+	close_window(c);
 	off_t len = err ? -1 : lseek(fd, 0, SEEK_END);
 	hp_stack_table_snapshot_free(c->base);
 	c->base = NULL;
@@ -231,7 +249,7 @@ static void send_profile(conn_t *c)
 	                0, fd, (uint64_t)len);
 }
 
-static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
+static void serve_profile(conn_t *c, const hp_kind_t *kind, const hp_sample_type_t *dtype)
 {
 	hp_http_str_t v;
 	uint64_t secs = 0;
@@ -255,8 +273,13 @@ static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
 	P.busy = c->holds = true;
 	P.busy_until = now + secs * 1000;
 	c->dtype = dtype;
+	c->kind = kind;
 	if (!secs) {
 		send_profile(c);
+	} else if (kind->window) {
+		open_window(c);
+		c->st = C_WAIT;
+		c->deadline = P.busy_until;
 	} else if (take_base(c) < 0) {
 		hp_http_respond_error(c, 500, NULL);
 	} else {
@@ -395,7 +418,7 @@ void hp_http_routes_handle(conn_t *c)
 	if (!kp)
 		hp_http_respond_error(c, 404, NULL);
 	else if (method_allowed(c, false))
-		serve_profile(c, &kind->types[kp->default_type]);
+		serve_profile(c, kind, &kind->types[kp->default_type]);
 }
 
 void hp_http_routes_deadline(conn_t *c)
@@ -408,6 +431,7 @@ void hp_http_routes_release(conn_t *c)
 	if (c->holds)
 		P.busy = false;
 	c->holds = false;
+	close_window(c);
 	hp_stack_table_snapshot_free(c->base);
 	c->base = NULL;
 	c->nbase = 0;

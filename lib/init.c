@@ -11,6 +11,7 @@
 #include "dump.h"
 #include "interpose.h"
 #include "http.h"
+#include "lifetimes.h"
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
@@ -129,7 +130,8 @@ __attribute__((constructor)) static void hp_init(void)
 			       hp_config.http);
 		return;
 	}
-	hp_live_map_init(rate == 1);
+	hp_live_map_init(rate == 1, hp_config.lifetimes);
+	hp_lifetimes_init(hp_config.lifetimes);
 	hp_guard_enter();
 	hp_stack_init(); /* symbols.c's registry waits for the first dump or dlclose */
 	hp_guard_exit();
