@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+# HEAPPROF_LIFETIMES=1: the lifetimes profile written beside each heap
+# profile, and /debug/pprof/lifetimes?seconds=N. prog_lifetimes.c has three
+# sites of known lifetimes: churn_site (1000 blocks of 100 B, each freed at
+# once by its thread), held_site (50 of 200 B, freed 20 ms later by another
+# thread in release_held), kept_site (30 of 300 B, alive at exit). At rate 1
+# every count is exact; at the default rate the estimates are checked within
+# 4 standard deviations of the sampling (docs/lifetimes.md).
+. "$(dirname "$0")/lib.sh"
+
+PROG=$TEST_BUILDDIR/prog_lifetimes
+
+# raw_sum PROFILE TYPE-INDEX LEAF [LABEL-REGEX]: the sum of value TYPE-INDEX
+# (0-based) over the samples whose leaf function is LEAF and, if given,
+# whose label lines match LABEL-REGEX, from go tool pprof -raw.
+raw_sum() {
+	"$GO" tool pprof -raw "$1" 2>/dev/null | awk -v t="$2" -v leaf="$3" -v rx="${4:-}" '
+	/^Samples:/ { mode = 1; next }
+	/^Locations/ { mode = 2; next }
+	/^Mappings/ { mode = 3; next }
+	mode == 1 && /^ *-?[0-9]+( +-?[0-9]+)*: / {
+		split($0, a, ":"); split(a[1], v, " "); split(a[2], l, " ")
+		n++; val[n] = v[t + 1]; loc[n] = l[1]; next }
+	mode == 1 { labels[n] = labels[n] " " $0 }
+	mode == 2 && /^ *[0-9]+: / { id = $1; sub(":", "", id); names[id] = $4 }
+	END {
+		for (i = 1; i <= n; i++)
+			if (names[loc[i]] == leaf && (rx == "" || labels[i] ~ rx)) s += val[i]
+		printf "%.0f\n", s }'
+}
+
+# raw_label PROFILE LEAF KEY: the numeric label KEY of the first sample whose
+# leaf function is LEAF.
+raw_label() {
+	"$GO" tool pprof -raw "$1" 2>/dev/null | awk -v leaf="$2" -v key="$3" '
+	/^Samples:/ { mode = 1; next }
+	/^Locations/ { mode = 2; next }
+	/^Mappings/ { mode = 3; next }
+	mode == 1 && /^ *-?[0-9]+( +-?[0-9]+)*: / { split($0, a, ":"); split(a[2], l, " "); n++; loc[n] = l[1]; next }
+	mode == 1 { if (match($0, key ":\\[[0-9]+")) { v = substr($0, RSTART + length(key) + 2, RLENGTH - length(key) - 2); if (!(n in val)) val[n] = v } }
+	mode == 2 && /^ *[0-9]+: / { id = $1; sub(":", "", id); names[id] = $4 }
+	END { for (i = 1; i <= n; i++) if (names[loc[i]] == leaf && (i in val)) { print val[i]; exit } }'
+}
+
+# tag_flat PROFILE TYPE FUNC TAGFOCUS: FUNC's flat value under -tagfocus.
+tag_flat() {
+	"$GO" tool pprof -top -nodefraction=0 -nodecount=100000 -sample_index="$2" \
+		"-tagfocus=$4" "$1" 2>/dev/null |
+		awk -v f="$3" '/^ *-?[0-9.]+ +-?[0-9.]+% / && $6 == f { s += $1 } END { printf "%.0f\n", s }'
+}
+
+# Types, in the profile's order.
+AO=0 AS=1 DO=2 DS=3 CO=4 CS=5
+
+rate1() { # rate1 ALLOCATOR
+	local a=$1 d=$WORK/r1-$1 f heap
+	mkdir -p "$d"
+	HEAPPROF_RATE=1 HEAPPROF_LIFETIMES=1 HEAPPROF_OUTPUT=$d/hp run_profiled "$a" "$PROG" files 1
+	check "$a: rate 1: program exits 0" test $? -eq 0
+	f=$(one_file "$d"/hp.*.exit.lifetimes.pb.gz)
+	heap=$(one_file "$d"/hp.*.exit.pb.gz)
+	check "$a: the lifetimes profile beside the heap profile, same number" \
+		test -n "$f" -a "${f%.lifetimes.pb.gz}.pb.gz" = "$heap"
+	[ -n "$f" ] || return
+	if ! have_go; then
+		skip "$a: exact counts: go tool pprof not installed (golang-go)"
+		return
+	fi
+	local types
+	types=$("$GO" tool pprof -raw "$f" 2>/dev/null | sed -n '/^Samples:/{n;p}')
+	check "$a: tcmalloc's six sample types, deallocated_space the default" test \
+		"$types" = "allocated_objects/count allocated_space/bytes deallocated_objects/count deallocated_space/bytes[dflt] censored_allocated_objects/count censored_allocated_space/bytes"
+	local site n size free want
+	for site in "churn_site 1000 100 churn_site same" "held_site 50 200 release_held different" \
+		"kept_site 30 300 - -"; do
+		set -- $site
+		local alloc_o alloc_s free_o free_s cens_o cens_s
+		alloc_o=$(raw_sum "$f" $AO "$1")
+		alloc_s=$(raw_sum "$f" $AS "$1")
+		cens_o=$(raw_sum "$f" $CO "$1")
+		cens_s=$(raw_sum "$f" $CS "$1")
+		check "$a: $1: allocated $alloc_o objects, $alloc_s bytes (want $2, $(($2 * $3)))" \
+			test "$alloc_o $alloc_s" = "$2 $(($2 * $3))"
+		if [ "$4" = - ]; then
+			want="$2 $(($2 * $3))"
+			free_o=$(raw_sum "$f" $DO "$1")
+		else
+			want="0 0"
+			free_o=$(raw_sum "$f" $DO "$4" "active thread:\\[$5\\]")
+			free_s=$(raw_sum "$f" $DS "$4" "active thread:\\[$5\\]")
+			check "$a: $1: deallocated in $4, thread $5: $free_o objects, $free_s bytes" \
+				test "$free_o $free_s" = "$2 $(($2 * $3))"
+		fi
+		check "$a: $1: censored $cens_o objects, $cens_s bytes (want $want)" \
+			test "$cens_o $cens_s" = "$want"
+	done
+	local avg
+	avg=$(raw_label "$f" churn_site avg_lifetime)
+	check "$a: churn_site: average lifetime ${avg:-?} ns, under 1 ms" test "${avg:-1000000000}" -lt 1000000
+	avg=$(raw_label "$f" held_site avg_lifetime)
+	check "$a: held_site: average lifetime ${avg:-?} ns, 20 ms to 2 s" \
+		test "${avg:-0}" -ge 20000000 -a "${avg:-0}" -le 2000000000
+	avg=$(raw_label "$f" kept_site max_lifetime)
+	check "$a: kept_site: censored, alive ${avg:-?} ns at exit" test "${avg:-0}" -gt 0
+	# pprof's own filters on the labels.
+	check "$a: -tagfocus=avg_lifetime=10ms: keeps release_held's 50 frees, not churn_site's" \
+		test "$(tag_flat "$f" deallocated_objects release_held avg_lifetime=10ms:) $(
+			tag_flat "$f" deallocated_objects churn_site avg_lifetime=10ms:)" = "50 0"
+	check "$a: -tagfocus='active thread=different': only release_held" \
+		test "$(tag_flat "$f" deallocated_objects release_held "active thread=different") $(
+			tag_flat "$f" deallocated_objects churn_site "active thread=different")" = "50 0"
+}
+
+for a in $(allocators); do
+	rate1 "$a"
+done
+skip_jemalloc "the rate-1 lifetimes checks"
+
+done_testing
