@@ -111,9 +111,88 @@ rate1() { # rate1 ALLOCATOR
 			tag_flat "$f" deallocated_objects churn_site "active thread=different")" = "50 0"
 }
 
+# estimate PROFILE TYPE-INDEX LEAF N SIZE WHAT: the estimate of N blocks of
+# SIZE bytes within 4 standard deviations: each block is sampled with
+# p = 1 - exp(-SIZE / 524288) and weighs 1/p, so the relative deviation of
+# the estimated count is sqrt((1 - p) / (N p)) (docs/sampling.md).
+estimate() {
+	local v tol
+	v=$(raw_sum "$1" "$2" "$3")
+	tol=$(awk -v n="$4" -v z="$5" 'BEGIN { p = 1 - exp(-z / 524288); printf "%.0f", 4 * n * sqrt((1 - p) / (n * p)) }')
+	check "default rate: $3: $6 $v, want $4 within $tol (4 sd)" within "$v" "$4" "$tol"
+}
+
+default_rate() {
+	local d=$WORK/dflt f
+	mkdir -p "$d"
+	HEAPPROF_SEED=1 HEAPPROF_LIFETIMES=1 HEAPPROF_OUTPUT=$d/hp run_profiled glibc "$PROG" files 2
+	f=$(one_file "$d"/hp.*.exit.lifetimes.pb.gz)
+	check "default rate: the lifetimes profile written" test -n "$f"
+	[ -n "$f" ] || return
+	# files 2: churn_site 200000 x 8 KiB, held_site 4000 x 64 KiB, kept_site 100 x 1 MiB.
+	estimate "$f" $AO churn_site 200000 8192 "allocated objects"
+	estimate "$f" $DO churn_site 200000 8192 "deallocated objects"
+	estimate "$f" $AO held_site 4000 65536 "allocated objects"
+	estimate "$f" $DO release_held 4000 65536 "deallocated objects"
+	estimate "$f" $CO kept_site 100 1048576 "censored objects"
+}
+
+# /debug/pprof/lifetimes?seconds=2 while prog_lifetimes http runs: before
+# the window 500 blocks churn and before_window keeps 40; in it, the three
+# sites. The window's profile has only the latter.
+window() {
+	local d=$WORK/http pid ep U
+	mkdir -p "$d"
+	# Not through timeout(1): the endpoint is found by the program's pid.
+	env HEAPPROF_RATE=1 HEAPPROF_LIFETIMES=1 HEAPPROF_HTTP=127.0.0.1:0 HEAPPROF_AT_EXIT=0 \
+		LD_PRELOAD="$HEAPPROF_LIB" "$PROG" http "$d" 2>"$d/err" &
+	pid=$!
+	wait_file 20 "$d/ready"
+	ep=$(endpoint_of "$pid" "$d/err")
+	check "http: the endpoint is up ($ep)" test -n "$ep"
+	if [ -z "$ep" ]; then
+		touch "$d/go" "$d/stop"
+		wait "$pid"
+		return
+	fi
+	U=http://$ep/debug/pprof
+	check "http: the index lists lifetimes" sh -c "curl -sf '$U/?debug=1' | grep -q '^lifetimes: '"
+	curl -sf --max-time 30 -o "$d/win.pb.gz" "$U/lifetimes?seconds=2" &
+	local c=$!
+	sleep 1
+	touch "$d/go"
+	wait_file 20 "$d/done"
+	wait "$c"
+	check "http: ?seconds=2 answered" test -s "$d/win.pb.gz"
+	curl -sf --max-time 30 -o "$d/all.pb.gz" "$U/lifetimes"
+	touch "$d/stop"
+	wait "$pid"
+	local w="$d/win.pb.gz" all="$d/all.pb.gz"
+	check "http: window: churn_site 1000 allocated, not the 500 before" \
+		test "$(raw_sum "$w" $AO churn_site)" = 1000
+	check "http: window: before_window neither allocated nor censored" \
+		test "$(raw_sum "$w" $AO before_window) $(raw_sum "$w" $CO before_window)" = "0 0"
+	check "http: window: release_held 50 deallocated, kept_site 30 censored" \
+		test "$(raw_sum "$w" $DO release_held) $(raw_sum "$w" $CO kept_site)" = "50 30"
+	check "http: since start: churn_site 1500, before_window 40 censored" \
+		test "$(raw_sum "$all" $AO churn_site) $(raw_sum "$all" $CO before_window)" = "1500 40"
+}
+
 for a in $(allocators); do
 	rate1 "$a"
 done
 skip_jemalloc "the rate-1 lifetimes checks"
+if have_go; then
+	default_rate
+else
+	skip "the default rate: go tool pprof not installed (golang-go)"
+fi
+if ! command -v curl >/dev/null; then
+	skip "the window: curl not installed (curl)"
+elif have_go; then
+	window
+else
+	skip "the window: go tool pprof not installed (golang-go)"
+fi
 
 done_testing
