@@ -19,7 +19,7 @@
  *   write.c      a profile written gzipped (merge, symbolize)
  * and one file per subcommand, named after it: info.c, top.c (top and
  * diff), flame.c, folded.c, web.c, peek.c, merge.c, list.c, symbolize.c,
- * run.c, snapshot.c, ps.c.
+ * run.c, snapshot.c, ps.c, lifetimes.c.
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
@@ -327,6 +327,7 @@ double least_value(const table_t *rows, size_t shown, double total, double fract
 typedef int cmd_fn(int argc, char **argv);
 cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cmd_merge,
     cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps;
+cmd_fn cmd_lifetimes;
 
 /*
  * Fills in, in place, function names, source files, lines and inlined frames

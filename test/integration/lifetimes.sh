@@ -49,6 +49,12 @@ tag_flat() {
 		awk -v f="$3" '/^ *-?[0-9.]+ +-?[0-9.]+% / && $6 == f { s += $1 } END { printf "%.0f\n", s }'
 }
 
+# row_is OUTPUT SITE CONDITION: heapprof lifetimes' row of SITE meets the
+# awk CONDITION.
+row_is() {
+	echo "$1" | awk -v site="$2" "\$7 == site && ($3) { ok = 1 } END { exit !ok }"
+}
+
 # Types, in the profile's order.
 AO=0 AS=1 DO=2 DS=3 CO=4 CS=5
 
@@ -102,6 +108,17 @@ rate1() { # rate1 ALLOCATOR
 		test "${avg:-0}" -ge 20000000 -a "${avg:-0}" -le 2000000000
 	avg=$(raw_label "$f" kept_site max_lifetime)
 	check "$a: kept_site: censored, alive ${avg:-?} ns at exit" test "${avg:-0}" -gt 0
+	# heapprof lifetimes: a row per site (objects bytes alive median p90
+	# short-share site freer (count)...).
+	local out
+	out=$("$HEAPPROF_BIN" lifetimes "$f")
+	diag "$out"
+	check "$a: heapprof lifetimes: churn_site 1000 objects, none alive, >= 99% freed within 1ms, by churn_site (1000)" \
+		row_is "$out" churn_site '$1 == 1000 && $3 == "0.0%" && $6 + 0 >= 99 && $8 == "churn_site" && $9 == "(1000)"'
+	check "$a: heapprof lifetimes: held_site 50 objects, median in ms, none within 1ms, freed by release_held (50)" \
+		row_is "$out" held_site '$1 == 50 && $4 ~ /[0-9]ms$/ && $6 == "0.0%" && $8 == "release_held" && $9 == "(50)"'
+	check "$a: heapprof lifetimes: kept_site 30 objects, 100% alive" \
+		row_is "$out" kept_site '$1 == 30 && $3 == "100.0%"'
 	# pprof's own filters on the labels.
 	check "$a: -tagfocus=avg_lifetime=10ms: keeps release_held's 50 frees, not churn_site's" \
 		test "$(tag_flat "$f" deallocated_objects release_held avg_lifetime=10ms:) $(
