@@ -581,6 +581,57 @@ static void json_sources(FILE *f, const sources_t *src)
 	fputs("]", f);
 }
 
+/* ---- a lifetimes profile: its sites (lifetime_sites.c) ----------------- */
+
+#define LIFETIME_SITES 50 /* the sites shown, most objects first */
+
+static int cmp_objects(const void *pa, const void *pb)
+{
+	const lt_site_t *a = pa, *b = pb;
+	return a->objects < b->objects   ? 1
+	       : a->objects > b->objects ? -1
+	                                 : strcmp(a->key, b->key);
+}
+
+/* ,"lifetimes":{...} when p is a lifetimes profile: per site its numbers,
+ * its freed objects by bin and who freed them. */
+static void json_lifetimes(FILE *f, const pp_profile_t *p, const char *path)
+{
+	if (pp_sample_index(p, "censored_allocated_objects") < 0)
+		return;
+	table_t sites;
+	lt_sites(p, path, &sites);
+	qsort(sites.items, sites.n, sizeof(lt_site_t), cmp_objects);
+	fputs(",\"lifetimes\":[", f);
+	const lt_site_t *sv = sites.items;
+	for (size_t i = 0; i < sites.n && i < LIFETIME_SITES; i++) {
+		const lt_site_t *s = &sv[i];
+		fputs(i ? ",{\"site\":" : "{\"site\":", f);
+		json_str(f, s->key);
+		const double v[] = {s->objects,          s->bytes,
+		                    s->censored,         s->freed,
+		                    lt_quantile(s, 0.5), lt_quantile(s, 0.9)};
+		fputs(",\"v\":[", f);
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+			fputs(k ? "," : "", f), json_num(f, v[k]);
+		fputs("],\"bins\":[", f);
+		for (size_t k = 0; k < LT_NBINS; k++)
+			fputs(k ? "," : "", f), json_num(f, s->bins[k]);
+		fputs("],\"freers\":[", f);
+		const lt_freer_t *fr = s->freers.items;
+		for (size_t k = 0; k < s->freers.n && k < 5; k++) {
+			fputs(k ? ",[" : "[", f);
+			json_str(f, fr[k].key);
+			fputc(',', f);
+			json_num(f, fr[k].objects);
+			fputc(']', f);
+		}
+		fputs("]}", f);
+	}
+	fputc(']', f);
+	lt_sites_free(&sites);
+}
+
 /* ---- the page --------------------------------------------------------- */
 
 /*
@@ -604,6 +655,7 @@ static void write_page(FILE *f, const web_t *w, const snap_t *snaps, size_t n,
 		else if (len == 4 && !strncmp(name, "DATA", 4)) {
 			json_data(f, w, snaps, n, base);
 			json_sources(f, src);
+			json_lifetimes(f, snaps[n - 1].p, snaps[n - 1].path);
 			fputc('}', f);
 		} else
 			die("internal error: unknown marker in the page template");
@@ -623,7 +675,8 @@ static void usage_web(FILE *f)
 	           "snapshots of a\n"
 	           "process, a timeline of in-use bytes and the stacks that grew. "
 	           "With --base,\n"
-	           "what changed since OLD.\n");
+	           "what changed since OLD. Given a lifetimes profile, its sites' "
+	           "lifetimes too.\n");
 }
 
 static int cmp_time(const void *a, const void *b)

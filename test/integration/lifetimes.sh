@@ -195,10 +195,38 @@ window() {
 		test "$(raw_sum "$all" $AO churn_site) $(raw_sum "$all" $CO before_window)" = "1500 40"
 }
 
+# heapprof web on a rate-1 lifetimes profile: the lifetimes view, through
+# the page's test hook in headless Chromium (web.sh's way).
+web_view() {
+	local f r chromium
+	f=$(one_file "$WORK"/r1-glibc/hp.*.exit.lifetimes.pb.gz)
+	chromium=$(command -v chromium || command -v chromium-browser || true)
+	if [ -z "$f" ]; then
+		skip "web: no rate-1 lifetimes profile"
+		return
+	elif [ -z "$chromium" ]; then
+		skip "web: the lifetimes view in Chromium: chromium not installed"
+		return
+	fi
+	"$HEAPPROF_BIN" web "$f" -o "$WORK/lt.html"
+	r=$(timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--host-resolver-rules="MAP * ~NOTFOUND" --user-data-dir="$WORK/chromium" \
+		--virtual-time-budget=5000 --dump-dom "file://$WORK/lt.html#test=sample:deallocated_objects" \
+		2>/dev/null | sed -n '/<pre id="test-result"/,/<\/pre>/p' | sed 's/<[^>]*>//g' | grep '^lifetime')
+	diag "$r"
+	# lifetime SITE objects bytes censored freed bars freers
+	check "web: churn_site 1000 objects, 100000 B, 0 alive, 1000 freed, by churn_site" \
+		sh -c "echo '$r' | awk -F'\t' '\$2 == \"churn_site\" && \$3 == 1000 && \$4 == 100000 && \$5 == 0 && \$6 == 1000 && \$7 >= 1 && \$8 == \"churn_site:1000\" { ok = 1 } END { exit !ok }'"
+	check "web: held_site 50 freed by release_held, kept_site 30 alive" \
+		sh -c "echo '$r' | awk -F'\t' '\$2 == \"held_site\" && \$6 == 50 && \$8 == \"release_held:50\" { a = 1 } \$2 == \"kept_site\" && \$3 == 30 && \$5 == 30 { b = 1 } END { exit !(a && b) }'"
+}
+
 for a in $(allocators); do
 	rate1 "$a"
 done
 skip_jemalloc "the rate-1 lifetimes checks"
+web_view
 if have_go; then
 	default_rate
 else
