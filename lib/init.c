@@ -42,6 +42,7 @@ static void prefork(void)
 	hp_symbols_prefork();
 	hp_stack_table_prefork();
 	hp_live_map_prefork();
+	hp_lifetimes_prefork();
 	hp_meta_prefork();
 	hp_stack_prefork();
 }
@@ -50,6 +51,7 @@ static void postfork_parent(void)
 {
 	hp_stack_postfork_parent();
 	hp_meta_postfork_parent();
+	hp_lifetimes_postfork_parent();
 	hp_live_map_postfork_parent();
 	hp_stack_table_postfork_parent();
 	hp_symbols_postfork_parent();
@@ -61,6 +63,7 @@ static void postfork_child(void)
 {
 	hp_stack_postfork_child();
 	hp_meta_postfork_child();
+	hp_lifetimes_postfork_child();
 	hp_live_map_postfork_child();
 	hp_stack_table_postfork_child();
 	hp_symbols_postfork_child();

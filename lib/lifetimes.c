@@ -13,7 +13,6 @@
 #include "scratch.h"
 
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 HP_HIDDEN bool hp_lifetimes_on;
@@ -37,9 +36,29 @@ void hp_lifetimes_init(bool on)
 	hp_lifetimes_on = on;
 }
 
-uint64_t hp_lifetimes_now(void)
+/* Nanoseconds since start, modulo 2^48. */
+static uint64_t now_ns(void)
 {
 	return (monotonic_ns() - start_ns) & TIME_MASK;
+}
+
+/* The calling thread's tag: its own, not the sampler's thread number, which
+ * a thread that only frees never gets. */
+static HP_TLS uint32_t tag;
+static atomic_uint tags;
+
+static uint32_t thread_tag(void)
+{
+	if (hp_unlikely(!tag))
+		tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) %
+		          ((1u << HP_STAMP_THREAD_BITS) - 1) +
+		      1;
+	return tag;
+}
+
+uint64_t hp_lifetimes_stamp(void)
+{
+	return now_ns() << HP_STAMP_THREAD_BITS | thread_tag();
 }
 
 /* Nanoseconds from stamp's time to now (both modulo 2^48). */
@@ -133,12 +152,11 @@ static bool in_window(uint64_t stamp, uint64_t win, uint64_t now)
 int hp_lifetimes_note_free(const hp_live_t *rec, const uintptr_t *frames, unsigned n,
                            bool truncated)
 {
-	uint64_t now = hp_lifetimes_now(), ns = age(rec->stamp, now);
+	uint64_t now = now_ns(), ns = age(rec->stamp, now);
 	hp_bucket_t *f = hp_stack_table_intern(frames, n, truncated);
 	if (!f)
 		return -ENOMEM;
-	bool same = (rec->stamp & ((1u << HP_STAMP_THREAD_BITS) - 1)) ==
-	            (hp_thread.thread_no & ((1u << HP_STAMP_THREAD_BITS) - 1));
+	bool same = (rec->stamp & ((1u << HP_STAMP_THREAD_BITS) - 1)) == thread_tag();
 	uint64_t count_w, bytes_w;
 	hp_sampler_weights(rec->size, &count_w, &bytes_w);
 	bool counted = in_window(
@@ -168,7 +186,7 @@ void hp_lifetimes_window(bool open)
 			memset(&p->s[1], 0, sizeof(p->s[1]));
 			hp_unlock(stripe_of(h));
 		}
-	atomic_store_explicit(&window_at, hp_lifetimes_now() + 1, memory_order_release);
+	atomic_store_explicit(&window_at, now_ns() + 1, memory_order_release);
 }
 
 /* ---- the profile --------------------------------------------------------- */
@@ -304,7 +322,7 @@ void hp_lifetimes_samples(hp_profile_writer_t *W, const hp_profile_opts_t *o)
 	unsigned which = o->window ? 1 : 0;
 	uint64_t id = 0;
 	alive_table_t A = {.win = o->window ? atomic_load(&window_at) : 0,
-	                   .now = hp_lifetimes_now()};
+	                   .now = now_ns()};
 	for (size_t h = 0; h < HP_ARRAY_SIZE(heads); h++)
 		for (pair_t *p = atomic_load_explicit(&heads[h], memory_order_acquire); p;
 		     p = atomic_load_explicit(&p->next, memory_order_acquire)) {
@@ -322,4 +340,23 @@ void hp_lifetimes_samples(hp_profile_writer_t *W, const hp_profile_opts_t *o)
 		if (A.t[i].b && !emit(W, A.t[i].b, NULL, &A.t[i].s, -1, ++id))
 			break;
 	hp_scratch_free(A.t);
+}
+
+void hp_lifetimes_prefork(void)
+{
+	for (size_t i = 0; i < HP_ARRAY_SIZE(stripes); i++)
+		hp_lock(&stripes[i]);
+}
+
+void hp_lifetimes_postfork_parent(void)
+{
+	for (size_t i = HP_ARRAY_SIZE(stripes); i-- > 0;)
+		hp_unlock(&stripes[i]);
+}
+
+void hp_lifetimes_postfork_child(void)
+{
+	for (size_t i = 0; i < HP_ARRAY_SIZE(stripes); i++)
+		hp_lock_reset(&stripes[i]);
+	atomic_store_explicit(&window_at, 0, memory_order_relaxed);
 }

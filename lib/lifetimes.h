@@ -28,18 +28,13 @@ extern HP_HIDDEN bool hp_lifetimes_on;
 void hp_lifetimes_init(bool on);
 
 /*
- * A stamp: nanoseconds of CLOCK_MONOTONIC since start, modulo 2^48 (3.2
- * days: lifetimes are differences, exact below that), above the allocating
- * thread's number modulo 2^16 in the low 16 bits.
+ * A stamp for a block sampled now: nanoseconds of CLOCK_MONOTONIC since
+ * start, modulo 2^48 (3.2 days: lifetimes are differences, exact below
+ * that), above the calling thread's tag (1 to 65535, given at its first
+ * stamp or free, then again from 1) in the low 16 bits.
  */
 #define HP_STAMP_THREAD_BITS 16
-uint64_t hp_lifetimes_now(void); /* nanoseconds since start, modulo 2^48 */
-
-static inline uint64_t hp_lifetimes_stamp(void)
-{
-	return hp_lifetimes_now() << HP_STAMP_THREAD_BITS |
-	       (hp_thread.thread_no & ((1u << HP_STAMP_THREAD_BITS) - 1));
-}
+uint64_t hp_lifetimes_stamp(void);
 
 /*
  * The sampled block rec was freed (or moved by realloc) by the calling
@@ -56,5 +51,11 @@ void hp_lifetimes_samples(hp_profile_writer_t *W, const hp_profile_opts_t *o);
 /* ?seconds=N: opens the window (only blocks allocated from now on count) or
  * closes it. One at a time: the endpoint writes one profile at a time. */
 void hp_lifetimes_window(bool open);
+
+/* Fork: the stripes are taken before the metadata arena's lock (a pair is
+ * allocated under its stripe); the child has no window open. */
+void hp_lifetimes_prefork(void);
+void hp_lifetimes_postfork_parent(void);
+void hp_lifetimes_postfork_child(void);
 
 #endif
