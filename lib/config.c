@@ -314,6 +314,11 @@ static int set_dump_peak(const char *v)
 	return hp_config_parse_bool(v, &hp_config.dump_peak);
 }
 
+static int set_lifetimes(const char *v)
+{
+	return hp_config_parse_bool(v, &hp_config.lifetimes);
+}
+
 static int set_peak_step(const char *v)
 {
 	return set_uint(v, &hp_config.peak_step, 1, 1000);
@@ -362,6 +367,7 @@ static const struct {
     {"HEAPPROF_DUMP_PEAK", set_dump_peak, "1/0, true/false, yes/no, on/off", "0"},
     {"HEAPPROF_PEAK_STEP", set_peak_step, "a percentage from 1 to 1000", "10"},
     {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no, on/off", "0"},
+    {"HEAPPROF_LIFETIMES", set_lifetimes, "1/0, true/false, yes/no, on/off", "0"},
 };
 
 /*

@@ -37,6 +37,7 @@ typedef struct {
 	unsigned peak_step;    /* percent over the last peak before a new one */
 	bool summary;          /* in-use summary on stderr at exit */
 	bool unwind_fast;      /* stacks by unwind_fast's rules, else libunwind alone */
+	bool lifetimes;        /* HEAPPROF_LIFETIMES: a lifetimes profile beside each */
 } hp_config_t;
 
 extern hp_config_t hp_config;

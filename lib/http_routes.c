@@ -208,6 +208,21 @@ static int scratch_file(void)
 	return fd;
 }
 
+/* ?seconds=N of a kind with a window: opens it (kinds.h). */
+static void open_window(conn_t *c)
+{
+	c->base_ns = hp_now_ns();
+	c->window = true;
+	c->kind->window(true);
+}
+
+static void close_window(conn_t *c)
+{
+	if (c->window)
+		c->kind->window(false);
+	c->window = false;
+}
+
 /* Writes the profile o describes and queues it; returns 0, or -1 after an
  * error response. */
 static int write_profile(conn_t *c, hp_profile_opts_t *o)
@@ -233,11 +248,14 @@ static int write_profile(conn_t *c, hp_profile_opts_t *o)
 /* Writes the profile (a delta one after ?seconds=N) and queues it. */
 static void send_profile(conn_t *c)
 {
-	hp_profile_opts_t o = {.start_ns = c->base ? c->base_ns : 0,
+	hp_profile_opts_t o = {.start_ns = c->base || c->window ? c->base_ns : 0,
+	                       .kind = c->kind,
+	                       .window = c->window,
 	                       .default_type = c->dtype,
 	                       .base = c->base,
 	                       .nbase = c->nbase};
 	write_profile(c, &o);
+	close_window(c);
 	hp_stack_table_snapshot_free(c->base);
 	c->base = NULL;
 	c->nbase = 0;
@@ -261,7 +279,7 @@ static bool claim(conn_t *c, uint64_t secs)
 	return true;
 }
 
-static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
+static void serve_profile(conn_t *c, const hp_kind_t *kind, const hp_sample_type_t *dtype)
 {
 	hp_http_str_t v;
 	uint64_t secs = 0;
@@ -275,8 +293,13 @@ static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
 	if (!claim(c, secs))
 		return;
 	c->dtype = dtype;
+	c->kind = kind;
 	if (!secs) {
 		send_profile(c);
+	} else if (kind->window) {
+		open_window(c);
+		c->st = C_WAIT;
+		c->deadline = P.busy_until;
 	} else if (take_base(c) < 0) {
 		hp_http_respond_error(c, 500, NULL);
 	} else {
@@ -456,7 +479,7 @@ void hp_http_routes_handle(conn_t *c)
 	if (!kp)
 		hp_http_respond_error(c, 404, NULL);
 	else if (method_allowed(c, false))
-		serve_profile(c, &kind->types[kp->default_type]);
+		serve_profile(c, kind, &kind->types[kp->default_type]);
 }
 
 void hp_http_routes_deadline(conn_t *c)
@@ -469,6 +492,7 @@ void hp_http_routes_release(conn_t *c)
 	if (c->holds)
 		P.busy = false;
 	c->holds = false;
+	close_window(c);
 	hp_stack_table_snapshot_free(c->base);
 	c->base = NULL;
 	c->nbase = 0;

@@ -11,6 +11,7 @@
 #include "dump.h"
 #include "interpose.h"
 #include "http.h"
+#include "lifetimes.h"
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
@@ -41,6 +42,7 @@ static void prefork(void)
 	hp_symbols_prefork();
 	hp_stack_table_prefork();
 	hp_live_map_prefork();
+	hp_lifetimes_prefork();
 	hp_meta_prefork();
 	hp_stack_prefork();
 }
@@ -49,6 +51,7 @@ static void postfork_parent(void)
 {
 	hp_stack_postfork_parent();
 	hp_meta_postfork_parent();
+	hp_lifetimes_postfork_parent();
 	hp_live_map_postfork_parent();
 	hp_stack_table_postfork_parent();
 	hp_symbols_postfork_parent();
@@ -60,6 +63,7 @@ static void postfork_child(void)
 {
 	hp_stack_postfork_child();
 	hp_meta_postfork_child();
+	hp_lifetimes_postfork_child();
 	hp_live_map_postfork_child();
 	hp_stack_table_postfork_child();
 	hp_symbols_postfork_child();
@@ -133,7 +137,8 @@ __attribute__((constructor)) static void hp_init(void)
 	if (foreign)
 		hp_log("%s (see \"Programs with their own allocator\" in the README)",
 		       foreign);
-	hp_live_map_init(rate == 1);
+	hp_live_map_init(rate == 1, hp_config.lifetimes);
+	hp_lifetimes_init(hp_config.lifetimes);
 	hp_guard_enter();
 	hp_stack_init(); /* symbols.c's registry waits for the first dump or dlclose */
 	hp_guard_exit();

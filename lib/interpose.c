@@ -11,6 +11,7 @@
 #include "common.h"
 #include "config.h"
 #include "interpose.h"
+#include "lifetimes.h"
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
@@ -83,7 +84,9 @@ static HP_NOINLINE void record(void *p, size_t n, const hp_stack_t *st)
 {
 	int saved = errno;
 	hp_guard_enter();
-	hp_live_t rec = {.addr = (uintptr_t)p, .size = n};
+	hp_live_t rec = {.addr = (uintptr_t)p,
+	                 .size = n,
+	                 .stamp = hp_lifetimes_on ? hp_lifetimes_stamp() : 0};
 	uint64_t count_w, bytes_w;
 	hp_sampler_weights(n, &count_w, &bytes_w);
 	rec.bucket = hp_stack_table_intern(st->frames, st->n, st->truncated);
@@ -125,12 +128,29 @@ static void subtract(const hp_live_t *rec)
 	hp_trigger_note_free(bytes_w);
 }
 
+/*
+ * HEAPPROF_LIFETIMES: the sampled block rec is gone; its freeing stack (ours
+ * trimmed, as an allocation's) and lifetime go to its pair.
+ */
+static HP_NOINLINE void lifetime_end(const hp_live_t *rec)
+{
+	CAPTURE_IF(true, st);
+	int saved = errno;
+	hp_guard_enter();
+	if (hp_lifetimes_note_free(rec, st->frames, st->n, st->truncated))
+		out_of_metadata();
+	hp_guard_exit();
+	errno = saved;
+}
+
 /* Removes p from the live map and subtracts what its allocation added. */
 static bool forget(void *p, hp_live_t *rec)
 {
 	if (!hp_live_map_remove((uintptr_t)p, rec))
 		return false;
 	subtract(rec);
+	if (hp_unlikely(hp_lifetimes_on))
+		lifetime_end(rec);
 	return true;
 }
 
@@ -238,11 +258,16 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n, bool consumed)
 			 * ours. */
 			if (n == 0 || hp_live_map_insert(&old))
 				subtract(&old);
+			if (n == 0 && hp_lifetimes_on)
+				lifetime_end(&old);
 		}
 		return NULL;
 	}
-	if (had)
+	if (had) {
 		subtract(&old);
+		if (hp_lifetimes_on)
+			lifetime_end(&old);
+	}
 	handed_out(q, n, st);
 	errno = saved;
 	return q;

@@ -5,6 +5,8 @@
  * row in hp_kinds with its types and paths. See kinds.h.
  */
 #include "kinds.h"
+#include "config.h"
+#include "lifetimes.h"
 
 /* Go's four heap sample types, in Go's order (pprof diffs only profiles
  * whose sample types match). */
@@ -49,10 +51,40 @@ static const hp_kind_path_t heap_paths[] = {
      HP_HEAP_INUSE_SPACE},
 };
 
+/* tcmalloc's lifetime profile: values come from lifetimes.c, not tallies. */
+#define LT_TYPE(n, u, o)                                                                 \
+	{                                                                                \
+		.name = n, .unit = u, .plus = HP_TALLY_NONE, .minus = HP_TALLY_NONE,     \
+		.objects = o                                                             \
+	}
+static const hp_sample_type_t lifetimes_types[] = {
+    [HP_LT_ALLOC_OBJECTS] = LT_TYPE("allocated_objects", "count", true),
+    [HP_LT_ALLOC_SPACE] = LT_TYPE("allocated_space", "bytes", false),
+    [HP_LT_FREE_OBJECTS] = LT_TYPE("deallocated_objects", "count", true),
+    [HP_LT_FREE_SPACE] = LT_TYPE("deallocated_space", "bytes", false),
+    [HP_LT_CENSORED_OBJECTS] = LT_TYPE("censored_allocated_objects", "count", true),
+    [HP_LT_CENSORED_SPACE] = LT_TYPE("censored_allocated_space", "bytes", false),
+};
+
+static const hp_kind_path_t lifetimes_paths[] = {
+    {"lifetimes",
+     "How long sampled blocks lived and which stacks freed them "
+     "(HEAPPROF_LIFETIMES=1). You can specify the seconds GET parameter to count "
+     "only blocks allocated in that window.",
+     HP_LT_FREE_SPACE},
+};
+
 const hp_kind_t hp_kinds[HP_NKINDS] = {
     [HP_KIND_HEAP] = {"space", "bytes", heap_types, HP_ARRAY_SIZE(heap_types),
                       HP_HEAP_INUSE_SPACE, heap_paths, HP_ARRAY_SIZE(heap_paths)},
+    [HP_KIND_LIFETIMES] = {"space", "bytes", lifetimes_types,
+                           HP_ARRAY_SIZE(lifetimes_types), HP_LT_FREE_SPACE,
+                           lifetimes_paths, HP_ARRAY_SIZE(lifetimes_paths),
+                           .samples = hp_lifetimes_samples, .window = hp_lifetimes_window,
+                           .beside = "lifetimes", .beside_on = &hp_config.lifetimes},
 };
 
+_Static_assert(HP_ARRAY_SIZE(lifetimes_types) <= HP_KIND_TYPES_MAX,
+               "a Sample's values are built in HP_KIND_TYPES_MAX slots");
 _Static_assert(HP_ARRAY_SIZE(heap_types) <= HP_KIND_TYPES_MAX,
                "a Sample's values are built in HP_KIND_TYPES_MAX slots");

@@ -41,6 +41,9 @@ typedef struct {
 	unsigned default_type; /* an index into the kind's types */
 } hp_kind_path_t;
 
+struct hp_profile_writer;
+struct hp_profile_opts;
+
 typedef struct {
 	const char *period_type, *period_unit; /* what the period counts */
 	const hp_sample_type_t *types;         /* in the order pprof gets them */
@@ -48,9 +51,20 @@ typedef struct {
 	unsigned default_type;                 /* an index into types */
 	const hp_kind_path_t *paths;
 	size_t npaths;
+	/* Writes the kind's samples (hp_profile_sample); NULL: a sample per
+	 * bucket, its values read from its tallies (types' plus and minus). */
+	void (*samples)(struct hp_profile_writer *W, const struct hp_profile_opts *o);
+	/* ?seconds=N: open (true) at the request, closed after the profile;
+	 * NULL: the tallies at the request are subtracted (a delta profile). */
+	void (*window)(bool open);
+	/* A profile of the kind is written beside each heap profile file when
+	 * *beside_on: its name, the heap profile's with ".pb.gz" replaced by
+	 * "." beside ".pb.gz". NULL: never. */
+	const char *beside;
+	const bool *beside_on;
 } hp_kind_t;
 
-enum { HP_KIND_HEAP, HP_NKINDS };
+enum { HP_KIND_HEAP, HP_KIND_LIFETIMES, HP_NKINDS };
 extern const hp_kind_t hp_kinds[HP_NKINDS];
 
 /* The heap's sample types that code refers to (the exit summary's), by index. */
@@ -61,11 +75,24 @@ enum {
 	HP_HEAP_INUSE_SPACE,
 };
 
+/* The lifetimes kind's sample types (tcmalloc's, in its order), by index. */
+enum {
+	HP_LT_ALLOC_OBJECTS,
+	HP_LT_ALLOC_SPACE,
+	HP_LT_FREE_OBJECTS,
+	HP_LT_FREE_SPACE,
+	HP_LT_CENSORED_OBJECTS,
+	HP_LT_CENSORED_SPACE,
+	HP_LT_NTYPES
+};
+
 /* Sample type t of a bucket whose tallies are c, before rounding: a count
  * weight for an objects type. May be negative (in use, in a delta profile). */
 static inline int64_t hp_kind_raw(const hp_sample_type_t *t, const hp_counts_t *c)
 {
 	const char *p = (const char *)c;
+	if (t->plus == HP_TALLY_NONE)
+		return 0; /* a kind with samples of its own (hp_kind_t.samples) */
 	uint64_t v = *(const uint64_t *)(p + t->plus);
 	if (t->minus != HP_TALLY_NONE)
 		v -= *(const uint64_t *)(p + t->minus);

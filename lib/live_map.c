@@ -4,7 +4,8 @@
  * tables of 16-byte records keyed by address, each under its own lock, grown
  * from the metadata arena at three-quarters load (the retired table goes
  * back to the arena) and shrunk never. Each insert and remove also moves the record's
- * count in the free filter.
+ * count in the free filter. With HEAPPROF_LIFETIMES each table has a second
+ * array beside its slots, a stamp per slot, moved with it.
  */
 #include "live_map.h"
 #include "meta_alloc.h"
@@ -35,6 +36,7 @@ typedef struct {
 typedef struct {
 	hp_lock_t lock;
 	slot_t *slots;    /* addr 0 = empty; guarded by lock */
+	uint64_t *stamps; /* the slots' stamps (HEAPPROF_LIFETIMES), else NULL */
 	size_t cap, used; /* cap is a power of two */
 	hp_live_t *big;   /* the records of BIG slots, nbig of them */
 	size_t nbig, big_cap;
@@ -44,6 +46,7 @@ HP_LARGE static shard_t shards[SHARDS];
 HP_LARGE uint8_t hp_live_filter[1u << HP_FILTER_LG] __attribute__((aligned(4096)));
 
 static bool filter_off; /* set once at start-up, before any record */
+static bool stamped;    /* the same: tables keep a stamp per slot */
 
 /*
  * With the filter counted (rate above 1: samples are rare, contention too),
@@ -62,8 +65,9 @@ static inline shard_t *shard_of(uintptr_t addr)
 	               (64 - FILTER_SHARDS_LOG2)];
 }
 
-void hp_live_map_init(bool every_block_sampled)
+void hp_live_map_init(bool every_block_sampled, bool with_stamps)
 {
+	stamped = with_stamps;
 	if (!every_block_sampled)
 		return;
 	/* Nothing to rule out: every byte stuck, and no counting. */
@@ -111,13 +115,32 @@ void hp_live_map_pin(const void *p)
 _Static_assert(MIN_CAP >= 2 * WAYS, "the bucket hash shifts by less than 64");
 
 typedef struct {
-	slot_t *slots;  /* cap slots, as cap / WAYS buckets, at least 2 */
-	unsigned shift; /* 64 - log2(cap / WAYS) */
+	slot_t *slots;    /* cap slots, as cap / WAYS buckets, at least 2 */
+	uint64_t *stamps; /* a stamp per slot, or NULL */
+	unsigned shift;   /* 64 - log2(cap / WAYS) */
 } table_t;
 
-static table_t table_of(slot_t *slots, size_t cap)
+static table_t table_of(slot_t *slots, uint64_t *stamps, size_t cap)
 {
-	return (table_t){slots, (unsigned)__builtin_clzll(cap / WAYS) + 1};
+	return (table_t){slots, stamps, (unsigned)__builtin_clzll(cap / WAYS) + 1};
+}
+
+/* A record and its stamp, as they move between slots. */
+typedef struct {
+	slot_t s;
+	uint64_t stamp;
+} entry_t;
+
+static entry_t get(const table_t *t, const slot_t *at)
+{
+	return (entry_t){*at, t->stamps ? t->stamps[at - t->slots] : 0};
+}
+
+static void set(const table_t *t, slot_t *at, entry_t e)
+{
+	*at = e.s;
+	if (t->stamps)
+		t->stamps[at - t->slots] = e.stamp;
 }
 
 /* The first slot of addr's bucket number `which` (0 or 1). */
@@ -141,28 +164,28 @@ static slot_t *slot_in(slot_t *b, uintptr_t addr)
 }
 
 /* put's slow half: both of rec's buckets are full. */
-static HP_NOINLINE bool kick(const table_t *t, slot_t rec)
+static HP_NOINLINE bool kick(const table_t *t, entry_t rec)
 {
-	slot_t *moved[MAX_KICKS], *b = bucket(t, rec.addr, 0), *slot;
+	slot_t *moved[MAX_KICKS], *b = bucket(t, rec.s.addr, 0), *slot;
 	unsigned n;
 	for (n = 0; n < MAX_KICKS; n++) {
-		slot_t *other = bucket(t, rec.addr, b == bucket(t, rec.addr, 0));
+		slot_t *other = bucket(t, rec.s.addr, b == bucket(t, rec.s.addr, 0));
 		/* Evict a slot of the other bucket, varied so walks do not cycle. */
-		slot = moved[n] = &other[(n + (rec.addr >> 4)) % WAYS];
-		slot_t r = *slot;
-		*slot = rec;
+		slot = moved[n] = &other[(n + (rec.s.addr >> 4)) % WAYS];
+		entry_t r = get(t, slot);
+		set(t, slot, rec);
 		rec = r;
 		b = other;
 		/* The evicted record's other bucket: is there room? */
-		other = bucket(t, rec.addr, b == bucket(t, rec.addr, 0));
+		other = bucket(t, rec.s.addr, b == bucket(t, rec.s.addr, 0));
 		if ((slot = slot_in(other, 0))) {
-			*slot = rec;
+			set(t, slot, rec);
 			return true;
 		}
 	}
 	while (n-- > 0) { /* undo, newest move first */
-		slot_t r = *moved[n];
-		*moved[n] = rec;
+		entry_t r = get(t, moved[n]);
+		set(t, moved[n], rec);
 		rec = r;
 	}
 	return false;
@@ -172,36 +195,56 @@ static HP_NOINLINE bool kick(const table_t *t, slot_t rec)
  * Inserts rec; no duplicates by construction. False, with the table as it
  * was, if MAX_KICKS moves found no room: then the table must grow.
  */
-static inline bool put(const table_t *t, slot_t rec)
+static inline bool put(const table_t *t, entry_t rec)
 {
 	slot_t *slot;
-	if ((slot = slot_in(bucket(t, rec.addr, 0), 0)) ||
-	    (slot = slot_in(bucket(t, rec.addr, 1), 0))) {
-		*slot = rec;
+	if ((slot = slot_in(bucket(t, rec.s.addr, 0), 0)) ||
+	    (slot = slot_in(bucket(t, rec.s.addr, 1), 0))) {
+		set(t, slot, rec);
 		return true;
 	}
 	return kick(t, rec);
 }
 
-/* Doubles the shard's table (or more, if a put still fails) and adds rec. */
-static int grow(shard_t *s, slot_t rec)
+/* A table of cap slots (and stamps), or NULL. */
+static bool table_alloc(table_t *t, size_t cap)
 {
+	t->slots = hp_meta_alloc(cap * sizeof(*t->slots));
+	t->stamps = stamped && t->slots ? hp_meta_alloc(cap * sizeof(*t->stamps)) : NULL;
+	if (t->slots && (t->stamps || !stamped)) {
+		*t = table_of(t->slots, t->stamps, cap);
+		return true;
+	}
+	hp_meta_free(t->slots, cap * sizeof(*t->slots));
+	return false;
+}
+
+static void table_free(slot_t *slots, uint64_t *stamps, size_t cap)
+{
+	hp_meta_free(slots, cap * sizeof(*slots));
+	hp_meta_free(stamps, stamps ? cap * sizeof(*stamps) : 0);
+}
+
+/* Doubles the shard's table (or more, if a put still fails) and adds rec. */
+static int grow(shard_t *s, entry_t rec)
+{
+	table_t old = table_of(s->slots, s->stamps, s->cap ? s->cap : MIN_CAP);
 	for (size_t cap = s->cap ? s->cap * 2 : MIN_CAP;; cap *= 2) {
-		slot_t *slots = hp_meta_alloc(cap * sizeof(*slots));
-		if (!slots)
+		table_t t;
+		if (!table_alloc(&t, cap))
 			return -ENOMEM;
-		table_t t = table_of(slots, cap);
 		bool ok = put(&t, rec);
 		for (size_t i = 0; ok && i < s->cap; i++)
 			if (s->slots[i].addr)
-				ok = put(&t, s->slots[i]);
+				ok = put(&t, get(&old, &s->slots[i]));
 		if (ok) {
-			hp_meta_free(s->slots, s->cap * sizeof(*slots));
-			s->slots = slots;
+			table_free(s->slots, s->stamps, s->cap);
+			s->slots = t.slots;
+			s->stamps = t.stamps;
 			s->cap = cap;
 			return 0;
 		}
-		hp_meta_free(slots, cap * sizeof(*slots));
+		table_free(t.slots, t.stamps, cap);
 	}
 }
 
@@ -231,20 +274,22 @@ static bool pack(shard_t *s, const hp_live_t *rec, slot_t *out)
 	return true;
 }
 
-/* The record of slot (taking a BIG one off the shard's list). */
-static void unpack(shard_t *s, const slot_t *slot, hp_live_t *out)
+/* The record of slot; take: a BIG one comes off the shard's list. */
+static void unpack(shard_t *s, const slot_t *slot, hp_live_t *out, bool take)
 {
 	if (slot->packed != BIG) {
 		out->addr = slot->addr;
 		out->bucket =
 		    (hp_bucket_t *)(uintptr_t)((slot->packed >> SIZE_BITS) << 6);
 		out->size = slot->packed & BIG;
+		out->stamp = s->stamps ? s->stamps[slot - s->slots] : 0;
 		return;
 	}
 	for (size_t i = 0; i < s->nbig; i++)
 		if (s->big[i].addr == slot->addr) {
 			*out = s->big[i];
-			s->big[i] = s->big[--s->nbig];
+			if (take)
+				s->big[i] = s->big[--s->nbig];
 			return;
 		}
 }
@@ -253,19 +298,19 @@ int hp_live_map_insert(const hp_live_t *rec)
 {
 	shard_t *s = shard_of(rec->addr);
 	hp_lock(&s->lock);
-	slot_t slot;
+	entry_t e = {.stamp = rec->stamp};
 	bool placed = false;
-	if (!pack(s, rec, &slot)) {
+	if (!pack(s, rec, &e.s)) {
 		hp_unlock(&s->lock);
 		return -ENOMEM;
 	}
-	/* Three quarters: 21 to 43 bytes per live block. */
+	/* Three quarters: 21 to 43 bytes per live block (32 to 64 stamped). */
 	if (s->cap && (s->used + 1) * 4 <= s->cap * 3) {
-		table_t t = table_of(s->slots, s->cap);
-		placed = put(&t, slot);
+		table_t t = table_of(s->slots, s->stamps, s->cap);
+		placed = put(&t, e);
 	}
-	if (!placed && grow(s, slot)) {
-		if (slot.packed == BIG)
+	if (!placed && grow(s, e)) {
+		if (e.s.packed == BIG)
 			s->nbig--; /* the record just added, last on the list */
 		hp_unlock(&s->lock);
 		return -ENOMEM;
@@ -283,12 +328,12 @@ bool hp_live_map_remove(uintptr_t addr, hp_live_t *out)
 	hp_lock(&s->lock);
 	slot_t *slot = NULL;
 	if (s->cap && addr) { /* 0 marks a free slot */
-		table_t t = table_of(s->slots, s->cap);
+		table_t t = table_of(s->slots, s->stamps, s->cap);
 		if (!(slot = slot_in(bucket(&t, addr, 0), addr)))
 			slot = slot_in(bucket(&t, addr, 1), addr);
 	}
 	if (slot) {
-		unpack(s, slot, out);
+		unpack(s, slot, out, true);
 		slot->addr = 0;
 		s->used--;
 		filter_add_locked(addr, -1);
@@ -303,6 +348,21 @@ size_t hp_live_map_size(void)
 	for (unsigned i = 0; i < SHARDS; i++)
 		n += __atomic_load_n(&shards[i].used, __ATOMIC_RELAXED);
 	return n;
+}
+
+void hp_live_map_foreach(void (*fn)(const hp_live_t *rec, void *arg), void *arg)
+{
+	for (unsigned i = 0; i < SHARDS; i++) {
+		shard_t *s = &shards[i];
+		hp_lock(&s->lock);
+		for (size_t j = 0; j < s->cap; j++)
+			if (s->slots[j].addr) {
+				hp_live_t rec;
+				unpack(s, &s->slots[j], &rec, false);
+				fn(&rec, arg);
+			}
+		hp_unlock(&s->lock);
+	}
 }
 
 void hp_live_map_prefork(void)

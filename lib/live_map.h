@@ -44,7 +44,8 @@
 typedef struct {
 	uintptr_t addr;
 	hp_bucket_t *bucket;
-	uint64_t size; /* requested bytes */
+	uint64_t size;  /* requested bytes */
+	uint64_t stamp; /* HEAPPROF_LIFETIMES: when and by whom (lifetimes.h), else 0 */
 } hp_live_t;
 
 /* In BSS: pages no sampled block ever mapped to stay unallocated. */
@@ -69,9 +70,10 @@ static inline bool hp_live_map_maybe_contains(const void *p)
 /*
  * With every block sampled (HEAPPROF_RATE=1) every free is looked up anyway:
  * the filter is set to "maybe" everywhere and no longer counted, which saves
- * two cache misses per allocation and free. Called once, before sampling.
+ * two cache misses per allocation and free. stamped: records keep their
+ * stamp (HEAPPROF_LIFETIMES), 8 bytes more each. Called once, before sampling.
  */
-void hp_live_map_init(bool every_block_sampled);
+void hp_live_map_init(bool every_block_sampled, bool stamped);
 
 /* Makes p's granule answer "maybe" for good (the bootstrap pool's blocks). */
 void hp_live_map_pin(const void *p);
@@ -83,6 +85,13 @@ int hp_live_map_insert(const hp_live_t *rec);
 bool hp_live_map_remove(uintptr_t addr, hp_live_t *out);
 
 size_t hp_live_map_size(void);
+
+/*
+ * Calls fn for every record, one shard at a time under its lock: fn must
+ * not allocate through the interposed malloc nor touch the live map. For
+ * the censored blocks of a lifetimes profile; call with the guard set.
+ */
+void hp_live_map_foreach(void (*fn)(const hp_live_t *rec, void *arg), void *arg);
 
 void hp_live_map_prefork(void);
 void hp_live_map_postfork_parent(void);

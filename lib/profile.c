@@ -105,7 +105,8 @@ enum {
 	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 };
 enum { VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2 };
-enum { SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2 };
+enum { SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3 };
+enum { LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3, LABEL_NUM_UNIT = 4 };
 enum {
 	MAPPING_ID = 1,
 	MAPPING_MEMORY_START = 2,
@@ -130,9 +131,12 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3 };
  * marker, a value per sample type, and the tags and lengths around them
  * (10 bytes a varint at most).
  */
-#define SAMPLE_MAX ((HP_MAX_FRAMES_LIMIT + 1) * 10 + HP_KIND_TYPES_MAX * 10 + 128)
+#define SAMPLE_MAX                                                                       \
+	((HP_MAX_FRAMES_LIMIT + 1) * 10 + HP_KIND_TYPES_MAX * 10 +                       \
+	 HP_PROFILE_LABELS_MAX * LABEL_MAX + 128)
+#define LABEL_MAX 48 /* a Label: four fields, a varint each, and its header */
 
-typedef struct {
+typedef struct hp_profile_writer {
 	pp_gz_t gz; /* gz.pb: the Profile itself, streamed */
 	ctx_t ctx;
 	pp_strtab_t st;
@@ -148,6 +152,7 @@ typedef struct {
 	pb_buf_t msg;    /* a ValueType, Mapping, Location or Function */
 	pb_buf_t line;   /* a Location's Line */
 	pb_buf_t sample; /* a Sample */
+	pb_buf_t label;  /* a Sample's Label */
 	uint64_t ids[HP_MAX_FRAMES_LIMIT + 1]; /* the sample's location ids */
 	/* The previous sample's frames and their ids, by depth from the root:
 	 * neighbours in the table mostly share their roots, so most frames
@@ -155,7 +160,7 @@ typedef struct {
 	const hp_bucket_t *prev;
 	uint32_t prev_n; /* its frames used: at most HP_MAX_FRAMES_LIMIT */
 	uint64_t prev_ids[HP_MAX_FRAMES_LIMIT];
-	uint8_t msgbuf[256], linebuf[32], samplebuf[SAMPLE_MAX];
+	uint8_t msgbuf[256], linebuf[32], labelbuf[LABEL_MAX], samplebuf[SAMPLE_MAX];
 } writer_t;
 
 static bool failed(const writer_t *W)
@@ -355,6 +360,31 @@ static void write_sample(const hp_bucket_t *b, void *arg)
 	W->nsamples++;
 }
 
+bool hp_profile_sample(writer_t *W, const hp_bucket_t *b, const int64_t *v,
+                       const hp_profile_label_t *l, size_t nl)
+{
+	if (failed(W))
+		return false;
+	uint32_t n = sample_locations(W, b);
+	uint64_t u[HP_KIND_TYPES_MAX];
+	for (size_t i = 0; i < W->kind->ntypes; i++)
+		u[i] = (uint64_t)v[i];
+	pb_packed(&W->sample, SAMPLE_LOCATION_ID, W->ids, n);
+	pb_packed(&W->sample, SAMPLE_VALUE, u, W->kind->ntypes);
+	for (size_t i = 0; i < nl && i < HP_PROFILE_LABELS_MAX; i++) {
+		pb_uint(&W->label, LABEL_KEY, intern(W, l[i].key));
+		if (l[i].str)
+			pb_uint(&W->label, LABEL_STR, intern(W, l[i].str));
+		pb_uint(&W->label, LABEL_NUM, (uint64_t)l[i].num);
+		if (l[i].unit)
+			pb_uint(&W->label, LABEL_NUM_UNIT, intern(W, l[i].unit));
+		pb_message(&W->sample, SAMPLE_LABEL, &W->label);
+	}
+	pb_message(&W->gz.pb, PROFILE_SAMPLE, &W->sample);
+	W->nsamples++;
+	return !failed(W);
+}
+
 /* ---- the rest of the Profile ----------------------------------------- */
 
 /* A ValueType, as field of the Profile. */
@@ -483,12 +513,13 @@ static writer_t *begin(int fd, const hp_profile_opts_t *o)
 	if (!W)
 		return NULL;
 	W->opts = o;
-	W->kind = &hp_kinds[HP_KIND_HEAP];
+	W->kind = o->kind ? o->kind : &hp_kinds[HP_KIND_HEAP];
 	W->ctx.alloc = (pp_alloc_t){hp_scratch_realloc, hp_scratch_free};
 	pp_strtab_init(&W->st, &W->ctx.alloc);
 	buf_init(&W->msg, W->msgbuf, sizeof(W->msgbuf), NULL);
 	buf_init(&W->line, W->linebuf, sizeof(W->linebuf), NULL);
 	buf_init(&W->sample, W->samplebuf, sizeof(W->samplebuf), NULL);
+	buf_init(&W->label, W->labelbuf, sizeof(W->labelbuf), NULL);
 	pp_gz_init(&W->gz, fd, &W->ctx.alloc);
 	intern(W, ""); /* string_table[0] must be "" */
 	return W;
@@ -515,7 +546,10 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	W->nmods = hp_symbols_modules(&W->mods);
 	write_header(W, o);
 	write_mappings(W);
-	hp_stack_table_foreach(write_sample, W);
+	if (W->kind->samples)
+		W->kind->samples(W, o);
+	else
+		hp_stack_table_foreach(write_sample, W);
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */

@@ -18,10 +18,13 @@
 /* A bucket's counters at some earlier time, for a delta profile. */
 typedef hp_stack_table_snap_t hp_profile_base_t;
 
-typedef struct {
+typedef struct hp_profile_opts {
 	const char *trigger; /* the reason's name (dump.c): "signal", "exit", ... */
-	uint64_t start_ns;   /* when profiling started (duration_nanos) */
-	uint64_t rate;       /* the sampling rate, written as the period */
+	/* The kind written (kinds.c); NULL: the heap. */
+	const hp_kind_t *kind;
+	bool window;       /* ?seconds=N of a kind with a window (kinds.h) */
+	uint64_t start_ns; /* when profiling started (duration_nanos) */
+	uint64_t rate;     /* the sampling rate, written as the period */
 	/* A row of the heap kind's types (kinds.c); NULL: the kind's default. */
 	const hp_sample_type_t *default_type;
 	/* Optional: counters subtracted from the buckets' (a delta profile), sorted
@@ -51,5 +54,25 @@ typedef struct {
  * -ENOSPC, or -ENOMEM); on error fd holds a partial profile.
  */
 int hp_profile_write(int fd, const hp_profile_opts_t *opts);
+
+/* A kind's own samples (hp_kind_t.samples) are written through these. */
+typedef struct hp_profile_writer hp_profile_writer_t;
+
+/* A Sample's label: str, or num with its unit (NULL: none). */
+typedef struct {
+	const char *key, *str, *unit;
+	int64_t num;
+} hp_profile_label_t;
+
+#define HP_PROFILE_LABELS_MAX 64
+
+/*
+ * Writes one Sample: b's frames, v (one value per sample type of the kind),
+ * and labels l[0..nl), nl at most HP_PROFILE_LABELS_MAX. Keys, units and
+ * strings must outlive the write (string literals). Returns false once the
+ * write has failed (the caller may stop).
+ */
+bool hp_profile_sample(hp_profile_writer_t *W, const hp_bucket_t *b, const int64_t *v,
+                       const hp_profile_label_t *l, size_t nl);
 
 #endif

@@ -20,7 +20,8 @@
  *   write.c      a profile written gzipped (merge, symbolize)
  * and one file per subcommand, named after it: info.c, top.c (top and
  * diff), flame.c, folded.c, web.c, peek.c, merge.c, list.c, symbolize.c,
- * run.c, snapshot.c, ps.c.
+ * run.c, snapshot.c, ps.c, lifetimes.c; lifetime_sites.c gathers a
+ * lifetimes profile by site (lifetimes, web).
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
@@ -394,9 +395,33 @@ double least_value(const table_t *rows, size_t shown, double total, double fract
  * and returns the exit status. main.c's table names them for dispatch and
  * --help.
  */
+/*
+ * A lifetimes profile by allocation site (lifetime_sites.c): lt_sites fills
+ * sites (a table of lt_site_t, in the order first met; each site's freers
+ * most objects first) or dies naming path when p is no lifetimes profile.
+ */
+#define LT_NBINS 24 /* lib/lifetimes.c's bins: [4^k, 4^(k+1)) ns, bin 0 from 0 */
+typedef struct {
+	char *key; /* the allocation site: the leaf function */
+	double objects, bytes, censored, freed;
+	double bins[LT_NBINS]; /* freed objects by lifetime */
+	table_t freers;        /* of lt_freer_t: who freed them */
+} lt_site_t;
+typedef struct {
+	char *key;
+	double objects;
+} lt_freer_t;
+void lt_sites(const pp_profile_t *p, const char *path, table_t *sites);
+void lt_sites_free(table_t *sites);
+/* The q-quantile of a site's freed lifetimes in ns (-1: none freed), and the
+ * share of its objects freed within ns, both interpolated inside a bin. */
+double lt_quantile(const lt_site_t *s, double q);
+double lt_freed_within(const lt_site_t *s, double ns);
+
 typedef int cmd_fn(int argc, char **argv);
 cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cmd_merge,
     cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps;
+cmd_fn cmd_lifetimes;
 
 /*
  * Fills in, in place, function names, source files, lines and inlined frames

@@ -27,6 +27,8 @@ static const struct command {
      "folded stacks (a;b;c value) for flame graph tools"},
     {"web", cmd_web, "PROFILE... -o F",
      "an HTML report: flame graph, tables, filters, timeline"},
+    {"lifetimes", cmd_lifetimes, "PROFILE",
+     "a lifetimes profile by allocation site: short-lived share, freeing sites"},
     {"peek", cmd_peek, "REGEX PROFILE", "callers and callees of matching functions"},
     {"merge", cmd_merge, "PROFILE... -o OUT",
      "one profile summing several (a server's workers)"},

@@ -636,6 +636,61 @@ static void json_sources(FILE *f, const sources_t *src)
 	fputs("]", f);
 }
 
+/* ---- a lifetimes profile: its sites (lifetime_sites.c) ----------------- */
+
+#define LIFETIME_SITES 50 /* the sites shown, most objects first */
+
+static int cmp_objects(const void *pa, const void *pb)
+{
+	const lt_site_t *a = pa, *b = pb;
+	return a->objects < b->objects   ? 1
+	       : a->objects > b->objects ? -1
+	                                 : strcmp(a->key, b->key);
+}
+
+/* ,"lifetimes":{...} when p is a lifetimes profile: per site its numbers,
+ * its freed objects by bin and who freed them. */
+static void json_lifetimes(FILE *f, const snap_t *snap)
+{
+	if (pp_sample_index(snap->p, "censored_allocated_objects") < 0)
+		return;
+	/* The snapshot's samples are packed without their labels: the sites
+	 * read the whole profile, once more (lifetimes profiles are small). */
+	pp_profile_t *p = load(snap->path);
+	table_t sites;
+	lt_sites(p, snap->path, &sites);
+	qsort(sites.items, sites.n, sizeof(lt_site_t), cmp_objects);
+	fputs(",\"lifetimes\":[", f);
+	const lt_site_t *sv = sites.items;
+	for (size_t i = 0; i < sites.n && i < LIFETIME_SITES; i++) {
+		const lt_site_t *s = &sv[i];
+		fputs(i ? ",{\"site\":" : "{\"site\":", f);
+		json_str(f, s->key);
+		const double v[] = {s->objects,          s->bytes,
+		                    s->censored,         s->freed,
+		                    lt_quantile(s, 0.5), lt_quantile(s, 0.9)};
+		fputs(",\"v\":[", f);
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+			fputs(k ? "," : "", f), json_num(f, v[k]);
+		fputs("],\"bins\":[", f);
+		for (size_t k = 0; k < LT_NBINS; k++)
+			fputs(k ? "," : "", f), json_num(f, s->bins[k]);
+		fputs("],\"freers\":[", f);
+		const lt_freer_t *fr = s->freers.items;
+		for (size_t k = 0; k < s->freers.n && k < 5; k++) {
+			fputs(k ? ",[" : "[", f);
+			json_str(f, fr[k].key);
+			fputc(',', f);
+			json_num(f, fr[k].objects);
+			fputc(']', f);
+		}
+		fputs("]}", f);
+	}
+	fputc(']', f);
+	lt_sites_free(&sites);
+	pp_free(p);
+}
+
 /* ---- the page --------------------------------------------------------- */
 
 /* What the page is made of. */
@@ -669,6 +724,7 @@ static void write_page(FILE *f, const page_t *pg)
 			json_data(f, pg->w, pg->names, pg->snaps, pg->n, pg->base);
 			json_trim(f, pg->w, pg->nodefraction, pg->edgefraction);
 			json_sources(f, pg->src);
+			json_lifetimes(f, &pg->snaps[pg->n - 1]);
 			fputc('}', f);
 		} else
 			die("internal error: unknown marker in the page template");
@@ -690,7 +746,8 @@ static void usage_web(FILE *f)
 	        "snapshots of a\n"
 	        "process, a timeline of in-use bytes and the stacks that grew. "
 	        "With --base,\n"
-	        "what changed since OLD.\n"
+	        "what changed since OLD. Given a lifetimes profile, its sites' "
+	        "lifetimes too.\n"
 	        "  --nodefraction F   merge call paths under F of the total into "
 	        "(trimmed)\n"
 	        "                     frames (default 0.005, as pprof; 0 keeps "

@@ -155,7 +155,7 @@ static void test_saturation(uintptr_t a)
  */
 static void test_every_block_sampled(void)
 {
-	hp_live_map_init(true);
+	hp_live_map_init(true, false);
 	ok(hp_live_map_maybe_contains((void *)0x1010), "rate 1: every pointer looked up");
 	memset(live, 0, sizeof(live));
 	for (int i = 0; i < N; i++)

@@ -840,6 +840,49 @@ function bindFlame() {
 	});
 }
 
+// ---- a lifetimes profile: a row per site, its histogram as bars ----------
+
+function fmtNs(ns) {
+	if (ns < 0) return '-';
+	if (ns < 1e3) return Math.round(ns) + 'ns';
+	if (ns < 1e6) return +(ns / 1e3).toPrecision(3) + 'us';
+	if (ns < 1e9) return +(ns / 1e6).toPrecision(3) + 'ms';
+	return +(ns / 1e9).toPrecision(3) + 's';
+}
+
+// 24 bars, bin k for lifetimes from 4^k ns, heights relative to the tallest.
+function histogram(bins) {
+	var svg = document.createElementNS(SVG_NS, 'svg'), max = Math.max.apply(null, bins);
+	svg.setAttribute('width', 24 * 5);
+	svg.setAttribute('height', 24);
+	svg.setAttribute('class', 'hist');
+	bins.forEach(function (b, k) {
+		if (!b) return;
+		var h = Math.max(1, Math.round(22 * b / max));
+		var r = svgEl('rect', { x: k * 5, y: 24 - h, width: 4, height: h }, svg);
+		svgEl('title', {}, r).textContent = 'from ' + fmtNs(k ? Math.pow(4, k) : 0) + ': ' + fmt(b, 'count');
+	});
+	return svg;
+}
+
+function drawLifetimes() {
+	if (!D.lifetimes) return;
+	document.getElementById('lifetimes-section').hidden = false;
+	var body = document.querySelector('#lifetimes tbody');
+	D.lifetimes.forEach(function (s) {
+		var tr = document.createElement('tr'), v = s.v;
+		cell(tr, fmt(v[0], 'count'));
+		cell(tr, fmt(v[1], 'bytes'));
+		cell(tr, v[0] ? (100 * v[2] / v[0]).toFixed(1) + '%' : '-');
+		cell(tr, fmtNs(v[4]));
+		cell(tr, fmtNs(v[5]));
+		tr.insertCell().appendChild(histogram(s.bins));
+		cell(tr, s.site, 'name');
+		cell(tr, s.freers.map(function (f) { return f[0] + ' (' + fmt(f[1], 'count') + ')'; }).join(', ') || '-', 'name');
+		body.appendChild(tr);
+	});
+}
+
 // ---- the test hook: report.html#test=sample:alloc_space;focus:leak_ -----------
 
 var testKeys = []; // keys:ArrowUp,Enter presses them on the flame graph
@@ -907,6 +950,11 @@ function writeTestResult() {
 	view.callers.forEach(function (c) { out.push('caller\t' + c[1] + '\t' + D.funcs[c[0]]); });
 	view.callees.forEach(function (c) { out.push('callee\t' + c[1] + '\t' + D.funcs[c[0]]); });
 	out.push('source\t' + view.sourceState);
+	(D.lifetimes || []).forEach(function (s) {
+		out.push('lifetime\t' + s.site + '\t' + s.v.slice(0, 4).join('\t') + '\t' +
+			document.querySelectorAll('#lifetimes tbody tr')[D.lifetimes.indexOf(s)].querySelectorAll('rect').length + '\t' +
+			s.freers.map(function (f) { return f[0] + ':' + f[1]; }).join(','));
+	});
 	view.source.forEach(function (l) { out.push('src\t' + l.join('\t')); });
 	var pre = document.getElementById('test-result');
 	pre.textContent = out.join('\n') + '\n';
@@ -915,6 +963,7 @@ function writeTestResult() {
 
 bindControls();
 drawTrimmed();
+drawLifetimes();
 var testing = applyTestHash();
 render();
 if (testing) {
