@@ -10,6 +10,7 @@
 #include "common.h"
 #include "config.h"
 #include "heapprof.h"
+#include "kinds.h"
 #include "log.h"
 #include "profile.h"
 #include "sampler.h"
@@ -203,6 +204,59 @@ static int write_to(const char *final, bool replace, bool sync,
 	return err;
 }
 
+/* ---- the kinds written beside each heap profile (kinds.c) -------------- */
+
+/* heap's name "<name>.pb.gz" as "<name>.<suffix>.pb.gz" (any other name:
+ * the suffix and .pb.gz added). */
+static void beside(char *buf, size_t len, const char *heap, const char *suffix)
+{
+	size_t n = strlen(heap);
+	if (n >= 6 && !strcmp(heap + n - 6, ".pb.gz"))
+		n -= 6;
+	if (n >= len)
+		n = len - 1; /* hp_fmt has no %.*s */
+	memcpy(buf, heap, n);
+	hp_fmt(buf + n, len - n, ".%s.pb.gz", suffix);
+}
+
+/* Removes a profile and the kinds' files beside it. Dump lock held. */
+static void unlink_profile(const char *heap)
+{
+	unlink(heap);
+	for (size_t k = 0; k < HP_NKINDS; k++) {
+		char name[HP_OUTPUT_MAX + 160];
+		if (!hp_kinds[k].suffix)
+			continue;
+		beside(name, sizeof(name), heap, hp_kinds[k].suffix);
+		unlink(name);
+	}
+}
+
+/* Each enabled kind with a suffix, beside the heap profile just written as
+ * heap, from the same options but the heap's own. Dump lock held. */
+static void write_beside(const char *heap, bool sync, const hp_profile_opts_t *o)
+{
+	for (size_t k = 0; k < HP_NKINDS; k++) {
+		const hp_kind_t *kind = &hp_kinds[k];
+		if (!kind->suffix || !kind->enabled())
+			continue;
+		char name[HP_OUTPUT_MAX + 160];
+		beside(name, sizeof(name), heap, kind->suffix);
+		hp_profile_opts_t ko = *o;
+		ko.kind = kind;
+		ko.default_type = NULL;
+		ko.base = NULL;
+		ko.nbase = 0;
+		ko.in_use_ns = 0;
+		int err = write_to(name, true, sync, &ko);
+		if (err)
+			hp_log("cannot write profile %s: %s (the program continues)",
+			       name, strerror(-err));
+		else if (hp_config.verbose)
+			hp_log("wrote %s", name);
+	}
+}
+
 /* This process's profile number s of reason, as named on disk. */
 static void numbered_name(char *buf, size_t len, unsigned s, hp_dump_reason_t reason)
 {
@@ -221,7 +275,7 @@ static void keep_newest(unsigned s, hp_dump_reason_t reason)
 		char old[HP_OUTPUT_MAX + 96];
 		numbered_name(old, sizeof(old), kept[kept_first].seq,
 		              kept[kept_first].reason);
-		unlink(old);
+		unlink_profile(old);
 		kept_first = (kept_first + 1) % n;
 		kept_n--;
 	}
@@ -236,7 +290,7 @@ static void replace_previous(unsigned s, hp_dump_reason_t reason)
 	if (replaced_seq[reason]) {
 		char old[HP_OUTPUT_MAX + 96];
 		numbered_name(old, sizeof(old), replaced_seq[reason], reason);
-		unlink(old);
+		unlink_profile(old);
 	}
 	replaced_seq[reason] = s;
 }
@@ -286,6 +340,8 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 		       path ? path : final, strerror(-err));
 	else if (!err && hp_config.verbose)
 		hp_log("wrote %s", final);
+	if (!err)
+		write_beside(final, path || hp_dump_reasons[reason].replaces, o);
 	last_err = err;
 	return err;
 }

@@ -34,6 +34,7 @@ typedef struct {
 	uint64_t foff, flen;
 	bool holds;                    /* owns the one profile slot */
 	const hp_sample_type_t *dtype; /* the default sample type */
+	const hp_kind_t *kind;         /* the kind asked for */
 	hp_profile_base_t *base;       /* ?seconds=N: the counters at the start */
 	size_t nbase;
 	uint64_t base_ns;

@@ -192,7 +192,8 @@ static void serve_symbol(conn_t *c)
 static int take_base(conn_t *c)
 {
 	c->base_ns = hp_now_ns();
-	return hp_stack_table_snapshot(&c->base, &c->nbase);
+	return hp_stack_table_snapshot_of(c->kind->foreach, c->kind->read, &c->base,
+	                                  &c->nbase);
 }
 
 /* An anonymous file for the profile: memory, never a name on disk. */
@@ -213,6 +214,7 @@ static void send_profile(conn_t *c)
 		return;
 	}
 	hp_profile_opts_t o = {.start_ns = c->base ? c->base_ns : 0,
+	                       .kind = c->kind,
 	                       .default_type = c->dtype,
 	                       .base = c->base,
 	                       .nbase = c->nbase};
@@ -231,7 +233,7 @@ static void send_profile(conn_t *c)
 	                0, fd, (uint64_t)len);
 }
 
-static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
+static void serve_profile(conn_t *c, const hp_kind_t *kind, const hp_sample_type_t *dtype)
 {
 	hp_http_str_t v;
 	uint64_t secs = 0;
@@ -255,6 +257,7 @@ static void serve_profile(conn_t *c, const hp_sample_type_t *dtype)
 	P.busy = c->holds = true;
 	P.busy_until = now + secs * 1000;
 	c->dtype = dtype;
+	c->kind = kind;
 	if (!secs) {
 		send_profile(c);
 	} else if (take_base(c) < 0) {
@@ -395,7 +398,7 @@ void hp_http_routes_handle(conn_t *c)
 	if (!kp)
 		hp_http_respond_error(c, 404, NULL);
 	else if (method_allowed(c, false))
-		serve_profile(c, &kind->types[kp->default_type]);
+		serve_profile(c, kind, &kind->types[kp->default_type]);
 }
 
 void hp_http_routes_deadline(conn_t *c)

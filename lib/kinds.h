@@ -48,9 +48,20 @@ typedef struct {
 	unsigned default_type;                 /* an index into types */
 	const hp_kind_path_t *paths;
 	size_t npaths;
+	/* Its buckets and their tallies: the stack table's, or another's. */
+	void (*foreach)(void (*fn)(const hp_bucket_t *b, void *arg), void *arg);
+	void (*read)(const hp_bucket_t *b, hp_counts_t *out);
+	/* The profile's period: this, or 0 for the heap's sampling rate. */
+	uint64_t period;
+	/* Written beside each heap profile, as "<name>.<suffix>.pb.gz", when
+	 * enabled() (NULL suffix: never; the heap profile is the name). */
+	const char *suffix;
+	bool (*enabled)(void);
+	/* Its sampling comment into buf; NULL: the heap's sampling rate. */
+	void (*sampling)(char *buf, size_t len);
 } hp_kind_t;
 
-enum { HP_KIND_HEAP, HP_NKINDS };
+enum { HP_KIND_HEAP, HP_KIND_BLOCK, HP_KIND_MUTEX, HP_NKINDS };
 extern const hp_kind_t hp_kinds[HP_NKINDS];
 
 /* The heap's sample types that code refers to (the exit summary's), by index. */

@@ -19,10 +19,11 @@
 typedef hp_stack_table_snap_t hp_profile_base_t;
 
 typedef struct {
-	const char *trigger; /* the reason's name (dump.c): "signal", "exit", ... */
-	uint64_t start_ns;   /* when profiling started (duration_nanos) */
-	uint64_t rate;       /* the sampling rate, written as the period */
-	/* A row of the heap kind's types (kinds.c); NULL: the kind's default. */
+	const char *trigger;   /* the reason's name (dump.c): "signal", "exit", ... */
+	uint64_t start_ns;     /* when profiling started (duration_nanos) */
+	uint64_t rate;         /* the sampling rate, written as the period */
+	const hp_kind_t *kind; /* the kind written (kinds.c); NULL: the heap */
+	/* A row of the kind's types (kinds.c); NULL: the kind's default. */
 	const hp_sample_type_t *default_type;
 	/* Optional: counters subtracted from the buckets' (a delta profile), sorted
 	 * by bucket address; buckets absent from it count from zero. */
