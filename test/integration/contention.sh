@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: MIT
+# The block and mutex profiles (prog_contention): at HEAPPROF_BLOCK_RATE=1
+# and HEAPPROF_MUTEX_FRACTION=1 every wait is kept, so the block profile
+# charges each waiting site with the waits the program timed itself, and
+# the mutex profile charges each releasing site with the waits it ended
+# (less each waiter's wake-up after the release: the 10% allows for it;
+# the waits are 3 ms holds). The uncontended site shows in neither. Read by
+# heapprof and by go tool pprof, from the files beside the heap profile and
+# from the endpoint.
+. "$(dirname "$0")/lib.sh"
+
+PROG=$TEST_BUILDDIR/prog_contention
+
+# value PROFILE TYPE FUNC: FUNC's flat value, by heapprof.
+value() { hp_flat "$1" "$2" "$3"; }
+
+# pprof_ns PROFILE-OR-URL FUNC: FUNC's flat delay in ns, by go tool pprof.
+pprof_ns() {
+	"$GO" tool pprof -top -nodefraction=0 -nodecount=1000 -unit=ns \
+		-sample_index=delay "$1" 2>/dev/null |
+		awk -v f="$2" '$6 == f { v = $1; sub(/ns$/, "", v); s += v; found = 1 }
+			END { printf "%.0f\n", found ? s : 0 }'
+}
+
+# close_to NAME GOT WANT: GOT within 10% of WANT (and WANT not 0).
+close_to() {
+	check "$1: $2 ns within 10% of the $3 ns the program timed" \
+		awk -v g="$2" -v w="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= w / 10) }'
+}
+
+for alloc in $(allocators); do
+	out=$WORK/$alloc
+	mkdir -p "$out"
+	HEAPPROF_OUTPUT=$out/c HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+		run_profiled "$alloc" "$PROG" >"$out/stdout" 2>"$out/stderr"
+	ok $? "$alloc: ran to completion under both profiles"
+	read -r _ mutex < <(grep '^mutex' "$out/stdout")
+	read -r _ read < <(grep '^read' "$out/stdout")
+	read -r _ cond < <(grep '^cond' "$out/stdout")
+	diag "$alloc: the program timed mutex $mutex ns, read $read ns, cond $cond ns"
+	block=$(one_file "$out"/c.*.exit.block.pb.gz)
+	mx=$(one_file "$out"/c.*.exit.mutex.pb.gz)
+	check "$alloc: .block.pb.gz and .mutex.pb.gz beside the exit profile" \
+		test -n "$block" -a -n "$mx" -a -n "$(one_file "$out"/c.*.exit.pb.gz)"
+	[ -n "$block" ] && [ -n "$mx" ] || continue
+	close_to "$alloc: block wait_mutex" "$(value "$block" delay wait_mutex)" "$mutex"
+	close_to "$alloc: block wait_read (rwlock)" "$(value "$block" delay wait_read)" "$read"
+	close_to "$alloc: block wait_cond (condvar)" "$(value "$block" delay wait_cond)" "$cond"
+	close_to "$alloc: mutex release_mutex" "$(value "$mx" delay release_mutex)" "$mutex"
+	close_to "$alloc: mutex release_write (rwlock)" "$(value "$mx" delay release_write)" "$read"
+	n=$(value "$block" contentions wait_mutex)
+	check "$alloc: block contentions at wait_mutex: $n, 1 to 48 (4 threads, 12 rounds)" \
+		test "$n" -ge 1 -a "$n" -le 48
+	n=$(value "$mx" contentions release_mutex)
+	check "$alloc: mutex contentions at release_mutex: $n, 1 to 48" \
+		test "$n" -ge 1 -a "$n" -le 48
+	for p in "$block" "$mx"; do
+		check "$alloc: $(basename "$p"): quiet_lock (never contended) absent" \
+			test "$(value "$p" delay quiet_lock)" = 0
+		check "$alloc: $(basename "$p"): Go's model (contentions/count, delay/nanoseconds, period 1)" \
+			sh -c "'$HEAPPROF_BIN' info '$p' | grep -qx 'Sample types: contentions/count delay/nanoseconds (default)' &&
+				'$HEAPPROF_BIN' info '$p' | grep -qx 'Period: 1 contentions/count'"
+	done
+	if have_go; then
+		got=$(pprof_ns "$block" wait_mutex)
+		check "$alloc: go tool pprof -top reads the block file: wait_mutex $got ns" \
+			test "$got" = "$(value "$block" delay wait_mutex)"
+		got=$(pprof_ns "$mx" release_mutex)
+		check "$alloc: go tool pprof -top reads the mutex file: release_mutex $got ns" \
+			test "$got" = "$(value "$mx" delay release_mutex)"
+	fi
+	check "$alloc: nothing on stderr" test ! -s "$out/stderr"
+done
+skip_jemalloc "the block and mutex profiles"
+
+# Off by default, like Go's; each one alone when only its variable is set.
+out=$WORK/off
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/c run_profiled glibc "$PROG" >/dev/null 2>&1
+check "off by default: the heap profile alone" \
+	test -n "$(one_file "$out"/c.*.exit.pb.gz)" -a -z "$(one_file "$out"/c.*.block.pb.gz "$out"/c.*.mutex.pb.gz)"
+out=$WORK/blockonly
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/c HEAPPROF_BLOCK_RATE=1000 run_profiled glibc "$PROG" >/dev/null 2>&1
+check "HEAPPROF_BLOCK_RATE alone: a block profile, no mutex profile" \
+	test -n "$(one_file "$out"/c.*.exit.block.pb.gz)" -a -z "$(one_file "$out"/c.*.mutex.pb.gz)"
+
+done_testing
