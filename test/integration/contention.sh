@@ -73,6 +73,20 @@ for alloc in $(allocators); do
 done
 skip_jemalloc "the block and mutex profiles"
 
+# The lock calls' semantics (prog_lockmodes checks them itself): the same
+# lines plain, preloaded with the profiles off, and with both on.
+MODES=$TEST_BUILDDIR/prog_lockmodes
+timeout "$RUN_TIMEOUT" "$MODES" >"$WORK/modes.plain" 2>&1
+rc=$?
+check "lock modes, plain: every check passes ($(grep -c '^ok' "$WORK/modes.plain") of them)" \
+	test "$rc" = 0 -a -s "$WORK/modes.plain"
+HEAPPROF_OUTPUT=$WORK/modes run_profiled glibc "$MODES" >"$WORK/modes.off" 2>&1
+check "lock modes, profiles off: the same results" cmp -s "$WORK/modes.plain" "$WORK/modes.off"
+HEAPPROF_OUTPUT=$WORK/modes HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+	run_profiled glibc "$MODES" >"$WORK/modes.on" 2>&1
+check "lock modes, both profiles on: the same results" cmp -s "$WORK/modes.plain" "$WORK/modes.on"
+grep -v '^ok' "$WORK/modes.on" | sed 's/^/# /'
+
 # Off by default, like Go's; each one alone when only its variable is set.
 out=$WORK/off
 mkdir -p "$out"
