@@ -199,15 +199,17 @@ static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
 	return true;
 }
 
-void hp_contention_wait_end(hp_wait_t *w, const hp_stack_t *st, bool acquired)
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count, uint64_t *delay)
 {
 	uint64_t end = hp_contention_now();
 	if (w->slot >= 0)
 		leave_wait(w->lock, w->slot, w->start);
-	uint64_t count, delay;
-	if (acquired && st && hp_block_rate &&
-	    block_sample(end - w->start, &count, &delay))
-		add(BLOCK, st, count, delay);
+	return acquired && hp_block_rate && block_sample(end - w->start, count, delay);
+}
+
+void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay)
+{
+	add(BLOCK, st, count, delay);
 }
 
 /* Go's mutexevent: one event in fraction, scaled by it. */

@@ -49,10 +49,15 @@ void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg);
 
 /*
  * The wait ended (acquired: the lock was taken, not a timeout or an error).
- * Leaves the waiters' table; for the block profile, samples the delay and,
- * when kept, adds it to the stack st (captured at the begin; NULL: none).
+ * Leaves the waiters' table; for the block profile, samples the delay.
+ * Returns true when the wait is kept: *count (HP_W_ONE units) and *delay
+ * (ns), already scaled, for hp_contention_add_block with the waiter's stack.
  */
-void hp_contention_wait_end(hp_wait_t *w, const hp_stack_t *st, bool acquired);
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count,
+                            uint64_t *delay);
+
+/* Adds a kept wait to the waiting stack st. */
+void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay);
 
 /*
  * The calling thread is about to release lock: the delay of the threads

@@ -234,34 +234,37 @@ static bool waited(op_t op, int r)
 }
 
 /*
- * A wait, timed. The stack is taken before it (the thread is about to
- * block, and a capture after it would lengthen the critical section it
- * just entered), with the guard set: libunwind may allocate or lock. Inside
- * the profiler (its own locks, the dumper's), and on the path of a
- * cancelled condition wait, nothing is recorded that needs undoing.
+ * A wait, timed. The stack is taken after it, only when the wait is kept:
+ * that lengthens the critical section just entered by one capture for a
+ * kept wait, where taking it before every wait would cost one per wait.
+ * The guard is set around the bookkeeping: libunwind may allocate or lock.
+ * Inside the profiler (its own locks, the dumper's) nothing is recorded. A
+ * cancelled condition wait unwinds through here with nothing to undo: only
+ * lock waits register in the waiters' table, and they are no cancellation
+ * points.
  */
-static HP_NOINLINE int wait_slow(const call_t *c)
+static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
+                                 const struct timespec *at)
 {
+	const call_t *c = &(call_t){op, lock, mutex, at};
 	if (hp_thread.in_profiler)
 		return call(c);
 	int saved = errno;
 	hp_wait_t w;
-	hp_wait_t *wp = &w;
-	hp_contention_wait_begin(wp, c->lock, c->op < COND);
-	hp_stack_t st;
-	const hp_stack_t *stp = NULL;
-	uintptr_t raw[hp_block_rate ? hp_config.max_frames + HP_STACK_ROOM : 1];
-	if (hp_block_rate) {
-		hp_guard_enter();
-		hp_stack_capture(&st, raw, hp_config.max_frames);
-		hp_guard_exit();
-		stp = &st;
-	}
+	hp_guard_enter();
+	hp_contention_wait_begin(&w, c->lock, c->op < COND);
+	hp_guard_exit();
 	errno = saved;
 	int r = call(c);
 	saved = errno;
+	uint64_t count, delay;
 	hp_guard_enter();
-	hp_contention_wait_end(wp, stp, waited(c->op, r));
+	if (hp_contention_wait_end(&w, waited(c->op, r), &count, &delay)) {
+		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
+		hp_stack_t st;
+		hp_stack_capture(&st, raw, hp_config.max_frames);
+		hp_contention_add_block(&st, count, delay);
+	}
 	hp_guard_exit();
 	errno = saved;
 	return r;
@@ -299,7 +302,7 @@ static int prof_mutex_lock(pthread_mutex_t *m)
 	int r = R.mutex_trylock(m);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(&(call_t){MUTEX, m, NULL, NULL});
+	return wait_slow(MUTEX, m, NULL, NULL);
 }
 
 static int prof_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
@@ -307,7 +310,7 @@ static int prof_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
 	int r = R.mutex_trylock(m);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(&(call_t){MUTEX_TIMED, m, NULL, t});
+	return wait_slow(MUTEX_TIMED, m, NULL, t);
 }
 
 static int prof_rdlock(pthread_rwlock_t *l)
@@ -315,7 +318,7 @@ static int prof_rdlock(pthread_rwlock_t *l)
 	int r = R.tryrdlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(&(call_t){RDLOCK, l, NULL, NULL});
+	return wait_slow(RDLOCK, l, NULL, NULL);
 }
 
 static int prof_wrlock(pthread_rwlock_t *l)
@@ -323,7 +326,7 @@ static int prof_wrlock(pthread_rwlock_t *l)
 	int r = R.trywrlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(&(call_t){WRLOCK, l, NULL, NULL});
+	return wait_slow(WRLOCK, l, NULL, NULL);
 }
 
 static int prof_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
@@ -331,7 +334,7 @@ static int prof_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
 	int r = R.tryrdlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(&(call_t){RD_TIMED, l, NULL, t});
+	return wait_slow(RD_TIMED, l, NULL, t);
 }
 
 static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
@@ -339,18 +342,18 @@ static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
 	int r = R.trywrlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(&(call_t){WR_TIMED, l, NULL, t});
+	return wait_slow(WR_TIMED, l, NULL, t);
 }
 
 static int prof_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	return wait_slow(&(call_t){COND, c, m, NULL});
+	return wait_slow(COND, c, m, NULL);
 }
 
 static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                const struct timespec *t)
 {
-	return wait_slow(&(call_t){COND_TIMED, c, m, t});
+	return wait_slow(COND_TIMED, c, m, t);
 }
 
 static int prof_mutex_unlock(pthread_mutex_t *m)
