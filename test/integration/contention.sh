@@ -73,6 +73,53 @@ for alloc in $(allocators); do
 done
 skip_jemalloc "the block and mutex profiles"
 
+# The endpoint: /debug/pprof/block and /mutex, cumulative, ?seconds=N (a
+# delta: nothing waits in the second after the workload), on the index,
+# and ?debug=1 as Go's text. The program stays 8 s after its workload.
+if command -v curl >/dev/null; then
+	out=$WORK/http
+	mkdir -p "$out"
+	HEAPPROF_OUTPUT=$out/c HEAPPROF_HTTP=127.0.0.1:0 HEAPPROF_BLOCK_RATE=1 \
+		HEAPPROF_MUTEX_FRACTION=1 LD_PRELOAD=$HEAPPROF_LIB \
+		timeout "$RUN_TIMEOUT" "$PROG" 8 >"$out/stdout" 2>"$out/stderr" &
+	pid=$!
+	for _ in $(seq 400); do
+		grep -qs '^cond' "$out/stdout" && break
+		sleep 0.05
+	done
+	child=$(pgrep -P "$pid" | head -n 1)
+	ep=$(endpoint_of "$child" "$out/stderr")
+	check "endpoint: the record names it ($ep)" test -n "$ep"
+	U=http://$ep/debug/pprof
+	read -r _ mutex < <(grep '^mutex' "$out/stdout")
+	curl -sf -o "$out/block.pb.gz" "$U/block"
+	curl -sf -o "$out/mutex.pb.gz" "$U/mutex"
+	close_to "endpoint: /block, wait_mutex" "$(value "$out/block.pb.gz" delay wait_mutex)" "$mutex"
+	close_to "endpoint: /mutex, release_mutex" "$(value "$out/mutex.pb.gz" delay release_mutex)" "$mutex"
+	if have_go; then
+		got=$(pprof_ns "$U/mutex" release_mutex)
+		close_to "endpoint: go tool pprof -top $U/mutex, release_mutex" "$got" "$mutex"
+		got=$(pprof_ns "$U/block" wait_mutex)
+		close_to "endpoint: go tool pprof -top $U/block, wait_mutex" "$got" "$mutex"
+	fi
+	curl -sf -o "$out/delta.pb.gz" "$U/block?seconds=1"
+	check "endpoint: /block?seconds=1 after the workload: no wait in it" \
+		test "$(value "$out/delta.pb.gz" delay wait_mutex)" = 0 -a -s "$out/delta.pb.gz"
+	check "endpoint: the index lists block and mutex" \
+		sh -c "curl -sf '$U/' | grep -q 'href=\"block' && curl -sf '$U/' | grep -q 'href=\"mutex'"
+	curl -sf "$U/mutex?debug=1" >"$out/mutex.txt"
+	check "endpoint: /mutex?debug=1 is Go's text (header, sampling period)" \
+		sh -c "head -3 '$out/mutex.txt' | tr '\n' '|' | grep -qx -- '--- mutex:|cycles/second=1000000000|sampling period=1|'"
+	d=$(awk '/^#\t/ && $3 == "release_mutex" { print prev; exit } !/^#/ { prev = $1 }' "$out/mutex.txt")
+	close_to "endpoint: /mutex?debug=1, release_mutex's record" "${d:-0}" "$mutex"
+	check "endpoint: /block?debug=1 is headed --- contention:" \
+		sh -c "curl -sf '$U/block?debug=1' | head -1 | grep -qx -- '--- contention:'"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+else
+	skip "the endpoint: curl not found (Debian package curl)"
+fi
+
 # The lock calls' semantics (prog_lockmodes checks them itself): the same
 # lines plain, preloaded with the profiles off, and with both on.
 MODES=$TEST_BUILDDIR/prog_lockmodes
