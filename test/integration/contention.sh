@@ -68,6 +68,12 @@ for alloc in $(allocators); do
 		got=$(pprof_ns "$mx" release_mutex)
 		check "$alloc: go tool pprof -top reads the mutex file: release_mutex $got ns" \
 			test "$got" = "$(value "$mx" delay release_mutex)"
+		for u in auto ms us; do
+			rows='^ .* (wait_mutex|wait_read|wait_cond)$'
+			check "$alloc: heapprof top --unit=$u shows the delays as go tool pprof does" \
+				diff <("$HEAPPROF_BIN" top --unit=$u "$block" | grep -E "$rows") \
+				<("$GO" tool pprof -top -unit=$u "$block" 2>/dev/null | grep -E "$rows")
+		done
 	fi
 	check "$alloc: nothing on stderr" test ! -s "$out/stderr"
 done
