@@ -206,9 +206,7 @@ static int write_to(const char *final, bool replace, bool sync,
 
 /* ---- the kinds written beside each heap profile (kinds.c) -------------- */
 
-/* heap's name "<name>.pb.gz" as "<name>.<suffix>.pb.gz" (any other name:
- * the suffix and .pb.gz added). */
-static void beside(char *buf, size_t len, const char *heap, const char *suffix)
+void hp_dump_beside(char *buf, size_t len, const char *heap, const char *suffix)
 {
 	size_t n = strlen(heap);
 	if (n >= 6 && !strcmp(heap + n - 6, ".pb.gz"))
@@ -227,7 +225,7 @@ static void unlink_profile(const char *heap)
 		char name[HP_OUTPUT_MAX + 160];
 		if (!hp_kinds[k].suffix)
 			continue;
-		beside(name, sizeof(name), heap, hp_kinds[k].suffix);
+		hp_dump_beside(name, sizeof(name), heap, hp_kinds[k].suffix);
 		unlink(name);
 	}
 }
@@ -241,7 +239,7 @@ static void write_beside(const char *heap, bool sync, const hp_profile_opts_t *o
 		if (!kind->suffix || !kind->enabled())
 			continue;
 		char name[HP_OUTPUT_MAX + 160];
-		beside(name, sizeof(name), heap, kind->suffix);
+		hp_dump_beside(name, sizeof(name), heap, kind->suffix);
 		hp_profile_opts_t ko = *o;
 		ko.kind = kind;
 		ko.default_type = NULL;

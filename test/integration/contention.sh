@@ -126,6 +126,17 @@ else
 	skip "the endpoint: curl not found (Debian package curl)"
 fi
 
+# heapprof run --mutex --block: both profiles of every event, named at exit.
+out=$WORK/run
+mkdir -p "$out"
+"$HEAPPROF_BIN" run --mutex --block --output "$out/r" -- "$PROG" >/dev/null 2>"$out/stderr"
+check "heapprof run --mutex --block: both files, named on stderr at exit" \
+	sh -c "grep -q '^heapprof: block profile: $out/r.*.exit.block.pb.gz' '$out/stderr' &&
+		grep -q '^heapprof: mutex profile: $out/r.*.exit.mutex.pb.gz' '$out/stderr'"
+p=$(one_file "$out"/r.*.exit.mutex.pb.gz)
+check "heapprof run --mutex: fraction 1 in the profile" \
+	sh -c "'$HEAPPROF_BIN' info '$p' | grep -q 'mutex profile fraction: 1 '"
+
 # The lock calls' semantics (prog_lockmodes checks them itself): the same
 # lines plain, preloaded with the profiles off, and with both on.
 MODES=$TEST_BUILDDIR/prog_lockmodes
