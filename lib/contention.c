@@ -9,8 +9,12 @@
  * A release charges every waiter with the time since it began waiting or
  * since the previous charge, whichever is later (waiters * now - sum), and
  * moves their starts to now; a waiter leaving takes its own start (or the
- * last charge) off the sum. So the delays charged to releases add up to the
- * waits, less the time from each waiter's last release to its acquisition.
+ * last charge) off the sum. The time from the last release to a waiter's
+ * acquisition (its wake-up) goes to that release too: the entry keeps the
+ * release's bucket once the releasing thread has its stack (and the tails
+ * that came before, until then). So the delays charged to releases add up
+ * to the waits, but for the waits of a set that was full and the tails of a
+ * release that a newer one overtook before naming its stack.
  *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
@@ -61,6 +65,13 @@ typedef struct {
 		uint64_t nwait; /* threads waiting on it now */
 		uint64_t sum;   /* the sum of their starts, each moved to last */
 		uint64_t last;  /* when a release last charged them */
+		/* That release: its number, its scale (the fraction when it was
+		 * sampled, else 0), its stack's bucket once named, and the tails
+		 * (ns) of waiters that left before; awaiting: a sampled release
+		 * has not named its bucket yet (the entry stays until it has). */
+		uint64_t gen, scale, pending;
+		const hp_bucket_t *bucket;
+		bool awaiting;
 	} way[WAYS];
 } set_t;
 
@@ -82,9 +93,7 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 			free_way = i;
 	}
 	if (claim && free_way >= 0) {
-		s->way[free_way].key = key;
-		s->way[free_way].nwait = s->way[free_way].sum = 0;
-		s->way[free_way].last = 0;
+		s->way[free_way] = (__typeof__(s->way[0])){.key = key};
 		return free_way;
 	}
 	return -1;
@@ -107,23 +116,38 @@ static int register_wait(const void *lock, uint64_t start)
 	return i;
 }
 
-static void leave_wait(const void *lock, int i, uint64_t start)
+enum { BLOCK, MUTEX }; /* the records' profiles */
+
+static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
+
+/* A waiter acquired (or gave up) at now: its wake-up after the last release
+ * that charged it goes to that release. */
+static void leave_wait(const void *lock, int i, uint64_t start, uint64_t now)
 {
 	set_t *s = set_of(lock);
+	const hp_bucket_t *to = NULL;
+	uint64_t tail = 0;
 	hp_lock(&s->lock);
-	uint64_t eff = start > s->way[i].last ? start : s->way[i].last;
-	s->way[i].sum -= eff;
-	if (!--s->way[i].nwait)
-		s->way[i].key = 0;
+	__typeof__(s->way[0]) *w = &s->way[i];
+	w->sum -= start > w->last ? start : w->last;
+	if (w->last && start <= w->last && w->scale && now > w->last) {
+		tail = (now - w->last) * w->scale;
+		if (w->bucket)
+			to = w->bucket;
+		else if (w->awaiting)
+			w->pending += tail;
+	}
+	if (!--w->nwait && !w->awaiting)
+		w->key = 0;
 	hp_unlock(&s->lock);
 	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
+	if (to)
+		add_delay(MUTEX, to, tail);
 }
 
 /* ---- the records -------------------------------------------------------- */
 
 #define RECS 8192
-
-enum { BLOCK, MUTEX };
 
 typedef struct {
 	_Atomic(const hp_bucket_t *) bucket;
@@ -155,17 +179,27 @@ static rec_t *rec_of(const hp_bucket_t *b, bool make)
 	return NULL;
 }
 
-/* Adds an event to the stack st of profile p. Guard set by the caller. */
-static void add(int p, const hp_stack_t *st, uint64_t count, uint64_t delay)
+/* Adds an event to the stack st of profile p; returns its bucket, or NULL
+ * when it could not be recorded. Guard set by the caller. */
+static const hp_bucket_t *add(int p, const hp_stack_t *st, uint64_t count, uint64_t delay)
 {
 	hp_bucket_t *b = hp_stack_table_intern(st->frames, st->n, st->truncated);
 	rec_t *r = b ? rec_of(b, true) : NULL;
 	if (!r) {
 		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
-		return;
+		return NULL;
 	}
 	atomic_fetch_add_explicit(&r->count[p], count, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->delay[p], delay, memory_order_release);
+	return b;
+}
+
+/* More delay for b, already recorded (its record exists). */
+static void add_delay(int p, const hp_bucket_t *b, uint64_t delay)
+{
+	rec_t *r = rec_of(b, false);
+	if (r)
+		atomic_fetch_add_explicit(&r->delay[p], delay, memory_order_release);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -203,7 +237,7 @@ bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count, uint64
 {
 	uint64_t end = hp_contention_now();
 	if (w->slot >= 0)
-		leave_wait(w->lock, w->slot, w->start);
+		leave_wait(w->lock, w->slot, w->start, end);
 	return acquired && hp_block_rate && block_sample(end - w->start, count, delay);
 }
 
@@ -213,32 +247,54 @@ void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t dela
 }
 
 /* Go's mutexevent: one event in fraction, scaled by it. */
-bool hp_contention_charge(const void *lock, uint64_t *count, uint64_t *delay)
+bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 {
 	set_t *s = set_of(lock);
-	uint64_t now = hp_contention_now(), d = 0;
+	uint64_t now = hp_contention_now(), d = 0, f = hp_mutex_fraction;
+	bool sampled = f <= 1 || !(next_random() % f);
 	hp_lock(&s->lock);
 	int i = find_way(s, (uintptr_t)lock, false);
-	if (i >= 0 && s->way[i].nwait) {
-		uint64_t all = s->way[i].nwait * now;
-		d = all > s->way[i].sum ? all - s->way[i].sum : 0;
-		s->way[i].sum = all;
-		s->way[i].last = now;
+	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
+	if (w && w->nwait) {
+		uint64_t all = w->nwait * now;
+		d = all > w->sum ? all - w->sum : 0;
+		w->sum = all;
+		w->last = now;
+		w->gen++;
+		w->scale = sampled && d ? f : 0;
+		w->bucket = NULL;
+		w->pending = 0;
+		w->awaiting = sampled && d;
+		ch->gen = w->gen;
 	}
 	hp_unlock(&s->lock);
-	if (!d)
+	if (!d || !sampled)
 		return false;
-	uint64_t f = hp_mutex_fraction;
-	if (f > 1 && next_random() % f)
-		return false;
-	*count = f * HP_W_ONE;
-	*delay = f * d;
+	ch->count = f * HP_W_ONE;
+	ch->delay = f * d;
 	return true;
 }
 
-void hp_contention_add_mutex(const hp_stack_t *st, uint64_t count, uint64_t delay)
+void hp_contention_add_mutex(const void *lock, const hp_charge_t *ch,
+                             const hp_stack_t *st)
 {
-	add(MUTEX, st, count, delay);
+	const hp_bucket_t *b = st ? add(MUTEX, st, ch->count, ch->delay) : NULL;
+	set_t *s = set_of(lock);
+	uint64_t tails = 0;
+	hp_lock(&s->lock);
+	int i = find_way(s, (uintptr_t)lock, false);
+	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
+	if (w && w->gen == ch->gen && w->awaiting) {
+		w->bucket = b;
+		tails = w->pending;
+		w->pending = 0;
+		w->awaiting = false;
+		if (!w->nwait)
+			w->key = 0;
+	}
+	hp_unlock(&s->lock);
+	if (b && tails)
+		add_delay(MUTEX, b, tails);
 }
 
 /* ---- the kinds' sources ------------------------------------------------- */

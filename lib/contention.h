@@ -59,17 +59,28 @@ bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count,
 /* Adds a kept wait to the waiting stack st. */
 void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay);
 
+/* A release that made others wait: count (HP_W_ONE units) and delay (ns),
+ * scaled by the fraction; gen names it in the waiters' table. */
+typedef struct {
+	uint64_t count, delay, gen;
+} hp_charge_t;
+
 /*
  * The calling thread is about to release lock: the delay of the threads
  * registered as waiting on it, since the last release charged them, goes to
  * this release. Returns false when nothing is to be recorded (no waiter, or
- * the event not sampled); else *count (HP_W_ONE units) and *delay (ns),
- * already scaled by the fraction, for hp_contention_add_mutex.
+ * the event not sampled); else fills *ch for hp_contention_add_mutex, which
+ * must follow.
  */
-bool hp_contention_charge(const void *lock, uint64_t *count, uint64_t *delay);
+bool hp_contention_charge(const void *lock, hp_charge_t *ch);
 
-/* Adds a sampled mutex event to the releasing stack st. */
-void hp_contention_add_mutex(const hp_stack_t *st, uint64_t count, uint64_t delay);
+/*
+ * Adds the sampled release ch of lock to the releasing stack st (NULL: the
+ * release failed, nothing is added) and names that stack to the waiters'
+ * table, for the wake-ups of its waiters still to come.
+ */
+void hp_contention_add_mutex(const void *lock, const hp_charge_t *ch,
+                             const hp_stack_t *st);
 
 /* The kinds' sources (kinds.c): the buckets that have block or mutex
  * counts, and one bucket's, in hp_counts_t's contentions and delay. */

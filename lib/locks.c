@@ -280,17 +280,18 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	if (hp_thread.in_profiler)
 		return rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
 	int saved = errno;
-	uint64_t count, delay;
+	hp_charge_t ch;
 	hp_guard_enter();
-	bool charged = hp_contention_charge(lock, &count, &delay);
+	bool charged = hp_contention_charge(lock, &ch);
 	hp_guard_exit();
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (charged && !r) {
+	if (charged) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
 		hp_guard_enter();
-		hp_stack_capture(&st, raw, hp_config.max_frames);
-		hp_contention_add_mutex(&st, count, delay);
+		if (!r)
+			hp_stack_capture(&st, raw, hp_config.max_frames);
+		hp_contention_add_mutex(lock, &ch, r ? NULL : &st);
 		hp_guard_exit();
 	}
 	errno = saved;
