@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < t && i < 64; i++)
 			pthread_join(th[i], NULL);
 	} else {
-		fprintf(stderr, "usage: locks uncontended N | locks contended THREADS N\n");
+		fprintf(stderr,
+		        "usage: locks uncontended N | locks contended THREADS N\n");
 		return 2;
 	}
 	printf("%.1f\n", (double)(now_ns() - t0) / 1e6);
