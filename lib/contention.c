@@ -13,8 +13,8 @@
  * acquisition (its wake-up) goes to that release too: the entry keeps the
  * release's bucket once the releasing thread has its stack (and the tails
  * that came before, until then). So the delays charged to releases add up
- * to the waits, but for the waits of a set that was full and the tails of a
- * release that a newer one overtook before naming its stack.
+ * to the waits, but for the waits of a set that was full and the tails of
+ * the third of three releases in a row that none named before the next.
  *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
@@ -72,6 +72,9 @@ typedef struct {
 		uint64_t gen, scale, pending;
 		const hp_bucket_t *bucket;
 		bool awaiting;
+		/* The release before, if a newer one came before it named its
+		 * stack: its number and the tails it is still owed. */
+		uint64_t prev_gen, prev_pending;
 	} way[WAYS];
 } set_t;
 
@@ -260,6 +263,10 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 		d = all > w->sum ? all - w->sum : 0;
 		w->sum = all;
 		w->last = now;
+		if (w->awaiting) { /* the release before is still to name its stack */
+			w->prev_gen = w->gen;
+			w->prev_pending = w->pending;
+		}
 		w->gen++;
 		w->scale = sampled && d ? f : 0;
 		w->bucket = NULL;
@@ -291,6 +298,9 @@ void hp_contention_add_mutex(const void *lock, const hp_charge_t *ch,
 		w->awaiting = false;
 		if (!w->nwait)
 			w->key = 0;
+	} else if (w && w->prev_gen == ch->gen) {
+		tails = w->prev_pending; /* overtaken: only what it was owed */
+		w->prev_gen = w->prev_pending = 0;
 	}
 	hp_unlock(&s->lock);
 	if (b && tails)

@@ -3,7 +3,8 @@
  * Lock contention at known sites, for contention.sh. Four threads take a
  * mutex in wait_mutex and hold it HOLD_MS before release_mutex; readers take
  * a rwlock in wait_read while a writer holds it in write_hold and releases
- * it in release_write; a thread waits on a condition variable in wait_cond
+ * it in release_write (its own waits for readers timed too); a thread waits
+ * on a condition variable in wait_cond
  * until signalled after COND_MS. Each thread times its own waits around the
  * call; the program prints the sums (ns), which the profiles must match.
  * quiet_lock takes a mutex no other thread touches: it must not show.
@@ -27,7 +28,7 @@ static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int signalled;
-static _Atomic uint64_t mutex_waits, read_waits, cond_waits;
+static _Atomic uint64_t mutex_waits, read_waits, write_waits, cond_waits;
 static pthread_barrier_t start;
 
 static uint64_t now(void)
@@ -92,7 +93,9 @@ void release_write(void)
 
 void write_hold(void)
 {
+	uint64_t t = now();
 	pthread_rwlock_wrlock(&rw);
+	write_waits += now() - t;
 	sleep_ms(HOLD_MS * 4);
 	release_write();
 }
@@ -156,8 +159,9 @@ static void workload(void)
 int main(int argc, char **argv)
 {
 	workload();
-	printf("mutex %llu\nread %llu\ncond %llu\n", (unsigned long long)mutex_waits,
-	       (unsigned long long)read_waits, (unsigned long long)cond_waits);
+	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\n",
+	       (unsigned long long)mutex_waits, (unsigned long long)read_waits,
+	       (unsigned long long)write_waits, (unsigned long long)cond_waits);
 	fflush(stdout);
 	if (argc > 1)
 		sleep((unsigned)atoi(argv[1]));
