@@ -329,6 +329,16 @@ static int set_summary(const char *v)
 	return hp_config_parse_bool(v, &hp_config.summary);
 }
 
+static int set_block_rate(const char *v)
+{
+	return set_uint(v, &hp_config.block_rate, 0, UINT32_MAX);
+}
+
+static int set_mutex_fraction(const char *v)
+{
+	return set_uint(v, &hp_config.mutex_fraction, 0, UINT32_MAX);
+}
+
 /* The option table: variable, parser, what a good value looks like, default. */
 static const struct {
 	const char *name;
@@ -368,6 +378,12 @@ static const struct {
     {"HEAPPROF_PEAK_STEP", set_peak_step, "a percentage from 1 to 1000", "10"},
     {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no, on/off", "0"},
     {"HEAPPROF_LIFETIMES", set_lifetimes, "1/0, true/false, yes/no, on/off", "0"},
+    {"HEAPPROF_BLOCK_RATE", set_block_rate,
+     "nanoseconds, 0 (off) to 4294967295: waits this long are always kept, shorter "
+     "ones with probability wait/N",
+     "0 (off)"},
+    {"HEAPPROF_MUTEX_FRACTION", set_mutex_fraction,
+     "0 (off) to 4294967295: one contention event in N is kept", "0 (off)"},
 };
 
 /*
@@ -476,7 +492,8 @@ void hp_config_print(void)
 	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu HEAPPROF_HTTP=%s "
 	    "HEAPPROF_HTTP_TOKEN=%s HEAPPROF_DUMP_BYTES=%llu HEAPPROF_DUMP_SECONDS=%u "
 	    "HEAPPROF_KEEP=%u HEAPPROF_DUMP_PEAK=%d HEAPPROF_PEAK_STEP=%u "
-	    "HEAPPROF_SUMMARY=%d HEAPPROF_UNWIND=%s",
+	    "HEAPPROF_SUMMARY=%d HEAPPROF_UNWIND=%s HEAPPROF_BLOCK_RATE=%u "
+	    "HEAPPROF_MUTEX_FRACTION=%u",
 	    (unsigned long long)hp_config.rate, hp_config.output,
 	    hp_config.signal ? "SIG" : "none",
 	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
@@ -487,5 +504,6 @@ void hp_config_print(void)
 	    hp_config.http_token[0] ? "(set)" : "(none)",
 	    (unsigned long long)hp_config.dump_bytes, hp_config.dump_seconds,
 	    hp_config.keep, hp_config.dump_peak, hp_config.peak_step, hp_config.summary,
-	    hp_config.unwind_fast ? "fast" : "libunwind");
+	    hp_config.unwind_fast ? "fast" : "libunwind", hp_config.block_rate,
+	    hp_config.mutex_fraction);
 }

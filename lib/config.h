@@ -30,14 +30,16 @@ typedef struct {
 	uint64_t metadata_max; /* bytes of profiler metadata at most, 0 = no limit */
 	char http[HP_HTTP_MAX];       /* HEAPPROF_HTTP, validated; "" = no endpoint */
 	char http_token[HP_HTTP_MAX]; /* HEAPPROF_HTTP_TOKEN; "" = none */
-	uint64_t dump_bytes;   /* a profile per this many bytes allocated, 0 = off */
-	unsigned dump_seconds; /* a profile every N seconds, 0 = off */
-	unsigned keep;         /* newest bytes/time profiles kept, 0 = all */
-	bool dump_peak;        /* keep one profile of the in-use high-water mark */
-	unsigned peak_step;    /* percent over the last peak before a new one */
-	bool summary;          /* in-use summary on stderr at exit */
-	bool unwind_fast;      /* stacks by unwind_fast's rules, else libunwind alone */
-	bool lifetimes;        /* HEAPPROF_LIFETIMES: a lifetimes profile beside each */
+	uint64_t dump_bytes;     /* a profile per this many bytes allocated, 0 = off */
+	unsigned dump_seconds;   /* a profile every N seconds, 0 = off */
+	unsigned keep;           /* newest bytes/time profiles kept, 0 = all */
+	bool dump_peak;          /* keep one profile of the in-use high-water mark */
+	unsigned peak_step;      /* percent over the last peak before a new one */
+	bool summary;            /* in-use summary on stderr at exit */
+	bool unwind_fast;        /* stacks by unwind_fast's rules, else libunwind alone */
+	unsigned block_rate;     /* block profile: ns a wait is always kept, 0 = off */
+	unsigned mutex_fraction; /* mutex profile: one event in N, 0 = off */
+	bool lifetimes;          /* HEAPPROF_LIFETIMES: a lifetimes profile beside each */
 } hp_config_t;
 
 extern hp_config_t hp_config;

@@ -206,60 +206,62 @@ static int write_to(const char *final, bool replace, bool sync,
 	return err;
 }
 
+/* ---- the kinds written beside each heap profile (kinds.c) -------------- */
+
+void hp_dump_beside(char *buf, size_t len, const char *heap, const char *suffix)
+{
+	size_t n = strlen(heap);
+	if (n >= 6 && !strcmp(heap + n - 6, ".pb.gz"))
+		n -= 6;
+	if (n >= len)
+		n = len - 1; /* hp_fmt has no %.*s */
+	memcpy(buf, heap, n);
+	hp_fmt(buf + n, len - n, ".%s.pb.gz", suffix);
+}
+
+/* Removes a profile and the kinds' files beside it. Dump lock held. */
+static void unlink_profile(const char *heap)
+{
+	unlink(heap);
+	for (size_t k = 0; k < HP_NKINDS; k++) {
+		char name[HP_OUTPUT_MAX + 160];
+		if (!hp_kinds[k].suffix)
+			continue;
+		hp_dump_beside(name, sizeof(name), heap, hp_kinds[k].suffix);
+		unlink(name);
+	}
+}
+
+/* Each enabled kind with a suffix, beside the heap profile just written as
+ * heap, from the same options but the heap's own. Dump lock held. */
+static void write_beside(const char *heap, bool sync, const hp_profile_opts_t *o)
+{
+	for (size_t k = 0; k < HP_NKINDS; k++) {
+		const hp_kind_t *kind = &hp_kinds[k];
+		if (!kind->suffix || !kind->enabled())
+			continue;
+		char name[HP_OUTPUT_MAX + 160];
+		hp_dump_beside(name, sizeof(name), heap, kind->suffix);
+		hp_profile_opts_t ko = *o;
+		ko.kind = kind;
+		ko.default_type = NULL;
+		ko.base = NULL;
+		ko.nbase = 0;
+		ko.in_use_ns = 0;
+		int err = write_to(name, true, sync, &ko);
+		if (err)
+			hp_log("cannot write profile %s: %s (the program continues)",
+			       name, strerror(-err));
+		else if (hp_config.verbose)
+			hp_log("wrote %s", name);
+	}
+}
+
 /* This process's profile number s of reason, as named on disk. */
 static void numbered_name(char *buf, size_t len, unsigned s, hp_dump_reason_t reason)
 {
 	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_config.output, (int)getpid(), s,
 	       hp_dump_reasons[reason].name);
-}
-
-/* The name of kind k's profile beside the heap profile heap (kinds.h). */
-static void beside_name(char *buf, size_t len, const char *heap, const hp_kind_t *k)
-{
-	size_t n = strlen(heap), ext = sizeof(".pb.gz") - 1;
-	if (n >= ext && !strcmp(heap + n - ext, ".pb.gz"))
-		n -= ext;
-	char stem[HP_OUTPUT_MAX + 96];
-	hp_fmt(stem, sizeof(stem), "%s", heap);
-	stem[n < sizeof(stem) ? n : sizeof(stem) - 1] = '\0';
-	hp_fmt(buf, len, "%s.%s.pb.gz", stem, k->beside);
-}
-
-/* Removes a profile of ours and those written beside it. */
-static void unlink_with_beside(const char *heap)
-{
-	unlink(heap);
-	for (size_t k = 0; k < HP_NKINDS; k++)
-		if (hp_kinds[k].beside) {
-			char name[HP_OUTPUT_MAX + 128];
-			beside_name(name, sizeof(name), heap, &hp_kinds[k]);
-			unlink(name);
-		}
-}
-
-/*
- * After the heap profile heap was written: the profile of each kind enabled
- * beside it (kinds.h), same options but the kind. Errors are logged; the
- * heap profile stands.
- */
-static void write_beside(const char *heap, bool replace, bool sync,
-                         const hp_profile_opts_t *o)
-{
-	for (size_t k = 0; k < HP_NKINDS; k++) {
-		const hp_kind_t *kind = &hp_kinds[k];
-		if (!kind->beside || !kind->beside_on || !*kind->beside_on)
-			continue;
-		char name[HP_OUTPUT_MAX + 128];
-		beside_name(name, sizeof(name), heap, kind);
-		hp_profile_opts_t opts = *o;
-		opts.kind = kind;
-		opts.default_type = NULL;
-		int err = write_to(name, replace, sync, &opts);
-		if (err)
-			hp_log("cannot write profile %s: %s", name, strerror(-err));
-		else if (hp_config.verbose)
-			hp_log("wrote %s", name);
-	}
 }
 
 /* HEAPPROF_KEEP: notes profile s and removes this process's oldest beyond N,
@@ -273,7 +275,7 @@ static void keep_newest(unsigned s, hp_dump_reason_t reason)
 		char old[HP_OUTPUT_MAX + 96];
 		numbered_name(old, sizeof(old), kept[kept_first].seq,
 		              kept[kept_first].reason);
-		unlink_with_beside(old);
+		unlink_profile(old);
 		kept_first = (kept_first + 1) % n;
 		kept_n--;
 	}
@@ -288,7 +290,7 @@ static void replace_previous(unsigned s, hp_dump_reason_t reason)
 	if (replaced_seq[reason]) {
 		char old[HP_OUTPUT_MAX + 96];
 		numbered_name(old, sizeof(old), replaced_seq[reason], reason);
-		unlink_with_beside(old);
+		unlink_profile(old);
 	}
 	replaced_seq[reason] = s;
 }
@@ -308,7 +310,6 @@ static int write_numbered(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 	} while (err == -EEXIST); /* a file of an earlier process with our pid */
 	if (err)
 		return err;
-	write_beside(final, false, sync, o);
 	if (r->kept)
 		keep_newest(s, reason);
 	if (r->replaces)
@@ -327,8 +328,8 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 		size_t n = strlen(path);
 		if (!n || n >= HP_OUTPUT_MAX)
 			err = -ENAMETOOLONG;
-		else if (!(err = write_to(path, true, true, o)))
-			write_beside(path, true, true, o);
+		else
+			err = write_to(path, true, true, o);
 		memcpy(final, path, n < sizeof(final) ? n + 1 : 0);
 	} else {
 		err = write_numbered(reason, o, final, sizeof(final));
@@ -339,6 +340,8 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 		       path ? path : final, strerror(-err));
 	else if (!err && hp_config.verbose)
 		hp_log("wrote %s", final);
+	if (!err)
+		write_beside(final, path || hp_dump_reasons[reason].replaces, o);
 	last_err = err;
 	return err;
 }

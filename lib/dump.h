@@ -77,6 +77,12 @@ void hp_dump_close(void);
  */
 void hp_dump_locked(void (*fn)(const char *final_path, void *arg), void *arg);
 
+/*
+ * The name of a kind's profile beside the heap profile heap: "<name>.pb.gz"
+ * as "<name>.<suffix>.pb.gz" (any other name: ".<suffix>.pb.gz" added).
+ */
+void hp_dump_beside(char *buf, size_t len, const char *heap, const char *suffix);
+
 /* Profiles written and failed since start, by reason (the /metrics page). */
 void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS],
                     uint64_t failed[HP_DUMP_NREASONS]);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "dump.h"
 #include "http_conn.h"
+#include "http_text.h"
 #include "kinds.h"
 #include "log.h"
 #include "sampler.h"
@@ -196,7 +197,8 @@ static void serve_symbol(conn_t *c)
 static int take_base(conn_t *c)
 {
 	c->base_ns = hp_now_ns();
-	return hp_stack_table_snapshot(&c->base, &c->nbase);
+	return hp_stack_table_snapshot_of(c->kind->foreach, c->kind->read, &c->base,
+	                                  &c->nbase);
 }
 
 /* An anonymous file for the profile: memory, never a name on disk. */
@@ -452,6 +454,32 @@ static const hp_kind_path_t *kind_path(hp_http_str_t path, const hp_kind_t **kin
 	return NULL;
 }
 
+/*
+ * ?debug=1 of a contention kind (block, mutex): Go's text, cumulative (400
+ * with ?seconds, as Go answers). False: not such a request.
+ */
+static bool serve_text(conn_t *c, const hp_kind_t *kind)
+{
+	hp_http_str_t v;
+	if (!kind->suffix || !hp_http_query(c->req.query, "debug", &v) ||
+	    (v.n == 1 && v.p[0] == '0'))
+		return false;
+	if (hp_http_query(c->req.query, "seconds", &v)) {
+		hp_http_respond_error(c, 400, NULL);
+		return true;
+	}
+	char *text;
+	size_t n;
+	const char *name = kind == &hp_kinds[HP_KIND_MUTEX] ? "mutex" : "contention";
+	if (hp_http_text_contention(kind, name, &text, &n)) {
+		hp_http_respond_error(c, 500, NULL);
+		return true;
+	}
+	hp_http_respond(c, 200, "text/plain; charset=utf-8", NULL, text, n, -1, 0);
+	hp_real.free(text);
+	return true;
+}
+
 /* Is the request's method one the route answers? If not, a 405 is sent. */
 static bool method_allowed(conn_t *c, bool post)
 {
@@ -478,7 +506,7 @@ void hp_http_routes_handle(conn_t *c)
 	const hp_kind_path_t *kp = kind_path(path, &kind);
 	if (!kp)
 		hp_http_respond_error(c, 404, NULL);
-	else if (method_allowed(c, false))
+	else if (method_allowed(c, false) && !serve_text(c, kind))
 		serve_profile(c, kind, &kind->types[kp->default_type]);
 }
 

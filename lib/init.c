@@ -8,11 +8,13 @@
 #include "backing.h"
 #include "common.h"
 #include "config.h"
+#include "contention.h"
 #include "dump.h"
 #include "interpose.h"
 #include "http.h"
 #include "lifetimes.h"
 #include "live_map.h"
+#include "locks.h"
 #include "log.h"
 #include "meta_alloc.h"
 #include "proc_record.h"
@@ -68,6 +70,7 @@ static void postfork_child(void)
 	hp_stack_table_postfork_child();
 	hp_symbols_postfork_child();
 	hp_dump_postfork_child();
+	hp_contention_postfork_child();
 	hp_trigger_postfork_child();
 	hp_http_postfork_child();
 	hp_proc_record_publish(hp_config.signal, hp_config.output);
@@ -151,6 +154,8 @@ __attribute__((constructor)) static void hp_init(void)
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_interpose_init(rate);
 	hp_sampler_init(rate, hp_config.seed);
+	hp_contention_init(hp_config.block_rate, hp_config.mutex_fraction);
+	hp_locks_enable(hp_config.block_rate != 0, hp_config.mutex_fraction != 0);
 }
 
 __attribute__((destructor)) static void hp_fini(void)

@@ -7,6 +7,8 @@
 #include "kinds.h"
 #include "config.h"
 #include "lifetimes.h"
+#include "contention.h"
+#include "log.h"
 
 /* Go's four heap sample types, in Go's order (pprof diffs only profiles
  * whose sample types match). */
@@ -74,14 +76,66 @@ static const hp_kind_path_t lifetimes_paths[] = {
      HP_LT_FREE_SPACE},
 };
 
+static bool lifetimes_enabled(void)
+{
+	return hp_config.lifetimes;
+}
+
+/* Go's contention profiles (block and mutex): the same two types, period 1,
+ * contentions as a count weight (a sampled event may stand for several). */
+static const hp_sample_type_t contention_types[] = {
+    {.name = "contentions",
+     .unit = "count",
+     .plus = HP_TALLY(contentions),
+     .minus = HP_TALLY_NONE,
+     .objects = true},
+    {.name = "delay",
+     .unit = "nanoseconds",
+     .plus = HP_TALLY(delay),
+     .minus = HP_TALLY_NONE},
+};
+
+static const hp_kind_path_t block_paths[] = {
+    {"block", "Stack traces that led to blocking on synchronization primitives", 1},
+};
+
+static const hp_kind_path_t mutex_paths[] = {
+    {"mutex", "Stack traces of holders of contended mutexes", 1},
+};
+
+static void block_sampling(char *buf, size_t len)
+{
+	hp_fmt(buf, len, "block profile rate: %llu ns (HEAPPROF_BLOCK_RATE)",
+	       (unsigned long long)hp_block_rate);
+}
+
+static void mutex_sampling(char *buf, size_t len)
+{
+	hp_fmt(buf, len, "mutex profile fraction: %llu (HEAPPROF_MUTEX_FRACTION)",
+	       (unsigned long long)hp_mutex_fraction);
+}
+
 const hp_kind_t hp_kinds[HP_NKINDS] = {
     [HP_KIND_HEAP] = {"space", "bytes", heap_types, HP_ARRAY_SIZE(heap_types),
-                      HP_HEAP_INUSE_SPACE, heap_paths, HP_ARRAY_SIZE(heap_paths)},
+                      HP_HEAP_INUSE_SPACE, heap_paths, HP_ARRAY_SIZE(heap_paths),
+                      hp_stack_table_foreach, hp_stack_table_read},
     [HP_KIND_LIFETIMES] = {"space", "bytes", lifetimes_types,
                            HP_ARRAY_SIZE(lifetimes_types), HP_LT_FREE_SPACE,
                            lifetimes_paths, HP_ARRAY_SIZE(lifetimes_paths),
-                           .samples = hp_lifetimes_samples, .window = hp_lifetimes_window,
-                           .beside = "lifetimes", .beside_on = &hp_config.lifetimes},
+                           .suffix = "lifetimes", .enabled = lifetimes_enabled,
+                           .samples = hp_lifetimes_samples, .window = hp_lifetimes_window},
+    [HP_KIND_BLOCK] = {"contentions", "count", contention_types,
+                       HP_ARRAY_SIZE(contention_types), 1, block_paths,
+                       HP_ARRAY_SIZE(block_paths), hp_contention_foreach_block,
+                       hp_contention_read_block, .period = 1, .suffix = "block",
+                       .enabled = hp_contention_block_enabled,
+                       .sampling = block_sampling},
+    [HP_KIND_MUTEX] = {"contentions", "count", contention_types,
+                       HP_ARRAY_SIZE(contention_types), 1, mutex_paths,
+                       HP_ARRAY_SIZE(mutex_paths), hp_contention_foreach_mutex,
+                       hp_contention_read_mutex, .period = 1, .suffix = "mutex",
+                       .enabled = hp_contention_mutex_enabled,
+                       .sampling = mutex_sampling},
 };
 
 _Static_assert(HP_ARRAY_SIZE(lifetimes_types) <= HP_KIND_TYPES_MAX,

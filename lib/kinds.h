@@ -51,20 +51,26 @@ typedef struct {
 	unsigned default_type;                 /* an index into types */
 	const hp_kind_path_t *paths;
 	size_t npaths;
+	/* Its buckets and their tallies: the stack table's, or another's. */
+	void (*foreach)(void (*fn)(const hp_bucket_t *b, void *arg), void *arg);
+	void (*read)(const hp_bucket_t *b, hp_counts_t *out);
+	/* The profile's period: this, or 0 for the heap's sampling rate. */
+	uint64_t period;
+	/* Written beside each heap profile, as "<name>.<suffix>.pb.gz", when
+	 * enabled() (NULL suffix: never; the heap profile is the name). */
+	const char *suffix;
+	bool (*enabled)(void);
+	/* Its sampling comment into buf; NULL: the heap's sampling rate. */
+	void (*sampling)(char *buf, size_t len);
 	/* Writes the kind's samples (hp_profile_sample); NULL: a sample per
 	 * bucket, its values read from its tallies (types' plus and minus). */
 	void (*samples)(struct hp_profile_writer *W, const struct hp_profile_opts *o);
 	/* ?seconds=N: open (true) at the request, closed after the profile;
 	 * NULL: the tallies at the request are subtracted (a delta profile). */
 	void (*window)(bool open);
-	/* A profile of the kind is written beside each heap profile file when
-	 * *beside_on: its name, the heap profile's with ".pb.gz" replaced by
-	 * "." beside ".pb.gz". NULL: never. */
-	const char *beside;
-	const bool *beside_on;
 } hp_kind_t;
 
-enum { HP_KIND_HEAP, HP_KIND_LIFETIMES, HP_NKINDS };
+enum { HP_KIND_HEAP, HP_KIND_LIFETIMES, HP_KIND_BLOCK, HP_KIND_MUTEX, HP_NKINDS };
 extern const hp_kind_t hp_kinds[HP_NKINDS];
 
 /* The heap's sample types that code refers to (the exit summary's), by index. */

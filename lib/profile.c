@@ -14,6 +14,7 @@
 #include "backing.h"
 #include "common.h"
 #include "config.h"
+#include "contention.h"
 #include "kinds.h"
 #include "log.h"
 #include "pprof/gzstream.h"
@@ -302,7 +303,7 @@ static bool sample_values(writer_t *W, const hp_bucket_t *b, uint64_t *v)
 			return false; /* newer than the snapshot: the next delta's */
 		c = e->counts;
 	} else {
-		hp_stack_table_read(b, &c);
+		k->read(b, &c);
 	}
 	d = c;
 	subtract_base(o, b, &d);
@@ -408,7 +409,7 @@ static void write_header(writer_t *W, const hp_profile_opts_t *o)
 	    o->default_type ? o->default_type : &k->types[k->default_type];
 	pb_buf_t *out = &W->gz.pb;
 	pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, intern(W, def->name));
-	pb_uint(out, PROFILE_PERIOD, o->rate);
+	pb_uint(out, PROFILE_PERIOD, k->period ? k->period : o->rate);
 	pb_uint(out, PROFILE_DROP_FRAMES, intern(W, drop_frames));
 	uint64_t now = hp_now_ns();
 	pb_uint(out, PROFILE_TIME_NANOS, now);
@@ -477,8 +478,15 @@ static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 	*c++ = fmt_comment(W, "libheapprof %s", PACKAGE_VERSION);
 	*c++ = fmt_comment(W, "trigger: %s", o->trigger);
 	*c++ = fmt_comment(W, "pid: %d", (int)getpid());
-	*c++ = fmt_comment(W, "sampling rate: %llu bytes%s", (unsigned long long)o->rate,
-	                   o->rate == 1 ? " (every allocation)" : "");
+	if (W->kind->sampling) {
+		char line[128];
+		W->kind->sampling(line, sizeof(line));
+		*c++ = intern_copy(W, line);
+	} else {
+		*c++ = fmt_comment(W, "sampling rate: %llu bytes%s",
+		                   (unsigned long long)o->rate,
+		                   o->rate == 1 ? " (every allocation)" : "");
+	}
 	*c++ = fmt_comment(W, "command line: %s", cmd);
 	*c++ = fmt_comment(W, "stacks: %zu", W->nsamples);
 	if (o->in_use_ns)
@@ -486,7 +494,11 @@ static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 		    W, "in use: %lld bytes (estimated) at unix time %llu.%09llu",
 		    (long long)o->in_use, (unsigned long long)(o->in_use_ns / 1000000000),
 		    (unsigned long long)(o->in_use_ns % 1000000000));
-	if (o->rate && !hp_sampler_active())
+	if (W->kind->sampling && hp_contention_dropped())
+		*c++ =
+		    fmt_comment(W, "contention events not recorded (a table full): %llu",
+		                (unsigned long long)hp_contention_dropped());
+	else if (!W->kind->sampling && o->rate && !hp_sampler_active())
 		*c++ = fmt_comment(W, "sampling stopped early: profiler metadata "
 		                      "exhausted; later allocations are not counted");
 	pb_packed(&W->gz.pb, PROFILE_COMMENT, comments, (size_t)(c - comments));
@@ -549,7 +561,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	if (W->kind->samples)
 		W->kind->samples(W, o);
 	else
-		hp_stack_table_foreach(write_sample, W);
+		W->kind->foreach(write_sample, W);
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */

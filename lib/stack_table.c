@@ -314,11 +314,14 @@ void hp_stack_table_counts_sub(hp_counts_t *c, const hp_counts_t *base)
 	c->alloc_bytes -= base->alloc_bytes;
 	c->free_count -= base->free_count;
 	c->free_bytes -= base->free_bytes;
+	c->contentions -= base->contentions;
+	c->delay -= base->delay;
 }
 
 bool hp_stack_table_counts_zero(const hp_counts_t *c)
 {
-	return !c->alloc_count && !c->alloc_bytes && !c->free_count && !c->free_bytes;
+	return !c->alloc_count && !c->alloc_bytes && !c->free_count && !c->free_bytes &&
+	       !c->contentions && !c->delay;
 }
 
 /*
@@ -331,6 +334,7 @@ bool hp_stack_table_counts_zero(const hp_counts_t *c)
 void hp_stack_table_read(const hp_bucket_t *b, hp_counts_t *o)
 {
 	hp_bucket_t *m = (hp_bucket_t *)b;
+	o->contentions = o->delay = 0;
 	o->free_count = load(&m->free_count);
 	o->free_bytes = load(&m->free_bytes);
 	for (tally_t *t = atomic_load_explicit(&m->tallies, memory_order_acquire); t;
@@ -403,6 +407,7 @@ void hp_stack_table_postfork_child(void)
 typedef struct {
 	hp_stack_table_snap_t *v;
 	size_t n;
+	void (*read)(const hp_bucket_t *, hp_counts_t *);
 } snap_t;
 
 static void snap_bucket(const hp_bucket_t *b, void *arg)
@@ -420,7 +425,7 @@ static void snap_bucket(const hp_bucket_t *b, void *arg)
 		S->v = p;
 	}
 	S->v[S->n].bucket = b;
-	hp_stack_table_read(b, &S->v[S->n++].counts);
+	S->read(b, &S->v[S->n++].counts);
 }
 
 static int cmp_snap(const void *a, const void *b)
@@ -432,8 +437,18 @@ static int cmp_snap(const void *a, const void *b)
 
 int hp_stack_table_snapshot(hp_stack_table_snap_t **out, size_t *n)
 {
-	snap_t S = {hp_real.malloc(64 * sizeof(*S.v)), 0};
-	hp_stack_table_foreach(snap_bucket, &S);
+	return hp_stack_table_snapshot_of(hp_stack_table_foreach, hp_stack_table_read,
+	                                  out, n);
+}
+
+int hp_stack_table_snapshot_of(void (*foreach)(void (*)(const hp_bucket_t *, void *),
+                                               void *),
+                               void (*read)(const hp_bucket_t *, hp_counts_t *),
+                               hp_stack_table_snap_t **out, size_t *n)
+{
+	snap_t S = {hp_real.malloc(64 * sizeof(*S.v)), 0, read};
+	foreach (snap_bucket, &S)
+		;
 	*out = S.v;
 	*n = S.v ? S.n : 0;
 	if (!S.v)

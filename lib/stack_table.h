@@ -57,6 +57,9 @@ void hp_stack_table_add_free(hp_bucket_t *b, uint64_t count_w, uint64_t bytes_w)
  */
 typedef struct {
 	uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
+	/* The block and mutex kinds' (contention.c): events (HP_W_ONE units)
+	 * and their delay (ns); 0 in a heap bucket's reading. */
+	uint64_t contentions, delay;
 } hp_counts_t;
 
 /* c less base, tally by tally (a delta profile); and is every tally 0? */
@@ -81,6 +84,11 @@ typedef struct {
  * as a profile reads them. Returns 0 or -ENOMEM (then *out is NULL).
  */
 int hp_stack_table_snapshot(hp_stack_table_snap_t **out, size_t *n);
+/* The same for another source of buckets and counters (a kind's, kinds.h). */
+int hp_stack_table_snapshot_of(void (*foreach)(void (*)(const hp_bucket_t *, void *),
+                                               void *),
+                               void (*read)(const hp_bucket_t *, hp_counts_t *),
+                               hp_stack_table_snap_t **out, size_t *n);
 void hp_stack_table_snapshot_free(hp_stack_table_snap_t *snap);
 
 /* Calls fn for every bucket; safe while other threads allocate. */

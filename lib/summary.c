@@ -88,6 +88,13 @@ static void print_summary(const char *exit_path, void *arg)
 		       leaf_name(S.top[i].b));
 	hp_symbols_unlock();
 	hp_log("exit profile: %s", exit_path ? exit_path : "(none)");
+	for (size_t k = 0; k < HP_NKINDS && exit_path; k++) {
+		char name[HP_OUTPUT_MAX + 160];
+		if (!hp_kinds[k].suffix || !hp_kinds[k].enabled())
+			continue;
+		hp_dump_beside(name, sizeof(name), exit_path, hp_kinds[k].suffix);
+		hp_log("%s profile: %s", hp_kinds[k].suffix, name);
+	}
 }
 
 void hp_summary_at_exit(void)

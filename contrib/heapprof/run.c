@@ -130,8 +130,8 @@ static const char *allocator_entry(const char *a)
 static void usage_run(FILE *f)
 {
 	fprintf(f, "usage: heapprof run [--rate N] [--output PREFIX] [--signal SIG]\n"
-	           "                    [--allocator glibc|jemalloc|tcmalloc|PATH] -- "
-	           "CMD [ARGS...]\n"
+	           "                    [--allocator glibc|jemalloc|tcmalloc|PATH] "
+	           "[--mutex] [--block] -- CMD [ARGS...]\n"
 	           "Runs CMD under the profiler (LD_PRELOAD=libheapprof.so) and exits "
 	           "with its status.\n"
 	           "  --rate N          mean bytes between samples (HEAPPROF_RATE; 1 = "
@@ -142,6 +142,10 @@ static void usage_run(FILE *f)
 	           "default USR2)\n"
 	           "  --allocator A     run CMD on jemalloc or tcmalloc (preloaded "
 	           "behind the profiler)\n"
+	           "  --mutex           also a mutex profile of every contention "
+	           "(HEAPPROF_MUTEX_FRACTION=1)\n"
+	           "  --block           also a block profile of every wait "
+	           "(HEAPPROF_BLOCK_RATE=1)\n"
 	           "At exit CMD prints a summary of what is still in use on stderr "
 	           "(HEAPPROF_SUMMARY=0 turns it off).\n");
 }
@@ -204,6 +208,7 @@ static bool statically_linked(const char *path)
 int cmd_run(int argc, char **argv)
 {
 	const char *rate = NULL, *output = NULL, *sig = NULL, *alloc = "glibc";
+	bool mutex = false, block = false;
 	const opt_t opts[] = {
 	    {.name = "rate",
 	     .has_arg = true,
@@ -217,6 +222,8 @@ int cmd_run(int argc, char **argv)
 	     .parse = parse_signal,
 	     .expected = "a catchable signal (USR2, PROF, RTMIN+3, 12) or none"},
 	    {.name = "allocator", .has_arg = true, .dst = &alloc},
+	    {.name = "mutex", .dst = &mutex},
+	    {.name = "block", .dst = &block},
 	    {0},
 	};
 	const cmdline_t cmd = {opts, usage_run, 1, -1, .stop_at_operand = true};
@@ -240,6 +247,12 @@ int cmd_run(int argc, char **argv)
 	if (sig)
 		setenv("HEAPPROF_SIGNAL", sig, 1);
 	setenv("HEAPPROF_SUMMARY", "1", 0); /* the user's own value wins */
+	/* Every event, as go test -mutexprofile and -blockprofile record them;
+	 * a fraction or rate of the user's own wins. */
+	if (mutex)
+		setenv("HEAPPROF_MUTEX_FRACTION", "1", 0);
+	if (block)
+		setenv("HEAPPROF_BLOCK_RATE", "1", 0);
 	if (output) {
 		/* Absolute, so that heapprof snapshot finds the files wherever the
 		 * program moves. */

@@ -2,7 +2,8 @@
 /*
  * units: values and percentages as pprof prints them (45.51MB, 1.20kB,
  * " 100%"), and --unit's spellings. Which value to print is the caller's;
- * sample units other than bytes are printed as they are.
+ * bytes and nanoseconds (the contention profiles' delay: 447.88ms) are
+ * scaled as pprof scales them, other sample units printed as they are.
  */
 #include "heapprof.h"
 
@@ -38,13 +39,70 @@ static int unit_index(const char *to)
 	return -1;
 }
 
+/* pprof's time units, for a sample unit of nanoseconds. */
+static const struct {
+	const char *name, *alias;
+	double ns;
+} time_units[] = {
+    {"ns", "nanoseconds", 1}, {"us", "microseconds", 1e3}, {"ms", "milliseconds", 1e6},
+    {"s", "seconds", 1e9},    {"hrs", "hours", 3.6e12},
+};
+
+static bool is_time(const char *unit)
+{
+	return !strcmp(unit, "nanoseconds");
+}
+
+/* The time unit named to (its short or long name, any case), or -1. */
+static int time_index(const char *to)
+{
+	for (int i = 0; i < (int)(sizeof(time_units) / sizeof(time_units[0])); i++)
+		if (!strcasecmp(to, time_units[i].name) ||
+		    !strcasecmp(to, time_units[i].alias))
+			return i;
+	return -1;
+}
+
+/* pprof's time unit for |v| ns when scaling automatically: the largest
+ * that is at most |v|. */
+static int auto_time(double v)
+{
+	double a = v < 0 ? -v : v;
+	int i = 0;
+	while (i < 4 && a >= time_units[i + 1].ns)
+		i++;
+	return i;
+}
+
+/* v as pprof's ScaledLabel prints it: two decimals, ".00" dropped, no "-0". */
+static void scaled(char *buf, size_t len, double v, const char *name)
+{
+	char num[64];
+	snprintf(num, sizeof(num), "%.2f", v);
+	size_t n = strlen(num);
+	if (n > 3 && !strcmp(num + n - 3, ".00"))
+		num[n - 3] = '\0';
+	if (!strcmp(num, "0") || !strcmp(num, "-0"))
+		snprintf(buf, len, "0");
+	else
+		snprintf(buf, len, "%s%s", num, name);
+}
+
 bool valid_unit(const char *to)
 {
-	return !strcmp(to, "auto") || !strcmp(to, "minimum") || unit_index(to) >= 0;
+	return !strcmp(to, "auto") || !strcmp(to, "minimum") || unit_index(to) >= 0 ||
+	       time_index(to) >= 0;
 }
 
 void fmt_unit(char *buf, size_t len, double v, const char *unit, const char *to)
 {
+	if (is_time(unit)) {
+		int t = strcmp(to, "auto") ? time_index(to) : auto_time(v);
+		if (t >= 0) {
+			scaled(buf, len, v / time_units[t].ns, time_units[t].name);
+			return;
+		}
+	}
 	int i = strcmp(to, "auto") ? unit_index(to) : auto_unit(v);
 	if (strcmp(unit, "bytes") || i < 0) {
 		/* pprof's Scale: another unit is not converted, but named as asked. */
@@ -52,17 +110,7 @@ void fmt_unit(char *buf, size_t len, double v, const char *unit, const char *to)
 		snprintf(buf, len, "%.0f%s", v, named ? to : "");
 		return;
 	}
-	/* pprof's ScaledLabel: two decimals, ".00" dropped, no "-0". */
-	char num[64];
-	snprintf(num, sizeof(num), "%.2f", v / (double)(1ull << (10 * i)));
-	size_t n = strlen(num);
-	if (n > 3 && !strcmp(num + n - 3, ".00"))
-		num[n - 3] = '\0';
-	if (!strcmp(num, "0") || !strcmp(num, "-0")) {
-		snprintf(buf, len, "0");
-		return;
-	}
-	snprintf(buf, len, "%s%s", num, mem_units[i]);
+	scaled(buf, len, v / (double)(1ull << (10 * i)), mem_units[i]);
 }
 
 void fmt_pct(char *buf, size_t len, double v, double total)
@@ -83,6 +131,14 @@ void fmt_value(char *buf, size_t len, double v, const char *unit)
 
 const char *min_unit(double least, double most, const char *unit)
 {
+	if (is_time(unit)) {
+		if (least == 0)
+			least = most;
+		int lo = auto_time(least), hi = auto_time(most);
+		if (lo != hi && least * 100 < most)
+			lo = auto_time(100 * least);
+		return time_units[lo].name;
+	}
 	if (strcmp(unit, "bytes"))
 		return "auto";
 	if (least == 0)

@@ -2,7 +2,8 @@
 # libheapprof.so exports exactly the interposed symbols and heapprof_*,
 # unversioned (a version node would keep malloc@GLIBC_2.2.5 from binding):
 # the allocator, the signal-disposition calls (trigger.c) and the calls
-# libunwind makes for its memory checks (unwind_io.c).
+# libunwind makes for its memory checks (unwind_io.c) and the lock calls the
+# contention profiles time (locks.c).
 . "$(dirname "$0")/lib.sh"
 
 expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
@@ -12,7 +13,10 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dlclose free
 heapprof_dump malloc malloc_usable_size memalign posix_memalign pvalloc realloc
 reallocarray valloc
-bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall"
+bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall
+pthread_mutex_lock pthread_mutex_timedlock pthread_mutex_unlock pthread_rwlock_rdlock
+pthread_rwlock_wrlock pthread_rwlock_timedrdlock pthread_rwlock_timedwrlock
+pthread_rwlock_unlock pthread_cond_wait pthread_cond_timedwait"
 got=$(nm -D --defined-only "$HEAPPROF_LIB" | awk '{ print $3 }' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
 check "exported symbols are exactly the interposers and heapprof_*" test "$got" = "$want"

@@ -60,8 +60,14 @@ var view = null; // what compute() derives from the state
 
 // ---- numbers ------------------------------------------------------------------
 
-// A value in its unit, as heapprof top prints it: 45.51MB, 1.2kB, 1234.
+// A value in its unit, as heapprof top prints it: 45.51MB, 1.2kB, 447.88ms, 1234.
 function fmt(v, unit) {
+	if (unit === 'nanoseconds') {
+		var t = [['ns', 1], ['us', 1e3], ['ms', 1e6], ['s', 1e9], ['hrs', 3.6e12]], k = 0;
+		while (k < 4 && Math.abs(v) >= t[k + 1][1])
+			k++;
+		return v ? (+(v / t[k][1]).toFixed(2)) + t[k][0] : '0';
+	}
 	if (unit !== 'bytes')
 		return Math.round(v).toLocaleString('en-US');
 	var names = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'], i = 0;

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contention: two fixed tables in BSS, so nothing here allocates.
+ *
+ * The waiters' table (the mutex profile): 256 sets of 4 entries, a set per
+ * lock address hash, each set under a spin lock held for a few
+ * instructions. An entry is one lock that threads wait on now: how many
+ * wait, the sum of their start times, and when a release last charged them.
+ * A release charges every waiter with the time since it began waiting or
+ * since the previous charge, whichever is later (waiters * now - sum), and
+ * moves their starts to now; a waiter leaving takes its own start (or the
+ * last charge) off the sum. The time from the last release to a waiter's
+ * acquisition (its wake-up) goes to that release too: the entry keeps the
+ * release's bucket once the releasing thread has its stack (and the tails
+ * that came before, until then). So the delays charged to releases add up
+ * to the waits, but for the waits of a set that was full and the tails of
+ * the third of three releases in a row that none named before the next.
+ *
+ * The records (both profiles): an open-addressing table of 8192 stacks by
+ * bucket address (the stack table's), with atomic counters: contention
+ * events are rare, and each one already waited.
+ */
+#include "contention.h"
+#include "backing.h"
+#include "log.h"
+#include "sampler.h"
+#include "stack_table.h"
+
+#include <errno.h>
+#include <time.h>
+
+uint64_t hp_block_rate, hp_mutex_fraction;
+atomic_uint hp_contention_waiting;
+static _Atomic uint64_t dropped;
+
+uint64_t hp_contention_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A per-thread xorshift64*, seeded from the thread's address and the clock. */
+static HP_TLS uint64_t rng;
+
+static uint64_t next_random(void)
+{
+	if (hp_unlikely(!rng))
+		rng = hp_mix64((uintptr_t)&rng ^ hp_contention_now()) | 1;
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+/* ---- the waiters' table ------------------------------------------------ */
+
+#define SETS 256
+#define WAYS 4
+
+typedef struct {
+	hp_lock_t lock;
+	struct {
+		uintptr_t key;  /* the lock's address; 0: a free entry */
+		uint64_t nwait; /* threads waiting on it now */
+		uint64_t sum;   /* the sum of their starts, each moved to last */
+		uint64_t last;  /* when a release last charged them */
+		/* That release: its number, its scale (the fraction when it was
+		 * sampled, else 0), its stack's bucket once named, and the tails
+		 * (ns) of waiters that left before; awaiting: a sampled release
+		 * has not named its bucket yet (the entry stays until it has). */
+		uint64_t gen, scale, pending;
+		const hp_bucket_t *bucket;
+		bool awaiting;
+		/* The release before, if a newer one came before it named its
+		 * stack: its number and the tails it is still owed. */
+		uint64_t prev_gen, prev_pending;
+	} way[WAYS];
+} set_t;
+
+static set_t sets[SETS];
+
+static set_t *set_of(const void *lock)
+{
+	return &sets[hp_mix64((uintptr_t)lock) & (SETS - 1)];
+}
+
+/* The way holding key in s, or -1; with claim, a free one is taken. */
+static int find_way(set_t *s, uintptr_t key, bool claim)
+{
+	int free_way = -1;
+	for (int i = 0; i < WAYS; i++) {
+		if (s->way[i].key == key)
+			return i;
+		if (!s->way[i].key && free_way < 0)
+			free_way = i;
+	}
+	if (claim && free_way >= 0) {
+		s->way[free_way] = (__typeof__(s->way[0])){.key = key};
+		return free_way;
+	}
+	return -1;
+}
+
+static int register_wait(const void *lock, uint64_t start)
+{
+	set_t *s = set_of(lock);
+	hp_lock(&s->lock);
+	int i = find_way(s, (uintptr_t)lock, true);
+	if (i >= 0) {
+		s->way[i].nwait++;
+		s->way[i].sum += start;
+		atomic_fetch_add_explicit(&hp_contention_waiting, 1,
+		                          memory_order_relaxed);
+	}
+	hp_unlock(&s->lock);
+	if (i < 0)
+		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+	return i;
+}
+
+enum { BLOCK, MUTEX }; /* the records' profiles */
+
+static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
+
+/* A waiter acquired (or gave up) at now: its wake-up after the last release
+ * that charged it goes to that release. */
+static void leave_wait(const void *lock, int i, uint64_t start, uint64_t now)
+{
+	set_t *s = set_of(lock);
+	const hp_bucket_t *to = NULL;
+	uint64_t tail = 0;
+	hp_lock(&s->lock);
+	__typeof__(s->way[0]) *w = &s->way[i];
+	w->sum -= start > w->last ? start : w->last;
+	if (w->last && start <= w->last && w->scale && now > w->last) {
+		tail = (now - w->last) * w->scale;
+		if (w->bucket)
+			to = w->bucket;
+		else if (w->awaiting)
+			w->pending += tail;
+	}
+	if (!--w->nwait && !w->awaiting)
+		w->key = 0;
+	hp_unlock(&s->lock);
+	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
+	if (to)
+		add_delay(MUTEX, to, tail);
+}
+
+/* ---- the records -------------------------------------------------------- */
+
+#define RECS 8192
+
+typedef struct {
+	_Atomic(const hp_bucket_t *) bucket;
+	_Atomic uint64_t count[2]; /* HP_W_ONE units, by profile */
+	_Atomic uint64_t delay[2]; /* ns, by profile */
+} rec_t;
+
+static rec_t recs[RECS];
+
+/* b's record; with make, created if absent; NULL when absent or full. */
+static rec_t *rec_of(const hp_bucket_t *b, bool make)
+{
+	size_t i = (size_t)hp_mix64((uintptr_t)b) & (RECS - 1);
+	for (size_t n = 0; n < RECS; n++, i = (i + 1) & (RECS - 1)) {
+		const hp_bucket_t *k =
+		    atomic_load_explicit(&recs[i].bucket, memory_order_acquire);
+		if (k == b)
+			return &recs[i];
+		if (k)
+			continue;
+		if (!make)
+			return NULL;
+		if (atomic_compare_exchange_strong_explicit(&recs[i].bucket, &k, b,
+		                                            memory_order_acq_rel,
+		                                            memory_order_acquire) ||
+		    k == b)
+			return &recs[i];
+	}
+	return NULL;
+}
+
+/* Adds an event to the stack st of profile p; returns its bucket, or NULL
+ * when it could not be recorded. Guard set by the caller. */
+static const hp_bucket_t *add(int p, const hp_stack_t *st, uint64_t count, uint64_t delay)
+{
+	hp_bucket_t *b = hp_stack_table_intern(st->frames, st->n, st->truncated);
+	rec_t *r = b ? rec_of(b, true) : NULL;
+	if (!r) {
+		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&r->count[p], count, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->delay[p], delay, memory_order_release);
+	return b;
+}
+
+/* More delay for b, already recorded (its record exists). */
+static void add_delay(int p, const hp_bucket_t *b, uint64_t delay)
+{
+	rec_t *r = rec_of(b, false);
+	if (r)
+		atomic_fetch_add_explicit(&r->delay[p], delay, memory_order_release);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
+{
+	w->lock = lock;
+	w->start = hp_contention_now();
+	w->slot = reg && hp_mutex_fraction ? register_wait(lock, w->start) : -1;
+}
+
+/*
+ * Go's blocksampled and saveblockevent, in nanoseconds: a wait of at least
+ * the rate is always kept, a shorter one with probability wait/rate and
+ * then scaled up by its inverse.
+ */
+static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
+{
+	uint64_t rate = hp_block_rate;
+	if (!d)
+		d = 1;
+	if (d >= rate) {
+		*count = HP_W_ONE;
+		*delay = d;
+		return true;
+	}
+	if (next_random() % rate > d)
+		return false;
+	*count = rate * HP_W_ONE / d;
+	*delay = rate;
+	return true;
+}
+
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count, uint64_t *delay)
+{
+	uint64_t end = hp_contention_now();
+	if (w->slot >= 0)
+		leave_wait(w->lock, w->slot, w->start, end);
+	return acquired && hp_block_rate && block_sample(end - w->start, count, delay);
+}
+
+void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay)
+{
+	add(BLOCK, st, count, delay);
+}
+
+/* Go's mutexevent: one event in fraction, scaled by it. */
+bool hp_contention_charge(const void *lock, hp_charge_t *ch)
+{
+	set_t *s = set_of(lock);
+	uint64_t now = hp_contention_now(), d = 0, f = hp_mutex_fraction;
+	bool sampled = f <= 1 || !(next_random() % f);
+	hp_lock(&s->lock);
+	int i = find_way(s, (uintptr_t)lock, false);
+	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
+	if (w && w->nwait) {
+		uint64_t all = w->nwait * now;
+		d = all > w->sum ? all - w->sum : 0;
+		w->sum = all;
+		w->last = now;
+		if (w->awaiting) { /* the release before is still to name its stack */
+			w->prev_gen = w->gen;
+			w->prev_pending = w->pending;
+		}
+		w->gen++;
+		w->scale = sampled && d ? f : 0;
+		w->bucket = NULL;
+		w->pending = 0;
+		w->awaiting = sampled && d;
+		ch->gen = w->gen;
+	}
+	hp_unlock(&s->lock);
+	if (!d || !sampled)
+		return false;
+	ch->count = f * HP_W_ONE;
+	ch->delay = f * d;
+	return true;
+}
+
+void hp_contention_add_mutex(const void *lock, const hp_charge_t *ch,
+                             const hp_stack_t *st)
+{
+	const hp_bucket_t *b = st ? add(MUTEX, st, ch->count, ch->delay) : NULL;
+	set_t *s = set_of(lock);
+	uint64_t tails = 0;
+	hp_lock(&s->lock);
+	int i = find_way(s, (uintptr_t)lock, false);
+	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
+	if (w && w->gen == ch->gen && w->awaiting) {
+		w->bucket = b;
+		tails = w->pending;
+		w->pending = 0;
+		w->awaiting = false;
+		if (!w->nwait)
+			w->key = 0;
+	} else if (w && w->prev_gen == ch->gen) {
+		tails = w->prev_pending; /* overtaken: only what it was owed */
+		w->prev_gen = w->prev_pending = 0;
+	}
+	hp_unlock(&s->lock);
+	if (b && tails)
+		add_delay(MUTEX, b, tails);
+}
+
+/* ---- the kinds' sources ------------------------------------------------- */
+
+static void foreach (int p, void (*fn)(const hp_bucket_t *, void *), void *arg)
+{
+	for (size_t i = 0; i < RECS; i++) {
+		const hp_bucket_t *b =
+		    atomic_load_explicit(&recs[i].bucket, memory_order_acquire);
+		if (b && atomic_load_explicit(&recs[i].count[p], memory_order_relaxed))
+			fn(b, arg);
+	}
+}
+
+static void read_rec(int p, const hp_bucket_t *b, hp_counts_t *o)
+{
+	*o = (hp_counts_t){0};
+	rec_t *r = rec_of(b, false);
+	if (!r)
+		return;
+	o->delay = atomic_load_explicit(&r->delay[p], memory_order_acquire);
+	o->contentions = atomic_load_explicit(&r->count[p], memory_order_relaxed);
+}
+
+void hp_contention_foreach_block(void (*fn)(const hp_bucket_t *, void *), void *arg)
+{
+	foreach (BLOCK, fn, arg)
+		;
+}
+
+void hp_contention_foreach_mutex(void (*fn)(const hp_bucket_t *, void *), void *arg)
+{
+	foreach (MUTEX, fn, arg)
+		;
+}
+
+void hp_contention_read_block(const hp_bucket_t *b, hp_counts_t *o)
+{
+	read_rec(BLOCK, b, o);
+}
+
+void hp_contention_read_mutex(const hp_bucket_t *b, hp_counts_t *o)
+{
+	read_rec(MUTEX, b, o);
+}
+
+bool hp_contention_block_enabled(void)
+{
+	return hp_block_rate != 0;
+}
+
+bool hp_contention_mutex_enabled(void)
+{
+	return hp_mutex_fraction != 0;
+}
+
+uint64_t hp_contention_dropped(void)
+{
+	return atomic_load_explicit(&dropped, memory_order_relaxed);
+}
+
+/*
+ * The forking thread is the child's only one: no thread waits there. A set
+ * lock another thread held at the fork is free again.
+ */
+void hp_contention_postfork_child(void)
+{
+	for (size_t i = 0; i < SETS; i++) {
+		hp_lock_reset(&sets[i].lock);
+		for (int j = 0; j < WAYS; j++)
+			sets[i].way[j].key = 0;
+	}
+	atomic_store_explicit(&hp_contention_waiting, 0, memory_order_relaxed);
+}
+
+void hp_contention_init(uint64_t block_rate, uint64_t mutex_fraction)
+{
+	hp_block_rate = block_rate;
+	hp_mutex_fraction = mutex_fraction;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contention: the block and mutex profiles' data, Go's model exactly. A
+ * wait's delay is sampled as SetBlockProfileRate samples it (block) and a
+ * release that made others wait as SetMutexProfileFraction does (mutex);
+ * each stack's contentions and delay are kept beside the stack table's
+ * buckets. It does not wrap the pthread functions (locks.c) nor encode
+ * profiles (profile.c). The design and its limits: docs/contention.md.
+ */
+#ifndef HP_CONTENTION_H
+#define HP_CONTENTION_H
+
+#include "common.h"
+#include "stack.h"
+#include "stack_table.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* HEAPPROF_BLOCK_RATE (ns) and HEAPPROF_MUTEX_FRACTION; 0: off. Set once, at
+ * start-up, before the wrappers turn to the profiled paths. */
+extern HP_HIDDEN uint64_t hp_block_rate, hp_mutex_fraction;
+
+/*
+ * Threads now registered as waiting on some lock in the waiters' table: an
+ * unlock looks a lock up there only when this is nonzero, so an uncontended
+ * program's unlocks cost a load and a branch.
+ */
+extern HP_HIDDEN atomic_uint hp_contention_waiting;
+
+/* CLOCK_MONOTONIC in nanoseconds (the vDSO: no system call). */
+uint64_t hp_contention_now(void);
+
+/* One wait, from its begin to its end, on the waiting thread's stack. */
+typedef struct {
+	uint64_t start;   /* hp_contention_now() when it began */
+	const void *lock; /* the lock's address: the waiters' table key */
+	int slot;         /* its entry in the waiters' table, -1: not registered */
+} hp_wait_t;
+
+/*
+ * A wait on lock begins (a try failed, or a condition wait starts). For
+ * the mutex profile (register: the wait is on a lock others release, not a
+ * condition variable), it registers in the waiters' table, so that the
+ * releasing thread can be charged with it.
+ */
+void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg);
+
+/*
+ * The wait ended (acquired: the lock was taken, not a timeout or an error).
+ * Leaves the waiters' table; for the block profile, samples the delay.
+ * Returns true when the wait is kept: *count (HP_W_ONE units) and *delay
+ * (ns), already scaled, for hp_contention_add_block with the waiter's stack.
+ */
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count,
+                            uint64_t *delay);
+
+/* Adds a kept wait to the waiting stack st. */
+void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay);
+
+/* A release that made others wait: count (HP_W_ONE units) and delay (ns),
+ * scaled by the fraction; gen names it in the waiters' table. */
+typedef struct {
+	uint64_t count, delay, gen;
+} hp_charge_t;
+
+/*
+ * The calling thread is about to release lock: the delay of the threads
+ * registered as waiting on it, since the last release charged them, goes to
+ * this release. Returns false when nothing is to be recorded (no waiter, or
+ * the event not sampled); else fills *ch for hp_contention_add_mutex, which
+ * must follow.
+ */
+bool hp_contention_charge(const void *lock, hp_charge_t *ch);
+
+/*
+ * Adds the sampled release ch of lock to the releasing stack st (NULL: the
+ * release failed, nothing is added) and names that stack to the waiters'
+ * table, for the wake-ups of its waiters still to come.
+ */
+void hp_contention_add_mutex(const void *lock, const hp_charge_t *ch,
+                             const hp_stack_t *st);
+
+/* The kinds' sources (kinds.c): the buckets that have block or mutex
+ * counts, and one bucket's, in hp_counts_t's contentions and delay. */
+void hp_contention_foreach_block(void (*fn)(const hp_bucket_t *, void *), void *arg);
+void hp_contention_foreach_mutex(void (*fn)(const hp_bucket_t *, void *), void *arg);
+void hp_contention_read_block(const hp_bucket_t *b, hp_counts_t *out);
+void hp_contention_read_mutex(const hp_bucket_t *b, hp_counts_t *out);
+bool hp_contention_block_enabled(void);
+bool hp_contention_mutex_enabled(void);
+
+/* Events that could not be recorded (a table full): the profiles' comments. */
+uint64_t hp_contention_dropped(void);
+
+/* Sets the rate and fraction (0: off), before hp_locks_enable (locks.h). */
+void hp_contention_init(uint64_t block_rate, uint64_t mutex_fraction);
+
+void hp_contention_postfork_child(void);
+
+#endif

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * locks: the only file that defines pthread_mutex_lock, ..._unlock, the
+ * rwlock and condition-wait functions. Each is one indirect jump through an
+ * entry of E: to the C library's function while the profiles are off (one
+ * instruction more than calling it directly), to a profiled path below when
+ * on. A profiled acquisition tries first and returns at once when the lock
+ * was free; only a wait is timed (contention.c records it). It does not
+ * sample or store anything itself.
+ */
+#include "contention.h"
+#include "common.h"
+#include "config.h"
+#include "locks.h"
+#include "log.h"
+#include "sampler.h"
+#include "stack.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+typedef int (*mutex_fn)(pthread_mutex_t *);
+typedef int (*mutex_timed_fn)(pthread_mutex_t *, const struct timespec *);
+typedef int (*rw_fn)(pthread_rwlock_t *);
+typedef int (*rw_timed_fn)(pthread_rwlock_t *, const struct timespec *);
+typedef int (*cond_fn)(pthread_cond_t *, pthread_mutex_t *);
+typedef int (*cond_timed_fn)(pthread_cond_t *, pthread_mutex_t *,
+                             const struct timespec *);
+
+typedef struct {
+	mutex_fn mutex_lock, mutex_trylock, mutex_unlock;
+	mutex_timed_fn mutex_timedlock;
+	rw_fn rdlock, tryrdlock, wrlock, trywrlock, rwunlock;
+	rw_timed_fn timedrdlock, timedwrlock;
+	cond_fn cond_wait;
+	cond_timed_fn cond_timedwait;
+} fns_t;
+
+static fns_t R; /* the C library's, once resolved */
+static fns_t E; /* where each exported function jumps: boot, R, or profiled */
+static int boot_mutex_lock(pthread_mutex_t *m);
+
+/*
+ * The next definitions, found once. The condition variables' by version:
+ * glibc keeps the pre-2.3.2 ones (GLIBC_2.2.5, another pthread_cond_t) for
+ * old binaries, and dlsym alone would pick whichever is the default.
+ */
+static void resolve(void)
+{
+	static atomic_bool done;
+	if (atomic_load_explicit(&done, memory_order_acquire))
+		return;
+	fns_t r;
+#define NEXT(field, name) r.field = (__typeof__(r.field))dlsym(RTLD_NEXT, name)
+	NEXT(mutex_lock, "pthread_mutex_lock");
+	NEXT(mutex_trylock, "pthread_mutex_trylock");
+	NEXT(mutex_unlock, "pthread_mutex_unlock");
+	NEXT(mutex_timedlock, "pthread_mutex_timedlock");
+	NEXT(rdlock, "pthread_rwlock_rdlock");
+	NEXT(tryrdlock, "pthread_rwlock_tryrdlock");
+	NEXT(wrlock, "pthread_rwlock_wrlock");
+	NEXT(trywrlock, "pthread_rwlock_trywrlock");
+	NEXT(rwunlock, "pthread_rwlock_unlock");
+	NEXT(timedrdlock, "pthread_rwlock_timedrdlock");
+	NEXT(timedwrlock, "pthread_rwlock_timedwrlock");
+#undef NEXT
+	r.cond_wait = (cond_fn)dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
+	r.cond_timedwait =
+	    (cond_timed_fn)dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
+	if (!r.cond_wait)
+		r.cond_wait = (cond_fn)dlsym(RTLD_NEXT, "pthread_cond_wait");
+	if (!r.cond_timedwait)
+		r.cond_timedwait =
+		    (cond_timed_fn)dlsym(RTLD_NEXT, "pthread_cond_timedwait");
+	R = r;
+	/* Only once R is complete: a boot entry then jumps to it. */
+	if (E.mutex_lock == boot_mutex_lock)
+		E = R;
+	atomic_store_explicit(&done, true, memory_order_release);
+}
+
+/* ---- before resolution: each entry resolves, then jumps ------------------ */
+
+static int boot_mutex_lock(pthread_mutex_t *m)
+{
+	return resolve(), R.mutex_lock(m);
+}
+static int boot_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
+{
+	return resolve(), R.mutex_timedlock(m, t);
+}
+static int boot_mutex_unlock(pthread_mutex_t *m)
+{
+	return resolve(), R.mutex_unlock(m);
+}
+static int boot_rdlock(pthread_rwlock_t *l)
+{
+	return resolve(), R.rdlock(l);
+}
+static int boot_wrlock(pthread_rwlock_t *l)
+{
+	return resolve(), R.wrlock(l);
+}
+static int boot_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	return resolve(), R.timedrdlock(l, t);
+}
+static int boot_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	return resolve(), R.timedwrlock(l, t);
+}
+static int boot_rwunlock(pthread_rwlock_t *l)
+{
+	return resolve(), R.rwunlock(l);
+}
+static int boot_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	return resolve(), R.cond_wait(c, m);
+}
+static int boot_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                               const struct timespec *t)
+{
+	return resolve(), R.cond_timedwait(c, m, t);
+}
+
+static fns_t E = {
+    .mutex_lock = boot_mutex_lock,
+    .mutex_timedlock = boot_mutex_timedlock,
+    .mutex_unlock = boot_mutex_unlock,
+    .rdlock = boot_rdlock,
+    .wrlock = boot_wrlock,
+    .timedrdlock = boot_timedrdlock,
+    .timedwrlock = boot_timedwrlock,
+    .rwunlock = boot_rwunlock,
+    .cond_wait = boot_cond_wait,
+    .cond_timedwait = boot_cond_timedwait,
+};
+
+/* ---- the exported functions: one jump each ------------------------------ */
+
+HP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	return E.mutex_lock(m);
+}
+HP_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
+{
+	return E.mutex_timedlock(m, t);
+}
+HP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	return E.mutex_unlock(m);
+}
+HP_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+	return E.rdlock(l);
+}
+HP_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+	return E.wrlock(l);
+}
+HP_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	return E.timedrdlock(l, t);
+}
+HP_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	return E.timedwrlock(l, t);
+}
+HP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
+{
+	return E.rwunlock(l);
+}
+HP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	return E.cond_wait(c, m);
+}
+HP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                     const struct timespec *t)
+{
+	return E.cond_timedwait(c, m, t);
+}
+
+/* ---- the profiled paths -------------------------------------------------- */
+
+/* What a wait calls, once the try failed: one of the C library's functions. */
+typedef enum {
+	MUTEX,
+	MUTEX_TIMED,
+	RDLOCK,
+	WRLOCK,
+	RD_TIMED,
+	WR_TIMED,
+	COND,
+	COND_TIMED
+} op_t;
+
+typedef struct {
+	op_t op;
+	void *lock;                /* the mutex, rwlock or condition variable */
+	pthread_mutex_t *mutex;    /* COND*: the mutex it releases and retakes */
+	const struct timespec *at; /* *_TIMED: the caller's absolute deadline */
+} call_t;
+
+static int call(const call_t *c)
+{
+	switch (c->op) {
+	case MUTEX:
+		return R.mutex_lock(c->lock);
+	case MUTEX_TIMED:
+		return R.mutex_timedlock(c->lock, c->at);
+	case RDLOCK:
+		return R.rdlock(c->lock);
+	case WRLOCK:
+		return R.wrlock(c->lock);
+	case RD_TIMED:
+		return R.timedrdlock(c->lock, c->at);
+	case WR_TIMED:
+		return R.timedwrlock(c->lock, c->at);
+	case COND:
+		return R.cond_wait(c->lock, c->mutex);
+	default:
+		return R.cond_timedwait(c->lock, c->mutex, c->at);
+	}
+}
+
+/* Did the call end a wait that the block profile counts? */
+static bool waited(op_t op, int r)
+{
+	if (op == COND || op == COND_TIMED)
+		return r == 0 || r == ETIMEDOUT || r == EOWNERDEAD;
+	return r == 0 || (r == EOWNERDEAD && (op == MUTEX || op == MUTEX_TIMED));
+}
+
+/*
+ * A wait, timed. The stack is taken after it, only when the wait is kept:
+ * that lengthens the critical section just entered by one capture for a
+ * kept wait, where taking it before every wait would cost one per wait.
+ * The guard is set around the bookkeeping: libunwind may allocate or lock.
+ * Inside the profiler (its own locks, the dumper's) nothing is recorded. A
+ * cancelled condition wait unwinds through here with nothing to undo: only
+ * lock waits register in the waiters' table, and they are no cancellation
+ * points.
+ */
+static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
+                                 const struct timespec *at)
+{
+	const call_t *c = &(call_t){op, lock, mutex, at};
+	if (hp_thread.in_profiler)
+		return call(c);
+	int saved = errno;
+	hp_wait_t w;
+	hp_guard_enter();
+	hp_contention_wait_begin(&w, c->lock, c->op < COND);
+	hp_guard_exit();
+	errno = saved;
+	int r = call(c);
+	saved = errno;
+	uint64_t count, delay;
+	hp_guard_enter();
+	if (hp_contention_wait_end(&w, waited(c->op, r), &count, &delay)) {
+		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
+		hp_stack_t st;
+		hp_stack_capture(&st, raw, hp_config.max_frames);
+		hp_contention_add_block(&st, count, delay);
+	}
+	hp_guard_exit();
+	errno = saved;
+	return r;
+}
+
+/*
+ * A release that others waited for: the charge is taken while the lock is
+ * still held (its waiters cannot leave before), the stack after the
+ * release, so that the critical section is no longer.
+ */
+static HP_NOINLINE int unlock_slow(void *lock, bool rw)
+{
+	if (hp_thread.in_profiler)
+		return rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
+	int saved = errno;
+	hp_charge_t ch;
+	hp_guard_enter();
+	bool charged = hp_contention_charge(lock, &ch);
+	hp_guard_exit();
+	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
+	if (charged) {
+		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
+		hp_stack_t st;
+		hp_guard_enter();
+		if (!r)
+			hp_stack_capture(&st, raw, hp_config.max_frames);
+		hp_contention_add_mutex(lock, &ch, r ? NULL : &st);
+		hp_guard_exit();
+	}
+	errno = saved;
+	return r;
+}
+
+static int prof_mutex_lock(pthread_mutex_t *m)
+{
+	int r = R.mutex_trylock(m);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(MUTEX, m, NULL, NULL);
+}
+
+static int prof_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
+{
+	int r = R.mutex_trylock(m);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(MUTEX_TIMED, m, NULL, t);
+}
+
+static int prof_rdlock(pthread_rwlock_t *l)
+{
+	int r = R.tryrdlock(l);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(RDLOCK, l, NULL, NULL);
+}
+
+static int prof_wrlock(pthread_rwlock_t *l)
+{
+	int r = R.trywrlock(l);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(WRLOCK, l, NULL, NULL);
+}
+
+static int prof_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	int r = R.tryrdlock(l);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(RD_TIMED, l, NULL, t);
+}
+
+static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	int r = R.trywrlock(l);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(WR_TIMED, l, NULL, t);
+}
+
+static int prof_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	return wait_slow(COND, c, m, NULL);
+}
+
+static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                               const struct timespec *t)
+{
+	return wait_slow(COND_TIMED, c, m, t);
+}
+
+static int prof_mutex_unlock(pthread_mutex_t *m)
+{
+	if (hp_likely(
+	        !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed)))
+		return R.mutex_unlock(m);
+	return unlock_slow(m, false);
+}
+
+static int prof_rwunlock(pthread_rwlock_t *l)
+{
+	if (hp_likely(
+	        !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed)))
+		return R.rwunlock(l);
+	return unlock_slow(l, true);
+}
+
+void hp_locks_enable(bool block, bool mutex)
+{
+	resolve();
+	if (!block && !mutex)
+		return;
+	E.mutex_lock = prof_mutex_lock;
+	E.mutex_timedlock = prof_mutex_timedlock;
+	E.rdlock = prof_rdlock;
+	E.wrlock = prof_wrlock;
+	E.timedrdlock = prof_timedrdlock;
+	E.timedwrlock = prof_timedwrlock;
+	if (block) {
+		E.cond_wait = prof_cond_wait;
+		E.cond_timedwait = prof_cond_timedwait;
+	}
+	if (mutex) {
+		E.mutex_unlock = prof_mutex_unlock;
+		E.rwunlock = prof_rwunlock;
+	}
+}

@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: MIT
+# The block and mutex profiles (prog_contention): at HEAPPROF_BLOCK_RATE=1
+# and HEAPPROF_MUTEX_FRACTION=1 every wait is kept, so the block profile
+# charges each waiting site with the waits the program timed itself, and
+# the mutex profile charges each releasing site with the waits it ended
+# (less each waiter's wake-up after the release: the 10% allows for it;
+# the waits are 3 ms holds). The uncontended site shows in neither. Read by
+# heapprof and by go tool pprof, from the files beside the heap profile and
+# from the endpoint.
+. "$(dirname "$0")/lib.sh"
+
+PROG=$TEST_BUILDDIR/prog_contention
+
+# value PROFILE TYPE FUNC: FUNC's flat value, by heapprof.
+value() { hp_flat "$1" "$2" "$3"; }
+
+# pprof_ns PROFILE-OR-URL FUNC: FUNC's flat delay in ns, by go tool pprof.
+pprof_ns() {
+	"$GO" tool pprof -top -nodefraction=0 -nodecount=1000 -unit=ns \
+		-sample_index=delay "$1" 2>/dev/null |
+		awk -v f="$2" '$6 == f { v = $1; sub(/ns$/, "", v); s += v; found = 1 }
+			END { printf "%.0f\n", found ? s : 0 }'
+}
+
+# close_to NAME GOT WANT: GOT within 10% of WANT (and WANT not 0).
+close_to() {
+	check "$1: $2 ns within 10% of the $3 ns the program timed" \
+		awk -v g="$2" -v w="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= w / 10) }'
+}
+
+for alloc in $(allocators); do
+	out=$WORK/$alloc
+	mkdir -p "$out"
+	HEAPPROF_OUTPUT=$out/c HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+		run_profiled "$alloc" "$PROG" >"$out/stdout" 2>"$out/stderr"
+	ok $? "$alloc: ran to completion under both profiles"
+	read -r _ mutex < <(grep '^mutex' "$out/stdout")
+	read -r _ read < <(grep '^read' "$out/stdout")
+	read -r _ write < <(grep '^write' "$out/stdout")
+	read -r _ cond < <(grep '^cond' "$out/stdout")
+	diag "$alloc: the program timed mutex $mutex ns, read $read ns, cond $cond ns"
+	block=$(one_file "$out"/c.*.exit.block.pb.gz)
+	mx=$(one_file "$out"/c.*.exit.mutex.pb.gz)
+	check "$alloc: .block.pb.gz and .mutex.pb.gz beside the exit profile" \
+		test -n "$block" -a -n "$mx" -a -n "$(one_file "$out"/c.*.exit.pb.gz)"
+	[ -n "$block" ] && [ -n "$mx" ] || continue
+	close_to "$alloc: block wait_mutex" "$(value "$block" delay wait_mutex)" "$mutex"
+	close_to "$alloc: block wait_read (rwlock)" "$(value "$block" delay wait_read)" "$read"
+	close_to "$alloc: block wait_cond (condvar)" "$(value "$block" delay wait_cond)" "$cond"
+	close_to "$alloc: mutex release_mutex" "$(value "$mx" delay release_mutex)" "$mutex"
+	# A reader's release charges the readers still waking from the writer's
+	# release (docs/contention.md): the rwlock's waits go to its releases,
+	# the writer's and the readers', together.
+	rw=$(($(value "$mx" delay release_write) + $(value "$mx" delay wait_read)))
+	close_to "$alloc: mutex release_write + wait_read (rwlock releases)" "$rw" "$((read + write))"
+	n=$(value "$block" contentions wait_mutex)
+	check "$alloc: block contentions at wait_mutex: $n, 1 to 48 (4 threads, 12 rounds)" \
+		test "$n" -ge 1 -a "$n" -le 48
+	n=$(value "$mx" contentions release_mutex)
+	check "$alloc: mutex contentions at release_mutex: $n, 1 to 48" \
+		test "$n" -ge 1 -a "$n" -le 48
+	for p in "$block" "$mx"; do
+		check "$alloc: $(basename "$p"): quiet_lock (never contended) absent" \
+			test "$(value "$p" delay quiet_lock)" = 0
+		check "$alloc: $(basename "$p"): Go's model (contentions/count, delay/nanoseconds, period 1)" \
+			sh -c "'$HEAPPROF_BIN' info '$p' | grep -qx 'Sample types: contentions/count delay/nanoseconds (default)' &&
+				'$HEAPPROF_BIN' info '$p' | grep -qx 'Period: 1 contentions/count'"
+	done
+	if have_go; then
+		got=$(pprof_ns "$block" wait_mutex)
+		check "$alloc: go tool pprof -top reads the block file: wait_mutex $got ns" \
+			test "$got" = "$(value "$block" delay wait_mutex)"
+		got=$(pprof_ns "$mx" release_mutex)
+		check "$alloc: go tool pprof -top reads the mutex file: release_mutex $got ns" \
+			test "$got" = "$(value "$mx" delay release_mutex)"
+		for u in auto ms us; do
+			rows='^ .* (wait_mutex|wait_read|wait_cond)$'
+			check "$alloc: heapprof top --unit=$u shows the delays as go tool pprof does" \
+				diff <("$HEAPPROF_BIN" top --unit=$u "$block" | grep -E "$rows") \
+				<("$GO" tool pprof -top -unit=$u "$block" 2>/dev/null | grep -E "$rows")
+		done
+	fi
+	check "$alloc: nothing on stderr" test ! -s "$out/stderr"
+done
+skip_jemalloc "the block and mutex profiles"
+
+# The endpoint: /debug/pprof/block and /mutex, cumulative, ?seconds=N (a
+# delta: nothing waits in the second after the workload), on the index,
+# and ?debug=1 as Go's text. The program stays up to 60 s after its workload.
+if command -v curl >/dev/null; then
+	out=$WORK/http
+	mkdir -p "$out"
+	HEAPPROF_OUTPUT=$out/c HEAPPROF_HTTP=127.0.0.1:0 HEAPPROF_BLOCK_RATE=1 \
+		HEAPPROF_MUTEX_FRACTION=1 LD_PRELOAD=$HEAPPROF_LIB \
+		timeout "$RUN_TIMEOUT" "$PROG" 60 >"$out/stdout" 2>"$out/stderr" &
+	pid=$!
+	for _ in $(seq 400); do
+		grep -qs '^cond' "$out/stdout" && break
+		sleep 0.05
+	done
+	child=$(pgrep -P "$pid" | head -n 1)
+	ep=$(endpoint_of "$child" "$out/stderr")
+	check "endpoint: the record names it ($ep)" test -n "$ep"
+	U=http://$ep/debug/pprof
+	read -r _ mutex < <(grep '^mutex' "$out/stdout")
+	curl -sf -o "$out/block.pb.gz" "$U/block"
+	curl -sf -o "$out/mutex.pb.gz" "$U/mutex"
+	close_to "endpoint: /block, wait_mutex" "$(value "$out/block.pb.gz" delay wait_mutex)" "$mutex"
+	close_to "endpoint: /mutex, release_mutex" "$(value "$out/mutex.pb.gz" delay release_mutex)" "$mutex"
+	if have_go; then
+		got=$(pprof_ns "$U/mutex" release_mutex)
+		close_to "endpoint: go tool pprof -top $U/mutex, release_mutex" "$got" "$mutex"
+		got=$(pprof_ns "$U/block" wait_mutex)
+		close_to "endpoint: go tool pprof -top $U/block, wait_mutex" "$got" "$mutex"
+	fi
+	curl -sf -o "$out/delta.pb.gz" "$U/block?seconds=1"
+	check "endpoint: /block?seconds=1 after the workload: no wait in it" \
+		test "$(value "$out/delta.pb.gz" delay wait_mutex)" = 0 -a -s "$out/delta.pb.gz"
+	check "endpoint: the index lists block and mutex" \
+		sh -c "curl -sf '$U/' | grep -q 'href=\"block' && curl -sf '$U/' | grep -q 'href=\"mutex'"
+	curl -sf "$U/mutex?debug=1" >"$out/mutex.txt"
+	check "endpoint: /mutex?debug=1 is Go's text (header, sampling period)" \
+		sh -c "head -3 '$out/mutex.txt' | tr '\n' '|' | grep -qx -- '--- mutex:|cycles/second=1000000000|sampling period=1|'"
+	d=$(awk '/^#\t/ && $3 == "release_mutex" { print prev; exit } !/^#/ { prev = $1 }' "$out/mutex.txt")
+	close_to "endpoint: /mutex?debug=1, release_mutex's record" "${d:-0}" "$mutex"
+	check "endpoint: /block?debug=1 is headed --- contention:" \
+		sh -c "curl -sf '$U/block?debug=1' | head -1 | grep -qx -- '--- contention:'"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+else
+	skip "the endpoint: curl not found (Debian package curl)"
+fi
+
+# heapprof run --mutex --block: both profiles of every event, named at exit.
+out=$WORK/run
+mkdir -p "$out"
+"$HEAPPROF_BIN" run --mutex --block --output "$out/r" -- "$PROG" >/dev/null 2>"$out/stderr"
+check "heapprof run --mutex --block: both files, named on stderr at exit" \
+	sh -c "grep -q '^heapprof: block profile: $out/r.*.exit.block.pb.gz' '$out/stderr' &&
+		grep -q '^heapprof: mutex profile: $out/r.*.exit.mutex.pb.gz' '$out/stderr'"
+p=$(one_file "$out"/r.*.exit.mutex.pb.gz)
+check "heapprof run --mutex: fraction 1 in the profile" \
+	sh -c "'$HEAPPROF_BIN' info '$p' | grep -q 'mutex profile fraction: 1 '"
+
+# The lock calls' semantics (prog_lockmodes checks them itself): the same
+# lines plain, preloaded with the profiles off, and with both on.
+MODES=$TEST_BUILDDIR/prog_lockmodes
+timeout "$RUN_TIMEOUT" "$MODES" >"$WORK/modes.plain" 2>&1
+rc=$?
+check "lock modes, plain: every check passes ($(grep -c '^ok' "$WORK/modes.plain") of them)" \
+	test "$rc" = 0 -a -s "$WORK/modes.plain"
+HEAPPROF_OUTPUT=$WORK/modes run_profiled glibc "$MODES" >"$WORK/modes.off" 2>&1
+check "lock modes, profiles off: the same results" cmp -s "$WORK/modes.plain" "$WORK/modes.off"
+HEAPPROF_OUTPUT=$WORK/modes HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+	run_profiled glibc "$MODES" >"$WORK/modes.on" 2>&1
+check "lock modes, both profiles on: the same results" cmp -s "$WORK/modes.plain" "$WORK/modes.on"
+grep -v '^ok' "$WORK/modes.on" | sed 's/^/# /'
+
+# Off by default, like Go's; each one alone when only its variable is set.
+out=$WORK/off
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/c run_profiled glibc "$PROG" >/dev/null 2>&1
+check "off by default: the heap profile alone" \
+	test -n "$(one_file "$out"/c.*.exit.pb.gz)" -a -z "$(one_file "$out"/c.*.block.pb.gz "$out"/c.*.mutex.pb.gz)"
+out=$WORK/blockonly
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/c HEAPPROF_BLOCK_RATE=1000 run_profiled glibc "$PROG" >/dev/null 2>&1
+check "HEAPPROF_BLOCK_RATE alone: a block profile, no mutex profile" \
+	test -n "$(one_file "$out"/c.*.exit.block.pb.gz)" -a -z "$(one_file "$out"/c.*.mutex.pb.gz)"
+
+done_testing

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lock contention at known sites, for contention.sh. Four threads take a
+ * mutex in wait_mutex and hold it HOLD_MS before release_mutex; readers take
+ * a rwlock in wait_read while a writer holds it in write_hold and releases
+ * it in release_write (its own waits for readers timed too); a thread waits
+ * on a condition variable in wait_cond
+ * until signalled after COND_MS. Each thread times its own waits around the
+ * call; the program prints the sums (ns), which the profiles must match.
+ * quiet_lock takes a mutex no other thread touches: it must not show.
+ * With an argument N, it stays N seconds after printing (for the endpoint).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define THREADS 4
+#define ROUNDS  12
+#define HOLD_MS 3
+#define COND_MS 40
+
+static pthread_mutex_t hot = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int signalled;
+static _Atomic uint64_t mutex_waits, read_waits, write_waits, cond_waits;
+static pthread_barrier_t start;
+
+static uint64_t now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+void wait_mutex(void)
+{
+	uint64_t t = now();
+	pthread_mutex_lock(&hot);
+	mutex_waits += now() - t;
+}
+
+void release_mutex(void)
+{
+	pthread_mutex_unlock(&hot);
+}
+
+void quiet_lock(pthread_mutex_t *m)
+{
+	for (int i = 0; i < 1000; i++) {
+		pthread_mutex_lock(m);
+		pthread_mutex_unlock(m);
+	}
+}
+
+static void *mutex_thread(void *arg)
+{
+	pthread_mutex_t mine = PTHREAD_MUTEX_INITIALIZER;
+	(void)arg;
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < ROUNDS; i++) {
+		wait_mutex();
+		sleep_ms(HOLD_MS);
+		release_mutex();
+		quiet_lock(&mine);
+	}
+	return NULL;
+}
+
+void wait_read(void)
+{
+	uint64_t t = now();
+	pthread_rwlock_rdlock(&rw);
+	read_waits += now() - t;
+	pthread_rwlock_unlock(&rw);
+}
+
+void release_write(void)
+{
+	pthread_rwlock_unlock(&rw);
+}
+
+void write_hold(void)
+{
+	uint64_t t = now();
+	pthread_rwlock_wrlock(&rw);
+	write_waits += now() - t;
+	sleep_ms(HOLD_MS * 4);
+	release_write();
+}
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		sleep_ms(HOLD_MS);
+		wait_read();
+	}
+	return NULL;
+}
+
+void wait_cond(void)
+{
+	pthread_mutex_lock(&cm);
+	uint64_t t = now();
+	while (!signalled)
+		pthread_cond_wait(&cv, &cm);
+	cond_waits += now() - t;
+	pthread_mutex_unlock(&cm);
+}
+
+static void *cond_thread(void *arg)
+{
+	(void)arg;
+	wait_cond();
+	return NULL;
+}
+
+static void workload(void)
+{
+	pthread_t t[THREADS], r[2], c;
+	pthread_barrier_init(&start, NULL, THREADS);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, mutex_thread, NULL);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&r[i], NULL, reader, NULL);
+	for (int i = 0; i < ROUNDS; i++) {
+		write_hold();
+		sleep_ms(1);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(r[i], NULL);
+
+	signalled = 0;
+	pthread_create(&c, NULL, cond_thread, NULL);
+	sleep_ms(COND_MS);
+	pthread_mutex_lock(&cm);
+	signalled = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&cm);
+	pthread_join(c, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	workload();
+	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\n",
+	       (unsigned long long)mutex_waits, (unsigned long long)read_waits,
+	       (unsigned long long)write_waits, (unsigned long long)cond_waits);
+	fflush(stdout);
+	if (argc > 1)
+		sleep((unsigned)atoi(argv[1]));
+	return 0;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lock calls behave as without the profiler (contention.sh runs this
+ * plain, preloaded with the profiles off, and with both on): error-checking,
+ * recursive, robust and priority-inheritance mutexes, timed locks and waits
+ * that keep their absolute deadline, a cancelled condition wait, errno.
+ * Every lock below is contended, so that the profiled wait path runs. One
+ * line per check, "ok NAME" or "not ok NAME: why"; exit status 1 if any failed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failed;
+
+static void report(const char *name, int good, const char *why)
+{
+	printf(good ? "ok %s\n" : "not ok %s: %s\n", name, why);
+	failed |= !good;
+}
+
+static uint64_t now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec in_ms(int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return ts;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* A thread that takes m, holds it ms, then releases it (or dies holding it). */
+typedef struct {
+	pthread_mutex_t *m;
+	pthread_rwlock_t *rw;
+	int ms, die;
+} holder_t;
+
+static void *hold(void *arg)
+{
+	holder_t *h = arg;
+	if (h->m)
+		pthread_mutex_lock(h->m);
+	else
+		pthread_rwlock_wrlock(h->rw);
+	sleep_ms(h->ms);
+	if (h->die)
+		return NULL;
+	if (h->m)
+		pthread_mutex_unlock(h->m);
+	else
+		pthread_rwlock_unlock(h->rw);
+	return NULL;
+}
+
+static pthread_t held(holder_t *h)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, hold, h);
+	sleep_ms(30); /* it holds the lock now */
+	return t;
+}
+
+static void mutex_of(pthread_mutex_t *m, int type, int robust, int proto)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, type);
+	pthread_mutexattr_setrobust(&a, robust);
+	pthread_mutexattr_setprotocol(&a, proto);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+static void errorcheck(void)
+{
+	pthread_mutex_t m;
+	mutex_of(&m, PTHREAD_MUTEX_ERRORCHECK, 0, PTHREAD_PRIO_NONE);
+	holder_t h = {&m, NULL, 60, 0};
+	pthread_t t = held(&h);
+	errno = ENOSPC;
+	int r = pthread_mutex_lock(&m);
+	report("errorcheck: a contended lock returns 0 and keeps errno",
+	       r == 0 && errno == ENOSPC, strerror(r));
+	r = pthread_mutex_lock(&m);
+	report("errorcheck: relocking returns EDEADLK", r == EDEADLK, strerror(r));
+	pthread_mutex_unlock(&m);
+	pthread_join(t, NULL);
+	r = pthread_mutex_unlock(&m);
+	report("errorcheck: unlocking unowned returns EPERM", r == EPERM, strerror(r));
+}
+
+static void recursive(void)
+{
+	pthread_mutex_t m;
+	mutex_of(&m, PTHREAD_MUTEX_RECURSIVE, 0, PTHREAD_PRIO_NONE);
+	holder_t h = {&m, NULL, 40, 0};
+	pthread_t t = held(&h);
+	int r = pthread_mutex_lock(&m), r2 = pthread_mutex_lock(&m);
+	int u = pthread_mutex_unlock(&m), u2 = pthread_mutex_unlock(&m);
+	int u3 = pthread_mutex_unlock(&m);
+	report("recursive: contended, twice locked, twice unlocked, then EPERM",
+	       !r && !r2 && !u && !u2 && u3 == EPERM, strerror(u3));
+	pthread_join(t, NULL);
+}
+
+static void robust(void)
+{
+	pthread_mutex_t m;
+	mutex_of(&m, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ROBUST, PTHREAD_PRIO_NONE);
+	holder_t h = {&m, NULL, 40, 1};
+	pthread_t t = held(&h);
+	int r = pthread_mutex_lock(&m);
+	report("robust: waiting on a holder that dies returns EOWNERDEAD",
+	       r == EOWNERDEAD, strerror(r));
+	report("robust: pthread_mutex_consistent then works",
+	       !pthread_mutex_consistent(&m) && !pthread_mutex_unlock(&m), "");
+	pthread_join(t, NULL);
+}
+
+static void pi(void)
+{
+	pthread_mutex_t m;
+	mutex_of(&m, PTHREAD_MUTEX_NORMAL, 0, PTHREAD_PRIO_INHERIT);
+	holder_t h = {&m, NULL, 40, 0};
+	pthread_t t = held(&h);
+	int r = pthread_mutex_lock(&m);
+	report("priority inheritance: a contended lock returns 0", r == 0, strerror(r));
+	pthread_mutex_unlock(&m);
+	pthread_join(t, NULL);
+}
+
+/* The call returned ETIMEDOUT at its deadline (100 ms), not before, not late. */
+static void deadline(const char *name, int r, uint64_t t0)
+{
+	uint64_t ms = (now() - t0) / 1000000;
+	char why[64];
+	snprintf(why, sizeof(why), "%s after %llu ms", strerror(r),
+	         (unsigned long long)ms);
+	report(name, r == ETIMEDOUT && ms >= 95 && ms < 600, why);
+}
+
+static void timed(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	holder_t h = {&m, NULL, 500, 0};
+	pthread_t t = held(&h);
+	struct timespec at = in_ms(100);
+	uint64_t t0 = now();
+	deadline("pthread_mutex_timedlock keeps its deadline",
+	         pthread_mutex_timedlock(&m, &at), t0);
+	pthread_join(t, NULL);
+
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	holder_t w = {NULL, &rw, 500, 0};
+	t = held(&w);
+	at = in_ms(100);
+	t0 = now();
+	deadline("pthread_rwlock_timedwrlock keeps its deadline",
+	         pthread_rwlock_timedwrlock(&rw, &at), t0);
+	at = in_ms(100);
+	t0 = now();
+	deadline("pthread_rwlock_timedrdlock keeps its deadline",
+	         pthread_rwlock_timedrdlock(&rw, &at), t0);
+	pthread_join(t, NULL);
+
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	pthread_mutex_lock(&m);
+	at = in_ms(100);
+	t0 = now();
+	deadline("pthread_cond_timedwait keeps its deadline",
+	         pthread_cond_timedwait(&c, &m, &at), t0);
+	pthread_mutex_unlock(&m);
+}
+
+static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int cleaned;
+
+static void cleanup(void *arg)
+{
+	(void)arg;
+	cleaned = 1;
+	pthread_mutex_unlock(&cm);
+}
+
+static void *wait_forever(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&cm);
+	pthread_cleanup_push(cleanup, NULL);
+	for (;;)
+		pthread_cond_wait(&cv, &cm);
+	pthread_cleanup_pop(1);
+	return NULL;
+}
+
+static void cancel(void)
+{
+	pthread_t t;
+	void *ret = NULL;
+	pthread_create(&t, NULL, wait_forever, NULL);
+	sleep_ms(50);
+	pthread_cancel(t);
+	pthread_join(t, &ret);
+	int r = pthread_mutex_trylock(&cm);
+	report("a cancelled pthread_cond_wait unwinds: cleanup ran, mutex retaken and "
+	       "released",
+	       ret == PTHREAD_CANCELED && cleaned && r == 0, strerror(r));
+	if (!r)
+		pthread_mutex_unlock(&cm);
+}
+
+int main(void)
+{
+	errorcheck();
+	recursive();
+	robust();
+	pi();
+	timed();
+	cancel();
+	return failed;
+}
