@@ -318,6 +318,11 @@ static int set_peak_step(const char *v)
 	return set_uint(v, &hp_config.peak_step, 1, 1000);
 }
 
+static int set_dump_limit(const char *v)
+{
+	return set_uint(v, &hp_config.dump_limit, 0, 100);
+}
+
 static int set_summary(const char *v)
 {
 	return hp_config_parse_bool(v, &hp_config.summary);
@@ -361,6 +366,8 @@ static const struct {
     {"HEAPPROF_DUMP_PEAK", set_dump_peak, "1/0, true/false, yes/no", "0"},
     {"HEAPPROF_PEAK_STEP", set_peak_step, "a percentage from 1 to 1000", "10"},
     {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no", "0"},
+    {"HEAPPROF_DUMP_LIMIT", set_dump_limit,
+     "a percentage of the memory limit from 1 to 100, or 0 (off)", "0 (off)"},
 };
 
 void hp_config_init(void)
@@ -387,7 +394,7 @@ void hp_config_print(void)
 	    "HEAPPROF_FOLLOW_EXEC=%d HEAPPROF_METADATA_MAX=%llu HEAPPROF_HTTP=%s "
 	    "HEAPPROF_HTTP_TOKEN=%s HEAPPROF_DUMP_BYTES=%llu HEAPPROF_DUMP_SECONDS=%u "
 	    "HEAPPROF_KEEP=%u HEAPPROF_DUMP_PEAK=%d HEAPPROF_PEAK_STEP=%u "
-	    "HEAPPROF_SUMMARY=%d HEAPPROF_UNWIND=%s",
+	    "HEAPPROF_SUMMARY=%d HEAPPROF_UNWIND=%s HEAPPROF_DUMP_LIMIT=%u",
 	    (unsigned long long)hp_config.rate, hp_config.output,
 	    hp_config.signal ? "SIG" : "none",
 	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
@@ -398,5 +405,5 @@ void hp_config_print(void)
 	    hp_config.http_token[0] ? "(set)" : "(none)",
 	    (unsigned long long)hp_config.dump_bytes, hp_config.dump_seconds,
 	    hp_config.keep, hp_config.dump_peak, hp_config.peak_step, hp_config.summary,
-	    hp_config.unwind_fast ? "fast" : "libunwind");
+	    hp_config.unwind_fast ? "fast" : "libunwind", hp_config.dump_limit);
 }

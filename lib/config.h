@@ -36,6 +36,7 @@ typedef struct {
 	bool dump_peak;        /* keep one profile of the in-use high-water mark */
 	unsigned peak_step;    /* percent over the last peak before a new one */
 	bool summary;          /* in-use summary on stderr at exit */
+	unsigned dump_limit;   /* limit profile at this percent of the limit, 0 = off */
 	bool unwind_fast;      /* stacks by unwind_fast's rules, else libunwind alone */
 } hp_config_t;
 

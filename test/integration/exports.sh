@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # libheapprof.so exports exactly the interposed symbols and heapprof_*,
 # unversioned (a version node would keep malloc@GLIBC_2.2.5 from binding):
-# the allocator, the signal-disposition calls (trigger.c) and the calls
+# the allocator, the signal-disposition calls (trigger.c), the changes of
+# user (proc_record.c) and the calls
 # libunwind makes for its memory checks (unwind_io.c).
 . "$(dirname "$0")/lib.sh"
 
@@ -12,7 +13,8 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dlclose free
 heapprof_dump malloc malloc_usable_size memalign posix_memalign pvalloc realloc
 reallocarray valloc
-bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall"
+bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall
+seteuid setresuid setreuid setuid"
 got=$(nm -D --defined-only "$HEAPPROF_LIB" | awk '{ print $3 }' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
 check "exported symbols are exactly the interposers and heapprof_*" test "$got" = "$want"
