@@ -3,7 +3,7 @@
  * limit: HEAPPROF_DUMP_LIMIT, a "limit" profile when the process nears the
  * memory it may use (its cgroup's limit, RLIMIT_AS), and an "oom" profile
  * the first time an allocation fails for want of memory. What "memory" is,
- * and why, is in docs/operations.md. It does not count bytes (trigger.c
+ * and why, is in docs/memory-limits.md. It does not count bytes (trigger.c
  * does, and calls hp_limit_reached) nor encode profiles (dump.c).
  */
 #ifndef HP_LIMIT_H
