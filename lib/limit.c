@@ -234,7 +234,13 @@ void hp_limit_reached(int64_t in_use)
 {
 	int saved = errno;
 	/* A limit raised since start-up moves the threshold up: no profile yet. */
-	if (!read_limits(false) || in_use < atomic_load(&fire_at)) {
+	if (!read_limits(false)) {
+		atomic_store(&fire_at, INT64_MAX); /* the limits are gone */
+		atomic_store(&armed, true);
+		errno = saved;
+		return;
+	}
+	if (in_use < atomic_load(&fire_at)) {
 		atomic_store(&armed, true);
 		errno = saved;
 		return;

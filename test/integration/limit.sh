@@ -19,9 +19,11 @@ flat() { # flat PROFILE: grow_block's inuse_space, by go tool pprof (heapprof's 
 limited() {
 	local name=$1 kib=$2
 	shift 2
-	(ulimit -v "$kib" && exec "$PROG" "$@") >"$WORK/$name.plain" 2>&1
+	local plain=() alloc=${ALLOC:-glibc}
+	[ "$alloc" = jemalloc ] && plain=(env LD_PRELOAD="$JEMALLOC_SO")
+	(ulimit -v "$kib" && exec "${plain[@]}" "$PROG" "$@") >"$WORK/$name.plain" 2>&1
 	plain_rc=$?
-	(ulimit -v "$kib" && LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 HEAPPROF_DUMP_LIMIT=50 \
+	(ulimit -v "$kib" && LD_PRELOAD="$(preload_for "$alloc")" HEAPPROF_RATE=1 HEAPPROF_DUMP_LIMIT=50 \
 		HEAPPROF_OUTPUT="$WORK/$name" exec "$PROG" "$@") >"$WORK/$name.out" 2>"$WORK/$name.err"
 	rc=$?
 }
@@ -44,17 +46,22 @@ check_limit() {
 		test $((in_use % block)) = 0 -a "$in_use" -ge "$thr" -a $((in_use - block)) -lt "$thr"
 }
 
-# 1 MiB blocks until NULL under a 256 MiB address space.
-limited as 262144 100000 1024
-check "as: plain run ends on a NULL with ENOMEM (status $plain_rc = 3)" test "$plain_rc" = 3
-check "as: profiled, the same status ($rc) and errno" test "$rc" = 3 -a "$(grep -o 'errno.*' "$WORK/as.out")" = "errno 12"
-check_limit as $MiB RLIMIT_AS
-n=$(awk '{ print $2 }' "$WORK/as.out")
-oom=$(one_file "$WORK"/as.*.oom.pb.gz)
-check "as: one oom profile" test -n "$oom" -a "$(ls "$WORK"/as.*.oom.pb.gz | wc -l)" = 1
-[ -n "$oom" ] && check "as: the oom profile holds exactly the $n blocks the program got ($(flat "$oom"))" \
-	test "$(flat "$oom")" = $((n * MiB))
-check "as: the profiler said so once" test "$(grep -c 'failed (ENOMEM): writing an oom profile' "$WORK/as.err")" = 1
+# 1 MiB blocks until NULL under a 256 MiB address space, on each allocator.
+for ALLOC in $(allocators); do
+	as=as-$ALLOC
+	limited $as 262144 100000 1024
+	check "$as: plain run ends on a NULL with ENOMEM (status $plain_rc = 3)" test "$plain_rc" = 3
+	check "$as: profiled, the same status ($rc) and errno" test "$rc" = 3 -a "$(grep -o 'errno.*' "$WORK/$as.out")" = "errno 12"
+	check_limit $as $MiB RLIMIT_AS
+	n=$(awk '{ print $2 }' "$WORK/$as.out")
+	oom=$(one_file "$WORK/$as".*.oom.pb.gz)
+	check "$as: one oom profile" test -n "$oom" -a "$(ls "$WORK/$as".*.oom.pb.gz | wc -l)" = 1
+	[ -n "$oom" ] && check "$as: the oom profile holds exactly the $n blocks the program got ($(flat "$oom"))" \
+		test "$(flat "$oom")" = $((n * MiB))
+	check "$as: the profiler said so once" test "$(grep -c 'failed (ENOMEM): writing an oom profile' "$WORK/$as.err")" = 1
+done
+ALLOC=glibc
+skip_jemalloc "the limit and oom profiles"
 
 # 64 KiB blocks fill the address space to the last page: the oom profile and
 # the exit profile are written from the memory reserved at start-up.
