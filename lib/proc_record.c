@@ -226,16 +226,19 @@ static bool before_uid_change(void)
 /*
  * After the call, failed or not: the output prefix is checked for the
  * effective user (dump.c falls back to its private directory) and the record
- * is written again, in the directory of the effective user it now has.
+ * is written again, in the directory of the effective user it now has. A
+ * vfork child, which shares the parent's memory, published nothing (its pid
+ * is not the record's) and changes nothing here; a process whose record could
+ * not be published gets the prefix checked before its next profile.
  */
 static void after_uid_change(bool had)
 {
+	if (!had)
+		return; /* not published, or a vfork child: nothing of ours to move */
 	int saved = errno;
 	hp_dump_check_output();
-	if (had) {
-		rec_pid = getpid();
-		write_record();
-	}
+	rec_pid = getpid();
+	write_record();
 	errno = saved;
 }
 
