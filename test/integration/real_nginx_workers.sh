@@ -43,8 +43,8 @@ http {
 }
 CONF
 fallback=/tmp/heapprof-$nobody_uid
-trap 'rm -rf "$WORK"; rm -f $fallback/prof.$w1.* $fallback/prof.$w2.*' EXIT
-w1=x w2=x
+all_workers=""
+trap 'rm -rf "$WORK"; for w in $all_workers; do rm -f "$fallback/prof.$w".*; done' EXIT
 
 # start SIGNAL: nginx under the profiler; sets master, w1, w2.
 start() {
@@ -60,6 +60,7 @@ start() {
 	master=$(cat "$WORK/nginx.pid")
 	set -- $(pgrep -P "$master")
 	w1=${1:-x} w2=${2:-x}
+	all_workers="$all_workers $w1 $w2"
 }
 
 stop() {
