@@ -304,6 +304,8 @@ static bool in_libstdcxx(void *fn_new, void *fn_delete)
 	       strstr(a.name, "/libstdc++.so.");
 }
 
+static void *(*resolved_malloc)(size_t);
+
 void hp_backing_resolve_cxx(void)
 {
 	hp_backing_t r = hp_real;
@@ -314,7 +316,8 @@ void hp_backing_resolve_cxx(void)
 		if (!r.op_delete[i])
 			r.op_delete[i] = next(delete_names[i]);
 	const void *new_obj = object_of(r.op_new[HP_NEW]);
-	r.new_counts = new_obj && new_obj == object_of((void *)r.malloc);
+	/* The malloc resolved: hp_real.malloc may be limit.c's check by now. */
+	r.new_counts = new_obj && new_obj == object_of((void *)resolved_malloc);
 	memcpy(hp_real.op_new, r.op_new, sizeof(r.op_new));
 	memcpy(hp_real.op_delete, r.op_delete, sizeof(r.op_delete));
 	hp_real.new_is_malloc =
@@ -359,6 +362,7 @@ void hp_backing_init(void)
 	if (owner && object_of((void *)r.reallocarray) != owner)
 		r.reallocarray = realloc_array;
 	r.malloc_is_libc = owner && owner == object_of((void *)__libc_malloc);
+	resolved_malloc = r.malloc;
 	hp_real = r;
 	/* The C++ operators: by the first operator call (interpose.c), since a C
 	 * program's twenty failed look-ups would cost 45,000 instructions. */

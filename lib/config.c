@@ -324,6 +324,11 @@ static int set_peak_step(const char *v)
 	return set_uint(v, &hp_config.peak_step, 1, 1000);
 }
 
+static int set_dump_limit(const char *v)
+{
+	return set_uint(v, &hp_config.dump_limit, 0, 100);
+}
+
 static int set_summary(const char *v)
 {
 	return hp_config_parse_bool(v, &hp_config.summary);
@@ -384,6 +389,8 @@ static const struct {
      "0 (off)"},
     {"HEAPPROF_MUTEX_FRACTION", set_mutex_fraction,
      "0 (off) to 4294967295: one contention event in N is kept", "0 (off)"},
+    {"HEAPPROF_DUMP_LIMIT", set_dump_limit,
+     "a percentage of the memory limit from 1 to 100, or 0 (off)", "0 (off)"},
 };
 
 /*
@@ -493,7 +500,7 @@ void hp_config_print(void)
 	    "HEAPPROF_HTTP_TOKEN=%s HEAPPROF_DUMP_BYTES=%llu HEAPPROF_DUMP_SECONDS=%u "
 	    "HEAPPROF_KEEP=%u HEAPPROF_DUMP_PEAK=%d HEAPPROF_PEAK_STEP=%u "
 	    "HEAPPROF_SUMMARY=%d HEAPPROF_UNWIND=%s HEAPPROF_BLOCK_RATE=%u "
-	    "HEAPPROF_MUTEX_FRACTION=%u",
+	    "HEAPPROF_MUTEX_FRACTION=%u HEAPPROF_DUMP_LIMIT=%u",
 	    (unsigned long long)hp_config.rate, hp_config.output,
 	    hp_config.signal ? "SIG" : "none",
 	    hp_config.signal ? hp_config_signal_name(hp_config.signal, name, sizeof(name))
@@ -505,5 +512,5 @@ void hp_config_print(void)
 	    (unsigned long long)hp_config.dump_bytes, hp_config.dump_seconds,
 	    hp_config.keep, hp_config.dump_peak, hp_config.peak_step, hp_config.summary,
 	    hp_config.unwind_fast ? "fast" : "libunwind", hp_config.block_rate,
-	    hp_config.mutex_fraction);
+	    hp_config.mutex_fraction, hp_config.dump_limit);
 }

@@ -40,6 +40,7 @@ typedef struct {
 	unsigned block_rate;     /* block profile: ns a wait is always kept, 0 = off */
 	unsigned mutex_fraction; /* mutex profile: one event in N, 0 = off */
 	bool lifetimes;          /* HEAPPROF_LIFETIMES: a lifetimes profile beside each */
+	unsigned dump_limit;     /* limit profile at this percent of the limit, 0 = off */
 } hp_config_t;
 
 extern hp_config_t hp_config;

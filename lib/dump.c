@@ -12,6 +12,7 @@
 #include "heapprof.h"
 #include "kinds.h"
 #include "log.h"
+#include "proc_record.h"
 #include "profile.h"
 #include "sampler.h"
 #include "stack_table.h"
@@ -37,6 +38,11 @@ static atomic_uint seq; /* last sequence number used by this process */
 static int last_err;    /* guarded by dump_lock */
 static bool closed;     /* after the final profile; guarded by dump_lock */
 static bool ready;
+static uid_t start_euid;
+/* The prefix in use when the process, having changed its user, cannot write
+ * at HEAPPROF_OUTPUT's: /tmp/heapprof-<euid>/<name>; "" otherwise. Guarded by
+ * dump_lock. */
+static char fallback[HP_OUTPUT_MAX];
 
 /* HEAPPROF_KEEP: this process's profiles of the kept reasons, oldest
  * first, a ring; guarded by dump_lock. */
@@ -60,6 +66,8 @@ const hp_dump_reason_row_t hp_dump_reasons[HP_DUMP_NREASONS] = {
     [HP_DUMP_BYTES] = {"bytes", .kept = true},
     [HP_DUMP_TIME] = {"time", .kept = true},
     [HP_DUMP_PEAK] = {"peak", .replaces = true},
+    [HP_DUMP_LIMIT] = {"limit"},
+    [HP_DUMP_OOM] = {"oom"},
 };
 
 /* Profiles written and failed, by reason; read lock-free by /metrics. */
@@ -83,6 +91,7 @@ void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS], uint64_t failed[HP_DUMP_
 void hp_dump_init(uint64_t start)
 {
 	start_ns = start;
+	start_euid = geteuid();
 	ready = true;
 }
 
@@ -260,8 +269,54 @@ static void write_beside(const char *heap, bool sync, const hp_profile_opts_t *o
 /* This process's profile number s of reason, as named on disk. */
 static void numbered_name(char *buf, size_t len, unsigned s, hp_dump_reason_t reason)
 {
-	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_config.output, (int)getpid(), s,
+	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_dump_prefix(), (int)getpid(), s,
 	       hp_dump_reasons[reason].name);
+}
+
+const char *hp_dump_prefix(void)
+{
+	return fallback[0] ? fallback : hp_config.output;
+}
+
+/*
+ * After a change of user (a server's worker that dropped root): when this
+ * user cannot write in HEAPPROF_OUTPUT's directory (err, or a check when 0),
+ * the profiles go to the user's private record directory under the same
+ * name, said once. Dump lock held. True if the prefix changed.
+ */
+static bool fall_back(int err)
+{
+	static int warned;
+	char dir[HP_OUTPUT_MAX], priv[64];
+	const char *out = hp_config.output, *slash = strrchr(out, '/');
+	if (fallback[0] || geteuid() == start_euid || !slash)
+		return false;
+	if (!err) {
+		hp_fmt(dir, sizeof(dir), "%s", out);
+		dir[slash == out ? 1 : slash - out] = '\0';
+		if (!faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS))
+			return false;
+	} else if (err != -EACCES && err != -EPERM && err != -EROFS) {
+		return false;
+	}
+	if (hp_proc_record_private_dir(priv, sizeof(priv)))
+		return false;
+	hp_fmt(fallback, sizeof(fallback), "%s/%s", priv, slash + 1);
+	hp_log_once(&warned,
+	            "process %d, now user %u, cannot write profiles in the directory of "
+	            "%s: they go to %s.%d.* instead",
+	            (int)getpid(), (unsigned)geteuid(), out, fallback, (int)getpid());
+	hp_proc_record_set_output(fallback);
+	return true;
+}
+
+void hp_dump_check_output(void)
+{
+	if (!ready)
+		return;
+	pthread_mutex_lock(&dump_lock);
+	fall_back(0);
+	pthread_mutex_unlock(&dump_lock);
 }
 
 /* HEAPPROF_KEEP: notes profile s and removes this process's oldest beyond N,
@@ -307,7 +362,8 @@ static int write_numbered(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 		s = atomic_fetch_add(&seq, 1) + 1;
 		numbered_name(final, len, s, reason);
 		err = write_to(final, false, sync, o);
-	} while (err == -EEXIST); /* a file of an earlier process with our pid */
+	} while (err == -EEXIST || /* a file of an earlier process with our pid */
+	         (err && fall_back(err)));
 	if (err)
 		return err;
 	if (r->kept)
@@ -332,6 +388,8 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 			err = write_to(path, true, true, o);
 		memcpy(final, path, n < sizeof(final) ? n + 1 : 0);
 	} else {
+		fall_back(0);
+		hp_proc_record_check_uid();
 		err = write_numbered(reason, o, final, sizeof(final));
 	}
 	if (err && err != last_err)
@@ -385,11 +443,16 @@ int hp_dump_write(hp_dump_reason_t reason, const char *path)
 	return dump_opts(reason, &o, path);
 }
 
-int hp_dump_peak(int64_t in_use)
+int hp_dump_noting(hp_dump_reason_t reason, int64_t in_use)
 {
 	hp_profile_opts_t o = {.in_use = in_use < 0 ? 0 : in_use,
 	                       .in_use_ns = hp_now_ns()};
-	return dump_opts(HP_DUMP_PEAK, &o, NULL);
+	return dump_opts(reason, &o, NULL);
+}
+
+int hp_dump_peak(int64_t in_use)
+{
+	return hp_dump_noting(HP_DUMP_PEAK, in_use);
 }
 
 int hp_dump_to_fd(int fd, hp_dump_reason_t reason, hp_profile_opts_t *opts)

@@ -28,6 +28,8 @@ typedef enum {
 	HP_DUMP_BYTES,
 	HP_DUMP_TIME,
 	HP_DUMP_PEAK,
+	HP_DUMP_LIMIT,
+	HP_DUMP_OOM,
 	HP_DUMP_NREASONS
 } hp_dump_reason_t;
 
@@ -58,6 +60,12 @@ int hp_dump_write(hp_dump_reason_t reason, const char *path);
 int hp_dump_peak(int64_t in_use);
 
 /*
+ * Writes a profile of reason noting in_use and the time, as the peak's; for
+ * the limit and oom profiles (limit.c), from the allocating thread, guard set.
+ */
+int hp_dump_noting(hp_dump_reason_t reason, int64_t in_use);
+
+/*
  * Writes one profile of reason to fd (the endpoint's, http_routes.c) under
  * the dump lock, with opts' default type and base; fills in the trigger and
  * the rate, and the start when opts->start_ns is 0. Call with the guard set.
@@ -86,6 +94,16 @@ void hp_dump_beside(char *buf, size_t len, const char *heap, const char *suffix)
 /* Profiles written and failed since start, by reason (the /metrics page). */
 void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS],
                     uint64_t failed[HP_DUMP_NREASONS]);
+
+/*
+ * The prefix of numbered profiles: HEAPPROF_OUTPUT's, or after a change of
+ * user that left its directory unwritable, /tmp/heapprof-<euid>/<its name>.
+ */
+const char *hp_dump_prefix(void);
+
+/* After a change of user: falls back (above) if the new user cannot write in
+ * the prefix's directory, and says so once. */
+void hp_dump_check_output(void);
 
 void hp_dump_prefork(void);
 void hp_dump_postfork_parent(void);

@@ -11,6 +11,7 @@
 #include "contention.h"
 #include "dump.h"
 #include "interpose.h"
+#include "limit.h"
 #include "http.h"
 #include "lifetimes.h"
 #include "live_map.h"
@@ -72,8 +73,9 @@ static void postfork_child(void)
 	hp_dump_postfork_child();
 	hp_contention_postfork_child();
 	hp_trigger_postfork_child();
+	hp_limit_postfork_child();
 	hp_http_postfork_child();
-	hp_proc_record_publish(hp_config.signal, hp_config.output);
+	hp_proc_record_publish(hp_config.signal, hp_dump_prefix());
 	hp_guard_exit();
 }
 
@@ -147,10 +149,11 @@ __attribute__((constructor)) static void hp_init(void)
 	hp_guard_exit();
 	hp_dump_init(hp_now_ns());
 	hp_trigger_init(hp_config.signal);
+	hp_limit_init(); /* HEAPPROF_DUMP_LIMIT: before any other thread */
 	if (hp_config.http[0])
 		hp_http_start();  /* the one resident thread, by the user's choice */
 	hp_trigger_start_timer(); /* HEAPPROF_DUMP_SECONDS, by the user's choice */
-	hp_proc_record_publish(hp_config.signal, hp_config.output);
+	hp_proc_record_publish(hp_config.signal, hp_dump_prefix());
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_interpose_init(rate);
 	hp_sampler_init(rate, hp_config.seed);

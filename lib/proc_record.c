@@ -8,8 +8,10 @@
 #include "proc_record.h"
 #include "common.h"
 #include "config.h"
+#include "dump.h"
 #include "log.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +24,7 @@ static int rec_sig;
 static char rec_prefix[HP_OUTPUT_MAX];
 static unsigned long long rec_start; /* field 22 of /proc/self/stat */
 static pid_t rec_pid;                /* 0 until published */
+static uid_t rec_euid;               /* whose directory holds it */
 static volatile sig_atomic_t rec_ours = 1;
 static char rec_endpoint[160]; /* "" without an endpoint */
 
@@ -100,6 +103,7 @@ static int write_record(void)
 	           rec_endpoint[0] ? "\n" : "");
 	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
 	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
+	rec_euid = geteuid();
 	int dfd = open_private_dir();
 	if (dfd < 0)
 		return dfd;
@@ -164,15 +168,95 @@ void hp_proc_record_set_endpoint(const char *addr)
 	errno = saved;
 }
 
+void hp_proc_record_set_output(const char *prefix)
+{
+	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
+	int saved = errno;
+	if (rec_pid && rec_pid == getpid())
+		write_record();
+	errno = saved;
+}
+
+int hp_proc_record_private_dir(char *buf, size_t len)
+{
+	int dfd = open_private_dir();
+	if (dfd < 0)
+		return dfd;
+	close(dfd);
+	hp_fmt(buf, len, HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
+	return 0;
+}
+
 void hp_proc_record_remove(void)
 {
 	if (!rec_pid || rec_pid != getpid())
 		return;
 	char path[64];
-	hp_fmt(path, sizeof(path), HP_PROC_RECORD_DIR_FMT "/%d", (unsigned)geteuid(),
+	hp_fmt(path, sizeof(path), HP_PROC_RECORD_DIR_FMT "/%d", (unsigned)rec_euid,
 	       (int)rec_pid);
 	int saved = errno;
 	unlink(path);
 	errno = saved;
 	rec_pid = 0;
 }
+
+void hp_proc_record_check_uid(void)
+{
+	int saved = errno;
+	if (rec_pid && rec_pid == getpid() && geteuid() != rec_euid)
+		write_record();
+	errno = saved;
+}
+
+/* ---- the program's changes of user ------------------------------------------ */
+
+/*
+ * Before the program changes its user: the record leaves the old user's
+ * directory while this process may still write there. Returns whether it
+ * was published.
+ */
+static bool before_uid_change(void)
+{
+	bool had = rec_pid && rec_pid == getpid();
+	if (had)
+		hp_proc_record_remove();
+	return had;
+}
+
+/*
+ * After the call, failed or not: the output prefix is checked for the
+ * effective user (dump.c falls back to its private directory) and the record
+ * is written again, in the directory of the effective user it now has. A
+ * vfork child, which shares the parent's memory, published nothing (its pid
+ * is not the record's) and changes nothing here; a process whose record could
+ * not be published gets the prefix checked before its next profile.
+ */
+static void after_uid_change(bool had)
+{
+	if (!had)
+		return; /* not published, or a vfork child: nothing of ours to move */
+	int saved = errno;
+	hp_dump_check_output();
+	rec_pid = getpid();
+	write_record();
+	errno = saved;
+}
+
+#define UID_WRAPPER(name, params, args)                                                  \
+	HP_EXPORT int name params                                                        \
+	{                                                                                \
+		static int(*real) params;                                                \
+		if (!real)                                                               \
+			real = (int(*) params)dlsym(RTLD_NEXT, #name);                   \
+		if (!real)                                                               \
+			return errno = ENOSYS, -1;                                       \
+		bool had = before_uid_change();                                          \
+		int ret = real args;                                                     \
+		after_uid_change(had);                                                   \
+		return ret;                                                              \
+	}
+
+UID_WRAPPER(setuid, (uid_t u), (u))
+UID_WRAPPER(seteuid, (uid_t u), (u))
+UID_WRAPPER(setreuid, (uid_t ru, uid_t eu), (ru, eu))
+UID_WRAPPER(setresuid, (uid_t ru, uid_t eu, uid_t su), (ru, eu, su))

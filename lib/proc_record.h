@@ -15,6 +15,7 @@
 #define HP_PROC_RECORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define HP_PROC_RECORD_DIR_FMT "/tmp/heapprof-%u"
 
@@ -41,7 +42,28 @@ void hp_proc_record_set_handler(bool ours);
  */
 void hp_proc_record_set_endpoint(const char *addr);
 
+/*
+ * Sets the output prefix the record names (dump.c's fallback after a change
+ * of user) and rewrites the record if it is published.
+ */
+void hp_proc_record_set_output(const char *prefix);
+
+/*
+ * The directory of the effective user's records into buf, created 0700 if
+ * missing: 0, or a negative errno if it is not private to this user.
+ */
+int hp_proc_record_private_dir(char *buf, size_t len);
+
 /* Removes the record at exit, if this process published it. */
 void hp_proc_record_remove(void);
+
+/*
+ * A change of user: the interposed setuid, seteuid, setreuid and setresuid
+ * move the record to the new effective user's directory themselves (a
+ * worker of nginx, Apache or sshd that drops root after the fork); this
+ * catches a change made another way (a raw system call): dump.c calls it
+ * before each profile.
+ */
+void hp_proc_record_check_uid(void);
 
 #endif

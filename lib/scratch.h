@@ -10,6 +10,7 @@
 #ifndef HP_SCRATCH_H
 #define HP_SCRATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -19,5 +20,15 @@
  */
 void *hp_scratch_realloc(void *p, size_t size);
 void hp_scratch_free(void *p);
+
+/*
+ * The reserve, for a profile written when memory has run out (limit.c's oom
+ * profile): len bytes mapped now, at start-up, so that the address space
+ * and commit charge are the process's already. While it is open, a block
+ * the heap or mmap refuses is cut from it; its blocks are never reused.
+ * hp_scratch_reserve returns 0 or -1.
+ */
+int hp_scratch_reserve(size_t len);
+void hp_scratch_reserve_open(bool open);
 
 #endif

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "config.h"
 #include "dump.h"
+#include "limit.h"
 #include "log.h"
 #include "proc_record.h"
 #include "sampler.h"
@@ -188,8 +189,10 @@ void hp_trigger_note_alloc(uint64_t bytes)
 			start = true;
 		}
 	}
-	if (hp_config.dump_peak || hp_config.summary) {
+	if (hp_config.dump_peak || hp_config.summary || hp_config.dump_limit) {
 		int64_t now = atomic_fetch_add(&in_use, (int64_t)bytes) + (int64_t)bytes;
+		if (hp_config.dump_limit && hp_limit_crossed(now))
+			hp_limit_reached(now);
 		int64_t seen = atomic_load_explicit(&peak_seen, memory_order_relaxed);
 		while (now > seen &&
 		       !atomic_compare_exchange_weak(&peak_seen, &seen, now))
@@ -208,8 +211,11 @@ void hp_trigger_note_alloc(uint64_t bytes)
 
 void hp_trigger_note_free(uint64_t bytes)
 {
-	if (hp_config.dump_peak || hp_config.summary)
-		atomic_fetch_sub(&in_use, (int64_t)bytes);
+	if (hp_config.dump_peak || hp_config.summary || hp_config.dump_limit) {
+		int64_t now = atomic_fetch_sub(&in_use, (int64_t)bytes) - (int64_t)bytes;
+		if (hp_config.dump_limit)
+			hp_limit_note_free(now);
+	}
 }
 
 int64_t hp_trigger_in_use(void)

@@ -26,7 +26,12 @@ static void usage_ps(FILE *f)
 	           "records of processes\nthat are gone.\n");
 }
 
-static void list_dir(const char *dir)
+/*
+ * Lists the records in dir, the directory of user uid. A record of a process
+ * whose effective user is now another one is listed from that user's
+ * directory only (it moved there with its setuid; this one is a leftover).
+ */
+static void list_dir(const char *dir, uid_t uid)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -44,6 +49,8 @@ static void list_dir(const char *dir)
 				unlinkat(dirfd(d), e->d_name, 0);
 			continue;
 		}
+		if (r.euid != uid)
+			continue;
 		record_command(r.pid, cmd, sizeof(cmd));
 		printf("%-8d %-10s %-9s %-30s %-24s %s\n", (int)r.pid,
 		       r.signo ? hp_config_signal_name(r.signo, sig, sizeof(sig))
@@ -66,16 +73,20 @@ int cmd_ps(int argc, char **argv)
 	if (geteuid() != 0) {
 		char dir[64];
 		snprintf(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
-		list_dir(dir);
+		list_dir(dir, geteuid());
 		return 0;
 	}
 	DIR *tmp = opendir("/tmp");
 	for (struct dirent *e; tmp && (e = readdir(tmp));) {
 		if (strncmp(e->d_name, "heapprof-", 9))
 			continue;
+		char *end;
+		unsigned long uid = strtoul(e->d_name + 9, &end, 10);
+		if (*end || end == e->d_name + 9)
+			continue;
 		char dir[300];
 		snprintf(dir, sizeof(dir), "/tmp/%s", e->d_name);
-		list_dir(dir);
+		list_dir(dir, (uid_t)uid);
 	}
 	if (tmp)
 		closedir(tmp);

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 # libheapprof.so exports exactly the interposed symbols and heapprof_*,
 # unversioned (a version node would keep malloc@GLIBC_2.2.5 from binding):
-# the allocator, the signal-disposition calls (trigger.c) and the calls
-# libunwind makes for its memory checks (unwind_io.c) and the lock calls the
-# contention profiles time (locks.c).
+# the allocator, the signal-disposition calls (trigger.c), the changes of
+# user (proc_record.c), the calls libunwind makes for its memory checks
+# (unwind_io.c) and the lock calls the contention profiles time (locks.c).
 . "$(dirname "$0")/lib.sh"
 
 expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
@@ -16,7 +16,8 @@ reallocarray valloc
 bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall
 pthread_mutex_lock pthread_mutex_timedlock pthread_mutex_unlock pthread_rwlock_rdlock
 pthread_rwlock_wrlock pthread_rwlock_timedrdlock pthread_rwlock_timedwrlock
-pthread_rwlock_unlock pthread_cond_wait pthread_cond_timedwait"
+pthread_rwlock_unlock pthread_cond_wait pthread_cond_timedwait
+seteuid setresuid setreuid setuid"
 got=$(nm -D --defined-only "$HEAPPROF_LIB" | awk '{ print $3 }' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
 check "exported symbols are exactly the interposers and heapprof_*" test "$got" = "$want"
