@@ -200,9 +200,16 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
+bool hp_backing_global;
+
+/*
+ * Preloaded, the next definition after this library; loaded by `heapprof
+ * attach` (outside the global scope), the global definition the program's
+ * calls were bound to.
+ */
 static void *next(const char *name)
 {
-	return dlsym(RTLD_NEXT, name);
+	return dlsym(hp_backing_global ? RTLD_DEFAULT : RTLD_NEXT, name);
 }
 
 #define RESOLVE(field, name, fallback)                                                   \

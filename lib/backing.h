@@ -76,6 +76,13 @@ typedef struct {
 	bool malloc_is_libc;
 } hp_backing_t;
 
+/*
+ * Set by attach.c before hp_backing_init when the library was loaded into a
+ * running process: resolve from the global scope, and never place blocks
+ * (place.c), since the program's own free gets them back after a detach.
+ */
+extern HP_HIDDEN bool hp_backing_global;
+
 /* Before hp_backing_init these point at bootstrap functions that trigger it. */
 extern HP_HIDDEN hp_backing_t hp_real;
 

@@ -363,17 +363,32 @@ static const struct {
     {"HEAPPROF_SUMMARY", set_summary, "1/0, true/false, yes/no", "0"},
 };
 
+/* Applies one option, name=value; warns as for the environment. */
+static void apply(size_t i, const char *v)
+{
+	/* A token, even a bad one, is a secret: never in a log. */
+	bool secret = options[i].set == set_http_token;
+	if (v && options[i].set(v))
+		hp_log("ignoring %s=%s%s%s: expected %s; using %s", options[i].name,
+		       secret ? "" : "\"", secret ? "(not shown)" : v, secret ? "" : "\"",
+		       options[i].expected, options[i].fallback);
+}
+
+int hp_config_set(const char *name, size_t len, const char *value)
+{
+	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++)
+		if (strlen(options[i].name) == len &&
+		    !strncmp(options[i].name, name, len)) {
+			apply(i, value);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 void hp_config_init(void)
 {
 	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++) {
-		const char *v = secure_getenv(options[i].name);
-		/* A token, even a bad one, is a secret: never in a log. */
-		bool secret = options[i].set == set_http_token;
-		if (v && options[i].set(v))
-			hp_log("ignoring %s=%s%s%s: expected %s; using %s",
-			       options[i].name, secret ? "" : "\"",
-			       secret ? "(not shown)" : v, secret ? "" : "\"",
-			       options[i].expected, options[i].fallback);
+		apply(i, secure_getenv(options[i].name));
 	}
 	make_absolute(hp_config.output);
 }

@@ -326,7 +326,7 @@ double least_value(const table_t *rows, size_t shown, double total, double fract
  */
 typedef int cmd_fn(int argc, char **argv);
 cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cmd_merge,
-    cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps;
+    cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps, cmd_attach, cmd_detach;
 
 /*
  * Fills in, in place, function names, source files, lines and inlined frames
@@ -408,5 +408,39 @@ bool record_signal_blocked(pid_t pid, int sig);
 
 /* The command line of pid, arguments joined by spaces ("?" if unknown), into buf. */
 void record_command(pid_t pid, char *buf, size_t cap);
+
+/* ---- attach and detach (attach.c, inject.c) ---- */
+
+/* A call of fn(options) in libheapprof.so, lib, loaded by dlopen(lib, dlflags). */
+typedef struct {
+	const char *lib;
+	int dlflags;
+	const char *fn;
+	const char *options;
+} inject_req_t;
+
+typedef struct {
+	bool loaded, found;  /* dlopen returned a handle; dlsym found fn */
+	int ret;             /* what fn returned */
+	char dlerror[512];   /* dlerror() when dlopen failed */
+	uint64_t stopped_ns; /* how long the threads were stopped */
+	int attempts;        /* stops until no thread was busy */
+} inject_res_t;
+
+/*
+ * Makes the call in process pid (x86_64) by ptrace; 0 once it ran (res says
+ * how it went), else -errno with the reason in why. Either way the process is
+ * left running as it was, but for what the call did.
+ */
+int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why, size_t len);
+bool inject_is_loader(const char *path);
+bool inject_is_libc(const char *path);
+bool inject_is_profiler(const char *path);
+
+/* run.c: libheapprof.so beside this program or where it was installed. */
+const char *find_library(void);
+
+/* snapshot.c: the process named by arg, which exists and is ours, or dies. */
+pid_t target_process(const char *arg);
 
 #endif
