@@ -63,6 +63,30 @@ static bool status_field(pid_t pid, const char *name, char *out, size_t len)
 	return found;
 }
 
+/* What ptrace's EPERM means here, from kernel.yama.ptrace_scope. */
+static void explain_eperm(pid_t pid)
+{
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	int scope = -1;
+	if (f) {
+		if (fscanf(f, "%d", &scope) != 1)
+			scope = -1;
+		fclose(f);
+	}
+	const char *need =
+	    scope == 1   ? "kernel.yama.ptrace_scope is 1: only a parent may trace its "
+	                   "children; run heapprof as root or with CAP_SYS_PTRACE, or set "
+	                   "kernel.yama.ptrace_scope=0"
+	    : scope == 2 ? "kernel.yama.ptrace_scope is 2: only a process with "
+	                   "CAP_SYS_PTRACE may trace; run heapprof as root"
+	    : scope == 3
+	        ? "kernel.yama.ptrace_scope is 3: no process may trace another "
+	          "until a reboot"
+	        : "the process is another user's, or not dumpable (setuid), or a "
+	          "security module refuses; CAP_SYS_PTRACE (root) lifts the first two";
+	die("ptrace of process %d is not permitted: %s", (int)pid, need);
+}
+
 /* Refuses a process that is another architecture's or statically linked. */
 static void check_program(pid_t pid)
 {
@@ -70,6 +94,8 @@ static void check_program(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	FILE *f = fopen(path, "re");
 	Elf64_Ehdr eh;
+	if (!f && (errno == EACCES || errno == EPERM))
+		explain_eperm(pid); /* not dumpable, or another user's */
 	if (!f)
 		die("cannot read the program of process %d (%s)", (int)pid,
 		    strerror(errno));
@@ -127,30 +153,6 @@ static void mapped_library(pid_t pid, char *out, size_t len)
 	}
 	if (f)
 		fclose(f);
-}
-
-/* What ptrace's EPERM means here, from kernel.yama.ptrace_scope. */
-static void explain_eperm(pid_t pid)
-{
-	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
-	int scope = -1;
-	if (f) {
-		if (fscanf(f, "%d", &scope) != 1)
-			scope = -1;
-		fclose(f);
-	}
-	const char *need =
-	    scope == 1   ? "kernel.yama.ptrace_scope is 1: only a parent may trace its "
-	                   "children; run heapprof as root or with CAP_SYS_PTRACE, or set "
-	                   "kernel.yama.ptrace_scope=0"
-	    : scope == 2 ? "kernel.yama.ptrace_scope is 2: only a process with "
-	                   "CAP_SYS_PTRACE may trace; run heapprof as root"
-	    : scope == 3
-	        ? "kernel.yama.ptrace_scope is 3: no process may trace another "
-	          "until a reboot"
-	        : "the process is another user's, or not dumpable (setuid), or a "
-	          "security module refuses; CAP_SYS_PTRACE (root) lifts the first two";
-	die("ptrace of process %d is not permitted: %s", (int)pid, need);
 }
 
 /* Makes the call, or dies with the reason; the process runs on either way. */

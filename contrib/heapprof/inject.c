@@ -107,6 +107,8 @@ typedef struct {
 } tgt_t;
 
 static const char *stage_pause;
+static uint64_t t_call;
+static int nstops;
 
 /* The test hook: HEAPPROF_ATTACH_PAUSE=STAGE waits here to be killed. */
 static void stage(const char *name)
@@ -253,13 +255,17 @@ bool inject_is_profiler(const char *path)
 
 /* ---- what a thread must not be inside ----------------------------------- */
 
-static const char *const alloc_names[] = {
-    "malloc",        "free",           "calloc",         "realloc",
-    "memalign",      "valloc",         "pvalloc",        "posix_memalign",
-    "aligned_alloc", "malloc_usable_size", "malloc_trim", "mallopt",
-    "mallinfo",      "mallinfo2",      "malloc_stats",   "malloc_info",
-    "reallocarray",  "__libc_malloc",  "__libc_free",    "__libc_calloc",
-    "__libc_realloc", "__libc_memalign"};
+static const char *const alloc_names[] = {"malloc",         "free",
+                                          "calloc",         "realloc",
+                                          "memalign",       "valloc",
+                                          "pvalloc",        "posix_memalign",
+                                          "aligned_alloc",  "malloc_usable_size",
+                                          "malloc_trim",    "mallopt",
+                                          "mallinfo",       "mallinfo2",
+                                          "malloc_stats",   "malloc_info",
+                                          "reallocarray",   "__libc_malloc",
+                                          "__libc_free",    "__libc_calloc",
+                                          "__libc_realloc", "__libc_memalign"};
 
 /*
  * A module's allocation functions: from the first to the last of them, and
@@ -268,9 +274,9 @@ static const char *const alloc_names[] = {
  * passes over the symbols: the span, then its neighbours.
  */
 struct span {
-	range_t r;             /* the allocation functions */
+	range_t r;              /* the allocation functions */
 	uintptr_t below, above; /* the nearest other functions' end and start */
-	range_t iterate;       /* dl_iterate_phdr: holds the loader's lock */
+	range_t iterate;        /* dl_iterate_phdr: holds the loader's lock */
 	bool defines_malloc;
 	uintptr_t want[3]; /* dlopen, dlsym, dlerror: their values */
 };
@@ -673,6 +679,7 @@ static int run_call(tgt_t *g, thr_t *t, const char **why)
 		if (w < 0 || !WIFSTOPPED(st))
 			return *why = "the process ended during the call", -ESRCH;
 		struct user_regs_struct r;
+		nstops++;
 		sig = WSTOPSIG(st);
 		if (sig == (SIGTRAP | 0x80)) {
 			if (ptrace(PTRACE_GETREGS, t->tid, NULL, &r) == 0 &&
@@ -800,11 +807,15 @@ int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why
 	struct user_regs_struct o = resume_regs(&t->regs);
 	uintptr_t d;
 	const char *what = NULL;
+	t_call = now_ns();
 	if ((err = hijack(&g, t, req, &o, &d)) < 0)
 		snprintf(why, len, "cannot write into the process (%s)", strerror(-err));
 	else if ((err = run_call(&g, t, &what)) < 0)
 		snprintf(why, len, "%s", what);
 	else {
+		if (getenv("HEAPPROF_ATTACH_DEBUG"))
+			fprintf(stderr, "stopped after %.3f ms, call %.3f ms, %d stops\n",
+			        (t_call - t0) / 1e6, (now_ns() - t_call) / 1e6, nstops);
 		stage("called");
 		read_results(&g, d, res);
 	}

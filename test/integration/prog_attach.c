@@ -5,9 +5,11 @@
  * file argv[1], then allocates 50 blocks of 3000 bytes in after_attach(),
  * frees the first 100, says "allocated", waits for argv[2], frees the rest
  * and exits with status 3. With "threads" as argv[3], four threads do the
- * same at once (4 x the counts), and all wait in a blocking call.
+ * same at once (4 x the counts), and all wait in a blocking call; with
+ * "undumpable", it makes itself not dumpable (only CAP_SYS_PTRACE may trace it).
  */
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,8 @@ int main(int argc, char **argv)
 	go1 = argv[1];
 	go2 = argv[2];
 	int n = argc > 3 && !strcmp(argv[3], "threads") ? 4 : 1;
+	if (argc > 3 && !strcmp(argv[3], "undumpable"))
+		prctl(PR_SET_DUMPABLE, 0);
 	pthread_t t[4];
 	pthread_barrier_init(&ready, NULL, (unsigned)n + 1);
 	pthread_barrier_init(&allocated, NULL, (unsigned)n + 1);
