@@ -203,13 +203,40 @@ extern void *__libc_memalign(size_t, size_t);
 bool hp_backing_global;
 
 /*
+ * Where a PLT entry jumps: the global definition of a function that a
+ * program not built as PIE takes the address of (python3) is its PLT entry.
+ * Anything else is returned as it is.
+ */
+static void *through_plt(void *fn)
+{
+	const uint8_t *c = fn;
+	if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
+		c += 4; /* endbr64 */
+	if (c[0] == 0xf2)
+		c++; /* bnd */
+	if (c[0] != 0xff || c[1] != 0x25)
+		return fn; /* not jmp *disp32(%rip) */
+	int32_t disp;
+	memcpy(&disp, c + 2, sizeof(disp));
+	void *target;
+	memcpy(&target, c + 6 + disp, sizeof(target));
+	return target;
+}
+
+/*
  * Preloaded, the next definition after this library; loaded by `heapprof
  * attach` (outside the global scope), the global definition the program's
  * calls were bound to.
  */
 static void *next(const char *name)
 {
-	return dlsym(hp_backing_global ? RTLD_DEFAULT : RTLD_NEXT, name);
+	if (!hp_backing_global)
+		return dlsym(RTLD_NEXT, name);
+	void *p = dlsym(RTLD_DEFAULT, name), *q = p ? through_plt(p) : NULL;
+	Dl_info a, b;
+	if (q != p && dladdr(p, &a) && dladdr(q, &b) && a.dli_fbase == b.dli_fbase)
+		return dlsym(RTLD_NEXT, name); /* not bound yet (lazy binding) */
+	return q;
 }
 
 #define RESOLVE(field, name, fallback)                                                   \

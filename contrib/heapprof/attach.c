@@ -289,7 +289,7 @@ int cmd_detach(int argc, char **argv)
 		    (int)pid);
 	if (res.ret == HP_ATTACH_NOT_ACTIVE)
 		die("process %d is not attached to (detached already)", (int)pid);
-	printf("detached from process %d: threads stopped %.2f ms\n", (int)pid,
-	       res.stopped_ns / 1e6);
+	printf("detached from process %d: threads stopped %.2f ms, %d attempt%s\n", (int)pid,
+	       res.stopped_ns / 1e6, res.attempts, res.attempts == 1 ? "" : "s");
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <cpuid.h>
 #include <dirent.h>
 #include <elf.h>
+#include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -102,7 +103,8 @@ typedef struct {
 	uintptr_t fn[3]; /* dlopen, dlsym, dlerror */
 	uintptr_t code;  /* where the trampoline goes */
 	uint8_t code_old[sizeof(tramp)];
-	int mem; /* /proc/PID/mem */
+	int mem;    /* /proc/PID/mem */
+	Dwfl *dwfl; /* while the threads are stopped */
 	uintptr_t main_stack_lo, main_stack_hi;
 } tgt_t;
 
@@ -401,19 +403,54 @@ static bool write_mem(tgt_t *g, pid_t tid, uintptr_t addr, const void *buf, size
 	return true;
 }
 
-/* Is the thread inside code it must not be in, or just returned from it? */
-static bool thread_busy(tgt_t *g, const thr_t *t, bool scan_stack)
+/*
+ * Is the thread inside code it must not be in: its pc or a return address
+ * of its stack, unwound by libdw with the modules' CFI (eu-stack's way)?
+ */
+struct walk {
+	const tgt_t *g;
+	int frames;
+	bool busy;
+};
+
+static int frame_busy(Dwfl_Frame *state, void *arg)
+{
+	struct walk *w = arg;
+	Dwarf_Addr pc;
+	bool activation;
+	if (!dwfl_frame_pc(state, &pc, &activation))
+		return DWARF_CB_ABORT;
+	w->busy = in_busy(w->g, activation ? pc : pc - 1);
+	return w->busy || ++w->frames >= 256 ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+static bool thread_busy(tgt_t *g, const thr_t *t)
 {
 	if (in_busy(g, t->regs.rip))
 		return true;
-	if (!scan_stack)
-		return false;
-	uintptr_t words[64];
-	ssize_t n = read_mem(g, t->regs.rsp, words, sizeof(words));
-	for (ssize_t i = 0; i < n / 8; i++)
-		if (in_busy(g, words[i]))
-			return true;
-	return false;
+	struct walk w = {g, 0, false};
+	if (g->dwfl)
+		dwfl_getthread_frames(g->dwfl, t->tid, frame_busy, &w);
+	if (w.busy && getenv("HEAPPROF_ATTACH_DEBUG"))
+		fprintf(stderr, "thread %d: busy at frame %d\n", (int)t->tid, w.frames);
+	return w.busy;
+}
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/* libdw's view of the stopped process, for thread_busy; NULL if none. */
+static Dwfl *unwinder(pid_t pid)
+{
+	Dwfl *d = dwfl_begin(&dwfl_callbacks);
+	if (d && (dwfl_linux_proc_report(d, pid) || dwfl_report_end(d, NULL, NULL) ||
+	          dwfl_linux_proc_attach(d, pid, true))) {
+		dwfl_end(d);
+		d = NULL;
+	}
+	return d;
 }
 
 /* An executable mapping's bytes past its segment's end: never executed. */
@@ -597,8 +634,7 @@ static thr_t *pick_thread(tgt_t *g)
 	for (size_t pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < g->n; i++) {
 			thr_t *t = &g->t[i];
-			if ((pass == 0) != (t->tid == g->pid) || t->in_signal_stop ||
-			    thread_busy(g, t, true))
+			if ((pass == 0) != (t->tid == g->pid) || t->in_signal_stop)
 				continue;
 			struct room r = {t->regs.rsp, false};
 			bool main_stack = t->regs.rsp > g->main_stack_lo &&
@@ -610,15 +646,19 @@ static thr_t *pick_thread(tgt_t *g)
 }
 
 /* Stops every thread at a safe point; the one to call in, or NULL. */
-static thr_t *stop_safely(tgt_t *g, int *attempts, int *err)
+static thr_t *stop_safely(tgt_t *g, int *attempts, int *err, uint64_t *stopped_at)
 {
 	for (*attempts = 1; *attempts <= 100; ++*attempts) {
+		*stopped_at = now_ns(); /* from the first PTRACE_INTERRUPT */
 		if ((*err = *attempts == 1 ? seize_all(g) : 0) < 0 ||
 		    (*err = stop_all(g, *attempts > 1)) < 0)
 			return NULL;
+		g->dwfl = unwinder(g->pid);
 		bool busy = false;
 		for (size_t i = 0; i < g->n && !busy; i++)
-			busy = thread_busy(g, &g->t[i], false);
+			busy = thread_busy(g, &g->t[i]);
+		if (g->dwfl)
+			dwfl_end(g->dwfl);
 		thr_t *t = busy ? NULL : pick_thread(g);
 		if (t)
 			return t;
@@ -790,7 +830,7 @@ int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why
 	if (err < 0)
 		return err;
 	uint64_t t0 = now_ns();
-	thr_t *t = stop_safely(&g, &res->attempts, &err);
+	thr_t *t = stop_safely(&g, &res->attempts, &err, &t0);
 	if (!t) {
 		detach_all(&g);
 		close(g.mem);
