@@ -91,6 +91,7 @@ typedef struct {
 	pid_t tid;
 	int sig; /* a signal its stop held back, delivered when it is let go */
 	bool in_signal_stop;
+	bool busy; /* inside the allocator, the loader or the profiler */
 	struct user_regs_struct regs;
 } thr_t;
 
@@ -432,7 +433,8 @@ static bool thread_busy(tgt_t *g, const thr_t *t)
 	if (g->dwfl)
 		dwfl_getthread_frames(g->dwfl, t->tid, frame_busy, &w);
 	if (w.busy && getenv("HEAPPROF_ATTACH_DEBUG"))
-		fprintf(stderr, "thread %d: busy at frame %d\n", (int)t->tid, w.frames);
+		fprintf(stderr, "thread %d: busy at frame %d, in system call %lld\n",
+		        (int)t->tid, w.frames, (long long)t->regs.orig_rax);
 	return w.busy;
 }
 
@@ -634,7 +636,8 @@ static thr_t *pick_thread(tgt_t *g)
 	for (size_t pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < g->n; i++) {
 			thr_t *t = &g->t[i];
-			if ((pass == 0) != (t->tid == g->pid) || t->in_signal_stop)
+			if ((pass == 0) != (t->tid == g->pid) || t->in_signal_stop ||
+			    t->busy)
 				continue;
 			struct room r = {t->regs.rsp, false};
 			bool main_stack = t->regs.rsp > g->main_stack_lo &&
@@ -643,6 +646,29 @@ static thr_t *pick_thread(tgt_t *g)
 				return t;
 		}
 	return NULL;
+}
+
+/*
+ * A system call in which a thread waits for something to happen: blocked
+ * there inside the allocator or the profiler (a condition variable, a lock,
+ * jemalloc's background thread, the profiler's own threads), it is not in
+ * the middle of changing anything. Not mmap, munmap, brk, madvise: the work
+ * of an allocator, its locks held. The call is never made in such a thread.
+ */
+static bool idle_wait(long nr)
+{
+	static const long idle[] = {
+	    SYS_futex,           SYS_nanosleep,      SYS_clock_nanosleep,
+	    SYS_epoll_wait,      SYS_epoll_pwait,    SYS_poll,
+	    SYS_ppoll,           SYS_select,         SYS_pselect6,
+	    SYS_rt_sigtimedwait, SYS_rt_sigsuspend,  SYS_pause,
+	    SYS_wait4,           SYS_waitid,         SYS_read,
+	    SYS_accept,          SYS_accept4,        SYS_recvfrom,
+	    SYS_recvmsg,         SYS_restart_syscall};
+	for (size_t i = 0; i < sizeof(idle) / sizeof(*idle); i++)
+		if (nr == idle[i])
+			return true;
+	return false;
 }
 
 /* Stops every thread at a safe point; the one to call in, or NULL. */
@@ -655,8 +681,11 @@ static thr_t *stop_safely(tgt_t *g, int *attempts, int *err, uint64_t *stopped_a
 			return NULL;
 		g->dwfl = unwinder(g->pid);
 		bool busy = false;
-		for (size_t i = 0; i < g->n && !busy; i++)
-			busy = thread_busy(g, &g->t[i]);
+		for (size_t i = 0; i < g->n && !busy; i++) {
+			thr_t *t = &g->t[i];
+			t->busy = thread_busy(g, t);
+			busy = t->busy && !idle_wait((long)t->regs.orig_rax);
+		}
 		if (g->dwfl)
 			dwfl_end(g->dwfl);
 		thr_t *t = busy ? NULL : pick_thread(g);
