@@ -85,7 +85,16 @@ enum {
 
 typedef struct {
 	uintptr_t lo, hi;
+	int kind; /* BUSY_*: what a thread found there holds */
 } range_t;
+
+/*
+ * What a thread inside a range may hold: the allocator's or the profiler's
+ * locks, which it does not hold while it waits in a system call there (a
+ * condition variable, jemalloc's background thread, the profiler's
+ * threads); or the dynamic loader's lock, which it may hold while it waits.
+ */
+enum { BUSY_NO, BUSY_WAITING_OK, BUSY_ALWAYS };
 
 typedef struct {
 	pid_t tid;
@@ -321,10 +330,10 @@ static void neighbours(const char *name, uint64_t value, uint64_t size, void *ar
 		s->above = value;
 }
 
-static void add_busy(tgt_t *g, uintptr_t lo, uintptr_t hi)
+static void add_busy(tgt_t *g, uintptr_t lo, uintptr_t hi, int kind)
 {
 	if (g->nbusy < (int)(sizeof(g->busy) / sizeof(*g->busy)))
-		g->busy[g->nbusy++] = (range_t){lo, hi};
+		g->busy[g->nbusy++] = (range_t){lo, hi, kind};
 }
 
 /*
@@ -339,7 +348,8 @@ static bool note_code(const mapping_t *m, void *arg)
 	if (!strchr(m->perms, 'x') || m->path[0] != '/')
 		return false;
 	if (inject_is_loader(m->path) || inject_is_profiler(m->path)) {
-		add_busy(g, m->start, m->end);
+		add_busy(g, m->start, m->end,
+		         inject_is_loader(m->path) ? BUSY_ALWAYS : BUSY_WAITING_OK);
 		return false;
 	}
 	elf_t e;
@@ -361,21 +371,23 @@ static bool note_code(const mapping_t *m, void *arg)
 	if (inject_is_libc(m->path)) {
 		for (int i = 0; i < 3; i++)
 			g->fn[i] = s.want[i] ? bias + s.want[i] : 0;
-		add_busy(g, bias + s.r.lo, bias + s.r.hi);
-		add_busy(g, bias + s.iterate.lo, bias + s.iterate.hi);
+		add_busy(g, bias + s.r.lo, bias + s.r.hi, BUSY_WAITING_OK);
+		add_busy(g, bias + s.iterate.lo, bias + s.iterate.hi, BUSY_ALWAYS);
 	} else if (s.defines_malloc && shared && strstr(m->path, ".so"))
-		add_busy(g, m->start, m->end);
+		add_busy(g, m->start, m->end, BUSY_WAITING_OK);
 	else if (s.r.hi)
-		add_busy(g, bias + s.r.lo, bias + s.r.hi);
+		add_busy(g, bias + s.r.lo, bias + s.r.hi, BUSY_WAITING_OK);
 	return false;
 }
 
-static bool in_busy(const tgt_t *g, uintptr_t a)
+static int in_busy(const tgt_t *g, uintptr_t a)
 {
+	int kind = BUSY_NO;
 	for (int i = 0; i < g->nbusy; i++)
-		if (a - g->busy[i].lo < g->busy[i].hi - g->busy[i].lo)
-			return true;
-	return false;
+		if (a - g->busy[i].lo < g->busy[i].hi - g->busy[i].lo &&
+		    g->busy[i].kind > kind)
+			kind = g->busy[i].kind;
+	return kind;
 }
 
 static ssize_t read_mem(tgt_t *g, uintptr_t addr, void *buf, size_t len)
@@ -411,7 +423,7 @@ static bool write_mem(tgt_t *g, pid_t tid, uintptr_t addr, const void *buf, size
 struct walk {
 	const tgt_t *g;
 	int frames;
-	bool busy;
+	int busy; /* the most of BUSY_* over the frames */
 };
 
 static int frame_busy(Dwfl_Frame *state, void *arg)
@@ -421,15 +433,16 @@ static int frame_busy(Dwfl_Frame *state, void *arg)
 	bool activation;
 	if (!dwfl_frame_pc(state, &pc, &activation))
 		return DWARF_CB_ABORT;
-	w->busy = in_busy(w->g, activation ? pc : pc - 1);
-	return w->busy || ++w->frames >= 256 ? DWARF_CB_ABORT : DWARF_CB_OK;
+	int kind = in_busy(w->g, activation ? pc : pc - 1);
+	if (kind > w->busy)
+		w->busy = kind;
+	return w->busy == BUSY_ALWAYS || ++w->frames >= 256 ? DWARF_CB_ABORT
+	                                                    : DWARF_CB_OK;
 }
 
-static bool thread_busy(tgt_t *g, const thr_t *t)
+static int thread_busy(tgt_t *g, const thr_t *t)
 {
-	if (in_busy(g, t->regs.rip))
-		return true;
-	struct walk w = {g, 0, false};
+	struct walk w = {g, 0, in_busy(g, t->regs.rip)};
 	if (g->dwfl)
 		dwfl_getthread_frames(g->dwfl, t->tid, frame_busy, &w);
 	if (w.busy && getenv("HEAPPROF_ATTACH_DEBUG"))
@@ -683,8 +696,11 @@ static thr_t *stop_safely(tgt_t *g, int *attempts, int *err, uint64_t *stopped_a
 		bool busy = false;
 		for (size_t i = 0; i < g->n && !busy; i++) {
 			thr_t *t = &g->t[i];
-			t->busy = thread_busy(g, t);
-			busy = t->busy && !idle_wait((long)t->regs.orig_rax);
+			int kind = thread_busy(g, t);
+			t->busy = kind != BUSY_NO;
+			busy =
+			    kind == BUSY_ALWAYS || (kind == BUSY_WAITING_OK &&
+			                            !idle_wait((long)t->regs.orig_rax));
 		}
 		if (g->dwfl)
 			dwfl_end(g->dwfl);

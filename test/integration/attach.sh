@@ -127,6 +127,21 @@ for stage in stopped written hijacked called restored; do
 	check "$stage: output of a run never attached" cmp -s "$WORK/kill-$stage.out" "$WORK/ref-threads.out"
 done
 
+# A thread inside dl_iterate_phdr the whole time: the attach retries, gives
+# up within its bound, changes nothing; the program ends as it would have.
+start loader loader
+t0=$(date +%s%N)
+msg=$("$H" attach --output "$WORK/loader" "$PID" 2>&1)
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "loader: attach given up ($msg)" test "$rc" != 0 -a -n "$(echo "$msg" | grep "every one of 100 attempts")"
+check "loader: given up within 20 s ($ms ms)" test "$ms" -lt 20000
+check "loader: libheapprof.so not loaded, not traced" \
+	test -z "$(mapped "$PID" && echo y)" -a "$(awk '/^TracerPid/ { print $2 }' "/proc/$PID/status")" = 0
+finish loader
+ok $((STATUS != 3)) "loader: exit status 3 (got $STATUS)"
+check "loader: output of a run never attached" cmp -s "$WORK/loader.out" "$WORK/ref-one.out"
+
 # Refusals, each with its reason; the program runs on.
 refused() { # refused WHAT PATTERN COMMAND...
 	local what=$1 pattern=$2 msg

@@ -6,10 +6,15 @@
  * frees the first 100, says "allocated", waits for argv[2], frees the rest
  * and exits with status 3. With "threads" as argv[3], four threads do the
  * same at once (4 x the counts), and all wait in a blocking call; with
- * "undumpable", it makes itself not dumpable (only CAP_SYS_PTRACE may trace it).
+ * "undumpable", it makes itself not dumpable (only CAP_SYS_PTRACE may trace it);
+ * with "loader", a thread waits for argv[1] inside dl_iterate_phdr (which
+ * holds the dynamic loader's lock) from before "ready" on.
  */
+#define _GNU_SOURCE
+#include <link.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +69,21 @@ static void *work(void *arg)
 	return (void *)sum;
 }
 
+static pthread_barrier_t in_loader;
+
+static int wait_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info, (void)size, (void)arg;
+	pthread_barrier_wait(&in_loader);
+	wait_for(go1);
+	return 1;
+}
+
+static void *loader(void *arg)
+{
+	return (void *)(long)dl_iterate_phdr(wait_in_loader, arg);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -73,6 +93,13 @@ int main(int argc, char **argv)
 	int n = argc > 3 && !strcmp(argv[3], "threads") ? 4 : 1;
 	if (argc > 3 && !strcmp(argv[3], "undumpable"))
 		prctl(PR_SET_DUMPABLE, 0);
+	pthread_t lt;
+	bool in_dl = argc > 3 && !strcmp(argv[3], "loader");
+	if (in_dl) {
+		pthread_barrier_init(&in_loader, NULL, 2);
+		pthread_create(&lt, NULL, loader, NULL);
+		pthread_barrier_wait(&in_loader);
+	}
 	pthread_t t[4];
 	pthread_barrier_init(&ready, NULL, (unsigned)n + 1);
 	pthread_barrier_init(&allocated, NULL, (unsigned)n + 1);
@@ -90,6 +117,8 @@ int main(int argc, char **argv)
 		pthread_join(t[i], &r);
 		total += (long)r;
 	}
+	if (in_dl)
+		pthread_join(lt, NULL);
 	printf("done %ld\n", total);
 	return 3;
 }
