@@ -30,47 +30,42 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* The functions whose slots are rewritten; NIO last ones only in libunwind. */
-static const char *const names[] = {"malloc",
-                                    "free",
-                                    "calloc",
-                                    "realloc",
-                                    "reallocarray",
-                                    "memalign",
-                                    "posix_memalign",
-                                    "aligned_alloc",
-                                    "valloc",
-                                    "pvalloc",
-                                    "malloc_usable_size",
-                                    "dlclose",
-                                    "_Znwm",
-                                    "_Znam",
-                                    "_ZnwmRKSt9nothrow_t",
-                                    "_ZnamRKSt9nothrow_t",
-                                    "_ZnwmSt11align_val_t",
-                                    "_ZnamSt11align_val_t",
-                                    "_ZnwmSt11align_val_tRKSt9nothrow_t",
-                                    "_ZnamSt11align_val_tRKSt9nothrow_t",
-                                    "_ZdlPv",
-                                    "_ZdaPv",
-                                    "_ZdlPvm",
-                                    "_ZdaPvm",
-                                    "_ZdlPvRKSt9nothrow_t",
-                                    "_ZdaPvRKSt9nothrow_t",
-                                    "_ZdlPvSt11align_val_t",
-                                    "_ZdaPvSt11align_val_t",
-                                    "_ZdlPvmSt11align_val_t",
-                                    "_ZdaPvmSt11align_val_t",
-                                    "_ZdlPvSt11align_val_tRKSt9nothrow_t",
-                                    "_ZdaPvSt11align_val_tRKSt9nothrow_t",
-                                    "dlopen",
-                                    "pipe2",
-                                    "read",
-                                    "write",
-                                    "syscall"};
-#define NNAMES HP_ARRAY_SIZE(names)
-#define NIO    4
-#define DLOPEN (NNAMES - NIO - 1)
+/*
+ * The functions whose slots are rewritten: the malloc family, the C++
+ * operators (backing.c names them), dlopen, and last NIO that are rewritten
+ * in libunwind only. names[] is filled by the first attach.
+ */
+static const char *const family[] = {"malloc",
+                                     "free",
+                                     "calloc",
+                                     "realloc",
+                                     "reallocarray",
+                                     "memalign",
+                                     "posix_memalign",
+                                     "aligned_alloc",
+                                     "valloc",
+                                     "pvalloc",
+                                     "malloc_usable_size",
+                                     "dlclose"};
+static const char *const tail[] = {"dlopen", "pipe2", "read", "write", "syscall"};
+#define NFAMILY HP_ARRAY_SIZE(family)
+#define NNAMES  (NFAMILY + HP_NUM_NEW + HP_NUM_DELETE + HP_ARRAY_SIZE(tail))
+#define NIO     4
+#define DLOPEN  (NNAMES - NIO - 1)
+static const char *names[NNAMES];
+
+static void fill_names(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NFAMILY; i++)
+		names[n++] = family[i];
+	for (size_t i = 0; i < HP_NUM_NEW; i++)
+		names[n++] = hp_backing_new_names[i];
+	for (size_t i = 0; i < HP_NUM_DELETE; i++)
+		names[n++] = hp_backing_delete_names[i];
+	for (size_t i = 0; i < HP_ARRAY_SIZE(tail); i++)
+		names[n++] = tail[i];
+}
 
 static uintptr_t wrapper[NNAMES]; /* this library's definitions */
 static void *(*real_dlopen)(const char *, int);
@@ -254,6 +249,7 @@ static bool find_wrappers(void)
 	void *h = dlopen(me.dli_fname, RTLD_NOW | RTLD_NOLOAD);
 	if (!h)
 		return false;
+	fill_names();
 	for (size_t i = 0; i < NNAMES; i++) {
 		Dl_info in;
 		void *f = i == DLOPEN ? (void *)attached_dlopen : dlsym(h, names[i]);

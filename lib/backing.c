@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const new_names[HP_NUM_NEW] = {
+const char *const hp_backing_new_names[HP_NUM_NEW] = {
     "_Znwm",
     "_Znam",
     "_ZnwmRKSt9nothrow_t",
@@ -25,7 +25,7 @@ static const char *const new_names[HP_NUM_NEW] = {
     "_ZnwmSt11align_val_tRKSt9nothrow_t",
     "_ZnamSt11align_val_tRKSt9nothrow_t",
 };
-static const char *const delete_names[HP_NUM_DELETE] = {
+const char *const hp_backing_delete_names[HP_NUM_DELETE] = {
     "_ZdlPv",
     "_ZdaPv",
     "_ZdlPvm",
@@ -339,10 +339,10 @@ void hp_backing_resolve_cxx(void)
 	hp_backing_t r = hp_real;
 	for (int i = 0; i < HP_NUM_NEW; i++)
 		if (!r.op_new[i])
-			r.op_new[i] = next(new_names[i]);
+			r.op_new[i] = next(hp_backing_new_names[i]);
 	for (int i = 0; i < HP_NUM_DELETE; i++)
 		if (!r.op_delete[i])
-			r.op_delete[i] = next(delete_names[i]);
+			r.op_delete[i] = next(hp_backing_delete_names[i]);
 	const void *new_obj = object_of(r.op_new[HP_NEW]);
 	r.new_counts = new_obj && new_obj == object_of((void *)r.malloc);
 	memcpy(hp_real.op_new, r.op_new, sizeof(r.op_new));

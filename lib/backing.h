@@ -83,6 +83,10 @@ typedef struct {
  */
 extern HP_HIDDEN bool hp_backing_global;
 
+/* The operators' mangled names, in the order of op_new and op_delete. */
+extern HP_HIDDEN const char *const hp_backing_new_names[HP_NUM_NEW];
+extern HP_HIDDEN const char *const hp_backing_delete_names[HP_NUM_DELETE];
+
 /* Before hp_backing_init these point at bootstrap functions that trigger it. */
 extern HP_HIDDEN hp_backing_t hp_real;
 

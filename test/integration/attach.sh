@@ -11,15 +11,6 @@
 PROG=$TEST_BUILDDIR/prog_attach
 H=$HEAPPROF_BIN
 
-wait_line() { # wait_line FILE TEXT: up to 20 s
-	local i
-	for i in $(seq 400); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 start() { # start NAME [ARG]: PID, with "ready" printed
 	rm -f "$WORK/$1.g1" "$WORK/$1.g2"
 	"$PROG" "$WORK/$1.g1" "$WORK/$1.g2" ${2:+"$2"} \

@@ -10,15 +10,6 @@
 H=$HEAPPROF_BIN
 CYCLES=${ATTACH_CYCLES:-5}
 
-wait_line() { # wait_line FILE TEXT: up to 20 s
-	local i
-	for i in $(seq 400); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # cycle NAME PID N [ATTACH-OPTIONS...]: N attach / snapshot / detach cycles.
 cycle() {
 	local name=$1 pid=$2 n=$3 i snap bad=0 read=0
