@@ -148,6 +148,9 @@ static void mapped_library(pid_t pid, char *out, size_t len)
 		if (!p)
 			continue;
 		p[strcspn(p, "\n")] = '\0';
+		char *gone = strstr(p, " (deleted)"); /* replaced on disk since: the */
+		if (gone && !gone[10])                /* loader knows it by its name */
+			*gone = '\0';
 		if (inject_is_profiler(p))
 			snprintf(out, len, "%s", p);
 	}
@@ -289,7 +292,8 @@ int cmd_detach(int argc, char **argv)
 		    (int)pid);
 	if (res.ret == HP_ATTACH_NOT_ACTIVE)
 		die("process %d is not attached to (detached already)", (int)pid);
-	printf("detached from process %d: threads stopped %.2f ms, %d attempt%s\n", (int)pid,
-	       res.stopped_ns / 1e6, res.attempts, res.attempts == 1 ? "" : "s");
+	printf("detached from process %d: threads stopped %.2f ms, %d attempt%s\n",
+	       (int)pid, res.stopped_ns / 1e6, res.attempts,
+	       res.attempts == 1 ? "" : "s");
 	return 0;
 }
