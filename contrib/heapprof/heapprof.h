@@ -17,9 +17,11 @@
  *   source.c     source lines and their values (list, web)
  *   records.c    the records profiled processes publish (snapshot, ps)
  *   write.c      a profile written gzipped (merge, symbolize)
+ *   inject.c     a call of libheapprof.so made inside a running process
+ *                by ptrace (attach and detach)
  * and one file per subcommand, named after it: info.c, top.c (top and
  * diff), flame.c, folded.c, web.c, peek.c, merge.c, list.c, symbolize.c,
- * run.c, snapshot.c, ps.c.
+ * run.c, snapshot.c, ps.c, attach.c (attach and detach).
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
