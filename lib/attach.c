@@ -14,6 +14,7 @@
 #include "backing.h"
 #include "common.h"
 #include "config.h"
+#include "http.h"
 #include "interpose.h"
 #include "log.h"
 #include "proc_record.h"
@@ -84,15 +85,22 @@ static size_t nsaved;
 static hp_lock_t lock; /* saved, nsaved, attached, the slots themselves */
 static enum { NEVER, ATTACHED, DETACHED } state;
 static uint64_t first_rate;
+static bool serving; /* the endpoint's thread, which a detach leaves running */
 static uintptr_t self_base;
 
+/*
+ * Is this library in the global scope, where LD_PRELOAD and linking put it
+ * and dlopen(RTLD_LOCAL) does not? By a symbol only it defines, looked up
+ * in the main program's scope: the global malloc of a program not built as
+ * PIE is the program's PLT entry, whether this library is preloaded or not.
+ */
 bool hp_attach_is_preloaded(void)
 {
-	/* Through this library's own GOT: the global scope's malloc. */
-	void *(*global)(size_t) = malloc;
-	Dl_info a, b;
-	return dladdr((void *)global, &a) && dladdr((void *)hp_attach_is_preloaded, &b) &&
-	       a.dli_fbase == b.dli_fbase;
+	/* RTLD_DEFAULT would search this library's own scope too. The main
+	 * program's handle, never closed, is not worth a dlclose. */
+	void *main = dlopen(NULL, RTLD_LAZY);
+	return main &&
+	       dlsym(main, "heapprof_attach_start") == (void *)heapprof_attach_start;
 }
 
 bool hp_attach_is_detached(void)
@@ -293,6 +301,8 @@ static int restart(const char *options)
 	}
 	hp_trigger_init(hp_config.signal);
 	hp_proc_record_publish(hp_config.signal, hp_config.output);
+	if (!serving && hp_config.http[0])
+		serving = hp_http_start() == 0;
 	hp_sampler_init(first_rate, hp_config.seed);
 	return HP_ATTACH_OK;
 }
@@ -317,6 +327,7 @@ HP_EXPORT int heapprof_attach_start(const char *options)
 		apply_options(options);
 		first_rate = hp_config.rate;
 		hp_init_start();
+		serving = first_rate && hp_config.http[0];
 	}
 	hp_lock(&lock);
 	state = ATTACHED;

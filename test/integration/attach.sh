@@ -83,13 +83,22 @@ start again
 "$H" attach --rate 1 --output "$WORK/again" "$PID" >/dev/null 2>&1 &&
 	"$H" detach "$PID" >/dev/null 2>&1
 ok $? "again: attach and detach"
-msg=$("$H" attach --rate 1 --output "$WORK/again" "$PID" 2>&1)
-ok $? "again: attached a second time: $msg"
+msg=$("$H" attach --rate 1 --output "$WORK/again" --http 127.0.0.1:0 "$PID" 2>&1)
+ok $? "again: attached a second time, with an endpoint: $msg"
 touch "$WORK/again.g1"
 wait_line "$WORK/again.out" allocated
 snap=$("$H" snapshot "$PID")
 got=$(hp_flat "$snap" inuse_space after_attach)
 check "again: after_attach inuse_space 150000 (got $got)" test "$got" = 150000
+ep=$("$H" ps | awk -v p="$PID" '$1 == p { print $5 }')
+check "again: heapprof ps lists it with its endpoint ($ep)" test -n "$ep" -a "$ep" != -
+if command -v curl >/dev/null && [ -n "$ep" ]; then
+	curl -s "http://$ep/debug/pprof/heap" -o "$WORK/again.http.pb.gz"
+	got=$(hp_flat "$WORK/again.http.pb.gz" inuse_space after_attach)
+	check "again: the endpoint's heap profile: after_attach 150000 (got $got)" test "$got" = 150000
+else
+	skip "again: curl not installed"
+fi
 "$H" detach "$PID" >/dev/null 2>&1
 ok $? "again: detached a second time"
 finish again
@@ -115,6 +124,13 @@ for stage in stopped written hijacked called restored; do
 	esac
 	finish "kill-$stage"
 	ok $((STATUS != 3)) "$stage: exit status 3 (got $STATUS)"
+	case $stage in
+	stopped | written) ;;
+	*)
+		f=$(one_file "$WORK/kill.$PID".*.exit.pb.gz)
+		check "$stage: attached, it wrote its exit profile ($f)" test -s "$f"
+		;;
+	esac
 	check "$stage: output of a run never attached" cmp -s "$WORK/kill-$stage.out" "$WORK/ref-threads.out"
 done
 
