@@ -79,6 +79,35 @@ PY
 	ok $? "python3 exits with status 0"
 	check "python3 printed what it prints unattached" test "$(cat "$WORK/py.out")" = "$(printf 'ready\ndone 100')"
 	check "python3: nothing on its stderr" test ! -s "$WORK/py.err"
+	# A module loaded after the attach: libsqlite3's allocations are seen.
+	cat >"$WORK/late.py" <<'PY'
+import os, sys, time
+def wait(f):
+    while not os.path.exists(f): time.sleep(0.01)
+print("ready", flush=True)
+wait(sys.argv[1])
+import sqlite3
+c = sqlite3.connect(":memory:")
+c.execute("create table t(a, b)")
+c.executemany("insert into t values (?, ?)", ((i, "x" * 100) for i in range(20000)))
+print("rows", c.execute("select count(*) from t").fetchone()[0], flush=True)
+wait(sys.argv[2])
+PY
+	/usr/bin/python3 "$WORK/late.py" "$WORK/late.go" "$WORK/late.end" >"$WORK/late.out" 2>&1 &
+	py=$!
+	wait_line "$WORK/late.out" ready
+	"$H" attach --rate 4096 --output "$WORK/late" "$py" >/dev/null 2>&1
+	touch "$WORK/late.go"
+	wait_line "$WORK/late.out" "rows 20000"
+	snap=$("$H" snapshot "$py")
+	got=$(hp_flat "$snap" alloc_space sqlite3Malloc)
+	[ "$got" = 0 ] && got=$(hp_flat "$snap" alloc_space "[libsqlite3.so.0]")
+	check "python3: libsqlite3, loaded after the attach, allocated $got bytes in the profile" test "${got:-0}" -gt 1000000
+	"$H" detach "$py" >/dev/null 2>&1
+	ok $? "python3: detached after the import"
+	touch "$WORK/late.end"
+	wait "$py"
+	ok $? "python3 with sqlite3: exit status 0"
 else
 	skip "python3: /usr/bin/python3 not installed"
 fi
