@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const hp_new_names[HP_NUM_NEW] = {
+const char *const hp_backing_new_names[HP_NUM_NEW] = {
     "_Znwm",
     "_Znam",
     "_ZnwmRKSt9nothrow_t",
@@ -28,7 +28,7 @@ const char *const hp_new_names[HP_NUM_NEW] = {
     "_ZnwmSt11align_val_tRKSt9nothrow_t",
     "_ZnamSt11align_val_tRKSt9nothrow_t",
 };
-static const char *const delete_names[HP_NUM_DELETE] = {
+const char *const hp_backing_delete_names[HP_NUM_DELETE] = {
     "_ZdlPv",
     "_ZdaPv",
     "_ZdlPvm",
@@ -204,9 +204,43 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
+bool hp_backing_global;
+
+/*
+ * Where a PLT entry jumps: the global definition of a function that a
+ * program not built as PIE takes the address of (python3) is its PLT entry.
+ * Anything else is returned as it is.
+ */
+static void *through_plt(void *fn)
+{
+	const uint8_t *c = fn;
+	if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
+		c += 4; /* endbr64 */
+	if (c[0] == 0xf2)
+		c++; /* bnd */
+	if (c[0] != 0xff || c[1] != 0x25)
+		return fn; /* not jmp *disp32(%rip) */
+	int32_t disp;
+	memcpy(&disp, c + 2, sizeof(disp));
+	void *target;
+	memcpy(&target, c + 6 + disp, sizeof(target));
+	return target;
+}
+
+/*
+ * Preloaded, the next definition after this library; loaded by `heapprof
+ * attach` (outside the global scope), the global definition the program's
+ * calls were bound to.
+ */
 static void *next(const char *name)
 {
-	return dlsym(RTLD_NEXT, name);
+	if (!hp_backing_global)
+		return dlsym(RTLD_NEXT, name);
+	void *p = dlsym(RTLD_DEFAULT, name), *q = p ? through_plt(p) : NULL;
+	Dl_info a, b;
+	if (q != p && dladdr(p, &a) && dladdr(q, &b) && a.dli_fbase == b.dli_fbase)
+		return dlsym(RTLD_NEXT, name); /* not bound yet (lazy binding) */
+	return q;
 }
 
 #define RESOLVE(field, name, fallback)                                                   \
@@ -311,10 +345,10 @@ void hp_backing_resolve_cxx(void)
 	hp_backing_t r = hp_real;
 	for (int i = 0; i < HP_NUM_NEW; i++)
 		if (!r.op_new[i])
-			r.op_new[i] = next(hp_new_names[i]);
+			r.op_new[i] = next(hp_backing_new_names[i]);
 	for (int i = 0; i < HP_NUM_DELETE; i++)
 		if (!r.op_delete[i])
-			r.op_delete[i] = next(delete_names[i]);
+			r.op_delete[i] = next(hp_backing_delete_names[i]);
 	const void *new_obj = object_of(r.op_new[HP_NEW]);
 	/* The malloc resolved: hp_real.malloc may be limit.c's check by now. */
 	r.new_counts = new_obj && new_obj == object_of((void *)resolved_malloc);

@@ -42,9 +42,6 @@ enum {
 	HP_NUM_DELETE
 };
 
-/* The C++ operators' names, by hp_real.op_new's index. */
-extern const char *const hp_new_names[HP_NUM_NEW];
-
 typedef struct {
 	void *(*malloc)(size_t);
 	void (*free)(void *);
@@ -78,6 +75,17 @@ typedef struct {
 	/* The next malloc is glibc's (it lives in the same object as __libc_malloc). */
 	bool malloc_is_libc;
 } hp_backing_t;
+
+/*
+ * Set by attach.c before hp_backing_init when the library was loaded into a
+ * running process: resolve from the global scope, and never place blocks
+ * (place.c), since the program's own free gets them back after a detach.
+ */
+extern HP_HIDDEN bool hp_backing_global;
+
+/* The operators' mangled names, in the order of op_new and op_delete. */
+extern HP_HIDDEN const char *const hp_backing_new_names[HP_NUM_NEW];
+extern HP_HIDDEN const char *const hp_backing_delete_names[HP_NUM_DELETE];
 
 /* Before hp_backing_init these point at bootstrap functions that trigger it. */
 extern HP_HIDDEN hp_backing_t hp_real;

@@ -471,6 +471,29 @@ static void warn_bad(size_t i, const char *v, size_t *len)
 	               warned_entry[*len - 1] == '=' ? "" : ",", (unsigned long long)h);
 }
 
+/* Applies one option, name=value, given by heapprof attach: warns plainly
+ * (the process's environment is not ours to mark). */
+static void apply(size_t i, const char *v)
+{
+	/* A token, even a bad one, is a secret: never in a log. */
+	bool secret = options[i].set == set_http_token;
+	if (v && options[i].set(v))
+		hp_log("ignoring %s=%s%s%s: expected %s; using %s", options[i].name,
+		       secret ? "" : "\"", secret ? "(not shown)" : v, secret ? "" : "\"",
+		       options[i].expected, options[i].fallback);
+}
+
+int hp_config_set(const char *name, size_t len, const char *value)
+{
+	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++)
+		if (strlen(options[i].name) == len &&
+		    !strncmp(options[i].name, name, len)) {
+			apply(i, value);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 void hp_config_init(void)
 {
 	const char *inherited = secure_getenv(WARNED_VAR);

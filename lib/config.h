@@ -48,6 +48,12 @@ extern hp_config_t hp_config;
 /* Fills hp_config from the environment (secure_getenv); warns on bad values. */
 void hp_config_init(void);
 
+/*
+ * Sets the option named by name[0..len) (HEAPPROF_RATE, ...) from value, as
+ * hp_config_init would from the environment (attach.c). -ENOENT: no such option.
+ */
+int hp_config_set(const char *name, size_t len, const char *value);
+
 /* Parsers, exposed for the unit tests. Return 0, or -EINVAL on a bad value. */
 int hp_config_parse_size(const char *s, uint64_t *out);
 int hp_config_parse_bool(const char *s, bool *out);

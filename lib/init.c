@@ -5,6 +5,7 @@
  * backing allocator only). The lock order every module follows is the order
  * of prefork(): dump, symbols, stack table, live map, metadata arena.
  */
+#include "attach.h"
 #include "backing.h"
 #include "common.h"
 #include "config.h"
@@ -119,11 +120,9 @@ static void stop_following_exec(void)
 	}
 }
 
-__attribute__((constructor)) static void hp_init(void)
+/* Start-up after the configuration is read: from the constructor or attach.c. */
+void hp_init_start(void)
 {
-	hp_backing_init();
-	hp_unwind_io_init();
-	hp_config_init();
 	if (hp_config.verbose)
 		hp_config_print();
 	if (!hp_config.follow_exec)
@@ -161,9 +160,19 @@ __attribute__((constructor)) static void hp_init(void)
 	hp_locks_enable(hp_config.block_rate != 0, hp_config.mutex_fraction != 0);
 }
 
+__attribute__((constructor)) static void hp_init(void)
+{
+	if (!hp_attach_is_preloaded())
+		return; /* loaded by `heapprof attach`: attach.c starts it */
+	hp_backing_init();
+	hp_unwind_io_init();
+	hp_config_init();
+	hp_init_start();
+}
+
 __attribute__((destructor)) static void hp_fini(void)
 {
-	if (!hp_sampler_rate())
+	if (!hp_sampler_rate() || hp_attach_is_detached())
 		return;
 	hp_http_fini();
 	if (hp_config.verbose) {

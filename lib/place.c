@@ -24,7 +24,7 @@ static uintptr_t key; /* 0: nothing was ever placed */
 void hp_interpose_init(uint64_t rate)
 {
 	hp_every_block = rate == 1;
-	if (rate < HP_PAGE_MODE_RATE || !hp_real.malloc_is_libc)
+	if (rate < HP_PAGE_MODE_RATE || !hp_real.malloc_is_libc || hp_backing_global)
 		return;
 	key = hp_mix64((uintptr_t)&key ^ hp_now_ns()) | 1;
 	hp_page_mode = 1;

@@ -57,7 +57,7 @@ static void find_wrappers(void)
 			continue;
 		/* By the object's hash table: a dladdr1 here scanned every symbol
 		 * of libstdc++, 160,000 instructions for each operator. */
-		size_t size = hp_symbols_defined_size(f, hp_new_names[i]);
+		size_t size = hp_symbols_defined_size(f, hp_backing_new_names[i]);
 		if (size) {
 			wrappers[n].start = (uintptr_t)f;
 			wrappers[n].end = (uintptr_t)f + size;
@@ -92,6 +92,8 @@ void hp_stack_init(void)
  * loader's lock on each new code address anyway. RTLD_LOCAL: its
  * _Unwind_Backtrace and backtrace never stand in for the program's.
  */
+void (*hp_stack_loaded_hook)(void);
+
 static void load_libunwind(void)
 {
 	void *h = dlopen(HP_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
@@ -107,6 +109,8 @@ static void load_libunwind(void)
 		       HP_LIBUNWIND_SONAME, h ? "a symbol is missing" : "dlopen failed");
 		return;
 	}
+	if (hp_stack_loaded_hook)
+		hp_stack_loaded_hook(); /* attach.c: libunwind's slots */
 	set_policy(*space, UNW_CACHE_PER_THREAD);
 	if (hp_config.unwind_fast)
 		hp_unwind_fast_setup(h);

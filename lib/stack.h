@@ -76,4 +76,7 @@ hp_stack_capture(hp_stack_t *st, uintptr_t *raw, unsigned max)
 	hp_stack_trim(st, raw, got, max);
 }
 
+/* Set by attach.c: called once libunwind is loaded, before its first use. */
+extern HP_HIDDEN void (*hp_stack_loaded_hook)(void);
+
 #endif

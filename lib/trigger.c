@@ -491,6 +491,8 @@ static void resolve_real(void)
 	real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
 }
 
+static struct sigaction replaced; /* the disposition hp_trigger_init replaced */
+
 void hp_trigger_init(int sig)
 {
 	resolve_real();
@@ -503,13 +505,20 @@ void hp_trigger_init(int sig)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	char name[16];
-	if (real_sigaction(sig, &sa, NULL) < 0) {
+	if (real_sigaction(sig, &sa, &replaced) < 0) {
 		hp_log(
 		    "cannot install the SIG%s handler (%s): snapshots by signal disabled",
 		    hp_config_signal_name(sig, name, sizeof(name)), strerror(errno));
 		return;
 	}
 	trigger_sig = sig;
+}
+
+void hp_trigger_release(void)
+{
+	if (trigger_sig && hp_trigger_handler_is_ours())
+		real_sigaction(trigger_sig, &replaced, NULL);
+	trigger_sig = 0;
 }
 
 bool hp_trigger_handler_is_ours(void)

@@ -66,6 +66,12 @@ void hp_trigger_start_timer(void);
 bool hp_trigger_handler_is_ours(void);
 
 /*
+ * Puts back the snapshot signal's disposition from before hp_trigger_init,
+ * if the handler there is still ours (a detach, attach.c).
+ */
+void hp_trigger_release(void);
+
+/*
  * In a forked child: no snapshot thread and no retry timer exist there, and
  * the parent's pending request is the parent's.
  */

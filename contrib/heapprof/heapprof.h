@@ -18,10 +18,12 @@
  *   trie.c       samples as a trie of frames, trimmed (web, flame)
  *   records.c    the records profiled processes publish (snapshot, ps)
  *   write.c      a profile written gzipped (merge, symbolize)
+ *   inject.c     a call of libheapprof.so made inside a running process
+ *                by ptrace (attach and detach)
  * and one file per subcommand, named after it: info.c, top.c (top and
  * diff), flame.c, folded.c, web.c, peek.c, merge.c, list.c, symbolize.c,
- * run.c, snapshot.c, ps.c, lifetimes.c; lifetime_sites.c gathers a
- * lifetimes profile by site (lifetimes, web).
+ * run.c, snapshot.c, ps.c, attach.c (attach and detach), lifetimes.c;
+ * lifetime_sites.c gathers a lifetimes profile by site (lifetimes, web).
  */
 #ifndef HEAPPROF_CMD_H
 #define HEAPPROF_CMD_H
@@ -420,7 +422,7 @@ double lt_freed_within(const lt_site_t *s, double ns);
 
 typedef int cmd_fn(int argc, char **argv);
 cmd_fn cmd_info, cmd_top, cmd_diff, cmd_flame, cmd_folded, cmd_web, cmd_peek, cmd_merge,
-    cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps;
+    cmd_list, cmd_symbolize, cmd_run, cmd_snapshot, cmd_ps, cmd_attach, cmd_detach;
 cmd_fn cmd_lifetimes;
 
 /*
@@ -503,5 +505,39 @@ bool record_signal_blocked(pid_t pid, int sig);
 
 /* The command line of pid, arguments joined by spaces ("?" if unknown), into buf. */
 void record_command(pid_t pid, char *buf, size_t cap);
+
+/* ---- attach and detach (attach.c, inject.c) ---- */
+
+/* A call of fn(options) in libheapprof.so, lib, loaded by dlopen(lib, dlflags). */
+typedef struct {
+	const char *lib;
+	int dlflags;
+	const char *fn;
+	const char *options;
+} inject_req_t;
+
+typedef struct {
+	bool loaded, found;  /* dlopen returned a handle; dlsym found fn */
+	int ret;             /* what fn returned */
+	char dlerror[512];   /* dlerror() when dlopen failed */
+	uint64_t stopped_ns; /* how long the threads were stopped */
+	int attempts;        /* stops until no thread was busy */
+} inject_res_t;
+
+/*
+ * Makes the call in process pid (x86_64) by ptrace; 0 once it ran (res says
+ * how it went), else -errno with the reason in why. Either way the process is
+ * left running as it was, but for what the call did.
+ */
+int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why, size_t len);
+bool inject_is_loader(const char *path);
+bool inject_is_libc(const char *path);
+bool inject_is_profiler(const char *path);
+
+/* run.c: libheapprof.so beside this program or where it was installed. */
+const char *find_library(void);
+
+/* snapshot.c: the process named by arg, which exists and is ours, or dies. */
+pid_t target_process(const char *arg);
 
 #endif

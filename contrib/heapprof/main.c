@@ -39,6 +39,8 @@ static const struct command {
     {"run", cmd_run, "[...] -- CMD", "run CMD under the profiler"},
     {"snapshot", cmd_snapshot, "PID", "ask a profiled process for a profile now"},
     {"ps", cmd_ps, "", "list profiled processes"},
+    {"attach", cmd_attach, "[...] PID", "start profiling a running process"},
+    {"detach", cmd_detach, "PID", "stop profiling a process attached to"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -29,7 +29,7 @@ static bool readable(const char *path)
  * lib/.libs/libheapprof.so; an install: bin/heapprof and lib/libheapprof.so),
  * else where it was installed.
  */
-static const char *find_library(void)
+const char *find_library(void)
 {
 	static char path[PATH_MAX + 64];
 	char self[PATH_MAX];

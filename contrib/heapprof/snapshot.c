@@ -68,7 +68,7 @@ static bool parse_seconds(const char *arg, void *dst)
 }
 
 /* The process named by arg, which exists and is ours to signal, or dies. */
-static pid_t target_process(const char *arg)
+pid_t target_process(const char *arg)
 {
 	char *end;
 	long lp = strtol(arg, &end, 10);

@@ -3,7 +3,9 @@
 # unversioned (a version node would keep malloc@GLIBC_2.2.5 from binding):
 # the allocator, the signal-disposition calls (trigger.c), the changes of
 # user (proc_record.c), the calls libunwind makes for its memory checks
-# (unwind_io.c) and the lock calls the contention profiles time (locks.c).
+# (unwind_io.c), the lock calls the contention profiles time (locks.c) and
+# the two calls heapprof attach and detach make in a running process
+# (attach.c).
 . "$(dirname "$0")/lib.sh"
 
 expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
@@ -12,6 +14,7 @@ _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdlPvm _ZdlPvmSt11align_val_t _Znam _ZnamRK
 _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_t
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dlclose free
 heapprof_dump malloc malloc_usable_size memalign posix_memalign pvalloc realloc
+heapprof_attach_start heapprof_attach_stop
 reallocarray valloc
 bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall
 pthread_mutex_lock pthread_mutex_timedlock pthread_mutex_unlock pthread_rwlock_rdlock

@@ -134,6 +134,15 @@ one_file() {
 
 quiet() { "$@" >/dev/null 2>&1; }
 
+wait_line() { # wait_line FILE TEXT: until FILE holds TEXT, up to 20 s
+	local i
+	for i in $(seq 400); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # The whole script is skipped (TAP skip plan): only for a missing package.
 skip_all() {
 	echo "1..0 # SKIP $1"
