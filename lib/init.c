@@ -137,7 +137,8 @@ void hp_init_start(void)
 			       hp_config.http);
 		return;
 	}
-	const char *foreign = hp_backing_foreign();
+	/* Attached, the modules' GOT slots are ours whatever the lookup finds. */
+	const char *foreign = hp_attach_is_preloaded() ? hp_backing_foreign() : NULL;
 	if (foreign)
 		hp_log("%s (see \"Programs with their own allocator\" in the README)",
 		       foreign);

@@ -6,6 +6,7 @@
  * buckets as weights and rounded once.
  */
 #include "summary.h"
+#include "attach.h"
 #include "backing.h"
 #include "common.h"
 #include "config.h"
@@ -78,7 +79,7 @@ static void print_summary(const char *exit_path, void *arg)
 	       (int)getpid(), (unsigned long long)S.bytes,
 	       (unsigned long long)hp_weight_to_objects((uint64_t)S.count),
 	       (long long)hp_trigger_peak());
-	const char *foreign = hp_backing_foreign();
+	const char *foreign = hp_attach_is_preloaded() ? hp_backing_foreign() : NULL;
 	if (foreign)
 		hp_log("  not counted: %s", foreign);
 	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
