@@ -415,6 +415,54 @@ static uintptr_t dyn_ptr(const struct dl_phdr_info *info, ElfW(Addr) v)
 	return v < info->dlpi_addr ? info->dlpi_addr + v : v;
 }
 
+/* The dynamic symbol table of the object info describes, as loaded. */
+struct dyn_tables {
+	uintptr_t symtab, strtab, gnu_hash; /* gnu_hash: 0 if it has none */
+	size_t strsz, count;                /* count: symbols in symtab */
+};
+
+/* Reads info's dynamic section into t; false unless the table, its names
+ * and its count are there and inside the loaded segments. */
+static bool dyn_tables(const struct dl_phdr_info *info, struct dyn_tables *t)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	size_t ndyn = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr +
+			                          info->dlpi_phdr[i].p_vaddr);
+			ndyn = info->dlpi_phdr[i].p_memsz / sizeof(*dyn);
+		}
+	uintptr_t hash = 0;
+	*t = (struct dyn_tables){0};
+	for (size_t i = 0; dyn && i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
+		ElfW(Addr) v = dyn[i].d_un.d_ptr;
+		switch (dyn[i].d_tag) {
+		case DT_SYMTAB:
+			t->symtab = dyn_ptr(info, v);
+			break;
+		case DT_STRTAB:
+			t->strtab = dyn_ptr(info, v);
+			break;
+		case DT_STRSZ:
+			t->strsz = dyn[i].d_un.d_val;
+			break;
+		case DT_HASH:
+			hash = dyn_ptr(info, v);
+			break;
+		case DT_GNU_HASH:
+			t->gnu_hash = dyn_ptr(info, v);
+			break;
+		}
+	}
+	if (t->gnu_hash)
+		t->count = gnu_hash_count(info, t->gnu_hash);
+	else if (hash && mapped(info, hash, 8))
+		t->count = ((const uint32_t *)hash)[1];
+	return t->count && t->symtab && t->strsz && mapped(info, t->strtab, t->strsz) &&
+	       mapped(info, t->symtab, t->count * sizeof(ElfW(Sym)));
+}
+
 /* The GNU hash of a symbol name (DT_GNU_HASH's, djb2). */
 static uint32_t gnu_hash(const char *s)
 {
@@ -435,34 +483,18 @@ static int find_defined(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	struct defined *d = arg;
-	const ElfW(Dyn) *dyn = NULL;
+	struct dyn_tables t;
 	if (!segment_end(info, d->addr))
 		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr +
-			                          info->dlpi_phdr[i].p_vaddr);
-	uintptr_t symtab = 0, strtab = 0, h = 0;
-	size_t strsz = 0;
-	for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
-		if (dyn->d_tag == DT_SYMTAB)
-			symtab = dyn_ptr(info, dyn->d_un.d_ptr);
-		else if (dyn->d_tag == DT_STRTAB)
-			strtab = dyn_ptr(info, dyn->d_un.d_ptr);
-		else if (dyn->d_tag == DT_STRSZ)
-			strsz = dyn->d_un.d_val;
-		else if (dyn->d_tag == DT_GNU_HASH)
-			h = dyn_ptr(info, dyn->d_un.d_ptr);
-	}
-	size_t count = h ? gnu_hash_count(info, h) : 0;
-	if (!count || !symtab || !mapped(info, strtab, strsz) ||
-	    !mapped(info, symtab, count * sizeof(ElfW(Sym))))
+	if (!dyn_tables(info, &t) || !t.gnu_hash)
 		return 1;
+	uintptr_t h = t.gnu_hash, strtab = t.strtab;
+	size_t strsz = t.strsz, count = t.count;
 	const uint32_t *w = (const uint32_t *)h;
 	const uint32_t *buckets =
 	    (const uint32_t *)(h + 16 + (uintptr_t)w[2] * sizeof(ElfW(Addr)));
 	const uint32_t *chain = buckets + w[0];
-	const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab;
+	const ElfW(Sym) *sym = (const ElfW(Sym) *)t.symtab;
 	uint32_t want = gnu_hash(d->name), i = buckets[want % w[0]];
 	for (; i >= w[1] && i < count; i++) { /* gnu_hash_count checked the chain */
 		const ElfW(Sym) *s = &sym[i];
@@ -495,48 +527,15 @@ size_t hp_symbols_defined_size(const void *addr, const char *name)
  */
 static bool copy_dynsym(hp_module_t *m, const struct dl_phdr_info *info)
 {
-	const ElfW(Dyn) *dyn = NULL;
-	size_t ndyn = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr +
-			                          info->dlpi_phdr[i].p_vaddr);
-			ndyn = info->dlpi_phdr[i].p_memsz / sizeof(*dyn);
-		}
-	uintptr_t symtab = 0, strtab = 0, hash = 0, gnu_hash = 0;
-	size_t strsz = 0, count = 0;
-	for (size_t i = 0; dyn && i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
-		ElfW(Addr) v = dyn[i].d_un.d_ptr;
-		switch (dyn[i].d_tag) {
-		case DT_SYMTAB:
-			symtab = dyn_ptr(info, v);
-			break;
-		case DT_STRTAB:
-			strtab = dyn_ptr(info, v);
-			break;
-		case DT_STRSZ:
-			strsz = dyn[i].d_un.d_val;
-			break;
-		case DT_HASH:
-			hash = dyn_ptr(info, v);
-			break;
-		case DT_GNU_HASH:
-			gnu_hash = dyn_ptr(info, v);
-			break;
-		}
-	}
-	if (gnu_hash)
-		count = gnu_hash_count(info, gnu_hash);
-	else if (hash && mapped(info, hash, 8))
-		count = ((const uint32_t *)hash)[1];
-	if (!count || !symtab || !strsz || !mapped(info, strtab, strsz) ||
-	    !mapped(info, symtab, count * sizeof(ElfW(Sym))))
+	struct dyn_tables t;
+	if (!dyn_tables(info, &t))
 		return false;
+	size_t strsz = t.strsz;
 	char *names = hp_scratch_realloc(NULL, strsz);
 	if (!names)
 		return false;
-	memcpy(names, (const char *)strtab, strsz);
-	if (!build(m, (const ElfW(Sym) *)symtab, count, names, strsz)) {
+	memcpy(names, (const char *)t.strtab, strsz);
+	if (!build(m, (const ElfW(Sym) *)t.symtab, t.count, names, strsz)) {
 		hp_scratch_free(names);
 		return false;
 	}
