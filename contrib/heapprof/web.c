@@ -654,9 +654,12 @@ static void json_lifetimes(FILE *f, const snap_t *snap)
 {
 	if (pp_sample_index(snap->p, "censored_allocated_objects") < 0)
 		return;
-	/* The snapshot's samples are packed without their labels: the sites
-	 * read the whole profile, once more (lifetimes profiles are small). */
-	pp_profile_t *p = load(snap->path);
+	/* A file's samples were packed without their labels: the sites read
+	 * the whole file once more (lifetimes profiles are small). A profile
+	 * fetched by URL kept its samples, and is not fetched again: another
+	 * request would be another window. */
+	pp_profile_t *own = snap->p->n_sample ? NULL : load(snap->path);
+	const pp_profile_t *p = own ? own : snap->p;
 	table_t sites;
 	lt_sites(p, snap->path, &sites);
 	qsort(sites.items, sites.n, sizeof(lt_site_t), cmp_objects);
@@ -688,7 +691,7 @@ static void json_lifetimes(FILE *f, const snap_t *snap)
 	}
 	fputc(']', f);
 	lt_sites_free(&sites);
-	pp_free(p);
+	pp_free(own);
 }
 
 /* ---- the page --------------------------------------------------------- */
