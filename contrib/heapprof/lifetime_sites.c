@@ -136,18 +136,26 @@ double lt_quantile(const lt_site_t *s, double q)
 }
 
 /* The share of a site's allocated objects freed within ns, the bin that
- * straddles it interpolated geometrically. */
+ * straddles it interpolated geometrically: the bins' share of the freed
+ * objects, times the freed share. Each bin's objects are scaled on their
+ * own, so at a sampling rate above 1 the bins need not add up to the
+ * allocated objects less the censored; their own total keeps the share
+ * at most the freed share (it was 100.3% once). At rate 1 both agree. */
 double lt_freed_within(const lt_site_t *s, double ns)
 {
-	double n = 0;
+	double n = 0, total = 0;
 	for (unsigned k = 0; k < LT_NBINS; k++) {
 		double lo = k ? ldexp(1, 2 * (int)k) : 1, hi = lo * 4;
+		total += s->bins[k];
 		if (hi <= ns)
 			n += s->bins[k];
 		else if (lo < ns)
 			n += s->bins[k] * log(ns / lo) / log(4);
 	}
-	return s->objects > 0 ? n / s->objects : 0;
+	if (s->objects <= 0 || total <= 0)
+		return 0;
+	double freed = s->objects > s->censored ? s->objects - s->censored : 0;
+	return n / total * freed / s->objects;
 }
 
 static int cmp_freers(const void *pa, const void *pb)
