@@ -78,7 +78,7 @@ typedef struct {
 	} way[WAYS];
 } set_t;
 
-static set_t sets[SETS];
+HP_LARGE static set_t sets[SETS];
 
 static set_t *set_of(const void *lock)
 {
@@ -158,7 +158,7 @@ typedef struct {
 	_Atomic uint64_t delay[2]; /* ns, by profile */
 } rec_t;
 
-static rec_t recs[RECS];
+HP_LARGE static rec_t recs[RECS];
 
 /* b's record; with make, created if absent; NULL when absent or full. */
 static rec_t *rec_of(const hp_bucket_t *b, bool make)

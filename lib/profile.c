@@ -26,6 +26,8 @@
 #include "symbols.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +57,11 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 4096;
-		uint64_t *k = hp_scratch_realloc(NULL, nc * sizeof(*k));
-		uint32_t *v = hp_scratch_realloc(NULL, nc * sizeof(*v));
+		uint64_t *k = c->alloc.realloc(NULL, nc * sizeof(*k));
+		uint32_t *v = c->alloc.realloc(NULL, nc * sizeof(*v));
 		if (!k || !v) {
-			hp_scratch_free(k);
-			hp_scratch_free(v);
+			c->alloc.free(k);
+			c->alloc.free(v);
 			c->err = -ENOMEM;
 			return NULL;
 		}
@@ -72,8 +74,8 @@ static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 			k[j] = m->keys[i];
 			v[j] = m->vals[i];
 		}
-		hp_scratch_free(m->keys);
-		hp_scratch_free(m->vals);
+		c->alloc.free(m->keys);
+		c->alloc.free(m->vals);
 		m->keys = k;
 		m->vals = v;
 		m->cap = nc;
@@ -138,7 +140,7 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3 };
 #define LABEL_MAX 48 /* a Label: four fields, a varint each, and its header */
 
 typedef struct hp_profile_writer {
-	pp_gz_t gz; /* gz.pb: the Profile itself, streamed */
+	/* Zeroed by begin: everything up to gz. */
 	ctx_t ctx;
 	pp_strtab_t st;
 	idmap_t loc_ids;  /* address -> location id */
@@ -154,14 +156,18 @@ typedef struct hp_profile_writer {
 	pb_buf_t line;   /* a Location's Line */
 	pb_buf_t sample; /* a Sample */
 	pb_buf_t label;  /* a Sample's Label */
-	uint64_t ids[HP_MAX_FRAMES_LIMIT + 1]; /* the sample's location ids */
 	/* The previous sample's frames and their ids, by depth from the root:
 	 * neighbours in the table mostly share their roots, so most frames
 	 * are found here without a lookup. */
 	const hp_bucket_t *prev;
 	uint32_t prev_n; /* its frames used: at most HP_MAX_FRAMES_LIMIT */
+	uint8_t msgbuf[256], linebuf[32];
+	/* The stream, then what only samples use: a profile without samples
+	 * touches the first pages of the writer and no others. */
+	pp_gz_t gz;                            /* gz.pb: the Profile itself, streamed */
+	uint64_t ids[HP_MAX_FRAMES_LIMIT + 1]; /* the sample's location ids */
 	uint64_t prev_ids[HP_MAX_FRAMES_LIMIT];
-	uint8_t msgbuf[256], linebuf[32], labelbuf[LABEL_MAX], samplebuf[SAMPLE_MAX];
+	uint8_t labelbuf[LABEL_MAX], samplebuf[SAMPLE_MAX];
 } writer_t;
 
 static bool failed(const writer_t *W)
@@ -518,15 +524,90 @@ static void buf_init(pb_buf_t *b, uint8_t *mem, size_t cap, void (*flush)(pb_buf
 	*b = (pb_buf_t){.buf = mem, .cap = cap, .flush = flush};
 }
 
-/* A writer into fd, or NULL; the deflate stream starts with the first flush. */
+/*
+ * The writer and its small blocks are static: one profile is written at a
+ * time (hp_profile_write holds the symbols lock throughout), and a process
+ * that writes one profile at exit, as most do, then makes no mapping to
+ * write it and none to unmap, and touches a few pages of the writer (on
+ * this project's machines a page fault and an munmap each cost tens of
+ * microseconds: docs/performance.md). Blocks the arena cannot hold come
+ * from scratch.c.
+ */
+HP_LARGE static writer_t the_writer;
+
+#define ARENA_SIZE (64u << 10)
+HP_LARGE static unsigned char arena[ARENA_SIZE] __attribute__((aligned(16)));
+static size_t arena_used; /* bytes handed out since the write began */
+
+typedef struct {
+	size_t size; /* bytes the caller asked for */
+	size_t pad;  /* keeps the block 16-aligned */
+} arena_head_t;
+
+static bool in_arena(const void *p)
+{
+	return (const unsigned char *)p >= arena &&
+	       (const unsigned char *)p < arena + sizeof(arena);
+}
+
+/* A zeroed block of n bytes from the arena, or NULL if it has no room. */
+static void *arena_alloc(size_t n)
+{
+	size_t total = (sizeof(arena_head_t) + n + 15) & ~(size_t)15;
+	if (n > ARENA_SIZE || total > ARENA_SIZE - arena_used)
+		return NULL;
+	arena_head_t *h = (arena_head_t *)(arena + arena_used);
+	arena_used += total;
+	memset(h, 0, total);
+	h->size = n;
+	return h + 1;
+}
+
+/* The end of p's block in the arena, were it n bytes long. */
+static size_t arena_end(const void *p, size_t n)
+{
+	return (size_t)((const unsigned char *)p - arena) + ((n + 15) & ~(size_t)15);
+}
+
+/* pp_alloc_t's realloc for the writer: the arena first, then scratch. */
+static void *w_realloc(void *p, size_t n)
+{
+	if (p && !in_arena(p))
+		return hp_scratch_realloc(p, n);
+	size_t old = p ? ((arena_head_t *)p - 1)->size : 0;
+	if (p && arena_end(p, old) == arena_used && arena_end(p, n) <= ARENA_SIZE) {
+		/* the last block: grows or shrinks where it is */
+		arena_used = arena_end(p, n);
+		if (n > old)
+			memset((unsigned char *)p + old, 0, n - old);
+		((arena_head_t *)p - 1)->size = n;
+		return p;
+	}
+	void *q = arena_alloc(n);
+	if (!q)
+		q = hp_scratch_realloc(NULL, n);
+	if (q && p)
+		memcpy(q, p, old < n ? old : n);
+	return q;
+}
+
+/* The arena's blocks go all at once, when the write ends. */
+static void w_free(void *p)
+{
+	if (!in_arena(p))
+		hp_scratch_free(p);
+}
+
+/* The writer into fd, the symbols lock held; the deflate stream starts
+ * with the first flush. */
 static writer_t *begin(int fd, const hp_profile_opts_t *o)
 {
-	writer_t *W = hp_scratch_realloc(NULL, sizeof(*W));
-	if (!W)
-		return NULL;
+	writer_t *W = &the_writer;
+	memset(W, 0, offsetof(writer_t, gz));
+	arena_used = 0;
 	W->opts = o;
 	W->kind = o->kind ? o->kind : &hp_kinds[HP_KIND_HEAP];
-	W->ctx.alloc = (pp_alloc_t){hp_scratch_realloc, hp_scratch_free};
+	W->ctx.alloc = (pp_alloc_t){w_realloc, w_free};
 	pp_strtab_init(&W->st, &W->ctx.alloc);
 	buf_init(&W->msg, W->msgbuf, sizeof(W->msgbuf), NULL);
 	buf_init(&W->line, W->linebuf, sizeof(W->linebuf), NULL);
@@ -541,19 +622,17 @@ static void finish(writer_t *W)
 {
 	pp_gz_end(&W->gz);
 	pp_strtab_fini(&W->st);
-	hp_scratch_free(W->loc_ids.keys);
-	hp_scratch_free(W->loc_ids.vals);
-	hp_scratch_free(W->func_ids.keys);
-	hp_scratch_free(W->func_ids.vals);
-	hp_scratch_free(W);
+	w_free(W->loc_ids.keys);
+	w_free(W->loc_ids.vals);
+	w_free(W->func_ids.keys);
+	w_free(W->func_ids.vals);
+	arena_used = 0;
 }
 
 int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {
-	writer_t *W = begin(fd, o);
-	if (!W)
-		return -ENOMEM;
 	hp_symbols_lock(); /* the names written stay valid to the end */
+	writer_t *W = begin(fd, o);
 	hp_symbols_refresh();
 	W->nmods = hp_symbols_modules(&W->mods);
 	write_header(W, o);
@@ -561,7 +640,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 	if (W->kind->samples)
 		W->kind->samples(W, o);
 	else
-		W->kind->foreach(write_sample, W);
+		W->kind->foreach (write_sample, W);
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */
