@@ -60,7 +60,7 @@ static bool ready(void)
 
 HP_LARGE static char boot_pool[BOOT_PAGES * BOOT_PAGE]
     __attribute__((aligned(BOOT_PAGE)));
-static uint32_t boot_bytes[BOOT_PAGES]; /* request size of the block starting at a page */
+HP_LARGE static uint32_t boot_bytes[BOOT_PAGES]; /* request size of the block starting at a page */
 static atomic_uint boot_next;           /* next free page */
 
 static void *boot_alloc(size_t n)
@@ -406,7 +406,7 @@ void hp_backing_init(void)
 
 /* ---- a program with an allocator of its own ----------------------------- */
 
-static char foreign_msg[PATH_MAX + 160];
+HP_LARGE static char foreign_msg[PATH_MAX + 160];
 
 /* The file of the object that holds fn: the executable's path when it is
  * the program itself, which the loader names "". */

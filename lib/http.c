@@ -646,7 +646,8 @@ int hp_http_start(void)
 
 void hp_http_fini(void)
 {
-	remove_socket_file();
+	if (hp_config.http[0]) /* else S was never used: leave its page alone */
+		remove_socket_file();
 }
 
 void hp_http_postfork_child(void)

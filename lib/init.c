@@ -19,6 +19,7 @@
 #include "locks.h"
 #include "log.h"
 #include "meta_alloc.h"
+#include "profile.h"
 #include "proc_record.h"
 #include "sampler.h"
 #include "stack.h"
@@ -161,10 +162,13 @@ void hp_init_start(void)
 	hp_locks_enable(hp_config.block_rate != 0, hp_config.mutex_fraction != 0);
 }
 
-__attribute__((constructor)) static void hp_init(void)
+/* glibc calls a constructor with the program's arguments: the profiles'
+ * command line comes from them. */
+__attribute__((constructor)) static void hp_init(int argc, char **argv)
 {
 	if (!hp_attach_is_preloaded())
 		return; /* loaded by `heapprof attach`: attach.c starts it */
+	hp_profile_note_args(argc, argv);
 	hp_backing_init();
 	hp_unwind_io_init();
 	hp_config_init();

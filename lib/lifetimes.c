@@ -107,7 +107,7 @@ typedef struct pair {
 #define HEADS_LG   16
 #define STRIPES_LG 6
 HP_LARGE static pair_t *_Atomic heads[1u << HEADS_LG];
-static hp_lock_t stripes[1u << STRIPES_LG];
+HP_LARGE static hp_lock_t stripes[1u << STRIPES_LG];
 /* The window's start (ns since start, modulo 2^48) + 1; 0: no window. */
 static _Atomic uint64_t window_at;
 

@@ -170,6 +170,84 @@ typedef struct hp_profile_writer {
 	uint8_t labelbuf[LABEL_MAX], samplebuf[SAMPLE_MAX];
 } writer_t;
 
+/*
+ * The writer and its small blocks are static: one profile is written at a
+ * time (hp_profile_write holds the symbols lock throughout), and a process
+ * that writes one profile at exit, as most do, then makes no mapping to
+ * write it and none to unmap, and touches a few pages of the writer (on
+ * this project's machines a page fault and an munmap each cost tens of
+ * microseconds: docs/performance.md). Blocks the arena cannot hold come
+ * from scratch.c.
+ */
+HP_LARGE static writer_t the_writer;
+
+#define ARENA_SIZE  (64u << 10)
+#define COMMENT_MAX 4096 /* a comment's bytes, at most */
+#define CMDLINE_MAX 2048 /* of which the command line's */
+HP_LARGE static unsigned char arena[ARENA_SIZE] __attribute__((aligned(4096)));
+static size_t arena_used; /* bytes handed out since the write began */
+
+typedef struct {
+	size_t size; /* bytes the caller asked for */
+	size_t pad;  /* keeps the block 16-aligned */
+} arena_head_t;
+
+static bool in_arena(const void *p)
+{
+	return (const unsigned char *)p >= arena &&
+	       (const unsigned char *)p < arena + sizeof(arena);
+}
+
+/* A block of n bytes from the arena, zeroed if asked, or NULL if it has no
+ * room. */
+static void *arena_alloc(size_t n, bool zero)
+{
+	size_t total = (sizeof(arena_head_t) + n + 15) & ~(size_t)15;
+	if (n > ARENA_SIZE || total > ARENA_SIZE - arena_used)
+		return NULL;
+	arena_head_t *h = (arena_head_t *)(arena + arena_used);
+	arena_used += total;
+	if (zero)
+		memset(h + 1, 0, n);
+	h->size = n;
+	return h + 1;
+}
+
+/* The end of p's block in the arena, were it n bytes long. */
+static size_t arena_end(const void *p, size_t n)
+{
+	return (size_t)((const unsigned char *)p - arena) + ((n + 15) & ~(size_t)15);
+}
+
+/* pp_alloc_t's realloc for the writer: the arena first, then scratch. */
+static void *w_realloc(void *p, size_t n)
+{
+	if (p && !in_arena(p))
+		return hp_scratch_realloc(p, n);
+	size_t old = p ? ((arena_head_t *)p - 1)->size : 0;
+	if (p && arena_end(p, old) == arena_used && arena_end(p, n) <= ARENA_SIZE) {
+		/* the last block: grows or shrinks where it is */
+		arena_used = arena_end(p, n);
+		if (n > old)
+			memset((unsigned char *)p + old, 0, n - old);
+		((arena_head_t *)p - 1)->size = n;
+		return p;
+	}
+	void *q = arena_alloc(n, true);
+	if (!q)
+		q = hp_scratch_realloc(NULL, n);
+	if (q && p)
+		memcpy(q, p, old < n ? old : n);
+	return q;
+}
+
+/* The arena's blocks go all at once, when the write ends. */
+static void w_free(void *p)
+{
+	if (!in_arena(p))
+		hp_scratch_free(p);
+}
+
 static bool failed(const writer_t *W)
 {
 	return W->ctx.err || W->gz.pb.err;
@@ -437,7 +515,35 @@ static void write_mappings(writer_t *W)
 	}
 }
 
-static size_t read_cmdline(char *buf, size_t cap)
+/* The arguments' strings, contiguous from argv[0] as execve laid them out. */
+static const char *args_start;
+static size_t args_len;
+
+void hp_profile_note_args(int argc, char **argv)
+{
+	if (argc <= 0 || !argv || !argv[0] || !argv[argc - 1])
+		return;
+	const char *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+	if (end <= argv[0] || end - argv[0] > (1 << 20))
+		return; /* not the layout execve makes: /proc will say */
+	args_start = argv[0];
+	args_len = (size_t)(end - argv[0]);
+}
+
+/* What /proc/self/cmdline would hold: the arguments' bytes, and past their
+ * end up to a NUL when the program wrote its title over that end. */
+static size_t copy_args(char *buf, size_t cap)
+{
+	size_t n = args_len < cap ? args_len : cap;
+	memcpy(buf, args_start, n);
+	while (n < cap && buf[n - 1] != '\0' && args_start[n] != '\0') {
+		buf[n] = args_start[n];
+		n++;
+	}
+	return n;
+}
+
+static ssize_t read_proc_cmdline(char *buf, size_t cap)
 {
 	/* thread-self: after main's pthread_exit, /proc/self is a zombie. */
 	int fd = open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC);
@@ -445,8 +551,16 @@ static size_t read_cmdline(char *buf, size_t cap)
 		fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	ssize_t n = read(fd, buf, cap - 1);
+	ssize_t n = read(fd, buf, cap);
 	close(fd);
+	return n;
+}
+
+/* The command line, its arguments joined by spaces, into buf. */
+static size_t read_cmdline(char *buf, size_t cap)
+{
+	ssize_t n = args_start ? (ssize_t)copy_args(buf, cap - 1)
+	                       : read_proc_cmdline(buf, cap - 1);
 	if (n <= 0)
 		return 0;
 	for (ssize_t i = 0; i < n; i++)
@@ -463,23 +577,42 @@ static uint64_t fmt_comment(writer_t *W, const char *fmt, ...)
 
 static uint64_t fmt_comment(writer_t *W, const char *fmt, ...)
 {
-	char buf[4096];
+	/* Formatted in the arena, where the table keeps it: no deep stack. */
+	char *buf = arena_alloc(COMMENT_MAX, false);
+	char stack[256];
+	if (!buf)
+		buf = stack;
 	va_list ap;
 	va_start(ap, fmt);
-	hp_vfmt(buf, sizeof(buf), fmt, ap);
+	size_t n = hp_vfmt(buf, buf == stack ? sizeof(stack) : COMMENT_MAX, fmt, ap);
 	va_end(ap);
-	return intern_copy(W, buf);
+	if (buf == stack)
+		return intern_copy(W, buf);
+	char *kept = w_realloc(buf, n + 1); /* the last block: shrinks in place */
+	return intern(W, kept ? kept : buf);
 }
 
 /*
  * What pprof shows under the profile: who wrote it, when, how sampled. Last
  * but the strings, as it counts the stacks written.
  */
+/* "command line: ..." in the arena, where the table keeps it. */
+static uint64_t cmdline_comment(writer_t *W)
+{
+	static const char prefix[] = "command line: ";
+	char *buf = arena_alloc(COMMENT_MAX, false);
+	if (!buf)
+		return intern(W, "command line: ?");
+	memcpy(buf, prefix, sizeof(prefix) - 1);
+	size_t n = read_cmdline(buf + sizeof(prefix) - 1, CMDLINE_MAX);
+	if (!n)
+		hp_fmt(buf + sizeof(prefix) - 1, 2, "?");
+	char *kept = w_realloc(buf, sizeof(prefix) + (n ? n : 1));
+	return intern(W, kept ? kept : buf);
+}
+
 static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 {
-	char cmd[2048];
-	if (!read_cmdline(cmd, sizeof(cmd)))
-		hp_fmt(cmd, sizeof(cmd), "?");
 	uint64_t comments[8], *c = comments;
 	*c++ = fmt_comment(W, "libheapprof %s", PACKAGE_VERSION);
 	*c++ = fmt_comment(W, "trigger: %s", o->trigger);
@@ -493,7 +626,7 @@ static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 		                   (unsigned long long)o->rate,
 		                   o->rate == 1 ? " (every allocation)" : "");
 	}
-	*c++ = fmt_comment(W, "command line: %s", cmd);
+	*c++ = cmdline_comment(W);
 	*c++ = fmt_comment(W, "stacks: %zu", W->nsamples);
 	if (o->in_use_ns)
 		*c++ = fmt_comment(
@@ -522,80 +655,6 @@ static void write_strings(writer_t *W)
 static void buf_init(pb_buf_t *b, uint8_t *mem, size_t cap, void (*flush)(pb_buf_t *))
 {
 	*b = (pb_buf_t){.buf = mem, .cap = cap, .flush = flush};
-}
-
-/*
- * The writer and its small blocks are static: one profile is written at a
- * time (hp_profile_write holds the symbols lock throughout), and a process
- * that writes one profile at exit, as most do, then makes no mapping to
- * write it and none to unmap, and touches a few pages of the writer (on
- * this project's machines a page fault and an munmap each cost tens of
- * microseconds: docs/performance.md). Blocks the arena cannot hold come
- * from scratch.c.
- */
-HP_LARGE static writer_t the_writer;
-
-#define ARENA_SIZE (64u << 10)
-HP_LARGE static unsigned char arena[ARENA_SIZE] __attribute__((aligned(16)));
-static size_t arena_used; /* bytes handed out since the write began */
-
-typedef struct {
-	size_t size; /* bytes the caller asked for */
-	size_t pad;  /* keeps the block 16-aligned */
-} arena_head_t;
-
-static bool in_arena(const void *p)
-{
-	return (const unsigned char *)p >= arena &&
-	       (const unsigned char *)p < arena + sizeof(arena);
-}
-
-/* A zeroed block of n bytes from the arena, or NULL if it has no room. */
-static void *arena_alloc(size_t n)
-{
-	size_t total = (sizeof(arena_head_t) + n + 15) & ~(size_t)15;
-	if (n > ARENA_SIZE || total > ARENA_SIZE - arena_used)
-		return NULL;
-	arena_head_t *h = (arena_head_t *)(arena + arena_used);
-	arena_used += total;
-	memset(h, 0, total);
-	h->size = n;
-	return h + 1;
-}
-
-/* The end of p's block in the arena, were it n bytes long. */
-static size_t arena_end(const void *p, size_t n)
-{
-	return (size_t)((const unsigned char *)p - arena) + ((n + 15) & ~(size_t)15);
-}
-
-/* pp_alloc_t's realloc for the writer: the arena first, then scratch. */
-static void *w_realloc(void *p, size_t n)
-{
-	if (p && !in_arena(p))
-		return hp_scratch_realloc(p, n);
-	size_t old = p ? ((arena_head_t *)p - 1)->size : 0;
-	if (p && arena_end(p, old) == arena_used && arena_end(p, n) <= ARENA_SIZE) {
-		/* the last block: grows or shrinks where it is */
-		arena_used = arena_end(p, n);
-		if (n > old)
-			memset((unsigned char *)p + old, 0, n - old);
-		((arena_head_t *)p - 1)->size = n;
-		return p;
-	}
-	void *q = arena_alloc(n);
-	if (!q)
-		q = hp_scratch_realloc(NULL, n);
-	if (q && p)
-		memcpy(q, p, old < n ? old : n);
-	return q;
-}
-
-/* The arena's blocks go all at once, when the write ends. */
-static void w_free(void *p)
-{
-	if (!in_arena(p))
-		hp_scratch_free(p);
 }
 
 /* The writer into fd, the symbols lock held; the deflate stream starts

@@ -47,13 +47,22 @@ typedef struct hp_profile_opts {
  * Writes the current profile to fd, streaming: each bucket is read, encoded
  * and compressed in turn. Call with the re-entry guard set and the dump lock
  * held (it takes the symbol tables' lock itself). Application threads keep
- * allocating meanwhile: buckets are read lock-free. Scratch memory (a few
- * hundred KiB, plus what grows with the distinct locations and functions,
- * never with the stacks) comes from the backing allocator and is freed
- * before returning. Returns 0, or a negative errno (a write error such as
- * -ENOSPC, or -ENOMEM); on error fd holds a partial profile.
+ * allocating meanwhile: buckets are read lock-free. The writer and an
+ * arena of 64 KiB for its small blocks are static (one write at a time,
+ * under the symbols lock); what more it needs (zlib's state, and what grows
+ * with the distinct locations and functions, never with the stacks) comes
+ * from scratch mappings and is unmapped before returning. Returns 0, or a negative errno
+ * (a write error such as -ENOSPC, or -ENOMEM); on error fd holds a partial profile.
  */
 int hp_profile_write(int fd, const hp_profile_opts_t *opts);
+
+/*
+ * The program's arguments as the constructor got them: the command line
+ * the profiles name is read from their memory, as the kernel's
+ * /proc/PID/cmdline reads it (a program that rewrites its title shows the
+ * new one), with no file to open. Without them, /proc is read.
+ */
+void hp_profile_note_args(int argc, char **argv);
 
 /* A kind's own samples (hp_kind_t.samples) are written through these. */
 typedef struct hp_profile_writer hp_profile_writer_t;

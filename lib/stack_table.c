@@ -28,7 +28,7 @@
 #define LOCKS      256
 
 HP_LARGE static hp_bucket_t *_Atomic heads[HEADS];
-static hp_lock_t locks[LOCKS];
+HP_LARGE static hp_lock_t locks[LOCKS];
 static atomic_size_t count;
 /* Every bucket, so a dump visits the buckets, not all the heads (whose
  * untouched pages would otherwise become resident). */

@@ -43,12 +43,12 @@ void pp_strtab_fini(pp_strtab_t *t)
 	pp_strtab_init(t, &t->alloc);
 }
 
-/* Doubles the slots (from 1024) once they are half full. */
+/* Doubles the slots (from 256) once they are half full. */
 static int rehash(pp_strtab_t *t)
 {
 	if ((t->n + 1) * 2 <= t->nslots)
 		return 0;
-	size_t ns = t->nslots ? t->nslots * 2 : 1024;
+	size_t ns = t->nslots ? t->nslots * 2 : 256;
 	uint32_t *slots = t->alloc.realloc(NULL, ns * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;

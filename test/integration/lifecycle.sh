@@ -206,4 +206,30 @@ snapshot written
 threads after the snapshot: 1"
 done
 skip_jemalloc "the process's life with the profiler"
+
+# The profiles' command line is what ps shows, also for a program that
+# writes its title over its arguments (read from their memory at exit, as
+# the kernel's /proc/PID/cmdline reads it), and for one that passed
+# pthread_exit (/proc/self is then a zombie's).
+out=$WORK/cmdline
+mkdir -p "$out"
+cmdline_of() { "$GO" tool pprof -raw "$1" 2>/dev/null | sed -n 's/^Comment: command line: //p'; }
+if have_go; then
+	prof_run glibc retitle retitle "$out" an-argument "another one"
+	want=$(sed -n 's/^cmdline: //p' "$out/retitle.out")
+	p=$(one_file "$out"/hp.*.exit.pb.gz)
+	got=$([ -n "$p" ] && cmdline_of "$p")
+	check "retitle: the exit profile's command line is /proc's ($got; /proc: $want)" \
+		test -n "$want" -a "$got" = "$want"
+	check "retitle: the title overwrote the arguments (/proc: $want)" \
+		sh -c "case '$want' in 'prog_lifecycle: retitled'*) true ;; *) false ;; esac"
+	rm -f "$out"/hp.*
+	prof_run glibc pthread_exit pthread_exit "$out" arg2
+	p=$(one_file "$out"/hp.*.exit.pb.gz)
+	got=$([ -n "$p" ] && cmdline_of "$p")
+	check "pthread_exit: the exit profile's command line ($got)" \
+		test "$got" = "$PROG pthread_exit $out arg2"
+else
+	skip "command lines: go tool pprof not found (Debian package golang-go)"
+fi
 done_testing

@@ -18,6 +18,9 @@
  *   list_fds             prints the descriptors open after a snapshot
  *   threads_at_start     prints the thread count at start, after allocating,
  *                        and once a snapshot is written
+ *   retitle              writes a title over its arguments and on into its
+ *                        environment's strings, as setproctitle does, and
+ *                        prints /proc/self/cmdline as ps shows it
  */
 #include "snapshots.h"
 
@@ -204,6 +207,42 @@ static void *worker_fork(void *arg)
 	return (void *)(intptr_t) !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* What setproctitle does: the title over argv's strings and on into the
+ * environment's (whose variables this program no longer needs). */
+static void retitle(char **argv)
+{
+	extern char **environ;
+	char *end = argv[0];
+	for (char **a = argv; *a; a++)
+		end = *a + strlen(*a) + 1;
+	for (char **e = environ; *e && *e == end; e++)
+		end = *e + strlen(*e) + 1;
+	/* Longer than the arguments: the title runs on into the environment. */
+	char title[400];
+	snprintf(title, sizeof(title), "prog_lifecycle: retitled worker, %0*d", 360, 7);
+	size_t room = (size_t)(end - argv[0]);
+	size_t n = strlen(title) + 1 < room ? strlen(title) + 1 : room;
+	memset(argv[0], 0, room);
+	memcpy(argv[0], title, n - 1);
+}
+
+/* /proc/self/cmdline with NULs as spaces, trailing ones dropped. */
+static void print_cmdline(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/cmdline", O_RDONLY);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n > 0 ? n : 0] = '\0';
+	printf("cmdline: %s\n", buf);
+}
+
 static pthread_t start(void *(*fn)(void *))
 {
 	pthread_t t;
@@ -255,6 +294,12 @@ int main(int argc, char **argv)
 			}
 			printf("threads after the snapshot: %d\n", n);
 		}
+		return 0;
+	}
+	if (!strcmp(mode, "retitle")) {
+		main_alloc();
+		retitle(argv);
+		print_cmdline();
 		return 0;
 	}
 	if (!strcmp(mode, "pthread_exit")) {
