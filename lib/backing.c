@@ -8,6 +8,7 @@
  * interpose.c recognises pool blocks on free (hp_backing_is_boot).
  */
 #include "backing.h"
+#include "symbols.h"
 #include "common.h"
 #include "log.h"
 
@@ -60,8 +61,9 @@ static bool ready(void)
 
 HP_LARGE static char boot_pool[BOOT_PAGES * BOOT_PAGE]
     __attribute__((aligned(BOOT_PAGE)));
-HP_LARGE static uint32_t boot_bytes[BOOT_PAGES]; /* request size of the block starting at a page */
-static atomic_uint boot_next;           /* next free page */
+HP_LARGE static uint32_t
+    boot_bytes[BOOT_PAGES];   /* request size of the block starting at a page */
+static atomic_uint boot_next; /* next free page */
 
 static void *boot_alloc(size_t n)
 {
@@ -435,22 +437,20 @@ const char *hp_backing_foreign(void)
 	 * its malloc, which is found. */
 	static const char *const names[] = {"malloc", "free", "calloc", "realloc"};
 	static bool looked;
-	Dl_info self;
-	if (looked || !dladdr((void *)hp_backing_foreign, &self))
+	if (looked)
 		return foreign_msg[0] ? foreign_msg : NULL;
 	looked = true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		void *fn = dlsym(RTLD_DEFAULT, names[i]);
-		Dl_info where;
-		const ElfW(Sym) *sym = NULL;
 		char path[PATH_MAX];
 		bool is_exe;
 		/* An executable built without -fPIE that takes free's address
 		 * gives the name to its PLT entry (undefined, with a value):
-		 * calls still reach the definition, ours. */
-		if (!fn || !dladdr1(fn, &where, (void **)&sym, RTLD_DL_SYMENT) ||
-		    where.dli_fbase == self.dli_fbase || !sym ||
-		    sym->st_shndx == SHN_UNDEF ||
+		 * calls still reach the definition, ours. One probe of the
+		 * object's hash table tells, where dladdr1 would scan all its
+		 * symbols (cc1's 29,000, at every start). */
+		if (!hp_symbols_defined_elsewhere(fn, names[i],
+		                                  (void *)hp_backing_foreign) ||
 		    !module_of(fn, path, sizeof(path), &is_exe))
 			continue;
 		hp_fmt(

@@ -475,7 +475,10 @@ static uint32_t gnu_hash(const char *s)
 struct defined {
 	uintptr_t addr;
 	const char *name;
-	size_t size; /* out: st_size of name's symbol at addr, 0 if none */
+	uintptr_t other; /* an address to find in the same object, or 0 */
+	bool found;      /* out: name's symbol at addr, defined there */
+	bool same;       /* out: other lies in addr's object */
+	size_t size;     /* out: that symbol's st_size */
 };
 
 /* In the object holding d->addr: name's symbol there, by DT_GNU_HASH. */
@@ -486,6 +489,7 @@ static int find_defined(struct dl_phdr_info *info, size_t size, void *arg)
 	struct dyn_tables t;
 	if (!segment_end(info, d->addr))
 		return 0;
+	d->same = d->other && segment_end(info, d->other);
 	if (!dyn_tables(info, &t) || !t.gnu_hash)
 		return 1;
 	uintptr_t h = t.gnu_hash, strtab = t.strtab;
@@ -499,9 +503,11 @@ static int find_defined(struct dl_phdr_info *info, size_t size, void *arg)
 	for (; i >= w[1] && i < count; i++) { /* gnu_hash_count checked the chain */
 		const ElfW(Sym) *s = &sym[i];
 		if ((chain[i - w[1]] | 1) == (want | 1) && s->st_name < strsz &&
+		    s->st_shndx != SHN_UNDEF &&
 		    info->dlpi_addr + s->st_value == d->addr &&
 		    !strncmp((const char *)strtab + s->st_name, d->name,
 		             strsz - s->st_name)) {
+			d->found = true;
 			d->size = s->st_size;
 			break;
 		}
@@ -513,10 +519,19 @@ static int find_defined(struct dl_phdr_info *info, size_t size, void *arg)
 
 size_t hp_symbols_defined_size(const void *addr, const char *name)
 {
-	struct defined d = {(uintptr_t)addr, name, 0};
+	struct defined d = {.addr = (uintptr_t)addr, .name = name};
 	if (addr)
 		dl_iterate_phdr(find_defined, &d);
 	return d.size;
+}
+
+bool hp_symbols_defined_elsewhere(const void *addr, const char *name, const void *self)
+{
+	struct defined d = {
+	    .addr = (uintptr_t)addr, .name = name, .other = (uintptr_t)self};
+	if (addr)
+		dl_iterate_phdr(find_defined, &d);
+	return d.found && !d.same;
 }
 
 /*

@@ -84,6 +84,12 @@ void hp_symbols_release_unloaded(void);
  */
 size_t hp_symbols_defined_size(const void *addr, const char *name);
 
+/*
+ * Whether an object other than self's defines name at addr (not a PLT
+ * entry standing for a definition elsewhere), by the same one probe.
+ */
+bool hp_symbols_defined_elsewhere(const void *addr, const char *name, const void *self);
+
 void hp_symbols_prefork(void);
 void hp_symbols_postfork_parent(void);
 void hp_symbols_postfork_child(void);
