@@ -146,6 +146,11 @@ typedef struct hp_profile_writer {
 	idmap_t loc_ids;  /* address -> location id */
 	idmap_t func_ids; /* system-name string index -> function id */
 	uint64_t nlocs, nfuncs, truncated_loc;
+	/* The address of each location id - 1, written after the samples, so
+	 * that the symbol tables learn first which addresses are to be named
+	 * (hp_symbols_want); the truncated location's is 0. */
+	uintptr_t *locs;
+	size_t caplocs;
 	size_t nsamples; /* samples written: buckets with nonzero counters */
 	const hp_profile_opts_t *opts;
 	const hp_kind_t *kind; /* the kind written: its sample types */
@@ -305,10 +310,10 @@ static uint64_t mapping_id(writer_t *W, const hp_module_t *m)
 	return 0;
 }
 
-/* Writes a new Location, with one Line when its function is known. */
-static uint64_t write_location(writer_t *W, uint64_t pc, uint64_t mapping, uint64_t fid)
+/* Writes Location id, with one Line when its function is known. */
+static void write_location(writer_t *W, uint64_t id, uint64_t pc, uint64_t mapping,
+                           uint64_t fid)
 {
-	uint64_t id = ++W->nlocs;
 	pb_uint(&W->msg, LOCATION_ID, id);
 	pb_uint(&W->msg, LOCATION_MAPPING_ID, mapping);
 	pb_uint(&W->msg, LOCATION_ADDRESS, pc);
@@ -317,7 +322,20 @@ static uint64_t write_location(writer_t *W, uint64_t pc, uint64_t mapping, uint6
 		pb_message(&W->msg, LOCATION_LINE, &W->line);
 	}
 	pb_message(&W->gz.pb, PROFILE_LOCATION, &W->msg);
-	return id;
+}
+
+/* A new location id for pc, written with the others at the end. */
+static uint64_t new_location(writer_t *W, uintptr_t pc)
+{
+	uintptr_t *locs =
+	    pp_grow(&W->ctx.alloc, W->locs, &W->caplocs, W->nlocs + 1, sizeof(*W->locs));
+	if (!locs) {
+		W->ctx.err = -ENOMEM;
+		return 0;
+	}
+	W->locs = locs;
+	locs[W->nlocs] = pc;
+	return ++W->nlocs;
 }
 
 /* Frames are return addresses; pprof wants an address inside the call. */
@@ -327,25 +345,36 @@ static uint64_t location_id(writer_t *W, uintptr_t ret)
 	uint32_t *slot = idmap_slot(&W->ctx, &W->loc_ids, pc);
 	if (!slot)
 		return 0;
-	if (*slot)
-		return *slot;
-	hp_module_t *m = hp_symbols_find(pc);
-	const char *name = m ? hp_symbols_name(m, pc) : NULL;
-	uint64_t fid = name ? function_id(W, name) : 0;
-	if (failed(W))
-		return 0;
-	return *slot = (uint32_t)write_location(W, pc, m ? mapping_id(W, m) : 0, fid);
+	if (!*slot)
+		*slot = (uint32_t)new_location(W, pc);
+	return *slot;
 }
 
 /* The synthetic root frame that marks a stack cut at HEAPPROF_MAX_FRAMES. */
 static uint64_t truncated_location(writer_t *W)
 {
-	if (W->truncated_loc)
-		return W->truncated_loc;
-	uint64_t fid = function_id(W, "[truncated stack: raise HEAPPROF_MAX_FRAMES]");
-	if (failed(W))
-		return 0;
-	return W->truncated_loc = write_location(W, 0, 0, fid);
+	if (!W->truncated_loc)
+		W->truncated_loc = new_location(W, 0);
+	return W->truncated_loc;
+}
+
+/* Every location, and the functions they name, once the samples are out. */
+static void write_locations(writer_t *W)
+{
+	hp_symbols_want(W->locs, W->nlocs);
+	for (uint64_t id = 1; id <= W->nlocs && !failed(W); id++) {
+		uintptr_t pc = W->locs[id - 1];
+		if (id == W->truncated_loc) {
+			uint64_t fid = function_id(
+			    W, "[truncated stack: raise HEAPPROF_MAX_FRAMES]");
+			write_location(W, id, 0, 0, fid);
+			continue;
+		}
+		hp_module_t *m = hp_symbols_find(pc);
+		const char *name = m ? hp_symbols_name(m, pc) : NULL;
+		uint64_t fid = name ? function_id(W, name) : 0;
+		write_location(W, id, pc, m ? mapping_id(W, m) : 0, fid);
+	}
 }
 
 static int cmp_base(const void *key, const void *elem)
@@ -685,6 +714,7 @@ static void finish(writer_t *W)
 	w_free(W->loc_ids.vals);
 	w_free(W->func_ids.keys);
 	w_free(W->func_ids.vals);
+	w_free(W->locs);
 	arena_used = 0;
 }
 
@@ -700,6 +730,7 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 		W->kind->samples(W, o);
 	else
 		W->kind->foreach (write_sample, W);
+	write_locations(W);
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */

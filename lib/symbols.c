@@ -204,6 +204,8 @@ static void drop_syms(hp_module_t *m)
 		hp_scratch_free(m->file_map);
 	hp_scratch_free(m->syms);
 	hp_scratch_free(m->index);
+	hp_scratch_free(m->want);
+	m->want = NULL;
 	m->syms = NULL;
 	m->nsyms = 0;
 	m->index = NULL;
@@ -231,31 +233,56 @@ static inline __attribute__((always_inline)) bool keep(const ElfW(Sym) * s, uint
  * 25 instructions a symbol, where sorting them cost 96 and a dladdr per
  * address scanned them all. Returns false if memory runs out.
  */
+#define WANT_SHIFT 12 /* hp_symbols_want's pages */
+
+/* Does [off, off + size) (off < span, size > 0) touch a page of want? */
+static inline bool touches(const uint64_t *w, uint64_t off, uint64_t size, uintptr_t span)
+{
+	uint64_t p = off >> WANT_SHIFT, e = (off + size - 1) >> WANT_SHIFT;
+	if (e > (span - 1) >> WANT_SHIFT)
+		e = (span - 1) >> WANT_SHIFT;
+	if (p >> 6 == e >> 6) /* one word: the common case */
+		return w[p >> 6] & ((~0ull >> (63 - (e - p))) << (p & 63));
+	for (; p <= e; p++)
+		if (w[p >> 6] & (1ull << (p & 63)))
+			return true;
+	return false;
+}
+
 static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
                   size_t strsz)
 {
 	uintptr_t lo = m->start - m->bias, span = m->limit - m->start;
 	bool ended = strsz && !strs[strsz - 1]; /* then every name ends */
-	unsigned shift = 0;
-	while ((span >> shift) > count)
-		shift++;
-	size_t nb = (span >> shift) + 1, n = 0;
-	uint32_t *first = hp_scratch_realloc(NULL, (nb + 1) * sizeof(*first));
+	size_t n = 0;
+	uint32_t *first = NULL;
 	struct hp_sym *tmp = hp_scratch_realloc(NULL, (count ? count : 1) * sizeof(*tmp)),
 	              *syms;
-	if (!first || !tmp || count > UINT32_MAX || strsz > UINT32_MAX ||
-	    span > UINT32_MAX)
+	if (!tmp || count > UINT32_MAX || strsz > UINT32_MAX || span > UINT32_MAX)
 		goto fail;
+	/* With want, a sized symbol none of whose pages holds an address to
+	 * name is skipped; an unsized one may stand for any address above it. */
+	const uint64_t *w = (const uint64_t *)m->want;
 	for (size_t k = 0; k < count; k++) {
-		if (!keep(&s[k], lo, span, strsz) ||
+		if ((w && s[k].st_value - lo < span && s[k].st_size &&
+		     !touches(w, s[k].st_value - lo, s[k].st_size, span)) ||
+		    !keep(&s[k], lo, span, strsz) ||
 		    (!ended && !memchr(strs + s[k].st_name, 0, strsz - s[k].st_name)))
 			continue;
-		uint32_t off = (uint32_t)(s[k].st_value - lo);
 		tmp[n++] = (struct hp_sym){
-		    off, s[k].st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s[k].st_size,
+		    (uint32_t)(s[k].st_value - lo),
+		    s[k].st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s[k].st_size,
 		    s[k].st_name};
-		first[(off >> shift) + 1]++;
 	}
+	/* Buckets of 2^shift bytes, about one symbol each. */
+	unsigned shift = 0;
+	while ((span >> shift) > n)
+		shift++;
+	size_t nb = (span >> shift) + 1;
+	if (!(first = hp_scratch_realloc(NULL, (nb + 1) * sizeof(*first))))
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		first[(tmp[i].off >> shift) + 1]++;
 	for (size_t b = 0; b < nb; b++)
 		first[b + 1] += first[b];
 	if (!(syms = hp_scratch_realloc(NULL, (n ? n : 1) * sizeof(*syms))))
@@ -271,7 +298,7 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	m->index = first;
 	m->index_shift = shift;
 	m->index_n = nb;
-	m->syms_state = 1;
+	m->syms_state = m->want ? 2 : 1;
 	return true;
 fail:
 	hp_scratch_free(first);
@@ -626,15 +653,47 @@ static const char *table_name(const hp_module_t *m, uint32_t v)
  * one-line compile's cc1). An address no symbol covers stays unnamed: its
  * mapping and build ID let heapprof symbolize name it.
  */
+/* Is v (an offset into m's executable segment) on a page of m->want? */
+static bool on_wanted_page(const hp_module_t *m, uintptr_t v)
+{
+	uintptr_t p = v >> WANT_SHIFT;
+	return m->want[p >> 3] & (1u << (p & 7));
+}
+
 const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 {
+	if (pc < m->start || pc >= m->limit)
+		return NULL;
+	if (m->syms_state == 2 && !on_wanted_page(m, pc - m->start))
+		drop_syms(m); /* an address not announced (hp_symbols_name_copy):
+		                 none of its names is in use, read it whole */
 	if (m->syms_state == 0 && !load_file_syms(m))
 		load_mem_syms(m);
 	if (m->syms_state == 0)
 		m->syms_state = -1;
-	if (m->syms_state <= 0 || pc < m->start || pc >= m->limit)
+	if (m->syms_state <= 0)
 		return NULL;
 	return table_name(m, (uint32_t)(pc - m->start));
+}
+
+void hp_symbols_want(const uintptr_t *pcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		hp_module_t *m = hp_symbols_find(pcs[i]);
+		if (!m || pcs[i] < m->start || pcs[i] >= m->limit)
+			continue;
+		if (m->syms_state == 2 && !on_wanted_page(m, pcs[i] - m->start))
+			drop_syms(m); /* no name of it is in use yet: read it anew */
+		if (m->syms_state != 0)
+			continue;
+		if (!m->want) {
+			size_t pages = ((m->limit - m->start) >> WANT_SHIFT) + 1;
+			if (!(m->want = hp_scratch_realloc(NULL, (pages + 63) / 64 * 8)))
+				continue; /* then the whole table */
+		}
+		uintptr_t p = (pcs[i] - m->start) >> WANT_SHIFT;
+		m->want[p >> 3] |= (uint8_t)(1u << (p & 7));
+	}
 }
 
 void hp_symbols_release_unloaded(void)

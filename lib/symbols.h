@@ -22,7 +22,8 @@ typedef struct hp_module {
 	char build_id[2 * 64 + 1]; /* hex, "" if none */
 	_Atomic unsigned seen;     /* generation of the last refresh that saw it */
 	/* Symbol table, loaded on first use (guarded by the tables lock). */
-	int syms_state;      /* 0 not tried, 1 loaded, -1 unavailable */
+	int syms_state; /* 0 not tried, 1 loaded, 2 loaded for want, -1 unavailable */
+	uint8_t *want;  /* pages of the segment whose addresses are to be named */
 	struct hp_sym *syms; /* by address into buckets (symbols.c) */
 	size_t nsyms;
 	const char *names;    /* the string table the names are offsets into */
@@ -55,6 +56,16 @@ hp_module_t *hp_symbols_find(uintptr_t pc);
  * lock held (hp_symbols_lock), for as long as the name is used.
  */
 const char *hp_symbols_name(hp_module_t *m, uintptr_t pc);
+
+/*
+ * Says which addresses the names are about to be asked for (tables lock
+ * held, before any name is taken, as no name taken before stays valid): a
+ * module whose table is not read yet keeps, when it reads it, only the
+ * symbols on the pages of these addresses. An exit profile names a few
+ * dozen addresses in a table of tens of thousands of symbols (cc1's,
+ * libLLVM's); the whole table is read again if a later name needs it.
+ */
+void hp_symbols_want(const uintptr_t *pcs, size_t n);
 
 /*
  * The tables lock: a profile's writer holds it for the whole write, so a

@@ -20,7 +20,7 @@ profile() {
 	HEAPPROF_OUTPUT=$out/hp HEAPPROF_RATE=1 run_profiled glibc "${@:2}" >"$out/stdout" 2>"$out/stderr"
 	ok $? "$1: the program ran to completion"
 	check "$1: nothing on stderr" test ! -s "$out/stderr"
-	p=$(one_file "$out"/hp.*.0001.exit.pb.gz)
+	p=$(one_file "$out"/hp.*.exit.pb.gz)
 	check "$1: exit profile written" test -n "$p"
 }
 
@@ -93,7 +93,28 @@ else
 	skip "stripped and replaced: objcopy failed (apt-get install binutils)"
 fi
 
-# 4. The exit profile's instructions, the stripped program at rate 1.
+# 4. Two profiles: the exit profile names an address (far_site, on a page
+# of its own) that the first profile's table was not read for.
+if [ -x "$STRIPPED" ] && have_go; then
+	for bin in "$PROG" "$STRIPPED"; do
+		name=two-dumps-$(basename "$bin")
+		profile "$name" "$bin" two-dumps
+		first=$(one_file "$WORK/$name"/hp.*.0001.api.pb.gz)
+		p=$(one_file "$WORK/$name"/hp.*.0002.exit.pb.gz)
+		check "$name: the first profile names the 32 exported sites, not far_site" \
+			sh -c "[ -n '$first' ] && [ \$('$GO' tool pprof -raw -symbolize=none '$first' 2>/dev/null | grep -c ' exported_site_') = 32 ]"
+		stored_names "$p" >"$WORK/$name.names"
+		n=$(grep -c '^exported_site_' "$WORK/$name.names")
+		check "$name: the exit profile names far_site and the 32 exported sites (got $n)" \
+			sh -c "[ '$n' = 32 ] && grep -qx far_site '$WORK/$name.names'"
+		check "$name: far_site's 4003 bytes" \
+			test "$("$HEAPPROF_BIN" top --raw --sample-index=alloc_space "$p" | awk -F'\t' '$3 == "far_site" { print $1 }')" = 4003
+	done
+else
+	skip "two profiles: no stripped program or no go"
+fi
+
+# 5. The exit profile's instructions, the stripped program at rate 1.
 if command -v valgrind >/dev/null && [ -x "$STRIPPED" ]; then
 	n=$(cd "$WORK" && HEAPPROF_RATE=1 HEAPPROF_OUTPUT="$WORK/cg" LD_PRELOAD="$HEAPPROF_LIB" \
 		valgrind --tool=callgrind --toggle-collect=hp_fini --callgrind-out-file=/dev/null \
