@@ -82,6 +82,12 @@ static void print_summary(const char *exit_path, void *arg)
 	const char *foreign = hp_attach_is_preloaded() ? hp_backing_foreign() : NULL;
 	if (foreign)
 		hp_log("  not counted: %s", foreign);
+	uintptr_t leaves[SUMMARY_TOP];
+	size_t n = 0;
+	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
+		if (S.top[i].b->nframes)
+			leaves[n++] = S.top[i].b->frames[0] - 1;
+	hp_symbols_want(leaves, n); /* the names leaf_name asks for */
 	for (int i = 0; i < SUMMARY_TOP && S.top[i].b; i++)
 		hp_log("  %12llu bytes %8llu objects  %s",
 		       (unsigned long long)S.top[i].bytes,

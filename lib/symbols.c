@@ -298,6 +298,10 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	m->index = first;
 	m->index_shift = shift;
 	m->index_n = nb;
+	m->max_size = 1;
+	for (size_t i = 0; i < n; i++)
+		if (syms[i].size > m->max_size)
+			m->max_size = syms[i].size;
 	m->syms_state = m->want ? 2 : 1;
 	return true;
 fail:
@@ -607,41 +611,42 @@ static void load_mem_syms(hp_module_t *m)
 }
 
 /*
- * The symbol for v among syms[0..n) in table order: of those with the
- * greatest address <= v, the last that covers v, else the last if unsized.
- * *below says whether any symbol starts at or below v.
+ * The symbol covering v among syms[0..n) (v in [off, off + size), an
+ * unsized symbol covering its first byte only): of those, the one starting
+ * highest, the last in table order among equals. NULL if none covers v.
  */
-static const struct hp_sym *scan(const struct hp_sym *syms, size_t n, uint32_t v,
-                                 bool *below)
+static const struct hp_sym *scan(const struct hp_sym *syms, size_t n, uint32_t v)
 {
-	const struct hp_sym *last = NULL, *cover = NULL;
+	const struct hp_sym *cover = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct hp_sym *s = &syms[i];
-		if (s->off > v || (last && s->off < last->off))
-			continue;
-		if (last && s->off > last->off)
-			cover = NULL;
-		last = s;
-		if (v - s->off < (s->size ? s->size : 1))
+		if (s->off <= v && v - s->off < (s->size ? s->size : 1) &&
+		    (!cover || s->off >= cover->off))
 			cover = s;
 	}
-	*below = last != NULL;
-	return cover ? cover : last && !last->size ? last : NULL;
+	return cover;
 }
 
-/* The name for v (an offset into m's executable segment) from the index:
- * its bucket, else the nearest bucket below that holds a symbol. */
+/*
+ * The name for v (an offset into m's executable segment) from the index:
+ * the symbol covering v that starts highest, from v's bucket down to the
+ * lowest bucket a symbol as long as the module's longest could cover v from.
+ * Which name an address gets depends on the symbols covering it alone, so a
+ * table read for some pages (hp_symbols_want) names them as the whole does.
+ */
 static const char *table_name(const hp_module_t *m, uint32_t v)
 {
 	size_t b = v >> m->index_shift;
 	if (b >= m->index_n)
 		b = m->index_n - 1;
 	for (;; b--) {
-		bool below;
 		const struct hp_sym *s =
-		    scan(m->syms + m->index[b], m->index[b + 1] - m->index[b], v, &below);
-		if (below || !b)
-			return s ? m->names + s->name : NULL;
+		    scan(m->syms + m->index[b], m->index[b + 1] - m->index[b], v);
+		if (s)
+			return m->names + s->name;
+		/* Starts in bucket b are below (b + 1) << shift. */
+		if (!b || ((uint64_t)b << m->index_shift) + m->max_size <= v)
+			return NULL;
 	}
 }
 
@@ -665,8 +670,7 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 	if (pc < m->start || pc >= m->limit)
 		return NULL;
 	if (m->syms_state == 2 && !on_wanted_page(m, pc - m->start))
-		drop_syms(m); /* an address not announced (hp_symbols_name_copy):
-		                 none of its names is in use, read it whole */
+		return NULL; /* not announced (hp_symbols_want): never a wrong name */
 	if (m->syms_state == 0 && !load_file_syms(m))
 		load_mem_syms(m);
 	if (m->syms_state == 0)
@@ -676,15 +680,25 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 	return table_name(m, (uint32_t)(pc - m->start));
 }
 
+/* m, if pc is in its executable segment. */
+static hp_module_t *module_at(uintptr_t pc)
+{
+	hp_module_t *m = hp_symbols_find(pc);
+	return m && pc >= m->start && pc < m->limit ? m : NULL;
+}
+
 void hp_symbols_want(const uintptr_t *pcs, size_t n)
 {
+	/* First the tables read for other pages go, all of them before any
+	 * page is marked: a table read again is read for every address here. */
 	for (size_t i = 0; i < n; i++) {
-		hp_module_t *m = hp_symbols_find(pcs[i]);
-		if (!m || pcs[i] < m->start || pcs[i] >= m->limit)
-			continue;
-		if (m->syms_state == 2 && !on_wanted_page(m, pcs[i] - m->start))
-			drop_syms(m); /* no name of it is in use yet: read it anew */
-		if (m->syms_state != 0)
+		hp_module_t *m = module_at(pcs[i]);
+		if (m && m->syms_state == 2 && !on_wanted_page(m, pcs[i] - m->start))
+			drop_syms(m); /* no name of it is in use: the caller's promise */
+	}
+	for (size_t i = 0; i < n; i++) {
+		hp_module_t *m = module_at(pcs[i]);
+		if (!m || m->syms_state != 0)
 			continue;
 		if (!m->want) {
 			size_t pages = ((m->limit - m->start) >> WANT_SHIFT) + 1;
@@ -717,6 +731,7 @@ void hp_symbols_unlock(void)
 size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len)
 {
 	pthread_mutex_lock(&tables);
+	hp_symbols_want(&pc, 1);
 	hp_module_t *m = hp_symbols_find(pc);
 	const char *name = m ? hp_symbols_name(m, pc) : NULL;
 	size_t n = name ? hp_fmt(buf, len, "%s", name) : 0;

@@ -30,6 +30,7 @@ typedef struct hp_module {
 	uint32_t *index;      /* syms of bucket b: [index[b], index[b + 1]) */
 	unsigned index_shift; /* log2 of a bucket's bytes */
 	size_t index_n;       /* buckets */
+	uint32_t max_size;    /* the longest symbol's bytes, at least 1 */
 	void *file_map;       /* the file mapped, or (file_len 0) a copy of .dynstr */
 	size_t file_len;
 } hp_module_t;
@@ -51,7 +52,9 @@ hp_module_t *hp_symbols_find(uintptr_t pc);
 
 /*
  * The name of the function containing pc, in module m, or NULL: from the
- * module's .symtab, else its .dynsym, read once and kept. The string lives
+ * module's .symtab, else its .dynsym, read once and kept (for the pages of
+ * the addresses announced by hp_symbols_want, if they were: an address not
+ * announced then gets NULL). The string lives
  * until hp_symbols_release_unloaded drops the table. Call with the tables
  * lock held (hp_symbols_lock), for as long as the name is used.
  */

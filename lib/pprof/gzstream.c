@@ -117,13 +117,31 @@ static void put_le(unsigned char *p, uint32_t v, int n)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* Appends n bytes to the stored stream's output, written when out is full
+ * and at the end of stored_in: one write(2) for a small profile. */
+static void out_put(pp_gz_t *g, size_t *used, const unsigned char *p, size_t n)
+{
+	while (n) {
+		if (*used == sizeof(g->out)) {
+			write_all(g, g->out, *used);
+			*used = 0;
+		}
+		size_t k = sizeof(g->out) - *used < n ? sizeof(g->out) - *used : n;
+		memcpy(g->out + *used, p, k);
+		*used += k;
+		p += k;
+		n -= k;
+	}
+}
+
 /* What pb holds as stored blocks; with the trailer if last. */
 static void stored_in(pp_gz_t *g, bool last)
 {
 	/* gzip header: deflate, no flags, no time, "fastest", Unix. */
 	static const unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3};
+	size_t used = 0;
 	if (!g->started) {
-		write_all(g, head, sizeof(head));
+		out_put(g, &used, head, sizeof(head));
 		g->started = true;
 	}
 	const unsigned char *p = g->in;
@@ -135,8 +153,8 @@ static void stored_in(pp_gz_t *g, bool last)
 		unsigned char b[5] = {last && len == n};
 		put_le(b + 1, (uint32_t)len, 2);
 		put_le(b + 3, (uint32_t)~len & 0xffff, 2);
-		write_all(g, b, sizeof(b));
-		write_all(g, p, len);
+		out_put(g, &used, b, sizeof(b));
+		out_put(g, &used, p, len);
 		p += len;
 		n -= len;
 	} while (n);
@@ -144,8 +162,9 @@ static void stored_in(pp_gz_t *g, bool last)
 		unsigned char t[8];
 		put_le(t, g->crc, 4);
 		put_le(t + 4, g->isize, 4);
-		write_all(g, t, sizeof(t));
+		out_put(g, &used, t, sizeof(t));
 	}
+	write_all(g, g->out, used);
 	g->pb.n = 0;
 }
 
