@@ -6,7 +6,7 @@
  * back to the arena) and shrunk never. Each insert and remove also moves the record's
  * count in the free filter. With HEAPPROF_LIFETIMES each table has a second
  * array beside its slots, a stamp per slot, moved with it, and is fuller
- * (see GROW_AT).
+ * (see grow_at).
  */
 #include "live_map.h"
 #include "meta_alloc.h"
@@ -120,11 +120,12 @@ _Static_assert(MIN_CAP >= 2 * WAYS, "a table has at least two buckets");
  * table doubles at three quarters (3/8 to 3/4 full: 21 to 43 bytes per live
  * block). A stamp makes a slot 24 bytes, and at that rate a region's table
  * half full (rate 1: 65,536 blocks of 16 bytes in 2^17 slots) costs 48
- * bytes per live block; so a stamped table of STAMPED_MIN_GROW slots or
- * more grows at seven eighths and by half: 7/12 to 7/8 full, 27 to 41 bytes
+ * bytes per live block. So a stamped table grows at seven eighths, and
+ * from STAMPED_MIN_GROW slots on by half: 7/12 to 7/8 full, 27 to 41 bytes
  * per live block. Bucket counts are then not powers of two, hence the
- * multiply in bucket(); four-way buckets with two choices take a load of
- * over 95% before an insertion fails (then the table grows anyway).
+ * multiply in bucket(). Filled until an insertion failed, tables of 4,096
+ * to 131,072 slots took 91% to 98% (docs/lifetimes.md); one that fails
+ * below seven eighths grows anyway.
  */
 #define STAMPED_MIN_GROW 4096
 static size_t grow_at(size_t cap)
