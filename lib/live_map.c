@@ -5,7 +5,8 @@
  * from the metadata arena at three-quarters load (the retired table goes
  * back to the arena) and shrunk never. Each insert and remove also moves the record's
  * count in the free filter. With HEAPPROF_LIFETIMES each table has a second
- * array beside its slots, a stamp per slot, moved with it.
+ * array beside its slots, a stamp per slot, moved with it, and is fuller
+ * (see grow_at).
  */
 #include "live_map.h"
 #include "meta_alloc.h"
@@ -112,17 +113,42 @@ void hp_live_map_pin(const void *p)
  */
 #define WAYS      4 /* slot_in reads all four at once */
 #define MAX_KICKS 64
-_Static_assert(MIN_CAP >= 2 * WAYS, "the bucket hash shifts by less than 64");
+_Static_assert(MIN_CAP >= 2 * WAYS, "a table has at least two buckets");
+
+/*
+ * How full a table gets before it grows, and to what. Without stamps a
+ * table doubles at three quarters (3/8 to 3/4 full: 21 to 43 bytes per live
+ * block). A stamp makes a slot 24 bytes, and at that rate a region's table
+ * half full (rate 1: 65,536 blocks of 16 bytes in 2^17 slots) costs 48
+ * bytes per live block. So a stamped table grows at seven eighths, and
+ * from STAMPED_MIN_GROW slots on by half: 7/12 to 7/8 full, 27 to 41 bytes
+ * per live block. Bucket counts are then not powers of two, hence the
+ * multiply in bucket(). Filled until an insertion failed, tables of 4,096
+ * to 131,072 slots took 91% to 98% (docs/lifetimes.md); one that fails
+ * below seven eighths grows anyway.
+ */
+#define STAMPED_MIN_GROW 4096
+static size_t grow_at(size_t cap)
+{
+	return stamped ? cap - cap / 8 : cap - cap / 4;
+}
+
+static size_t grown(size_t cap)
+{
+	if (!stamped || cap < STAMPED_MIN_GROW)
+		return cap * 2;
+	return (cap / WAYS + cap / WAYS / 2) * WAYS;
+}
 
 typedef struct {
 	slot_t *slots;    /* cap slots, as cap / WAYS buckets, at least 2 */
 	uint64_t *stamps; /* a stamp per slot, or NULL */
-	unsigned shift;   /* 64 - log2(cap / WAYS) */
+	uint64_t buckets; /* cap / WAYS */
 } table_t;
 
 static table_t table_of(slot_t *slots, uint64_t *stamps, size_t cap)
 {
-	return (table_t){slots, stamps, (unsigned)__builtin_clzll(cap / WAYS) + 1};
+	return (table_t){slots, stamps, cap / WAYS};
 }
 
 /* A record and its stamp, as they move between slots. */
@@ -143,11 +169,16 @@ static void set(const table_t *t, slot_t *at, entry_t e)
 		t->stamps[at - t->slots] = e.stamp;
 }
 
-/* The first slot of addr's bucket number `which` (0 or 1). */
+/*
+ * The first slot of addr's bucket number `which` (0 or 1): a Fibonacci hash
+ * scaled to the bucket count (its high bits when the count is a power of
+ * two).
+ */
 static slot_t *bucket(const table_t *t, uintptr_t addr, int which)
 {
 	static const uint64_t mul[2] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL};
-	return t->slots + (((addr >> 4) * mul[which]) >> t->shift) * WAYS;
+	uint64_t h = (addr >> 4) * mul[which];
+	return t->slots + (size_t)(((unsigned __int128)h * t->buckets) >> 64) * WAYS;
 }
 
 /*
@@ -229,7 +260,7 @@ static void table_free(slot_t *slots, uint64_t *stamps, size_t cap)
 static int grow(shard_t *s, entry_t rec)
 {
 	table_t old = table_of(s->slots, s->stamps, s->cap ? s->cap : MIN_CAP);
-	for (size_t cap = s->cap ? s->cap * 2 : MIN_CAP;; cap *= 2) {
+	for (size_t cap = s->cap ? grown(s->cap) : MIN_CAP;; cap = grown(cap)) {
 		table_t t;
 		if (!table_alloc(&t, cap))
 			return -ENOMEM;
@@ -304,8 +335,7 @@ int hp_live_map_insert(const hp_live_t *rec)
 		hp_unlock(&s->lock);
 		return -ENOMEM;
 	}
-	/* Three quarters: 21 to 43 bytes per live block (32 to 64 stamped). */
-	if (s->cap && (s->used + 1) * 4 <= s->cap * 3) {
+	if (s->cap && s->used + 1 <= grow_at(s->cap)) {
 		table_t t = table_of(s->slots, s->stamps, s->cap);
 		placed = put(&t, e);
 	}

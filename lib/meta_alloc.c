@@ -76,8 +76,8 @@ void *hp_meta_alloc(size_t size)
 		if (p)
 			free_list[c] = *(void **)p;
 		hp_unlock(&lock);
-		if (p) {
-			memset(p, 0, (size_t)1 << c);
+		if (p) { /* beyond size stays untouched (a table not a power of two) */
+			memset(p, 0, size);
 			return p;
 		}
 		return map((size_t)1 << c); /* fresh mappings are zero */
