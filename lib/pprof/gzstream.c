@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void write_all(pp_gz_t *g, const unsigned char *p, size_t n)
@@ -117,20 +118,23 @@ static void put_le(unsigned char *p, uint32_t v, int n)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* Appends n bytes to the stored stream's output, written when out is full
- * and at the end of stored_in: one write(2) for a small profile. */
-static void out_put(pp_gz_t *g, size_t *used, const unsigned char *p, size_t n)
+/* Writes the n buffers of iov whole: one writev(2) for a small profile. */
+static void writev_all(pp_gz_t *g, struct iovec *iov, int n)
 {
-	while (n) {
-		if (*used == sizeof(g->out)) {
-			write_all(g, g->out, *used);
-			*used = 0;
+	while (n && !g->pb.err) {
+		ssize_t w = writev(g->fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			g->pb.err = w < 0 ? -errno : -EIO;
+			return;
 		}
-		size_t k = sizeof(g->out) - *used < n ? sizeof(g->out) - *used : n;
-		memcpy(g->out + *used, p, k);
-		*used += k;
-		p += k;
-		n -= k;
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 }
 
@@ -139,32 +143,36 @@ static void stored_in(pp_gz_t *g, bool last)
 {
 	/* gzip header: deflate, no flags, no time, "fastest", Unix. */
 	static const unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3};
-	size_t used = 0;
+	/* pb holds at most 2 blocks of 65,535 bytes: header, 2 x (block's
+	 * header, bytes), trailer. */
+	_Static_assert(sizeof(g->in) <= 2 * 65535, "at most two stored blocks");
+	struct iovec iov[6];
+	unsigned char b[2][5], t[8];
+	int k = 0;
 	if (!g->started) {
-		out_put(g, &used, head, sizeof(head));
+		iov[k++] = (struct iovec){(void *)head, sizeof(head)};
 		g->started = true;
 	}
-	const unsigned char *p = g->in;
+	unsigned char *p = g->in;
 	size_t n = g->pb.n;
 	g->crc = crc32_update(g->crc, p, n);
 	g->isize += (uint32_t)n;
-	do {
+	for (int i = 0; i == 0 || n; i++) {
 		size_t len = n < 65535 ? n : 65535;
-		unsigned char b[5] = {last && len == n};
-		put_le(b + 1, (uint32_t)len, 2);
-		put_le(b + 3, (uint32_t)~len & 0xffff, 2);
-		out_put(g, &used, b, sizeof(b));
-		out_put(g, &used, p, len);
+		b[i][0] = last && len == n;
+		put_le(b[i] + 1, (uint32_t)len, 2);
+		put_le(b[i] + 3, (uint32_t)~len & 0xffff, 2);
+		iov[k++] = (struct iovec){b[i], sizeof(b[i])};
+		iov[k++] = (struct iovec){p, len};
 		p += len;
 		n -= len;
-	} while (n);
+	}
 	if (last) {
-		unsigned char t[8];
 		put_le(t, g->crc, 4);
 		put_le(t + 4, g->isize, 4);
-		out_put(g, &used, t, sizeof(t));
+		iov[k++] = (struct iovec){t, sizeof(t)};
 	}
-	write_all(g, g->out, used);
+	writev_all(g, iov, k);
 	g->pb.n = 0;
 }
 
