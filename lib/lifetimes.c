@@ -32,7 +32,8 @@ static uint64_t monotonic_ns(void)
 
 void hp_lifetimes_init(bool on)
 {
-	start_ns = monotonic_ns();
+	if (on) /* else no clock read: its first costs two page faults */
+		start_ns = monotonic_ns();
 	hp_lifetimes_on = on;
 }
 

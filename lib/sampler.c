@@ -119,8 +119,8 @@ static void thread_init(hp_thread_t *t)
 	if (seed) {
 		s = hp_mix64(seed + 0x9e3779b97f4a7c15ULL * (t->thread_no + 1));
 	} else {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
+		struct timespec ts; /* once a thread: the system call, as hp_now_ns */
+		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
 		s = hp_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
 		             ((uint64_t)syscall(SYS_gettid) << 16) ^ (uintptr_t)t);
 	}
