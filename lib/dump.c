@@ -160,8 +160,14 @@ static int open_named_tmp(const char *final, char *tmp, size_t len)
  * rotation), so that a power cut cannot leave neither. Every other profile
  * is complete for any reader without it, and a sync cost 0.6 to 5 ms per
  * file here, paid by every short process at exit.
+ * named: a named temporary file from the start. The exit profile's choice:
+ * an O_TMPFILE costs ext4 an orphan-list entry and its journal, several times
+ * the cost of creating a file (perf, a shell loop of short processes: the
+ * largest part of the profiler's cost per process on this project's
+ * machines, docs/performance.md), and a process that is exiting rarely dies
+ * mid-write; should it, its .tmp file is left, never a partial profile.
  */
-static int write_to(const char *final, bool replace, bool sync,
+static int write_to(const char *final, bool replace, bool sync, bool named,
                     const hp_profile_opts_t *o)
 {
 	char dir[HP_OUTPUT_MAX + 96], tmp[HP_OUTPUT_MAX + 160];
@@ -172,7 +178,7 @@ static int write_to(const char *final, bool replace, bool sync,
 		hp_fmt(dir, sizeof(dir), "%s", final), dir[slash - final] = '\0';
 	else
 		hp_fmt(dir, sizeof(dir), ".");
-	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	int fd = named ? -1 : open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	bool anon = fd >= 0;
 	if (!anon && (fd = open_named_tmp(final, tmp, sizeof(tmp))) < 0)
 		return fd;
@@ -243,7 +249,8 @@ static void unlink_profile(const char *heap)
 
 /* Each enabled kind with a suffix, beside the heap profile just written as
  * heap, from the same options but the heap's own. Dump lock held. */
-static void write_beside(const char *heap, bool sync, const hp_profile_opts_t *o)
+static void write_beside(const char *heap, bool sync, bool named,
+                         const hp_profile_opts_t *o)
 {
 	for (size_t k = 0; k < HP_NKINDS; k++) {
 		const hp_kind_t *kind = &hp_kinds[k];
@@ -257,7 +264,7 @@ static void write_beside(const char *heap, bool sync, const hp_profile_opts_t *o
 		ko.base = NULL;
 		ko.nbase = 0;
 		ko.in_use_ns = 0;
-		int err = write_to(name, true, sync, &ko);
+		int err = write_to(name, true, sync, named, &ko);
 		if (err)
 			hp_log("cannot write profile %s: %s (the program continues)",
 			       name, strerror(-err));
@@ -361,7 +368,7 @@ static int write_numbered(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 	do {
 		s = atomic_fetch_add(&seq, 1) + 1;
 		numbered_name(final, len, s, reason);
-		err = write_to(final, false, sync, o);
+		err = write_to(final, false, sync, r->final, o);
 	} while (err == -EEXIST || /* a file of an earlier process with our pid */
 	         (err && fall_back(err)));
 	if (err)
@@ -385,7 +392,7 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 		if (!n || n >= HP_OUTPUT_MAX)
 			err = -ENAMETOOLONG;
 		else
-			err = write_to(path, true, true, o);
+			err = write_to(path, true, true, false, o);
 		memcpy(final, path, n < sizeof(final) ? n + 1 : 0);
 	} else {
 		fall_back(0);
@@ -399,7 +406,8 @@ static int write_locked(hp_dump_reason_t reason, const hp_profile_opts_t *o,
 	else if (!err && hp_config.verbose)
 		hp_log("wrote %s", final);
 	if (!err)
-		write_beside(final, path || hp_dump_reasons[reason].replaces, o);
+		write_beside(final, path || hp_dump_reasons[reason].replaces,
+		             !path && hp_dump_reasons[reason].final, o);
 	last_err = err;
 	return err;
 }
