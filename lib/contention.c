@@ -29,9 +29,11 @@
 #include <errno.h>
 #include <time.h>
 
-uint64_t hp_block_rate, hp_mutex_fraction;
-atomic_uint hp_contention_waiting;
-static _Atomic uint64_t dropped;
+/* Each in a cache line of its own: the counter is written by every wait, the
+ * rate and fraction read by every wait and release. */
+_Alignas(64) uint64_t hp_block_rate, hp_mutex_fraction;
+_Alignas(64) atomic_uint hp_contention_waiting;
+_Alignas(64) static _Atomic uint64_t dropped;
 
 uint64_t hp_contention_now(void)
 {
@@ -59,7 +61,7 @@ static uint64_t next_random(void)
 #define WAYS 4
 
 typedef struct {
-	hp_lock_t lock;
+	_Alignas(64) hp_lock_t lock; /* sets do not share cache lines */
 	struct {
 		uintptr_t key;  /* the lock's address; 0: a free entry */
 		uint64_t nwait; /* threads waiting on it now */
@@ -75,24 +77,30 @@ typedef struct {
 		/* The release before, if a newer one came before it named its
 		 * stack: its number and the tails it is still owed. */
 		uint64_t prev_gen, prev_pending;
+		/* Waits (ns) of waiters that left before any release charged
+		 * them: a release charges after its real unlock, so the waiter it
+		 * woke may leave first; the next charge takes them. */
+		uint64_t orphan;
 	} way[WAYS];
 } set_t;
 
-static set_t sets[SETS];
+static _Alignas(64) set_t sets[SETS];
 
 static set_t *set_of(const void *lock)
 {
 	return &sets[hp_mix64((uintptr_t)lock) & (SETS - 1)];
 }
 
-/* The way holding key in s, or -1; with claim, a free one is taken. */
+/* The way holding key in s, or -1; with claim, a free one is taken (or
+ * one that only keeps orphans no release came for: they are dropped). */
 static int find_way(set_t *s, uintptr_t key, bool claim)
 {
 	int free_way = -1;
 	for (int i = 0; i < WAYS; i++) {
 		if (s->way[i].key == key)
 			return i;
-		if (!s->way[i].key && free_way < 0)
+		if (free_way < 0 &&
+		    (!s->way[i].key || (!s->way[i].nwait && !s->way[i].awaiting)))
 			free_way = i;
 	}
 	if (claim && free_way >= 0) {
@@ -105,17 +113,20 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 static int register_wait(const void *lock, uint64_t start)
 {
 	set_t *s = set_of(lock);
+	/* Counted first, so that a release seeing none has no waiter here. */
+	atomic_fetch_add_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	hp_lock(&s->lock);
 	int i = find_way(s, (uintptr_t)lock, true);
 	if (i >= 0) {
 		s->way[i].nwait++;
 		s->way[i].sum += start;
-		atomic_fetch_add_explicit(&hp_contention_waiting, 1,
-		                          memory_order_relaxed);
 	}
 	hp_unlock(&s->lock);
-	if (i < 0)
+	if (i < 0) {
+		atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
+		                          memory_order_relaxed);
 		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+	}
 	return i;
 }
 
@@ -124,7 +135,9 @@ enum { BLOCK, MUTEX }; /* the records' profiles */
 static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
 
 /* A waiter acquired (or gave up) at now: its wake-up after the last release
- * that charged it goes to that release. */
+ * that charged it goes to that release; a wait no release charged yet is
+ * left to the next charge (the release that woke it charges after its
+ * unlock, maybe after this). */
 static void leave_wait(const void *lock, int i, uint64_t start, uint64_t now)
 {
 	set_t *s = set_of(lock);
@@ -133,14 +146,16 @@ static void leave_wait(const void *lock, int i, uint64_t start, uint64_t now)
 	hp_lock(&s->lock);
 	__typeof__(s->way[0]) *w = &s->way[i];
 	w->sum -= start > w->last ? start : w->last;
-	if (w->last && start <= w->last && w->scale && now > w->last) {
+	if (start > w->last)
+		w->orphan += now > start ? now - start : 0;
+	else if (w->scale && now > w->last) {
 		tail = (now - w->last) * w->scale;
 		if (w->bucket)
 			to = w->bucket;
 		else if (w->awaiting)
 			w->pending += tail;
 	}
-	if (!--w->nwait && !w->awaiting)
+	if (!--w->nwait && !w->awaiting && !w->orphan)
 		w->key = 0;
 	hp_unlock(&s->lock);
 	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
@@ -258,9 +273,10 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 	hp_lock(&s->lock);
 	int i = find_way(s, (uintptr_t)lock, false);
 	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
-	if (w && w->nwait) {
+	if (w && (w->nwait || w->orphan)) {
 		uint64_t all = w->nwait * now;
-		d = all > w->sum ? all - w->sum : 0;
+		d = (all > w->sum ? all - w->sum : 0) + w->orphan;
+		w->orphan = 0;
 		w->sum = all;
 		w->last = now;
 		if (w->awaiting) { /* the release before is still to name its stack */
@@ -273,6 +289,8 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 		w->pending = 0;
 		w->awaiting = sampled && d;
 		ch->gen = w->gen;
+		if (!w->nwait && !w->awaiting)
+			w->key = 0;
 	}
 	hp_unlock(&s->lock);
 	if (!d || !sampled)

@@ -66,9 +66,10 @@ typedef struct {
 } hp_charge_t;
 
 /*
- * The calling thread is about to release lock: the delay of the threads
- * registered as waiting on it, since the last release charged them, goes to
- * this release. Returns false when nothing is to be recorded (no waiter, or
+ * The calling thread has just released lock: the delay of the threads
+ * registered as waiting on it, since the last release charged them, and
+ * the waits of those that left before any release charged them, go to this
+ * release. Returns false when nothing is to be recorded (no waiter, or
  * the event not sampled); else fills *ch for hp_contention_add_mutex, which
  * must follow.
  */

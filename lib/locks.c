@@ -271,29 +271,28 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
 }
 
 /*
- * A release that others waited for: the charge is taken while the lock is
- * still held (its waiters cannot leave before), the stack after the
- * release, so that the critical section is no longer.
+ * A release while threads wait (on some lock): the real unlock first, so
+ * that the critical section is no longer than without the profiler, then
+ * the charge, the stack and the record. A waiter that the release woke may
+ * leave the waiters' table before the charge: its wait waits there for it
+ * (contention.c). A failed unlock (the caller did not hold the lock)
+ * charges nothing: the waits go on to the real owner's release.
  */
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
-	if (hp_thread.in_profiler)
-		return rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
+	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
+	if (r || hp_thread.in_profiler)
+		return r;
 	int saved = errno;
 	hp_charge_t ch;
 	hp_guard_enter();
-	bool charged = hp_contention_charge(lock, &ch);
-	hp_guard_exit();
-	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (charged) {
+	if (hp_contention_charge(lock, &ch)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
-		hp_guard_enter();
-		if (!r)
-			hp_stack_capture(&st, raw, hp_config.max_frames);
-		hp_contention_add_mutex(lock, &ch, r ? NULL : &st);
-		hp_guard_exit();
+		hp_stack_capture(&st, raw, hp_config.max_frames);
+		hp_contention_add_mutex(lock, &ch, &st);
 	}
+	hp_guard_exit();
 	errno = saved;
 	return r;
 }
