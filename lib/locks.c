@@ -281,7 +281,8 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (r || hp_thread.in_profiler)
+	if (r || hp_thread.in_profiler ||
+	    !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed))
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
@@ -356,10 +357,19 @@ static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 	return wait_slow(COND_TIMED, c, m, t);
 }
 
+/*
+ * glibc's lock word of a normal, recursive, error-checking or adaptive
+ * mutex is 0 (free), 1 (held) or 2 (held, and threads may sleep on it: the
+ * unlock wakes one); a robust, PI or PP mutex's holds its owner or its
+ * ceiling, above 1 whenever held. Only a word above 1 takes the slow path,
+ * which charges when threads wait: as Go charges the Unlock that wakes a
+ * waiter, not the unlocks that a thread about to sleep did not see. The
+ * word is the caller's own cache line, where a counter of all waits would be
+ * a line every wait writes.
+ */
 static int prof_mutex_unlock(pthread_mutex_t *m)
 {
-	if (hp_likely(
-	        !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed)))
+	if (hp_likely((unsigned)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) < 2))
 		return R.mutex_unlock(m);
 	return unlock_slow(m, false);
 }
