@@ -79,7 +79,10 @@ typedef struct {
 		uint64_t prev_gen, prev_pending;
 		/* Waits (ns) of waiters that left before any release charged
 		 * them: a release charges after its real unlock, so the waiter it
-		 * woke may leave first; the next charge takes them. */
+		 * woke may leave first, and the C library's own unlock in a
+		 * condition wait charges nothing; the next charge takes them.
+		 * While there are any, the entry counts as one waiter in
+		 * hp_contention_waiting, so that the next release looks. */
 		uint64_t orphan;
 	} way[WAYS];
 } set_t;
@@ -104,6 +107,9 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 			free_way = i;
 	}
 	if (claim && free_way >= 0) {
+		if (s->way[free_way].orphan) /* it counted as a waiter */
+			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
+			                          memory_order_relaxed);
 		s->way[free_way] = (__typeof__(s->way[0])){.key = key};
 		return free_way;
 	}
@@ -146,9 +152,13 @@ static void leave_wait(const void *lock, int i, uint64_t start, uint64_t now)
 	hp_lock(&s->lock);
 	__typeof__(s->way[0]) *w = &s->way[i];
 	w->sum -= start > w->last ? start : w->last;
-	if (start > w->last)
-		w->orphan += now > start ? now - start : 0;
-	else if (w->scale && now > w->last) {
+	if (start > w->last) {
+		uint64_t d = now > start ? now - start : 1;
+		if (!w->orphan) /* counted as a waiter until charged */
+			atomic_fetch_add_explicit(&hp_contention_waiting, 1,
+			                          memory_order_relaxed);
+		w->orphan += d;
+	} else if (w->scale && now > w->last) {
 		tail = (now - w->last) * w->scale;
 		if (w->bucket)
 			to = w->bucket;
@@ -276,6 +286,9 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 	if (w && (w->nwait || w->orphan)) {
 		uint64_t all = w->nwait * now;
 		d = (all > w->sum ? all - w->sum : 0) + w->orphan;
+		if (w->orphan)
+			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
+			                          memory_order_relaxed);
 		w->orphan = 0;
 		w->sum = all;
 		w->last = now;

@@ -280,9 +280,11 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
  */
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
+	/* Read before the unlock: the waiters it wakes may leave before it
+	 * returns, and their waits are still this release's to charge. */
+	bool waiting = atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed);
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (r || hp_thread.in_profiler ||
-	    !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed))
+	if (r || !waiting || hp_thread.in_profiler)
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
@@ -374,10 +376,18 @@ static int prof_mutex_unlock(pthread_mutex_t *m)
 	return unlock_slow(m, false);
 }
 
+/*
+ * The same for a rwlock (glibc 2.25's): a thread about to sleep on it sets
+ * the "futex used" bit (2) of the word it sleeps on, __wrphase_futex or
+ * __writers_futex, or sleeps on __readers with its "readers waiting" bit
+ * (4) set; an unlock wakes only where such a bit is set.
+ */
 static int prof_rwunlock(pthread_rwlock_t *l)
 {
-	if (hp_likely(
-	        !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed)))
+	unsigned f = __atomic_load_n(&l->__data.__wrphase_futex, __ATOMIC_RELAXED) |
+	             __atomic_load_n(&l->__data.__writers_futex, __ATOMIC_RELAXED);
+	unsigned r = __atomic_load_n(&l->__data.__readers, __ATOMIC_RELAXED);
+	if (hp_likely(!((f & 2) | (r & 4))))
 		return R.rwunlock(l);
 	return unlock_slow(l, true);
 }
