@@ -72,8 +72,8 @@ bench_case() {
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "profiled/plain medians:"
 for threads in 4 8; do
-	bench_case mutex "$threads" $((800000 / threads)) 50
-	bench_case mutex "$threads" $((80000 / threads)) 500
-	bench_case rwlock "$threads" $((800000 / threads)) 50
+	bench_case mutex "$threads" $((3200000 / threads)) 50
+	bench_case mutex "$threads" $((320000 / threads)) 500
+	bench_case rwlock "$threads" $((3200000 / threads)) 50
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
