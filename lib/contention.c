@@ -151,10 +151,10 @@ enum { BLOCK, MUTEX }; /* the records' profiles */
 
 static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
 
-/* A waiter acquired (or gave up), now (returned): its wake-up after the last release
- * that charged it goes to that release; a wait no release charged yet is
- * left to the next charge (the release that woke it charges after its
- * unlock, maybe after this). */
+/* A waiter acquired (or gave up) now, returned: its wake-up after the last
+ * release that charged it goes to that release; a wait no release charged
+ * yet is left to the next charge (the release that woke it charges after
+ * its unlock, maybe after this). */
 static uint64_t leave_wait(const void *lock, int i, uint64_t start)
 {
 	set_t *s = set_of(lock);

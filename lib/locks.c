@@ -365,9 +365,9 @@ static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
  * unlock wakes one); a robust, PI or PP mutex's holds its owner or its
  * ceiling, above 1 whenever held. Only a word above 1 takes the slow path,
  * which charges when threads wait: as Go charges the Unlock that wakes a
- * waiter, not the unlocks that a thread about to sleep did not see. The
- * word is the caller's own cache line, where a counter of all waits would be
- * a line every wait writes.
+ * waiter, and not the releases made while a waiter is still on its way to
+ * sleep. The word is in the caller's own cache line, where a counter of all
+ * waits would be a line that every wait writes.
  */
 static int prof_mutex_unlock(pthread_mutex_t *m)
 {
