@@ -9,12 +9,15 @@
  * A release charges every waiter with the time since it began waiting or
  * since the previous charge, whichever is later (waiters * now - sum), and
  * moves their starts to now; a waiter leaving takes its own start (or the
- * last charge) off the sum. The time from the last release to a waiter's
- * acquisition (its wake-up) goes to that release too: the entry keeps the
- * release's bucket once the releasing thread has its stack (and the tails
- * that came before, until then). So the delays charged to releases add up
- * to the waits, but for the waits of a set that was full and the tails of
- * the third of three releases in a row that none named before the next.
+ * last charge) off the sum, or, when no release charged it yet (its waker
+ * charges after its unlock), leaves its wait to the next charge. The time
+ * from the last release to a waiter's acquisition (its wake-up) goes to
+ * that release too: the entry keeps the release's bucket once the
+ * releasing thread has its stack (and the tails that came before, until
+ * then). So the delays charged to releases add up to the waits, but for
+ * the waits of a set that was full, the tails of the third of three
+ * releases in a row that none named before the next, and waits that no
+ * later release charges.
  *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
@@ -29,9 +32,11 @@
 #include <errno.h>
 #include <time.h>
 
-uint64_t hp_block_rate, hp_mutex_fraction;
-atomic_uint hp_contention_waiting;
-static _Atomic uint64_t dropped;
+/* Each in a cache line of its own: the counter is written by every wait, the
+ * rate and fraction read by every wait and release. */
+_Alignas(64) uint64_t hp_block_rate, hp_mutex_fraction;
+_Alignas(64) atomic_uint hp_contention_waiting;
+_Alignas(64) static _Atomic uint64_t dropped;
 
 uint64_t hp_contention_now(void)
 {
@@ -59,7 +64,7 @@ static uint64_t next_random(void)
 #define WAYS 4
 
 typedef struct {
-	hp_lock_t lock;
+	_Alignas(64) hp_lock_t lock; /* sets do not share cache lines */
 	struct {
 		uintptr_t key;  /* the lock's address; 0: a free entry */
 		uint64_t nwait; /* threads waiting on it now */
@@ -75,47 +80,70 @@ typedef struct {
 		/* The release before, if a newer one came before it named its
 		 * stack: its number and the tails it is still owed. */
 		uint64_t prev_gen, prev_pending;
+		/* Waits (ns) of waiters that left before any release charged
+		 * them: a release charges after its real unlock, so the waiter it
+		 * woke may leave first, and the C library's own unlock in a
+		 * condition wait charges nothing; the next charge takes them.
+		 * While there are any, the entry counts as one waiter in
+		 * hp_contention_waiting, so that the next release looks. */
+		uint64_t orphan;
 	} way[WAYS];
 } set_t;
 
-HP_LARGE static set_t sets[SETS];
+HP_LARGE static _Alignas(64) set_t sets[SETS];
 
 static set_t *set_of(const void *lock)
 {
 	return &sets[hp_mix64((uintptr_t)lock) & (SETS - 1)];
 }
 
-/* The way holding key in s, or -1; with claim, a free one is taken. */
+/* The way holding key in s, or -1; with claim, a free one is taken (or
+ * one that only keeps orphans no release came for: they are dropped). */
 static int find_way(set_t *s, uintptr_t key, bool claim)
 {
 	int free_way = -1;
 	for (int i = 0; i < WAYS; i++) {
 		if (s->way[i].key == key)
 			return i;
-		if (!s->way[i].key && free_way < 0)
+		if (free_way < 0 &&
+		    (!s->way[i].key || (!s->way[i].nwait && !s->way[i].awaiting)))
 			free_way = i;
 	}
 	if (claim && free_way >= 0) {
+		if (s->way[free_way].orphan) /* it counted as a waiter */
+			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
+			                          memory_order_relaxed);
 		s->way[free_way] = (__typeof__(s->way[0])){.key = key};
 		return free_way;
 	}
 	return -1;
 }
 
-static int register_wait(const void *lock, uint64_t start)
+/*
+ * The clock is read under the set's lock, here, in leave_wait and in
+ * hp_contention_charge: a charge then comes wholly before or after a
+ * waiter's start and end, so that it never charges a waiter that has
+ * acquired (a release charges after its unlock, when the waiter it woke
+ * may already hold the lock) nor misses one that had begun.
+ */
+static int register_wait(const void *lock, uint64_t *start)
 {
 	set_t *s = set_of(lock);
+	/* Counted first, so that a release seeing none has no waiter here. */
+	atomic_fetch_add_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	hp_lock(&s->lock);
+	*start = hp_contention_now();
 	int i = find_way(s, (uintptr_t)lock, true);
 	if (i >= 0) {
 		s->way[i].nwait++;
-		s->way[i].sum += start;
-		atomic_fetch_add_explicit(&hp_contention_waiting, 1,
-		                          memory_order_relaxed);
+		s->way[i].sum += *start;
 	}
 	hp_unlock(&s->lock);
-	if (i < 0)
+	if (i < 0) {
+		atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
+		                          memory_order_relaxed);
 		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+	}
 	return i;
 }
 
@@ -123,29 +151,39 @@ enum { BLOCK, MUTEX }; /* the records' profiles */
 
 static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
 
-/* A waiter acquired (or gave up) at now: its wake-up after the last release
- * that charged it goes to that release. */
-static void leave_wait(const void *lock, int i, uint64_t start, uint64_t now)
+/* A waiter acquired (or gave up) now, returned: its wake-up after the last
+ * release that charged it goes to that release; a wait no release charged
+ * yet is left to the next charge (the release that woke it charges after
+ * its unlock, maybe after this). */
+static uint64_t leave_wait(const void *lock, int i, uint64_t start)
 {
 	set_t *s = set_of(lock);
 	const hp_bucket_t *to = NULL;
 	uint64_t tail = 0;
 	hp_lock(&s->lock);
+	uint64_t now = hp_contention_now();
 	__typeof__(s->way[0]) *w = &s->way[i];
 	w->sum -= start > w->last ? start : w->last;
-	if (w->last && start <= w->last && w->scale && now > w->last) {
+	if (start > w->last) {
+		uint64_t d = now > start ? now - start : 1;
+		if (!w->orphan) /* counted as a waiter until charged */
+			atomic_fetch_add_explicit(&hp_contention_waiting, 1,
+			                          memory_order_relaxed);
+		w->orphan += d;
+	} else if (w->scale && now > w->last) {
 		tail = (now - w->last) * w->scale;
 		if (w->bucket)
 			to = w->bucket;
 		else if (w->awaiting)
 			w->pending += tail;
 	}
-	if (!--w->nwait && !w->awaiting)
+	if (!--w->nwait && !w->awaiting && !w->orphan)
 		w->key = 0;
 	hp_unlock(&s->lock);
 	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	if (to)
 		add_delay(MUTEX, to, tail);
+	return now;
 }
 
 /* ---- the records -------------------------------------------------------- */
@@ -210,8 +248,11 @@ static void add_delay(int p, const hp_bucket_t *b, uint64_t delay)
 void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
 {
 	w->lock = lock;
-	w->start = hp_contention_now();
-	w->slot = reg && hp_mutex_fraction ? register_wait(lock, w->start) : -1;
+	w->slot = -1;
+	if (reg && hp_mutex_fraction)
+		w->slot = register_wait(lock, &w->start);
+	else
+		w->start = hp_contention_now();
 }
 
 /*
@@ -238,9 +279,8 @@ static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
 
 bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count, uint64_t *delay)
 {
-	uint64_t end = hp_contention_now();
-	if (w->slot >= 0)
-		leave_wait(w->lock, w->slot, w->start, end);
+	uint64_t end =
+	    w->slot >= 0 ? leave_wait(w->lock, w->slot, w->start) : hp_contention_now();
 	return acquired && hp_block_rate && block_sample(end - w->start, count, delay);
 }
 
@@ -253,14 +293,18 @@ void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t dela
 bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 {
 	set_t *s = set_of(lock);
-	uint64_t now = hp_contention_now(), d = 0, f = hp_mutex_fraction;
+	uint64_t d = 0, f = hp_mutex_fraction;
 	bool sampled = f <= 1 || !(next_random() % f);
 	hp_lock(&s->lock);
 	int i = find_way(s, (uintptr_t)lock, false);
 	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
-	if (w && w->nwait) {
-		uint64_t all = w->nwait * now;
-		d = all > w->sum ? all - w->sum : 0;
+	if (w && (w->nwait || w->orphan)) {
+		uint64_t now = hp_contention_now(), all = w->nwait * now;
+		d = (all > w->sum ? all - w->sum : 0) + w->orphan;
+		if (w->orphan)
+			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
+			                          memory_order_relaxed);
+		w->orphan = 0;
 		w->sum = all;
 		w->last = now;
 		if (w->awaiting) { /* the release before is still to name its stack */
@@ -273,6 +317,8 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 		w->pending = 0;
 		w->awaiting = sampled && d;
 		ch->gen = w->gen;
+		if (!w->nwait && !w->awaiting)
+			w->key = 0;
 	}
 	hp_unlock(&s->lock);
 	if (!d || !sampled)
@@ -374,8 +420,8 @@ void hp_contention_postfork_child(void)
 {
 	for (size_t i = 0; i < SETS; i++) {
 		hp_lock_reset(&sets[i].lock);
-		for (int j = 0; j < WAYS; j++)
-			sets[i].way[j].key = 0;
+		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
+			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};
 	}
 	atomic_store_explicit(&hp_contention_waiting, 0, memory_order_relaxed);
 }

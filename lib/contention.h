@@ -23,9 +23,10 @@
 extern HP_HIDDEN uint64_t hp_block_rate, hp_mutex_fraction;
 
 /*
- * Threads now registered as waiting on some lock in the waiters' table: an
- * unlock looks a lock up there only when this is nonzero, so an uncontended
- * program's unlocks cost a load and a branch.
+ * Threads now registered as waiting on some lock in the waiters' table, and
+ * entries holding waits no release has charged yet: an unlock whose lock
+ * word says threads sleep on it (locks.c) looks its lock up there only when
+ * this is nonzero.
  */
 extern HP_HIDDEN atomic_uint hp_contention_waiting;
 
@@ -66,9 +67,10 @@ typedef struct {
 } hp_charge_t;
 
 /*
- * The calling thread is about to release lock: the delay of the threads
- * registered as waiting on it, since the last release charged them, goes to
- * this release. Returns false when nothing is to be recorded (no waiter, or
+ * The calling thread has just released lock: the delay of the threads
+ * registered as waiting on it, since the last release charged them, and
+ * the waits of those that left before any release charged them, go to this
+ * release. Returns false when nothing is to be recorded (no waiter, or
  * the event not sampled); else fills *ch for hp_contention_add_mutex, which
  * must follow.
  */

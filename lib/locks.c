@@ -271,29 +271,31 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
 }
 
 /*
- * A release that others waited for: the charge is taken while the lock is
- * still held (its waiters cannot leave before), the stack after the
- * release, so that the critical section is no longer.
+ * A release while threads wait (on some lock): the real unlock first, so
+ * that the critical section is no longer than without the profiler, then
+ * the charge, the stack and the record. A waiter that the release woke may
+ * leave the waiters' table before the charge: its wait waits there for it
+ * (contention.c). A failed unlock (the caller did not hold the lock)
+ * charges nothing: the waits go on to the real owner's release.
  */
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
-	if (hp_thread.in_profiler)
-		return rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
+	/* Read before the unlock: the waiters it wakes may leave before it
+	 * returns, and their waits are still this release's to charge. */
+	bool waiting = atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed);
+	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
+	if (r || !waiting || hp_thread.in_profiler)
+		return r;
 	int saved = errno;
 	hp_charge_t ch;
 	hp_guard_enter();
-	bool charged = hp_contention_charge(lock, &ch);
-	hp_guard_exit();
-	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (charged) {
+	if (hp_contention_charge(lock, &ch)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
-		hp_guard_enter();
-		if (!r)
-			hp_stack_capture(&st, raw, hp_config.max_frames);
-		hp_contention_add_mutex(lock, &ch, r ? NULL : &st);
-		hp_guard_exit();
+		hp_stack_capture(&st, raw, hp_config.max_frames);
+		hp_contention_add_mutex(lock, &ch, &st);
 	}
+	hp_guard_exit();
 	errno = saved;
 	return r;
 }
@@ -357,18 +359,35 @@ static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 	return wait_slow(COND_TIMED, c, m, t);
 }
 
+/*
+ * glibc's lock word of a normal, recursive, error-checking or adaptive
+ * mutex is 0 (free), 1 (held) or 2 (held, and threads may sleep on it: the
+ * unlock wakes one); a robust, PI or PP mutex's holds its owner or its
+ * ceiling, above 1 whenever held. Only a word above 1 takes the slow path,
+ * which charges when threads wait: as Go charges the Unlock that wakes a
+ * waiter, and not the releases made while a waiter is still on its way to
+ * sleep. The word is in the caller's own cache line, where a counter of all
+ * waits would be a line that every wait writes.
+ */
 static int prof_mutex_unlock(pthread_mutex_t *m)
 {
-	if (hp_likely(
-	        !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed)))
+	if (hp_likely((unsigned)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) < 2))
 		return R.mutex_unlock(m);
 	return unlock_slow(m, false);
 }
 
+/*
+ * The same for a rwlock (glibc 2.25's): a thread about to sleep on it sets
+ * the "futex used" bit (2) of the word it sleeps on, __wrphase_futex or
+ * __writers_futex, or sleeps on __readers with its "readers waiting" bit
+ * (4) set; an unlock wakes only where such a bit is set.
+ */
 static int prof_rwunlock(pthread_rwlock_t *l)
 {
-	if (hp_likely(
-	        !atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed)))
+	unsigned f = __atomic_load_n(&l->__data.__wrphase_futex, __ATOMIC_RELAXED) |
+	             __atomic_load_n(&l->__data.__writers_futex, __ATOMIC_RELAXED);
+	unsigned r = __atomic_load_n(&l->__data.__readers, __ATOMIC_RELAXED);
+	if (hp_likely(!((f & 2) | (r & 4))))
 		return R.rwunlock(l);
 	return unlock_slow(l, true);
 }

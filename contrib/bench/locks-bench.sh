@@ -5,17 +5,18 @@
 #         plain and preloaded with the profiles off: at most 2 more a call
 #   on    the same with HEAPPROF_MUTEX_FRACTION=100 HEAPPROF_BLOCK_RATE=10000:
 #         at most 15 more a pair
-#   wall  locks contended THREADS N, plain and profiled (both on) in
-#         alternating pairs, the median of the ratios
-# usage: locks-bench.sh [--pairs N] [--threads T]
+#   wall  `locks mutex|rwlock T N WORK` for 4 and 8 threads, WORK 50 and 500
+#         steps (about 100 ns and 1 us inside the lock, as much outside),
+#         plain and profiled (both on) in alternating pairs: the median of
+#         the ratios of wall and of CPU (user + system) time, and the load
+# usage: locks-bench.sh [--pairs N]
 # Environment: BENCH_BIN (the built contrib/bench), HEAPPROF_LIB.
 set -uo pipefail
-pairs=9 threads=4
+pairs=9
 while [ $# -gt 0 ]; do
 	case $1 in
 	--pairs) pairs=$2; shift 2 ;;
-	--threads) threads=$2; shift 2 ;;
-	*) echo "usage: locks-bench.sh [--pairs N] [--threads T]" >&2; exit 2 ;;
+	*) echo "usage: locks-bench.sh [--pairs N]" >&2; exit 2 ;;
 	esac
 done
 : "${BENCH_BIN:?}" "${HEAPPROF_LIB:?}"
@@ -46,13 +47,33 @@ else
 	echo "instructions: skipped, valgrind is not installed (apt-get install valgrind)"
 fi
 
-ratios=()
-for _ in $(seq "$pairs"); do
-	a=$(env $ON LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_AT_EXIT=0 "$LOCKS" contended "$threads" 200000)
-	b=$("$LOCKS" contended "$threads" 200000)
-	ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", a / b }')")
+# timed CMD...: "wall cpu" in seconds (bash's time; cpu is user + system).
+timed() {
+	local TIMEFORMAT='%R %U %S'
+	{ time "$@" >/dev/null 2>&1; } 2>&1 | awk '{ printf "%s %.3f\n", $1, $2 + $3 }'
+}
+
+# One case: its ratios profiled/plain over $pairs alternating pairs.
+bench_case() {
+	local wall=() cpu=() a b
+	for _ in $(seq "$pairs"); do
+		a=$(timed env $ON LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_AT_EXIT=0 "$LOCKS" "$@")
+		b=$(timed "$LOCKS" "$@")
+		wall+=("$(awk -v a="${a% *}" -v b="${b% *}" 'BEGIN { printf "%.4f", a / b }')")
+		cpu+=("$(awk -v a="${a#* }" -v b="${b#* }" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 1) }')")
+	done
+	local w c
+	w=$(printf '%s\n' "${wall[@]}" | sort -n | awk '{ r[NR] = $1 } END {
+		printf "%.3f (min %.3f, max %.3f)", r[int((NR + 1) / 2)], r[1], r[NR] }')
+	c=$(printf '%s\n' "${cpu[@]}" | sort -n | awk '{ r[NR] = $1 } END { printf "%.3f", r[int((NR + 1) / 2)] }')
+	printf '%-24s wall %s, cpu %s, %d pairs\n' "$*" "$w" "$c" "$pairs"
+}
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "profiled/plain medians:"
+for threads in 4 8; do
+	bench_case mutex "$threads" $((3200000 / threads)) 50
+	bench_case mutex "$threads" $((320000 / threads)) 500
+	bench_case rwlock "$threads" $((3200000 / threads)) 50
 done
-printf '%s\n' "${ratios[@]}" | sort -n |
-	awk -v t="$threads" '{ r[NR] = $1 } END {
-		printf "wall, %d threads contending: profiled/plain median %.3f (min %.3f, max %.3f, %d pairs)\n",
-			t, r[int((NR + 1) / 2)], r[1], r[NR], NR }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
