@@ -254,12 +254,13 @@ typedef struct {
 	bool unmerged; /* kept, but never merged (no hash): values of one sign */
 	/* not kept, but merged for the total (stacks_merge_totals): by hashes */
 	bool merge_totals;
-	struct merged_hash {
-		uint64_t a, b; /* two hashes of its names */
-		double v;
-	} * h;            /* by merged stack */
-	uint32_t *hslots; /* index + 1 by a, open addressing */
-	size_t nh, caph, nhslots;
+	struct total_bucket { /* the stacks added whose a's top bits are its index */
+		struct merged_hash {
+			uint64_t a, b; /* two hashes of its names */
+			double v;
+		} * h; /* by stack added, not yet merged */
+		size_t n, cap;
+	} * tb; /* TOTAL_BUCKETS of them */
 	sums_t sums;
 	bool summed; /* kept: sums are up to date */
 } stacks_t;
@@ -529,7 +530,8 @@ typedef struct {
  * how it went), else -errno with the reason in why. Either way the process is
  * left running as it was, but for what the call did.
  */
-int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why, size_t len);
+int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why,
+                size_t len);
 bool inject_is_loader(const char *path);
 bool inject_is_libc(const char *path);
 bool inject_is_profiler(const char *path);
