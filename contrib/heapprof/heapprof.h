@@ -338,6 +338,7 @@ typedef struct {
 	size_t capn, caps, capsv, capfn;
 	/* trie.c's: a hash by name (nslots, current where hgen is gen), room */
 	uint32_t *hname, *hgroup, *hgen, gen, *slot, *tmp;
+	uint32_t *key; /* by position in the samples' order: the name grouped by */
 	size_t nslots, capslot, captmp, capcount;
 	size_t *count;
 } trie_t;
