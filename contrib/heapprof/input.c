@@ -60,7 +60,7 @@ void usage_reading(FILE *f)
 /* Does a sample have a value below zero for type vi? */
 static bool has_negative(const pp_samples_t *ss, int vi)
 {
-	for (size_t i = 0; i < ss->n; i++)
+	for (size_t i = 0; ss->negative && i < ss->n; i++)
 		if (ss->values[i * ss->nvalues + (size_t)vi] < 0)
 			return true;
 	return false;

@@ -47,6 +47,7 @@ typedef struct {
 	size_t *off; /* by sample (and one more): its ids are ids[off[i] .. off[i + 1]) */
 	double *values; /* by sample: nvalues, in the order of the sample types */
 	size_t n, nvalues, nbytes, capids, capoff, capvalues;
+	bool negative; /* a value is below zero: else no need to look */
 } pp_samples_t;
 
 /* The next id of a sample's packed ids at q (well formed: pp_samples_t's own). */

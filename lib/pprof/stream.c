@@ -115,8 +115,10 @@ static bool keep_sample(merge_t *m)
 		return false;
 	ss->nbytes += m->nids;
 	double *to = ss->values + ss->n * ss->nvalues;
-	for (size_t i = 0; i < ss->nvalues; i++)
+	for (size_t i = 0; i < ss->nvalues; i++) {
 		to[i] = m->vals[i];
+		ss->negative |= to[i] < 0;
+	}
 	ss->off[++ss->n] = ss->nbytes;
 	return true;
 }
