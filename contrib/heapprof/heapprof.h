@@ -277,6 +277,8 @@ void stacks_merge_totals(stacks_t *t);
 void stacks_free(stacks_t *t);
 uint32_t stacks_name(stacks_t *t, const char *name); /* its index, added if new */
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v); /* root first */
+/* Room for stacks more kept stacks of frames more names in all (a hint). */
+void stacks_reserve(stacks_t *t, size_t stacks, size_t frames);
 double stacks_total(const stacks_t *t); /* sum |value|: pprof's total */
 const sums_t *stacks_sums(stacks_t *t); /* per function and call (kept: computed once) */
 

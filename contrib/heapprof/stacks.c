@@ -279,6 +279,23 @@ static void append_stack(stacks_t *t, const uint32_t *names, size_t n, double v)
 	t->summed = false;
 }
 
+/*
+ * Sized at once, the arrays of a profile's kept stacks are not copied as
+ * they double (realloc copies what it cannot remap), nor their pages
+ * touched twice.
+ */
+void stacks_reserve(stacks_t *t, size_t stacks, size_t frames)
+{
+	if (!t->keep || !t->unmerged)
+		return; /* merged: how many stacks remain is not known */
+	size_t cv = t->cap;
+	t->value = grow_or_die(t->value, &cv, t->n + stacks, sizeof(double));
+	t->cap = cv;
+	t->off = grow_or_die(t->off, &t->capoff, t->n + stacks + 1, sizeof(size_t));
+	t->frames = grow_or_die(t->frames, &t->capframes, t->off[t->n] + frames + 1,
+	                        sizeof(uint32_t));
+}
+
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v)
 {
 	if (!t->keep) {
