@@ -131,7 +131,10 @@ void idx_free(id_index_t *x);
 /* Loads and validates a profile, or dies naming the file and the problem. */
 pp_profile_t *load(const char *path);
 
-/* The same, its samples kept packed in ss as it is read (pp_load_samples). */
+/*
+ * The same, its samples kept packed in ss as it is read (pp_load_samples):
+ * ss zeroed, or a previous result whose buffers it reuses.
+ */
 pp_profile_t *load_samples(const char *path, pp_samples_t *ss);
 
 /* A URL (http:// or https://): load() fetches it (fetch.c, libcurl). */

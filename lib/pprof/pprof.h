@@ -73,6 +73,14 @@ pp_profile_t *pp_load_samples(const char *path, pp_samples_t *ss, char *err,
 pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples_t *ss,
                                char *err, size_t errlen);
 
+/*
+ * pp_load_samples into ss's buffers: ss zeroed, or a previous result (its
+ * samples are replaced). Reading profiles one after the other into one ss
+ * touches no new pages for the second.
+ */
+pp_profile_t *pp_load_samples_into(const char *path, pp_samples_t *ss, char *err,
+                                   size_t errlen);
+
 /* ss from the samples of a loaded profile; false out of memory (ss freed). */
 bool pp_samples_from_profile(const pp_profile_t *p, pp_samples_t *ss);
 void pp_samples_free(pp_samples_t *ss);

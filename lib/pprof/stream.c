@@ -126,8 +126,9 @@ static bool keep_sample(merge_t *m)
 static bool merge_init(merge_t *m, pp_samples_t *ss)
 {
 	memset(m, 0, sizeof(*m));
-	memset(ss, 0, sizeof(*ss));
-	m->ss = ss;
+	m->ss = ss; /* zeroed, or a previous result whose buffers are reused */
+	ss->n = ss->nbytes = ss->nvalues = 0;
+	ss->negative = false;
 	/* never NULL, even without samples or values: no offsets from NULL */
 	return grow(&ss->off, &ss->capoff, 1, sizeof(size_t)) &&
 	       grow(&ss->ids, &ss->capids, 1, 1) &&
@@ -463,12 +464,12 @@ static const char *split(src_t *s, merge_t *m, uint8_t **rest, size_t *nrest)
 	}
 }
 
-pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples_t *ss,
-                               char *err, size_t errlen)
+/* pp_parse_samples into ss: zeroed, or a previous result to reuse. */
+static pp_profile_t *parse_into(const unsigned char *data, size_t len, pp_samples_t *ss,
+                                char *err, size_t errlen)
 {
 	src_t s = {0};
 	merge_t m = {0};
-	memset(ss, 0, sizeof(*ss));
 	uint8_t *rest = NULL;
 	size_t nrest = 0;
 	pp_profile_t *p = NULL;
@@ -495,21 +496,36 @@ pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples
 	return NULL;
 }
 
-pp_profile_t *pp_load_samples(const char *path, pp_samples_t *ss, char *err,
-                              size_t errlen)
+pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples_t *ss,
+                               char *err, size_t errlen)
+{
+	memset(ss, 0, sizeof(*ss));
+	return parse_into(data, len, ss, err, errlen);
+}
+
+pp_profile_t *pp_load_samples_into(const char *path, pp_samples_t *ss, char *err,
+                                   size_t errlen)
 {
 	size_t len = 0;
 	unsigned char *raw = pp_read_file(path, &len, err, errlen);
 	if (!raw)
 		return NULL;
-	pp_profile_t *p = pp_parse_samples(raw, len, ss, err, errlen);
+	pp_profile_t *p = parse_into(raw, len, ss, err, errlen);
 	free(raw);
 	return p;
+}
+
+pp_profile_t *pp_load_samples(const char *path, pp_samples_t *ss, char *err,
+                              size_t errlen)
+{
+	memset(ss, 0, sizeof(*ss));
+	return pp_load_samples_into(path, ss, err, errlen);
 }
 
 bool pp_samples_from_profile(const pp_profile_t *p, pp_samples_t *ss)
 {
 	merge_t m;
+	memset(ss, 0, sizeof(*ss));
 	bool ok = merge_init(&m, ss);
 	for (size_t i = 0; ok && i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = p->sample[i];
