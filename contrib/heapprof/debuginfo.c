@@ -161,23 +161,25 @@ static bool try_file(module_t *m, const char *path, const char *build_id)
  * The binaries opened this run, by file and build ID: a mapping's module is
  * opened (its ELF read, its compressed DWARF sections inflated) once a run,
  * not once per profile (diff and --base read two) nor per mapping of the
- * same file. They stay open until the command exits.
+ * same file. They stay open until symbolize_done (or the exit).
  */
 struct opened {
 	char *key; /* file '\n' build ID */
 	module_t m;
 };
 static table_t opened;
-static bool opened_init;
+static bool opened_init, at_exit;
 
-static void close_opened(void)
+void symbolize_done(void)
 {
-	for (size_t i = 0; i < opened.n; i++) {
+	for (size_t i = 0; opened_init && i < opened.n; i++) {
 		struct opened *o = (struct opened *)opened.items + i;
 		if (o->m.dwfl)
 			dwfl_end(o->m.dwfl);
 	}
-	table_free(&opened);
+	if (opened_init)
+		table_free(&opened);
+	opened_init = false;
 }
 
 /*
@@ -209,7 +211,8 @@ static module_t *module_of(sym_t *S, size_t mi)
 	if (!opened_init) {
 		table_init(&opened, sizeof(struct opened));
 		opened_init = true;
-		atexit(close_opened);
+		if (!at_exit)
+			at_exit = !atexit(symbolize_done);
 	}
 	char *key = malloc(strlen(file) + strlen(bid) + 2);
 	if (!key)

@@ -439,6 +439,8 @@ cmd_fn cmd_lifetimes;
  * added anything.
  */
 bool symbolize(pp_profile_t *p);
+/* Closes the binaries symbolize opened (each once a run): every profile is read. */
+void symbolize_done(void);
 
 /* Packs p and writes it gzipped (pprof's framing) to path, or dies (write.c). */
 void write_profile(const pp_profile_t *p, const char *path);

@@ -69,12 +69,14 @@ static bool has_negative(const pp_samples_t *ss, int vi)
 /*
  * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
  * unfiltered to all when it is not NULL (the total), read into ss (the
- * buffers of the file before). first: in->profile.
+ * buffers of the file before). first: in->profile; last: no file follows.
  */
 static void add_file(input_t *in, const char *path, double sign, stacks_t *all,
-                     pp_samples_t *ss)
+                     pp_samples_t *ss, bool last)
 {
 	pp_profile_t *p = load_samples(path, ss);
+	if (last)
+		symbolize_done(); /* the binaries' debug info is needed no more */
 	if (!in->profile) {
 		in->profile = p;
 		in->vi = sample_index(p, in->sample_index, path);
@@ -124,18 +126,19 @@ void load_input(input_t *in)
 	pp_samples_t ss = {0}; /* every file's samples in turn, in the same buffers */
 	int n = in->npaths > 0 ? in->npaths : 1;
 	for (int i = 0; i < n; i++)
-		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall, &ss);
+		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall, &ss,
+		         i == n - 1 && !in->base && !in->diff_base);
 	const char *base = in->base ? in->base : in->diff_base;
 	if (base && in->diff_base) {
 		/* pprof's diff_base: percentages of the base's own total. */
 		stacks_t b;
 		stacks_init(&b, false);
 		stacks_merge_totals(&b);
-		add_file(in, base, -1, &b, &ss);
+		add_file(in, base, -1, &b, &ss, true);
 		in->total = stacks_total(&b);
 		stacks_free(&b);
 	} else if (base) {
-		add_file(in, base, -1, pall, &ss);
+		add_file(in, base, -1, pall, &ss, true);
 	}
 	if (!in->diff_base)
 		in->total = stacks_total(pall ? pall : &in->stacks);
