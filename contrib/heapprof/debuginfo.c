@@ -158,29 +158,74 @@ static bool try_file(module_t *m, const char *path, const char *build_id)
 }
 
 /*
+ * The binaries opened this run, by file and build ID: a mapping's module is
+ * opened (its ELF read, its compressed DWARF sections inflated) once a run,
+ * not once per profile (diff and --base read two) nor per mapping of the
+ * same file. They stay open until symbolize_done (or the exit).
+ */
+struct opened {
+	char *key; /* file '\n' build ID */
+	module_t m;
+};
+static table_t opened;
+static bool opened_init, at_exit;
+
+void symbolize_done(void)
+{
+	for (size_t i = 0; opened_init && i < opened.n; i++) {
+		struct opened *o = (struct opened *)opened.items + i;
+		if (o->m.dwfl)
+			dwfl_end(o->m.dwfl);
+	}
+	if (opened_init)
+		table_free(&opened);
+	opened_init = false;
+}
+
+/*
  * The mapping's own file when its build ID is the one the profile recorded
  * (libdw then looks for its debug info by .gnu_debuglink and build ID), else
  * /usr/lib/debug/.build-id/xx/yyyy.debug for that build ID.
  */
+static void open_module(module_t *m, const char *file, const char *bid)
+{
+	if (*file == '/' && try_file(m, file, bid))
+		return;
+	if (strlen(bid) > 2 && strspn(bid, "0123456789abcdefABCDEF") == strlen(bid)) {
+		char path[4096];
+		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
+		         bid, bid + 2);
+		try_file(m, path, bid);
+	}
+}
+
+/* The module of mapping mi, opened once a run (opened); NULL if none is usable. */
 static module_t *module_of(sym_t *S, size_t mi)
 {
 	module_t *m = &S->mods[mi];
 	if (m->tried)
 		return m->dwfl ? m : NULL;
-	m->tried = true;
 	const Perftools__Profiles__Mapping *map = S->p->mapping[mi];
 	const char *file = pp_str(S->p, map->filename);
 	const char *bid = pp_str(S->p, map->build_id);
-	if (*file == '/' && try_file(m, file, bid))
-		return m;
-	if (strlen(bid) > 2 && strspn(bid, "0123456789abcdefABCDEF") == strlen(bid)) {
-		char path[4096];
-		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
-		         bid, bid + 2);
-		if (try_file(m, path, bid))
-			return m;
+	if (!opened_init) {
+		table_init(&opened, sizeof(struct opened));
+		opened_init = true;
+		if (!at_exit)
+			at_exit = !atexit(symbolize_done);
 	}
-	return NULL;
+	char *key = malloc(strlen(file) + strlen(bid) + 2);
+	if (!key)
+		die("out of memory");
+	sprintf(key, "%s\n%s", file, bid);
+	struct opened *o = table_lookup(&opened, key);
+	free(key);
+	if (!o->m.tried) {
+		o->m.tried = true;
+		open_module(&o->m, file, bid);
+	}
+	*m = o->m; /* a copy: the table's entries move as it grows */
+	return m->dwfl ? m : NULL;
 }
 
 /* The module address of a profile address, through the file offset. */
@@ -545,10 +590,7 @@ bool symbolize(pp_profile_t *p)
 	for (size_t i = 0; i < p->n_location; i++)
 		symbolize_location(&S, p->location[i], &last);
 	bool demangled = demangle_functions(&S);
-	for (size_t i = 0; i < p->n_mapping; i++)
-		if (S.mods[i].dwfl)
-			dwfl_end(S.mods[i].dwfl);
-	free(S.mods);
+	free(S.mods); /* their modules stay open for the run (opened) */
 	free(S.frames);
 	table_free(&S.strs);
 	table_free(&S.funcs);

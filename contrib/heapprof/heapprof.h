@@ -131,7 +131,10 @@ void idx_free(id_index_t *x);
 /* Loads and validates a profile, or dies naming the file and the problem. */
 pp_profile_t *load(const char *path);
 
-/* The same, its samples kept packed in ss as it is read (pp_load_samples). */
+/*
+ * The same, its samples kept packed in ss as it is read (pp_load_samples):
+ * ss zeroed, or a previous result whose buffers it reuses.
+ */
 pp_profile_t *load_samples(const char *path, pp_samples_t *ss);
 
 /* A URL (http:// or https://): load() fetches it (fetch.c, libcurl). */
@@ -254,12 +257,13 @@ typedef struct {
 	bool unmerged; /* kept, but never merged (no hash): values of one sign */
 	/* not kept, but merged for the total (stacks_merge_totals): by hashes */
 	bool merge_totals;
-	struct merged_hash {
-		uint64_t a, b; /* two hashes of its names */
-		double v;
-	} * h;            /* by merged stack */
-	uint32_t *hslots; /* index + 1 by a, open addressing */
-	size_t nh, caph, nhslots;
+	struct total_bucket { /* the stacks added whose a's top bits are its index */
+		struct merged_hash {
+			uint64_t a, b; /* two hashes of its names */
+			double v;
+		} * h; /* by stack added, not yet merged */
+		size_t n, cap;
+	} * tb; /* TOTAL_BUCKETS of them */
 	sums_t sums;
 	bool summed; /* kept: sums are up to date */
 } stacks_t;
@@ -276,6 +280,8 @@ void stacks_merge_totals(stacks_t *t);
 void stacks_free(stacks_t *t);
 uint32_t stacks_name(stacks_t *t, const char *name); /* its index, added if new */
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v); /* root first */
+/* Room for stacks more kept stacks of frames more names in all (a hint). */
+void stacks_reserve(stacks_t *t, size_t stacks, size_t frames);
 double stacks_total(const stacks_t *t); /* sum |value|: pprof's total */
 const sums_t *stacks_sums(stacks_t *t); /* per function and call (kept: computed once) */
 
@@ -337,6 +343,7 @@ typedef struct {
 	size_t capn, caps, capsv, capfn;
 	/* trie.c's: a hash by name (nslots, current where hgen is gen), room */
 	uint32_t *hname, *hgroup, *hgen, gen, *slot, *tmp;
+	uint32_t *key; /* by position in the samples' order: the name grouped by */
 	size_t nslots, capslot, captmp, capcount;
 	size_t *count;
 } trie_t;
@@ -432,6 +439,8 @@ cmd_fn cmd_lifetimes;
  * added anything.
  */
 bool symbolize(pp_profile_t *p);
+/* Closes the binaries symbolize opened (each once a run): every profile is read. */
+void symbolize_done(void);
 
 /* Packs p and writes it gzipped (pprof's framing) to path, or dies (write.c). */
 void write_profile(const pp_profile_t *p, const char *path);
@@ -529,7 +538,8 @@ typedef struct {
  * how it went), else -errno with the reason in why. Either way the process is
  * left running as it was, but for what the call did.
  */
-int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why, size_t len);
+int inject_call(pid_t pid, const inject_req_t *req, inject_res_t *res, char *why,
+                size_t len);
 bool inject_is_loader(const char *path);
 bool inject_is_libc(const char *path);
 bool inject_is_profiler(const char *path);

@@ -60,7 +60,7 @@ void usage_reading(FILE *f)
 /* Does a sample have a value below zero for type vi? */
 static bool has_negative(const pp_samples_t *ss, int vi)
 {
-	for (size_t i = 0; i < ss->n; i++)
+	for (size_t i = 0; ss->negative && i < ss->n; i++)
 		if (ss->values[i * ss->nvalues + (size_t)vi] < 0)
 			return true;
 	return false;
@@ -68,12 +68,15 @@ static bool has_negative(const pp_samples_t *ss, int vi)
 
 /*
  * Adds path's samples (sign -1: subtracted) to in->stacks, filtered, and
- * unfiltered to all when it is not NULL (the total). first: in->profile.
+ * unfiltered to all when it is not NULL (the total), read into ss (the
+ * buffers of the file before). first: in->profile; last: no file follows.
  */
-static void add_file(input_t *in, const char *path, double sign, stacks_t *all)
+static void add_file(input_t *in, const char *path, double sign, stacks_t *all,
+                     pp_samples_t *ss, bool last)
 {
-	pp_samples_t ss;
-	pp_profile_t *p = load_samples(path, &ss);
+	pp_profile_t *p = load_samples(path, ss);
+	if (last)
+		symbolize_done(); /* the binaries' debug info is needed no more */
 	if (!in->profile) {
 		in->profile = p;
 		in->vi = sample_index(p, in->sample_index, path);
@@ -82,17 +85,16 @@ static void add_file(input_t *in, const char *path, double sign, stacks_t *all)
 			check_compatible(in->profile, p, path);
 		die("%s: sample types differ from %s's; cannot merge", path, in->path);
 	}
-	if (has_negative(&ss, in->vi)) {
+	if (has_negative(ss, in->vi)) {
 		/* values of both signs: stacks must be merged before |v| is summed */
 		in->stacks.unmerged = false;
 		stacks_merge_totals(&in->stacks);
 		if (all)
 			stacks_merge_totals(all);
 	}
-	add_stacks(&in->stacks, p, &ss, in->vi, sign, &in->filter);
+	add_stacks(&in->stacks, p, ss, in->vi, sign, &in->filter);
 	if (all)
-		add_stacks(all, p, &ss, in->vi, sign, NULL);
-	pp_samples_free(&ss);
+		add_stacks(all, p, ss, in->vi, sign, NULL);
 	if (p != in->profile)
 		pp_free(p);
 }
@@ -121,23 +123,26 @@ void load_input(input_t *in)
 	}
 	if (in->npaths > 0)
 		in->path = in->paths[0]; /* the messages name it */
+	pp_samples_t ss = {0}; /* every file's samples in turn, in the same buffers */
 	int n = in->npaths > 0 ? in->npaths : 1;
 	for (int i = 0; i < n; i++)
-		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall);
+		add_file(in, in->npaths > 0 ? in->paths[i] : in->path, 1, pall, &ss,
+		         i == n - 1 && !in->base && !in->diff_base);
 	const char *base = in->base ? in->base : in->diff_base;
 	if (base && in->diff_base) {
 		/* pprof's diff_base: percentages of the base's own total. */
 		stacks_t b;
 		stacks_init(&b, false);
 		stacks_merge_totals(&b);
-		add_file(in, base, -1, &b);
+		add_file(in, base, -1, &b, &ss, true);
 		in->total = stacks_total(&b);
 		stacks_free(&b);
 	} else if (base) {
-		add_file(in, base, -1, pall);
+		add_file(in, base, -1, pall, &ss, true);
 	}
 	if (!in->diff_base)
 		in->total = stacks_total(pall ? pall : &in->stacks);
+	pp_samples_free(&ss);
 	if (pall)
 		stacks_free(pall);
 }

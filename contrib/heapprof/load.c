@@ -24,12 +24,13 @@ pp_profile_t *load_samples(const char *path, pp_samples_t *ss)
 {
 	if (is_url(path)) { /* fetched whole, then packed */
 		pp_profile_t *p = load(path);
+		pp_samples_free(ss);
 		if (!pp_samples_from_profile(p, ss))
 			die("out of memory");
 		return p;
 	}
 	char err[256];
-	pp_profile_t *p = pp_load_samples(path, ss, err, sizeof(err));
+	pp_profile_t *p = pp_load_samples_into(path, ss, err, sizeof(err));
 	if (!p)
 		die("%s: %s", path, err);
 	symbolize(p);

@@ -409,6 +409,8 @@ void add_stacks(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss, in
 	walk_t w;
 	walk_begin(&w, out, p, ss, f);
 	ss = w.ss;
+	/* a byte at least a location id, mostly one name a location */
+	stacks_reserve(out, ss->n, ss->nbytes);
 	for (size_t i = 0; i < ss->n; i++) {
 		double v = sign * ss->values[i * ss->nvalues + (size_t)vi];
 		if (v == 0)

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The buckets of the stacks merged for the total only (total_add). */
+#define TOTAL_BITS    10
+#define TOTAL_BUCKETS (1u << TOTAL_BITS)
+
 static const pp_alloc_t libc_alloc = {realloc, free};
 
 static void *grow_or_die(void *p, size_t *cap, size_t need, size_t elem)
@@ -45,8 +49,9 @@ void stacks_free(stacks_t *t)
 	free(s->live);
 	free(s->stamp);
 	ix64_free(&s->pix);
-	free(t->h);
-	free(t->hslots);
+	for (size_t i = 0; t->tb && i < TOTAL_BUCKETS; i++)
+		free(t->tb[i].h);
+	free(t->tb);
 	free(s->pairs);
 	free(s->weight);
 	free(s->pstamp);
@@ -180,51 +185,85 @@ static void hash_names2(const uint32_t *names, size_t n, uint64_t *a, uint64_t *
 	*b = hp_mix64(y ^ (x >> 32));
 }
 
-/* Twice the slots for the merged stacks' hashes (1024 at first). */
-static void total_rehash(stacks_t *t)
-{
-	size_t ns = t->nhslots ? t->nhslots * 2 : 1024;
-	uint32_t *slots = calloc(ns, sizeof(*slots));
-	if (!slots)
-		die("out of memory");
-	for (size_t i = 0; i < t->nh; i++) {
-		size_t at = t->h[i].a & (ns - 1);
-		while (slots[at])
-			at = (at + 1) & (ns - 1);
-		slots[at] = (uint32_t)i + 1;
-	}
-	free(t->hslots);
-	t->hslots = slots;
-	t->nhslots = ns;
-}
-
 /*
- * Adds v to the stack of these names among those merged for the total only
- * (merge_totals): known by two independent 64-bit hashes of the names, not
- * by the names, which are not kept. Two stacks would have to collide in both
- * to be merged by mistake: with n stacks, odds of about n^2 / 2^129.
+ * The stacks merged for the total only (merge_totals) are known by two
+ * independent 64-bit hashes of their names, not by the names, which are not
+ * kept: two stacks would have to collide in both to be merged by mistake
+ * (with n stacks, odds of about n^2 / 2^129). They are merged at the end,
+ * not as they come: a table of a million stacks misses the cache at every
+ * probe, so each stack goes to one of TOTAL_BUCKETS buckets by the top bits
+ * of its first hash (an append: a cache line a bucket is hot), and each
+ * bucket is merged alone in a table that fits in the cache.
  */
 static void total_add(stacks_t *t, const uint32_t *names, size_t n, double v)
 {
-	if ((t->nh + 1) * 2 > t->nhslots)
-		total_rehash(t);
 	uint64_t a, b;
 	hash_names2(names, n, &a, &b);
-	size_t mask = t->nhslots - 1, at = a & mask;
-	for (uint32_t i; (i = t->hslots[at]); at = (at + 1) & mask)
-		if (t->h[i - 1].a == a && t->h[i - 1].b == b) {
-			t->h[i - 1].v += v;
-			return;
-		}
-	t->h = grow_or_die(t->h, &t->caph, t->nh + 1, sizeof(*t->h));
-	t->h[t->nh].a = a, t->h[t->nh].b = b, t->h[t->nh].v = v;
-	t->hslots[at] = (uint32_t)++t->nh;
+	struct total_bucket *k = &t->tb[a >> (64 - TOTAL_BITS)];
+	if (k->n == k->cap)
+		k->h = grow_or_die(k->h, &k->cap, k->n + 1, sizeof(*k->h));
+	k->h[k->n].a = a, k->h[k->n].b = b, k->h[k->n].v = v;
+	k->n++;
+}
+
+/*
+ * The sum of |v| over the stacks of bucket k once merged; slots and sums
+ * have room for twice its stacks, rounded up to a power of two, and are
+ * left zeroed.
+ */
+static double total_of_bucket(const struct total_bucket *k, uint32_t *slots, double *sums)
+{
+	size_t mask = 1;
+	while (mask < 2 * k->n)
+		mask <<= 1;
+	mask--;
+	for (size_t i = 0; i < k->n; i++) {
+		const struct merged_hash *e = &k->h[i];
+		size_t at = e->a & mask;
+		for (uint32_t j; (j = slots[at]); at = (at + 1) & mask)
+			if (k->h[j - 1].a == e->a && k->h[j - 1].b == e->b)
+				break;
+		if (!slots[at])
+			slots[at] = (uint32_t)i + 1;
+		sums[at] += e->v;
+	}
+	double total = 0;
+	for (size_t at = 0; at <= mask; at++) {
+		total += fabs(sums[at]);
+		slots[at] = 0;
+		sums[at] = 0;
+	}
+	return total;
+}
+
+static double merged_total(const stacks_t *t)
+{
+	size_t most = 0;
+	for (size_t i = 0; i < TOTAL_BUCKETS; i++)
+		most = t->tb[i].n > most ? t->tb[i].n : most;
+	size_t room = 2;
+	while (room < 2 * most)
+		room <<= 1;
+	uint32_t *slots = calloc(room, sizeof(*slots));
+	double *sums = calloc(room, sizeof(*sums));
+	if (!slots || !sums)
+		die("out of memory");
+	double total = 0;
+	for (size_t i = 0; i < TOTAL_BUCKETS; i++)
+		total += total_of_bucket(&t->tb[i], slots, sums);
+	free(slots);
+	free(sums);
+	return total;
 }
 
 void stacks_merge_totals(stacks_t *t)
 {
-	if (!t->keep && !t->sums.nstacks)
-		t->merge_totals = true;
+	if (t->keep || t->sums.nstacks || t->merge_totals)
+		return;
+	t->merge_totals = true;
+	t->tb = calloc(TOTAL_BUCKETS, sizeof(*t->tb));
+	if (!t->tb)
+		die("out of memory");
 }
 
 /* A new kept stack, not merged with any other (unmerged). */
@@ -238,6 +277,23 @@ static void append_stack(stacks_t *t, const uint32_t *names, size_t n, double v)
 	t->off[t->n + 1] = t->off[t->n] + n;
 	t->value[t->n++] = v;
 	t->summed = false;
+}
+
+/*
+ * Sized at once, the arrays of a profile's kept stacks are not copied as
+ * they double (realloc copies what it cannot remap), nor their pages
+ * touched twice.
+ */
+void stacks_reserve(stacks_t *t, size_t stacks, size_t frames)
+{
+	if (!t->keep || !t->unmerged)
+		return; /* merged: how many stacks remain is not known */
+	size_t cv = t->cap;
+	t->value = grow_or_die(t->value, &cv, t->n + stacks, sizeof(double));
+	t->cap = cv;
+	t->off = grow_or_die(t->off, &t->capoff, t->n + stacks + 1, sizeof(size_t));
+	t->frames = grow_or_die(t->frames, &t->capframes, t->off[t->n] + frames + 1,
+	                        sizeof(uint32_t));
 }
 
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v)
@@ -266,12 +322,8 @@ void stacks_keep(stacks_t *t)
 
 double stacks_total(const stacks_t *t)
 {
-	if (!t->keep && t->merge_totals) {
-		double total = 0;
-		for (size_t i = 0; i < t->nh; i++)
-			total += fabs(t->h[i].v);
-		return total;
-	}
+	if (!t->keep && t->merge_totals)
+		return merged_total(t);
 	if (!t->keep)
 		return t->sums.total;
 	double total = 0;

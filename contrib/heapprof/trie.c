@@ -70,23 +70,35 @@ static void add_values(const trie_src_t *s, const uint32_t *idx, size_t lo, size
 	}
 }
 
-static uint32_t name_at(const trie_src_t *s, uint32_t i, size_t depth)
+/* key[i] for a sample that ends at the depth being grouped: no name. */
+#define ENDS UINT32_MAX
+
+/*
+ * The names at depth of samples idx[lo..hi) into t->key[lo..hi) (ENDS for
+ * a sample that ends there): one load from the frames a sample and depth,
+ * which miss the cache, where every pass below reads t->key instead.
+ */
+static void keys_at(trie_t *t, const uint32_t *idx, size_t lo, size_t hi, size_t depth)
 {
-	return s->frames[s->off[i] + depth];
+	const trie_src_t *s = t->s;
+	for (size_t i = lo; i < hi; i++) {
+		size_t at = s->off[idx[i]];
+		t->key[i] =
+		    s->off[idx[i] + 1] - at == depth ? ENDS : s->frames[at + depth];
+	}
 }
 
 /*
- * Orders idx[lo..hi) by the name at depth, grouped in the order the names
+ * Orders idx[lo..hi) (and key) by key, grouped in the order the names
  * first come and stable within a group (the samples stay in the order they
  * were read, which the caches like): names counted through a hash by name
  * whose slots are current only with this call's generation, then placed.
  */
-static void group_by_name(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t depth)
+static void group_by_name(trie_t *t, uint32_t *idx, size_t lo, size_t hi)
 {
-	const trie_src_t *s = t->s;
-	uint32_t first = name_at(s, idx[lo], depth);
+	uint32_t *key = t->key, first = key[lo];
 	size_t i = lo + 1;
-	while (i < hi && name_at(s, idx[i], depth) == first)
+	while (i < hi && key[i] == first)
 		i++;
 	if (i == hi)
 		return; /* one name: nothing to do */
@@ -94,7 +106,7 @@ static void group_by_name(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t
 	size_t ng = 0, mask = t->nslots - 1;
 	t->slot = grow(t->slot, &t->capslot, hi - lo, sizeof(uint32_t));
 	for (i = lo; i < hi; i++) {
-		uint32_t name = name_at(s, idx[i], depth);
+		uint32_t name = key[i];
 		size_t h = (name * 0x9e3779b1u) & mask;
 		while (t->hgen[h] == t->gen && t->hname[h] != name)
 			h = (h + 1) & mask;
@@ -112,10 +124,15 @@ static void group_by_name(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t
 		t->count[g] = at;
 		at += c;
 	}
-	t->tmp = grow(t->tmp, &t->captmp, hi - lo, sizeof(uint32_t));
-	for (i = lo; i < hi; i++)
-		t->tmp[t->count[t->slot[i - lo]]++] = idx[i];
+	t->tmp = grow(t->tmp, &t->captmp, 2 * (hi - lo), sizeof(uint32_t));
+	uint32_t *tk = t->tmp + (hi - lo);
+	for (i = lo; i < hi; i++) {
+		size_t to = t->count[t->slot[i - lo]]++;
+		t->tmp[to] = idx[i];
+		tk[to] = key[i];
+	}
 	memcpy(idx + lo, t->tmp, (hi - lo) * sizeof(uint32_t));
+	memcpy(key + lo, tk, (hi - lo) * sizeof(uint32_t));
 }
 
 /* Is a node of these widths (by column) kept? */
@@ -125,6 +142,48 @@ static bool kept(const trie_t *t, const double *w)
 		if (w[c] > 0 && w[c] >= t->cut * t->s->total[c])
 			return true;
 	return false;
+}
+
+/* A group of samples with the same next name: idx[a..b). */
+typedef struct {
+	size_t a, b;
+	uint32_t name;
+	bool keep;
+} group_t;
+
+/*
+ * The groups of idx[m..hi) (grouped by key), each weighed: the trimmed
+ * ones' values and |values| are added to tv and ta, and counted in *ntrim.
+ * Returns the groups (malloc'd), *ng of them.
+ */
+static group_t *weigh_groups(trie_t *t, const uint32_t *idx, size_t m, size_t hi,
+                             double *tv, double *ta, size_t *ng, size_t *ntrim)
+{
+	const trie_src_t *s = t->s;
+	size_t nc = s->ncols, n = 0, cap = 0;
+	group_t *g = NULL;
+	double *w = malloc(nc * sizeof(double));
+	if (!w)
+		die("out of memory");
+	for (size_t a = m, b; a < hi; a = b) {
+		for (b = a + 1; b < hi && t->key[b] == t->key[a]; b++)
+			;
+		g = grow(g, &cap, n + 1, sizeof(*g));
+		g[n] = (group_t){a, b, t->key[a], false};
+		memset(w, 0, nc * sizeof(double));
+		add_values(s, idx, a, b, w, true);
+		g[n].keep = kept(t, w);
+		if (!g[n].keep) {
+			add_values(s, idx, a, b, tv, false);
+			for (size_t c = 0; c < nc; c++)
+				ta[c] += w[c];
+			(*ntrim)++;
+		}
+		n++;
+	}
+	free(w);
+	*ng = n;
+	return g;
 }
 
 /*
@@ -138,10 +197,12 @@ static void build(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t depth,
 {
 	const trie_src_t *s = t->s;
 	size_t m = lo, nc = s->ncols;
+	keys_at(t, idx, lo, hi, depth);
 	for (size_t i = lo; i < hi; i++)
-		if (s->off[idx[i] + 1] - s->off[idx[i]] == depth) {
+		if (t->key[i] == ENDS) {
 			uint32_t x = idx[i];
-			idx[i] = idx[m], idx[m++] = x;
+			idx[i] = idx[m], idx[m] = x;
+			t->key[i] = t->key[m], t->key[m++] = ENDS;
 		}
 	if (m > lo) {
 		add_values(s, idx, lo, m, new_stack(t, parent ? parent - 1 : UINT32_MAX),
@@ -150,42 +211,24 @@ static void build(trie_t *t, uint32_t *idx, size_t lo, size_t hi, size_t depth,
 	}
 	if (m == hi)
 		return;
-	group_by_name(t, idx, m, hi, depth);
-	double *w = malloc(3 * nc * sizeof(double)), *tv = w + nc, *ta = tv + nc;
-	bool *keep = malloc(hi - m);
-	if (!w || !keep)
+	group_by_name(t, idx, m, hi);
+	double *tv = calloc(2 * nc, sizeof(double)), *ta = tv + nc;
+	if (!tv)
 		die("out of memory");
-	memset(tv, 0, 2 * nc * sizeof(double));
-	size_t ntrim = 0;
-	for (size_t a = m, b; a < hi; a = b) { /* a group: idx[a..b) */
-		uint32_t name = name_at(s, idx[a], depth);
-		for (b = a + 1; b < hi && name_at(s, idx[b], depth) == name; b++)
-			;
-		memset(w, 0, nc * sizeof(double));
-		add_values(s, idx, a, b, w, true);
-		keep[a - m] = kept(t, w);
-		if (!keep[a - m]) {
-			add_values(s, idx, a, b, tv, false);
-			for (size_t c = 0; c < nc; c++)
-				ta[c] += w[c];
-			ntrim++;
-		}
-	}
+	size_t ntrim = 0, ng;
+	group_t *g = weigh_groups(t, idx, m, hi, tv, ta, &ng, &ntrim);
 	if (ntrim) {
 		t->dropped += ntrim;
 		memcpy(new_stack(t, new_node(t, parent, t->trimmed)), tv,
 		       nc * sizeof(double));
 		memcpy(t->sabs + (t->nstacks - 1) * nc, ta, nc * sizeof(double));
 	}
-	for (size_t a = m, b; a < hi; a = b) {
-		uint32_t name = name_at(s, idx[a], depth);
-		for (b = a + 1; b < hi && name_at(s, idx[b], depth) == name; b++)
-			;
-		if (keep[a - m])
-			build(t, idx, a, b, depth + 1, new_node(t, parent, name) + 1);
-	}
-	free(w);
-	free(keep);
+	free(tv);
+	for (size_t k = 0; k < ng; k++) /* t->key is the children's from here */
+		if (g[k].keep)
+			build(t, idx, g[k].a, g[k].b, depth + 1,
+			      new_node(t, parent, g[k].name) + 1);
+	free(g);
 }
 
 void trie_build(trie_t *w, const trie_src_t *s, size_t nnames, uint32_t trimmed,
@@ -202,7 +245,8 @@ void trie_build(trie_t *w, const trie_src_t *s, size_t nnames, uint32_t trimmed,
 	w->hgroup = malloc(w->nslots * sizeof(uint32_t));
 	w->hgen = calloc(w->nslots, sizeof(uint32_t));
 	uint32_t *idx = malloc((s->n + 1) * sizeof(uint32_t));
-	if (!w->fmap || !w->hname || !w->hgroup || !w->hgen || !idx)
+	w->key = malloc((s->n + 1) * sizeof(uint32_t));
+	if (!w->fmap || !w->hname || !w->hgroup || !w->hgen || !idx || !w->key)
 		die("out of memory");
 	for (size_t i = 0; i < s->n; i++)
 		idx[i] = (uint32_t)i;
@@ -225,5 +269,6 @@ void trie_free(trie_t *w)
 	free(w->hgen);
 	free(w->slot);
 	free(w->tmp);
+	free(w->key);
 	free(w->count);
 }

@@ -837,6 +837,7 @@ static snap_t *load_snaps(store_t *all, char **paths, size_t n, snap_t *base)
 		base->p = load_samples(base->path, &base->ss);
 		check_compatible(snaps[0].p, base->p, base->path);
 	}
+	symbolize_done(); /* every profile is read */
 	store_init(all, n + (base->path != NULL), snaps[0].p->n_sample_type);
 	size_t samples = base->path ? base->ss.n : 0,
 	       ids = base->path ? base->ss.nbytes : 0;

@@ -47,6 +47,7 @@ typedef struct {
 	size_t *off; /* by sample (and one more): its ids are ids[off[i] .. off[i + 1]) */
 	double *values; /* by sample: nvalues, in the order of the sample types */
 	size_t n, nvalues, nbytes, capids, capoff, capvalues;
+	bool negative; /* a value is below zero: else no need to look */
 } pp_samples_t;
 
 /* The next id of a sample's packed ids at q (well formed: pp_samples_t's own). */
@@ -71,6 +72,14 @@ pp_profile_t *pp_load_samples(const char *path, pp_samples_t *ss, char *err,
                               size_t errlen);
 pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples_t *ss,
                                char *err, size_t errlen);
+
+/*
+ * pp_load_samples into ss's buffers: ss zeroed, or a previous result (its
+ * samples are replaced). Reading profiles one after the other into one ss
+ * touches no new pages for the second.
+ */
+pp_profile_t *pp_load_samples_into(const char *path, pp_samples_t *ss, char *err,
+                                   size_t errlen);
 
 /* ss from the samples of a loaded profile; false out of memory (ss freed). */
 bool pp_samples_from_profile(const pp_profile_t *p, pp_samples_t *ss);

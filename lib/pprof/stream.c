@@ -37,28 +37,67 @@ static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
 
 /* ---- the samples, packed ----------------------------------------------- */
 
-/* What keeping samples needs besides the result. */
+/*
+ * What keeping samples needs besides the result. The sample being decoded
+ * has its location ids packed at ss->ids + ss->nbytes already (nids bytes),
+ * kept by moving nbytes past them.
+ */
 typedef struct {
 	pp_samples_t *ss;
-	uint64_t *frames; /* the sample being decoded: its location ids */
-	double *vals;     /* and its values */
-	size_t nframes, capframes, nvals, capvals;
+	size_t nids;  /* bytes of the sample's ids so far */
+	size_t nvals; /* and its values */
+	double *vals;
+	size_t capvals;
 	size_t mixed_at, mixed_n; /* the first sample whose count of values differs */
 	bool mixed;
 	int64_t label_min, label_max; /* string indexes labels name */
 	bool oom;
 } merge_t;
 
-/* Appends id to the packed ids (room for 10 more bytes), as a varint. */
-static void pack(pp_samples_t *ss, uint64_t id)
+/* Room for n more bytes of the sample's ids; false: no memory. */
+static bool ids_room(merge_t *m, size_t n)
 {
-	do {
-		ss->ids[ss->nbytes++] = (uint8_t)(id & 0x7f) | (id > 0x7f ? 0x80 : 0);
-		id >>= 7;
-	} while (id);
+	pp_samples_t *ss = m->ss;
+	return grow(&ss->ids, &ss->capids, ss->nbytes + m->nids + n, 1) ||
+	       (m->oom = true, false);
 }
 
-/* Keeps the decoded sample (m->frames, m->vals); false: no memory. */
+/* Appends id to the sample's packed ids, as a varint; false: no memory. */
+static bool pack(merge_t *m, uint64_t id)
+{
+	if (!ids_room(m, 10))
+		return false;
+	uint8_t *q = m->ss->ids + m->ss->nbytes + m->nids;
+	size_t n = 0;
+	do {
+		q[n++] = (uint8_t)(id & 0x7f) | (id > 0x7f ? 0x80 : 0);
+		id >>= 7;
+	} while (id);
+	m->nids += n;
+	return true;
+}
+
+/*
+ * Appends packed location ids [q, end) as they are: varints of at most 10
+ * bytes (varint's limit), the last one ended. False if malformed or out of
+ * memory (m->oom).
+ */
+static bool pack_bytes(merge_t *m, const uint8_t *q, const uint8_t *end)
+{
+	unsigned run = 0; /* bytes of the current varint so far */
+	for (const uint8_t *r = q; r < end; r++)
+		if (!(*r & 0x80))
+			run = 0;
+		else if (++run == 10)
+			return false;
+	if (run || !ids_room(m, (size_t)(end - q)))
+		return false;
+	memcpy(m->ss->ids + m->ss->nbytes + m->nids, q, (size_t)(end - q));
+	m->nids += (size_t)(end - q);
+	return true;
+}
+
+/* Keeps the decoded sample (its ids, m->vals); false: no memory. */
 static bool keep_sample(merge_t *m)
 {
 	pp_samples_t *ss = m->ss;
@@ -72,15 +111,14 @@ static bool keep_sample(merge_t *m)
 	if (m->mixed)
 		return true; /* rejected at the end */
 	if (!grow(&ss->off, &ss->capoff, ss->n + 2, sizeof(size_t)) ||
-	    !grow(&ss->values, &ss->capvalues, (ss->n + 1) * ss->nvalues,
-	          sizeof(double)) ||
-	    !grow(&ss->ids, &ss->capids, ss->nbytes + 10 * m->nframes, 1))
+	    !grow(&ss->values, &ss->capvalues, (ss->n + 1) * ss->nvalues, sizeof(double)))
 		return false;
-	for (size_t i = 0; i < m->nframes; i++)
-		pack(ss, m->frames[i]);
-	if (ss->nvalues)
-		memcpy(ss->values + ss->n * ss->nvalues, m->vals,
-		       ss->nvalues * sizeof(double));
+	ss->nbytes += m->nids;
+	double *to = ss->values + ss->n * ss->nvalues;
+	for (size_t i = 0; i < ss->nvalues; i++) {
+		to[i] = m->vals[i];
+		ss->negative |= to[i] < 0;
+	}
 	ss->off[++ss->n] = ss->nbytes;
 	return true;
 }
@@ -88,8 +126,9 @@ static bool keep_sample(merge_t *m)
 static bool merge_init(merge_t *m, pp_samples_t *ss)
 {
 	memset(m, 0, sizeof(*m));
-	memset(ss, 0, sizeof(*ss));
-	m->ss = ss;
+	m->ss = ss; /* zeroed, or a previous result whose buffers are reused */
+	ss->n = ss->nbytes = ss->nvalues = 0;
+	ss->negative = false;
 	/* never NULL, even without samples or values: no offsets from NULL */
 	return grow(&ss->off, &ss->capoff, 1, sizeof(size_t)) &&
 	       grow(&ss->ids, &ss->capids, 1, 1) &&
@@ -98,7 +137,6 @@ static bool merge_init(merge_t *m, pp_samples_t *ss)
 
 static void merge_fini(merge_t *m)
 {
-	free(m->frames);
 	free(m->vals);
 }
 
@@ -237,13 +275,8 @@ static bool decode_label(merge_t *m, const uint8_t *p, const uint8_t *end)
 /* One value of a repeated location_id (field 1) or value (2). */
 static bool push(merge_t *m, unsigned field, uint64_t v)
 {
-	if (field == 1) {
-		if (m->nframes == m->capframes &&
-		    !grow(&m->frames, &m->capframes, m->nframes + 1, sizeof(uint64_t)))
-			return !(m->oom = true);
-		m->frames[m->nframes++] = v;
-		return true;
-	}
+	if (field == 1)
+		return pack(m, v);
 	if (m->nvals == m->capvals &&
 	    !grow(&m->vals, &m->capvals, m->nvals + 1, sizeof(double)))
 		return !(m->oom = true);
@@ -262,6 +295,8 @@ static bool decode_repeated(merge_t *m, unsigned field, unsigned wt, const uint8
 		return false;
 	const uint8_t *q = *p, *qend = q + v;
 	*p = qend;
+	if (field == 1) /* the ids stay packed as they are */
+		return pack_bytes(m, q, qend);
 	while (q < qend)
 		if (!varint(&q, qend, &v) || !push(m, field, v))
 			return false;
@@ -271,7 +306,7 @@ static bool decode_repeated(merge_t *m, unsigned field, unsigned wt, const uint8
 /* Decodes a Sample message and merges it; false if it is malformed. */
 static bool decode_sample(merge_t *m, const uint8_t *p, const uint8_t *end)
 {
-	m->nframes = m->nvals = 0;
+	m->nids = m->nvals = 0;
 	while (p < end) {
 		uint64_t key, len;
 		if (!varint(&p, end, &key))
@@ -429,12 +464,12 @@ static const char *split(src_t *s, merge_t *m, uint8_t **rest, size_t *nrest)
 	}
 }
 
-pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples_t *ss,
-                               char *err, size_t errlen)
+/* pp_parse_samples into ss: zeroed, or a previous result to reuse. */
+static pp_profile_t *parse_into(const unsigned char *data, size_t len, pp_samples_t *ss,
+                                char *err, size_t errlen)
 {
 	src_t s = {0};
 	merge_t m = {0};
-	memset(ss, 0, sizeof(*ss));
 	uint8_t *rest = NULL;
 	size_t nrest = 0;
 	pp_profile_t *p = NULL;
@@ -461,25 +496,40 @@ pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples
 	return NULL;
 }
 
-pp_profile_t *pp_load_samples(const char *path, pp_samples_t *ss, char *err,
-                              size_t errlen)
+pp_profile_t *pp_parse_samples(const unsigned char *data, size_t len, pp_samples_t *ss,
+                               char *err, size_t errlen)
+{
+	memset(ss, 0, sizeof(*ss));
+	return parse_into(data, len, ss, err, errlen);
+}
+
+pp_profile_t *pp_load_samples_into(const char *path, pp_samples_t *ss, char *err,
+                                   size_t errlen)
 {
 	size_t len = 0;
 	unsigned char *raw = pp_read_file(path, &len, err, errlen);
 	if (!raw)
 		return NULL;
-	pp_profile_t *p = pp_parse_samples(raw, len, ss, err, errlen);
+	pp_profile_t *p = parse_into(raw, len, ss, err, errlen);
 	free(raw);
 	return p;
+}
+
+pp_profile_t *pp_load_samples(const char *path, pp_samples_t *ss, char *err,
+                              size_t errlen)
+{
+	memset(ss, 0, sizeof(*ss));
+	return pp_load_samples_into(path, ss, err, errlen);
 }
 
 bool pp_samples_from_profile(const pp_profile_t *p, pp_samples_t *ss)
 {
 	merge_t m;
+	memset(ss, 0, sizeof(*ss));
 	bool ok = merge_init(&m, ss);
 	for (size_t i = 0; ok && i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = p->sample[i];
-		m.nframes = m.nvals = 0;
+		m.nids = m.nvals = 0;
 		for (size_t k = 0; ok && k < s->n_location_id; k++)
 			ok = push(&m, 1, s->location_id[k]);
 		for (size_t k = 0; ok && k < s->n_value; k++)
