@@ -33,19 +33,22 @@ done
 
 PY=/usr/bin/python3
 if [ -x "$PY" ]; then
-	# A switch interval of 10 us (5 ms by default) makes the threads hand
-	# the GIL over thousands of times, so its mutex is contended in every
-	# run, not only on a busy machine.
+	# A switch interval of 10 us (5 ms by default) and a time.sleep(0)
+	# (which drops and takes the GIL again) every 8 steps make the threads
+	# hand the GIL over thousands of times, so that its mutex is contended
+	# in every run, on a quiet machine or a busy one.
 	cat >"$WORK/threads.py" <<'PY'
-import sys, threading
+import sys, threading, time
 sys.setswitchinterval(1e-5)
 results = [0] * 8
 def work(k, n):
     h = 0
     for i in range(n):
         h = (h * 31 + i + k) % 1000003
+        if i % 8 == 0:
+            time.sleep(0)
     results[k] = h
-ts = [threading.Thread(target=work, args=(k, 150000)) for k in range(8)]
+ts = [threading.Thread(target=work, args=(k, 100000)) for k in range(8)]
 for t in ts: t.start()
 for t in ts: t.join()
 print(results)
