@@ -14,19 +14,30 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static void write_all(pp_gz_t *g, const unsigned char *p, size_t n)
+/* Writes the n buffers of iov whole: one writev(2) for a small profile. */
+static void writev_all(pp_gz_t *g, struct iovec *iov, int n)
 {
 	while (n && !g->pb.err) {
-		ssize_t w = write(g->fd, p, n);
+		ssize_t w = writev(g->fd, iov, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			g->pb.err = w < 0 ? -errno : -EIO;
 			return;
 		}
-		p += w;
-		n -= (size_t)w;
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
+}
+
+static void write_all(pp_gz_t *g, const unsigned char *p, size_t n)
+{
+	struct iovec v = {(void *)p, n};
+	writev_all(g, &v, 1);
 }
 
 /* ---- zlib, loaded on demand --------------------------------------------- */
@@ -116,26 +127,6 @@ static void put_le(unsigned char *p, uint32_t v, int n)
 {
 	for (int i = 0; i < n; i++)
 		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* Writes the n buffers of iov whole: one writev(2) for a small profile. */
-static void writev_all(pp_gz_t *g, struct iovec *iov, int n)
-{
-	while (n && !g->pb.err) {
-		ssize_t w = writev(g->fd, iov, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			g->pb.err = w < 0 ? -errno : -EIO;
-			return;
-		}
-		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
-			w -= (ssize_t)iov->iov_len;
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
 }
 
 /* What pb holds as stored blocks; with the trailer if last. */
