@@ -225,15 +225,13 @@ static inline __attribute__((always_inline)) bool keep(const ElfW(Sym) * s, uint
 	       s->st_shndx != SHN_UNDEF && s->st_name < strsz;
 }
 
-/*
- * Builds m's table from s[0..count) (names in strs, strsz bytes): the
- * functions of its executable segment, by address into buckets of 2^shift
- * bytes, about one symbol a bucket, in table order within each. One pass
- * over the ELF table into a compact array, one to place each entry: about
- * 25 instructions a symbol, where sorting them cost 96 and a dladdr per
- * address scanned them all. Returns false if memory runs out.
- */
 #define WANT_SHIFT 12 /* hp_symbols_want's pages */
+
+/* Is page p marked in want (hp_symbols_want's bitmap, 64 pages a word)? */
+static inline bool want_bit(const uint64_t *want, uint64_t p)
+{
+	return want[p >> 6] & (1ull << (p & 63));
+}
 
 /* Does [off, off + size) (off < span, size > 0) touch a page of want? */
 static inline bool touches(const uint64_t *w, uint64_t off, uint64_t size, uintptr_t span)
@@ -244,11 +242,20 @@ static inline bool touches(const uint64_t *w, uint64_t off, uint64_t size, uintp
 	if (p >> 6 == e >> 6) /* one word: the common case */
 		return w[p >> 6] & ((~0ull >> (63 - (e - p))) << (p & 63));
 	for (; p <= e; p++)
-		if (w[p >> 6] & (1ull << (p & 63)))
+		if (want_bit(w, p))
 			return true;
 	return false;
 }
 
+/*
+ * Builds m's table from s[0..count) (names in strs, strsz bytes): the
+ * functions of its executable segment, by address into buckets of 2^shift
+ * bytes, about one symbol a bucket, in table order within each. One pass
+ * over the ELF table into a compact array, one to place each entry: about
+ * 25 instructions a symbol, where sorting them cost 96 and a dladdr per
+ * address scanned them all. With m->want, only the symbols on its pages.
+ * Returns false if memory runs out.
+ */
 static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
                   size_t strsz)
 {
@@ -262,7 +269,7 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 		goto fail;
 	/* With want, a sized symbol none of whose pages holds an address to
 	 * name is skipped; an unsized one may stand for any address above it. */
-	const uint64_t *w = (const uint64_t *)m->want;
+	const uint64_t *w = m->want;
 	for (size_t k = 0; k < count; k++) {
 		if ((w && s[k].st_value - lo < span && s[k].st_size &&
 		     !touches(w, s[k].st_value - lo, s[k].st_size, span)) ||
@@ -650,6 +657,12 @@ static const char *table_name(const hp_module_t *m, uint32_t v)
 	}
 }
 
+/* Is v (an offset into m's executable segment) on a page of m->want? */
+static bool on_wanted_page(const hp_module_t *m, uintptr_t v)
+{
+	return want_bit(m->want, v >> WANT_SHIFT);
+}
+
 /*
  * Each table is read once, from the file (whose .symtab names static
  * functions too), or from memory when the file is gone or was replaced, and
@@ -658,13 +671,6 @@ static const char *table_name(const hp_module_t *m, uint32_t v)
  * one-line compile's cc1). An address no symbol covers stays unnamed: its
  * mapping and build ID let heapprof symbolize name it.
  */
-/* Is v (an offset into m's executable segment) on a page of m->want? */
-static bool on_wanted_page(const hp_module_t *m, uintptr_t v)
-{
-	uintptr_t p = v >> WANT_SHIFT;
-	return m->want[p >> 3] & (1u << (p & 7));
-}
-
 const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 {
 	if (pc < m->start || pc >= m->limit)
@@ -680,24 +686,17 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc)
 	return table_name(m, (uint32_t)(pc - m->start));
 }
 
-/* m, if pc is in its executable segment. */
-static hp_module_t *module_at(uintptr_t pc)
-{
-	hp_module_t *m = hp_symbols_find(pc);
-	return m && pc >= m->start && pc < m->limit ? m : NULL;
-}
-
 void hp_symbols_want(const uintptr_t *pcs, size_t n)
 {
 	/* First the tables read for other pages go, all of them before any
 	 * page is marked: a table read again is read for every address here. */
 	for (size_t i = 0; i < n; i++) {
-		hp_module_t *m = module_at(pcs[i]);
+		hp_module_t *m = hp_symbols_find(pcs[i]);
 		if (m && m->syms_state == 2 && !on_wanted_page(m, pcs[i] - m->start))
 			drop_syms(m); /* no name of it is in use: the caller's promise */
 	}
 	for (size_t i = 0; i < n; i++) {
-		hp_module_t *m = module_at(pcs[i]);
+		hp_module_t *m = hp_symbols_find(pcs[i]);
 		if (!m || m->syms_state != 0)
 			continue;
 		if (!m->want) {
@@ -706,7 +705,7 @@ void hp_symbols_want(const uintptr_t *pcs, size_t n)
 				continue; /* then the whole table */
 		}
 		uintptr_t p = (pcs[i] - m->start) >> WANT_SHIFT;
-		m->want[p >> 3] |= (uint8_t)(1u << (p & 7));
+		m->want[p >> 6] |= 1ull << (p & 63);
 	}
 }
 

@@ -23,7 +23,7 @@ typedef struct hp_module {
 	_Atomic unsigned seen;     /* generation of the last refresh that saw it */
 	/* Symbol table, loaded on first use (guarded by the tables lock). */
 	int syms_state; /* 0 not tried, 1 loaded, 2 loaded for want, -1 unavailable */
-	uint8_t *want;  /* pages of the segment whose addresses are to be named */
+	uint64_t *want; /* pages of the segment whose addresses are to be named */
 	struct hp_sym *syms; /* by address into buckets (symbols.c) */
 	size_t nsyms;
 	const char *names;    /* the string table the names are offsets into */
