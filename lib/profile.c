@@ -143,14 +143,10 @@ typedef struct hp_profile_writer {
 	/* Zeroed by begin: everything up to gz. */
 	ctx_t ctx;
 	pp_strtab_t st;
-	idmap_t loc_ids;  /* address -> location id */
+	idmap_t loc_ids;  /* address -> location id; the Locations are written
+	                     from it after the samples (write_locations) */
 	idmap_t func_ids; /* system-name string index -> function id */
 	uint64_t nlocs, nfuncs, truncated_loc;
-	/* The address of each location id - 1, written after the samples, so
-	 * that the symbol tables learn first which addresses are to be named
-	 * (hp_symbols_want); the truncated location's is 0. */
-	uintptr_t *locs;
-	size_t caplocs;
 	size_t nsamples; /* samples written: buckets with nonzero counters */
 	const hp_profile_opts_t *opts;
 	const hp_kind_t *kind; /* the kind written: its sample types */
@@ -324,20 +320,6 @@ static void write_location(writer_t *W, uint64_t id, uint64_t pc, uint64_t mappi
 	pb_message(&W->gz.pb, PROFILE_LOCATION, &W->msg);
 }
 
-/* A new location id for pc, written with the others at the end. */
-static uint64_t new_location(writer_t *W, uintptr_t pc)
-{
-	uintptr_t *locs =
-	    pp_grow(&W->ctx.alloc, W->locs, &W->caplocs, W->nlocs + 1, sizeof(*W->locs));
-	if (!locs) {
-		W->ctx.err = -ENOMEM;
-		return 0;
-	}
-	W->locs = locs;
-	locs[W->nlocs] = pc;
-	return ++W->nlocs;
-}
-
 /* Frames are return addresses; pprof wants an address inside the call. */
 static uint64_t location_id(writer_t *W, uintptr_t ret)
 {
@@ -346,7 +328,7 @@ static uint64_t location_id(writer_t *W, uintptr_t ret)
 	if (!slot)
 		return 0;
 	if (!*slot)
-		*slot = (uint32_t)new_location(W, pc);
+		*slot = (uint32_t)++W->nlocs;
 	return *slot;
 }
 
@@ -354,27 +336,33 @@ static uint64_t location_id(writer_t *W, uintptr_t ret)
 static uint64_t truncated_location(writer_t *W)
 {
 	if (!W->truncated_loc)
-		W->truncated_loc = new_location(W, 0);
+		W->truncated_loc = ++W->nlocs;
 	return W->truncated_loc;
 }
 
-/* Every location, and the functions they name, once the samples are out. */
+/*
+ * Every location, and the functions they name, once the samples are out:
+ * the symbol tables learn first which addresses are to be named
+ * (hp_symbols_want; the map's empty slots hold address 0, in no module).
+ */
 static void write_locations(writer_t *W)
 {
-	hp_symbols_want(W->locs, W->nlocs);
-	for (uint64_t id = 1; id <= W->nlocs && !failed(W); id++) {
-		uintptr_t pc = W->locs[id - 1];
-		if (id == W->truncated_loc) {
-			uint64_t fid = function_id(
-			    W, "[truncated stack: raise HEAPPROF_MAX_FRAMES]");
-			write_location(W, id, 0, 0, fid);
+	const idmap_t *m = &W->loc_ids;
+	_Static_assert(sizeof(*m->keys) == sizeof(uintptr_t), "the keys are addresses");
+	hp_symbols_want((const uintptr_t *)m->keys, m->cap);
+	for (size_t i = 0; i < m->cap && !failed(W); i++) {
+		if (!m->vals[i])
 			continue;
-		}
-		hp_module_t *m = hp_symbols_find(pc);
-		const char *name = m ? hp_symbols_name(m, pc) : NULL;
+		uintptr_t pc = m->keys[i];
+		hp_module_t *mod = hp_symbols_find(pc);
+		const char *name = mod ? hp_symbols_name(mod, pc) : NULL;
 		uint64_t fid = name ? function_id(W, name) : 0;
-		write_location(W, id, pc, m ? mapping_id(W, m) : 0, fid);
+		write_location(W, m->vals[i], pc, mod ? mapping_id(W, mod) : 0, fid);
 	}
+	if (W->truncated_loc && !failed(W))
+		write_location(
+		    W, W->truncated_loc, 0, 0,
+		    function_id(W, "[truncated stack: raise HEAPPROF_MAX_FRAMES]"));
 }
 
 static int cmp_base(const void *key, const void *elem)
@@ -621,10 +609,6 @@ static uint64_t fmt_comment(writer_t *W, const char *fmt, ...)
 	return intern(W, kept ? kept : buf);
 }
 
-/*
- * What pprof shows under the profile: who wrote it, when, how sampled. Last
- * but the strings, as it counts the stacks written.
- */
 /* "command line: ..." in the arena, where the table keeps it. */
 static uint64_t cmdline_comment(writer_t *W)
 {
@@ -640,6 +624,10 @@ static uint64_t cmdline_comment(writer_t *W)
 	return intern(W, kept ? kept : buf);
 }
 
+/*
+ * What pprof shows under the profile: who wrote it, when, how sampled. Last
+ * but the strings, as it counts the stacks written.
+ */
 static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 {
 	uint64_t comments[8], *c = comments;
@@ -714,7 +702,6 @@ static void finish(writer_t *W)
 	w_free(W->loc_ids.vals);
 	w_free(W->func_ids.keys);
 	w_free(W->func_ids.vals);
-	w_free(W->locs);
 	arena_used = 0;
 }
 
