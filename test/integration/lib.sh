@@ -225,3 +225,27 @@ profile_mid_run() {
 	check "SIGUSR2 snapshot written mid-run" test -n "$SNAP"
 	check "exit profile written" test -n "$EXITP"
 }
+
+# nginx_conf FILE PORT MAIN SERVER: an nginx configuration in $WORK with
+# two workers on 127.0.0.1:PORT serving $WORK/www, its temporary files in
+# $WORK/tmp; MAIN are more main-context directives (error_log, user),
+# SERVER more server ones.
+nginx_conf() {
+	cat >"$1" <<CONF
+daemon off;
+master_process on;
+worker_processes 2;
+$3
+pid $WORK/nginx.pid;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/tmp/body;
+	proxy_temp_path $WORK/tmp/proxy;
+	fastcgi_temp_path $WORK/tmp/fcgi;
+	uwsgi_temp_path $WORK/tmp/uwsgi;
+	scgi_temp_path $WORK/tmp/scgi;
+	server { listen 127.0.0.1:$2; root $WORK/www; $4 }
+}
+CONF
+}

@@ -14,23 +14,7 @@ mkdir -p "$WORK/www" "$WORK/tmp"
 chmod 1777 "$WORK" "$WORK/tmp"
 head -c 200000 /dev/urandom | base64 >"$WORK/www/big.txt"
 echo hello >"$WORK/www/index.html"
-cat >"$WORK/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 2;
-error_log stderr warn;
-pid $WORK/nginx.pid;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $WORK/tmp/body;
-	proxy_temp_path $WORK/tmp/proxy;
-	fastcgi_temp_path $WORK/tmp/fcgi;
-	uwsgi_temp_path $WORK/tmp/uwsgi;
-	scgi_temp_path $WORK/tmp/scgi;
-	server { listen 127.0.0.1:$port; root $WORK/www; gzip on; gzip_types text/plain; }
-}
-EOF
+nginx_conf "$WORK/nginx.conf" "$port" "error_log stderr warn;" "gzip on; gzip_types text/plain;"
 
 # serve NAME [ENV...]: start nginx, fetch pages, (snapshot), quit.
 serve() {

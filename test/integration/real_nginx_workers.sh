@@ -24,24 +24,8 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/www" "$WORK/out" "$WORK/tmp"
 chmod 1777 "$WORK/tmp"
 echo hello >"$WORK/www/index.html"
-cat >"$WORK/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 2;
-user nobody nogroup;
-error_log $WORK/error.log notice;
-pid $WORK/nginx.pid;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $WORK/tmp/body;
-	proxy_temp_path $WORK/tmp/proxy;
-	fastcgi_temp_path $WORK/tmp/fcgi;
-	uwsgi_temp_path $WORK/tmp/uwsgi;
-	scgi_temp_path $WORK/tmp/scgi;
-	server { listen 127.0.0.1:$port; root $WORK/www; }
-}
-CONF
+nginx_conf "$WORK/nginx.conf" "$port" "user nobody nogroup;
+error_log $WORK/error.log notice;" ""
 fallback=/tmp/heapprof-$nobody_uid
 all_workers=""
 trap 'rm -rf "$WORK"; for w in $all_workers; do rm -f "$fallback/prof.$w".*; done' EXIT
