@@ -230,13 +230,19 @@ static inline __attribute__((always_inline)) bool keep(const ElfW(Sym) * s, uint
 /* Is page p marked in want (hp_symbols_want's bitmap, 64 pages a word)? */
 static inline bool want_bit(const uint64_t *want, uint64_t p)
 {
-	return want[p >> 6] & (1ull << (p & 63));
+	return (want[p >> 6] >> (p & 63)) & 1;
 }
 
-/* Does [off, off + size) (off < span, size > 0) touch a page of want? */
+/* Does [off, off + size) (off < span, size > 0) touch a page of want? The
+ * first page's bit decides for most functions, which fit in a page. */
 static inline bool touches(const uint64_t *w, uint64_t off, uint64_t size, uintptr_t span)
 {
-	uint64_t p = off >> WANT_SHIFT, e = (off + size - 1) >> WANT_SHIFT;
+	uint64_t p = off >> WANT_SHIFT, e;
+	if (want_bit(w, p))
+		return true;
+	if ((off & ((1u << WANT_SHIFT) - 1)) + size <= (1u << WANT_SHIFT))
+		return false;
+	e = (off + size - 1) >> WANT_SHIFT;
 	if (e > (span - 1) >> WANT_SHIFT)
 		e = (span - 1) >> WANT_SHIFT;
 	if (p >> 6 == e >> 6) /* one word: the common case */
@@ -245,6 +251,44 @@ static inline bool touches(const uint64_t *w, uint64_t off, uint64_t size, uintp
 		if (want_bit(w, p))
 			return true;
 	return false;
+}
+
+/*
+ * The symbols build keeps into out (count entries of room): the functions of
+ * m's executable segment, with m->want only those on its pages (a sized
+ * symbol none of whose pages holds an address to name is skipped; an
+ * unsized one may stand for any address above it). The segment test comes
+ * first: it rejects what keep would, and the page test is the next cheapest.
+ */
+static inline __attribute__((always_inline)) size_t
+gather_in(const hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
+          size_t strsz, struct hp_sym *out, const uint64_t *w)
+{
+	uintptr_t lo = m->start - m->bias, span = m->limit - m->start;
+	bool ended = strsz && !strs[strsz - 1]; /* then every name ends */
+	size_t n = 0;
+	for (size_t k = 0; k < count; k++) {
+		const ElfW(Sym) *e = &s[k];
+		uint64_t off = e->st_value - lo;
+		if (off >= span ||
+		    (w && e->st_size && !touches(w, off, e->st_size, span)) ||
+		    !keep(e, lo, span, strsz) ||
+		    (!ended && !memchr(strs + e->st_name, 0, strsz - e->st_name)))
+			continue;
+		out[n++] = (struct hp_sym){(uint32_t)off,
+		                           e->st_size > UINT32_MAX ? UINT32_MAX
+		                                                   : (uint32_t)e->st_size,
+		                           e->st_name};
+	}
+	return n;
+}
+
+/* gather_in, compiled once with a want bitmap and once without. */
+static size_t gather(const hp_module_t *m, const ElfW(Sym) * s, size_t count,
+                     const char *strs, size_t strsz, struct hp_sym *out)
+{
+	return m->want ? gather_in(m, s, count, strs, strsz, out, m->want)
+	               : gather_in(m, s, count, strs, strsz, out, NULL);
 }
 
 /*
@@ -259,28 +303,13 @@ static inline bool touches(const uint64_t *w, uint64_t off, uint64_t size, uintp
 static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
                   size_t strsz)
 {
-	uintptr_t lo = m->start - m->bias, span = m->limit - m->start;
-	bool ended = strsz && !strs[strsz - 1]; /* then every name ends */
-	size_t n = 0;
+	uintptr_t span = m->limit - m->start;
 	uint32_t *first = NULL;
 	struct hp_sym *tmp = hp_scratch_realloc(NULL, (count ? count : 1) * sizeof(*tmp)),
 	              *syms;
 	if (!tmp || count > UINT32_MAX || strsz > UINT32_MAX || span > UINT32_MAX)
 		goto fail;
-	/* With want, a sized symbol none of whose pages holds an address to
-	 * name is skipped; an unsized one may stand for any address above it. */
-	const uint64_t *w = m->want;
-	for (size_t k = 0; k < count; k++) {
-		if ((w && s[k].st_value - lo < span && s[k].st_size &&
-		     !touches(w, s[k].st_value - lo, s[k].st_size, span)) ||
-		    !keep(&s[k], lo, span, strsz) ||
-		    (!ended && !memchr(strs + s[k].st_name, 0, strsz - s[k].st_name)))
-			continue;
-		tmp[n++] = (struct hp_sym){
-		    (uint32_t)(s[k].st_value - lo),
-		    s[k].st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s[k].st_size,
-		    s[k].st_name};
-	}
+	size_t n = gather(m, s, count, strs, strsz, tmp);
 	/* Buckets of 2^shift bytes, about one symbol each. */
 	unsigned shift = 0;
 	while ((span >> shift) > n)
@@ -460,8 +489,9 @@ struct dyn_tables {
 };
 
 /* Reads info's dynamic section into t; false unless the table, its names
- * and its count are there and inside the loaded segments. */
-static bool dyn_tables(const struct dl_phdr_info *info, struct dyn_tables *t)
+ * and (with count) its count are there and inside the loaded segments.
+ * Counting walks every hash bucket: a lookup by name does without. */
+static bool dyn_tables(const struct dl_phdr_info *info, struct dyn_tables *t, bool count)
 {
 	const ElfW(Dyn) *dyn = NULL;
 	size_t ndyn = 0;
@@ -493,6 +523,8 @@ static bool dyn_tables(const struct dl_phdr_info *info, struct dyn_tables *t)
 			break;
 		}
 	}
+	if (!count)
+		return t->symtab && t->strsz && mapped(info, t->strtab, t->strsz);
 	if (t->gnu_hash)
 		t->count = gnu_hash_count(info, t->gnu_hash);
 	else if (hash && mapped(info, hash, 8))
@@ -528,17 +560,24 @@ static int find_defined(struct dl_phdr_info *info, size_t size, void *arg)
 	if (!segment_end(info, d->addr))
 		return 0;
 	d->same = d->other && segment_end(info, d->other);
-	if (!dyn_tables(info, &t) || !t.gnu_hash)
+	if (!dyn_tables(info, &t, false) || !t.gnu_hash || !mapped(info, t.gnu_hash, 16))
 		return 1;
 	uintptr_t h = t.gnu_hash, strtab = t.strtab;
-	size_t strsz = t.strsz, count = t.count;
+	size_t strsz = t.strsz;
 	const uint32_t *w = (const uint32_t *)h;
 	const uint32_t *buckets =
 	    (const uint32_t *)(h + 16 + (uintptr_t)w[2] * sizeof(ElfW(Addr)));
+	if (!w[0] || !mapped(info, (uintptr_t)buckets, (size_t)w[0] * 4))
+		return 1;
 	const uint32_t *chain = buckets + w[0];
 	const ElfW(Sym) *sym = (const ElfW(Sym) *)t.symtab;
+	/* The walk stays inside the segments that hold the chain and the table. */
+	uintptr_t chain_end = segment_end(info, (uintptr_t)chain),
+	          sym_end = segment_end(info, t.symtab);
 	uint32_t want = gnu_hash(d->name), i = buckets[want % w[0]];
-	for (; i >= w[1] && i < count; i++) { /* gnu_hash_count checked the chain */
+	for (; i >= w[1] && (uintptr_t)(chain + (i - w[1]) + 1) <= chain_end &&
+	       (uintptr_t)(sym + i + 1) <= sym_end;
+	     i++) {
 		const ElfW(Sym) *s = &sym[i];
 		if ((chain[i - w[1]] | 1) == (want | 1) && s->st_name < strsz &&
 		    s->st_shndx != SHN_UNDEF &&
@@ -581,7 +620,7 @@ bool hp_symbols_defined_elsewhere(const void *addr, const char *name, const void
 static bool copy_dynsym(hp_module_t *m, const struct dl_phdr_info *info)
 {
 	struct dyn_tables t;
-	if (!dyn_tables(info, &t))
+	if (!dyn_tables(info, &t, true))
 		return false;
 	size_t strsz = t.strsz;
 	char *names = hp_scratch_realloc(NULL, strsz);
@@ -691,12 +730,12 @@ void hp_symbols_want(const uintptr_t *pcs, size_t n)
 	/* First the tables read for other pages go, all of them before any
 	 * page is marked: a table read again is read for every address here. */
 	for (size_t i = 0; i < n; i++) {
-		hp_module_t *m = hp_symbols_find(pcs[i]);
+		hp_module_t *m = pcs[i] ? hp_symbols_find(pcs[i]) : NULL;
 		if (m && m->syms_state == 2 && !on_wanted_page(m, pcs[i] - m->start))
 			drop_syms(m); /* no name of it is in use: the caller's promise */
 	}
 	for (size_t i = 0; i < n; i++) {
-		hp_module_t *m = hp_symbols_find(pcs[i]);
+		hp_module_t *m = pcs[i] ? hp_symbols_find(pcs[i]) : NULL;
 		if (!m || m->syms_state != 0)
 			continue;
 		if (!m->want) {

@@ -67,6 +67,7 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc);
  * symbols on the pages of these addresses. An exit profile names a few
  * dozen addresses in a table of tens of thousands of symbols (cc1's,
  * libLLVM's); the whole table is read again if a later name needs it.
+ * Entries of 0 (a hash map's empty slots) are skipped.
  */
 void hp_symbols_want(const uintptr_t *pcs, size_t n);
 
