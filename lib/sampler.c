@@ -127,6 +127,25 @@ static void thread_init(hp_thread_t *t)
 	t->rng = s ? s : 1;
 }
 
+/*
+ * The countdown while start-up is unfinished. The constructors that run
+ * before ours allocate on the main thread, tens of thousands of times in a
+ * program like clang; that thread skips this path for a budget of bytes,
+ * which hp_sampler_init, called by our constructor on that same thread,
+ * ends. Another thread keeps coming back (its budget could outlive it).
+ * thread_no, unused until thread_init, remembers which thread is which.
+ */
+#define STARTING_BUDGET (INT64_C(1) << 20)
+enum { UNCHECKED, MAIN_THREAD, OTHER_THREAD };
+
+static int64_t starting_until(hp_thread_t *t)
+{
+	if (t->thread_no == UNCHECKED)
+		t->thread_no =
+		    syscall(SYS_gettid) == getpid() ? MAIN_THREAD : OTHER_THREAD;
+	return t->thread_no == MAIN_THREAD ? STARTING_BUDGET : -1;
+}
+
 bool hp_sampler_decide_slow(void)
 {
 	hp_thread_t *t = &hp_thread;
@@ -137,7 +156,7 @@ bool hp_sampler_decide_slow(void)
 	int ph = atomic_load_explicit(&phase, memory_order_relaxed);
 	if (hp_unlikely(ph != PHASE_ON)) {
 		/* Before start-up finishes keep coming back here; when off, never. */
-		t->until = ph == PHASE_OFF ? INT64_MAX : -1;
+		t->until = ph == PHASE_OFF ? INT64_MAX : starting_until(t);
 		return false;
 	}
 	if (hp_unlikely(!t->rng)) {

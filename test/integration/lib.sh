@@ -66,6 +66,8 @@ preload_for() {
 	case $1 in
 	glibc) echo "$HEAPPROF_LIB" ;;
 	jemalloc) echo "$HEAPPROF_LIB $JEMALLOC_SO" ;;
+	# A library whose constructor allocates before the profiler's runs.
+	ctor) echo "$HEAPPROF_LIB $TEST_BUILDDIR/.libs/libhpctor.so" ;;
 	esac
 }
 
