@@ -57,7 +57,9 @@ size_t hp_placed_usable(const void *p, void *base);
 
 /*
  * realloc where p (a placed block, or any block) or the result (place_new)
- * is placed: a new block, the contents, the old one freed, as realloc does.
+ * is placed. A placed p stays placed, resized by the backing realloc (in
+ * place or by moving pages where it can); an unplaced one is copied into a
+ * new placed block and freed, as realloc does.
  */
 void *hp_place_realloc(void *p, size_t n, bool place_new);
 

@@ -30,16 +30,22 @@ void hp_interpose_init(uint64_t rate)
 	hp_page_mode = 1;
 }
 
+/* Marks p, inside base, as a placed block. */
+static void *place_at(void *base, void *p)
+{
+	place_hdr_t *h = (place_hdr_t *)p - 1;
+	h->check = key ^ (uintptr_t)p;
+	h->base = (uintptr_t)base;
+	return p;
+}
+
 static void *place(void *base, size_t al)
 {
 	if (!base)
 		return NULL;
 	uintptr_t p =
 	    ((uintptr_t)base + sizeof(place_hdr_t) + al - 1) & ~(uintptr_t)(al - 1);
-	place_hdr_t *h = (place_hdr_t *)p - 1;
-	h->check = key ^ p;
-	h->base = (uintptr_t)base;
-	return (void *)p;
+	return place_at(base, (void *)p);
 }
 
 /* Bytes to ask for to place n at al; 0 when that overflows. */
@@ -82,6 +88,44 @@ size_t hp_placed_usable(const void *p, void *base)
 	       (size_t)((uintptr_t)p - (uintptr_t)base);
 }
 
+/*
+ * Resizes the placed block p (in base) to n bytes by the backing allocator's
+ * realloc of base, which grows in place or moves a large block's pages
+ * (mremap) without copying them; p's offset in base moves with it. The
+ * result is placed again: at the same offset if that is still a page
+ * boundary (in place, or whole pages moved), else at the first one, the
+ * contents moved there. A buffer grown by realloc is sampled at nearly
+ * every step once it is large; a copy at each cost python3's json 113 M
+ * instructions.
+ */
+static void *resize_placed(void *p, void *base, size_t n)
+{
+	place_hdr_t *h = (place_hdr_t *)p - 1;
+	size_t off = (uintptr_t)p - (uintptr_t)base, old = hp_placed_usable(p, base);
+	size_t lead =
+	    off > HP_PAGE + sizeof(place_hdr_t) ? off : HP_PAGE + sizeof(place_hdr_t);
+	size_t t;
+	if (__builtin_add_overflow(n, lead, &t)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Where the old block stays behind, it must not look placed. */
+	h->check = 0;
+	char *nb = hp_real.realloc(base, t);
+	if (!nb) {
+		h->check = key ^ (uintptr_t)p; /* p is intact and still placed */
+		return NULL;
+	}
+	char *q = nb + off;
+	if ((uintptr_t)q & (HP_PAGE - 1)) {
+		char *r = (char *)(((uintptr_t)nb + sizeof(place_hdr_t) + HP_PAGE - 1) &
+		                   ~(uintptr_t)(HP_PAGE - 1));
+		memmove(r, q, old < n ? old : n);
+		return place_at(nb, r);
+	}
+	return place_at(nb, q);
+}
+
 void *hp_place_realloc(void *p, size_t n, bool place_new)
 {
 	void *base = hp_at_page(p) ? hp_placed_base(p) : NULL;
@@ -91,14 +135,14 @@ void *hp_place_realloc(void *p, size_t n, bool place_new)
 		hp_place_free(p, base);
 		return NULL;
 	}
-	void *q = place_new ? hp_place_malloc(n, HP_PAGE) : hp_real.malloc(n);
+	/* A placed block stays placed, sampled or not (free looks it up). */
+	if (base)
+		return resize_placed(p, base, n);
+	void *q = hp_place_malloc(n, HP_PAGE);
 	if (!q || !p)
 		return q; /* on failure p is left as it was */
-	size_t old = base ? hp_placed_usable(p, base) : hp_real.malloc_usable_size(p);
+	size_t old = hp_real.malloc_usable_size(p);
 	memcpy(q, p, old < n ? old : n);
-	if (base)
-		hp_place_free(p, base);
-	else
-		hp_real.free(p);
+	hp_real.free(p);
 	return q;
 }

@@ -18,6 +18,8 @@ expect_common() { # expect_common LABEL OUTDIR RATE
 		grep -qx 'calloc zero 192 of 192' "$out"
 	check "$1: realloc keeps the contents ($(grep '^realloc kept' "$out"))" \
 		grep -qx 'realloc kept 64 of 64' "$out"
+	check "$1: a buffer grown to 8 MiB and shrunk by realloc keeps every byte ($(grep '^realloc grown' "$out"))" \
+		grep -qx 'realloc grown kept 8 of 8' "$out"
 	check "$1: alignments kept, a bad one refused ($(grep '^aligned' "$out"))" \
 		grep -qx 'aligned 14 of 14, invalid alignment EINVAL' "$out"
 	# 1 MiB blocks are certain samples at 65536 and 1 only: exact there.
@@ -30,6 +32,9 @@ expect_common() { # expect_common LABEL OUTDIR RATE
 		test "$got" = "$kept"
 	got=$(hp_flat "$p" inuse_space main)
 	check "$1: nothing else in use (main: $got)" test "$got" = 0
+	got=$(hp_flat "$p" inuse_space check_realloc_grown)
+	check "$1: every block the grown buffer went through was recognised on free (in use: $got)" \
+		test "$got" = 0
 }
 
 for alloc in $(allocators); do

@@ -92,6 +92,56 @@ static void check_realloc(void)
 	printf("realloc kept %d of %d\n", kept_contents, N);
 }
 
+/* Fills or checks p[0..n) with a pattern of seed; the count of bytes off. */
+static size_t pattern(unsigned char *p, size_t n, unsigned seed, int fill)
+{
+	size_t bad = 0;
+	for (size_t k = 0; k < n; k++) {
+		unsigned char v = (unsigned char)(seed * 31 + k * 7 + (k >> 12));
+		if (fill)
+			p[k] = v;
+		else
+			bad += p[k] != v;
+	}
+	return bad;
+}
+
+/*
+ * A buffer grown by doubling from 1 KiB to 8 MiB and shrunk back, as string
+ * builders do: heap blocks that move to another alignment, then mmapped ones
+ * that grow in place; sampled or not at each step. Every byte checked at
+ * every step; small blocks in between keep the heap from growing in place.
+ */
+static __attribute__((noinline)) void check_realloc_grown(void)
+{
+	int kept_contents = 0, total = 0;
+	void *spacers[32] = {0};
+	for (unsigned r = 0; r < 8; r++) {
+		size_t n = 1024;
+		unsigned char *p = malloc(n);
+		size_t bad = pattern(p, n, r, 1);
+		for (int step = 0; step < 26; step++) {
+			size_t m = step < 13 ? n * 2 : n / 2;
+			spacers[step] = malloc(48);
+			unsigned char *q = realloc(p, m);
+			if (!q)
+				break;
+			bad += pattern(q, m < n ? m : n, r, 0);
+			pattern(q, m, r, 1);
+			p = q;
+			n = m;
+		}
+		kept_contents += !bad && n == 1024;
+		total++;
+		free(p);
+		for (int i = 0; i < 32; i++) {
+			free(spacers[i]);
+			spacers[i] = NULL;
+		}
+	}
+	printf("realloc grown kept %d of %d\n", kept_contents, total);
+}
+
 static void check_aligned(void)
 {
 	int ok = 0, total = 0;
@@ -128,6 +178,7 @@ int main(void)
 	printf("realloc pages %d of %d\n", count_pages(), N);
 	check_calloc();
 	check_realloc();
+	check_realloc_grown();
 	check_aligned();
 	keep();
 	printf("kept %d\n", KEPT * MIB);
