@@ -12,6 +12,7 @@
 #include "log.h"
 #include "meta_alloc.h"
 #include "scratch.h"
+#include "symcache.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -22,12 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A function of a module's table, 12 bytes: offsets, not pointers. */
-struct hp_sym {
-	uint32_t off;  /* st_value less the executable segment's start */
-	uint32_t size; /* st_size, 0 if unsized */
-	uint32_t name; /* into the module's string table */
-};
 /*
  * The registry only grows, into a fixed array published through an atomic
  * count, so the dumper reads it without a lock. Writers (refresh) run inside
@@ -202,9 +197,15 @@ static void drop_syms(hp_module_t *m)
 		munmap(m->file_map, m->file_len);
 	else
 		hp_scratch_free(m->file_map);
-	hp_scratch_free(m->syms);
-	hp_scratch_free(m->index);
+	if (m->cache_map) {
+		munmap(m->cache_map, m->cache_len);
+	} else {
+		hp_scratch_free(m->syms);
+		hp_scratch_free(m->index);
+	}
 	hp_scratch_free(m->want);
+	m->cache_map = NULL;
+	m->cache_len = 0;
 	m->want = NULL;
 	m->syms = NULL;
 	m->nsyms = 0;
@@ -331,6 +332,7 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	m->syms = syms;
 	m->nsyms = n;
 	m->names = strs;
+	m->names_len = strsz;
 	m->index = first;
 	m->index_shift = shift;
 	m->index_n = nb;
@@ -391,6 +393,32 @@ static const ElfW(Shdr) * pick_table(const unsigned char *f, size_t len)
  * object was replaced on disk since it was loaded. Returns false when the
  * file gives no table.
  */
+/*
+ * m's table from the ELF table s (key k, names in names): from the cache
+ * when a process built it before; else built, and when the cache would
+ * serve the next process, built whole (not for m->want's pages) and stored.
+ */
+static bool table_for(hp_module_t *m, const hp_symcache_key_t *k, const ElfW(Sym) * s,
+                      const char *names)
+{
+	bool ended = k->strsz && !names[k->strsz - 1];
+	if (ended && hp_symcache_load(m, k)) {
+		m->names = names;
+		m->names_len = k->strsz;
+		m->syms_state = 1;
+		return true;
+	}
+	bool store = ended && m->build_id[0] && k->count >= HP_SYMCACHE_MIN;
+	uint64_t *want = m->want;
+	if (store)
+		m->want = NULL;
+	bool ok = build(m, s, k->count, names, k->strsz);
+	m->want = want;
+	if (ok && store)
+		hp_symcache_store(m, k);
+	return ok;
+}
+
 static bool load_file_syms(hp_module_t *m)
 {
 	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
@@ -418,9 +446,11 @@ static bool load_file_syms(hp_module_t *m)
 	}
 	const ElfW(Shdr) *strs =
 	    t ? (const ElfW(Shdr) *)(f + eh->e_shoff) + t->sh_link : NULL;
-	if (!t || !build(m, (const ElfW(Sym) *)(f + t->sh_offset),
-	                 t->sh_size / sizeof(ElfW(Sym)),
-	                 (const char *)f + strs->sh_offset, strs->sh_size)) {
+	hp_symcache_key_t key = {t && t->sh_type == SHT_SYMTAB ? 's' : 'd',
+	                         t ? t->sh_size / sizeof(ElfW(Sym)) : 0,
+	                         strs ? strs->sh_size : 0};
+	if (!t || !table_for(m, &key, (const ElfW(Sym) *)(f + t->sh_offset),
+	                     (const char *)f + strs->sh_offset)) {
 		munmap(map, len);
 		return false;
 	}
@@ -686,10 +716,12 @@ static const char *table_name(const hp_module_t *m, uint32_t v)
 	if (b >= m->index_n)
 		b = m->index_n - 1;
 	for (;; b--) {
-		const struct hp_sym *s =
-		    scan(m->syms + m->index[b], m->index[b + 1] - m->index[b], v);
+		uint32_t i = m->index[b], e = m->index[b + 1];
+		if (i > e || e > m->nsyms)
+			return NULL; /* a damaged cache file (symcache.c) */
+		const struct hp_sym *s = scan(m->syms + i, e - i, v);
 		if (s)
-			return m->names + s->name;
+			return s->name < m->names_len ? m->names + s->name : NULL;
 		/* Starts in bucket b are below (b + 1) << shift. */
 		if (!b || ((uint64_t)b << m->index_shift) + m->max_size <= v)
 			return NULL;

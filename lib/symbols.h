@@ -14,6 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A function of a module's table, 12 bytes: offsets, not pointers. */
+struct hp_sym {
+	uint32_t off;  /* st_value less the executable segment's start */
+	uint32_t size; /* st_size, 0 if unsized */
+	uint32_t name; /* into the module's string table */
+};
+
 typedef struct hp_module {
 	uintptr_t start, limit; /* executable segment, page aligned start */
 	uint64_t offset;        /* file offset of start */
@@ -27,12 +34,15 @@ typedef struct hp_module {
 	struct hp_sym *syms; /* by address into buckets (symbols.c) */
 	size_t nsyms;
 	const char *names;    /* the string table the names are offsets into */
+	size_t names_len;     /* its bytes */
 	uint32_t *index;      /* syms of bucket b: [index[b], index[b + 1]) */
 	unsigned index_shift; /* log2 of a bucket's bytes */
 	size_t index_n;       /* buckets */
 	uint32_t max_size;    /* the longest symbol's bytes, at least 1 */
 	void *file_map;       /* the file mapped, or (file_len 0) a copy of .dynstr */
 	size_t file_len;
+	void *cache_map; /* syms and index mapped from symcache.c's file, or NULL */
+	size_t cache_len;
 } hp_module_t;
 
 /*

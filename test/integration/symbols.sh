@@ -124,4 +124,46 @@ if command -v valgrind >/dev/null && [ -x "$STRIPPED" ]; then
 else
 	skip "instruction budget: valgrind not installed (apt-get install valgrind)"
 fi
+
+# 6. The table kept across processes (lib/symcache.c): the symtab run above
+# stored prog_symbols' built table (16,384 symbols) under its build ID; a
+# later run reads it and names the same; a damaged file never crashes one.
+ID=$(readelf -n "$PROG" 2>/dev/null | awk '/Build ID/ { print $3 }')
+CACHE=$(ls "/tmp/heapprof-$(id -u)/syms-$ID-s"* 2>/dev/null | head -1)
+if [ -n "$ID" ] && have_go; then
+	check "cache: the first run left its table for later processes (${CACHE:-none})" \
+		test -n "$CACHE" -a -s "$CACHE"
+	stored_names "$(one_file "$WORK"/symtab/hp.*.exit.pb.gz)" | sort >"$WORK/symtab.names"
+	profile cached "$PROG"
+	stored_names "$p" | sort >"$WORK/cached.names"
+	check "cache: a run that reads it stores the same names ($(grep -c _site_ "$WORK/cached.names") sites)" \
+		cmp -s "$WORK/symtab.names" "$WORK/cached.names"
+	cp "$CACHE" "$WORK/cache.bak"
+	truncate -s 1000 "$CACHE"
+	profile truncated "$PROG"
+	stored_names "$p" | sort >"$WORK/truncated.names"
+	check "cache: a truncated file is ignored, the names are the same" \
+		cmp -s "$WORK/symtab.names" "$WORK/truncated.names"
+	# The header intact, the entries and index noise: a lookup checks every
+	# offset it follows, so names may be lost or wrong but nothing is read astray.
+	{ head -c 208 "$WORK/cache.bak"
+	  head -c $(($(stat -c %s "$WORK/cache.bak") - 208)) /dev/urandom; } >"$CACHE"
+	profile garbage "$PROG"
+	check "cache: over a damaged file the profile is whole (go tool pprof reads it)" \
+		quiet "$GO" tool pprof -raw -symbolize=none "$p"
+	if command -v valgrind >/dev/null; then
+		cg() { # cg: the exit profile's instructions, prog_symbols at rate 1
+			(cd "$WORK" && HEAPPROF_RATE=1 HEAPPROF_OUTPUT="$WORK/cg" LD_PRELOAD="$HEAPPROF_LIB" \
+				valgrind --tool=callgrind --toggle-collect=hp_fini --callgrind-out-file=/dev/null \
+				"$PROG" 2>&1 | awk '/Collected :/ { print $4 }')
+		}
+		rm -f "$CACHE"
+		built=$(cg)
+		read_=$(cg)
+		check "cache: the exit profile takes ${read_:-?} instructions with the table read, ${built:-?} building and storing it" \
+			test "${read_:-0}" -gt 0 -a "${read_:-0}" -lt "${built:-0}"
+	fi
+else
+	skip "cache: no build ID in prog_symbols or no go"
+fi
 done_testing
