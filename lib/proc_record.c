@@ -90,10 +90,70 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Writes the record under a temporary name and renames it into place. */
-static int write_record(void)
+/*
+ * A new record goes straight under its name: one file made, no rename (a
+ * reader takes an empty one for one being written: the single write shows
+ * whole or not at all). -EEXIST if a record is there already.
+ */
+static int create_new(int dfd, const char *name, const char *buf, size_t len)
 {
-	char buf[HP_OUTPUT_MAX + 512], tmp[40], name[24];
+	int fd =
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int err = write_all(fd, buf, len);
+	if (close(fd) < 0 && !err && errno != EINTR)
+		err = -errno;
+	if (err)
+		unlinkat(dfd, name, 0);
+	return err;
+}
+
+/*
+ * Does the record there say exactly buf already? After a fork the child
+ * publishes its record; if it then executes a profiled program, that
+ * program's record is the same (pid, start time and the rest).
+ */
+static bool same(int dfd, const char *name, const char *buf, size_t len)
+{
+	char old[HP_OUTPUT_MAX + 512];
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, old, sizeof(old));
+	close(fd);
+	return n == (ssize_t)len && !memcmp(old, buf, len);
+}
+
+/* Replaces the record whole: a temporary name, renamed into place. */
+static int replace(int dfd, const char *name, const char *buf, size_t len)
+{
+	char tmp[40];
+	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
+	int err = 0;
+	int fd =
+	    openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, buf, len);
+	if (close(fd) < 0 && !err && errno != EINTR)
+		err = -errno;
+	if (!err && renameat(dfd, tmp, dfd, name) < 0)
+		err = -errno;
+	if (err)
+		unlinkat(dfd, tmp, 0);
+	return err;
+}
+
+/*
+ * Writes the record: fresh, when this process has none in this directory
+ * (at start-up, after a change of user), made under its name; otherwise, or
+ * if one is there (left by an earlier process of this pid, or written by
+ * this one before it executed), replaced whole.
+ */
+static int write_record(bool fresh)
+{
+	char buf[HP_OUTPUT_MAX + 512], name[24];
 	size_t len =
 	    hp_fmt(buf, sizeof(buf),
 	           "heapprof-record 1\npid %d\nstart %llu\nsignal %d\n"
@@ -102,25 +162,15 @@ static int write_record(void)
 	           rec_prefix, rec_endpoint[0] ? "endpoint " : "", rec_endpoint,
 	           rec_endpoint[0] ? "\n" : "");
 	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
-	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
 	rec_euid = geteuid();
 	int dfd = open_private_dir();
 	if (dfd < 0)
 		return dfd;
-	int err = 0;
-	int fd =
-	    openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-	} else {
-		err = write_all(fd, buf, len);
-		if (close(fd) < 0 && !err && errno != EINTR)
-			err = -errno;
-		if (!err && renameat(dfd, tmp, dfd, name) < 0)
-			err = -errno;
-		if (err)
-			unlinkat(dfd, tmp, 0);
-	}
+	int err = fresh ? create_new(dfd, name, buf, len) : -EEXIST;
+	if (err == -EEXIST && !(fresh && same(dfd, name, buf, len)))
+		err = replace(dfd, name, buf, len);
+	else if (err == -EEXIST)
+		err = 0;
 	close(dfd);
 	return err;
 }
@@ -133,7 +183,7 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	rec_start = read_start_time();
 	rec_pid = getpid();
-	int err = write_record();
+	int err = write_record(true);
 	if (err) {
 		rec_pid = 0;
 		hp_log_once(
@@ -155,7 +205,7 @@ void hp_proc_record_set_handler(bool ours)
 	rec_ours = ours;
 	int saved = errno;
 	if (rec_pid == getpid())
-		write_record();
+		write_record(false);
 	errno = saved;
 }
 
@@ -164,7 +214,7 @@ void hp_proc_record_set_endpoint(const char *addr)
 	hp_fmt(rec_endpoint, sizeof(rec_endpoint), "%s", addr ? addr : "");
 	int saved = errno;
 	if (rec_pid && rec_pid == getpid())
-		write_record();
+		write_record(false);
 	errno = saved;
 }
 
@@ -173,7 +223,7 @@ void hp_proc_record_set_output(const char *prefix)
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	int saved = errno;
 	if (rec_pid && rec_pid == getpid())
-		write_record();
+		write_record(false);
 	errno = saved;
 }
 
@@ -204,7 +254,7 @@ void hp_proc_record_check_uid(void)
 {
 	int saved = errno;
 	if (rec_pid && rec_pid == getpid() && geteuid() != rec_euid)
-		write_record();
+		write_record(false);
 	errno = saved;
 }
 
@@ -238,7 +288,7 @@ static void after_uid_change(bool had)
 	int saved = errno;
 	hp_dump_check_output();
 	rec_pid = getpid();
-	write_record();
+	write_record(true);
 	errno = saved;
 }
 

@@ -8,8 +8,11 @@
  *
  * The file is /tmp/heapprof-<euid>/<pid>, mode 0600, in a directory of mode
  * 0700 owned by the effective user (like the JVM's /tmp/hsperfdata_<user>).
- * Each write opens, writes, renames and closes in one operation: no
- * descriptor is kept, and readers see a whole record or the previous one.
+ * Each write opens, writes and closes in one operation: no descriptor is
+ * kept. A new record is made under its name with one write (a reader may
+ * find it empty for that moment, never partial); a rewrite goes through a
+ * temporary name renamed into place, so readers see the whole new record or
+ * the previous one. A record already saying the same is left as it is.
  */
 #ifndef HP_PROC_RECORD_H
 #define HP_PROC_RECORD_H

@@ -147,6 +147,13 @@ bool record_read(pid_t pid, record_t *r, char *why, size_t len)
 	snprintf(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)r->euid);
 	snprintf(name, sizeof(name), "%d", (int)pid);
 	char *text = read_owned(dir, name, r->euid, why, len);
+	/* Empty: the process is writing it (lib/proc_record.c makes a new record
+	 * under its name, with one write). */
+	for (int i = 0; text && !text[0] && i < 50; i++) {
+		free(text);
+		usleep(2000);
+		text = read_owned(dir, name, r->euid, why, len);
+	}
 	if (!text)
 		return false;
 	bool ok = parse_record(text, r);

@@ -205,6 +205,24 @@ check "heapprof snapshot with RTMIN+3: $path has deep_alloc" \
 	test -n "$path" -a "$(hp_flat "$path" inuse_objects deep_alloc)" -gt 0
 kill "$trapped" "$rt" 2>/dev/null
 wait "$trapped" "$rt" 2>/dev/null
+# A shell that executes a profiled program in its place: the program's
+# record says what the shell's said (pid, start time, signal, output), so
+# the file is left as it is (proc_record.c), and heapprof ps names the
+# program.
+env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/ex" \
+	sh -c 'echo ready; sleep 0.3; exec "$0" wait' "$TEST_BUILDDIR/prog_deep" >"$WORK/ex.out" &
+ex=$!
+rec=/tmp/heapprof-$(id -u)/$ex
+for _ in $(seq 100); do grep -q ready "$WORK/ex.out" && [ -s "$rec" ] && break; sleep 0.05; done
+inode=$(stat -c %i "$rec" 2>/dev/null)
+for _ in $(seq 100); do grep -q waiting "$WORK/ex.out" && break; sleep 0.05; done
+check "after exec the record is the shell's file, unchanged (inode $inode)" \
+	test -n "$inode" -a "$(stat -c %i "$rec" 2>/dev/null)" = "$inode"
+"$HP" ps >"$WORK/ps-ex.out"
+check "heapprof ps: the executed program, under the shell's pid" \
+	grep -Eq "^$ex +USR2 +ours +$WORK/ex .*prog_deep" "$WORK/ps-ex.out"
+kill "$ex" 2>/dev/null
+wait "$ex" 2>/dev/null
 if cc -static -o "$WORK/static" -x c - <<<'int main(void) { return 5; }' 2>/dev/null; then
 	"$HP" run -- "$WORK/static" 2>"$WORK/err"
 	rc=$?
