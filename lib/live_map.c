@@ -395,20 +395,31 @@ void hp_live_map_foreach(void (*fn)(const hp_live_t *rec, void *arg), void *arg)
 	}
 }
 
+/*
+ * The shards shard_of can choose, fixed at start-up: with the filter
+ * counted, the first 64, one page of locks. A fork writes each of their
+ * locks in the parent and the child, and each page it writes is a page
+ * fault on both sides (copy-on-write); all 1024 made it 32.
+ */
+static unsigned shards_in_use(void)
+{
+	return filter_off ? SHARDS : 1u << FILTER_SHARDS_LOG2;
+}
+
 void hp_live_map_prefork(void)
 {
-	for (unsigned i = 0; i < SHARDS; i++)
+	for (unsigned i = 0; i < shards_in_use(); i++)
 		hp_lock(&shards[i].lock);
 }
 
 void hp_live_map_postfork_parent(void)
 {
-	for (unsigned i = SHARDS; i-- > 0;)
+	for (unsigned i = shards_in_use(); i-- > 0;)
 		hp_unlock(&shards[i].lock);
 }
 
 void hp_live_map_postfork_child(void)
 {
-	for (unsigned i = 0; i < SHARDS; i++)
+	for (unsigned i = 0; i < shards_in_use(); i++)
 		hp_lock_reset(&shards[i].lock);
 }
