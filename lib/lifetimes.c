@@ -343,20 +343,28 @@ void hp_lifetimes_samples(hp_profile_writer_t *W, const hp_profile_opts_t *o)
 	hp_scratch_free(A.t);
 }
 
+/* Off, nothing takes the stripes nor reads the window: a fork leaves their
+ * page alone (each page a fork writes is a fault on both sides). */
 void hp_lifetimes_prefork(void)
 {
+	if (!hp_lifetimes_on)
+		return;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(stripes); i++)
 		hp_lock(&stripes[i]);
 }
 
 void hp_lifetimes_postfork_parent(void)
 {
+	if (!hp_lifetimes_on)
+		return;
 	for (size_t i = HP_ARRAY_SIZE(stripes); i-- > 0;)
 		hp_unlock(&stripes[i]);
 }
 
 void hp_lifetimes_postfork_child(void)
 {
+	if (!hp_lifetimes_on)
+		return;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(stripes); i++)
 		hp_lock_reset(&stripes[i]);
 	atomic_store_explicit(&window_at, 0, memory_order_relaxed);
