@@ -30,6 +30,7 @@
 #include "stack_table.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 /* Each in a cache line of its own: the counter is written by every wait, the
@@ -87,6 +88,11 @@ typedef struct {
 		 * While there are any, the entry counts as one waiter in
 		 * hp_contention_waiting, so that the next release looks. */
 		uint64_t orphan;
+		/* When the charge before last was made, and time (ns) charged
+		 * past the ends of waits that left late (a wait whose bookkeeping
+		 * waited for its thread's release of the lock, see pending below):
+		 * the next charges take it back. */
+		uint64_t prev_last, credit;
 	} way[WAYS];
 } set_t;
 
@@ -151,27 +157,39 @@ enum { BLOCK, MUTEX }; /* the records' profiles */
 
 static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
 
-/* A waiter acquired (or gave up) now, returned: its wake-up after the last
+/*
+ * A waiter acquired (or gave up) at end, returned: its wake-up after the last
  * release that charged it goes to that release; a wait no release charged
  * yet is left to the next charge (the release that woke it charges after
- * its unlock, maybe after this). */
-static uint64_t leave_wait(const void *lock, int i, uint64_t start)
+ * its unlock, maybe after this). A waiter that leaves after its end (its
+ * bookkeeping waited for its own release of the lock) may have been charged
+ * past its end: the last charge gives that part back (a negative wake-up),
+ * and what earlier charges took past it is a credit the next ones repay.
+ */
+static void leave_wait(const void *lock, int i, uint64_t start, uint64_t end)
 {
 	set_t *s = set_of(lock);
 	const hp_bucket_t *to = NULL;
 	uint64_t tail = 0;
 	hp_lock(&s->lock);
-	uint64_t now = hp_contention_now();
 	__typeof__(s->way[0]) *w = &s->way[i];
 	w->sum -= start > w->last ? start : w->last;
 	if (start > w->last) {
-		uint64_t d = now > start ? now - start : 1;
+		uint64_t d = end > start ? end - start : 1;
 		if (!w->orphan) /* counted as a waiter until charged */
 			atomic_fetch_add_explicit(&hp_contention_waiting, 1,
 			                          memory_order_relaxed);
 		w->orphan += d;
-	} else if (w->scale && now > w->last) {
-		tail = (now - w->last) * w->scale;
+	} else {
+		uint64_t from = end;
+		if (end < w->last && w->prev_last > end) {
+			w->credit += w->prev_last - end;
+			from = w->prev_last;
+		}
+		/* Modulo 2^64: a negative tail takes back what was charged. */
+		tail = (end < w->last ? from - w->last : end - w->last) * w->scale;
+	}
+	if (tail) {
 		if (w->bucket)
 			to = w->bucket;
 		else if (w->awaiting)
@@ -183,7 +201,6 @@ static uint64_t leave_wait(const void *lock, int i, uint64_t start)
 	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	if (to)
 		add_delay(MUTEX, to, tail);
-	return now;
 }
 
 /* ---- the records -------------------------------------------------------- */
@@ -255,6 +272,55 @@ void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
 		w->start = hp_contention_now();
 }
 
+/* ---- waits whose bookkeeping waits for the thread's release ------------- */
+
+#define PENDING 4
+
+HP_TLS uint32_t hp_contention_npending;
+static HP_TLS hp_wait_t pending[PENDING];
+static HP_TLS bool keyed;
+static pthread_key_t exit_key;
+static atomic_int key_state; /* 0: not made, 1: made, -1: failed, 2: making */
+
+/* The key's destructor: a thread that ends holding a lock it waited for
+ * (pthread_exit, cancellation, a robust mutex's dying owner) leaves. */
+static void at_thread_exit(void *arg)
+{
+	(void)arg;
+	hp_guard_enter();
+	hp_contention_flush(NULL);
+	hp_guard_exit();
+}
+
+static bool key_thread(void)
+{
+	int st = atomic_load_explicit(&key_state, memory_order_acquire);
+	if (st == 0) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&key_state, &zero, 2)) {
+			st = pthread_key_create(&exit_key, at_thread_exit) ? -1 : 1;
+			atomic_store_explicit(&key_state, st, memory_order_release);
+		}
+	}
+	if (atomic_load_explicit(&key_state, memory_order_acquire) != 1)
+		return false;
+	keyed = !pthread_setspecific(exit_key, &keyed);
+	return keyed;
+}
+
+void hp_contention_flush(const void *lock)
+{
+	uint32_t n = hp_contention_npending, kept = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		hp_wait_t *w = &pending[i];
+		if (lock && w->lock != lock)
+			pending[kept++] = *w;
+		else
+			leave_wait(w->lock, w->slot, w->start, w->end);
+	}
+	hp_contention_npending = kept;
+}
+
 /*
  * Go's blocksampled and saveblockevent, in nanoseconds: a wait of at least
  * the rate is always kept, a shorter one with probability wait/rate and
@@ -277,11 +343,18 @@ static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
 	return true;
 }
 
-bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count, uint64_t *delay)
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool defer, uint64_t *count,
+                            uint64_t *delay)
 {
-	uint64_t end =
-	    w->slot >= 0 ? leave_wait(w->lock, w->slot, w->start) : hp_contention_now();
-	return acquired && hp_block_rate && block_sample(end - w->start, count, delay);
+	w->end = hp_contention_now();
+	if (w->slot >= 0) {
+		if (acquired && defer && hp_contention_npending < PENDING &&
+		    (keyed || key_thread()))
+			pending[hp_contention_npending++] = *w;
+		else
+			leave_wait(w->lock, w->slot, w->start, w->end);
+	}
+	return acquired && hp_block_rate && block_sample(w->end - w->start, count, delay);
 }
 
 void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay)
@@ -301,11 +374,15 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 	if (w && (w->nwait || w->orphan)) {
 		uint64_t now = hp_contention_now(), all = w->nwait * now;
 		d = (all > w->sum ? all - w->sum : 0) + w->orphan;
+		uint64_t repay = d < w->credit ? d : w->credit;
+		d -= repay;
+		w->credit -= repay;
 		if (w->orphan)
 			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
 			                          memory_order_relaxed);
 		w->orphan = 0;
 		w->sum = all;
+		w->prev_last = w->last;
 		w->last = now;
 		if (w->awaiting) { /* the release before is still to name its stack */
 			w->prev_gen = w->gen;
@@ -424,6 +501,7 @@ void hp_contention_postfork_child(void)
 			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};
 	}
 	atomic_store_explicit(&hp_contention_waiting, 0, memory_order_relaxed);
+	hp_contention_npending = 0;
 }
 
 void hp_contention_init(uint64_t block_rate, uint64_t mutex_fraction)
