@@ -30,8 +30,12 @@ extern HP_HIDDEN uint64_t hp_block_rate, hp_mutex_fraction;
  */
 extern HP_HIDDEN atomic_uint hp_contention_waiting;
 
-/* CLOCK_MONOTONIC in nanoseconds (the vDSO: no system call). */
+/* CLOCK_MONOTONIC in nanoseconds: from the CPU's counter, calibrated, once
+ * the profiles have run 50 ms where it is usable, else the vDSO's. */
 uint64_t hp_contention_now(void);
+
+/* What hp_contention_now reads now: "rdtsc", "cntvct_el0", "clock_gettime". */
+const char *hp_contention_clock(void);
 
 /* One wait, from its begin to its end, on the waiting thread's stack. */
 typedef struct {
