@@ -295,11 +295,16 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
  */
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
-	/* Read before the unlock: the waiters it wakes may leave before it
-	 * returns, and their waits are still this release's to charge. */
-	bool waiting = atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed);
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (hp_thread.in_profiler || ((r || !waiting) && !hp_contention_npending))
+	if (hp_thread.in_profiler)
+		return r;
+	/* Read after the unlock: every wait writes this line, and a miss on
+	 * it before the unlock lengthened the critical section (perf: half
+	 * of unlock_slow's samples). A waiter the unlock woke that leaves
+	 * first leaves its wait as an orphan, which counts here, or, if an
+	 * earlier release charged it, gives its wake-up to that release. */
+	bool waiting = atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed);
+	if ((r || !waiting) && !hp_contention_npending)
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
