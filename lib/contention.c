@@ -38,10 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Each in a cache line of its own: the counter is written by every wait, the
- * rate and fraction read by every wait and release. */
+/* Each in a cache line of its own: the rate and fraction are read by every
+ * wait and release, the count written by few. */
 _Alignas(64) uint64_t hp_block_rate, hp_mutex_fraction;
-_Alignas(64) atomic_uint hp_contention_waiting;
 _Alignas(64) static _Atomic uint64_t dropped;
 
 /* ---- the clock ------------------------------------------------------------
@@ -209,8 +208,8 @@ typedef struct {
 		 * them: a release charges after its real unlock, so the waiter it
 		 * woke may leave first, and the C library's own unlock in a
 		 * condition wait charges nothing; the next charge takes them.
-		 * While there are any, the entry counts as one waiter in
-		 * hp_contention_waiting, so that the next release looks. */
+		 * While there are any, the entry stays, so that the next release
+		 * looks (hp_contention_waited_on). */
 		uint64_t orphan;
 		/* When the charge before last was made, and time (ns) charged
 		 * past the ends of waits that left late (a wait whose bookkeeping
@@ -240,9 +239,6 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 			free_way = i;
 	}
 	if (claim && free_way >= 0) {
-		if (s->way[free_way].orphan) /* it counted as a waiter */
-			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
-			                          memory_order_relaxed);
 		s->way[free_way] = (__typeof__(s->way[0])){.key = key};
 		return free_way;
 	}
@@ -259,8 +255,6 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 static int register_wait(const void *lock, uint64_t *start)
 {
 	set_t *s = set_of(lock);
-	/* Counted first, so that a release seeing none has no waiter here. */
-	atomic_fetch_add_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	hp_lock(&s->lock);
 	*start = hp_contention_now();
 	int i = find_way(s, (uintptr_t)lock, true);
@@ -269,11 +263,8 @@ static int register_wait(const void *lock, uint64_t *start)
 		s->way[i].sum += *start;
 	}
 	hp_unlock(&s->lock);
-	if (i < 0) {
-		atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
-		                          memory_order_relaxed);
+	if (i < 0)
 		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
-	}
 	return i;
 }
 
@@ -299,11 +290,7 @@ static void leave_wait(const void *lock, int i, uint64_t start, uint64_t end)
 	__typeof__(s->way[0]) *w = &s->way[i];
 	w->sum -= start > w->last ? start : w->last;
 	if (start > w->last) {
-		uint64_t d = end > start ? end - start : 1;
-		if (!w->orphan) /* counted as a waiter until charged */
-			atomic_fetch_add_explicit(&hp_contention_waiting, 1,
-			                          memory_order_relaxed);
-		w->orphan += d;
+		w->orphan += end > start ? end - start : 1;
 	} else {
 		uint64_t from = end;
 		if (end < w->last && w->prev_last > end) {
@@ -322,9 +309,19 @@ static void leave_wait(const void *lock, int i, uint64_t start, uint64_t end)
 	if (!--w->nwait && !w->awaiting && !w->orphan)
 		w->key = 0;
 	hp_unlock(&s->lock);
-	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	if (to)
 		add_delay(MUTEX, to, tail);
+}
+
+/* Read without the set's lock: a hint, as the lock word that sent the
+ * release here. */
+bool hp_contention_waited_on(const void *lock)
+{
+	set_t *s = set_of(lock);
+	for (int i = 0; i < WAYS; i++)
+		if (__atomic_load_n(&s->way[i].key, __ATOMIC_RELAXED) == (uintptr_t)lock)
+			return true;
+	return false;
 }
 
 /* ---- the records -------------------------------------------------------- */
@@ -501,9 +498,6 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 		uint64_t repay = d < w->credit ? d : w->credit;
 		d -= repay;
 		w->credit -= repay;
-		if (w->orphan)
-			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
-			                          memory_order_relaxed);
 		w->orphan = 0;
 		w->sum = all;
 		w->prev_last = w->last;
@@ -624,7 +618,6 @@ void hp_contention_postfork_child(void)
 		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
 			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};
 	}
-	atomic_store_explicit(&hp_contention_waiting, 0, memory_order_relaxed);
 	hp_contention_npending = 0;
 }
 

@@ -23,12 +23,12 @@
 extern HP_HIDDEN uint64_t hp_block_rate, hp_mutex_fraction;
 
 /*
- * Threads now registered as waiting on some lock in the waiters' table, and
- * entries holding waits no release has charged yet: an unlock whose lock
- * word says threads sleep on it (locks.c) looks its lock up there only when
- * this is nonzero.
+ * Has lock an entry in the waiters' table (threads registered as waiting
+ * on it, or waits no release has charged yet)? An unlock whose lock word
+ * says threads sleep on it (locks.c) charges only then. It reads the
+ * lock's own set, without its lock: no line that every wait writes.
  */
-extern HP_HIDDEN atomic_uint hp_contention_waiting;
+bool hp_contention_waited_on(const void *lock);
 
 /* CLOCK_MONOTONIC in nanoseconds: from the CPU's counter, calibrated, once
  * the profiles have run 50 ms where it is usable, else the vDSO's. */

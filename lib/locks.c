@@ -298,13 +298,12 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
 	if (hp_thread.in_profiler)
 		return r;
-	/* Read after the unlock: every wait writes this line, and a miss on
-	 * it before the unlock lengthened the critical section (perf: half
-	 * of unlock_slow's samples). A waiter the unlock woke that leaves
-	 * first leaves its wait as an orphan, which counts here, or, if an
-	 * earlier release charged it, gives its wake-up to that release. */
-	bool waiting = atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed);
-	if ((r || !waiting) && !hp_contention_npending)
+	/* Looked up after the unlock, outside the critical section: a waiter
+	 * the unlock woke that leaves first leaves its wait as an orphan, which
+	 * keeps its entry, or, if an earlier release charged it, gives its
+	 * wake-up to that release. */
+	bool waiting = !r && hp_contention_waited_on(lock);
+	if (!waiting && !hp_contention_npending)
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
@@ -313,7 +312,7 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	 * not theirs to charge. */
 	if (hp_contention_npending)
 		hp_contention_flush(lock);
-	if (!r && waiting && hp_contention_charge(lock, &ch)) {
+	if (waiting && hp_contention_charge(lock, &ch)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
 		hp_stack_capture(&st, raw, hp_config.max_frames);
