@@ -302,8 +302,7 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	 * the unlock woke that leaves first leaves its wait as an orphan, which
 	 * keeps its entry, or, if an earlier release charged it, gives its
 	 * wake-up to that release. */
-	bool waiting = !r && hp_contention_waited_on(lock);
-	if (!waiting && !hp_contention_npending)
+	if (!hp_contention_npending && (r || !hp_contention_waited_on(lock)))
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
@@ -312,7 +311,7 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	 * not theirs to charge. */
 	if (hp_contention_npending)
 		hp_contention_flush(lock);
-	if (waiting && hp_contention_charge(lock, &ch)) {
+	if (!r && hp_contention_charge(lock, &ch)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
 		hp_stack_capture(&st, raw, hp_config.max_frames);
