@@ -19,6 +19,11 @@
  * releases in a row that none named before the next, and waits that no
  * later release charges.
  *
+ * A waiter whose release will reach the slow unlock leaves the table after
+ * that release (its pending waits, thread-local), so that inside the
+ * critical section it has entered it only reads the clock: the CPU's
+ * counter, calibrated to CLOCK_MONOTONIC (the clock, below).
+ *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
  * events are rare, and each one already waited.
@@ -246,11 +251,12 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 }
 
 /*
- * The clock is read under the set's lock, here, in leave_wait and in
- * hp_contention_charge: a charge then comes wholly before or after a
- * waiter's start and end, so that it never charges a waiter that has
- * acquired (a release charges after its unlock, when the waiter it woke
- * may already hold the lock) nor misses one that had begun.
+ * The clock is read under the set's lock, here and in hp_contention_charge:
+ * a charge then comes wholly before or after a waiter's start, so that it
+ * never misses one that had begun. A waiter's end is read when its call
+ * returns, outside the set's lock, and a charge may come after it (a
+ * release charges after its unlock, when the waiter it woke may already
+ * hold the lock): leave_wait gives that part back.
  */
 static int register_wait(const void *lock, uint64_t *start)
 {
