@@ -414,6 +414,9 @@ static atomic_int key_state; /* 0: not made, 1: made, -1: failed, 2: making */
 static void at_thread_exit(void *arg)
 {
 	(void)arg;
+	/* A later destructor that waits sets the key again: glibc then runs
+	 * this once more. */
+	keyed = false;
 	hp_guard_enter();
 	hp_contention_flush(NULL);
 	hp_guard_exit();
