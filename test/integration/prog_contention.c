@@ -12,7 +12,9 @@
  * their lock leaves by another path: one exits holding the robust mutex it
  * waited for in wait_dying, one waits in wait_handed for a mutex that its
  * condition wait then releases; release_dying and release_handed must be
- * charged with their timed waits and no more.
+ * charged with their timed waits and no more. Nested: threads take na then
+ * nb, both contended, and release na first (nested_take, release_na,
+ * release_nb).
  * With an argument N, it stays N seconds after printing (for the endpoint).
  */
 #include <errno.h>
@@ -38,7 +40,8 @@ static _Atomic uint64_t mutex_waits, read_waits, write_waits, cond_waits;
 static pthread_mutex_t dying, handed = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t handed_cv = PTHREAD_COND_INITIALIZER;
 static int handed_signalled;
-static _Atomic uint64_t dying_waits, handed_waits;
+static _Atomic uint64_t dying_waits, handed_waits, nested_waits;
+static pthread_mutex_t na = PTHREAD_MUTEX_INITIALIZER, nb = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 
 static uint64_t now(void)
@@ -235,6 +238,37 @@ static void handed_phase(void)
 	pthread_join(t, NULL);
 }
 
+void nested_take(void)
+{
+	uint64_t t = now();
+	pthread_mutex_lock(&na);
+	pthread_mutex_lock(&nb);
+	nested_waits += now() - t;
+}
+
+void release_na(void)
+{
+	pthread_mutex_unlock(&na);
+}
+
+void release_nb(void)
+{
+	pthread_mutex_unlock(&nb);
+}
+
+static void *nested_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		nested_take();
+		sleep_ms(1);
+		release_na();
+		sleep_ms(1);
+		release_nb();
+	}
+	return NULL;
+}
+
 static void workload(void)
 {
 	pthread_t t[THREADS], r[2], c;
@@ -265,15 +299,21 @@ static void workload(void)
 
 	dying_phase();
 	handed_phase();
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, nested_thread, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
 }
 
 int main(int argc, char **argv)
 {
 	workload();
-	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\ndying %llu\nhanded %llu\n",
+	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\ndying %llu\nhanded "
+	       "%llu\nnested %llu\n",
 	       (unsigned long long)mutex_waits, (unsigned long long)read_waits,
 	       (unsigned long long)write_waits, (unsigned long long)cond_waits,
-	       (unsigned long long)dying_waits, (unsigned long long)handed_waits);
+	       (unsigned long long)dying_waits, (unsigned long long)handed_waits,
+	       (unsigned long long)nested_waits);
 	fflush(stdout);
 	if (argc > 1)
 		sleep((unsigned)atoi(argv[1]));
