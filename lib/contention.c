@@ -19,6 +19,11 @@
  * releases in a row that none named before the next, and waits that no
  * later release charges.
  *
+ * A waiter whose release will reach the slow unlock leaves the table after
+ * that release (its pending waits, thread-local), so that inside the
+ * critical section it has entered it only reads the clock: the CPU's
+ * counter, calibrated to CLOCK_MONOTONIC (the clock, below).
+ *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
  * events are rare, and each one already waited.
@@ -30,19 +35,143 @@
 #include "stack_table.h"
 
 #include <errno.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
-/* Each in a cache line of its own: the counter is written by every wait, the
- * rate and fraction read by every wait and release. */
+/* Each in a cache line of its own: the rate and fraction are read by every
+ * wait and release, the count written by few. */
 _Alignas(64) uint64_t hp_block_rate, hp_mutex_fraction;
-_Alignas(64) atomic_uint hp_contention_waiting;
 _Alignas(64) static _Atomic uint64_t dropped;
 
-uint64_t hp_contention_now(void)
+/* ---- the clock ------------------------------------------------------------
+ *
+ * The end of a wait is read inside the critical section the waiter has just
+ * entered, so it is read from the CPU's counter where that counter ticks at
+ * a constant rate on every core, as Go's cputicks: rdtsc on x86-64 with an
+ * invariant TSC (CPUID 0x80000007, EDX bit 8), cntvct_el0 on aarch64. It is
+ * turned into CLOCK_MONOTONIC nanoseconds with a rate measured against that
+ * clock over the first CALIBRATE ns after start-up (until then, and where
+ * there is no such counter, or it is slow to read, as where a hypervisor
+ * traps it, clock_gettime itself), so that both give the same time.
+ */
+#define CALIBRATE 50000000u /* ns */
+
+#if defined(__x86_64__)
+/* Ordered: not read before the lock's acquisition (or another thread's
+ * published time) that precedes it has completed, as Linux's rdtsc_ordered. */
+static inline uint64_t ticks(void)
+{
+	__builtin_ia32_lfence();
+	return __builtin_ia32_rdtsc();
+}
+static bool have_ticks(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+}
+#elif defined(__aarch64__)
+static inline uint64_t ticks(void)
+{
+	uint64_t v;
+	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v)::"memory");
+	return v;
+}
+static bool have_ticks(void)
+{
+	return true;
+}
+#else
+static inline uint64_t ticks(void)
+{
+	return 0;
+}
+static bool have_ticks(void)
+{
+	return false;
+}
+#endif
+
+enum { MONO, CALIBRATING, CLAIMED, TICKS };
+static _Atomic int clock_kind; /* MONO until hp_contention_init */
+static uint64_t tick0, mono0;  /* a reading of both, at start-up */
+static uint64_t mult;          /* ns a tick, fixed point: 32 bits of fraction */
+
+static uint64_t mono(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The rate of ticks since start-up, kept if it is a clock's (1 MHz to 100
+ * GHz) and 64 reads of it take under 6.4 us (a trapped read takes more). */
+static void calibrate(uint64_t now)
+{
+	int want = CALIBRATING;
+	if (!atomic_compare_exchange_strong(&clock_kind, &want, CLAIMED))
+		return;
+	uint64_t t = ticks(), m = 0;
+	if (t > tick0)
+		m = (uint64_t)(((unsigned __int128)(now - mono0) << 32) / (t - tick0));
+	uint64_t t64 = ticks();
+	for (int i = 0; i < 63; i++)
+		t64 = ticks();
+	uint64_t slow = ((unsigned __int128)(t64 - t) * m >> 32) >= 6400;
+	bool ok = m >= (1ull << 32) / 100 && m <= (1ull << 32) * 1000 && !slow;
+	mult = m;
+	atomic_store_explicit(&clock_kind, ok ? TICKS : MONO, memory_order_release);
+}
+
+static HP_NOINLINE uint64_t now_slow(void)
+{
+	uint64_t ns = mono();
+	if (atomic_load_explicit(&clock_kind, memory_order_relaxed) == CALIBRATING &&
+	    ns - mono0 >= CALIBRATE)
+		calibrate(ns);
+	return ns;
+}
+
+uint64_t hp_contention_now(void)
+{
+	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS)) {
+		uint64_t t = ticks();
+		/* A core whose counter is behind start-up's reads start-up. */
+		return mono0 +
+		       (t > tick0
+		            ? (uint64_t)((unsigned __int128)(t - tick0) * mult >> 32)
+		            : 0);
+	}
+	return now_slow();
+}
+
+const char *hp_contention_clock(void)
+{
+	if (atomic_load_explicit(&clock_kind, memory_order_acquire) != TICKS)
+		return "clock_gettime";
+#if defined(__x86_64__)
+	return "rdtsc";
+#else
+	return "cntvct_el0";
+#endif
+}
+
+static void clock_init(void)
+{
+	if (!have_ticks())
+		return;
+	/* By the system call: the vDSO's first read faults pages in (common.c). */
+	struct timespec ts;
+	uint64_t before = ticks();
+	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts))
+		return;
+	tick0 = before + (ticks() - before) / 2; /* the midpoint of the call */
+	mono0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	atomic_store_explicit(&clock_kind, CALIBRATING, memory_order_release);
 }
 
 /* A per-thread xorshift64*, seeded from the thread's address and the clock. */
@@ -84,9 +213,14 @@ typedef struct {
 		 * them: a release charges after its real unlock, so the waiter it
 		 * woke may leave first, and the C library's own unlock in a
 		 * condition wait charges nothing; the next charge takes them.
-		 * While there are any, the entry counts as one waiter in
-		 * hp_contention_waiting, so that the next release looks. */
+		 * While there are any, the entry stays, so that the next release
+		 * looks (hp_contention_waited_on). */
 		uint64_t orphan;
+		/* When the charge before last was made, and time (ns) charged
+		 * past the ends of waits that left late (a wait whose bookkeeping
+		 * waited for its thread's release of the lock, see pending below):
+		 * the next charges take it back. */
+		uint64_t prev_last, credit;
 	} way[WAYS];
 } set_t;
 
@@ -110,9 +244,6 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 			free_way = i;
 	}
 	if (claim && free_way >= 0) {
-		if (s->way[free_way].orphan) /* it counted as a waiter */
-			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
-			                          memory_order_relaxed);
 		s->way[free_way] = (__typeof__(s->way[0])){.key = key};
 		return free_way;
 	}
@@ -120,17 +251,16 @@ static int find_way(set_t *s, uintptr_t key, bool claim)
 }
 
 /*
- * The clock is read under the set's lock, here, in leave_wait and in
- * hp_contention_charge: a charge then comes wholly before or after a
- * waiter's start and end, so that it never charges a waiter that has
- * acquired (a release charges after its unlock, when the waiter it woke
- * may already hold the lock) nor misses one that had begun.
+ * The clock is read under the set's lock, here and in hp_contention_charge:
+ * a charge then comes wholly before or after a waiter's start, so that it
+ * never misses one that had begun. A waiter's end is read when its call
+ * returns, outside the set's lock, and a charge may come after it (a
+ * release charges after its unlock, when the waiter it woke may already
+ * hold the lock): leave_wait gives that part back.
  */
 static int register_wait(const void *lock, uint64_t *start)
 {
 	set_t *s = set_of(lock);
-	/* Counted first, so that a release seeing none has no waiter here. */
-	atomic_fetch_add_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	hp_lock(&s->lock);
 	*start = hp_contention_now();
 	int i = find_way(s, (uintptr_t)lock, true);
@@ -139,11 +269,8 @@ static int register_wait(const void *lock, uint64_t *start)
 		s->way[i].sum += *start;
 	}
 	hp_unlock(&s->lock);
-	if (i < 0) {
-		atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
-		                          memory_order_relaxed);
+	if (i < 0)
 		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
-	}
 	return i;
 }
 
@@ -151,27 +278,35 @@ enum { BLOCK, MUTEX }; /* the records' profiles */
 
 static void add_delay(int p, const hp_bucket_t *b, uint64_t delay);
 
-/* A waiter acquired (or gave up) now, returned: its wake-up after the last
+/*
+ * A waiter acquired (or gave up) at end, returned: its wake-up after the last
  * release that charged it goes to that release; a wait no release charged
  * yet is left to the next charge (the release that woke it charges after
- * its unlock, maybe after this). */
-static uint64_t leave_wait(const void *lock, int i, uint64_t start)
+ * its unlock, maybe after this). A waiter that leaves after its end (its
+ * bookkeeping waited for its own release of the lock) may have been charged
+ * past its end: the last charge gives that part back (a negative wake-up),
+ * and what earlier charges took past it is a credit the next ones repay.
+ */
+static void leave_wait(const void *lock, int i, uint64_t start, uint64_t end)
 {
 	set_t *s = set_of(lock);
 	const hp_bucket_t *to = NULL;
 	uint64_t tail = 0;
 	hp_lock(&s->lock);
-	uint64_t now = hp_contention_now();
 	__typeof__(s->way[0]) *w = &s->way[i];
 	w->sum -= start > w->last ? start : w->last;
 	if (start > w->last) {
-		uint64_t d = now > start ? now - start : 1;
-		if (!w->orphan) /* counted as a waiter until charged */
-			atomic_fetch_add_explicit(&hp_contention_waiting, 1,
-			                          memory_order_relaxed);
-		w->orphan += d;
-	} else if (w->scale && now > w->last) {
-		tail = (now - w->last) * w->scale;
+		w->orphan += end > start ? end - start : 1;
+	} else {
+		uint64_t from = end;
+		if (end < w->last && w->prev_last > end) {
+			w->credit += w->prev_last - end;
+			from = w->prev_last;
+		}
+		/* Modulo 2^64: a negative tail takes back what was charged. */
+		tail = (end < w->last ? from - w->last : end - w->last) * w->scale;
+	}
+	if (tail) {
 		if (w->bucket)
 			to = w->bucket;
 		else if (w->awaiting)
@@ -180,10 +315,19 @@ static uint64_t leave_wait(const void *lock, int i, uint64_t start)
 	if (!--w->nwait && !w->awaiting && !w->orphan)
 		w->key = 0;
 	hp_unlock(&s->lock);
-	atomic_fetch_sub_explicit(&hp_contention_waiting, 1, memory_order_relaxed);
 	if (to)
 		add_delay(MUTEX, to, tail);
-	return now;
+}
+
+/* Read without the set's lock: a hint, as the lock word that sent the
+ * release here. */
+bool hp_contention_waited_on(const void *lock)
+{
+	set_t *s = set_of(lock);
+	for (int i = 0; i < WAYS; i++)
+		if (__atomic_load_n(&s->way[i].key, __ATOMIC_RELAXED) == (uintptr_t)lock)
+			return true;
+	return false;
 }
 
 /* ---- the records -------------------------------------------------------- */
@@ -255,6 +399,58 @@ void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
 		w->start = hp_contention_now();
 }
 
+/* ---- waits whose bookkeeping waits for the thread's release ------------- */
+
+#define PENDING 4
+
+HP_TLS uint32_t hp_contention_npending;
+static HP_TLS hp_wait_t pending[PENDING];
+static HP_TLS bool keyed;
+static pthread_key_t exit_key;
+static atomic_int key_state; /* 0: not made, 1: made, -1: failed, 2: making */
+
+/* The key's destructor: a thread that ends holding a lock it waited for
+ * (pthread_exit, cancellation, a robust mutex's dying owner) leaves. */
+static void at_thread_exit(void *arg)
+{
+	(void)arg;
+	/* A later destructor that waits sets the key again: glibc then runs
+	 * this once more. */
+	keyed = false;
+	hp_guard_enter();
+	hp_contention_flush(NULL);
+	hp_guard_exit();
+}
+
+static bool key_thread(void)
+{
+	int st = atomic_load_explicit(&key_state, memory_order_acquire);
+	if (st == 0) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&key_state, &zero, 2)) {
+			st = pthread_key_create(&exit_key, at_thread_exit) ? -1 : 1;
+			atomic_store_explicit(&key_state, st, memory_order_release);
+		}
+	}
+	if (atomic_load_explicit(&key_state, memory_order_acquire) != 1)
+		return false;
+	keyed = !pthread_setspecific(exit_key, &keyed);
+	return keyed;
+}
+
+void hp_contention_flush(const void *lock)
+{
+	uint32_t n = hp_contention_npending, kept = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		hp_wait_t *w = &pending[i];
+		if (lock && w->lock != lock)
+			pending[kept++] = *w;
+		else
+			leave_wait(w->lock, w->slot, w->start, w->end);
+	}
+	hp_contention_npending = kept;
+}
+
 /*
  * Go's blocksampled and saveblockevent, in nanoseconds: a wait of at least
  * the rate is always kept, a shorter one with probability wait/rate and
@@ -277,11 +473,18 @@ static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
 	return true;
 }
 
-bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count, uint64_t *delay)
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool defer, uint64_t *count,
+                            uint64_t *delay)
 {
-	uint64_t end =
-	    w->slot >= 0 ? leave_wait(w->lock, w->slot, w->start) : hp_contention_now();
-	return acquired && hp_block_rate && block_sample(end - w->start, count, delay);
+	w->end = hp_contention_now();
+	if (w->slot >= 0) {
+		if (acquired && defer && hp_contention_npending < PENDING &&
+		    (keyed || key_thread()))
+			pending[hp_contention_npending++] = *w;
+		else
+			leave_wait(w->lock, w->slot, w->start, w->end);
+	}
+	return acquired && hp_block_rate && block_sample(w->end - w->start, count, delay);
 }
 
 void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay)
@@ -301,11 +504,12 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 	if (w && (w->nwait || w->orphan)) {
 		uint64_t now = hp_contention_now(), all = w->nwait * now;
 		d = (all > w->sum ? all - w->sum : 0) + w->orphan;
-		if (w->orphan)
-			atomic_fetch_sub_explicit(&hp_contention_waiting, 1,
-			                          memory_order_relaxed);
+		uint64_t repay = d < w->credit ? d : w->credit;
+		d -= repay;
+		w->credit -= repay;
 		w->orphan = 0;
 		w->sum = all;
+		w->prev_last = w->last;
 		w->last = now;
 		if (w->awaiting) { /* the release before is still to name its stack */
 			w->prev_gen = w->gen;
@@ -423,11 +627,13 @@ void hp_contention_postfork_child(void)
 		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
 			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};
 	}
-	atomic_store_explicit(&hp_contention_waiting, 0, memory_order_relaxed);
+	hp_contention_npending = 0;
 }
 
 void hp_contention_init(uint64_t block_rate, uint64_t mutex_fraction)
 {
+	if (block_rate || mutex_fraction)
+		clock_init();
 	hp_block_rate = block_rate;
 	hp_mutex_fraction = mutex_fraction;
 }

@@ -23,19 +23,24 @@
 extern HP_HIDDEN uint64_t hp_block_rate, hp_mutex_fraction;
 
 /*
- * Threads now registered as waiting on some lock in the waiters' table, and
- * entries holding waits no release has charged yet: an unlock whose lock
- * word says threads sleep on it (locks.c) looks its lock up there only when
- * this is nonzero.
+ * Has lock an entry in the waiters' table (threads registered as waiting
+ * on it, or waits no release has charged yet)? An unlock whose lock word
+ * says threads sleep on it (locks.c) charges only then. It reads the
+ * lock's own set, without its lock: no line that every wait writes.
  */
-extern HP_HIDDEN atomic_uint hp_contention_waiting;
+bool hp_contention_waited_on(const void *lock);
 
-/* CLOCK_MONOTONIC in nanoseconds (the vDSO: no system call). */
+/* CLOCK_MONOTONIC in nanoseconds: from the CPU's counter, calibrated, once
+ * the profiles have run 50 ms where it is usable, else the vDSO's. */
 uint64_t hp_contention_now(void);
+
+/* What hp_contention_now reads now: "rdtsc", "cntvct_el0", "clock_gettime". */
+const char *hp_contention_clock(void);
 
 /* One wait, from its begin to its end, on the waiting thread's stack. */
 typedef struct {
 	uint64_t start;   /* hp_contention_now() when it began */
+	uint64_t end;     /* ... and when it ended */
 	const void *lock; /* the lock's address: the waiters' table key */
 	int slot;         /* its entry in the waiters' table, -1: not registered */
 } hp_wait_t;
@@ -50,12 +55,27 @@ void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg);
 
 /*
  * The wait ended (acquired: the lock was taken, not a timeout or an error).
- * Leaves the waiters' table; for the block profile, samples the delay.
- * Returns true when the wait is kept: *count (HP_W_ONE units) and *delay
- * (ns), already scaled, for hp_contention_add_block with the waiter's stack.
+ * Reads the clock, the one thing done inside the critical section just
+ * entered; for the block profile, samples the delay. It leaves the waiters'
+ * table now, or, with defer (the caller's release of this lock will reach
+ * hp_contention_flush), keeps the wait in the thread's pending waits, so
+ * that the table's lock, shared by every waiter of the lock, is taken after
+ * the release, outside the critical section. Returns true when the wait is
+ * kept for the block profile: *count (HP_W_ONE units) and *delay (ns),
+ * already scaled, for hp_contention_add_block with the waiter's stack.
  */
-bool hp_contention_wait_end(hp_wait_t *w, bool acquired, uint64_t *count,
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool defer, uint64_t *count,
                             uint64_t *delay);
+
+/* Waits of this thread whose bookkeeping waits for its release. */
+extern HP_TLS HP_HIDDEN uint32_t hp_contention_npending;
+
+/*
+ * The calling thread released lock (or is about to release it, in a
+ * condition wait; NULL: every lock, at its exit): its pending waits on it
+ * leave the waiters' table, with the times they ended. Guard set.
+ */
+void hp_contention_flush(const void *lock);
 
 /* Adds a kept wait to the waiting stack st. */
 void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay);

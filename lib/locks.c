@@ -233,6 +233,20 @@ static bool waited(op_t op, int r)
 	return r == 0 || (r == EOWNERDEAD && (op == MUTEX || op == MUTEX_TIMED));
 }
 
+static bool mutex_word_waiters(pthread_mutex_t *m);
+
+/*
+ * Will the caller's release of the lock it has just taken reach unlock_slow,
+ * and so hp_contention_flush? A mutex whose word says threads may sleep on
+ * it keeps that word until its holder's unlock (prof_mutex_unlock); a
+ * waiter that slept leaves it so. A rwlock's bits can be cleared by other
+ * threads meanwhile: its waits leave at once.
+ */
+static bool releases_slow(const call_t *c)
+{
+	return (c->op == MUTEX || c->op == MUTEX_TIMED) && mutex_word_waiters(c->lock);
+}
+
 /*
  * A wait, timed. The stack is taken after it, only when the wait is kept:
  * that lengthens the critical section just entered by one capture for a
@@ -259,7 +273,8 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
 	saved = errno;
 	uint64_t count, delay;
 	hp_guard_enter();
-	if (hp_contention_wait_end(&w, waited(c->op, r), &count, &delay)) {
+	if (hp_contention_wait_end(&w, waited(c->op, r), releases_slow(c), &count,
+	                           &delay)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
 		hp_stack_capture(&st, raw, hp_config.max_frames);
@@ -280,16 +295,23 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
  */
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
-	/* Read before the unlock: the waiters it wakes may leave before it
-	 * returns, and their waits are still this release's to charge. */
-	bool waiting = atomic_load_explicit(&hp_contention_waiting, memory_order_relaxed);
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
-	if (r || !waiting || hp_thread.in_profiler)
+	if (hp_thread.in_profiler)
+		return r;
+	/* Looked up after the unlock, outside the critical section: a waiter
+	 * the unlock woke that leaves first leaves its wait as an orphan, which
+	 * keeps its entry, or, if an earlier release charged it, gives its
+	 * wake-up to that release. */
+	if (!hp_contention_npending && (r || !hp_contention_waited_on(lock)))
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
 	hp_guard_enter();
-	if (hp_contention_charge(lock, &ch)) {
+	/* This thread's own waits on the lock leave first: its release is
+	 * not theirs to charge. */
+	if (hp_contention_npending)
+		hp_contention_flush(lock);
+	if (!r && hp_contention_charge(lock, &ch)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
 		hp_stack_capture(&st, raw, hp_config.max_frames);
@@ -348,14 +370,36 @@ static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
 	return wait_slow(WR_TIMED, l, NULL, t);
 }
 
+/*
+ * A condition wait releases the mutex inside the C library, past our
+ * unlock: this thread's pending waits on it leave before. With the block
+ * profile off these wrappers only do that.
+ */
+static void flush_before_cond(pthread_mutex_t *m)
+{
+	if (hp_likely(!hp_contention_npending) || hp_thread.in_profiler)
+		return;
+	int saved = errno;
+	hp_guard_enter();
+	hp_contention_flush(m);
+	hp_guard_exit();
+	errno = saved;
+}
+
 static int prof_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+	flush_before_cond(m);
+	if (!hp_block_rate)
+		return R.cond_wait(c, m);
 	return wait_slow(COND, c, m, NULL);
 }
 
 static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                const struct timespec *t)
 {
+	flush_before_cond(m);
+	if (!hp_block_rate)
+		return R.cond_timedwait(c, m, t);
 	return wait_slow(COND_TIMED, c, m, t);
 }
 
@@ -369,9 +413,14 @@ static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
  * sleep. The word is in the caller's own cache line, where a counter of all
  * waits would be a line that every wait writes.
  */
+static bool mutex_word_waiters(pthread_mutex_t *m)
+{
+	return (unsigned)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) >= 2;
+}
+
 static int prof_mutex_unlock(pthread_mutex_t *m)
 {
-	if (hp_likely((unsigned)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) < 2))
+	if (hp_likely(!mutex_word_waiters(m)))
 		return R.mutex_unlock(m);
 	return unlock_slow(m, false);
 }
@@ -403,10 +452,8 @@ void hp_locks_enable(bool block, bool mutex)
 	E.wrlock = prof_wrlock;
 	E.timedrdlock = prof_timedrdlock;
 	E.timedwrlock = prof_timedwrlock;
-	if (block) {
-		E.cond_wait = prof_cond_wait;
-		E.cond_timedwait = prof_cond_timedwait;
-	}
+	E.cond_wait = prof_cond_wait;
+	E.cond_timedwait = prof_cond_timedwait;
 	if (mutex) {
 		E.mutex_unlock = prof_mutex_unlock;
 		E.rwunlock = prof_rwunlock;

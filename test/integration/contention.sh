@@ -38,6 +38,9 @@ for alloc in $(allocators); do
 	read -r _ read < <(grep '^read' "$out/stdout")
 	read -r _ write < <(grep '^write' "$out/stdout")
 	read -r _ cond < <(grep '^cond' "$out/stdout")
+	read -r _ dying < <(grep '^dying' "$out/stdout")
+	read -r _ handed < <(grep '^handed' "$out/stdout")
+	read -r _ nested < <(grep '^nested' "$out/stdout")
 	diag "$alloc: the program timed mutex $mutex ns, read $read ns, cond $cond ns"
 	block=$(one_file "$out"/c.*.exit.block.pb.gz)
 	mx=$(one_file "$out"/c.*.exit.mutex.pb.gz)
@@ -53,6 +56,18 @@ for alloc in $(allocators); do
 	# the writer's and the readers', together.
 	rw=$(($(value "$mx" delay release_write) + $(value "$mx" delay wait_read)))
 	close_to "$alloc: mutex release_write + wait_read (rwlock releases)" "$rw" "$((read + write))"
+	# Waits whose bookkeeping waited for a release that came by another
+	# path: the thread's exit, the C library's unlock in a condition wait.
+	close_to "$alloc: block wait_dying (the waiter exits holding it)" \
+		"$(value "$block" delay wait_dying)" "$dying"
+	close_to "$alloc: mutex release_dying (the waiter exits holding it)" \
+		"$(value "$mx" delay release_dying)" "$dying"
+	close_to "$alloc: mutex release_handed (released in a condition wait)" \
+		"$(value "$mx" delay release_handed)" "$handed"
+	close_to "$alloc: block nested_take (two locks, released first to last)" \
+		"$(value "$block" delay nested_take)" "$nested"
+	close_to "$alloc: mutex release_na + release_nb (nested)" \
+		"$(($(value "$mx" delay release_na) + $(value "$mx" delay release_nb)))" "$nested"
 	n=$(value "$block" contentions wait_mutex)
 	check "$alloc: block contentions at wait_mutex: $n, 1 to 48 (4 threads, 12 rounds)" \
 		test "$n" -ge 1 -a "$n" -le 48

@@ -8,8 +8,16 @@
  * until signalled after COND_MS. Each thread times its own waits around the
  * call; the program prints the sums (ns), which the profiles must match.
  * quiet_lock takes a mutex no other thread touches: it must not show.
+ * Two waiters hold a wait whose bookkeeping waits for their release when
+ * their lock leaves by another path: one exits holding the robust mutex it
+ * waited for in wait_dying, one waits in wait_handed for a mutex that its
+ * condition wait then releases; release_dying and release_handed must be
+ * charged with their timed waits and no more. Nested: threads take na then
+ * nb, both contended, and release na first (nested_take, release_na,
+ * release_nb).
  * With an argument N, it stays N seconds after printing (for the endpoint).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -29,6 +37,11 @@ static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int signalled;
 static _Atomic uint64_t mutex_waits, read_waits, write_waits, cond_waits;
+static pthread_mutex_t dying, handed = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t handed_cv = PTHREAD_COND_INITIALIZER;
+static int handed_signalled;
+static _Atomic uint64_t dying_waits, handed_waits, nested_waits;
+static pthread_mutex_t na = PTHREAD_MUTEX_INITIALIZER, nb = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 
 static uint64_t now(void)
@@ -127,6 +140,135 @@ static void *cond_thread(void *arg)
 	return NULL;
 }
 
+void wait_dying(void)
+{
+	uint64_t t = now();
+	if (pthread_mutex_lock(&dying) == EOWNERDEAD)
+		pthread_mutex_consistent(&dying);
+	dying_waits += now() - t;
+}
+
+void release_dying(void)
+{
+	pthread_mutex_unlock(&dying);
+}
+
+static void *dies_holding(void *arg)
+{
+	(void)arg;
+	wait_dying();
+	return NULL; /* still holding it */
+}
+
+static void *waits_once(void *arg)
+{
+	(void)arg;
+	wait_dying();
+	release_dying();
+	return NULL;
+}
+
+/* A thread that ends holding a lock it waited for. */
+static void dying_phase(void)
+{
+	pthread_mutexattr_t a;
+	pthread_t t;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&dying, &a);
+	pthread_mutex_lock(&dying);
+	pthread_create(&t, NULL, dies_holding, NULL);
+	sleep_ms(HOLD_MS * 3);
+	release_dying();
+	pthread_join(t, NULL);
+	wait_dying(); /* EOWNERDEAD at once: no wait */
+	pthread_create(&t, NULL, waits_once, NULL);
+	sleep_ms(HOLD_MS * 3);
+	release_dying();
+	pthread_join(t, NULL);
+}
+
+void wait_handed(void)
+{
+	uint64_t t = now();
+	pthread_mutex_lock(&handed);
+	handed_waits += now() - t;
+}
+
+void release_handed(void)
+{
+	pthread_mutex_unlock(&handed);
+}
+
+static void *handed_thread(void *arg)
+{
+	(void)arg;
+	wait_handed();
+	while (!handed_signalled)
+		pthread_cond_wait(&handed_cv, &handed);
+	release_handed();
+	return NULL;
+}
+
+static void *handed_once(void *arg)
+{
+	(void)arg;
+	wait_handed();
+	release_handed();
+	return NULL;
+}
+
+/* A mutex waited for, then released inside a condition wait; another
+ * waiter's release comes while the first is still in that wait. */
+static void handed_phase(void)
+{
+	pthread_t t, u;
+	pthread_mutex_lock(&handed);
+	pthread_create(&t, NULL, handed_thread, NULL);
+	sleep_ms(HOLD_MS * 3);
+	release_handed();
+	sleep_ms(HOLD_MS * 3);
+	pthread_mutex_lock(&handed); /* t is in its condition wait */
+	pthread_create(&u, NULL, handed_once, NULL);
+	sleep_ms(HOLD_MS * 3);
+	handed_signalled = 1;
+	pthread_cond_signal(&handed_cv);
+	release_handed();
+	pthread_join(u, NULL);
+	pthread_join(t, NULL);
+}
+
+void nested_take(void)
+{
+	uint64_t t = now();
+	pthread_mutex_lock(&na);
+	pthread_mutex_lock(&nb);
+	nested_waits += now() - t;
+}
+
+void release_na(void)
+{
+	pthread_mutex_unlock(&na);
+}
+
+void release_nb(void)
+{
+	pthread_mutex_unlock(&nb);
+}
+
+static void *nested_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		nested_take();
+		sleep_ms(1);
+		release_na();
+		sleep_ms(1);
+		release_nb();
+	}
+	return NULL;
+}
+
 static void workload(void)
 {
 	pthread_t t[THREADS], r[2], c;
@@ -154,14 +296,24 @@ static void workload(void)
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&cm);
 	pthread_join(c, NULL);
+
+	dying_phase();
+	handed_phase();
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, nested_thread, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
 }
 
 int main(int argc, char **argv)
 {
 	workload();
-	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\n",
+	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\ndying %llu\nhanded "
+	       "%llu\nnested %llu\n",
 	       (unsigned long long)mutex_waits, (unsigned long long)read_waits,
-	       (unsigned long long)write_waits, (unsigned long long)cond_waits);
+	       (unsigned long long)write_waits, (unsigned long long)cond_waits,
+	       (unsigned long long)dying_waits, (unsigned long long)handed_waits,
+	       (unsigned long long)nested_waits);
 	fflush(stdout);
 	if (argc > 1)
 		sleep((unsigned)atoi(argv[1]));
