@@ -226,9 +226,18 @@ typedef struct {
 
 HP_LARGE static _Alignas(64) set_t sets[SETS];
 
+/* Sets ever used, a bit each: the child of a fork clears only those (each
+ * page of the table it wrote would be a page fault, 32 of them at every
+ * fork of a program that never waited on a lock). */
+static _Atomic uint64_t sets_used[SETS / 64];
+
 static set_t *set_of(const void *lock)
 {
-	return &sets[hp_mix64((uintptr_t)lock) & (SETS - 1)];
+	size_t i = hp_mix64((uintptr_t)lock) & (SETS - 1);
+	uint64_t bit = UINT64_C(1) << (i & 63);
+	if (!(atomic_load_explicit(&sets_used[i >> 6], memory_order_relaxed) & bit))
+		atomic_fetch_or_explicit(&sets_used[i >> 6], bit, memory_order_relaxed);
+	return &sets[i];
 }
 
 /* The way holding key in s, or -1; with claim, a free one is taken (or
@@ -623,6 +632,9 @@ uint64_t hp_contention_dropped(void)
 void hp_contention_postfork_child(void)
 {
 	for (size_t i = 0; i < SETS; i++) {
+		if (!(atomic_load_explicit(&sets_used[i >> 6], memory_order_relaxed) &
+		      (UINT64_C(1) << (i & 63))))
+			continue; /* never used: lock free, ways empty */
 		hp_lock_reset(&sets[i].lock);
 		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
 			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};

@@ -37,4 +37,18 @@ for alloc in $(allocators); do
 	check "$alloc: nothing on stderr" test ! -s "$out/stderr"
 done
 skip_jemalloc "fork while threads allocate"
+
+# What a fork costs in pages: each page the fork handlers write is a page
+# fault in the parent and in the child (copy-on-write), ten microseconds
+# each on this project's machines. prog_fork faults: 200 children that exit
+# at once, no exit profile; the profiler's faults per fork over the plain
+# run's. Before the handlers kept to the pages in use: 76 a fork (all 1,024
+# live-map shard locks, the whole contention table); now 18 here.
+FAULT_BUDGET=30
+plain=$(timeout "$RUN_TIMEOUT" "$PROG" faults 200)
+prof=$(HEAPPROF_AT_EXIT=0 run_profiled glibc "$PROG" faults 200)
+extra=$(printf '%s\n%s\n' "$plain" "$prof" |
+	awk '{ p = $5 + $7 } NR == 1 { base = p } NR == 2 { printf "%.0f", p - base }')
+check "a fork costs ${extra:-?} page faults more than plain, within $FAULT_BUDGET (plain: $plain; profiled: $prof)" \
+	test -n "$extra" -a "${extra:-999}" -le "$FAULT_BUDGET"
 done_testing
