@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * common: the out-of-line parts of common.h: the spin lock's slow path and
- * the clock. Nothing here allocates or logs.
+ * common: the out-of-line parts of common.h: the spin lock's slow path, the
+ * clock and whole writes. Nothing here allocates or logs.
  */
 #include "common.h"
 
+#include <errno.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sched.h>
@@ -38,4 +40,22 @@ uint64_t hp_now_ns(void)
 	if (syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int hp_writev_all(int fd, struct iovec *iov, int n)
+{
+	while (n) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
 }

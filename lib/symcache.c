@@ -7,6 +7,7 @@
  * reader sees a whole file or none; read by mapping it.
  */
 #include "symcache.h"
+#include "common.h"
 #include "log.h"
 #include "proc_record.h"
 
@@ -101,24 +102,6 @@ bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
 	return true;
 }
 
-static bool write_all(int fd, struct iovec *v, int n)
-{
-	while (n) {
-		ssize_t w = writev(fd, v, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		for (; n && (size_t)w >= v->iov_len; v++, n--)
-			w -= (ssize_t)v->iov_len;
-		if (n) {
-			v->iov_base = (char *)v->iov_base + w;
-			v->iov_len -= (size_t)w;
-		}
-	}
-	return true;
-}
-
 void hp_symcache_store(const hp_module_t *m, const hp_symcache_key_t *k)
 {
 	char path[512], tmp[544];
@@ -141,7 +124,7 @@ void hp_symcache_store(const hp_module_t *m, const hp_symcache_key_t *k)
 		struct iovec v[3] = {{&h, sizeof(h)},
 		                     {m->syms, m->nsyms * sizeof(struct hp_sym)},
 		                     {m->index, (m->index_n + 1) * sizeof(uint32_t)}};
-		bool ok = write_all(fd, v, 3);
+		bool ok = !hp_writev_all(fd, v, 3);
 		if (close(fd) || !ok || rename(tmp, path))
 			unlink(tmp);
 	}

@@ -6,6 +6,7 @@
  * not encode (pbenc.c) nor know the schema.
  */
 #include "pprof/gzstream.h"
+#include "common.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,21 +18,8 @@
 /* Writes the n buffers of iov whole: one writev(2) for a small profile. */
 static void writev_all(pp_gz_t *g, struct iovec *iov, int n)
 {
-	while (n && !g->pb.err) {
-		ssize_t w = writev(g->fd, iov, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			g->pb.err = w < 0 ? -errno : -EIO;
-			return;
-		}
-		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
-			w -= (ssize_t)iov->iov_len;
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
+	if (!g->pb.err)
+		g->pb.err = hp_writev_all(g->fd, iov, n);
 }
 
 static void write_all(pp_gz_t *g, const unsigned char *p, size_t n)
