@@ -44,7 +44,13 @@ uint64_t hp_now_ns(void)
 
 int hp_writev_all(int fd, struct iovec *iov, int n)
 {
-	while (n) {
+	for (;;) {
+		/* Empty buffers write nothing: zlib often gives none for a chunk,
+		 * and a writev of nothing returns 0, not a short write. */
+		for (; n && !iov->iov_len; iov++, n--)
+			;
+		if (!n)
+			return 0;
 		ssize_t w = writev(fd, iov, n);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -57,5 +63,4 @@ int hp_writev_all(int fd, struct iovec *iov, int n)
 			iov->iov_len -= (size_t)w;
 		}
 	}
-	return 0;
 }

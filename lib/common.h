@@ -95,8 +95,9 @@ static inline uint64_t hp_hash_str(const char *s)
 uint64_t hp_now_ns(void); /* CLOCK_REALTIME, nanoseconds */
 
 struct iovec;
-/* Writes the n buffers of iov whole (retrying short writes and EINTR; iov
- * is consumed): 0, or a negative errno (-EIO for a write of nothing). */
+/* Writes the n buffers of iov whole (retrying short writes and EINTR,
+ * skipping empty buffers; iov is consumed): 0, or a negative errno (-EIO
+ * when the kernel writes nothing of a non-empty buffer). */
 int hp_writev_all(int fd, struct iovec *iov, int n);
 
 #endif
