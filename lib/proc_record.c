@@ -107,7 +107,9 @@ static int create_new(int dfd, const char *name, const char *buf, size_t len)
  * publishes its record; if it then executes a profiled program, that
  * program's record is the same (pid, start time and the rest).
  */
-static bool same(int dfd, const char *name, const char *buf, size_t len)
+/* Not inlined: its buffer stays off write_record's frame, which the
+ * signal-handler path (hp_proc_record_set_handler) uses. */
+static HP_NOINLINE bool same(int dfd, const char *name, const char *buf, size_t len)
 {
 	char old[HP_OUTPUT_MAX + 512];
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -193,11 +195,14 @@ int hp_proc_record_publish(int sig, const char *prefix)
 
 void hp_proc_record_set_handler(bool ours)
 {
-	if (rec_ours == ours)
-		return;
-	rec_ours = ours;
 	int saved = errno;
-	if (rec_pid == getpid())
+	/* A vfork child shares our memory: its sigaction is not the parent's. */
+	if (rec_ours == ours || (rec_pid && rec_pid != getpid())) {
+		errno = saved;
+		return;
+	}
+	rec_ours = ours;
+	if (rec_pid)
 		write_record(false);
 	errno = saved;
 }
