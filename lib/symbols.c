@@ -286,10 +286,11 @@ gather_in(const hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *s
 
 /* gather_in, compiled once with a want bitmap and once without. */
 static size_t gather(const hp_module_t *m, const ElfW(Sym) * s, size_t count,
-                     const char *strs, size_t strsz, struct hp_sym *out)
+                     const char *strs, size_t strsz, struct hp_sym *out,
+                     const uint64_t *want)
 {
-	return m->want ? gather_in(m, s, count, strs, strsz, out, m->want)
-	               : gather_in(m, s, count, strs, strsz, out, NULL);
+	return want ? gather_in(m, s, count, strs, strsz, out, want)
+	            : gather_in(m, s, count, strs, strsz, out, NULL);
 }
 
 /*
@@ -298,11 +299,11 @@ static size_t gather(const hp_module_t *m, const ElfW(Sym) * s, size_t count,
  * bytes, about one symbol a bucket, in table order within each. One pass
  * over the ELF table into a compact array, one to place each entry: about
  * 25 instructions a symbol, where sorting them cost 96 and a dladdr per
- * address scanned them all. With m->want, only the symbols on its pages.
- * Returns false if memory runs out.
+ * address scanned them all. With want (m->want, or NULL for the whole
+ * table), only the symbols on its pages. Returns false if memory runs out.
  */
 static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
-                  size_t strsz)
+                  size_t strsz, const uint64_t *want)
 {
 	uintptr_t span = m->limit - m->start;
 	uint32_t *first = NULL;
@@ -310,7 +311,7 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	              *syms;
 	if (!tmp || count > UINT32_MAX || strsz > UINT32_MAX || span > UINT32_MAX)
 		goto fail;
-	size_t n = gather(m, s, count, strs, strsz, tmp);
+	size_t n = gather(m, s, count, strs, strsz, tmp, want);
 	/* Buckets of 2^shift bytes, about one symbol each. */
 	unsigned shift = 0;
 	while ((span >> shift) > n)
@@ -340,7 +341,7 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	for (size_t i = 0; i < n; i++)
 		if (syms[i].size > m->max_size)
 			m->max_size = syms[i].size;
-	m->syms_state = m->want ? 2 : 1;
+	m->syms_state = want ? 2 : 1;
 	return true;
 fail:
 	hp_scratch_free(first);
@@ -388,12 +389,6 @@ static const ElfW(Shdr) * pick_table(const unsigned char *f, size_t len)
 }
 
 /*
- * Loads m's names from its file, mapped read-only and kept mapped (the names
- * point into it). Refuses a file whose build ID is not the module's: the
- * object was replaced on disk since it was loaded. Returns false when the
- * file gives no table.
- */
-/*
  * m's table from the ELF table s (key k, names in names): from the cache
  * when a process built it before; else built, and when the cache would
  * serve the next process, built whole (not for m->want's pages) and stored.
@@ -409,16 +404,19 @@ static bool table_for(hp_module_t *m, const hp_symcache_key_t *k, const ElfW(Sym
 		return true;
 	}
 	bool store = ended && m->build_id[0] && k->count >= HP_SYMCACHE_MIN;
-	uint64_t *want = m->want;
+	if (!build(m, s, k->count, names, k->strsz, store ? NULL : m->want))
+		return false;
 	if (store)
-		m->want = NULL;
-	bool ok = build(m, s, k->count, names, k->strsz);
-	m->want = want;
-	if (ok && store)
 		hp_symcache_store(m, k);
-	return ok;
+	return true;
 }
 
+/*
+ * Loads m's names from its file, mapped read-only and kept mapped (the names
+ * point into it). Refuses a file whose build ID is not the module's: the
+ * object was replaced on disk since it was loaded. Returns false when the
+ * file gives no table.
+ */
 static bool load_file_syms(hp_module_t *m)
 {
 	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
@@ -657,7 +655,7 @@ static bool copy_dynsym(hp_module_t *m, const struct dl_phdr_info *info)
 	if (!names)
 		return false;
 	memcpy(names, (const char *)t.strtab, strsz);
-	if (!build(m, (const ElfW(Sym) *)t.symtab, t.count, names, strsz)) {
+	if (!build(m, (const ElfW(Sym) *)t.symtab, t.count, names, strsz, m->want)) {
 		hp_scratch_free(names);
 		return false;
 	}
