@@ -39,13 +39,16 @@ static void *place_at(void *base, void *p)
 	return p;
 }
 
+/* The first address at alignment al inside base with room for a header. */
+static void *first_slot(void *base, size_t al)
+{
+	return (void *)(((uintptr_t)base + sizeof(place_hdr_t) + al - 1) &
+	                ~(uintptr_t)(al - 1));
+}
+
 static void *place(void *base, size_t al)
 {
-	if (!base)
-		return NULL;
-	uintptr_t p =
-	    ((uintptr_t)base + sizeof(place_hdr_t) + al - 1) & ~(uintptr_t)(al - 1);
-	return place_at(base, (void *)p);
+	return base ? place_at(base, first_slot(base, al)) : NULL;
 }
 
 /* Bytes to ask for to place n at al; 0 when that overflows. */
@@ -118,8 +121,7 @@ static void *resize_placed(void *p, void *base, size_t n)
 	}
 	char *q = nb + off;
 	if ((uintptr_t)q & (HP_PAGE - 1)) {
-		char *r = (char *)(((uintptr_t)nb + sizeof(place_hdr_t) + HP_PAGE - 1) &
-		                   ~(uintptr_t)(HP_PAGE - 1));
+		char *r = first_slot(nb, HP_PAGE);
 		memmove(r, q, old < n ? old : n);
 		return place_at(nb, r);
 	}
