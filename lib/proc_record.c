@@ -84,14 +84,14 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /*
- * A new record goes straight under its name: one file made, no rename (a
- * reader takes an empty one for one being written: the single write shows
- * whole or not at all). -EEXIST if a record is there already.
+ * Makes name in dfd (flags: O_EXCL or O_TRUNC) holding buf; on failure
+ * nothing of it stays. 0 or a negative errno (-EEXIST with O_EXCL if the
+ * name is taken).
  */
-static int create_new(int dfd, const char *name, const char *buf, size_t len)
+static int write_file(int dfd, const char *name, int flags, const char *buf, size_t len)
 {
 	int fd =
-	    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
 	if (fd < 0)
 		return -errno;
 	int err = write_all(fd, buf, len);
@@ -105,10 +105,10 @@ static int create_new(int dfd, const char *name, const char *buf, size_t len)
 /*
  * Does the record there say exactly buf already? After a fork the child
  * publishes its record; if it then executes a profiled program, that
- * program's record is the same (pid, start time and the rest).
+ * program's record is the same (pid, start time and the rest). Not inlined:
+ * its buffer stays off write_record's frame, which the signal-handler path
+ * (hp_proc_record_set_handler) uses.
  */
-/* Not inlined: its buffer stays off write_record's frame, which the
- * signal-handler path (hp_proc_record_set_handler) uses. */
 static HP_NOINLINE bool same(int dfd, const char *name, const char *buf, size_t len)
 {
 	char old[HP_OUTPUT_MAX + 512];
@@ -125,26 +125,20 @@ static int replace(int dfd, const char *name, const char *buf, size_t len)
 {
 	char tmp[40];
 	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
-	int err = 0;
-	int fd =
-	    openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, buf, len);
-	if (close(fd) < 0 && !err && errno != EINTR)
+	int err = write_file(dfd, tmp, O_TRUNC, buf, len);
+	if (!err && renameat(dfd, tmp, dfd, name) < 0) {
 		err = -errno;
-	if (!err && renameat(dfd, tmp, dfd, name) < 0)
-		err = -errno;
-	if (err)
 		unlinkat(dfd, tmp, 0);
+	}
 	return err;
 }
 
 /*
  * Writes the record: fresh, when this process has none in this directory
- * (at start-up, after a change of user), made under its name; otherwise, or
- * if one is there (left by an earlier process of this pid, or written by
- * this one before it executed), replaced whole.
+ * (at start-up, after a change of user), made under its name with one write
+ * (a reader takes an empty one for one being written); otherwise, or if one
+ * is there (left by an earlier process of this pid, or written by this one
+ * before it executed) that says something else, replaced whole.
  */
 static int write_record(bool fresh)
 {
@@ -161,11 +155,10 @@ static int write_record(bool fresh)
 	int dfd = open_private_dir();
 	if (dfd < 0)
 		return dfd;
-	int err = fresh ? create_new(dfd, name, buf, len) : -EEXIST;
-	if (err == -EEXIST && !(fresh && same(dfd, name, buf, len)))
-		err = replace(dfd, name, buf, len);
-	else if (err == -EEXIST)
-		err = 0;
+	int err = fresh ? write_file(dfd, name, O_EXCL, buf, len) : -EEXIST;
+	if (err == -EEXIST)
+		err =
+		    fresh && same(dfd, name, buf, len) ? 0 : replace(dfd, name, buf, len);
 	close(dfd);
 	return err;
 }
