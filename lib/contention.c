@@ -231,12 +231,19 @@ HP_LARGE static _Alignas(64) set_t sets[SETS];
  * fork of a program that never waited on a lock). */
 static _Atomic uint64_t sets_used[SETS / 64];
 
+static bool set_used(size_t i)
+{
+	return atomic_load_explicit(&sets_used[i >> 6], memory_order_relaxed) >>
+	           (i & 63) &
+	       1;
+}
+
 static set_t *set_of(const void *lock)
 {
 	size_t i = hp_mix64((uintptr_t)lock) & (SETS - 1);
-	uint64_t bit = UINT64_C(1) << (i & 63);
-	if (!(atomic_load_explicit(&sets_used[i >> 6], memory_order_relaxed) & bit))
-		atomic_fetch_or_explicit(&sets_used[i >> 6], bit, memory_order_relaxed);
+	if (!set_used(i))
+		atomic_fetch_or_explicit(&sets_used[i >> 6], UINT64_C(1) << (i & 63),
+		                         memory_order_relaxed);
 	return &sets[i];
 }
 
@@ -632,8 +639,7 @@ uint64_t hp_contention_dropped(void)
 void hp_contention_postfork_child(void)
 {
 	for (size_t i = 0; i < SETS; i++) {
-		if (!(atomic_load_explicit(&sets_used[i >> 6], memory_order_relaxed) &
-		      (UINT64_C(1) << (i & 63))))
+		if (!set_used(i))
 			continue; /* never used: lock free, ways empty */
 		hp_lock_reset(&sets[i].lock);
 		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
