@@ -5,10 +5,10 @@
  * address is at CFA - 8, and RBP was saved at CFA + j or not touched. That
  * covers the code compilers emit at call sites, with or without a frame
  * pointer. A rule is learnt the first time an address is seen, by asking
- * libunwind to step from that frame three times with RSP and then RBP and the
- * other registers moved: a rule of one of the two shapes moves the CFA with
- * exactly one of them, by exactly as much. Anything else (signal frames,
- * stack realignment, expressions) is remembered as "libunwind's" and the
+ * libunwind to step from that frame twice, the second time with RSP, RBP and
+ * the other registers each moved by a different amount: a rule of one of the
+ * two shapes moves the CFA with exactly one of them, by exactly as much. Anything else
+ * (signal frames, stack realignment, expressions) is remembered as "libunwind's" and the
  * whole walk goes back to libunwind, as does a frame outside the thread's
  * stack: this walker only reads the stack, between the frame it starts from
  * and the top of the thread's stack. Rules are dropped when code is unloaded.
@@ -219,37 +219,37 @@ static bool sigreturn_at(uintptr_t pc)
 /* The rule for the frame at return address pc with these RSP and RBP. */
 static uint64_t learn(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
 {
-	step_t a, b, c;
+	step_t a, b;
 	int r = probe(pc, sp, bp, sp, &a);
 	if (r == 0) /* seen from the call before it, a signal return looks outermost */
 		return pack(sigreturn_at(pc) ? LIBUNWIND : OUTERMOST, 0, false, 0);
 	/*
-	 * The moved probes read 16 bytes further up the stack than the real one,
-	 * through RSP, or through RBP when RBP is the frame's base (and so points
-	 * into the stack). The other registers move by 32 in the second probe:
-	 * a CFA based on one of them moves by 32, neither shape.
+	 * The second probe moves RSP by 16, RBP by 32 and every other register
+	 * by 24: the CFA moves by exactly as much as the one register it is
+	 * based on, so one probe tells the two shapes from each other and from
+	 * anything else. It reads at most 32 bytes further up the stack than
+	 * the real one, through RSP, or through RBP when RBP is the frame's base
+	 * (and so points into the stack).
 	 */
 	if (r < 0 || !on_stack(a.cfa, sp + 8, hi - 32) ||
 	    a.ra != ((const uintptr_t *)a.cfa)[-1])
 		return pack(LIBUNWIND, 0, false, 0);
-	if (probe(pc, sp, bp + 16, sp + 32, &b) <= 0 ||
-	    probe(pc, sp + 16, bp, sp, &c) <= 0)
+	if (probe(pc, sp + 16, bp + 32, sp + 24, &b) <= 0)
 		return pack(LIBUNWIND, 0, false, 0);
 	unsigned base;
 	int64_t off;
-	if (b.cfa == a.cfa && c.cfa == a.cfa + 16) {
+	if (b.cfa == a.cfa + 16) {
 		base = FROM_RSP;
 		off = (int64_t)(a.cfa - sp);
-	} else if (b.cfa == a.cfa + 16 && c.cfa == a.cfa) {
+	} else if (b.cfa == a.cfa + 32) {
 		base = FROM_RBP;
 		off = (int64_t)(a.cfa - bp);
 	} else
 		return pack(LIBUNWIND, 0, false, 0);
 	int64_t rbp_off = a.rbp_saved ? (int64_t)(a.rbp_at - a.cfa) : 0;
-	bool same = a.rbp_saved == b.rbp_saved && a.rbp_saved == c.rbp_saved &&
-	            (!a.rbp_saved ? a.rbp == bp
-	                          : rbp_off == (int64_t)(b.rbp_at - b.cfa) &&
-	                                rbp_off == (int64_t)(c.rbp_at - c.cfa));
+	bool same = a.rbp_saved == b.rbp_saved &&
+	            (!a.rbp_saved ? a.rbp == bp && b.rbp == bp + 32
+	                          : rbp_off == (int64_t)(b.rbp_at - b.cfa));
 	if (!same || off <= 0 || off > INT32_MAX || (off & 7) || rbp_off < INT16_MIN ||
 	    rbp_off > INT16_MAX || (rbp_off & 7))
 		return pack(LIBUNWIND, 0, false, 0);
