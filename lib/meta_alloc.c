@@ -14,8 +14,13 @@
 #define LARGE_MIN   4096
 #define NUM_CLASSES 48
 
+/* The first chunk, in BSS: a short process's metadata (its modules, its
+ * first stacks) costs no mmap call; pages never touched stay unallocated. */
+#define FIRST_CHUNK (64u << 10)
+HP_LARGE static char first_chunk[FIRST_CHUNK] __attribute__((aligned(4096)));
+
 static hp_lock_t lock;
-static char *cur, *end;              /* bump region, guarded by lock */
+static char *cur = first_chunk, *end = first_chunk + FIRST_CHUNK; /* guarded by lock */
 static void *free_list[NUM_CLASSES]; /* by log2 size, guarded by lock */
 static atomic_size_t mapped;
 static size_t limit; /* set once at start-up; 0 = none */
