@@ -40,8 +40,15 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed: instruction
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# The profiler's environment: exit profiles into the work directory.
-profiled() { env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" "$@"; }
+# The profiler's environment: exit profiles into the work directory, a new
+# directory for each run, all kept to the end as a user keeps them (on ext4
+# without a journal, deleting them after each run would make the next runs'
+# files dearer to create: docs/performance.md).
+profiled() {
+	local d
+	d=$(mktemp -d "$WORK/out/run.XXXXXX")
+	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$d/hp" "$@"
+}
 
 # ir COMMAND...: callgrind's instruction count summed over every process.
 ir() {
@@ -65,7 +72,6 @@ measure() {
 	shift
 	[ -n "$only" ] && [ "$only" != "$name" ] && return
 	local irow="-" irow1="-"
-	rm -rf "$WORK/out" && mkdir -p "$WORK/out"
 	if [ "$callgrind" = 1 ] && [ "${NO_CALLGRIND:-0}" = 0 ]; then
 		# Both through env, so that its own instructions are on both sides.
 		plain=$(ir env "$@")
@@ -75,10 +81,10 @@ measure() {
 		# docs/performance.md.
 		wall profiled "$@" >/dev/null
 		# A fixed seed: the same samples, so the counts repeat.
-		hp=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" HEAPPROF_SEED=1 "$@")
+		hp=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/cg" HEAPPROF_SEED=1 "$@")
 		irow=$(ratio "$hp" "$plain")
 		if [ "$rate1" = 1 ]; then
-			hp1=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/hp" HEAPPROF_RATE=1 "$@")
+			hp1=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/cg1" HEAPPROF_RATE=1 "$@")
 			irow1=$(ratio "$hp1" "$plain")
 		fi
 	fi
@@ -87,7 +93,6 @@ measure() {
 	for ((r = 0; r < pairs; r++)); do
 		p=$(wall env "$@")
 		h=$(wall profiled "$@")
-		rm -rf "$WORK/out" && mkdir -p "$WORK/out"
 		echo "$p $h" >>"$WORK/pairs"
 	done
 	printf '| %-22s | %12s | %8s | %8s | %8s | %8s |\n' "$name" "${plain:--}" "$irow" "$irow1" \
@@ -136,6 +141,16 @@ print(len(json.loads(s)), len(sorted(d, key=lambda x: x["name"])))
 EOF
 
 echo "real programs: instructions profiled/plain (callgrind, all processes, exit profile on), wall ratio (median of $pairs pairs)"
+# Each profiled process creates a file (its exit profile): what that costs
+# depends on the file system of the profiles' directory (docs/performance.md).
+fs_note() {
+	local fs dev journal
+	read -r fs dev < <(findmnt -n -o FSTYPE,SOURCE --target "$WORK" 2>/dev/null) || return
+	journal=$(cat "/sys/fs/ext4/${dev##*/}/journal_task" 2>/dev/null)
+	printf 'profiles kept in %s (%s on %s%s)\n' "$WORK/out" "$fs" "$dev" \
+		"$([ "$journal" = "<none>" ] && echo ', no journal: each new file scans the inodes freed in the last minute')"
+}
+fs_note
 echo
 printf '| %-22s | %12s | %8s | %8s | %8s | %8s |\n' program "plain instr" default "rate 1" "plain s" "wall"
 echo '| --- | ---: | ---: | ---: | ---: | ---: |'
