@@ -56,7 +56,7 @@ typedef struct {
 static uint32_t *idmap_slot(ctx_t *c, idmap_t *m, uint64_t key)
 {
 	if ((m->n + 1) * 2 > m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 4096;
+		size_t nc = m->cap ? m->cap * 2 : 256;
 		uint64_t *k = c->alloc.realloc(NULL, nc * sizeof(*k));
 		uint32_t *v = c->alloc.realloc(NULL, nc * sizeof(*v));
 		if (!k || !v) {
