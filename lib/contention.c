@@ -405,10 +405,17 @@ static void add_delay(int p, const hp_bucket_t *b, uint64_t delay)
 
 /* ---- events ------------------------------------------------------------- */
 
+/*
+ * Go's blocksampled draws after the wait; the draw is made here, before it,
+ * so that the critical section the wait ends in only compares: a wait d is
+ * kept when d >= draw, a number below the rate (for d >= rate, always).
+ */
 void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
 {
 	w->lock = lock;
 	w->slot = -1;
+	uint64_t rate = hp_block_rate;
+	w->draw = rate ? (uint64_t)((unsigned __int128)next_random() * rate >> 64) : 0;
 	if (reg && hp_mutex_fraction)
 		w->slot = register_wait(lock, &w->start);
 	else
@@ -467,12 +474,20 @@ void hp_contention_flush(const void *lock)
 	hp_contention_npending = kept;
 }
 
+bool hp_contention_pending_on(const void *lock)
+{
+	for (uint32_t i = 0; i < hp_contention_npending; i++)
+		if (pending[i].lock == lock)
+			return true;
+	return false;
+}
+
 /*
  * Go's blocksampled and saveblockevent, in nanoseconds: a wait of at least
- * the rate is always kept, a shorter one with probability wait/rate and
- * then scaled up by its inverse.
+ * the rate is always kept, a shorter one with probability wait/rate (the
+ * draw, made before the wait) and then scaled up by its inverse.
  */
-static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
+static bool block_sample(uint64_t d, uint64_t draw, uint64_t *count, uint64_t *delay)
 {
 	uint64_t rate = hp_block_rate;
 	if (!d)
@@ -482,25 +497,26 @@ static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
 		*delay = d;
 		return true;
 	}
-	if (next_random() % rate > d)
+	if (draw > d)
 		return false;
 	*count = rate * HP_W_ONE / d;
 	*delay = rate;
 	return true;
 }
 
-bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool defer, uint64_t *count,
-                            uint64_t *delay)
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool (*defer)(void *lock),
+                            uint64_t *count, uint64_t *delay)
 {
 	w->end = hp_contention_now();
 	if (w->slot >= 0) {
 		if (acquired && defer && hp_contention_npending < PENDING &&
-		    (keyed || key_thread()))
+		    (keyed || key_thread()) && defer((void *)w->lock))
 			pending[hp_contention_npending++] = *w;
 		else
 			leave_wait(w->lock, w->slot, w->start, w->end);
 	}
-	return acquired && hp_block_rate && block_sample(w->end - w->start, count, delay);
+	return acquired && hp_block_rate &&
+	       block_sample(w->end - w->start, w->draw, count, delay);
 }
 
 void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay)
