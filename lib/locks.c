@@ -240,7 +240,8 @@ static bool mutex_word_waiters(pthread_mutex_t *m);
  * normal, recursive, error-checking or adaptive mutex: robust (16),
  * priority-inheritance (32), priority-protect (64), elided (256).
  */
-#define KIND_OTHER_WORD (16 | 32 | 64 | 256)
+#define KIND_WORD_OWNER (16 | 32 | 64) /* above 1 whenever held */
+#define KIND_OTHER_WORD (KIND_WORD_OWNER | 256)
 #define WORD_MARKED     3
 
 /*
@@ -275,8 +276,9 @@ static bool mutex_releases_slow(void *lock)
  */
 static bool unmark(pthread_mutex_t *m)
 {
-	if (!hp_contention_pending_on(m) || (m->__data.__kind & KIND_OTHER_WORD))
-		return false;
+	if (!hp_contention_pending_on(m) || (m->__data.__kind & KIND_OTHER_WORD) ||
+	    __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != WORD_MARKED)
+		return false; /* a load first: a failed swap would still own the line */
 	int marked = WORD_MARKED;
 	return __atomic_compare_exchange_n(&m->__data.__lock, &marked, 1, false,
 	                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED);
@@ -335,14 +337,21 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	/* A word this thread marked, that no sleeper changed since: a release
 	 * as the fast path's, its pending waits leaving after it. */
 	bool quiet = !rw && hp_contention_npending && unmark(lock);
+	/* Read before the unlock, while the lock's line is still here. */
+	bool owner_word =
+	    !rw && (((pthread_mutex_t *)lock)->__data.__kind & KIND_WORD_OWNER);
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
 	if (hp_thread.in_profiler)
 		return r;
 	/* Looked up after the unlock, outside the critical section: a waiter
 	 * the unlock woke that leaves first leaves its wait as an orphan, which
 	 * keeps its entry, or, if an earlier release charged it, gives its
-	 * wake-up to that release. */
-	if (!hp_contention_npending && (quiet || r || !hp_contention_waited_on(lock)))
+	 * wake-up to that release. Where the word said that threads sleep (a
+	 * normal-protocol mutex, a rwlock) the charge looks itself: reading the
+	 * set first would move its line here twice. A robust, PI or PP mutex's
+	 * word says nothing: there the read spares the set's lock. */
+	if (!hp_contention_npending &&
+	    (quiet || r || (owner_word && !hp_contention_waited_on(lock))))
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
