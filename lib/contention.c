@@ -69,6 +69,13 @@ static inline uint64_t ticks(void)
 	__builtin_ia32_lfence();
 	return __builtin_ia32_rdtsc();
 }
+/* Unordered: may be read while an earlier instruction (the acquisition's
+ * swap on a line another core holds) has yet to complete; the fence costs
+ * about 20 ns inside the critical section where a wait ends. */
+static inline uint64_t ticks_unordered(void)
+{
+	return __builtin_ia32_rdtsc();
+}
 static bool have_ticks(void)
 {
 	unsigned a, b, c, d;
@@ -81,12 +88,20 @@ static inline uint64_t ticks(void)
 	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v)::"memory");
 	return v;
 }
+static inline uint64_t ticks_unordered(void)
+{
+	return ticks(); /* not measured there: kept ordered */
+}
 static bool have_ticks(void)
 {
 	return true;
 }
 #else
 static inline uint64_t ticks(void)
+{
+	return 0;
+}
+static inline uint64_t ticks_unordered(void)
 {
 	return 0;
 }
@@ -136,16 +151,27 @@ static HP_NOINLINE uint64_t now_slow(void)
 	return ns;
 }
 
+/* Ticks since start-up in ns; a core whose counter is behind start-up's
+ * reads start-up. */
+static inline uint64_t ticks_ns(uint64_t t)
+{
+	return mono0 +
+	       (t > tick0 ? (uint64_t)((unsigned __int128)(t - tick0) * mult >> 32) : 0);
+}
+
 uint64_t hp_contention_now(void)
 {
-	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS)) {
-		uint64_t t = ticks();
-		/* A core whose counter is behind start-up's reads start-up. */
-		return mono0 +
-		       (t > tick0
-		            ? (uint64_t)((unsigned __int128)(t - tick0) * mult >> 32)
-		            : 0);
-	}
+	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS))
+		return ticks_ns(ticks());
+	return now_slow();
+}
+
+/* The same, unordered: for the end of a wait, read inside the critical
+ * section just entered (the clock, in docs/contention.md). */
+static uint64_t now_unordered(void)
+{
+	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS))
+		return ticks_ns(ticks_unordered());
 	return now_slow();
 }
 
@@ -507,7 +533,10 @@ static bool block_sample(uint64_t d, uint64_t draw, uint64_t *count, uint64_t *d
 bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool (*defer)(void *lock),
                             uint64_t *count, uint64_t *delay)
 {
-	w->end = hp_contention_now();
+	/* Unordered, it may come before the start in the reorder window of a
+	 * lock taken at once: never before it. */
+	uint64_t end = now_unordered();
+	w->end = end > w->start ? end : w->start;
 	if (w->slot >= 0) {
 		if (acquired && defer && hp_contention_npending < PENDING &&
 		    (keyed || key_thread()) && defer((void *)w->lock))
