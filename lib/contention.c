@@ -19,10 +19,11 @@
  * releases in a row that none named before the next, and waits that no
  * later release charges.
  *
- * A waiter whose release will reach the slow unlock leaves the table after
- * that release (its pending waits, thread-local), so that inside the
- * critical section it has entered it only reads the clock: the CPU's
- * counter, calibrated to CLOCK_MONOTONIC (the clock, below).
+ * A waiter whose release will reach the slow unlock (every mutex waiter:
+ * locks.c marks the word of one taken without sleeping) leaves the table
+ * after that release (its pending waits, thread-local), so that inside the
+ * critical section it has entered it only reads the clock, unordered: the
+ * CPU's counter, calibrated to CLOCK_MONOTONIC (the clock, below).
  *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
