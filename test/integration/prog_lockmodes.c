@@ -234,15 +234,32 @@ static void cancel(void)
  * the profiler marks in the lock word (locks.c). Each kind of mutex keeps
  * mutual exclusion, every wait returns, and each word is 0 again at the end.
  * A condition wait and a timed lock take the same mutexes. Acquisitions
- * that saw the mark are counted for `prog_lockmodes marks`.
+ * that saw the mark, and the times the threads were seen to run at once,
+ * are printed by `prog_lockmodes marks`.
  */
 #define STRESS_THREADS 4
-#define STRESS_TAKES   20000
+#define STRESS_TAKES   50000
 enum { NORMAL, RECURSIVE, ERRORCHECK, ADAPTIVE, KINDS };
 static pthread_mutex_t sm[KINDS];
 static pthread_cond_t scv = PTHREAD_COND_INITIALIZER;
 static long scount[KINDS];
 static _Atomic long marked;
+static pthread_barrier_t sbar; /* the threads start together */
+/* Did the threads run at once? Each publishes its progress; another that
+ * sees it move within a few microseconds (too short to have been
+ * descheduled) counts an overlap: on a loaded machine they may not. */
+static _Atomic long progress[STRESS_THREADS], overlaps;
+
+static void look_at(int other, volatile unsigned *x)
+{
+	uint64_t t0 = now();
+	long p0 = progress[other];
+	for (int j = 0; j < 200; j++)
+		*x = *x * 1103515245u + 12345u;
+	long p1 = progress[other];
+	if (now() - t0 < 20000 && p1 != p0)
+		overlaps++;
+}
 
 static void take(pthread_mutex_t *m, int i)
 {
@@ -261,7 +278,9 @@ static void take(pthread_mutex_t *m, int i)
 
 static void *stress_thread(void *arg)
 {
+	int id = (int)(uintptr_t)arg - 1;
 	volatile unsigned x = (unsigned)(uintptr_t)arg;
+	pthread_barrier_wait(&sbar);
 	for (int i = 0; i < STRESS_TAKES; i++) {
 		int k = i % KINDS;
 		take(&sm[k], i);
@@ -280,6 +299,9 @@ static void *stress_thread(void *arg)
 		pthread_mutex_unlock(&sm[k]);
 		for (int j = 0; j < 20; j++)
 			x = x * 1103515245u + 12345u;
+		progress[id] = i;
+		if (i % 64 == 0)
+			look_at((id + 1) % STRESS_THREADS, &x);
 	}
 	return NULL;
 }
@@ -292,6 +314,7 @@ static void stress(void)
 	for (int k = 0; k < KINDS; k++)
 		mutex_of(&sm[k], type[k], 0, PTHREAD_PRIO_NONE);
 	pthread_t t[STRESS_THREADS];
+	pthread_barrier_init(&sbar, NULL, STRESS_THREADS);
 	for (int i = 0; i < STRESS_THREADS; i++)
 		pthread_create(&t[i], NULL, stress_thread, (void *)(uintptr_t)(i + 1));
 	for (int i = 0; i < STRESS_THREADS; i++)
@@ -309,7 +332,7 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "marks")) {
 		stress();
-		printf("marked %ld\n", (long)marked);
+		printf("marked %ld overlaps %ld\n", (long)marked, (long)overlaps);
 		return failed;
 	}
 	errorcheck();
