@@ -19,10 +19,11 @@
  * releases in a row that none named before the next, and waits that no
  * later release charges.
  *
- * A waiter whose release will reach the slow unlock leaves the table after
- * that release (its pending waits, thread-local), so that inside the
- * critical section it has entered it only reads the clock: the CPU's
- * counter, calibrated to CLOCK_MONOTONIC (the clock, below).
+ * A waiter whose release will reach the slow unlock (every mutex waiter:
+ * locks.c marks the word of one taken without sleeping) leaves the table
+ * after that release (its pending waits, thread-local), so that inside the
+ * critical section it has entered it only reads the clock, unordered: the
+ * CPU's counter, calibrated to CLOCK_MONOTONIC (the clock, below).
  *
  * The records (both profiles): an open-addressing table of 8192 stacks by
  * bucket address (the stack table's), with atomic counters: contention
@@ -69,6 +70,13 @@ static inline uint64_t ticks(void)
 	__builtin_ia32_lfence();
 	return __builtin_ia32_rdtsc();
 }
+/* Unordered: may be read while an earlier instruction (the acquisition's
+ * swap on a line another core holds) has yet to complete; the fence costs
+ * about 20 ns inside the critical section where a wait ends. */
+static inline uint64_t ticks_unordered(void)
+{
+	return __builtin_ia32_rdtsc();
+}
 static bool have_ticks(void)
 {
 	unsigned a, b, c, d;
@@ -81,12 +89,20 @@ static inline uint64_t ticks(void)
 	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v)::"memory");
 	return v;
 }
+static inline uint64_t ticks_unordered(void)
+{
+	return ticks(); /* not measured there: kept ordered */
+}
 static bool have_ticks(void)
 {
 	return true;
 }
 #else
 static inline uint64_t ticks(void)
+{
+	return 0;
+}
+static inline uint64_t ticks_unordered(void)
 {
 	return 0;
 }
@@ -136,16 +152,27 @@ static HP_NOINLINE uint64_t now_slow(void)
 	return ns;
 }
 
+/* Ticks since start-up in ns; a core whose counter is behind start-up's
+ * reads start-up. */
+static inline uint64_t ticks_ns(uint64_t t)
+{
+	return mono0 +
+	       (t > tick0 ? (uint64_t)((unsigned __int128)(t - tick0) * mult >> 32) : 0);
+}
+
 uint64_t hp_contention_now(void)
 {
-	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS)) {
-		uint64_t t = ticks();
-		/* A core whose counter is behind start-up's reads start-up. */
-		return mono0 +
-		       (t > tick0
-		            ? (uint64_t)((unsigned __int128)(t - tick0) * mult >> 32)
-		            : 0);
-	}
+	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS))
+		return ticks_ns(ticks());
+	return now_slow();
+}
+
+/* The same, unordered: for the end of a wait, read inside the critical
+ * section just entered (the clock, in docs/contention.md). */
+static uint64_t now_unordered(void)
+{
+	if (hp_likely(atomic_load_explicit(&clock_kind, memory_order_acquire) == TICKS))
+		return ticks_ns(ticks_unordered());
 	return now_slow();
 }
 
@@ -405,10 +432,17 @@ static void add_delay(int p, const hp_bucket_t *b, uint64_t delay)
 
 /* ---- events ------------------------------------------------------------- */
 
+/*
+ * Go's blocksampled draws after the wait; the draw is made here, before it,
+ * so that the critical section the wait ends in only compares: a wait d is
+ * kept when d >= draw, a number below the rate (for d >= rate, always).
+ */
 void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
 {
 	w->lock = lock;
 	w->slot = -1;
+	uint64_t rate = hp_block_rate;
+	w->draw = rate ? (uint64_t)((unsigned __int128)next_random() * rate >> 64) : 0;
 	if (reg && hp_mutex_fraction)
 		w->slot = register_wait(lock, &w->start);
 	else
@@ -467,12 +501,20 @@ void hp_contention_flush(const void *lock)
 	hp_contention_npending = kept;
 }
 
+bool hp_contention_pending_on(const void *lock)
+{
+	for (uint32_t i = 0; i < hp_contention_npending; i++)
+		if (pending[i].lock == lock)
+			return true;
+	return false;
+}
+
 /*
  * Go's blocksampled and saveblockevent, in nanoseconds: a wait of at least
- * the rate is always kept, a shorter one with probability wait/rate and
- * then scaled up by its inverse.
+ * the rate is always kept, a shorter one with probability wait/rate (the
+ * draw, made before the wait) and then scaled up by its inverse.
  */
-static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
+static bool block_sample(uint64_t d, uint64_t draw, uint64_t *count, uint64_t *delay)
 {
 	uint64_t rate = hp_block_rate;
 	if (!d)
@@ -482,25 +524,29 @@ static bool block_sample(uint64_t d, uint64_t *count, uint64_t *delay)
 		*delay = d;
 		return true;
 	}
-	if (next_random() % rate > d)
+	if (draw > d)
 		return false;
 	*count = rate * HP_W_ONE / d;
 	*delay = rate;
 	return true;
 }
 
-bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool defer, uint64_t *count,
-                            uint64_t *delay)
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool (*defer)(void *lock),
+                            uint64_t *count, uint64_t *delay)
 {
-	w->end = hp_contention_now();
+	/* Unordered, it may come before the start in the reorder window of a
+	 * lock taken at once: never before it. */
+	uint64_t end = now_unordered();
+	w->end = end > w->start ? end : w->start;
 	if (w->slot >= 0) {
 		if (acquired && defer && hp_contention_npending < PENDING &&
-		    (keyed || key_thread()))
+		    (keyed || key_thread()) && defer((void *)w->lock))
 			pending[hp_contention_npending++] = *w;
 		else
 			leave_wait(w->lock, w->slot, w->start, w->end);
 	}
-	return acquired && hp_block_rate && block_sample(w->end - w->start, count, delay);
+	return acquired && hp_block_rate &&
+	       block_sample(w->end - w->start, w->draw, count, delay);
 }
 
 void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t delay)

@@ -41,6 +41,7 @@ const char *hp_contention_clock(void);
 typedef struct {
 	uint64_t start;   /* hp_contention_now() when it began */
 	uint64_t end;     /* ... and when it ended */
+	uint64_t draw;    /* the block profile's draw, below its rate */
 	const void *lock; /* the lock's address: the waiters' table key */
 	int slot;         /* its entry in the waiters' table, -1: not registered */
 } hp_wait_t;
@@ -56,16 +57,21 @@ void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg);
 /*
  * The wait ended (acquired: the lock was taken, not a timeout or an error).
  * Reads the clock, the one thing done inside the critical section just
- * entered; for the block profile, samples the delay. It leaves the waiters'
- * table now, or, with defer (the caller's release of this lock will reach
- * hp_contention_flush), keeps the wait in the thread's pending waits, so
- * that the table's lock, shared by every waiter of the lock, is taken after
- * the release, outside the critical section. Returns true when the wait is
- * kept for the block profile: *count (HP_W_ONE units) and *delay (ns),
- * already scaled, for hp_contention_add_block with the waiter's stack.
+ * entered; for the block profile, compares the delay with the draw made
+ * before the wait. A registered wait leaves the waiters' table now, or,
+ * when defer (NULL: never) returns true for its lock (the caller's release
+ * of it will reach hp_contention_flush; asked only when the wait can
+ * wait), waits in the thread's pending waits, so that the table's lock,
+ * shared by every waiter of the lock, is taken after the release, outside
+ * the critical section. Returns true when the wait is kept for the block
+ * profile: *count (HP_W_ONE units) and *delay (ns), already scaled, for
+ * hp_contention_add_block with the waiter's stack.
  */
-bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool defer, uint64_t *count,
-                            uint64_t *delay);
+bool hp_contention_wait_end(hp_wait_t *w, bool acquired, bool (*defer)(void *lock),
+                            uint64_t *count, uint64_t *delay);
+
+/* Has the calling thread a pending wait on lock? */
+bool hp_contention_pending_on(const void *lock);
 
 /* Waits of this thread whose bookkeeping waits for its release. */
 extern HP_TLS HP_HIDDEN uint32_t hp_contention_npending;

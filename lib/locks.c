@@ -236,15 +236,52 @@ static bool waited(op_t op, int r)
 static bool mutex_word_waiters(pthread_mutex_t *m);
 
 /*
- * Will the caller's release of the lock it has just taken reach unlock_slow,
- * and so hp_contention_flush? A mutex whose word says threads may sleep on
- * it keeps that word until its holder's unlock (prof_mutex_unlock); a
- * waiter that slept leaves it so. A rwlock's bits can be cleared by other
- * threads meanwhile: its waits leave at once.
+ * glibc's kinds (its pthreadP.h) whose lock word is not the 0/1/2 of a
+ * normal, recursive, error-checking or adaptive mutex: robust (16),
+ * priority-inheritance (32), priority-protect (64), elided (256).
  */
-static bool releases_slow(const call_t *c)
+#define KIND_WORD_OWNER (16 | 32 | 64) /* above 1 whenever held */
+#define KIND_OTHER_WORD (KIND_WORD_OWNER | 256)
+#define WORD_MARKED     3
+
+/*
+ * Will the caller's release of the mutex it has just taken reach
+ * unlock_slow, and so hp_contention_flush? A mutex whose word says threads
+ * may sleep on it keeps that word until its holder's unlock
+ * (prof_mutex_unlock); a waiter that slept leaves it so. One taken without
+ * sleeping (word 1) is marked 3 here, with a compare-and-swap on the line
+ * the acquisition just wrote: glibc reads 3 as it reads 2 (its unlock wakes
+ * a sleeper for any word above 1; a thread about to sleep swaps in 2, then
+ * sleeps while the word is 2), and unlock_slow swaps it back to 1 before
+ * the real unlock when no thread came to sleep, so that no futex wake is
+ * added. So no wait on a mutex leaves the waiters' table inside the
+ * critical section. A rwlock's bits can be cleared by other threads
+ * meanwhile: its waits leave at once (no defer).
+ */
+static bool mutex_releases_slow(void *lock)
 {
-	return (c->op == MUTEX || c->op == MUTEX_TIMED) && mutex_word_waiters(c->lock);
+	pthread_mutex_t *m = lock;
+	if (mutex_word_waiters(m))
+		return true;
+	int one = 1;
+	return !(m->__data.__kind & KIND_OTHER_WORD) &&
+	       __atomic_compare_exchange_n(&m->__data.__lock, &one, WORD_MARKED, false,
+	                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/*
+ * Before a release of m by a thread whose pending wait on it marked it: 3
+ * back to 1 when no thread came to sleep since (then true: the release
+ * wakes nobody and charges nobody). A word of 2 stays: the release wakes.
+ */
+static bool unmark(pthread_mutex_t *m)
+{
+	if (!hp_contention_pending_on(m) || (m->__data.__kind & KIND_OTHER_WORD) ||
+	    __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != WORD_MARKED)
+		return false; /* a load first: a failed swap would still own the line */
+	int marked = WORD_MARKED;
+	return __atomic_compare_exchange_n(&m->__data.__lock, &marked, 1, false,
+	                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 /*
@@ -273,7 +310,9 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
 	saved = errno;
 	uint64_t count, delay;
 	hp_guard_enter();
-	if (hp_contention_wait_end(&w, waited(c->op, r), releases_slow(c), &count,
+	bool on_mutex = c->op == MUTEX || c->op == MUTEX_TIMED;
+	if (hp_contention_wait_end(&w, waited(c->op, r),
+	                           on_mutex ? mutex_releases_slow : NULL, &count,
 	                           &delay)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
@@ -295,14 +334,24 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
  */
 static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 {
+	/* A word this thread marked, that no sleeper changed since: a release
+	 * as the fast path's, its pending waits leaving after it. */
+	bool quiet = !rw && hp_contention_npending && unmark(lock);
+	/* Read before the unlock, while the lock's line is still here. */
+	bool owner_word =
+	    !rw && (((pthread_mutex_t *)lock)->__data.__kind & KIND_WORD_OWNER);
 	int r = rw ? R.rwunlock(lock) : R.mutex_unlock(lock);
 	if (hp_thread.in_profiler)
 		return r;
 	/* Looked up after the unlock, outside the critical section: a waiter
 	 * the unlock woke that leaves first leaves its wait as an orphan, which
 	 * keeps its entry, or, if an earlier release charged it, gives its
-	 * wake-up to that release. */
-	if (!hp_contention_npending && (r || !hp_contention_waited_on(lock)))
+	 * wake-up to that release. Where the word said that threads sleep (a
+	 * normal-protocol mutex, a rwlock) the charge looks itself: reading the
+	 * set first would move its line here twice. A robust, PI or PP mutex's
+	 * word says nothing: there the read spares the set's lock. */
+	if (!hp_contention_npending &&
+	    (quiet || r || (owner_word && !hp_contention_waited_on(lock))))
 		return r;
 	int saved = errno;
 	hp_charge_t ch;
@@ -311,7 +360,7 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	 * not theirs to charge. */
 	if (hp_contention_npending)
 		hp_contention_flush(lock);
-	if (!r && hp_contention_charge(lock, &ch)) {
+	if (!r && !quiet && hp_contention_charge(lock, &ch)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
 		hp_stack_capture(&st, raw, hp_config.max_frames);
@@ -381,6 +430,7 @@ static void flush_before_cond(pthread_mutex_t *m)
 		return;
 	int saved = errno;
 	hp_guard_enter();
+	unmark(m); /* the C library's unlock there wakes for a word above 1 */
 	hp_contention_flush(m);
 	hp_guard_exit();
 	errno = saved;
