@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,7 @@ typedef struct {
 	pthread_mutex_t *m;
 	pthread_rwlock_t *rw;
 	int ms, die;
+	atomic_int holding; /* set once it holds the lock */
 } holder_t;
 
 static void *hold(void *arg)
@@ -60,6 +62,7 @@ static void *hold(void *arg)
 		pthread_mutex_lock(h->m);
 	else
 		pthread_rwlock_wrlock(h->rw);
+	atomic_store(&h->holding, 1);
 	sleep_ms(h->ms);
 	if (h->die)
 		return NULL;
@@ -74,7 +77,9 @@ static pthread_t held(holder_t *h)
 {
 	pthread_t t;
 	pthread_create(&t, NULL, hold, h);
-	sleep_ms(30); /* it holds the lock now */
+	/* Until it holds the lock (a fixed sleep missed it on a loaded machine). */
+	while (!atomic_load(&h->holding))
+		sleep_ms(1);
 	return t;
 }
 
