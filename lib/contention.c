@@ -226,10 +226,11 @@ typedef struct {
 		uint64_t nwait; /* threads waiting on it now */
 		uint64_t sum;   /* the sum of their starts, each moved to last */
 		uint64_t last;  /* when a release last charged them */
-		/* That release: its number, its scale (the fraction when it was
-		 * sampled, else 0), its stack's bucket once named, and the tails
-		 * (ns) of waiters that left before; awaiting: a sampled release
-		 * has not named its bucket yet (the entry stays until it has). */
+		/* That release: its number, its scale (the fraction when it
+		 * charged a delay, else 0), its stack's bucket once named, and the
+		 * tails (ns) of waiters that left before; awaiting: a charging
+		 * release has not named its bucket yet (the entry stays until it
+		 * has). */
 		uint64_t gen, scale, pending;
 		const hp_bucket_t *bucket;
 		bool awaiting;
@@ -248,6 +249,10 @@ typedef struct {
 		 * waited for its thread's release of the lock, see pending below):
 		 * the next charges take it back. */
 		uint64_t prev_last, credit;
+		/* Waits registered since a charge last counted them: the next
+		 * charge counts each one once (Go counts a wait woken, whichever
+		 * release it was charged by). */
+		uint64_t fresh;
 	} way[WAYS];
 } set_t;
 
@@ -309,6 +314,7 @@ static int register_wait(const void *lock, uint64_t *start)
 	int i = find_way(s, (uintptr_t)lock, true);
 	if (i >= 0) {
 		s->way[i].nwait++;
+		s->way[i].fresh++;
 		s->way[i].sum += *start;
 	}
 	hp_unlock(&s->lock);
@@ -441,9 +447,11 @@ void hp_contention_wait_begin(hp_wait_t *w, const void *lock, bool reg)
 {
 	w->lock = lock;
 	w->slot = -1;
-	uint64_t rate = hp_block_rate;
+	uint64_t rate = hp_block_rate, f = hp_mutex_fraction;
 	w->draw = rate ? (uint64_t)((unsigned __int128)next_random() * rate >> 64) : 0;
-	if (reg && hp_mutex_fraction)
+	/* The mutex profile follows one wait in f (its charges scaled by f): the
+	 * others touch nothing shared, and their releases stay fast. */
+	if (reg && f && (f == 1 || !(next_random() % f)))
 		w->slot = register_wait(lock, &w->start);
 	else
 		w->start = hp_contention_now();
@@ -554,12 +562,14 @@ void hp_contention_add_block(const hp_stack_t *st, uint64_t count, uint64_t dela
 	add(BLOCK, st, count, delay);
 }
 
-/* Go's mutexevent: one event in fraction, scaled by it. */
+/*
+ * Go's mutexevent, scaled by the fraction: the waiters charged are the
+ * waits followed, one in fraction (hp_contention_wait_begin).
+ */
 bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 {
 	set_t *s = set_of(lock);
-	uint64_t d = 0, f = hp_mutex_fraction;
-	bool sampled = f <= 1 || !(next_random() % f);
+	uint64_t d = 0, n = 0, f = hp_mutex_fraction;
 	hp_lock(&s->lock);
 	int i = find_way(s, (uintptr_t)lock, false);
 	__typeof__(s->way[0]) *w = i >= 0 ? &s->way[i] : NULL;
@@ -578,18 +588,22 @@ bool hp_contention_charge(const void *lock, hp_charge_t *ch)
 			w->prev_pending = w->pending;
 		}
 		w->gen++;
-		w->scale = sampled && d ? f : 0;
+		if (d) { /* the waits it charges first are its events */
+			n = w->fresh;
+			w->fresh = 0;
+		}
+		w->scale = d ? f : 0;
 		w->bucket = NULL;
 		w->pending = 0;
-		w->awaiting = sampled && d;
+		w->awaiting = d != 0;
 		ch->gen = w->gen;
 		if (!w->nwait && !w->awaiting)
 			w->key = 0;
 	}
 	hp_unlock(&s->lock);
-	if (!d || !sampled)
+	if (!d)
 		return false;
-	ch->count = f * HP_W_ONE;
+	ch->count = f * n * HP_W_ONE;
 	ch->delay = f * d;
 	return true;
 }

@@ -347,11 +347,14 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	 * the unlock woke that leaves first leaves its wait as an orphan, which
 	 * keeps its entry, or, if an earlier release charged it, gives its
 	 * wake-up to that release. Where the word said that threads sleep (a
-	 * normal-protocol mutex, a rwlock) the charge looks itself: reading the
-	 * set first would move its line here twice. A robust, PI or PP mutex's
-	 * word says nothing: there the read spares the set's lock. */
+	 * normal-protocol mutex, a rwlock) and every wait is followed
+	 * (fraction 1) the charge looks itself: reading the set first would
+	 * move its line here twice. A robust, PI or PP mutex's word says
+	 * nothing, and at a fraction above 1 most waits are not followed:
+	 * there the read, of a line seldom written, spares the set's lock. */
 	if (!hp_contention_npending &&
-	    (quiet || r || (owner_word && !hp_contention_waited_on(lock))))
+	    (quiet || r ||
+	     ((owner_word || hp_mutex_fraction > 1) && !hp_contention_waited_on(lock))))
 		return r;
 	int saved = errno;
 	hp_charge_t ch;

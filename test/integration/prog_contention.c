@@ -16,6 +16,7 @@
  * nb, both contended, and release na first (nested_take, release_na,
  * release_nb).
  * With an argument N, it stays N seconds after printing (for the endpoint).
+ * `prog_contention many N`: many short waits on one mutex (below).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -305,8 +307,59 @@ static void workload(void)
 		pthread_join(t[i], NULL);
 }
 
+/* ---- many short waits: the mutex profile at a fraction above 1 ---------- */
+
+static pthread_mutex_t many = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t many_ns, many_n;
+static int many_rounds;
+
+void wait_many(void)
+{
+	uint64_t t = now();
+	pthread_mutex_lock(&many);
+	uint64_t d = now() - t;
+	many_ns += d;
+	many_n += d > 0;
+}
+
+void release_many(void)
+{
+	pthread_mutex_unlock(&many);
+}
+
+static void *many_thread(void *arg)
+{
+	struct timespec hold = {0, 100000}; /* 100 us */
+	(void)arg;
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < many_rounds; i++) {
+		wait_many();
+		nanosleep(&hold, NULL);
+		release_many();
+	}
+	return NULL;
+}
+
+/* prog_contention many N: THREADS threads take one mutex N times each,
+ * holding it 100 us; prints the waits' sum (ns) and their number. */
+static int many_mode(int rounds)
+{
+	pthread_t t[THREADS];
+	many_rounds = rounds;
+	pthread_barrier_init(&start, NULL, THREADS);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, many_thread, NULL);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	printf("many %llu %llu\n", (unsigned long long)many_ns,
+	       (unsigned long long)many_n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "many"))
+		return many_mode(atoi(argv[2]));
 	workload();
 	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\ndying %llu\nhanded "
 	       "%llu\nnested %llu\n",
