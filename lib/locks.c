@@ -4,9 +4,9 @@
  * rwlock and condition-wait functions. Each is one indirect jump through an
  * entry of E: to the C library's function while the profiles are off (one
  * instruction more than calling it directly), to a profiled path below when
- * on. A profiled acquisition tries first and returns at once when the lock
- * was free; only a wait is timed (contention.c records it). It does not
- * sample or store anything itself.
+ * on. A profiled acquisition returns at once when the lock was free (a
+ * normal mutex read first, anything else tried first); only a wait is timed
+ * (contention.c records it). It does not sample or store anything itself.
  */
 #include "contention.h"
 #include "common.h"
@@ -374,11 +374,22 @@ static HP_NOINLINE int unlock_slow(void *lock, bool rw)
 	return r;
 }
 
+/*
+ * A normal mutex (kind 0) whose word says held is contended: the wait is
+ * timed at once, without a trylock's compare-and-swap on a line another
+ * core holds; a free one is taken by the real call, as without us. Any
+ * other kind (recursive: held by this thread is no wait) tries first.
+ */
 static int prof_mutex_lock(pthread_mutex_t *m)
 {
-	int r = R.mutex_trylock(m);
-	if (hp_likely(r != EBUSY))
-		return r;
+	if (hp_likely(!(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) |
+	                m->__data.__kind)))
+		return R.mutex_lock(m);
+	if (m->__data.__kind) {
+		int r = R.mutex_trylock(m);
+		if (r != EBUSY)
+			return r;
+	}
 	return wait_slow(MUTEX, m, NULL, NULL);
 }
 
