@@ -201,7 +201,7 @@ out=$WORK/many
 mkdir -p "$out"
 HEAPPROF_OUTPUT=$out/m HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=4 \
 	run_profiled glibc "$PROG" many 2000 >"$out/stdout" 2>"$out/stderr"
-read -r _ many_ns _ < <(grep '^many' "$out/stdout")
+read -r _ many_ns < <(grep '^many' "$out/stdout")
 block=$(one_file "$out"/m.*.exit.block.pb.gz)
 mx=$(one_file "$out"/m.*.exit.mutex.pb.gz)
 if [ -n "$block" ] && [ -n "$mx" ]; then
