@@ -17,20 +17,37 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 static int rec_sig;
 static char rec_prefix[HP_OUTPUT_MAX];
-static unsigned long long rec_start; /* field 22 of /proc/self/stat */
+static unsigned long long rec_alive; /* ns since boot, after the start */
 static pid_t rec_pid;                /* 0 until published */
 static uid_t rec_euid;               /* whose directory holds it */
 static volatile sig_atomic_t rec_ours = 1;
 static char rec_endpoint[160]; /* "" without an endpoint */
 
-/* The process's start time in clock ticks since boot, or 0. */
-static unsigned long long read_start_time(void)
+/* Now, in nanoseconds since boot (CLOCK_BOOTTIME, /proc's clock), or 0. */
+static unsigned long long boot_ns(void)
+{
+	struct timespec ts;
+	if (syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts))
+		return 0;
+	return (unsigned long long)ts.tv_sec * 1000000000ull +
+	       (unsigned long long)ts.tv_nsec;
+}
+
+/*
+ * When this process started, in nanoseconds since boot (field 22 of
+ * /proc/self/stat, in clock ticks, rounded down), or 0. Read only when a
+ * record is already there: a fresh process never needs it.
+ */
+static unsigned long long start_ns(void)
 {
 	char buf[1024];
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
@@ -38,7 +55,8 @@ static unsigned long long read_start_time(void)
 		return 0;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
+	unsigned long hz = getauxval(AT_CLKTCK);
+	if (n <= 0 || !hz)
 		return 0;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
@@ -51,15 +69,25 @@ static unsigned long long read_start_time(void)
 	unsigned long long v = 0;
 	while (*p >= '0' && *p <= '9')
 		v = v * 10 + (unsigned long long)(*p++ - '0');
+	return v * (1000000000ull / hz);
+}
+
+/* The number after key in text, or 0. */
+static unsigned long long field(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	unsigned long long v = 0;
+	for (p = p ? p + strlen(key) : ""; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (unsigned long long)(*p - '0');
 	return v;
 }
 
-/* The record directory, created 0700 if missing, as an open descriptor. */
-static int open_private_dir(void)
+/* The records' directory of euid, created 0700 if missing, open. */
+static int open_private_dir(uid_t euid)
 {
 	char dir[64];
 	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
+	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)euid);
 	/* Open first: the directory exists for every process but the first. */
 	int dfd = open(dir, flags);
 	if (dfd < 0 && errno == ENOENT) {
@@ -70,7 +98,7 @@ static int open_private_dir(void)
 	if (dfd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+	if (fstat(dfd, &st) < 0 || st.st_uid != euid || (st.st_mode & 077)) {
 		close(dfd);
 		return -EPERM;
 	}
@@ -102,22 +130,47 @@ static int write_file(int dfd, const char *name, int flags, const char *buf, siz
 	return err;
 }
 
+/* The record's text into buf. */
+static size_t format(char *buf, size_t size)
+{
+	return hp_fmt(buf, size,
+	              "heapprof-record 2\npid %d\nalive-at %llu\nsignal %d\n"
+	              "handler %s\noutput %s\n%s%s%s",
+	              (int)rec_pid, rec_alive, rec_sig, rec_ours ? "ours" : "replaced",
+	              rec_prefix, rec_endpoint[0] ? "endpoint " : "", rec_endpoint,
+	              rec_endpoint[0] ? "\n" : "");
+}
+
 /*
- * Does the record there say exactly buf already? After a fork the child
- * publishes its record; if it then executes a profiled program, that
- * program's record is the same (pid, start time and the rest). Not inlined:
- * its buffer stays off write_record's frame, which the signal-handler path
- * (hp_proc_record_set_handler) uses.
+ * A record is there under this pid: is it this process's, saying exactly
+ * what buf would? It is this process's own when the moment it names is at
+ * or after this process started: an image before an exec wrote it (a shell,
+ * or a forked child, that executes a profiled program). Its moment is then
+ * kept and buf made again with it, so a record saying the same is left as
+ * it is. Not inlined: its buffer stays off write_record's frame, which the
+ * signal-handler path (hp_proc_record_set_handler) uses.
  */
-static HP_NOINLINE bool same(int dfd, const char *name, const char *buf, size_t len)
+static HP_NOINLINE bool same(int dfd, const char *name, char *buf, size_t size,
+                             size_t *len)
 {
 	char old[HP_OUTPUT_MAX + 512];
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	ssize_t n = read(fd, old, sizeof(old));
+	ssize_t n = read(fd, old, sizeof(old) - 1);
 	close(fd);
-	return n == (ssize_t)len && !memcmp(old, buf, len);
+	if (n <= 0)
+		return false;
+	old[n] = '\0';
+	unsigned long long at = field(old, "\nalive-at ");
+	if (field(old, "\npid ") != (unsigned long long)rec_pid || !at || at > rec_alive)
+		return false;
+	unsigned long long start = start_ns();
+	if (!start || start > at)
+		return false; /* left by an earlier process of this pid */
+	rec_alive = at;
+	*len = format(buf, size);
+	return (size_t)n == *len && !memcmp(old, buf, *len);
 }
 
 /* Replaces the record whole: a temporary name, renamed into place. */
@@ -143,22 +196,17 @@ static int replace(int dfd, const char *name, const char *buf, size_t len)
 static int write_record(bool fresh)
 {
 	char buf[HP_OUTPUT_MAX + 512], name[24];
-	size_t len =
-	    hp_fmt(buf, sizeof(buf),
-	           "heapprof-record 1\npid %d\nstart %llu\nsignal %d\n"
-	           "handler %s\noutput %s\n%s%s%s",
-	           (int)rec_pid, rec_start, rec_sig, rec_ours ? "ours" : "replaced",
-	           rec_prefix, rec_endpoint[0] ? "endpoint " : "", rec_endpoint,
-	           rec_endpoint[0] ? "\n" : "");
+	size_t len = format(buf, sizeof(buf));
 	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
 	rec_euid = geteuid();
-	int dfd = open_private_dir();
+	int dfd = open_private_dir(rec_euid);
 	if (dfd < 0)
 		return dfd;
 	int err = fresh ? write_file(dfd, name, O_EXCL, buf, len) : -EEXIST;
 	if (err == -EEXIST)
-		err =
-		    fresh && same(dfd, name, buf, len) ? 0 : replace(dfd, name, buf, len);
+		err = fresh && same(dfd, name, buf, sizeof(buf), &len)
+		          ? 0
+		          : replace(dfd, name, buf, len);
 	close(dfd);
 	return err;
 }
@@ -169,7 +217,7 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	int saved = errno;
 	rec_sig = sig;
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
-	rec_start = read_start_time();
+	rec_alive = boot_ns();
 	rec_pid = getpid();
 	int err = write_record(true);
 	if (err) {
@@ -220,11 +268,12 @@ void hp_proc_record_set_output(const char *prefix)
 
 int hp_proc_record_private_dir(char *buf, size_t len)
 {
-	int dfd = open_private_dir();
+	uid_t euid = geteuid();
+	int dfd = open_private_dir(euid);
 	if (dfd < 0)
 		return dfd;
 	close(dfd);
-	hp_fmt(buf, len, HP_PROC_RECORD_DIR_FMT, (unsigned)geteuid());
+	hp_fmt(buf, len, HP_PROC_RECORD_DIR_FMT, (unsigned)euid);
 	return 0;
 }
 

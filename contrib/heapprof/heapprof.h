@@ -496,6 +496,7 @@ typedef struct {
 	pid_t pid, rec_pid;        /* the process; the pid the record names */
 	uid_t euid;                /* the process's effective user, who owns the record */
 	unsigned long long start;  /* start time in clock ticks, as in /proc/PID/stat */
+	unsigned long long alive;  /* a moment after the start, ns since boot */
 	int signo;                 /* snapshot signal, 0 = none */
 	bool handler_ours;         /* the signal's handler is still the profiler's */
 	unsigned long long caught; /* SigCgt of /proc/PID/status */

@@ -56,6 +56,23 @@ static unsigned long long start_time(pid_t pid)
 	return v;
 }
 
+/*
+ * Is the record this process's? Records before version 2 name the start
+ * time itself; version 2 names a moment when the process was alive (the
+ * library reads the clock, not /proc, at start-up), which must not precede
+ * the start: a record left by an earlier process of this pid names a
+ * moment before the later process started.
+ */
+static bool same_process(const record_t *r, unsigned long long ticks)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!ticks || hz <= 0)
+		return false;
+	if (r->start)
+		return r->start == ticks;
+	return r->alive && ticks * (1000000000ull / (unsigned long long)hz) <= r->alive;
+}
+
 static bool proc_status(pid_t pid, record_t *r)
 {
 	char *status = proc_file(pid, "status", NULL);
@@ -82,7 +99,9 @@ static bool parse_record(char *text, record_t *r)
 		*val++ = '\0';
 		if (!strcmp(line, "pid"))
 			r->rec_pid = (pid_t)atoi(val), have |= 1;
-		else if (!strcmp(line, "start"))
+		else if (!strcmp(line, "alive-at"))
+			r->alive = strtoull(val, NULL, 10), have |= 2;
+		else if (!strcmp(line, "start")) /* version 1 records: exact */
 			r->start = strtoull(val, NULL, 10), have |= 2;
 		else if (!strcmp(line, "signal"))
 			r->signo = atoi(val), have |= 4;
@@ -162,7 +181,7 @@ bool record_read(pid_t pid, record_t *r, char *why, size_t len)
 		snprintf(why, len, "the record %s/%s is malformed", dir, name);
 		return false;
 	}
-	if (r->rec_pid != pid || !r->start || r->start != start_time(pid)) {
+	if (r->rec_pid != pid || !same_process(r, start_time(pid))) {
 		snprintf(
 		    why, len,
 		    "the record %s/%s is not this process's (left by an earlier process "

@@ -157,8 +157,6 @@ check "the snapshot is complete, and has deep_alloc" \
 	test "$(hp_flat "$path" inuse_objects deep_alloc)" -gt 0
 path2=$(timeout 30 "$HP" snapshot --timeout 20 "$pid")
 check "a second snapshot is a new file" test -n "$path2" -a "$path2" != "$path"
-kill "$pid"
-wait "$pid" 2>/dev/null
 snap_err() { # snap_err LABEL EXPECTED-TEXT ARGS...
 	local label=$1 want=$2
 	shift 2
@@ -167,6 +165,25 @@ snap_err() { # snap_err LABEL EXPECTED-TEXT ARGS...
 	check "snapshot $label: fails with one line saying '$want' ($(head -c 90 "$WORK/err"))" \
 		test "$rc" != 0 -a "$(grep -c . "$WORK/err")" = 1 -a "$(grep -c "$want" "$WORK/err")" = 1
 }
+# The record names a moment when the process was alive (proc_record.c):
+# not before its start in /proc, not after now. One naming an earlier
+# moment was left by an earlier process of this pid: refused, no signal.
+rec=/tmp/heapprof-$(id -u)/$pid
+alive=$(awk '$1 == "alive-at" { print $2 }' "$rec")
+start=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.0f", $20 * (1e9 / hz) }' /proc/$pid/stat)
+uptime_ns=$(awk '{ printf "%.0f", $1 * 1e9 }' /proc/uptime)
+check "the record's alive-at ($alive) is after the start ($start) and before now ($uptime_ns)" \
+	test -n "$alive" -a "$alive" -ge "$start" -a "$alive" -le "$((uptime_ns + 20000000))"
+cp "$rec" "$WORK/rec.saved"
+sed "s/^alive-at .*/alive-at $((start - 10000000))/" "$WORK/rec.saved" >"$rec"
+snaps=$(ls "$WORK" | grep -c '^snap')
+snap_err "when the record names a moment before the start" "left by an earlier process" \
+	"$HP" snapshot --timeout 2 "$pid"
+sleep 0.2
+check "no signal was sent: no new snapshot" test "$(ls "$WORK" | grep -c '^snap')" = "$snaps"
+cp "$WORK/rec.saved" "$rec"
+kill "$pid"
+wait "$pid" 2>/dev/null
 snap_err "of a process that is gone" "no process" "$HP" snapshot 999999
 sleep 30 &
 plain=$!
