@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: MIT
+# A short process's fixed cost in system calls (docs/performance.md, issue
+# 23): what the library adds to /bin/true at the default rate. On a virtual
+# machine a process pays five to ten times a call's cost the first time it
+# makes it, and /bin/true makes almost none of its own, so each call the
+# library adds shows in every shell loop and build. It reads nothing in
+# /proc (the record names a moment from the clock, a profile without
+# samples names no module), makes two files (its record and its exit
+# profile) and no other, and the profile reads. A process with samples
+# still names its modules.
+. "$(dirname "$0")/lib.sh"
+need strace strace
+
+# calls TRACE: the system calls in an strace -o file (not its exit line).
+calls() { grep -vc '^+++' "$1"; }
+
+strace -qq -o "$WORK/plain.tr" /bin/true
+strace -qq -o "$WORK/prof.tr" -E LD_PRELOAD="$HEAPPROF_LIB" \
+	-E HEAPPROF_OUTPUT="$WORK/p" /bin/true
+plain=$(calls "$WORK/plain.tr")
+prof=$(calls "$WORK/prof.tr")
+# 36 at the time of writing (ld.so loading the library, its start-up, the
+# record, the exit profile): a budget that a new first call in every
+# process, or the /proc reads this replaced, would exceed.
+check "the library adds at most 38 system calls to /bin/true (plain $plain, profiled $prof)" \
+	test $((prof - plain)) -le 38
+check "no /proc access ($(grep -c '/proc/' "$WORK/prof.tr") in the trace)" \
+	test "$(grep -c '/proc/' "$WORK/prof.tr")" = 0
+creates=$(grep -c 'O_CREAT' "$WORK/prof.tr")
+check "two files created: the record and the exit profile ($creates)" test "$creates" = 2
+check "the record is removed at exit" \
+	grep -q "^unlink(\"/tmp/heapprof-$(id -u)/[0-9]*\") *= 0$" "$WORK/prof.tr"
+profile=$(one_file "$WORK"/p.*.exit.pb.gz)
+check "the exit profile was written ($profile)" test -n "$profile"
+"$HEAPPROF_BIN" info "$profile" >"$WORK/info" 2>&1
+check "heapprof info reads it: no samples, no mappings" \
+	grep -q "^Samples: 0, locations: 0, functions: 0, mappings: 0$" "$WORK/info"
+if have_go; then
+	"$GO" tool pprof -top "$profile" >"$WORK/top" 2>&1
+	check "go tool pprof reads it ($(head -c 120 "$WORK/top" | tr '\n' '|'))" \
+		grep -q "Total samples = 0" "$WORK/top"
+else
+	skip "go tool pprof: go not found"
+fi
+
+# With samples, the modules are named: the program and its libraries.
+env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 HEAPPROF_OUTPUT="$WORK/d" \
+	"$TEST_BUILDDIR/prog_deep"
+deep=$(one_file "$WORK"/d.*.exit.pb.gz)
+"$HEAPPROF_BIN" info "$deep" >"$WORK/info-deep" 2>&1
+maps=$(sed -n 's/^Samples: .*mappings: \([0-9]*\)$/\1/p' "$WORK/info-deep")
+check "a profile with samples names its modules ($maps mappings)" test "${maps:-0}" -ge 3
+check "and deep_alloc's 100 blocks of 1000 bytes" \
+	test "$(hp_flat "$deep" inuse_space deep_alloc)" = 100000
+done_testing
