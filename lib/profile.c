@@ -709,20 +709,15 @@ int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {
 	hp_symbols_lock(); /* the names written stay valid to the end */
 	writer_t *W = begin(fd, o);
+	hp_symbols_refresh();
+	W->nmods = hp_symbols_modules(&W->mods);
 	write_header(W, o);
+	write_mappings(W);
 	if (W->kind->samples)
 		W->kind->samples(W, o);
 	else
 		W->kind->foreach (write_sample, W);
-	/* The modules, for the locations to name: none, no mappings. A short
-	 * process's profile with no samples reads no /proc (pprof takes the
-	 * fields in any order: the mappings may follow the samples). */
-	if (W->nlocs) {
-		hp_symbols_refresh();
-		W->nmods = hp_symbols_modules(&W->mods);
-	}
 	write_locations(W);
-	write_mappings(W);
 	write_comments(W, o);
 	write_strings(W);
 	if (!failed(W)) /* what the buffer holds goes in with the finish */
