@@ -222,6 +222,27 @@ check "heapprof snapshot with RTMIN+3: $path has deep_alloc" \
 	test -n "$path" -a "$(hp_flat "$path" inuse_objects deep_alloc)" -gt 0
 kill "$trapped" "$rt" 2>/dev/null
 wait "$trapped" "$rt" 2>/dev/null
+# A forked child publishes its record at its first allocation (init.c): it
+# is listed, and a snapshot of it works.
+"$HP" run --rate 1 --output "$WORK/fk" -- python3 -c 'import os, time
+p = os.fork()
+if p == 0:
+    kept = [bytearray(1000) for _ in range(100)]
+    print("child", os.getpid(), flush=True)
+    time.sleep(60)
+    os._exit(0)
+os.waitpid(p, 0)' >"$WORK/fk.out" &
+fk=$!
+wait_line "$WORK/fk.out" child
+child=$(awk '/^child/ { print $2 }' "$WORK/fk.out")
+"$HP" ps >"$WORK/ps-fk.out"
+check "heapprof ps: the forked child ($child), its handler ours" \
+	grep -Eq "^$child +USR2 +ours +$WORK/fk " "$WORK/ps-fk.out"
+path=$(timeout 30 "$HP" snapshot "$child")
+check "heapprof snapshot of the forked child: $path, under its pid" \
+	test -n "$path" -a -n "$(echo "$path" | grep "fk\.$child\.")"
+kill "$child" "$fk" 2>/dev/null
+wait "$fk" 2>/dev/null
 # A shell that executes a profiled program in its place: the program's
 # record says what the shell's said (pid, start time, signal, output), so
 # the file is left as it is (proc_record.c), and heapprof ps names the
