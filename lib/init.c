@@ -64,16 +64,6 @@ static void postfork_parent(void)
 	hp_guard_exit();
 }
 
-/*
- * A forked child's record, at its first allocation: a child that executes a
- * program first (a shell running a command) never needs one, and that
- * program then finds no record of the pid to check.
- */
-static void publish_record(void)
-{
-	hp_proc_record_publish(hp_config.signal, hp_dump_prefix());
-}
-
 static void postfork_child(void)
 {
 	hp_stack_postfork_child();
@@ -87,8 +77,7 @@ static void postfork_child(void)
 	hp_trigger_postfork_child();
 	hp_limit_postfork_child();
 	hp_http_postfork_child();
-	hp_proc_record_forked();
-	hp_sampler_defer(publish_record);
+	hp_proc_record_publish(hp_config.signal, hp_dump_prefix());
 	hp_guard_exit();
 }
 

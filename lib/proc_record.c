@@ -277,11 +277,6 @@ int hp_proc_record_private_dir(char *buf, size_t len)
 	return 0;
 }
 
-void hp_proc_record_forked(void)
-{
-	rec_pid = 0;
-}
-
 void hp_proc_record_remove(void)
 {
 	if (!rec_pid || rec_pid != getpid())

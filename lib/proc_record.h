@@ -24,8 +24,8 @@
 
 /*
  * Publishes the record of this process: at start-up, and in a forked child
- * (under the child's pid) at its first allocation. sig is the snapshot signal (0: none),
- * prefix the absolute output prefix. Logs once and returns a negative errno if the
+ * (under the child's pid). sig is the snapshot signal (0: none), prefix the
+ * absolute output prefix. Logs once and returns a negative errno if the
  * directory is not private to this user; the program carries on.
  */
 int hp_proc_record_publish(int sig, const char *prefix);
@@ -56,13 +56,6 @@ void hp_proc_record_set_output(const char *prefix);
  * missing: 0, or a negative errno if it is not private to this user.
  */
 int hp_proc_record_private_dir(char *buf, size_t len);
-
-/*
- * In a forked child: the parent's record is not this process's. Until the
- * child publishes its own (init.c defers that to its first allocation),
- * changes of the handler are kept and written with it.
- */
-void hp_proc_record_forked(void);
 
 /* Removes the record at exit, if this process published it. */
 void hp_proc_record_remove(void);

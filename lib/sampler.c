@@ -146,45 +146,9 @@ static int64_t starting_until(hp_thread_t *t)
 	return t->thread_no == MAIN_THREAD ? STARTING_BUDGET : -1;
 }
 
-static void (*_Atomic deferred)(void);
-
-void hp_sampler_defer(void (*fn)(void))
-{
-	hp_thread_t *t = &hp_thread;
-	atomic_store_explicit(&deferred, fn, memory_order_release);
-	if (!t->cut) {
-		t->cut_until = t->until;
-		t->cut = true;
-	}
-	t->until = -1;
-}
-
-/*
- * The countdown was cut (hp_sampler_defer): the deferred work runs, and the
- * countdown is put back, less the allocation at hand. True if a sampled
- * byte lies within that allocation (the slow path goes on), as without the
- * cut.
- */
-static bool resume_cut(hp_thread_t *t)
-{
-	int64_t consumed = -1 - t->until; /* the n of the allocation at hand */
-	t->cut = false;
-	void (*fn)(void) =
-	    atomic_exchange_explicit(&deferred, NULL, memory_order_acquire);
-	if (fn) {
-		hp_guard_enter();
-		fn();
-		hp_guard_exit();
-	}
-	t->until = t->cut_until - consumed;
-	return t->until < 0;
-}
-
 bool hp_sampler_decide_slow(void)
 {
 	hp_thread_t *t = &hp_thread;
-	if (hp_unlikely(t->cut) && !hp_pool_only() && !resume_cut(t))
-		return false;
 	if (hp_pool_only()) {
 		t->until = -1; /* every allocation comes back here until hp_pool_exit */
 		return false;

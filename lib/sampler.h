@@ -37,8 +37,6 @@ typedef struct {
 	uint64_t rng;  /* xorshift64* state, 0 until initialised */
 	uint32_t in_profiler; /* re-entry guard: allocations made inside the profiler */
 	uint32_t thread_no;   /* order in which threads first allocated */
-	int64_t cut_until;    /* the countdown hp_sampler_defer cut, if cut */
-	bool cut;
 } hp_thread_t;
 
 /* Initialised to until = -1, so every thread's first allocation takes the slow path. */
@@ -71,16 +69,6 @@ static inline bool hp_sampler_decide(size_t n)
 
 /* The weights a sample of n bytes carries: objects (HP_W_ONE units), bytes. */
 void hp_sampler_weights(size_t n, uint64_t *count_w, uint64_t *bytes_w);
-
-/*
- * Runs fn once, at this thread's next allocation (or another thread's slow
- * path, if one comes first), under the guard: work that may never be needed
- * (a forked child's process record: a child that executes a program before
- * it allocates needs none). The calling thread's countdown is cut short and
- * put back as it was before that allocation is judged, so sampling is as
- * if uncut. fn makes system calls only: no allocation, no lock.
- */
-void hp_sampler_defer(void (*fn)(void));
 
 /* Configures the rate (0 off, 1 every allocation) and starts sampling. */
 void hp_sampler_init(uint64_t rate, uint64_t seed);

@@ -8,7 +8,6 @@
 #include "tap.h"
 
 #include <math.h>
-#include <string.h>
 
 /* Simulates the interposer's use of the sampler for allocations of size n. */
 static void simulate(uint64_t rate, size_t n, long count, double *est_objects,
@@ -31,65 +30,8 @@ static void simulate(uint64_t rate, size_t n, long count, double *est_objects,
 	*sampled = s;
 }
 
-static int deferred_runs;
-static long deferred_at, alloc_i;
-
-static void deferred_fn(void)
-{
-	deferred_runs++;
-	deferred_at = alloc_i;
-}
-
-/*
- * Which of n allocations of size bytes are sampled, from the thread state
- * start, with hp_sampler_defer called before allocation cut (-1: never).
- */
-static void sampled_set(hp_thread_t start, size_t size, long n, long cut,
-                        unsigned char *out)
-{
-	hp_thread = start;
-	for (alloc_i = 0; alloc_i < n; alloc_i++) {
-		if (alloc_i == cut)
-			hp_sampler_defer(deferred_fn);
-		out[alloc_i] = !hp_sampler_skip(size) && hp_sampler_decide_slow();
-	}
-}
-
-/* hp_sampler_defer: fn runs once, at the next allocation; sampling as if uncut. */
-static void test_defer(void)
-{
-	enum { N = 40000 };
-	static unsigned char plain[N], cut[N];
-	hp_sampler_init(524288, 777);
-	(void)(!hp_sampler_skip(1) && hp_sampler_decide_slow()); /* this thread's draw */
-	hp_thread_t start = hp_thread;
-	long same = 0, samples = 0;
-	for (long at = 1000; at < N; at += 9973) {
-		sampled_set(start, 4096, N, -1, plain);
-		deferred_runs = 0;
-		sampled_set(start, 4096, N, at, cut);
-		for (long i = 0; i < N; i++) {
-			same += plain[i] == cut[i];
-			samples += plain[i];
-		}
-		if (deferred_runs != 1 || deferred_at != at)
-			break;
-	}
-	ok(same == 4L * N && deferred_runs == 1,
-	   "defer: fn ran once at the allocation after the call (%d runs, at %ld); "
-	   "the same %ld samples of 4 x %d allocations as without it (%ld differ)",
-	   deferred_runs, deferred_at, samples, N, 4L * N - same);
-	hp_sampler_init(0, 0);
-	deferred_runs = 0;
-	sampled_set(hp_thread, 64, 10, 3, cut);
-	ok(deferred_runs == 1 && deferred_at == 3 && !memchr(cut, 1, 10),
-	   "defer with sampling off: fn ran once, at allocation %ld; nothing sampled",
-	   deferred_at);
-}
-
 int main(void)
 {
-	test_defer();
 	/* Mean of 200,000 exponential draws: sd of the mean is R/sqrt(N) = 0.22% of R. */
 	uint64_t rng = 42;
 	int64_t sum = 0;
@@ -157,8 +99,7 @@ int main(void)
 		double err = (fabs((double)bw - want) - 0.5) / want;
 		worst = err > worst ? err : worst;
 	}
-	ok(worst < 1e-12,
-	   "byte weights within %.1e (beyond rounding) of libm's, 1 B to 1 TiB", worst);
+	ok(worst < 1e-12, "byte weights within %.1e (beyond rounding) of libm's, 1 B to 1 TiB", worst);
 
 	hp_sampler_init(0, 0);
 	any = false;
