@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* /proc/PID/NAME whole, NUL-terminated, or NULL. */
@@ -61,16 +62,22 @@ static unsigned long long start_time(pid_t pid)
  * time itself; version 2 names a moment when the process was alive (the
  * library reads the clock, not /proc, at start-up), which must not precede
  * the start: a record left by an earlier process of this pid names a
- * moment before the later process started.
+ * moment before the later process started. Nor may it follow now: a
+ * record from a time namespace whose clock runs ahead of ours would pass
+ * the first test whatever its age.
  */
 static bool same_process(const record_t *r, unsigned long long ticks)
 {
 	long hz = sysconf(_SC_CLK_TCK);
-	if (!ticks || hz <= 0)
+	struct timespec now;
+	if (!ticks || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now))
 		return false;
 	if (r->start)
 		return r->start == ticks;
-	return r->alive && ticks * (1000000000ull / (unsigned long long)hz) <= r->alive;
+	unsigned long long now_ns = (unsigned long long)now.tv_sec * 1000000000ull +
+	                            (unsigned long long)now.tv_nsec;
+	return r->alive && ticks * (1000000000ull / (unsigned long long)hz) <= r->alive &&
+	       r->alive <= now_ns;
 }
 
 static bool proc_status(pid_t pid, record_t *r)

@@ -179,6 +179,9 @@ sed "s/^alive-at .*/alive-at $((start - 10000000))/" "$WORK/rec.saved" >"$rec"
 snaps=$(ls "$WORK" | grep -c '^snap')
 snap_err "when the record names a moment before the start" "left by an earlier process" \
 	"$HP" snapshot --timeout 2 "$pid"
+sed "s/^alive-at .*/alive-at $((uptime_ns + 3600000000000))/" "$WORK/rec.saved" >"$rec"
+snap_err "when the record names a moment after now (another time namespace)" \
+	"is not this process's" "$HP" snapshot --timeout 2 "$pid"
 sleep 0.2
 check "no signal was sent: no new snapshot" test "$(ls "$WORK" | grep -c '^snap')" = "$snaps"
 cp "$WORK/rec.saved" "$rec"
@@ -222,7 +225,7 @@ check "heapprof snapshot with RTMIN+3: $path has deep_alloc" \
 	test -n "$path" -a "$(hp_flat "$path" inuse_objects deep_alloc)" -gt 0
 kill "$trapped" "$rt" 2>/dev/null
 wait "$trapped" "$rt" 2>/dev/null
-# A forked child publishes its record at its first allocation (init.c): it
+# A forked child publishes its record in the fork handler (init.c): it
 # is listed, and a snapshot of it works.
 "$HP" run --rate 1 --output "$WORK/fk" -- python3 -c 'import os, time
 p = os.fork()
