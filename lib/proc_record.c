@@ -173,11 +173,16 @@ static HP_NOINLINE bool same(int dfd, const char *name, char *buf, size_t size,
 	return (size_t)n == *len && !memcmp(old, buf, *len);
 }
 
-/* Replaces the record whole: a temporary name, renamed into place. */
-static int replace(int dfd, const char *name, const char *buf, size_t len)
+/*
+ * Replaces the record whole: a temporary name, renamed into place. tag
+ * keeps the temporary names of a write from a sigaction and of the write
+ * it may interrupt apart.
+ */
+static int replace(int dfd, const char *name, const char *buf, size_t len,
+                   const char *tag)
 {
 	char tmp[40];
-	hp_fmt(tmp, sizeof(tmp), ".%d.tmp", (int)rec_pid);
+	hp_fmt(tmp, sizeof(tmp), ".%d%s.tmp", (int)rec_pid, tag);
 	int err = write_file(dfd, tmp, O_TRUNC, buf, len);
 	if (!err && renameat(dfd, tmp, dfd, name) < 0) {
 		err = -errno;
@@ -193,7 +198,7 @@ static int replace(int dfd, const char *name, const char *buf, size_t len)
  * is there (left by an earlier process of this pid, or written by this one
  * before it executed) that says something else, replaced whole.
  */
-static int write_record(bool fresh)
+static int write_once(bool fresh, const char *tag)
 {
 	char buf[HP_OUTPUT_MAX + 512], name[24];
 	size_t len = format(buf, sizeof(buf));
@@ -206,8 +211,27 @@ static int write_record(bool fresh)
 	if (err == -EEXIST)
 		err = fresh && same(dfd, name, buf, sizeof(buf), &len)
 		          ? 0
-		          : replace(dfd, name, buf, len);
+		          : replace(dfd, name, buf, len, tag);
 	close(dfd);
+	return err;
+}
+
+/*
+ * Writes the record until no change of the handler's state came during the
+ * write: a sigaction in a signal handler may interrupt a write of the state
+ * before it and write its own first, which the interrupted write would then
+ * replace with the old state ("ours" for a program's own handler). The
+ * sigaction's write (from_sigaction) has its own temporary name.
+ */
+static int write_record(bool fresh, bool from_sigaction)
+{
+	int err = 0;
+	for (int i = 0; i < 4; i++) {
+		sig_atomic_t ours = rec_ours;
+		err = write_once(fresh && !i, from_sigaction ? ".s" : "");
+		if (rec_ours == ours)
+			break;
+	}
 	return err;
 }
 
@@ -219,7 +243,7 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	rec_alive = boot_ns();
 	rec_pid = getpid();
-	int err = write_record(true);
+	int err = write_record(true, false);
 	if (err) {
 		rec_pid = 0;
 		hp_log_once(
@@ -244,7 +268,7 @@ void hp_proc_record_set_handler(bool ours)
 	}
 	rec_ours = ours;
 	if (rec_pid)
-		write_record(false);
+		write_record(false, true);
 	errno = saved;
 }
 
@@ -253,7 +277,7 @@ void hp_proc_record_set_endpoint(const char *addr)
 	hp_fmt(rec_endpoint, sizeof(rec_endpoint), "%s", addr ? addr : "");
 	int saved = errno;
 	if (rec_pid && rec_pid == getpid())
-		write_record(false);
+		write_record(false, false);
 	errno = saved;
 }
 
@@ -262,7 +286,7 @@ void hp_proc_record_set_output(const char *prefix)
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	int saved = errno;
 	if (rec_pid && rec_pid == getpid())
-		write_record(false);
+		write_record(false, false);
 	errno = saved;
 }
 
@@ -294,7 +318,7 @@ void hp_proc_record_check_uid(void)
 {
 	int saved = errno;
 	if (rec_pid && rec_pid == getpid() && geteuid() != rec_euid)
-		write_record(false);
+		write_record(false, false);
 	errno = saved;
 }
 
@@ -328,7 +352,7 @@ static void after_uid_change(bool had)
 	int saved = errno;
 	hp_dump_check_output();
 	rec_pid = getpid();
-	write_record(true);
+	write_record(true, false);
 	errno = saved;
 }
 
