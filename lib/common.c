@@ -34,12 +34,17 @@ void hp_lock_slow(hp_lock_t *l)
  * the clock's), tens of microseconds on the machines measured, in a program
  * that never reads the clock itself (docs/performance.md).
  */
-uint64_t hp_now_ns(void)
+uint64_t hp_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	if (syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts))
+	if (syscall(SYS_clock_gettime, clock, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t hp_now_ns(void)
+{
+	return hp_clock_ns(CLOCK_REALTIME);
 }
 
 int hp_writev_all(int fd, struct iovec *iov, int n)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define hp_likely(x)   __builtin_expect(!!(x), 1)
 #define hp_unlikely(x) __builtin_expect(!!(x), 0)
@@ -92,7 +93,8 @@ static inline uint64_t hp_hash_str(const char *s)
 	return h;
 }
 
-uint64_t hp_now_ns(void); /* CLOCK_REALTIME, nanoseconds */
+uint64_t hp_clock_ns(clockid_t clock); /* nanoseconds, by the system call; 0: failed */
+uint64_t hp_now_ns(void);              /* CLOCK_REALTIME, nanoseconds */
 
 struct iovec;
 /* Writes the n buffers of iov whole (retrying short writes and EINTR,

@@ -40,7 +40,6 @@
 #include <cpuid.h>
 #endif
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,12 +191,12 @@ static void clock_init(void)
 	if (!have_ticks())
 		return;
 	/* By the system call: the vDSO's first read faults pages in (common.c). */
-	struct timespec ts;
 	uint64_t before = ticks();
-	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts))
+	uint64_t ns = hp_clock_ns(CLOCK_MONOTONIC);
+	if (!ns)
 		return;
 	tick0 = before + (ticks() - before) / 2; /* the midpoint of the call */
-	mono0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	mono0 = ns;
 	atomic_store_explicit(&clock_kind, CALIBRATING, memory_order_release);
 }
 

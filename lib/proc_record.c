@@ -20,7 +20,6 @@
 #include <time.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -32,14 +31,13 @@ static uid_t rec_euid;               /* whose directory holds it */
 static volatile sig_atomic_t rec_ours = 1;
 static char rec_endpoint[160]; /* "" without an endpoint */
 
-/* Now, in nanoseconds since boot (CLOCK_BOOTTIME, /proc's clock), or 0. */
-static unsigned long long boot_ns(void)
+/* The decimal number p starts with, 0 if none. */
+static unsigned long long digits(const char *p)
 {
-	struct timespec ts;
-	if (syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts))
-		return 0;
-	return (unsigned long long)ts.tv_sec * 1000000000ull +
-	       (unsigned long long)ts.tv_nsec;
+	unsigned long long v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (unsigned long long)(*p - '0');
+	return v;
 }
 
 /*
@@ -66,20 +64,14 @@ static unsigned long long start_ns(void)
 	for (int field = 2; field < 22 && *p; p++)
 		if (*p == ' ')
 			field++;
-	unsigned long long v = 0;
-	while (*p >= '0' && *p <= '9')
-		v = v * 10 + (unsigned long long)(*p++ - '0');
-	return v * (1000000000ull / hz);
+	return digits(p) * (1000000000ull / hz);
 }
 
 /* The number after key in text, or 0. */
 static unsigned long long field(const char *text, const char *key)
 {
 	const char *p = strstr(text, key);
-	unsigned long long v = 0;
-	for (p = p ? p + strlen(key) : ""; *p >= '0' && *p <= '9'; p++)
-		v = v * 10 + (unsigned long long)(*p - '0');
-	return v;
+	return p ? digits(p + strlen(key)) : 0;
 }
 
 /* The records' directory of euid, created 0700 if missing, open. */
@@ -241,7 +233,7 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	int saved = errno;
 	rec_sig = sig;
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
-	rec_alive = boot_ns();
+	rec_alive = hp_clock_ns(CLOCK_BOOTTIME); /* /proc's clock */
 	rec_pid = getpid();
 	int err = write_record(true, false);
 	if (err) {
