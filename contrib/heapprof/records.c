@@ -68,15 +68,15 @@ static unsigned long long start_time(pid_t pid)
  */
 static bool same_process(const record_t *r, unsigned long long ticks)
 {
+	if (r->start)
+		return ticks && r->start == ticks;
 	long hz = sysconf(_SC_CLK_TCK);
 	struct timespec now;
-	if (!ticks || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now))
+	if (!ticks || !r->alive || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now))
 		return false;
-	if (r->start)
-		return r->start == ticks;
 	unsigned long long now_ns = (unsigned long long)now.tv_sec * 1000000000ull +
 	                            (unsigned long long)now.tv_nsec;
-	return r->alive && ticks * (1000000000ull / (unsigned long long)hz) <= r->alive &&
+	return ticks * (1000000000ull / (unsigned long long)hz) <= r->alive &&
 	       r->alive <= now_ns;
 }
 
