@@ -6,6 +6,8 @@
 #include "common.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -26,6 +28,23 @@ void hp_lock_slow(hp_lock_t *l)
 		if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
 			return;
 	}
+}
+
+void hp_zero_if_set(void *p, size_t len)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < len; i++)
+		if (c[i]) {
+			memset(p, 0, len);
+			return;
+		}
+}
+
+void hp_mutex_reset(void *mutex)
+{
+	static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	if (memcmp(mutex, &fresh, sizeof(fresh)))
+		pthread_mutex_init(mutex, NULL);
 }
 
 /*

@@ -68,9 +68,12 @@ static inline void hp_unlock(hp_lock_t *l)
 	atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
 
+/* In a forked child: a lock left free is not written, its page stays the
+ * parent's (each page a child writes is a copy-on-write fault). */
 static inline void hp_lock_reset(hp_lock_t *l)
 {
-	atomic_store_explicit(&l->locked, 0, memory_order_relaxed);
+	if (atomic_load_explicit(&l->locked, memory_order_relaxed))
+		atomic_store_explicit(&l->locked, 0, memory_order_relaxed);
 }
 
 /* 64-bit finaliser (splitmix64): good avalanche for pointers and PCs. */
@@ -95,6 +98,22 @@ static inline uint64_t hp_hash_str(const char *s)
 
 uint64_t hp_clock_ns(clockid_t clock); /* nanoseconds, by the system call; 0: failed */
 uint64_t hp_now_ns(void);              /* CLOCK_REALTIME, nanoseconds */
+
+/*
+ * In a forked child, state set back to its start only where it differs, so
+ * that a page the child need not change stays its parent's: every page a
+ * child writes is a copy-on-write fault, 10 us and more on a virtual
+ * machine. HP_RESET for a variable, hp_zero_if_set for an array,
+ * hp_mutex_reset for a mutex (initialised again unless it reads as a fresh
+ * one).
+ */
+#define HP_RESET(var, value)                                                             \
+	do {                                                                             \
+		if ((var) != (value))                                                    \
+			(var) = (value);                                                 \
+	} while (0)
+void hp_zero_if_set(void *p, size_t len);
+void hp_mutex_reset(void *mutex); /* a pthread_mutex_t */
 
 struct iovec;
 /* Writes the n buffers of iov whole (retrying short writes and EINTR,

@@ -704,7 +704,8 @@ void hp_contention_postfork_child(void)
 		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
 			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};
 	}
-	hp_contention_npending = 0;
+	if (hp_contention_npending)
+		hp_contention_npending = 0;
 }
 
 void hp_contention_init(uint64_t block_rate, uint64_t mutex_fraction)

@@ -510,13 +510,15 @@ void hp_dump_postfork_parent(void)
 
 void hp_dump_postfork_child(void)
 {
-	pthread_mutex_init(&dump_lock, NULL);
-	atomic_store(&seq, 0);
-	last_err = 0;
-	closed = false;
-	kept_first = kept_n = 0; /* the parent's files are the parent's */
-	memset(replaced_seq, 0, sizeof(replaced_seq));
-	final_path = NULL;
+	hp_mutex_reset(&dump_lock);
+	if (atomic_load(&seq))
+		atomic_store(&seq, 0);
+	HP_RESET(last_err, 0);
+	HP_RESET(closed, false);
+	HP_RESET(kept_first, 0); /* the parent's files are the parent's */
+	HP_RESET(kept_n, 0);
+	hp_zero_if_set(replaced_seq, sizeof(replaced_seq));
+	HP_RESET(final_path, NULL);
 }
 
 HP_EXPORT int heapprof_dump(const char *path)

@@ -33,7 +33,19 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
+
+/*
+ * A fork by a process that never started a second thread (glibc's
+ * __libc_single_threaded), made outside the profiler: no lock of ours can
+ * be held, so none is taken before it nor released after it in the parent,
+ * and the child resets only what differs (each lock taken and released
+ * is a page written on both sides of the fork: a copy-on-write fault each,
+ * in a shell that forks for every subshell). Written only when it changes,
+ * for the same reason.
+ */
+static bool fork_alone;
 
 /*
  * The guard is set from prefork to postfork, so that a snapshot signal that
@@ -42,7 +54,11 @@
  */
 static void prefork(void)
 {
+	bool alone = __libc_single_threaded && !hp_thread.in_profiler;
 	hp_guard_enter();
+	HP_RESET(fork_alone, alone);
+	if (alone)
+		return;
 	hp_dump_prefork();
 	hp_symbols_prefork();
 	hp_stack_table_prefork();
@@ -54,6 +70,10 @@ static void prefork(void)
 
 static void postfork_parent(void)
 {
+	if (fork_alone) {
+		hp_guard_exit();
+		return;
+	}
 	hp_stack_postfork_parent();
 	hp_meta_postfork_parent();
 	hp_lifetimes_postfork_parent();

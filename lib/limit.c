@@ -383,5 +383,6 @@ void hp_limit_init(void)
 
 void hp_limit_postfork_child(void)
 {
-	atomic_store(&oom_done, false);
+	if (atomic_load(&oom_done))
+		atomic_store(&oom_done, false);
 }

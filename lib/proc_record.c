@@ -232,7 +232,9 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	static int warned;
 	int saved = errno;
 	rec_sig = sig;
-	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
+	/* A forked child's prefix is its parent's: not written, no page copied. */
+	if (strcmp(rec_prefix, prefix))
+		hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	rec_alive = hp_clock_ns(CLOCK_BOOTTIME); /* /proc's clock */
 	rec_pid = getpid();
 	int err = write_record(true, false);

@@ -394,12 +394,13 @@ void hp_stack_table_postfork_child(void)
 	for (unsigned i = 0; i < LOCKS; i++)
 		hp_lock_reset(&locks[i]);
 	hp_lock_reset(&slabs_lock);
-	free_slabs = NULL;
+	slab_t *free_list = NULL;
 	for (slab_t *s = all_slabs; s; s = s->next_all)
 		if (s != mine) {
-			s->next_free = free_slabs;
-			free_slabs = s;
+			HP_RESET(s->next_free, free_list);
+			free_list = s;
 		}
+	HP_RESET(free_slabs, free_list);
 }
 
 /* ---- snapshots (a delta profile's base) ------------------------------- */

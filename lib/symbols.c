@@ -822,5 +822,5 @@ void hp_symbols_postfork_parent(void)
 void hp_symbols_postfork_child(void)
 {
 	hp_lock_reset(&lock);
-	pthread_mutex_init(&tables, NULL);
+	hp_mutex_reset(&tables);
 }

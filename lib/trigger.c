@@ -528,11 +528,16 @@ bool hp_trigger_handler_is_ours(void)
 	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal;
 }
 
+/* Each store only where the value differs: a page left as the parent's is
+ * no copy-on-write fault. */
 void hp_trigger_postfork_child(void)
 {
-	atomic_store(&state, 0);
-	atomic_store(&pending_bytes, 0); /* the parent's to write */
-	retry_timer = -1;                /* timers are not inherited */
+	if (atomic_load(&state))
+		atomic_store(&state, 0);
+	if (atomic_load(&pending_bytes))
+		atomic_store(&pending_bytes, 0); /* the parent's to write */
+	if (retry_timer != -1)
+		retry_timer = -1; /* timers are not inherited */
 }
 
 /* ---- the program's own signal calls ---------------------------------------- */
