@@ -57,8 +57,15 @@ static void prefork(void)
 	bool alone = __libc_single_threaded && !hp_thread.in_profiler;
 	hp_guard_enter();
 	HP_RESET(fork_alone, alone);
-	if (alone)
+	if (alone) {
+		/* What a forked child's exit profile needs and can inherit
+		 * instead of reading it again: once, and again only after a
+		 * dlopen, a dlclose or new stacks (dump.c). It takes the
+		 * loader's lock, which no other thread can hold here. */
+		if (hp_sampler_active())
+			hp_dump_prepare_fork();
 		return;
+	}
 	hp_dump_prefork();
 	hp_symbols_prefork();
 	hp_stack_table_prefork();

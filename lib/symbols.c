@@ -91,20 +91,61 @@ static hp_module_t *lookup_locked(uintptr_t start, uintptr_t bias, const char *p
 	return NULL;
 }
 
-static void add_locked(hp_module_t *m)
+static bool add_locked(hp_module_t *m)
 {
 	size_t n = atomic_load(&nmods);
 	if (n == MAX_MODULES)
-		return;
+		return false;
 	mods[n] = m;
 	atomic_store_explicit(&nmods, n + 1, memory_order_release);
+	return true;
+}
+
+/*
+ * The loader's counts of objects loaded and unloaded (dlpi_adds, dlpi_subs)
+ * when the registry last took in every object: while they stay the same, a
+ * refresh has nothing to add and stops at the first object. A forked child
+ * then reads nothing its parent has read: no note, no link, no page of the
+ * registry written (each would be a page fault, a copy of the parent's).
+ */
+static struct {
+	bool valid;
+	unsigned long long adds, subs;
+} whole; /* under lock */
+
+typedef struct {
+	int index;
+	bool counted;    /* the loader gave its counts, in adds and subs */
+	bool skipped;    /* they were those of the last whole refresh */
+	bool incomplete; /* an object left out: no room */
+	unsigned long long adds, subs;
+} walk_t;
+
+/* Before the first object: false when nothing changed since the last whole refresh. */
+static bool walk_begin(walk_t *w, const struct dl_phdr_info *info, size_t size)
+{
+	w->counted =
+	    size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs);
+	if (w->counted) {
+		w->adds = info->dlpi_adds;
+		w->subs = info->dlpi_subs;
+		hp_lock(&lock);
+		w->skipped =
+		    whole.valid && whole.adds == w->adds && whole.subs == w->subs;
+		hp_unlock(&lock);
+		if (w->skipped)
+			return false;
+	}
+	atomic_fetch_add(&generation, 1);
+	return true;
 }
 
 static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	(void)size;
-	int *index = arg;
-	bool is_main = (*index)++ == 0;
+	walk_t *w = arg;
+	bool is_main = w->index++ == 0;
+	if (is_main && !walk_begin(w, info, size))
+		return 1;
 	char path[sizeof(((hp_module_t *)0)->path)];
 	if (is_main) {
 		/* thread-self: after main's pthread_exit, /proc/self is a zombie.
@@ -133,8 +174,10 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 		hp_module_t *m = lookup_locked(start, info->dlpi_addr, path, build_id);
 		if (!m) {
 			m = hp_meta_alloc(sizeof(*m));
-			if (!m)
+			if (!m) {
+				w->incomplete = true;
 				break;
+			}
 			m->start = start;
 			m->limit = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) &
 			           ~(uintptr_t)4095;
@@ -142,7 +185,8 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 			m->bias = info->dlpi_addr;
 			memcpy(m->path, path, strlen(path) + 1);
 			memcpy(m->build_id, build_id, sizeof(build_id));
-			add_locked(m);
+			if (!add_locked(m))
+				w->incomplete = true;
 		}
 		atomic_store_explicit(&m->seen, gen, memory_order_relaxed);
 	}
@@ -152,9 +196,18 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 
 void hp_symbols_refresh(void)
 {
-	atomic_fetch_add(&generation, 1);
-	int index = 0;
-	dl_iterate_phdr(refresh_one, &index);
+	walk_t w = {0};
+	dl_iterate_phdr(refresh_one, &w);
+	if (!w.counted || w.skipped || w.incomplete)
+		return;
+	/* Every object of these counts is in: a later walk that finds the same
+	 * counts may stop. Another walk's older counts, stored after, only make
+	 * the next one whole. */
+	hp_lock(&lock);
+	whole.valid = true;
+	whole.adds = w.adds;
+	whole.subs = w.subs;
+	hp_unlock(&lock);
 }
 
 /* Was m loaded at the last refresh? */
@@ -775,6 +828,18 @@ void hp_symbols_want(const uintptr_t *pcs, size_t n)
 		}
 		uintptr_t p = (pcs[i] - m->start) >> WANT_SHIFT;
 		m->want[p >> 6] |= 1ull << (p & 63);
+	}
+}
+
+void hp_symbols_read_whole(const uintptr_t *pcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		hp_module_t *m = pcs[i] ? hp_symbols_find(pcs[i]) : NULL;
+		if (!m || m->syms_state == 1 || m->syms_state == -1)
+			continue;
+		if (m->syms_state == 2 || m->want)
+			drop_syms(m); /* read for some pages: now for all */
+		(void)hp_symbols_name(m, pcs[i]);
 	}
 }
 
