@@ -169,6 +169,9 @@ need sqlite3 "sqlite3 200k rows" sqlite3 &&
 need /usr/bin/python3 "python3 json" python3 &&
 	measure "python3 json" /usr/bin/python3 work.py
 measure "sh: 200 x /bin/true" sh -c 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i + 1)); done'
+# bash forks for each subshell (a script's $(...), a pipeline's builtins)
+# and each child writes its own exit profile: the shape of libtool.
+measure "bash: 200 subshells" bash -c 'for i in $(seq 200); do ( : ); done'
 # The parallel make of this project's library and command: wall only
 # (callgrind would take an hour).
 if [ -f "$SRCDIR/configure" ]; then
