@@ -417,8 +417,21 @@ static int prof_wrlock(pthread_rwlock_t *l)
 	return wait_slow(WRLOCK, l, NULL, NULL);
 }
 
+/*
+ * glibc's timed rwlock calls check the deadline before anything else
+ * (pthread_rwlock_common.c): a tv_nsec outside [0, 10^9) is EINVAL even on
+ * a free lock, which a try would take. Such a call goes to the real one,
+ * untried and untimed (it returns at once).
+ */
+static bool bad_deadline(const struct timespec *t)
+{
+	return t && (unsigned long)t->tv_nsec >= 1000000000ul;
+}
+
 static int prof_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
 {
+	if (hp_unlikely(bad_deadline(t)))
+		return R.timedrdlock(l, t);
 	int r = R.tryrdlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
@@ -427,6 +440,8 @@ static int prof_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
 
 static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
 {
+	if (hp_unlikely(bad_deadline(t)))
+		return R.timedwrlock(l, t);
 	int r = R.trywrlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;

@@ -195,6 +195,30 @@ static void timed(void)
 	pthread_mutex_unlock(&m);
 }
 
+/*
+ * glibc's timed rwlock calls check the deadline first: a tv_nsec outside
+ * [0, 10^9) is EINVAL even when the lock is free (a try would take it).
+ */
+static void bad_deadline(void)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	struct timespec bad[2] = {{time(NULL) + 5, 1000000000}, {time(NULL) + 5, -1}};
+	for (int i = 0; i < 2; i++) {
+		int r = pthread_rwlock_timedrdlock(&rw, &bad[i]);
+		report(i ? "pthread_rwlock_timedrdlock, free, tv_nsec -1: EINVAL"
+		         : "pthread_rwlock_timedrdlock, free, tv_nsec 10^9: EINVAL",
+		       r == EINVAL, strerror(r));
+		if (!r)
+			pthread_rwlock_unlock(&rw);
+		r = pthread_rwlock_timedwrlock(&rw, &bad[i]);
+		report(i ? "pthread_rwlock_timedwrlock, free, tv_nsec -1: EINVAL"
+		         : "pthread_rwlock_timedwrlock, free, tv_nsec 10^9: EINVAL",
+		       r == EINVAL, strerror(r));
+		if (!r)
+			pthread_rwlock_unlock(&rw);
+	}
+}
+
 static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int cleaned;
@@ -345,6 +369,7 @@ int main(int argc, char **argv)
 	robust();
 	pi();
 	timed();
+	bad_deadline();
 	cancel();
 	stress();
 	return failed;
