@@ -2,8 +2,9 @@
 /*
  * http_text: a contention profile (block, mutex) as the text Go's
  * /debug/pprof/block?debug=1 and /mutex?debug=1 print: a header, then one
- * record per stack, largest delay first, "<cycles> <count> @ <pcs>" and a
- * "#" line per frame. Cycles are nanoseconds (cycles/second=1000000000).
+ * record per stack, largest delay first, "<cycles> <count> @ <pcs>", a
+ * "#" line per frame and a blank line. Cycles are nanoseconds
+ * (cycles/second=1000000000).
  * Frame lines name the function, without Go's offset and file:line (the
  * binary profile has the addresses; heapprof symbolize adds the lines). It
  * does not serve anything (http_routes.c).
@@ -88,15 +89,19 @@ static void record(text_t *T, const rec_t *r)
 		put(T, line);
 	}
 	put(T, "\n");
+	/* As Go's printStackRecord: a frame without a name is its address
+	 * alone, and a blank line ends the record. */
 	for (uint32_t i = 0; i < r->b->nframes; i++) {
 		char name[1024];
 		uintptr_t pc = r->b->frames[i] - 1;
-		if (!hp_symbols_name_copy(pc, name, sizeof(name)))
-			hp_fmt(name, sizeof(name), "?");
-		hp_fmt(line, sizeof(line), "#\t0x%llx\t%s\n", (unsigned long long)pc,
-		       name);
+		if (hp_symbols_name_copy(pc, name, sizeof(name)))
+			hp_fmt(line, sizeof(line), "#\t0x%llx\t%s\n",
+			       (unsigned long long)pc, name);
+		else
+			hp_fmt(line, sizeof(line), "#\t0x%llx\n", (unsigned long long)pc);
 		put(T, line);
 	}
+	put(T, "\n");
 }
 
 int hp_http_text_contention(const hp_kind_t *kind, const char *name, char **out,

@@ -99,6 +99,18 @@ for alloc in $(allocators); do
 done
 skip_jemalloc "the block and mutex profiles"
 
+# Go's debug=1 text after its header (3 lines for a mutex profile): records
+# of "<cycles> <count> @ <pcs>", a "#<tab>0x<pc>[<tab>name]" line per frame
+# and a blank line; at least one record.
+go_text_records() {
+	awk 'NR <= 3 { next }
+		/^[0-9]+ -?[0-9]+ @( 0x[0-9a-f]+)+$/ && !r { r = 1; n++; next }
+		r && /^$/ { r = 0; next }
+		r && /^#\t0x[0-9a-f]+(\t[^\t?][^\t]*)?$/ { next }
+		{ bad = 1; exit }
+		END { exit bad || r || !n }' "$1"
+}
+
 # The endpoint: /debug/pprof/block and /mutex, cumulative, ?seconds=N (a
 # delta: nothing waits in the second after the workload), on the index,
 # and ?debug=1 as Go's text. The program stays up to 60 s after its workload.
@@ -136,6 +148,10 @@ if command -v curl >/dev/null; then
 	curl -sf "$U/mutex?debug=1" >"$out/mutex.txt"
 	check "endpoint: /mutex?debug=1 is Go's text (header, sampling period)" \
 		sh -c "head -3 '$out/mutex.txt' | tr '\n' '|' | grep -qx -- '--- mutex:|cycles/second=1000000000|sampling period=1|'"
+	# As Go's printStackRecord: a blank line ends each record; a frame
+	# without a name is "#<tab>0x<pc>" alone.
+	check "endpoint: /mutex?debug=1, records end with a blank line, frames as Go's" \
+		go_text_records "$out/mutex.txt"
 	d=$(awk '/^#\t/ && $3 == "release_mutex" { print prev; exit } !/^#/ { prev = $1 }' "$out/mutex.txt")
 	close_to "endpoint: /mutex?debug=1, release_mutex's record" "${d:-0}" "$mutex"
 	check "endpoint: /block?debug=1 is headed --- contention:" \
