@@ -692,11 +692,39 @@ uint64_t hp_contention_dropped(void)
 }
 
 /*
+ * The waits before a fork were the parent's: a child's block and mutex
+ * profiles start empty, as a new process's, so that the workers of a
+ * pre-forking server, merged, do not count the master's waits once each.
+ * (Its heap profile keeps what it inherited: that memory is in its heap.)
+ * The records keep their buckets, with nothing counted.
+ */
+static void forget_parents_waits(void)
+{
+	for (size_t i = 0; i < RECS; i++) {
+		rec_t *r = &recs[i];
+		if (!atomic_load_explicit(&r->bucket, memory_order_relaxed))
+			continue;
+		for (int p = 0; p < 2; p++) {
+			if (atomic_load_explicit(&r->count[p], memory_order_relaxed))
+				atomic_store_explicit(&r->count[p], 0,
+				                      memory_order_relaxed);
+			if (atomic_load_explicit(&r->delay[p], memory_order_relaxed))
+				atomic_store_explicit(&r->delay[p], 0,
+				                      memory_order_relaxed);
+		}
+	}
+	if (atomic_load_explicit(&dropped, memory_order_relaxed))
+		atomic_store_explicit(&dropped, 0, memory_order_relaxed);
+}
+
+/*
  * The forking thread is the child's only one: no thread waits there. A set
  * lock another thread held at the fork is free again.
  */
 void hp_contention_postfork_child(void)
 {
+	if (hp_block_rate || hp_mutex_fraction) /* else nothing was recorded */
+		forget_parents_waits();
 	for (size_t i = 0; i < SETS; i++) {
 		if (!set_used(i))
 			continue; /* never used: lock free, ways empty */

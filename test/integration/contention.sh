@@ -235,6 +235,28 @@ else
 	check "fraction 4: .block.pb.gz and .mutex.pb.gz beside the exit profile" false
 fi
 
+# A forked child's profiles hold its own waits, not its parent's: the
+# parent's many waits come before the fork, the child's own after it.
+out=$WORK/fork
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/f HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+	run_profiled glibc "$PROG" fork 500 >"$out/stdout" 2>"$out/stderr"
+ok $? "fork: parent and child ran to completion"
+read -r _ kid kid_ns < <(grep '^child' "$out/stdout")
+read -r _ parent_ns < <(grep '^many' "$out/stdout")
+kb=$(one_file "$out/f.${kid:-none}".*.exit.block.pb.gz)
+km=$(one_file "$out/f.${kid:-none}".*.exit.mutex.pb.gz)
+if [ -n "$kb" ] && [ -n "$km" ] && [ "${parent_ns:-0}" -gt 0 ]; then
+	close_to "fork: the child's block wait_in_child" "$(value "$kb" delay wait_in_child)" "$kid_ns"
+	close_to "fork: the child's mutex release_in_child" "$(value "$km" delay release_in_child)" "$kid_ns"
+	check "fork: none of the parent's $parent_ns ns of waits in the child's profiles" \
+		test "$(value "$kb" delay wait_many)" = 0 -a "$(value "$km" delay release_many)" = 0
+	pb=$(ls "$out"/f.*.exit.block.pb.gz | grep -v "/f\.$kid\.")
+	close_to "fork: the parent's block wait_many" "$(value "$pb" delay wait_many)" "$parent_ns"
+else
+	check "fork: the child's .block.pb.gz and .mutex.pb.gz, and the parent's waits ($kb $km ${parent_ns:-none})" false
+fi
+
 # Off by default, like Go's; each one alone when only its variable is set.
 out=$WORK/off
 mkdir -p "$out"

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define THREADS 4
@@ -355,10 +356,62 @@ static int many_mode(int rounds)
 	return 0;
 }
 
+/* ---- a forked child's own waits ----------------------------------------- */
+
+static pthread_mutex_t kids = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t kids_ns;
+
+void wait_in_child(void)
+{
+	uint64_t t = now();
+	pthread_mutex_lock(&kids);
+	kids_ns += now() - t;
+}
+
+void release_in_child(void)
+{
+	pthread_mutex_unlock(&kids);
+}
+
+static void *child_thread(void *arg)
+{
+	struct timespec hold = {0, 100000}; /* 100 us */
+	(void)arg;
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < many_rounds; i++) {
+		wait_in_child();
+		nanosleep(&hold, NULL);
+		release_in_child();
+	}
+	return NULL;
+}
+
+/* prog_contention fork N: the many waits in this process, then a forked
+ * child's own (THREADS threads, N times each, on another mutex, from other
+ * functions); prints both sums (ns) and the child's pid. */
+static int fork_mode(int rounds)
+{
+	many_mode(rounds);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		run_together(child_thread);
+		printf("child %d %llu\n", (int)getpid(), (unsigned long long)kids_ns);
+		exit(0);
+	}
+	int status;
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	               WEXITSTATUS(status) == 0
+	           ? 0
+	           : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "many"))
 		return many_mode(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "fork"))
+		return fork_mode(atoi(argv[2]));
 	workload();
 	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\ndying %llu\nhanded "
 	       "%llu\nnested %llu\n",
