@@ -262,20 +262,18 @@ extern void *__libc_stack_end;
 
 static HP_TLS uintptr_t stack_hi; /* top of this thread's stack; 1: unknown */
 
+/*
+ * Another thread's stack ends below its descriptor: glibc puts the descriptor
+ * and the static TLS at the top of the stack's block (its own or the
+ * program's), the frames below them. Not pthread_getattr_np: it holds the
+ * thread's lock while it reallocs, so its realloc, sampled, deadlocked here
+ * (every thread a Rust program starts calls it first).
+ */
 static uintptr_t find_stack_hi(void)
 {
 	if (syscall(SYS_gettid) == getpid())
 		return ((uintptr_t)__libc_stack_end + 4095) & ~(uintptr_t)4095;
-	pthread_attr_t attr;
-	void *addr;
-	size_t size;
-	uintptr_t hi = 1;
-	if (pthread_getattr_np(pthread_self(), &attr))
-		return hi;
-	if (!pthread_attr_getstack(&attr, &addr, &size))
-		hi = (uintptr_t)addr + size;
-	pthread_attr_destroy(&attr);
-	return hi;
+	return (uintptr_t)pthread_self();
 }
 
 /*

@@ -6,12 +6,17 @@
  * process SIGUSR2 every millisecond. At the end each thread keeps KEEP blocks
  * live. Prints "expect thread_alloc alloc_objects inuse_objects" and the
  * number of signals sent.
+ *
+ * prog_threads getattr: one thread whose first call is pthread_getattr_np
+ * (which reallocs holding the thread's lock, as every Rust thread starts),
+ * then one malloc in getattr_alloc. Prints "getattr ok".
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,8 +99,35 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+__attribute__((noinline)) static void *getattr_alloc(void)
+{
+	return malloc(4000);
+}
+
+static void *getattr_first(void *arg)
+{
+	(void)arg;
+	pthread_attr_t attr;
+	void *p = NULL;
+	if (!pthread_getattr_np(pthread_self(), &attr)) {
+		p = getattr_alloc();
+		pthread_attr_destroy(&attr);
+	}
+	return p;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "getattr")) {
+		pthread_t t;
+		void *p = NULL;
+		if (pthread_create(&t, NULL, getattr_first, NULL) ||
+		    pthread_join(t, &p) || !p)
+			return 1;
+		free(p);
+		printf("getattr ok\n");
+		return 0;
+	}
 	if (argc > 1)
 		THREADS = atoi(argv[1]);
 	if (THREADS < 2 || THREADS > MAX_THREADS)

@@ -59,4 +59,24 @@ bad=0
 for f in "$kill9"/*; do [ -e "$f" ] || continue; quiet "$HEAPPROF_BIN" info "$f" || bad=$((bad + 1)); done
 check "SIGKILL mid-storm: $files files, all complete ($bad bad)" test "$files" -ge 1 -a "$bad" = 0
 check "SIGKILL mid-storm: no temporary file left" bash -c "! ls '$kill9' | grep -q tmp"
+# A thread whose first call is pthread_getattr_np, which reallocs holding the
+# thread's lock (every Rust thread starts so): the unwinder must not ask for
+# that thread's stack then. It deadlocked at HEAPPROF_RATE=1 (rg, fd hung).
+ga=$WORK/getattr
+mkdir -p "$ga"
+HEAPPROF_OUTPUT=$ga/hp HEAPPROF_RATE=1 timeout 30 env LD_PRELOAD="$HEAPPROF_LIB" \
+	"$PROG" getattr >"$ga/stdout" 2>"$ga/stderr"
+ok $? "getattr: a thread's first pthread_getattr_np does not deadlock"
+p=$(one_file "$ga"/hp.*.exit.pb.gz)
+check "getattr: exit profile written" test -n "$p"
+if [ -n "$p" ]; then
+	got=$(hp_flat "$p" alloc_objects getattr_alloc)
+	check "getattr: getattr_alloc alloc_objects = 1 (got $got)" test "$got" = 1
+	got=$("$HEAPPROF_BIN" top --raw --sample-index=alloc_objects "$p" |
+		awk -F'\t' '$3 == "start_thread" { print $2 }')
+	check "getattr: the thread's stacks reach start_thread (cum $got >= 2)" \
+		test "${got:-0}" -ge 2
+	have_go && check "getattr: go tool pprof reads it" \
+		pprof_lists "$p" alloc_objects getattr_alloc
+fi
 done_testing
