@@ -609,17 +609,23 @@ static uint64_t fmt_comment(writer_t *W, const char *fmt, ...)
 	return intern(W, kept ? kept : buf);
 }
 
-/* "command line: ..." in the arena, where the table keeps it. */
+/* "command line: ..." in the arena, where the table keeps it; when the
+ * arena is full (a profile of thousands of stacks), copied from scratch. */
 static uint64_t cmdline_comment(writer_t *W)
 {
 	static const char prefix[] = "command line: ";
-	char *buf = arena_alloc(COMMENT_MAX, false);
-	if (!buf)
+	char *buf = arena_alloc(COMMENT_MAX, false), *scratch = NULL;
+	if (!buf && !(buf = scratch = hp_scratch_realloc(NULL, COMMENT_MAX)))
 		return intern(W, "command line: ?");
 	memcpy(buf, prefix, sizeof(prefix) - 1);
 	size_t n = read_cmdline(buf + sizeof(prefix) - 1, CMDLINE_MAX);
 	if (!n)
 		hp_fmt(buf + sizeof(prefix) - 1, 2, "?");
+	if (scratch) {
+		uint64_t id = intern_copy(W, scratch);
+		hp_scratch_free(scratch);
+		return id;
+	}
 	char *kept = w_realloc(buf, sizeof(prefix) + (n ? n : 1));
 	return intern(W, kept ? kept : buf);
 }

@@ -39,4 +39,19 @@ check "the driver, cc1 and as each wrote their own exit profile ($n)" test "$n" 
 rx='xmalloc|xcalloc|xrealloc|ggc_|obstack|^_?cpp_|bitmap|vec'
 [ -n "$snap" ] && check_real cc1 "$snap" "$rx"
 [ -n "$exitp" ] && check_real cc1 "$exitp" "$rx" alloc_space
+# Every allocation of a one-line compile's cc1 (thousands of stacks, which
+# fill the writer's arena): its exit profile still has its command line.
+cc1_bin=$(gcc -print-prog-name=cc1)
+echo 'int one(int x) { return x + 1; }' >"$WORK/one.c"
+mkdir -p "$WORK/rate1"
+HEAPPROF_OUTPUT=$WORK/rate1/hp HEAPPROF_RATE=1 timeout "$RUN_TIMEOUT" env LD_PRELOAD="$HEAPPROF_LIB" \
+	"$cc1_bin" -quiet "$WORK/one.c" -o "$WORK/one.s"
+ok $? "cc1 at HEAPPROF_RATE=1 compiles a one-line file"
+p=$(one_file "$WORK"/rate1/hp.*.exit.pb.gz)
+got=$([ -n "$p" ] && "$HEAPPROF_BIN" info "$p" | sed -n 's/^Comment: command line: //p')
+check "cc1 at rate 1: the exit profile's command line ($got)" \
+	test "$got" = "$cc1_bin -quiet $WORK/one.c -o $WORK/one.s"
+if [ -n "$p" ] && have_go; then
+	check "cc1 at rate 1: go tool pprof reads its exit profile" quiet "$GO" tool pprof -top "$p"
+fi
 done_testing
