@@ -28,6 +28,13 @@ typedef int (*rw_timed_fn)(pthread_rwlock_t *, const struct timespec *);
 typedef int (*cond_fn)(pthread_cond_t *, pthread_mutex_t *);
 typedef int (*cond_timed_fn)(pthread_cond_t *, pthread_mutex_t *,
                              const struct timespec *);
+/* glibc 2.30's clock forms: C++'s timed waits (std::condition_variable's
+ * wait_for and wait_until, std::timed_mutex, std::shared_timed_mutex) call
+ * these with CLOCK_MONOTONIC. */
+typedef int (*mutex_clock_fn)(pthread_mutex_t *, clockid_t, const struct timespec *);
+typedef int (*rw_clock_fn)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+typedef int (*cond_clock_fn)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
+                             const struct timespec *);
 
 typedef struct {
 	mutex_fn mutex_lock, mutex_trylock, mutex_unlock;
@@ -36,6 +43,9 @@ typedef struct {
 	rw_timed_fn timedrdlock, timedwrlock;
 	cond_fn cond_wait;
 	cond_timed_fn cond_timedwait;
+	mutex_clock_fn mutex_clocklock;
+	rw_clock_fn clockrdlock, clockwrlock;
+	cond_clock_fn cond_clockwait;
 } fns_t;
 
 static fns_t R; /* the C library's, once resolved */
@@ -65,6 +75,10 @@ static void resolve(void)
 	NEXT(rwunlock, "pthread_rwlock_unlock");
 	NEXT(timedrdlock, "pthread_rwlock_timedrdlock");
 	NEXT(timedwrlock, "pthread_rwlock_timedwrlock");
+	NEXT(mutex_clocklock, "pthread_mutex_clocklock");
+	NEXT(clockrdlock, "pthread_rwlock_clockrdlock");
+	NEXT(clockwrlock, "pthread_rwlock_clockwrlock");
+	NEXT(cond_clockwait, "pthread_cond_clockwait");
 #undef NEXT
 	r.cond_wait = (cond_fn)dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
 	r.cond_timedwait =
@@ -124,6 +138,23 @@ static int boot_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 {
 	return resolve(), R.cond_timedwait(c, m, t);
 }
+static int boot_mutex_clocklock(pthread_mutex_t *m, clockid_t k, const struct timespec *t)
+{
+	return resolve(), R.mutex_clocklock(m, k, t);
+}
+static int boot_clockrdlock(pthread_rwlock_t *l, clockid_t k, const struct timespec *t)
+{
+	return resolve(), R.clockrdlock(l, k, t);
+}
+static int boot_clockwrlock(pthread_rwlock_t *l, clockid_t k, const struct timespec *t)
+{
+	return resolve(), R.clockwrlock(l, k, t);
+}
+static int boot_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k,
+                               const struct timespec *t)
+{
+	return resolve(), R.cond_clockwait(c, m, k, t);
+}
 
 static fns_t E = {
     .mutex_lock = boot_mutex_lock,
@@ -136,6 +167,10 @@ static fns_t E = {
     .rwunlock = boot_rwunlock,
     .cond_wait = boot_cond_wait,
     .cond_timedwait = boot_cond_timedwait,
+    .mutex_clocklock = boot_mutex_clocklock,
+    .clockrdlock = boot_clockrdlock,
+    .clockwrlock = boot_clockwrlock,
+    .cond_clockwait = boot_cond_clockwait,
 };
 
 /* ---- the exported functions: one jump each ------------------------------ */
@@ -181,6 +216,26 @@ HP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 {
 	return E.cond_timedwait(c, m, t);
 }
+HP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t k,
+                                      const struct timespec *t)
+{
+	return E.mutex_clocklock(m, k, t);
+}
+HP_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t k,
+                                         const struct timespec *t)
+{
+	return E.clockrdlock(l, k, t);
+}
+HP_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t k,
+                                         const struct timespec *t)
+{
+	return E.clockwrlock(l, k, t);
+}
+HP_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k,
+                                     const struct timespec *t)
+{
+	return E.cond_clockwait(c, m, k, t);
+}
 
 /* ---- the profiled paths -------------------------------------------------- */
 
@@ -188,19 +243,24 @@ HP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 typedef enum {
 	MUTEX,
 	MUTEX_TIMED,
+	MUTEX_CLOCK,
 	RDLOCK,
 	WRLOCK,
 	RD_TIMED,
 	WR_TIMED,
-	COND,
-	COND_TIMED
+	RD_CLOCK,
+	WR_CLOCK,
+	COND, /* the condition waits last: they register no lock wait */
+	COND_TIMED,
+	COND_CLOCK
 } op_t;
 
 typedef struct {
 	op_t op;
 	void *lock;                /* the mutex, rwlock or condition variable */
 	pthread_mutex_t *mutex;    /* COND*: the mutex it releases and retakes */
-	const struct timespec *at; /* *_TIMED: the caller's absolute deadline */
+	const struct timespec *at; /* *_TIMED, *_CLOCK: the caller's absolute deadline */
+	clockid_t clock;           /* *_CLOCK: its clock */
 } call_t;
 
 static int call(const call_t *c)
@@ -218,19 +278,32 @@ static int call(const call_t *c)
 		return R.timedrdlock(c->lock, c->at);
 	case WR_TIMED:
 		return R.timedwrlock(c->lock, c->at);
+	case MUTEX_CLOCK:
+		return R.mutex_clocklock(c->lock, c->clock, c->at);
+	case RD_CLOCK:
+		return R.clockrdlock(c->lock, c->clock, c->at);
+	case WR_CLOCK:
+		return R.clockwrlock(c->lock, c->clock, c->at);
 	case COND:
 		return R.cond_wait(c->lock, c->mutex);
+	case COND_CLOCK:
+		return R.cond_clockwait(c->lock, c->mutex, c->clock, c->at);
 	default:
 		return R.cond_timedwait(c->lock, c->mutex, c->at);
 	}
 }
 
+static bool on_mutex(op_t op)
+{
+	return op == MUTEX || op == MUTEX_TIMED || op == MUTEX_CLOCK;
+}
+
 /* Did the call end a wait that the block profile counts? */
 static bool waited(op_t op, int r)
 {
-	if (op == COND || op == COND_TIMED)
+	if (op >= COND)
 		return r == 0 || r == ETIMEDOUT || r == EOWNERDEAD;
-	return r == 0 || (r == EOWNERDEAD && (op == MUTEX || op == MUTEX_TIMED));
+	return r == 0 || (r == EOWNERDEAD && on_mutex(op));
 }
 
 static bool mutex_word_waiters(pthread_mutex_t *m);
@@ -295,9 +368,9 @@ static bool unmark(pthread_mutex_t *m)
  * points.
  */
 static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
-                                 const struct timespec *at)
+                                 const struct timespec *at, clockid_t clock)
 {
-	const call_t *c = &(call_t){op, lock, mutex, at};
+	const call_t *c = &(call_t){op, lock, mutex, at, clock};
 	if (hp_thread.in_profiler)
 		return call(c);
 	int saved = errno;
@@ -310,9 +383,8 @@ static HP_NOINLINE int wait_slow(op_t op, void *lock, pthread_mutex_t *mutex,
 	saved = errno;
 	uint64_t count, delay;
 	hp_guard_enter();
-	bool on_mutex = c->op == MUTEX || c->op == MUTEX_TIMED;
 	if (hp_contention_wait_end(&w, waited(c->op, r),
-	                           on_mutex ? mutex_releases_slow : NULL, &count,
+	                           on_mutex(c->op) ? mutex_releases_slow : NULL, &count,
 	                           &delay)) {
 		uintptr_t raw[hp_config.max_frames + HP_STACK_ROOM];
 		hp_stack_t st;
@@ -390,7 +462,7 @@ static int prof_mutex_lock(pthread_mutex_t *m)
 		if (r != EBUSY)
 			return r;
 	}
-	return wait_slow(MUTEX, m, NULL, NULL);
+	return wait_slow(MUTEX, m, NULL, NULL, 0);
 }
 
 static int prof_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
@@ -398,7 +470,7 @@ static int prof_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
 	int r = R.mutex_trylock(m);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(MUTEX_TIMED, m, NULL, t);
+	return wait_slow(MUTEX_TIMED, m, NULL, t, 0);
 }
 
 static int prof_rdlock(pthread_rwlock_t *l)
@@ -406,7 +478,7 @@ static int prof_rdlock(pthread_rwlock_t *l)
 	int r = R.tryrdlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(RDLOCK, l, NULL, NULL);
+	return wait_slow(RDLOCK, l, NULL, NULL, 0);
 }
 
 static int prof_wrlock(pthread_rwlock_t *l)
@@ -414,7 +486,7 @@ static int prof_wrlock(pthread_rwlock_t *l)
 	int r = R.trywrlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(WRLOCK, l, NULL, NULL);
+	return wait_slow(WRLOCK, l, NULL, NULL, 0);
 }
 
 /*
@@ -435,7 +507,7 @@ static int prof_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
 	int r = R.tryrdlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(RD_TIMED, l, NULL, t);
+	return wait_slow(RD_TIMED, l, NULL, t, 0);
 }
 
 static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
@@ -445,7 +517,7 @@ static int prof_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
 	int r = R.trywrlock(l);
 	if (hp_likely(r != EBUSY))
 		return r;
-	return wait_slow(WR_TIMED, l, NULL, t);
+	return wait_slow(WR_TIMED, l, NULL, t, 0);
 }
 
 /*
@@ -470,7 +542,7 @@ static int prof_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 	flush_before_cond(m);
 	if (!hp_block_rate)
 		return R.cond_wait(c, m);
-	return wait_slow(COND, c, m, NULL);
+	return wait_slow(COND, c, m, NULL, 0);
 }
 
 static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -479,7 +551,59 @@ static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 	flush_before_cond(m);
 	if (!hp_block_rate)
 		return R.cond_timedwait(c, m, t);
-	return wait_slow(COND_TIMED, c, m, t);
+	return wait_slow(COND_TIMED, c, m, t, 0);
+}
+
+/*
+ * The clock forms. glibc refuses a clock other than these two (EINVAL)
+ * before anything else, and its rwlock forms a bad deadline too: such a
+ * call goes to the real one untried (a try would take a free lock), and a
+ * condition wait so refused releases nothing (no flush).
+ */
+static bool bad_clock(clockid_t k)
+{
+	return k != CLOCK_REALTIME && k != CLOCK_MONOTONIC;
+}
+
+static int prof_mutex_clocklock(pthread_mutex_t *m, clockid_t k, const struct timespec *t)
+{
+	if (hp_unlikely(bad_clock(k)))
+		return R.mutex_clocklock(m, k, t);
+	int r = R.mutex_trylock(m);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(MUTEX_CLOCK, m, NULL, t, k);
+}
+
+static int prof_clockrdlock(pthread_rwlock_t *l, clockid_t k, const struct timespec *t)
+{
+	if (hp_unlikely(bad_clock(k) || bad_deadline(t)))
+		return R.clockrdlock(l, k, t);
+	int r = R.tryrdlock(l);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(RD_CLOCK, l, NULL, t, k);
+}
+
+static int prof_clockwrlock(pthread_rwlock_t *l, clockid_t k, const struct timespec *t)
+{
+	if (hp_unlikely(bad_clock(k) || bad_deadline(t)))
+		return R.clockwrlock(l, k, t);
+	int r = R.trywrlock(l);
+	if (hp_likely(r != EBUSY))
+		return r;
+	return wait_slow(WR_CLOCK, l, NULL, t, k);
+}
+
+static int prof_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k,
+                               const struct timespec *t)
+{
+	if (hp_unlikely(bad_clock(k)))
+		return R.cond_clockwait(c, m, k, t);
+	flush_before_cond(m);
+	if (!hp_block_rate)
+		return R.cond_clockwait(c, m, k, t);
+	return wait_slow(COND_CLOCK, c, m, t, k);
 }
 
 /*
@@ -533,6 +657,10 @@ void hp_locks_enable(bool block, bool mutex)
 	E.timedwrlock = prof_timedwrlock;
 	E.cond_wait = prof_cond_wait;
 	E.cond_timedwait = prof_cond_timedwait;
+	E.mutex_clocklock = prof_mutex_clocklock;
+	E.clockrdlock = prof_clockrdlock;
+	E.clockwrlock = prof_clockwrlock;
+	E.cond_clockwait = prof_cond_clockwait;
 	if (mutex) {
 		E.mutex_unlock = prof_mutex_unlock;
 		E.rwunlock = prof_rwunlock;

@@ -235,6 +235,25 @@ else
 	check "fraction 4: .block.pb.gz and .mutex.pb.gz beside the exit profile" false
 fi
 
+# The clock forms, as C++'s timed waits call them (std::timed_mutex,
+# std::condition_variable::wait_for): pthread_mutex_clocklock and
+# pthread_cond_clockwait on CLOCK_MONOTONIC are profiled as the others.
+out=$WORK/clock
+mkdir -p "$out"
+HEAPPROF_OUTPUT=$out/k HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+	run_profiled glibc "$PROG" clock 500 >"$out/stdout" 2>"$out/stderr"
+read -r _ clocked_ns < <(grep '^clocked' "$out/stdout")
+read -r _ cond_clocked_ns < <(grep '^cond_clocked' "$out/stdout")
+block=$(one_file "$out"/k.*.exit.block.pb.gz)
+mx=$(one_file "$out"/k.*.exit.mutex.pb.gz)
+if [ -n "$block" ] && [ -n "$mx" ]; then
+	close_to "clock forms: block wait_clocked" "$(value "$block" delay wait_clocked)" "$clocked_ns"
+	close_to "clock forms: mutex release_clocked" "$(value "$mx" delay release_clocked)" "$clocked_ns"
+	close_to "clock forms: block cond_clocked" "$(value "$block" delay cond_clocked)" "$cond_clocked_ns"
+else
+	check "clock forms: .block.pb.gz and .mutex.pb.gz beside the exit profile" false
+fi
+
 # A forked child's profiles hold its own waits, not its parent's: the
 # parent's many waits come before the fork, the child's own after it.
 out=$WORK/fork

@@ -20,6 +20,7 @@ bsd_signal sigaction signal sigset sysv_signal pipe2 read write syscall
 pthread_mutex_lock pthread_mutex_timedlock pthread_mutex_unlock pthread_rwlock_rdlock
 pthread_rwlock_wrlock pthread_rwlock_timedrdlock pthread_rwlock_timedwrlock
 pthread_rwlock_unlock pthread_cond_wait pthread_cond_timedwait
+pthread_mutex_clocklock pthread_rwlock_clockrdlock pthread_rwlock_clockwrlock pthread_cond_clockwait
 seteuid setresuid setreuid setuid"
 got=$(nm -D --defined-only "$HEAPPROF_LIB" | awk '{ print $3 }' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')

@@ -356,6 +356,88 @@ static int many_mode(int rounds)
 	return 0;
 }
 
+/* ---- the clock forms (what C++'s timed waits call) ------------------------ */
+
+static pthread_mutex_t clocked = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t clocked_cv = PTHREAD_COND_INITIALIZER;
+static int clocked_signalled;
+static _Atomic uint64_t clocked_ns, cond_clocked_ns;
+
+static struct timespec monotonic_in(int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return ts;
+}
+
+void wait_clocked(void)
+{
+	struct timespec at = monotonic_in(60000);
+	uint64_t t = now();
+	pthread_mutex_clocklock(&clocked, CLOCK_MONOTONIC, &at);
+	clocked_ns += now() - t;
+}
+
+void release_clocked(void)
+{
+	pthread_mutex_unlock(&clocked);
+}
+
+static void *clocked_thread(void *arg)
+{
+	struct timespec hold = {0, 100000}; /* 100 us */
+	(void)arg;
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < many_rounds; i++) {
+		wait_clocked();
+		nanosleep(&hold, NULL);
+		release_clocked();
+	}
+	return NULL;
+}
+
+void cond_clocked(void)
+{
+	struct timespec at = monotonic_in(60000);
+	pthread_mutex_lock(&clocked);
+	uint64_t t = now();
+	while (!clocked_signalled)
+		pthread_cond_clockwait(&clocked_cv, &clocked, CLOCK_MONOTONIC, &at);
+	cond_clocked_ns = now() - t;
+	pthread_mutex_unlock(&clocked);
+}
+
+static void *cond_clocked_thread(void *arg)
+{
+	(void)arg;
+	cond_clocked();
+	return NULL;
+}
+
+/* prog_contention clock N: THREADS threads take a mutex with
+ * pthread_mutex_clocklock N times each, holding it 100 us, then one thread
+ * waits COND_MS in pthread_cond_clockwait; prints both sums (ns). */
+static int clock_mode(int rounds)
+{
+	many_rounds = rounds;
+	run_together(clocked_thread);
+	pthread_t c;
+	pthread_create(&c, NULL, cond_clocked_thread, NULL);
+	sleep_ms(COND_MS);
+	pthread_mutex_lock(&clocked);
+	clocked_signalled = 1;
+	pthread_cond_signal(&clocked_cv);
+	pthread_mutex_unlock(&clocked);
+	pthread_join(c, NULL);
+	printf("clocked %llu\ncond_clocked %llu\n", (unsigned long long)clocked_ns,
+	       (unsigned long long)cond_clocked_ns);
+	return 0;
+}
+
 /* ---- a forked child's own waits ----------------------------------------- */
 
 static pthread_mutex_t kids = PTHREAD_MUTEX_INITIALIZER;
@@ -412,6 +494,8 @@ int main(int argc, char **argv)
 		return many_mode(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "fork"))
 		return fork_mode(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "clock"))
+		return clock_mode(atoi(argv[2]));
 	workload();
 	printf("mutex %llu\nread %llu\nwrite %llu\ncond %llu\ndying %llu\nhanded "
 	       "%llu\nnested %llu\n",

@@ -31,14 +31,19 @@ static uint64_t now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static struct timespec in_ms(int ms)
+static struct timespec in_ms_on(clockid_t clock, int ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	ts.tv_nsec += (long)ms * 1000000L;
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	return ts;
+}
+
+static struct timespec in_ms(int ms)
+{
+	return in_ms_on(CLOCK_REALTIME, ms);
 }
 
 static void sleep_ms(int ms)
@@ -219,6 +224,66 @@ static void bad_deadline(void)
 	}
 }
 
+/*
+ * The clock forms (glibc 2.30, what C++'s timed waits call): a deadline on
+ * CLOCK_MONOTONIC kept; a clock glibc does not take (CLOCK_PROCESS_CPUTIME_ID)
+ * EINVAL even when the lock is free, and no mutex released by the wait.
+ */
+static void clock_forms(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	holder_t h = {&m, NULL, 500, 0};
+	pthread_t t = held(&h);
+	struct timespec at = in_ms_on(CLOCK_MONOTONIC, 100);
+	uint64_t t0 = now();
+	deadline("pthread_mutex_clocklock keeps its deadline",
+	         pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &at), t0);
+	pthread_join(t, NULL);
+
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	holder_t w = {NULL, &rw, 500, 0};
+	t = held(&w);
+	at = in_ms_on(CLOCK_MONOTONIC, 100);
+	t0 = now();
+	deadline("pthread_rwlock_clockwrlock keeps its deadline",
+	         pthread_rwlock_clockwrlock(&rw, CLOCK_MONOTONIC, &at), t0);
+	at = in_ms_on(CLOCK_MONOTONIC, 100);
+	t0 = now();
+	deadline("pthread_rwlock_clockrdlock keeps its deadline",
+	         pthread_rwlock_clockrdlock(&rw, CLOCK_MONOTONIC, &at), t0);
+	pthread_join(t, NULL);
+
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	pthread_mutex_lock(&m);
+	at = in_ms_on(CLOCK_MONOTONIC, 100);
+	t0 = now();
+	deadline("pthread_cond_clockwait keeps its deadline",
+	         pthread_cond_clockwait(&c, &m, CLOCK_MONOTONIC, &at), t0);
+
+	at = in_ms_on(CLOCK_MONOTONIC, 100);
+	int r = pthread_cond_clockwait(&c, &m, CLOCK_PROCESS_CPUTIME_ID, &at);
+	report("pthread_cond_clockwait, CPU clock: EINVAL, the mutex still held",
+	       r == EINVAL && pthread_mutex_trylock(&m) == EBUSY, strerror(r));
+	pthread_mutex_unlock(&m);
+
+	r = pthread_mutex_clocklock(&m, CLOCK_PROCESS_CPUTIME_ID, &at);
+	report("pthread_mutex_clocklock, free, CPU clock: EINVAL", r == EINVAL,
+	       strerror(r));
+	if (!r)
+		pthread_mutex_unlock(&m);
+	r = pthread_rwlock_clockrdlock(&rw, CLOCK_PROCESS_CPUTIME_ID, &at);
+	report("pthread_rwlock_clockrdlock, free, CPU clock: EINVAL", r == EINVAL,
+	       strerror(r));
+	if (!r)
+		pthread_rwlock_unlock(&rw);
+	struct timespec bad = {at.tv_sec, 1000000000};
+	r = pthread_rwlock_clockwrlock(&rw, CLOCK_MONOTONIC, &bad);
+	report("pthread_rwlock_clockwrlock, free, tv_nsec 10^9: EINVAL", r == EINVAL,
+	       strerror(r));
+	if (!r)
+		pthread_rwlock_unlock(&rw);
+}
+
 static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int cleaned;
@@ -370,6 +435,7 @@ int main(int argc, char **argv)
 	pi();
 	timed();
 	bad_deadline();
+	clock_forms();
 	cancel();
 	stress();
 	return failed;
