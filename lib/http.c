@@ -183,12 +183,23 @@ void hp_http_respond(conn_t *c, int status, const char *type, const char *extra,
 	c->deadline = hp_http_now_ms() + WRITE_MS;
 }
 
-void hp_http_respond_error(conn_t *c, int status, const char *extra)
+static void respond_error(conn_t *c, int status, const char *extra, const char *why)
 {
-	char body[64];
-	size_t n = hp_fmt(body, sizeof(body), "%d %s\n", status, reason(status));
+	char body[128];
+	size_t n = hp_fmt(body, sizeof(body), "%d %s%s%s\n", status, reason(status),
+	                  why ? ": " : "", why ? why : "");
 	count_refused(status);
 	hp_http_respond(c, status, "text/plain; charset=utf-8", extra, body, n, -1, 0);
+}
+
+void hp_http_respond_error(conn_t *c, int status, const char *extra)
+{
+	respond_error(c, status, extra, NULL);
+}
+
+void hp_http_respond_why(conn_t *c, int status, const char *why)
+{
+	respond_error(c, status, NULL, why);
 }
 
 /* "Bearer TOKEN", the token compared in time independent of where it differs. */

@@ -56,6 +56,8 @@ void hp_http_respond(conn_t *c, int status, const char *type, const char *extra,
 
 /* An error response with a one-line body; counted for /metrics. */
 void hp_http_respond_error(conn_t *c, int status, const char *extra);
+/* The same, the body saying why (why: one line). */
+void hp_http_respond_why(conn_t *c, int status, const char *why);
 
 /* The statuses counted as refused (0: any other) and their counts; how many. */
 size_t hp_http_refused(const int **codes, const uint64_t **counts);

@@ -465,7 +465,7 @@ static bool serve_text(conn_t *c, const hp_kind_t *kind)
 	    (v.n == 1 && v.p[0] == '0'))
 		return false;
 	if (hp_http_query(c->req.query, "seconds", &v)) {
-		hp_http_respond_error(c, 400, NULL);
+		hp_http_respond_why(c, 400, "seconds and debug params are incompatible");
 		return true;
 	}
 	char *text;

@@ -156,6 +156,9 @@ if command -v curl >/dev/null; then
 	close_to "endpoint: /mutex?debug=1, release_mutex's record" "${d:-0}" "$mutex"
 	check "endpoint: /block?debug=1 is headed --- contention:" \
 		sh -c "curl -sf '$U/block?debug=1' | head -1 | grep -qx -- '--- contention:'"
+	code=$(curl -s -o "$out/both.txt" -w '%{http_code}' "$U/mutex?debug=1&seconds=1")
+	check "endpoint: ?debug=1&seconds=1 is refused, 400, saying why as Go does ($code: $(head -c 80 "$out/both.txt"))" \
+		sh -c "test '$code' = 400 && grep -q 'seconds and debug params are incompatible' '$out/both.txt'"
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 else
