@@ -389,6 +389,7 @@ typedef struct {
 } rec_t;
 
 HP_LARGE static rec_t recs[RECS];
+static atomic_bool recs_made; /* a record was made: a child has some to forget */
 
 /* b's record; with make, created if absent; NULL when absent or full. */
 static rec_t *rec_of(const hp_bucket_t *b, bool make)
@@ -405,8 +406,13 @@ static rec_t *rec_of(const hp_bucket_t *b, bool make)
 			return NULL;
 		if (atomic_compare_exchange_strong_explicit(&recs[i].bucket, &k, b,
 		                                            memory_order_acq_rel,
-		                                            memory_order_acquire) ||
-		    k == b)
+		                                            memory_order_acquire)) {
+			if (!atomic_load_explicit(&recs_made, memory_order_relaxed))
+				atomic_store_explicit(&recs_made, true,
+				                      memory_order_relaxed);
+			return &recs[i];
+		}
+		if (k == b)
 			return &recs[i];
 	}
 	return NULL;
@@ -700,6 +706,8 @@ uint64_t hp_contention_dropped(void)
  */
 static void forget_parents_waits(void)
 {
+	if (!atomic_load_explicit(&recs_made, memory_order_relaxed))
+		return; /* none recorded: the table's pages are not read */
 	for (size_t i = 0; i < RECS; i++) {
 		rec_t *r = &recs[i];
 		if (!atomic_load_explicit(&r->bucket, memory_order_relaxed))

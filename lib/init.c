@@ -93,12 +93,17 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
-	hp_stack_postfork_child();
-	hp_meta_postfork_child();
+	/* After a fork alone no lock was taken and no other thread ever
+	 * existed (no slab of one): the locks are not even read, each page
+	 * read first in a child being a fault too on a virtual machine. */
+	if (!fork_alone) {
+		hp_stack_postfork_child();
+		hp_meta_postfork_child();
+		hp_live_map_postfork_child();
+		hp_stack_table_postfork_child();
+		hp_symbols_postfork_child();
+	}
 	hp_lifetimes_postfork_child();
-	hp_live_map_postfork_child();
-	hp_stack_table_postfork_child();
-	hp_symbols_postfork_child();
 	hp_dump_postfork_child();
 	hp_contention_postfork_child();
 	hp_trigger_postfork_child();
