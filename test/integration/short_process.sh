@@ -66,7 +66,8 @@ parent=$(head -n1 "$WORK/sub.tr" | awk '{ print $1 }')
 nkids=0 opened=0 links=0 named=0
 for k in $kids; do
 	[ "$k" = "$parent" ] && continue
-	grep -q "^$k execve(" "$WORK/sub.tr" && continue # seq: not a subshell
+	# strace pads a short pid ("9999  execve").
+	grep -Eq "^$k +execve\(" "$WORK/sub.tr" && continue # seq: not a subshell
 	nkids=$((nkids + 1))
 	grep "^$k " "$WORK/sub.tr" | grep -Eq 'open.*"(/usr)?/(lib|bin)/' && opened=$((opened + 1))
 	grep "^$k " "$WORK/sub.tr" | grep -q 'readlink("/proc/' && links=$((links + 1))
