@@ -426,14 +426,6 @@ static void zlib_before_lock(void)
 		pp_gz_load();
 }
 
-void hp_dump_prepare_fork(void)
-{
-	if (!hp_config.at_exit)
-		return; /* a child that writes no exit profile seldom writes one */
-	zlib_before_lock();
-	hp_profile_prepare_fork();
-}
-
 static int dump_opts(hp_dump_reason_t reason, hp_profile_opts_t *o, const char *path)
 {
 	o->trigger = hp_dump_reasons[reason].name;

@@ -105,13 +105,6 @@ const char *hp_dump_prefix(void);
  * the prefix's directory, and says so once. */
 void hp_dump_check_output(void);
 
-/*
- * Before a fork, holding no profiler lock: what the child's exit profile
- * would otherwise read again, it inherits (zlib when the profile will be
- * compressed, the objects loaded, the names of the stacks sampled so far:
- * profile.h). Nothing when exit profiles are off.
- */
-void hp_dump_prepare_fork(void);
 void hp_dump_prefork(void);
 void hp_dump_postfork_parent(void);
 void hp_dump_postfork_child(void);

@@ -39,13 +39,20 @@
 /*
  * A fork by a process that never started a second thread (glibc's
  * __libc_single_threaded), made outside the profiler: no lock of ours can
- * be held, so none is taken before it nor released after it in the parent,
- * and the child resets only what differs (each lock taken and released
- * is a page written on both sides of the fork: a copy-on-write fault each,
- * in a shell that forks for every subshell). Written only when it changes,
- * for the same reason.
+ * be held by another thread, so none is taken before it nor released after
+ * it in the parent (each lock taken and released is a page written on both
+ * sides of the fork: a copy-on-write fault each, in a shell that forks for
+ * every subshell). The child still resets every lock that reads as held:
+ * the code the fork interrupted (from a signal handler) may hold one. One
+ * bit a level of forks nested in signal handlers, in the thread's own
+ * memory: a nested fork must not change what the outer one's handlers do.
  */
-static bool fork_alone;
+static HP_TLS unsigned fork_alone_bits, fork_depth;
+
+static bool fork_alone(void)
+{
+	return fork_depth && (fork_alone_bits >> ((fork_depth - 1) & 31)) & 1;
+}
 
 /*
  * The guard is set from prefork to postfork, so that a snapshot signal that
@@ -56,16 +63,10 @@ static void prefork(void)
 {
 	bool alone = __libc_single_threaded && !hp_thread.in_profiler;
 	hp_guard_enter();
-	HP_RESET(fork_alone, alone);
-	if (alone) {
-		/* What a forked child's exit profile needs and can inherit
-		 * instead of reading it again: once, and again only after a
-		 * dlopen, a dlclose or new stacks (dump.c). It takes the
-		 * loader's lock, which no other thread can hold here. */
-		if (hp_sampler_active())
-			hp_dump_prepare_fork();
+	unsigned bit = 1u << (fork_depth++ & 31);
+	fork_alone_bits = alone ? fork_alone_bits | bit : fork_alone_bits & ~bit;
+	if (alone)
 		return;
-	}
 	hp_dump_prefork();
 	hp_symbols_prefork();
 	hp_stack_table_prefork();
@@ -77,7 +78,9 @@ static void prefork(void)
 
 static void postfork_parent(void)
 {
-	if (fork_alone) {
+	bool alone = fork_alone();
+	fork_depth--;
+	if (alone) {
 		hp_guard_exit();
 		return;
 	}
@@ -93,16 +96,12 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
-	/* After a fork alone no lock was taken and no other thread ever
-	 * existed (no slab of one): the locks are not even read, each page
-	 * read first in a child being a fault too on a virtual machine. */
-	if (!fork_alone) {
-		hp_stack_postfork_child();
-		hp_meta_postfork_child();
-		hp_live_map_postfork_child();
-		hp_stack_table_postfork_child();
-		hp_symbols_postfork_child();
-	}
+	fork_depth--;
+	hp_stack_postfork_child();
+	hp_meta_postfork_child();
+	hp_live_map_postfork_child();
+	hp_stack_table_postfork_child();
+	hp_symbols_postfork_child();
 	hp_lifetimes_postfork_child();
 	hp_dump_postfork_child();
 	hp_contention_postfork_child();

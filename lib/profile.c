@@ -711,53 +711,6 @@ static void finish(writer_t *W)
 	arena_used = 0;
 }
 
-/* ---- names read before a fork ---------------------------------------- */
-
-typedef struct {
-	uintptr_t *pcs;
-	size_t n, cap;
-	bool short_of_memory;
-} pc_list_t;
-
-static void add_frames(const hp_bucket_t *b, void *arg)
-{
-	pc_list_t *l = arg;
-	for (uint32_t i = 0; i < b->nframes && !l->short_of_memory; i++) {
-		if (l->n == l->cap) {
-			size_t cap = l->cap ? 2 * l->cap : 1024;
-			uintptr_t *p = hp_scratch_realloc(l->pcs, cap * sizeof(*p));
-			if (!p) {
-				l->short_of_memory = true;
-				return;
-			}
-			l->pcs = p;
-			l->cap = cap;
-		}
-		l->pcs[l->n++] = b->frames[i] - 1; /* as location_id names it */
-	}
-}
-
-/* The newest stack whose names were read before a fork: the next fork reads
- * only the names of the stacks added since. */
-static const hp_bucket_t *_Atomic named_upto;
-
-void hp_profile_prepare_fork(void)
-{
-	hp_symbols_lock();
-	hp_symbols_refresh(); /* objects loaded or unloaded since */
-	pc_list_t l = {0};
-	const hp_bucket_t *upto = atomic_load_explicit(&named_upto, memory_order_relaxed);
-	const hp_bucket_t *newest = hp_stack_table_foreach_since(upto, add_frames, &l);
-	/* A child's own stacks may be anywhere in these modules: whole tables. */
-	hp_symbols_read_whole(l.pcs, l.n);
-	if (!l.short_of_memory)
-		atomic_store_explicit(&named_upto, newest, memory_order_relaxed);
-	hp_symbols_unlock();
-	hp_scratch_free(l.pcs);
-}
-
-/* ---- the whole write, continued ----------------------------------------- */
-
 int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {
 	hp_symbols_lock(); /* the names written stay valid to the end */

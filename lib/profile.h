@@ -57,16 +57,6 @@ typedef struct hp_profile_opts {
 int hp_profile_write(int fd, const hp_profile_opts_t *opts);
 
 /*
- * Before a fork: reads the symbol tables that the addresses of the stacks
- * sampled so far need, when stacks were added since the last time, so that
- * a forked child inherits them for its own profiles instead of reading them
- * again (a shell's subshells: each one would open and read the shell's
- * and the C library's files). Takes the symbols lock: call it holding no
- * profiler lock.
- */
-void hp_profile_prepare_fork(void);
-
-/*
  * The program's arguments as the constructor got them: the command line
  * the profiles name is read from their memory, as the kernel's
  * /proc/PID/cmdline reads it (a program that rewrites its title shows the

@@ -95,12 +95,6 @@ void hp_symbols_unlock(void);
 size_t hp_symbols_name_copy(uintptr_t pc, char *buf, size_t len);
 
 /*
- * Reads whole the tables of the modules these addresses are in (tables lock
- * held), where hp_symbols_want would keep only some pages: before a fork,
- * so that a child names any address of them without reading a file.
- */
-void hp_symbols_read_whole(const uintptr_t *pcs, size_t n);
-/*
  * Drops the tables of modules unloaded (dlclose) before the last refresh;
  * asked again, they are read again from the file. Call at the end of a
  * profile, tables lock held, once no name from them is in use.
