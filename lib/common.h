@@ -103,7 +103,8 @@ uint64_t hp_now_ns(void);              /* CLOCK_REALTIME, nanoseconds */
  * In a forked child, state set back to its start only where it differs, so
  * that a page the child need not change stays its parent's: every page a
  * child writes is a copy-on-write fault, 10 us and more on a virtual
- * machine. HP_RESET for a variable, hp_zero_if_set for an array,
+ * machine. HP_RESET for a variable (a plain or an _Atomic one: its
+ * comparison and store are then atomic), hp_zero_if_set for an array,
  * hp_mutex_reset for a mutex (initialised again unless it reads as a fresh
  * one).
  */

@@ -713,16 +713,11 @@ static void forget_parents_waits(void)
 		if (!atomic_load_explicit(&r->bucket, memory_order_relaxed))
 			continue;
 		for (int p = 0; p < 2; p++) {
-			if (atomic_load_explicit(&r->count[p], memory_order_relaxed))
-				atomic_store_explicit(&r->count[p], 0,
-				                      memory_order_relaxed);
-			if (atomic_load_explicit(&r->delay[p], memory_order_relaxed))
-				atomic_store_explicit(&r->delay[p], 0,
-				                      memory_order_relaxed);
+			HP_RESET(r->count[p], 0);
+			HP_RESET(r->delay[p], 0);
 		}
 	}
-	if (atomic_load_explicit(&dropped, memory_order_relaxed))
-		atomic_store_explicit(&dropped, 0, memory_order_relaxed);
+	HP_RESET(dropped, 0);
 }
 
 /*
@@ -740,8 +735,7 @@ void hp_contention_postfork_child(void)
 		for (int j = 0; j < WAYS; j++) /* orphans too: no waiter counts */
 			sets[i].way[j] = (__typeof__(sets[i].way[j])){0};
 	}
-	if (hp_contention_npending)
-		hp_contention_npending = 0;
+	HP_RESET(hp_contention_npending, 0);
 }
 
 void hp_contention_init(uint64_t block_rate, uint64_t mutex_fraction)

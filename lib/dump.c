@@ -511,8 +511,7 @@ void hp_dump_postfork_parent(void)
 void hp_dump_postfork_child(void)
 {
 	hp_mutex_reset(&dump_lock);
-	if (atomic_load(&seq))
-		atomic_store(&seq, 0);
+	HP_RESET(seq, 0);
 	HP_RESET(last_err, 0);
 	HP_RESET(closed, false);
 	HP_RESET(kept_first, 0); /* the parent's files are the parent's */

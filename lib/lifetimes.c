@@ -367,6 +367,5 @@ void hp_lifetimes_postfork_child(void)
 		return;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(stripes); i++)
 		hp_lock_reset(&stripes[i]);
-	if (atomic_load_explicit(&window_at, memory_order_relaxed))
-		atomic_store_explicit(&window_at, 0, memory_order_relaxed);
+	HP_RESET(window_at, 0);
 }

@@ -383,6 +383,5 @@ void hp_limit_init(void)
 
 void hp_limit_postfork_child(void)
 {
-	if (atomic_load(&oom_done))
-		atomic_store(&oom_done, false);
+	HP_RESET(oom_done, false);
 }

@@ -104,9 +104,9 @@ static bool add_locked(hp_module_t *m)
 /*
  * The loader's counts of objects loaded and unloaded (dlpi_adds, dlpi_subs)
  * when the registry last took in every object: while they stay the same, a
- * refresh has nothing to add and stops at the first object. A forked child
- * then reads nothing its parent has read: no note, no link, no page of the
- * registry written (each would be a page fault, a copy of the parent's).
+ * refresh has nothing to add and stops at the first object (a process's
+ * later dumps, the endpoint's requests, a dlclose): no note, no link read
+ * again, no page of the registry written.
  */
 static struct {
 	bool valid;

@@ -532,12 +532,9 @@ bool hp_trigger_handler_is_ours(void)
  * no copy-on-write fault. */
 void hp_trigger_postfork_child(void)
 {
-	if (atomic_load(&state))
-		atomic_store(&state, 0);
-	if (atomic_load(&pending_bytes))
-		atomic_store(&pending_bytes, 0); /* the parent's to write */
-	if (retry_timer != -1)
-		retry_timer = -1; /* timers are not inherited */
+	HP_RESET(state, 0);
+	HP_RESET(pending_bytes, 0); /* the parent's to write */
+	HP_RESET(retry_timer, -1);  /* timers are not inherited */
 }
 
 /* ---- the program's own signal calls ---------------------------------------- */
