@@ -58,7 +58,8 @@ check "and deep_alloc's 100 blocks of 1000 bytes" \
 # writes its own exit profile, naming the stacks it inherited.
 strace -f -qq -o "$WORK/sub.tr" -E LD_PRELOAD="$HEAPPROF_LIB" -E HEAPPROF_RATE=1 \
 	-E HEAPPROF_OUTPUT="$WORK/s" bash -c 'x=$(seq 100); ( : ); ( echo "$x" >/dev/null )'
-kids=$(sed -n 's/^[0-9]* *clone.*= \([0-9][0-9]*\)$/\1/p' "$WORK/sub.tr")
+# Every pid in the trace: a clone's result may be on a "resumed" line.
+kids=$(awk '{ print $1 }' "$WORK/sub.tr" | sort -u)
 parent=$(head -n1 "$WORK/sub.tr" | awk '{ print $1 }')
 nkids=0 named=0
 for k in $kids; do
