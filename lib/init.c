@@ -212,11 +212,11 @@ __attribute__((destructor)) static void hp_fini(void)
 		return;
 	hp_http_fini();
 	if (hp_config.verbose) {
-		unsigned long r[4];
-		hp_unwind_fast_rules(r);
+		unsigned long r[4], from[2];
+		hp_unwind_fast_rules(r, from);
 		hp_log("stack rules: %lu from RSP, %lu from RBP, %lu outermost, %lu "
-		       "libunwind's",
-		       r[1], r[2], r[3], r[0]);
+		       "libunwind's; learnt %lu from the CFI, %lu from libunwind",
+		       r[1], r[2], r[3], r[0], from[0], from[1]);
 	}
 	hp_summary_at_exit();
 	hp_proc_record_remove();

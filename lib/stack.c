@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stack: libunwind's unw_backtrace with the per-thread cache, libunwind
- * loaded by the first capture. Frames are
+ * stack: unwind_fast's walk, or libunwind's unw_backtrace with the
+ * per-thread cache where that cannot walk, libunwind loaded by the first
+ * capture that needs it. Frames are
  * trimmed by address range (our text, and the next allocator's operator new
  * when it wraps malloc) rather than by a fixed count, so inlining and tail
  * calls in the interposers cannot leave a profiler frame at the leaf.
@@ -83,11 +84,12 @@ void hp_stack_init(void)
 }
 
 /*
- * libunwind is loaded, set up and warmed by the first capture, not at
- * start-up: that is about 250,000 instructions (the loader relocating
+ * libunwind is loaded, set up and warmed by the first capture that needs it,
+ * not at start-up: that is about 250,000 instructions (the loader relocating
  * libunwind and liblzma, libunwind's caches and first trace) that a program
- * too short or too small to be sampled never pays. Called with the re-entry
- * guard held, as every capture is, so the loader's and libunwind's
+ * too short or too small to be sampled never pays, nor one whose frames the
+ * call frame information all describes (unwind_fast.c). Called with the
+ * re-entry guard held, as every capture is, so the loader's and libunwind's
  * allocations go straight to the next allocator; libunwind itself takes the
  * loader's lock on each new code address anyway. RTLD_LOCAL: its
  * _Unwind_Backtrace and backtrace never stand in for the program's.
@@ -105,7 +107,8 @@ static void load_libunwind(void)
 	unw_addr_space_t *space =
 	    h ? (unw_addr_space_t *)dlsym(h, HP_STRINGIFY(unw_local_addr_space)) : NULL;
 	if (!bt || !set_policy || !space) {
-		hp_log("cannot load %s (%s): samples are taken without their stacks",
+		hp_log("cannot load %s (%s): samples are taken without their stacks "
+		       "where the call frame information does not describe them",
 		       HP_LIBUNWIND_SONAME, h ? "a symbol is missing" : "dlopen failed");
 		return;
 	}
@@ -113,23 +116,47 @@ static void load_libunwind(void)
 		hp_stack_loaded_hook(); /* attach.c: libunwind's slots */
 	set_policy(*space, UNW_CACHE_PER_THREAD);
 	if (hp_config.unwind_fast)
-		hp_unwind_fast_setup(h);
+		hp_unwind_fast_use_libunwind(h);
 	atomic_store_explicit(&hp_stack_backtrace, (hp_backtrace_fn)bt,
 	                      memory_order_relaxed);
 }
 
 static hp_lock_t setup_lock;
+static atomic_bool unw_tried; /* load_libunwind has run */
+
+void hp_stack_load_libunwind(void)
+{
+	if (atomic_load_explicit(&unw_tried, memory_order_acquire))
+		return;
+	hp_lock(&setup_lock); /* the others wait: none may trace meanwhile */
+	if (!atomic_load_explicit(&unw_tried, memory_order_relaxed)) {
+		load_libunwind();
+		atomic_store_explicit(&unw_tried, true, memory_order_release);
+	}
+	hp_unlock(&setup_lock);
+}
 
 void hp_stack_setup(void)
 {
+	if (!hp_config.unwind_fast)
+		hp_stack_load_libunwind();
 	hp_lock_t *lock = &setup_lock;
-	hp_lock(lock); /* the others wait: none may trace while the policy changes */
+	hp_lock(lock);
 	if (!atomic_load_explicit(&hp_stack_ready, memory_order_relaxed)) {
-		load_libunwind();
 		find_wrappers(); /* 160,000 instructions each: not at start-up */
+		if (hp_config.unwind_fast)
+			hp_unwind_fast_enable();
 		atomic_store_explicit(&hp_stack_ready, true, memory_order_release);
 	}
 	hp_unlock(lock);
+}
+
+int hp_stack_walk_libunwind(uintptr_t *raw, int max)
+{
+	hp_stack_load_libunwind();
+	hp_backtrace_fn bt =
+	    atomic_load_explicit(&hp_stack_backtrace, memory_order_relaxed);
+	return bt ? bt((void **)raw, max) : 0;
 }
 
 /* A fork never copies a set-up half done. */

@@ -31,13 +31,23 @@ void hp_stack_init(void);
 void hp_stack_find_wrappers(void);
 
 /*
- * libunwind's unw_backtrace once the first capture has loaded libunwind
- * (hp_stack_setup); NULL before, and if it could not be loaded.
+ * libunwind's unw_backtrace once a capture has loaded libunwind
+ * (hp_stack_load_libunwind); NULL before, and if it could not be loaded.
  */
 typedef int (*hp_backtrace_fn)(void **buffer, int size);
 extern HP_HIDDEN _Atomic(hp_backtrace_fn) hp_stack_backtrace;
 extern HP_HIDDEN atomic_bool hp_stack_ready; /* hp_stack_setup has run */
 void hp_stack_setup(void);
+
+/*
+ * Loads libunwind, once: for a frame the call frame information does not
+ * describe, for a walk unwind_fast cannot make, or at set-up with
+ * HEAPPROF_UNWIND=libunwind. Re-entry guard held.
+ */
+void hp_stack_load_libunwind(void);
+
+/* libunwind's walk of the calling thread's stack into raw (0 without it). */
+int hp_stack_walk_libunwind(uintptr_t *raw, int max);
 
 void hp_stack_prefork(void);
 void hp_stack_postfork_parent(void);
@@ -68,11 +78,8 @@ hp_stack_capture(hp_stack_t *st, uintptr_t *raw, unsigned max)
 	if (hp_unlikely(!atomic_load_explicit(&hp_stack_ready, memory_order_acquire)))
 		hp_stack_setup();
 	int got = hp_unwind_fast(raw, (int)(max + HP_STACK_ROOM));
-	if (got < 0) {
-		hp_backtrace_fn bt =
-		    atomic_load_explicit(&hp_stack_backtrace, memory_order_relaxed);
-		got = bt ? bt((void **)raw, (int)(max + HP_STACK_ROOM)) : 0;
-	}
+	if (got < 0)
+		got = hp_stack_walk_libunwind(raw, (int)(max + HP_STACK_ROOM));
 	hp_stack_trim(st, raw, got, max);
 }
 

@@ -4,21 +4,26 @@
  * address: the caller's frame starts at CFA = RSP + k or RBP + k, its return
  * address is at CFA - 8, and RBP was saved at CFA + j or not touched. That
  * covers the code compilers emit at call sites, with or without a frame
- * pointer. A rule is learnt the first time an address is seen, by asking
- * libunwind to step from that frame twice, the second time with RSP, RBP and
- * the other registers each moved by a different amount: a rule of one of the
- * two shapes moves the CFA with exactly one of them, by exactly as much. Anything else
- * (signal frames, stack realignment, expressions) is remembered as "libunwind's" and the
- * whole walk goes back to libunwind, as does a frame outside the thread's
- * stack: this walker only reads the stack, between the frame it starts from
- * and the top of the thread's stack. Rules are dropped when code is unloaded.
+ * pointer. A rule is learnt the first time an address is seen: read from the
+ * object's call frame information (cfi.c) when it says it in those terms,
+ * else by asking libunwind to step from that frame twice, the second time
+ * with RSP, RBP and the other registers each moved by a different amount: a
+ * rule of one of the two shapes moves the CFA with exactly one of them, by
+ * exactly as much. libunwind is loaded only for such a frame. Anything else
+ * (signal frames, stack realignment, expressions) is remembered as
+ * "libunwind's" and the whole walk goes back to libunwind, as does a frame
+ * outside the thread's stack: this walker only reads the stack, between the
+ * frame it starts from and the top of the thread's stack. Rules are dropped
+ * when code is unloaded.
  *
  * The table is shared by every thread, read without a lock: each slot holds a
  * key (return address and the table's epoch) and a rule, written as a
  * sequence lock in which the key itself is the version.
  */
 #include "unwind_fast.h"
+#include "cfi.h"
 #include "common.h"
+#include "stack.h"
 
 #if defined(__x86_64__)
 
@@ -38,9 +43,16 @@ static struct {
 	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
 	int (*get_save_loc)(unw_cursor_t *, int, unw_save_loc_t *);
 } unw;
-static atomic_bool ready;
+static atomic_bool ready;      /* the walker may run */
+static atomic_bool unw_ready;  /* unw holds libunwind's entry points */
+static atomic_ulong learnt[2]; /* rules read from the CFI, from libunwind */
 
-void hp_unwind_fast_setup(void *h)
+void hp_unwind_fast_enable(void)
+{
+	atomic_store_explicit(&ready, true, memory_order_release);
+}
+
+void hp_unwind_fast_use_libunwind(void *h)
 {
 	void *f[4] = {dlsym(h, HP_STRINGIFY(unw_init_local)),
 	              dlsym(h, HP_STRINGIFY(unw_step)),
@@ -48,12 +60,12 @@ void hp_unwind_fast_setup(void *h)
 	              dlsym(h, HP_STRINGIFY(unw_get_save_loc))};
 	for (int i = 0; i < 4; i++)
 		if (!f[i])
-			return; /* libunwind alone, as before */
+			return; /* the rules the CFI gives, and libunwind's walks */
 	memcpy(&unw.init_local, &f[0], sizeof(f[0]));
 	memcpy(&unw.step, &f[1], sizeof(f[1]));
 	memcpy(&unw.get_reg, &f[2], sizeof(f[2]));
 	memcpy(&unw.get_save_loc, &f[3], sizeof(f[3]));
-	atomic_store_explicit(&ready, true, memory_order_release);
+	atomic_store_explicit(&unw_ready, true, memory_order_release);
 }
 
 /* ---- rules -------------------------------------------------------------- */
@@ -127,8 +139,10 @@ static void insert(uint64_t key, uint64_t rule)
 	}
 }
 
-void hp_unwind_fast_rules(unsigned long counts[4])
+void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
 {
+	for (int k = 0; k < 2; k++)
+		from[k] = atomic_load_explicit(&learnt[k], memory_order_relaxed);
 	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
 	for (int k = 0; k < 4; k++)
 		counts[k] = 0;
@@ -216,8 +230,24 @@ static bool sigreturn_at(uintptr_t pc)
 	return !memcmp(got, code, sizeof(code));
 }
 
-/* The rule for the frame at return address pc with these RSP and RBP. */
-static uint64_t learn(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
+/* A rule from the CFI (cfi.c) in the walker's terms; LIBUNWIND (0) if none. */
+static uint64_t from_cfi(uintptr_t pc, const hp_cfi_rule_t *c)
+{
+	if (c->outermost)
+		return sigreturn_at(pc) ? pack(LIBUNWIND, 0, false, 0)
+		                        : pack(OUTERMOST, 0, false, 0);
+	if (c->cfa_off <= 0 || c->cfa_off > INT32_MAX || (c->cfa_off & 7) ||
+	    c->rbp_off < INT16_MIN || c->rbp_off > INT16_MAX || (c->rbp_off & 7))
+		return pack(LIBUNWIND, 0, false, 0);
+	return pack(c->from_rbp ? FROM_RBP : FROM_RSP, c->cfa_off, c->rbp_saved,
+	            c->rbp_off);
+}
+
+/*
+ * The rule for the frame at return address pc, from libunwind stepping
+ * twice from that frame with these RSP and RBP.
+ */
+static uint64_t probe_rule(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
 {
 	step_t a, b;
 	int r = probe(pc, sp, bp, sp, &a);
@@ -254,6 +284,27 @@ static uint64_t learn(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
 	    rbp_off > INT16_MAX || (rbp_off & 7))
 		return pack(LIBUNWIND, 0, false, 0);
 	return pack(base, off, a.rbp_saved, rbp_off);
+}
+
+/*
+ * The rule for the frame at return address pc: from the CFI when it says it
+ * plainly, else from libunwind, loaded then (a process whose frames the CFI
+ * all describe never loads it).
+ */
+static uint64_t learn(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
+{
+	hp_cfi_rule_t c;
+	uint64_t rule = hp_cfi_rule(pc, &c) ? from_cfi(pc, &c) : 0;
+	if (rule) {
+		atomic_fetch_add_explicit(&learnt[0], 1, memory_order_relaxed);
+		return rule;
+	}
+	if (!atomic_load_explicit(&unw_ready, memory_order_acquire))
+		hp_stack_load_libunwind();
+	if (!atomic_load_explicit(&unw_ready, memory_order_acquire))
+		return pack(LIBUNWIND, 0, false, 0);
+	atomic_fetch_add_explicit(&learnt[1], 1, memory_order_relaxed);
+	return probe_rule(pc, sp, bp, hi);
 }
 
 /* ---- the walk ----------------------------------------------------------- */
@@ -345,7 +396,9 @@ hp_unwind_fast(uintptr_t *out, int max)
 
 #else /* not x86-64: libunwind walks */
 
-void hp_unwind_fast_setup(void *h)
+void hp_unwind_fast_enable(void) {}
+
+void hp_unwind_fast_use_libunwind(void *h)
 {
 	(void)h;
 }
@@ -357,10 +410,11 @@ int hp_unwind_fast(uintptr_t *out, int max)
 	return -1;
 }
 
-void hp_unwind_fast_rules(unsigned long counts[4])
+void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
 {
 	for (int k = 0; k < 4; k++)
 		counts[k] = 0;
+	from[0] = from[1] = 0;
 }
 
 void hp_unwind_fast_forget(void) {}

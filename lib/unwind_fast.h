@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * unwind_fast: a stack walker that remembers, for each return address, how
- * its frame leads to its caller's, learnt once from libunwind and applied
- * after that in a few loads. x86-64 only; elsewhere every call answers -1 and
+ * its frame leads to its caller's, learnt once (from the object's call frame
+ * information, or from libunwind where that says more than a rule can) and
+ * applied after that in a few loads. x86-64 only; elsewhere every call answers -1 and
  * libunwind walks. Any frame it cannot describe exactly sends the whole walk
  * back to libunwind. It does not trim or intern stacks (stack.c).
  */
@@ -11,8 +12,14 @@
 
 #include <stdint.h>
 
-/* Takes libunwind's entry points from its handle; before it, walks answer -1. */
-void hp_unwind_fast_setup(void *libunwind_handle);
+/* Lets walks run (stack.c's first capture); before it, they answer -1. */
+void hp_unwind_fast_enable(void);
+
+/*
+ * Takes libunwind's entry points from its handle, for the frames the call
+ * frame information does not describe in a rule's terms.
+ */
+void hp_unwind_fast_use_libunwind(void *libunwind_handle);
 
 /*
  * Stores the return addresses of the calling thread's stack in out, the
@@ -23,9 +30,11 @@ int hp_unwind_fast(uintptr_t *out, int max);
 
 /*
  * How many return addresses have a rule, by kind (HEAPPROF_VERBOSE at exit):
- * counts[0] libunwind's, [1] from RSP, [2] from RBP, [3] outermost.
+ * counts[0] libunwind's, [1] from RSP, [2] from RBP, [3] outermost; and how
+ * many rules were learnt in all, from[0] from the call frame information,
+ * from[1] from libunwind.
  */
-void hp_unwind_fast_rules(unsigned long counts[4]);
+void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2]);
 
 /* Code was unloaded (dlclose): what was learnt about any address is dropped. */
 void hp_unwind_fast_forget(void);

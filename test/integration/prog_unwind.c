@@ -111,7 +111,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: prog_unwind PATH-OF-libhpdl.so\n");
 		return 2;
 	}
-	with_library(argv[1]); /* first: unloading drops every rule learnt so far */
+	/*
+	 * The signal frames first: the fast walker loads libunwind for them
+	 * (the call frame information leaves them to it), where HEAPPROF_UNWIND=
+	 * libunwind loads it at the first capture; the loader's own allocations
+	 * in the dlopens below differ with what is loaded already. Again at the
+	 * end, so that their rules are in the table at exit.
+	 */
+	on_signal();
+	on_altstack();
+	with_library(argv[1]); /* unloading drops every rule learnt so far */
 	for (size_t pad = 16; pad <= 4096; pad *= 4)
 		with_alloca(pad);
 	with_fp();
