@@ -548,6 +548,8 @@ static int prof_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                const struct timespec *t)
 {
+	if (hp_unlikely(bad_deadline(t)))
+		return R.cond_timedwait(c, m, t); /* EINVAL: nothing released */
 	flush_before_cond(m);
 	if (!hp_block_rate)
 		return R.cond_timedwait(c, m, t);
@@ -556,9 +558,9 @@ static int prof_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 
 /*
  * The clock forms. glibc refuses a clock other than these two (EINVAL)
- * before anything else, and its rwlock forms a bad deadline too: such a
- * call goes to the real one untried (a try would take a free lock), and a
- * condition wait so refused releases nothing (no flush).
+ * before anything else, and its rwlock and condition forms a bad deadline
+ * too: such a call goes to the real one untried (a try would take a free
+ * lock), and a condition wait so refused releases nothing (no flush).
  */
 static bool bad_clock(clockid_t k)
 {
@@ -598,7 +600,7 @@ static int prof_clockwrlock(pthread_rwlock_t *l, clockid_t k, const struct times
 static int prof_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k,
                                const struct timespec *t)
 {
-	if (hp_unlikely(bad_clock(k)))
+	if (hp_unlikely(bad_clock(k) || bad_deadline(t)))
 		return R.cond_clockwait(c, m, k, t);
 	flush_before_cond(m);
 	if (!hp_block_rate)

@@ -217,6 +217,14 @@ static void *handed_once(void *arg)
 {
 	(void)arg;
 	wait_handed();
+	/* Condition waits refused for their deadline release nothing: the
+	 * wait above is still release_handed's to charge. */
+	struct timespec bad = {0, 1000000000L};
+	if (pthread_cond_timedwait(&handed_cv, &handed, &bad) != EINVAL ||
+	    pthread_cond_clockwait(&handed_cv, &handed, CLOCK_MONOTONIC, &bad) != EINVAL) {
+		fprintf(stderr, "prog_contention: a bad deadline was not EINVAL\n");
+		exit(1);
+	}
 	release_handed();
 	return NULL;
 }
