@@ -80,6 +80,8 @@ static void postfork_parent(void)
 {
 	bool alone = fork_alone();
 	fork_depth--;
+	if (!atomic_load_explicit(&hp_profile_forked, memory_order_relaxed))
+		atomic_store_explicit(&hp_profile_forked, true, memory_order_relaxed);
 	if (alone) {
 		hp_guard_exit();
 		return;
@@ -97,6 +99,7 @@ static void postfork_parent(void)
 static void postfork_child(void)
 {
 	fork_depth--;
+	HP_RESET(hp_profile_forked, false);
 	hp_stack_postfork_child();
 	hp_meta_postfork_child();
 	hp_live_map_postfork_child();

@@ -15,6 +15,7 @@
 #include "live_map.h"
 #include "log.h"
 #include "meta_alloc.h"
+#include "profile.h"
 #include "sampler.h"
 #include "stack.h"
 #include "stack_table.h"
@@ -97,6 +98,8 @@ static HP_NOINLINE void record(void *p, size_t n, const hp_stack_t *st)
 		hp_trigger_note_alloc(bytes_w);
 	}
 	hp_trigger_poll();
+	if (hp_unlikely(atomic_load_explicit(&hp_profile_forked, memory_order_relaxed)))
+		hp_profile_name_for_children();
 	hp_guard_exit();
 	errno = saved;
 }

@@ -26,11 +26,13 @@
 #include "symbols.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 /* Frames matching these never show: they are our own entry points. */
@@ -710,6 +712,73 @@ static void finish(writer_t *W)
 	w_free(W->func_ids.vals);
 	arena_used = 0;
 }
+
+/* ---- names for the children of a process that forks -------------------- */
+
+atomic_bool hp_profile_forked;
+
+typedef struct {
+	uintptr_t *pcs;
+	size_t n, cap;
+	bool short_of_memory;
+} pc_list_t;
+
+static void add_frames(const hp_bucket_t *b, void *arg)
+{
+	pc_list_t *l = arg;
+	for (uint32_t i = 0; i < b->nframes && !l->short_of_memory; i++) {
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 1024;
+			uintptr_t *p = hp_scratch_realloc(l->pcs, cap * sizeof(*p));
+			if (!p) {
+				l->short_of_memory = true;
+				return;
+			}
+			l->pcs = p;
+			l->cap = cap;
+		}
+		l->pcs[l->n++] = b->frames[i] - 1; /* as location_id names it */
+	}
+}
+
+/* The newest stack whose names were read for the children to inherit. */
+static const hp_bucket_t *named_upto; /* one thread only: see below */
+
+/*
+ * A forked child names in its exit profile the stacks it inherited; without
+ * this it opens and reads its parent's symbol tables and the registry of
+ * objects again (a shell's subshell: bash's and the C library's tables, a
+ * note per object, about 30 page faults). Read here, at a sample of the
+ * parent, they are in memory the children copy. Not in the fork handlers,
+ * which may run in a signal handler: here the program is in malloc, and
+ * with every signal blocked no handler can run (and fork, or dump) while
+ * the tables' lock is held. One thread only: a process of threads is
+ * seldom a shell, and the others' allocations must not wait on file reads.
+ */
+void hp_profile_name_for_children(void)
+{
+	if (!hp_config.at_exit || !__libc_single_threaded ||
+	    hp_stack_table_newest() == named_upto)
+		return;
+	sigset_t every, old;
+	sigfillset(&every);
+	if (pthread_sigmask(SIG_BLOCK, &every, &old))
+		return;
+	hp_symbols_lock();
+	hp_symbols_refresh(); /* objects loaded or unloaded since */
+	pc_list_t l = {0};
+	const hp_bucket_t *newest =
+	    hp_stack_table_foreach_since(named_upto, add_frames, &l);
+	/* A child's own stacks may be anywhere in these modules: whole tables. */
+	hp_symbols_read_whole(l.pcs, l.n);
+	if (!l.short_of_memory)
+		named_upto = newest;
+	hp_symbols_unlock();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	hp_scratch_free(l.pcs);
+}
+
+/* ---- the whole write, continued ------------------------------------------ */
 
 int hp_profile_write(int fd, const hp_profile_opts_t *o)
 {

@@ -9,9 +9,11 @@
 #ifndef HP_PROFILE_H
 #define HP_PROFILE_H
 
+#include "common.h"
 #include "kinds.h"
 #include "stack_table.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +65,22 @@ int hp_profile_write(int fd, const hp_profile_opts_t *opts);
  * new one), with no file to open. Without them, /proc is read.
  */
 void hp_profile_note_args(int argc, char **argv);
+
+/*
+ * Set by the fork handlers: true in a process that has forked, false in a
+ * child until it forks itself.
+ */
+extern HP_HIDDEN atomic_bool hp_profile_forked;
+
+/*
+ * After a sample of a process that forked (hp_profile_forked), re-entry
+ * guard held: reads the symbol tables of the stacks added since the last
+ * time, whole, and refreshes the registry of objects, so that the children
+ * it forks next inherit them instead of reading them again for their exit
+ * profiles. Only in a process of one thread with exit profiles on; it
+ * blocks every signal meanwhile. Preserves nothing: the caller keeps errno.
+ */
+void hp_profile_name_for_children(void);
 
 /* A kind's own samples (hp_kind_t.samples) are written through these. */
 typedef struct hp_profile_writer hp_profile_writer_t;

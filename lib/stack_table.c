@@ -364,6 +364,21 @@ void hp_stack_table_foreach(void (*fn)(const hp_bucket_t *, void *), void *arg)
 		fn(b, arg);
 }
 
+const hp_bucket_t *hp_stack_table_newest(void)
+{
+	return atomic_load_explicit(&all, memory_order_acquire);
+}
+
+const hp_bucket_t *hp_stack_table_foreach_since(const hp_bucket_t *old,
+                                                void (*fn)(const hp_bucket_t *, void *),
+                                                void *arg)
+{
+	hp_bucket_t *newest = atomic_load_explicit(&all, memory_order_acquire);
+	for (hp_bucket_t *b = newest; b && b != old; b = b->all)
+		fn(b, arg);
+	return newest;
+}
+
 size_t hp_stack_table_size(void)
 {
 	return atomic_load_explicit(&count, memory_order_relaxed);

@@ -93,6 +93,15 @@ void hp_stack_table_snapshot_free(hp_stack_table_snap_t *snap);
 
 /* Calls fn for every bucket; safe while other threads allocate. */
 void hp_stack_table_foreach(void (*fn)(const hp_bucket_t *b, void *arg), void *arg);
+
+/* The bucket added last, NULL if none. */
+const hp_bucket_t *hp_stack_table_newest(void);
+
+/* The same for the buckets added since old (NULL: all of them), newest
+ * first; returns the newest, the old of the next call. */
+const hp_bucket_t *hp_stack_table_foreach_since(const hp_bucket_t *old,
+                                                void (*fn)(const hp_bucket_t *, void *),
+                                                void *arg);
 size_t hp_stack_table_size(void);
 
 void hp_stack_table_prefork(void);

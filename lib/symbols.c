@@ -831,6 +831,18 @@ void hp_symbols_want(const uintptr_t *pcs, size_t n)
 	}
 }
 
+void hp_symbols_read_whole(const uintptr_t *pcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		hp_module_t *m = pcs[i] ? hp_symbols_find(pcs[i]) : NULL;
+		if (!m || m->syms_state == 1 || m->syms_state == -1)
+			continue;
+		if (m->syms_state == 2 || m->want)
+			drop_syms(m); /* read for some pages: now for all */
+		(void)hp_symbols_name(m, pcs[i]);
+	}
+}
+
 void hp_symbols_release_unloaded(void)
 {
 	size_t n = atomic_load_explicit(&nmods, memory_order_acquire);

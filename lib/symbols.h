@@ -82,6 +82,13 @@ const char *hp_symbols_name(hp_module_t *m, uintptr_t pc);
 void hp_symbols_want(const uintptr_t *pcs, size_t n);
 
 /*
+ * Reads the whole tables of the modules of these addresses (tables lock
+ * held): for a forked child, whose own addresses may be anywhere in them,
+ * to inherit (profile.c's hp_profile_name_for_children).
+ */
+void hp_symbols_read_whole(const uintptr_t *pcs, size_t n);
+
+/*
  * The tables lock: a profile's writer holds it for the whole write, so a
  * name it took stays valid. Ordered after the dump lock, before the loader's
  * lock and the registry's.
