@@ -14,6 +14,11 @@
 
 #include <alloca.h>
 #include <execinfo.h>
+#include <link.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +303,52 @@ static void check_forms(void)
 	}
 }
 
+/*
+ * A rule is read without the loader's lock: another thread holds it here,
+ * inside dl_iterate_phdr's callback, until the rule is read. A fork child
+ * whose parent had a thread there (libgcc's unwinder, libunwind, a profiler
+ * thread learning a rule) inherits the lock held for ever, and its first
+ * capture of a new address hung.
+ */
+static atomic_int lock_held, may_release;
+
+static int hold_loader_lock(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	(void)arg;
+	atomic_store(&lock_held, 1);
+	while (!atomic_load(&may_release))
+		usleep(1000);
+	return 1;
+}
+
+static void *holder(void *arg)
+{
+	dl_iterate_phdr(hold_loader_lock, NULL);
+	return arg;
+}
+
+static void check_without_loader_lock(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, holder, NULL)) {
+		ok(0, "a thread to hold the loader's lock");
+		return;
+	}
+	while (!atomic_load(&lock_held))
+		sched_yield();
+	alarm(10); /* a hang fails the test rather than the suite */
+	hp_cfi_rule_t r;
+	bool got = hp_cfi_rule((uintptr_t)with_fp + 1, &r);
+	alarm(0);
+	ok(got && !r.outermost && !r.from_rbp && r.cfa_off == 8,
+	   "a rule read while another thread holds the loader's lock (CFA RSP%+lld)",
+	   (long long)r.cfa_off);
+	atomic_store(&may_release, 1);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	with_fp();
@@ -315,5 +366,6 @@ int main(void)
 	ok(!hp_cfi_rule((uintptr_t)hp_test_no_cfi + 2, &r),
 	   "a function without call frame information: cannot tell");
 	check_forms();
+	check_without_loader_lock();
 	return tap_done();
 }
