@@ -11,6 +11,7 @@
 
 #if defined(__x86_64__)
 
+#include <dlfcn.h>
 #include <link.h>
 #include <string.h>
 
@@ -468,10 +469,59 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+#ifdef DLFO_STRUCT_HAS_EH_DBASE /* glibc 2.35: _dl_find_object */
+/*
+ * The object of q->target by _dl_find_object, which takes no lock: a fork
+ * child whose parent had another thread inside dl_iterate_phdr inherits the
+ * loader's lock held for ever, and a rule read with it hung the child (as it
+ * does libgcc's unwinder, which uses this too). The program headers are read
+ * where the first page of the object's mapping holds them, after its ELF
+ * header; 0 if they are not there (dl_iterate_phdr then), 1 read or not in
+ * any object.
+ */
+static int visit_found(query_t *q)
+{
+	struct dl_find_object f;
+	if (_dl_find_object((void *)q->target, &f) != 0)
+		return 1; /* in no object's mapping */
+	const ElfW(Ehdr) *e = f.dlfo_map_start;
+	if (!f.dlfo_link_map || memcmp(e->e_ident, ELFMAG, SELFMAG) ||
+	    e->e_ident[EI_CLASS] != ELFCLASS64 || e->e_phentsize != sizeof(ElfW(Phdr)) ||
+	    e->e_phoff < sizeof(*e) || e->e_phoff > 4096 ||
+	    e->e_phnum > (4096 - e->e_phoff) / sizeof(ElfW(Phdr)))
+		return 0;
+	struct dl_phdr_info info = {
+	    .dlpi_addr = f.dlfo_link_map->l_addr,
+	    .dlpi_phdr = (const ElfW(Phdr) *)((uintptr_t)e + e->e_phoff),
+	    .dlpi_phnum = e->e_phnum,
+	};
+	/* The headers are the mapping's own if a segment maps them there. */
+	bool theirs = false;
+	for (int i = 0; i < info.dlpi_phnum && !theirs; i++) {
+		const ElfW(Phdr) *ph = &info.dlpi_phdr[i];
+		theirs = ph->p_type == PT_LOAD && ph->p_offset == 0 &&
+		         ph->p_filesz >= e->e_phoff + e->e_phnum * sizeof(ElfW(Phdr)) &&
+		         info.dlpi_addr + (ph->p_vaddr & ~(uintptr_t)4095) ==
+		             (uintptr_t)f.dlfo_map_start;
+	}
+	if (!theirs)
+		return 0;
+	if (!visit(&info, sizeof(info), q))
+		q->ok = false;
+	return 1;
+}
+#else
+static int visit_found(query_t *q)
+{
+	(void)q;
+	return 0;
+}
+#endif
+
 bool hp_cfi_rule(uintptr_t pc, hp_cfi_rule_t *r)
 {
 	query_t q = {.target = pc - 1};
-	if (!pc || !dl_iterate_phdr(visit, &q) || !q.ok)
+	if (!pc || (!visit_found(&q) && !dl_iterate_phdr(visit, &q)) || !q.ok)
 		return false;
 	const row_t *row = &q.row;
 	memset(r, 0, sizeof(*r));

@@ -24,9 +24,12 @@ typedef struct {
 
 /*
  * The rule in force at pc - 1 (pc a return address). true with *r filled,
- * or false when the object's CFI does not say it in those terms. Reads the
- * object's CFI with the loader's lock held (dl_iterate_phdr), so the object
- * cannot be unloaded meanwhile; no allocation, no system call.
+ * or false when the object's CFI does not say it in those terms. The object
+ * is found by _dl_find_object (glibc 2.35), which takes no lock, else by
+ * dl_iterate_phdr, which holds the loader's. No lock held means nothing stops
+ * another thread unloading the object meanwhile: pc must be a return address
+ * on the calling thread's stack, whose object cannot be unloaded while it
+ * is there. No allocation, no system call.
  */
 bool hp_cfi_rule(uintptr_t pc, hp_cfi_rule_t *r);
 

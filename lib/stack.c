@@ -18,6 +18,8 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <sched.h>
+#include <time.h>
 
 static uintptr_t own_start, own_end; /* our executable segment(s) */
 atomic_bool hp_stack_ready;
@@ -122,18 +124,47 @@ static void load_libunwind(void)
 }
 
 static hp_lock_t setup_lock;
+static hp_lock_t load_lock;   /* held by the thread loading libunwind */
 static atomic_bool unw_tried; /* load_libunwind has run */
+static atomic_bool gave_up;   /* a capture stopped waiting for a load */
 
-void hp_stack_load_libunwind(void)
+/*
+ * Another thread's load is waited for at most 20 ms, and not at all once a
+ * capture gave up: the waiting thread may hold the loader's lock that the
+ * loading thread's dlopen needs (a program's dl_iterate_phdr callback that
+ * allocates), and waiting for it hung both (test_stack_load).
+ */
+static bool lock_load(void)
+{
+	uint64_t deadline = 0;
+	while (atomic_load_explicit(&load_lock.locked, memory_order_relaxed) ||
+	       atomic_exchange_explicit(&load_lock.locked, 1, memory_order_acquire)) {
+		if (atomic_load_explicit(&gave_up, memory_order_relaxed))
+			return false;
+		uint64_t now = hp_clock_ns(CLOCK_MONOTONIC);
+		if (!deadline)
+			deadline = now + 20000000;
+		else if (now > deadline) {
+			atomic_store_explicit(&gave_up, true, memory_order_relaxed);
+			return false;
+		}
+		sched_yield();
+	}
+	return true;
+}
+
+bool hp_stack_load_libunwind(void)
 {
 	if (atomic_load_explicit(&unw_tried, memory_order_acquire))
-		return;
-	hp_lock(&setup_lock); /* the others wait: none may trace meanwhile */
+		return true;
+	if (!lock_load())
+		return false;
 	if (!atomic_load_explicit(&unw_tried, memory_order_relaxed)) {
 		load_libunwind();
 		atomic_store_explicit(&unw_tried, true, memory_order_release);
 	}
-	hp_unlock(&setup_lock);
+	hp_unlock(&load_lock);
+	return true;
 }
 
 void hp_stack_setup(void)
@@ -153,7 +184,8 @@ void hp_stack_setup(void)
 
 int hp_stack_walk_libunwind(uintptr_t *raw, int max)
 {
-	hp_stack_load_libunwind();
+	if (!hp_stack_load_libunwind())
+		return 0; /* being loaded by a thread that may wait for this one */
 	hp_backtrace_fn bt =
 	    atomic_load_explicit(&hp_stack_backtrace, memory_order_relaxed);
 	return bt ? bt((void **)raw, max) : 0;
@@ -163,15 +195,18 @@ int hp_stack_walk_libunwind(uintptr_t *raw, int max)
 void hp_stack_prefork(void)
 {
 	hp_lock(&setup_lock);
+	hp_lock(&load_lock);
 }
 
 void hp_stack_postfork_parent(void)
 {
+	hp_unlock(&load_lock);
 	hp_unlock(&setup_lock);
 }
 
 void hp_stack_postfork_child(void)
 {
+	hp_lock_reset(&load_lock);
 	hp_lock_reset(&setup_lock);
 }
 

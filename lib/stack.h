@@ -42,11 +42,16 @@ void hp_stack_setup(void);
 /*
  * Loads libunwind, once: for a frame the call frame information does not
  * describe, for a walk unwind_fast cannot make, or at set-up with
- * HEAPPROF_UNWIND=libunwind. Re-entry guard held.
+ * HEAPPROF_UNWIND=libunwind. Re-entry guard held. true once the load was
+ * tried (hp_stack_backtrace says how it went); false while another thread
+ * is loading it and waiting for it was not safe.
  */
-void hp_stack_load_libunwind(void);
+bool hp_stack_load_libunwind(void);
 
-/* libunwind's walk of the calling thread's stack into raw (0 without it). */
+/*
+ * libunwind's walk of the calling thread's stack into raw (0 without it, or
+ * while another thread loads it).
+ */
 int hp_stack_walk_libunwind(uintptr_t *raw, int max);
 
 void hp_stack_prefork(void);

@@ -72,6 +72,7 @@ void hp_unwind_fast_use_libunwind(void *h)
 
 enum { LIBUNWIND = 0, FROM_RSP = 1, FROM_RBP = 2, OUTERMOST = 3 };
 #define RBP_SAVED 4
+#define NOT_YET   8 /* libunwind's while another thread loads it: not remembered */
 
 /* base | RBP_SAVED | (uint16)rbp_off << 16 | (uint32)cfa_off << 32 */
 static uint64_t pack(unsigned base, int64_t cfa_off, bool rbp_saved, int64_t rbp_off)
@@ -299,8 +300,9 @@ static uint64_t learn(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi)
 		atomic_fetch_add_explicit(&learnt[0], 1, memory_order_relaxed);
 		return rule;
 	}
-	if (!atomic_load_explicit(&unw_ready, memory_order_acquire))
-		hp_stack_load_libunwind();
+	if (!atomic_load_explicit(&unw_ready, memory_order_acquire) &&
+	    !hp_stack_load_libunwind())
+		return NOT_YET;
 	if (!atomic_load_explicit(&unw_ready, memory_order_acquire))
 		return pack(LIBUNWIND, 0, false, 0);
 	atomic_fetch_add_explicit(&learnt[1], 1, memory_order_relaxed);
@@ -344,6 +346,8 @@ static inline uint64_t rule_for(uint64_t key, uintptr_t sp, uintptr_t bp, uintpt
 	uint64_t rule;
 	if (!lookup(key, &rule)) {
 		rule = learn(key & ((UINT64_C(1) << 48) - 1), sp, bp, hi);
+		if (rule == NOT_YET)
+			return LIBUNWIND;
 		insert(key, rule);
 	}
 	near[i].key = key;

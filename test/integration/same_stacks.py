@@ -13,12 +13,12 @@ import sys
 def load(go, path):
     raw = subprocess.run([go, "tool", "pprof", "-raw", path],
                          capture_output=True, text=True, check=True).stdout
-    head, rest = raw.split("Locations", 1)
+    head, rest = raw.split("\nLocations\n", 1)
     names = {}
-    for line in rest.split("Mappings", 1)[0].splitlines():
-        m = re.match(r"\s*(\d+): (0x[0-9a-f]+) M=(\d+) ?(\S*)", line)
+    for line in rest.split("\nMappings\n", 1)[0].splitlines():
+        m = re.match(r"\s*(\d+): (0x[0-9a-f]+)(?: M=(\d+))? ?(\S*)", line)
         if m:
-            names[m.group(1)] = m.group(4) or "M" + m.group(3)
+            names[m.group(1)] = m.group(4) or "M" + (m.group(3) or "?")
     stacks = collections.Counter()
     for line in head.splitlines():
         m = re.match(r"\s*(\d+)\s+\d+\s+\d+\s+\d+: (.*)", line)
