@@ -51,4 +51,21 @@ extra=$(printf '%s\n%s\n' "$plain" "$prof" |
 	awk '{ p = $5 + $7 } NR == 1 { base = p } NR == 2 { printf "%.0f", p - base }')
 check "a fork costs ${extra:-?} page faults more than plain, within $FAULT_BUDGET (plain: $plain; profiled: $prof)" \
 	test -n "$extra" -a "${extra:-999}" -le "$FAULT_BUDGET"
+
+# A process that forks reads, at its samples, the symbol tables of its new
+# stacks for its children to inherit (profile.c): those of a library
+# unloaded since are let go, as at the end of a profile. 20 copies of
+# libhpdl loaded, sampled, unloaded in turn, a fork after each.
+mkdir -p "$WORK/dl"
+for i in $(seq 0 19); do cp "$TEST_BUILDDIR/.libs/libhpdl.so" "$WORK/dl/lib$i.so"; done
+got=$(HEAPPROF_OUTPUT=$WORK/dl/hp HEAPPROF_RATE=1 run_profiled glibc "$PROG" dlchurn "$WORK/dl" 20)
+check "a forking process keeps no mapping of 20 libraries it unloaded (${got:-no output})" \
+	test "$got" = "mappings of unloaded libraries: 0"
+pp=$(one_file "$WORK/dl/hp".*.exit.pb.gz)
+got=$(hp_flat "$pp" alloc_space lib_alloc)
+check "its exit profile names lib_alloc, 20 x 1000 blocks of 1000 bytes (got $got)" \
+	test "$got" = 20000000
+if have_go; then
+	check "go tool pprof names lib_alloc in it" pprof_lists "$pp" alloc_space lib_alloc
+fi
 done_testing
