@@ -38,14 +38,13 @@
 
 /*
  * A fork by a process that never started a second thread (glibc's
- * __libc_single_threaded), made outside the profiler: no lock of ours can
- * be held by another thread, so none is taken before it nor released after
- * it in the parent (each lock taken and released is a page written on both
- * sides of the fork: a copy-on-write fault each, in a shell that forks for
- * every subshell). The child still resets every lock that reads as held:
- * the code the fork interrupted (from a signal handler) may hold one. One
- * bit a level of forks nested in signal handlers, in the thread's own
- * memory: a nested fork must not change what the outer one's handlers do.
+ * __libc_single_threaded): no lock of ours can be held by another thread, so none is
+ * taken before it nor released after it in the parent (each lock taken and released is a
+ * page written on both sides of the fork: a copy-on-write fault each, in a shell that
+ * forks for every subshell). The child still resets every lock that reads as held: the
+ * code the fork interrupted (from a signal handler) may hold one. One bit a level of
+ * forks nested in signal handlers, in the thread's own memory: a nested fork must not
+ * change what the outer one's handlers do.
  */
 static HP_TLS unsigned fork_alone_bits, fork_depth;
 
@@ -61,7 +60,11 @@ static bool fork_alone(void)
  */
 static void prefork(void)
 {
-	bool alone = __libc_single_threaded && !hp_thread.in_profiler;
+	/* Even from a handler that interrupted the profiler: the locks the
+	 * interrupted code may hold are this thread's (taking them would wait
+	 * for ever), those a fork nested in a handler during this one's
+	 * handlers would find held too; the child resets them all. */
+	bool alone = __libc_single_threaded;
 	hp_guard_enter();
 	unsigned bit = 1u << (fork_depth++ & 31);
 	fork_alone_bits = alone ? fork_alone_bits | bit : fork_alone_bits & ~bit;

@@ -766,6 +766,10 @@ void hp_profile_name_for_children(void)
 		return;
 	hp_symbols_lock();
 	hp_symbols_refresh(); /* objects loaded or unloaded since */
+	/* No name is in use: the tables of objects unloaded go, as at the end
+	 * of a profile, or each library loaded and unloaded between forks
+	 * would keep its file mapped and its table for good. */
+	hp_symbols_release_unloaded();
 	pc_list_t l = {0};
 	const hp_bucket_t *newest =
 	    hp_stack_table_foreach_since(named_upto, add_frames, &l);

@@ -51,4 +51,43 @@ extra=$(printf '%s\n%s\n' "$plain" "$prof" |
 	awk '{ p = $5 + $7 } NR == 1 { base = p } NR == 2 { printf "%.0f", p - base }')
 check "a fork costs ${extra:-?} page faults more than plain, within $FAULT_BUDGET (plain: $plain; profiled: $prof)" \
 	test -n "$extra" -a "${extra:-999}" -le "$FAULT_BUDGET"
+
+# Forks from SIGALRM and SIGPROF handlers while the one thread allocates at
+# HEAPPROF_RATE=1 (a handler's fork may interrupt the profiler, or the other
+# handler's fork): before, the parent hung in 3 runs of 3 (a fork nested in
+# a handler during the handlers of a fork that had taken the profiler's
+# locks waited on them for ever). Two runs of 1000 forks.
+for run in 1 2; do
+	mkdir -p "$WORK/sig$run"
+	HEAPPROF_OUTPUT=$WORK/sig$run/hp HEAPPROF_RATE=1 RUN_TIMEOUT=40 \
+		run_profiled glibc "$PROG" sigforks 1000 >"$WORK/sig$run.out"
+	got=$(tail -n 1 "$WORK/sig$run.out")
+	check "run $run: forks from signal handlers, every child exited 0, errno and signal mask kept (${got:-hung or crashed})" \
+		grep -Eq '^all 10[0-9][0-9] children exited 0, errno changed 0, mask changed 0$' "$WORK/sig$run.out"
+done
+parent=$(awk '/^parent/ { print $2 }' "$WORK/sig1.out")
+pp=$(one_file "$WORK/sig1/hp.$parent".*.exit.pb.gz)
+got=$(hp_flat "$pp" alloc_objects alloc_at)
+check "the parent's profile: alloc_at's allocations, more than its 64 stacks (got $got)" \
+	test "${got:-0}" -gt 64
+if have_go && [ -n "$pp" ]; then
+	check "go tool pprof names alloc_at in it" pprof_lists "$pp" alloc_space alloc_at
+fi
+
+# A process that forks reads, at its samples, the symbol tables of its new
+# stacks for its children to inherit (profile.c): those of a library
+# unloaded since are let go, as at the end of a profile. 20 copies of
+# libhpdl loaded, sampled, unloaded in turn, a fork after each.
+mkdir -p "$WORK/dl"
+for i in $(seq 0 19); do cp "$TEST_BUILDDIR/.libs/libhpdl.so" "$WORK/dl/lib$i.so"; done
+got=$(HEAPPROF_OUTPUT=$WORK/dl/hp HEAPPROF_RATE=1 run_profiled glibc "$PROG" dlchurn "$WORK/dl" 20)
+check "a forking process keeps no mapping of 20 libraries it unloaded (${got:-no output})" \
+	test "$got" = "mappings of unloaded libraries: 0"
+pp=$(one_file "$WORK/dl/hp".*.exit.pb.gz)
+got=$(hp_flat "$pp" alloc_space lib_alloc)
+check "its exit profile names lib_alloc, 20 x 1000 blocks of 1000 bytes (got $got)" \
+	test "$got" = 20000000
+if have_go; then
+	check "go tool pprof names lib_alloc in it" pprof_lists "$pp" alloc_space lib_alloc
+fi
 done_testing
