@@ -63,6 +63,14 @@ static inline void hp_lock(hp_lock_t *l)
 	hp_lock_slow(l);
 }
 
+/* Takes the lock if it is free (a load first: a failed swap would still
+ * take the line); false if another holder has it. */
+static inline bool hp_trylock(hp_lock_t *l)
+{
+	return !atomic_load_explicit(&l->locked, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
+}
+
 static inline void hp_unlock(hp_lock_t *l)
 {
 	atomic_store_explicit(&l->locked, 0, memory_order_release);

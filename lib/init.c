@@ -83,8 +83,7 @@ static void postfork_parent(void)
 {
 	bool alone = fork_alone();
 	fork_depth--;
-	if (!atomic_load_explicit(&hp_profile_forked, memory_order_relaxed))
-		atomic_store_explicit(&hp_profile_forked, true, memory_order_relaxed);
+	HP_RESET(hp_profile_forked, true); /* written once: a page of the parent's */
 	if (alone) {
 		hp_guard_exit();
 		return;

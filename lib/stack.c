@@ -137,8 +137,7 @@ static atomic_bool gave_up;   /* a capture stopped waiting for a load */
 static bool lock_load(void)
 {
 	uint64_t deadline = 0;
-	while (atomic_load_explicit(&load_lock.locked, memory_order_relaxed) ||
-	       atomic_exchange_explicit(&load_lock.locked, 1, memory_order_acquire)) {
+	while (!hp_trylock(&load_lock)) {
 		if (atomic_load_explicit(&gave_up, memory_order_relaxed))
 			return false;
 		uint64_t now = hp_clock_ns(CLOCK_MONOTONIC);
