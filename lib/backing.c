@@ -16,6 +16,8 @@
 #include <link.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -342,8 +344,55 @@ static bool in_libstdcxx(void *fn_new, void *fn_delete)
 
 static void *(*resolved_malloc)(size_t);
 
-void hp_backing_resolve_cxx(void)
+static int read_adds(struct dl_phdr_info *info, size_t size, void *arg)
 {
+	if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof(info->dlpi_adds))
+		*(unsigned long long *)arg = info->dlpi_adds;
+	return 1;
+}
+
+/* How many objects the loader has loaded so far (0 if it does not say). */
+static unsigned long long loads(void)
+{
+	unsigned long long n = 0;
+	dl_iterate_phdr(read_adds, &n);
+	return n;
+}
+
+/*
+ * The operators of a C++ runtime that is loaded but not in the global scope:
+ * a plugin dlopen'ed without RTLD_GLOBAL brings its libstdc++ (binutils'
+ * LTO plugin, LLVM's), whose code calls our operators (we are first in the
+ * global scope) while RTLD_NEXT cannot see the runtime. The handle is kept:
+ * it keeps the operators it gave from being unloaded.
+ */
+static void local_runtime(hp_backing_t *r)
+{
+	static const char *const runtimes[] = {"libstdc++.so.6", "libc++.so.1"};
+	for (size_t k = 0; k < sizeof(runtimes) / sizeof(runtimes[0]); k++) {
+		void *h = dlopen(runtimes[k], RTLD_LAZY | RTLD_NOLOAD);
+		if (!h || !dlsym(h, hp_backing_new_names[HP_NEW]))
+			continue; /* (a handle from NOLOAD without the operators: kept) */
+		for (int i = 0; i < HP_NUM_NEW; i++)
+			if (!r->op_new[i])
+				r->op_new[i] = dlsym(h, hp_backing_new_names[i]);
+		for (int i = 0; i < HP_NUM_DELETE; i++)
+			if (!r->op_delete[i])
+				r->op_delete[i] = dlsym(h, hp_backing_delete_names[i]);
+		return;
+	}
+}
+
+bool hp_backing_resolve_cxx(void)
+{
+	/* Looked for again only once an object was loaded since the last time:
+	 * a failed dlsym costs tens of thousands of instructions, and a plugin
+	 * with a runtime of its own linked in calls the operators all along. */
+	static _Atomic unsigned long long looked_at;
+	unsigned long long adds = loads();
+	if (adds &&
+	    atomic_exchange_explicit(&looked_at, adds, memory_order_relaxed) == adds)
+		return false;
 	hp_backing_t r = hp_real;
 	for (int i = 0; i < HP_NUM_NEW; i++)
 		if (!r.op_new[i])
@@ -351,6 +400,8 @@ void hp_backing_resolve_cxx(void)
 	for (int i = 0; i < HP_NUM_DELETE; i++)
 		if (!r.op_delete[i])
 			r.op_delete[i] = next(hp_backing_delete_names[i]);
+	if (!r.op_new[HP_NEW])
+		local_runtime(&r);
 	const void *new_obj = object_of(r.op_new[HP_NEW]);
 	/* The malloc resolved: hp_real.malloc may be limit.c's check by now. */
 	r.new_counts = new_obj && new_obj == object_of((void *)resolved_malloc);
@@ -359,6 +410,7 @@ void hp_backing_resolve_cxx(void)
 	hp_real.new_is_malloc =
 	    !r.new_counts && in_libstdcxx(r.op_new[HP_NEW], r.op_delete[HP_DEL]);
 	hp_real.new_counts = r.new_counts;
+	return true;
 }
 
 void hp_backing_init(void)

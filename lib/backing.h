@@ -93,8 +93,12 @@ extern HP_HIDDEN hp_backing_t hp_real;
 /* Resolves hp_real. Idempotent and thread-safe; the first allocation calls it. */
 void hp_backing_init(void);
 
-/* Re-resolves the C++ operators (they may appear with a later dlopen). */
-void hp_backing_resolve_cxx(void);
+/*
+ * Re-resolves the C++ operators (they may appear with a later dlopen),
+ * including those of a runtime loaded outside the global scope; only once
+ * an object was loaded since its last look. Whether it looked.
+ */
+bool hp_backing_resolve_cxx(void);
 
 /*
  * Is p a block of the bootstrap pool? hp_real hands those out only while it

@@ -449,7 +449,12 @@ typedef struct {
 static void *next_op(void *const *slot)
 {
 	if (hp_unlikely(!*slot)) {
-		hp_backing_resolve_cxx();
+		/* The loader's allocations while it looks are not the program's. */
+		hp_guard_enter();
+		bool looked = hp_backing_resolve_cxx();
+		hp_guard_exit();
+		if (!looked)
+			return NULL;
 		hp_stack_find_wrappers();
 		/* Operators that count place their samples anywhere: back to the filter,
 		 * which knows every sampled block (the filter never leaves it). */
