@@ -25,6 +25,7 @@
  */
 #define HP_HIDDEN   __attribute__((visibility("hidden")))
 #define HP_NOINLINE __attribute__((noinline))
+#define HP_NORETURN __attribute__((noreturn))
 #define HP_TLS      __thread __attribute__((tls_model("initial-exec")))
 /*
  * On the definitions of the large zeroed arrays (the tables, the bootstrap

@@ -20,8 +20,26 @@
 #include <time.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+/*
+ * Spare record files. A process's record is not removed at exit but renamed
+ * to one of SPARES spare names, tried from the one its pid picks; a new
+ * process takes one, rewrites it and renames it to its pid, and creates a
+ * file only when it finds none. On ext4 without a journal each file
+ * creation steps, one by one, over every inode of its group freed in the
+ * last minute (five if the inode's table block is dirty), so a record made
+ * and removed by each process of a build made every later file creation
+ * there dearer, the build's own as much as ours (docs/performance.md).
+ */
+#define SPARES      16
+#define SPARE_TRIES 4
 
 static int rec_sig;
 static char rec_prefix[HP_OUTPUT_MAX];
@@ -122,6 +140,65 @@ static int write_file(int dfd, const char *name, int flags, const char *buf, siz
 	return err;
 }
 
+/* rename that refuses to replace to: 0 or a negative errno (-EEXIST). */
+static int rename_noreplace(int dfd, const char *from, const char *to)
+{
+	return syscall(SYS_renameat2, dfd, from, dfd, to, RENAME_NOREPLACE) ? -errno : 0;
+}
+
+/*
+ * Hands the file name in dfd (dir: its path with a '/', or "" for dfd
+ * itself) to a free spare name, or removes it if they are all taken (or the
+ * file system has no renameat2).
+ */
+static void retire(int dfd, const char *dir, const char *name)
+{
+	char from[96], to[96];
+	hp_fmt(from, sizeof(from), "%s%s", dir, name);
+	for (unsigned i = 0; i < SPARE_TRIES; i++) {
+		hp_fmt(to, sizeof(to), "%s.spare-%u", dir,
+		       ((unsigned)rec_pid + i) % SPARES);
+		int err = rename_noreplace(dfd, from, to);
+		if (!err)
+			return;
+		if (err != -EEXIST)
+			break;
+	}
+	unlinkat(dfd, from, 0);
+}
+
+/*
+ * Makes name in dfd holding buf from a spare file: taken under a name of
+ * this process's own (no other process writes to it then), rewritten, and
+ * renamed to name unless name is there. 0, -EEXIST if name is taken, or
+ * another negative errno (-ENOENT: no spare) with nothing changed.
+ */
+static int from_spare(int dfd, const char *name, const char *buf, size_t len)
+{
+	char spare[24], mine[32];
+	hp_fmt(mine, sizeof(mine), ".claim-%d", (int)rec_pid);
+	int err = -ENOENT;
+	for (unsigned i = 0; i < SPARE_TRIES && err == -ENOENT; i++) {
+		hp_fmt(spare, sizeof(spare), ".spare-%u",
+		       ((unsigned)rec_pid + i) % SPARES);
+		err = renameat(dfd, spare, dfd, mine) ? -errno : 0;
+	}
+	if (err)
+		return err;
+	int fd = openat(dfd, mine, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	err = fd < 0 ? -errno : write_all(fd, buf, len);
+	/* Shortened, never emptied: its block stays, no extent is freed. */
+	if (!err && ftruncate(fd, (off_t)len) < 0)
+		err = -errno;
+	if (fd >= 0 && close(fd) < 0 && !err && errno != EINTR)
+		err = -errno;
+	if (!err)
+		err = rename_noreplace(dfd, mine, name);
+	if (err)
+		retire(dfd, "", mine);
+	return err == -EEXIST || !err ? err : -ENOENT;
+}
+
 /* The record's text into buf. */
 static size_t format(char *buf, size_t size)
 {
@@ -199,7 +276,9 @@ static int write_once(bool fresh, const char *tag)
 	int dfd = open_private_dir(rec_euid);
 	if (dfd < 0)
 		return dfd;
-	int err = fresh ? write_file(dfd, name, O_EXCL, buf, len) : -EEXIST;
+	int err = fresh ? from_spare(dfd, name, buf, len) : -EEXIST;
+	if (err && err != -EEXIST)
+		err = write_file(dfd, name, O_EXCL, buf, len);
 	if (err == -EEXIST)
 		err = fresh && same(dfd, name, buf, sizeof(buf), &len)
 		          ? 0
@@ -299,11 +378,11 @@ void hp_proc_record_remove(void)
 {
 	if (!rec_pid || rec_pid != getpid())
 		return;
-	char path[64];
-	hp_fmt(path, sizeof(path), HP_PROC_RECORD_DIR_FMT "/%d", (unsigned)rec_euid,
-	       (int)rec_pid);
+	char dir[64], name[24];
+	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT "/", (unsigned)rec_euid);
+	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
 	int saved = errno;
-	unlink(path);
+	retire(AT_FDCWD, dir, name);
 	errno = saved;
 	rec_pid = 0;
 }
@@ -368,3 +447,32 @@ UID_WRAPPER(setuid, (uid_t u), (u))
 UID_WRAPPER(seteuid, (uid_t u), (u))
 UID_WRAPPER(setreuid, (uid_t ru, uid_t eu), (ru, eu))
 UID_WRAPPER(setresuid, (uid_t ru, uid_t eu, uid_t su), (ru, eu, su))
+
+/* ---- _exit ------------------------------------------------------------------ */
+
+/*
+ * _exit runs no exit handlers, and shells end with it (dash at the end of
+ * every script and subshell, bash in its subshells): without this, each
+ * such process left its record behind for heapprof ps to clear, a file per
+ * shell of a build. Only the record goes: no profile is written (a vfork
+ * child and a child whose exec failed end here too, and _exit may be called
+ * from a signal handler); retire() makes system calls only.
+ */
+static HP_NORETURN void exit_now(int status)
+{
+	hp_proc_record_remove();
+	for (;;) {
+		syscall(SYS_exit_group, status);
+		syscall(SYS_exit, status);
+	}
+}
+
+HP_EXPORT HP_NORETURN void _exit(int status)
+{
+	exit_now(status);
+}
+
+HP_EXPORT HP_NORETURN void _Exit(int status)
+{
+	exit_now(status);
+}

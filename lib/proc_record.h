@@ -9,8 +9,12 @@
  * The file is /tmp/heapprof-<euid>/<pid>, mode 0600, in a directory of mode
  * 0700 owned by the effective user (like the JVM's /tmp/hsperfdata_<user>).
  * Each write opens, writes and closes in one operation: no descriptor is
- * kept. A new record is made under its name with one write (a reader may
- * find it empty for that moment, never partial); a rewrite goes through a
+ * kept. A new record is a spare file left by an earlier process, rewritten
+ * under a name of this process's own and renamed to its pid, or, with no
+ * spare, made under its name with one write (a reader may find it empty
+ * for that moment, never partial); at exit (exit or _exit) it becomes a
+ * spare again, or is removed when the spares are all there (proc_record.c
+ * says why). A rewrite goes through a
  * temporary name renamed into place, so readers see the whole new record or
  * the previous one. A record already saying the same is left as it is.
  */
@@ -57,7 +61,8 @@ void hp_proc_record_set_output(const char *prefix);
  */
 int hp_proc_record_private_dir(char *buf, size_t len);
 
-/* Removes the record at exit, if this process published it. */
+/* Retires the record at exit (a spare, or removed), if this process published
+ * it. Async-signal-safe: _exit calls it. */
 void hp_proc_record_remove(void);
 
 /*

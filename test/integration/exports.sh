@@ -2,7 +2,7 @@
 # libheapprof.so exports exactly the interposed symbols and heapprof_*,
 # unversioned (a version node would keep malloc@GLIBC_2.2.5 from binding):
 # the allocator, the signal-disposition calls (trigger.c), the changes of
-# user (proc_record.c), the calls libunwind makes for its memory checks
+# user and _exit (proc_record.c), the calls libunwind makes for its memory checks
 # (unwind_io.c), the lock calls the contention profiles time (locks.c) and
 # the two calls heapprof attach and detach make in a running process
 # (attach.c).
@@ -21,7 +21,7 @@ pthread_mutex_lock pthread_mutex_timedlock pthread_mutex_unlock pthread_rwlock_r
 pthread_rwlock_wrlock pthread_rwlock_timedrdlock pthread_rwlock_timedwrlock
 pthread_rwlock_unlock pthread_cond_wait pthread_cond_timedwait
 pthread_mutex_clocklock pthread_rwlock_clockrdlock pthread_rwlock_clockwrlock pthread_cond_clockwait
-seteuid setresuid setreuid setuid"
+seteuid setresuid setreuid setuid _exit _Exit"
 got=$(nm -D --defined-only "$HEAPPROF_LIB" | awk '{ print $3 }' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
 check "exported symbols are exactly the interposers and heapprof_*" test "$got" = "$want"
