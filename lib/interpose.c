@@ -442,25 +442,30 @@ typedef struct {
 } nothrow_t; /* std::nothrow_t: empty, passed by reference */
 
 /*
- * The next operator in *slot. NULL until the C++ runtime (or the allocator
- * defining the operators) is loaded: then resolve again, and let the stack
- * module find the new operator new functions it must trim.
+ * Looks for the operators again (the C++ runtime, or the allocator defining
+ * them, may have been loaded since) and lets the stack module find the new
+ * operator new functions it must trim.
  */
-static void *next_op(void *const *slot)
+static HP_NOINLINE void look_for_operators(void)
 {
-	if (hp_unlikely(!*slot)) {
-		/* The loader's allocations while it looks are not the program's. */
-		hp_guard_enter();
-		bool looked = hp_backing_resolve_cxx();
-		hp_guard_exit();
-		if (!looked)
-			return NULL;
-		hp_stack_find_wrappers();
-		/* Operators that count place their samples anywhere: back to the filter,
-		 * which knows every sampled block (the filter never leaves it). */
-		if (hp_real.new_counts)
-			hp_page_mode = 0;
-	}
+	/* The loader's allocations while it looks are not the program's. */
+	hp_guard_enter();
+	bool looked = hp_backing_resolve_cxx();
+	hp_guard_exit();
+	if (!looked)
+		return;
+	hp_stack_find_wrappers();
+	/* Operators that count place their samples anywhere: back to the filter,
+	 * which knows every sampled block (the filter never leaves it). */
+	if (hp_real.new_counts)
+		hp_page_mode = 0;
+}
+
+/* The next operator in *slot; NULL while none is found. */
+static inline void *next_op(void *const *slot)
+{
+	if (hp_unlikely(!*slot))
+		look_for_operators();
 	return *slot;
 }
 
