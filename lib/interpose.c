@@ -483,9 +483,11 @@ static bool new_is_nothrow(int i)
 static void *call_new(int i, size_t n, size_t al, const nothrow_t *nt)
 {
 	void *f = next_op(&hp_real.op_new[i]);
-	if (hp_unlikely(!f)) /* no C++ runtime found: cannot happen for a linked caller */
-		return al ? hp_real.aligned_alloc(al, n ? n : 1)
-		          : hp_real.malloc(n ? n : 1);
+	/* No C++ runtime found: a plugin loaded with RTLD_LOCAL that links one
+	 * in (-static-libstdc++), whose operators are a malloc, or another thread
+	 * looking. Through the profiled malloc: its blocks count. */
+	if (hp_unlikely(!f))
+		return al ? aligned_alloc(al, n ? n : 1) : malloc_entry(n ? n : 1);
 	if (new_is_aligned(i))
 		return new_is_nothrow(i)
 		           ? ((void *(*)(size_t, size_t, const nothrow_t *))f)(n, al, nt)
@@ -521,7 +523,7 @@ static void call_delete(int i, void *p, size_t sz, size_t al)
 {
 	void *f = next_op(&hp_real.op_delete[i]);
 	if (hp_unlikely(!f)) {
-		hp_real.free(p);
+		free_entry(p); /* call_new's blocks without a runtime: maybe sampled */
 		return;
 	}
 	switch (i) {

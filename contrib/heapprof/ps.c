@@ -41,6 +41,14 @@ static void list_dir(const char *dir, uid_t uid)
 		long pid = strtol(e->d_name, &end, 10);
 		record_t r;
 		char why[512], sig[16], cmd[256];
+		if (!strncmp(e->d_name, ".claim-", 7)) {
+			/* A spare taken by a process that ended before it named the
+			 * record after its pid (killed in between). */
+			pid = strtol(e->d_name + 7, &end, 10);
+			if (!*end && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+				unlinkat(dirfd(d), e->d_name, 0);
+			continue;
+		}
 		if (*end || pid <= 0)
 			continue;
 		if (!record_read((pid_t)pid, &r, why, sizeof(why))) {

@@ -27,6 +27,28 @@ for pair in alloc_objects:$((2 * N)) alloc_space:$((N * 1004)) \
 	check "plugin_run $t = $want (got $got)" test "$got" = "$want"
 done
 
+# A plugin that links its runtime in (-static-libstdc++): no runtime to
+# find, its operators are a malloc, so the blocks count as malloc's would.
+# (Built here: libtool links a C++ module with -nostdlib and its own
+# -lstdc++, whatever -static-libstdc++ says.)
+STATIC=$WORK/libhpplugin_static.so
+if ${CXX:-c++} -shared -fPIC -O2 -fno-allocation-dce -static-libstdc++ -o "$STATIC" \
+	"$TEST_SRCDIR/test/integration/libhpplugin.cc" 2>/dev/null &&
+	! ldd "$STATIC" | grep -q 'libstdc++'; then
+	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 HEAPPROF_OUTPUT="$WORK/st" \
+		"$PROG" "$STATIC" $N >"$WORK/st.out" 2>"$WORK/st.err"
+	ok $? "the plugin with its runtime linked in ran at rate 1 ($(head -c 80 "$WORK/st.out"))"
+	check "its output is the plain run's" cmp -s "$WORK/plain.out" "$WORK/st.out"
+	p=$(one_file "$WORK"/st.*.exit.pb.gz)
+	for pair in alloc_objects:$((2 * N)) inuse_objects:$N inuse_space:$((N * 1000)); do
+		t=${pair%%:*} want=${pair#*:}
+		got=$(hp_flat "$p" "$t" plugin_run)
+		check "runtime linked in: plugin_run $t = $want (got $got)" test "$got" = "$want"
+	done
+else
+	skip "a plugin with its C++ runtime linked in: ${CXX:-c++} -static-libstdc++ failed"
+fi
+
 if command -v valgrind >/dev/null; then
 	# ir COMMAND...: instructions of the command and what it executes.
 	ir() {

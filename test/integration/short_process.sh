@@ -50,6 +50,22 @@ pid=$(env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_AT_EXIT=0 /usr/bin/python3 -c \
 rc=$?
 check "python3's os._exit keeps its status ($rc) and leaves no record ($pid)" \
 	test "$rc" = 3 -a -n "$pid" -a ! -e "/tmp/heapprof-$(id -u)/$pid"
+# A process killed after it took a spare under its own name and before it
+# renamed it to its pid leaves that name behind: heapprof ps removes it
+# once the process is gone, as it does a record.
+for _ in $(seq 40); do
+	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_AT_EXIT=0 /bin/true
+done
+strace -qq -o "$WORK/kill.tr" -e trace=renameat,ftruncate -e inject=ftruncate:signal=SIGKILL \
+	-E LD_PRELOAD="$HEAPPROF_LIB" -E HEAPPROF_AT_EXIT=0 /bin/true 2>/dev/null
+claim=$(sed -n 's/^renameat([0-9]*, "\.spare-[0-9]*", [0-9]*, "\(\.claim-[0-9]*\)") = 0$/\1/p' "$WORK/kill.tr")
+if [ -n "$claim" ] && [ -e "/tmp/heapprof-$(id -u)/$claim" ]; then
+	"$HEAPPROF_BIN" ps >/dev/null 2>&1
+	check "heapprof ps removes $claim, left by a process killed while it took a spare" \
+		test ! -e "/tmp/heapprof-$(id -u)/$claim"
+else
+	skip "a process killed while it took a spare: it found none ($(tr '\n' ' ' <"$WORK/kill.tr"))"
+fi
 profile=$(one_file "$WORK"/p.*.exit.pb.gz)
 check "the exit profile was written ($profile)" test -n "$profile"
 "$HEAPPROF_BIN" info "$profile" >"$WORK/info" 2>&1
