@@ -446,26 +446,42 @@ typedef struct {
  * them, may have been loaded since) and lets the stack module find the new
  * operator new functions it must trim.
  */
-static HP_NOINLINE void look_for_operators(void)
+/*
+ * After a look that left slot empty (a plugin with its C++ runtime linked
+ * in calls the operators all along, and no runtime is there to find), the
+ * next QUIET calls look no more: even a look that finds nothing new costs a
+ * dl_iterate_phdr, about 300 instructions.
+ */
+#define QUIET 4096u
+
+static HP_NOINLINE void look_for_operators(void *const *slot)
 {
+	static _Atomic unsigned quiet;
+	unsigned q = atomic_load_explicit(&quiet, memory_order_relaxed);
+	if (q) { /* racy, never below zero: a look a little sooner or later */
+		atomic_store_explicit(&quiet, q - 1, memory_order_relaxed);
+		return;
+	}
 	/* The loader's allocations while it looks are not the program's. */
 	hp_guard_enter();
 	bool looked = hp_backing_resolve_cxx();
 	hp_guard_exit();
-	if (!looked)
-		return;
-	hp_stack_find_wrappers();
-	/* Operators that count place their samples anywhere: back to the filter,
-	 * which knows every sampled block (the filter never leaves it). */
-	if (hp_real.new_counts)
-		hp_page_mode = 0;
+	if (looked) {
+		hp_stack_find_wrappers();
+		/* Operators that count place their samples anywhere: back to the
+		 * filter, which knows every sampled block (it never leaves it). */
+		if (hp_real.new_counts)
+			hp_page_mode = 0;
+	}
+	if (!*slot)
+		atomic_store_explicit(&quiet, QUIET, memory_order_relaxed);
 }
 
 /* The next operator in *slot; NULL while none is found. */
 static inline void *next_op(void *const *slot)
 {
 	if (hp_unlikely(!*slot))
-		look_for_operators();
+		look_for_operators(slot);
 	return *slot;
 }
 

@@ -62,6 +62,15 @@ if command -v valgrind >/dev/null; then
 	# instructions (760 M here).
 	check "at the default rate the profiler adds $extra instructions to $plain (budget 5 M)" \
 		test -n "$plain" -a -n "$prof" -a "$extra" -lt 5000000
+	if [ -f "$STATIC" ]; then
+		# No runtime to find: a look after every 4,096 calls, not at each
+		# (a dl_iterate_phdr, about 300 instructions: 5 M here).
+		plain=$(ir env "$PROG" "$STATIC" $N)
+		prof=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/d" "$PROG" "$STATIC" $N)
+		extra=$((prof - plain))
+		check "runtime linked in: the profiler adds $extra instructions to $plain (budget 2 M)" \
+			test -n "$plain" -a -n "$prof" -a "$extra" -lt 2000000
+	fi
 else
 	skip "instruction budget: valgrind not installed"
 fi
