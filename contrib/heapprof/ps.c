@@ -27,6 +27,25 @@ static void usage_ps(FILE *f)
 }
 
 /*
+ * The pid of a name a process gives a record on its way (lib/proc_record.c)
+ * and leaves behind if it is killed meanwhile: a spare it took
+ * (.claim-PID) or a rewrite's temporary file (.PID.tmp, .PID.s.tmp); else 0.
+ */
+static long leftover_of(const char *name)
+{
+	char *end;
+	long pid;
+	if (!strncmp(name, ".claim-", 7)) {
+		pid = strtol(name + 7, &end, 10);
+		return !*end && pid > 0 ? pid : 0;
+	}
+	if (name[0] != '.' || name[1] < '1' || name[1] > '9')
+		return 0;
+	pid = strtol(name + 1, &end, 10);
+	return pid > 0 && (!strcmp(end, ".tmp") || !strcmp(end, ".s.tmp")) ? pid : 0;
+}
+
+/*
  * Lists the records in dir, the directory of user uid. A record of a process
  * whose effective user is now another one is listed from that user's
  * directory only (it moved there with its setuid; this one is a leftover).
@@ -41,11 +60,9 @@ static void list_dir(const char *dir, uid_t uid)
 		long pid = strtol(e->d_name, &end, 10);
 		record_t r;
 		char why[512], sig[16], cmd[256];
-		if (!strncmp(e->d_name, ".claim-", 7)) {
-			/* A spare taken by a process that ended before it named the
-			 * record after its pid (killed in between). */
-			pid = strtol(e->d_name + 7, &end, 10);
-			if (!*end && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		long owner = leftover_of(e->d_name);
+		if (owner) {
+			if (kill((pid_t)owner, 0) < 0 && errno == ESRCH)
 				unlinkat(dirfd(d), e->d_name, 0);
 			continue;
 		}

@@ -66,6 +66,17 @@ if [ -n "$claim" ] && [ -e "/tmp/heapprof-$(id -u)/$claim" ]; then
 else
 	skip "a process killed while it took a spare: it found none ($(tr '\n' ' ' <"$WORK/kill.tr"))"
 fi
+# And a rewrite's temporary names (proc_record.c's replace), of a process
+# that is gone; those of a live one stay.
+rdir=/tmp/heapprof-$(id -u)
+dead=$(sh -c 'echo $$')
+: >"$rdir/.$dead.tmp"
+: >"$rdir/.$dead.s.tmp"
+: >"$rdir/.$$.tmp"
+"$HEAPPROF_BIN" ps >/dev/null 2>&1
+check "heapprof ps removes .$dead.tmp and .$dead.s.tmp of a process gone, keeps .$$.tmp" \
+	test ! -e "$rdir/.$dead.tmp" -a ! -e "$rdir/.$dead.s.tmp" -a -e "$rdir/.$$.tmp"
+rm -f "$rdir/.$$.tmp"
 profile=$(one_file "$WORK"/p.*.exit.pb.gz)
 check "the exit profile was written ($profile)" test -n "$profile"
 "$HEAPPROF_BIN" info "$profile" >"$WORK/info" 2>&1
