@@ -30,18 +30,21 @@
 
 /*
  * Spare record files. A process's record is not removed at exit but renamed
- * to one of SPARES spare names, tried from the one its pid picks; a new
- * process takes one, rewrites it and renames it to its pid, and creates a
- * file only when it finds none. On ext4 without a journal each file
+ * to one of SPARES spare names: first the one it was taken from, else from
+ * the one its pid picks upwards. A new process takes one, tried from the
+ * one below its pid's downwards (processes just before it have pids just
+ * below), rewrites it and renames it to its pid, and creates a file only
+ * when it finds none. On ext4 without a journal each file
  * creation steps, one by one, over every inode of its group freed in the
  * last minute (five if the inode's table block is dirty), so a record made
  * and removed by each process of a build made every later file creation
  * there dearer, the build's own as much as ours (docs/performance.md).
  */
 #define SPARES      16
-#define SPARE_TRIES 4
+#define SPARE_TRIES 4 /* a new process's tries */
 
 static int rec_sig;
+static unsigned rec_slot; /* the spare to hand the record back to first */
 static char rec_prefix[HP_OUTPUT_MAX];
 static unsigned long long rec_alive; /* ns since boot, after the start */
 static pid_t rec_pid;                /* 0 until published */
@@ -155,9 +158,10 @@ static void retire(int dfd, const char *dir, const char *name)
 {
 	char from[96], to[96];
 	hp_fmt(from, sizeof(from), "%s%s", dir, name);
-	for (unsigned i = 0; i < SPARE_TRIES; i++) {
-		hp_fmt(to, sizeof(to), "%s.spare-%u", dir,
-		       ((unsigned)rec_pid + i) % SPARES);
+	/* Every slot: a record removed whenever four were taken kept the
+	 * spares below SPARES, and processes then found none. */
+	for (unsigned i = 0; i < SPARES; i++) {
+		hp_fmt(to, sizeof(to), "%s.spare-%u", dir, (rec_slot + i) % SPARES);
 		int err = rename_noreplace(dfd, from, to);
 		if (!err)
 			return;
@@ -178,10 +182,13 @@ static int from_spare(int dfd, const char *name, const char *buf, size_t len)
 	char spare[24], mine[32];
 	hp_fmt(mine, sizeof(mine), ".claim-%d", (int)rec_pid);
 	int err = -ENOENT;
+	rec_slot = (unsigned)rec_pid % SPARES;
 	for (unsigned i = 0; i < SPARE_TRIES && err == -ENOENT; i++) {
-		hp_fmt(spare, sizeof(spare), ".spare-%u",
-		       ((unsigned)rec_pid + i) % SPARES);
+		unsigned slot = ((unsigned)rec_pid - 1 - i) % SPARES;
+		hp_fmt(spare, sizeof(spare), ".spare-%u", slot);
 		err = renameat(dfd, spare, dfd, mine) ? -errno : 0;
+		if (!err)
+			rec_slot = slot; /* free now: where this one goes back */
 	}
 	if (err)
 		return err;
