@@ -6,11 +6,16 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -87,4 +92,16 @@ int hp_writev_all(int fd, struct iovec *iov, int n)
 			iov->iov_len -= (size_t)w;
 		}
 	}
+}
+
+int hp_rename_noreplace(int dfd, const char *from, const char *to)
+{
+	if (!syscall(SYS_renameat2, dfd, from, dfd, to, RENAME_NOREPLACE))
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(dfd, from, dfd, to, 0) < 0)
+		return -errno;
+	unlinkat(dfd, from, 0);
+	return 0;
 }

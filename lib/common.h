@@ -131,4 +131,12 @@ struct iovec;
  * when the kernel writes nothing of a non-empty buffer). */
 int hp_writev_all(int fd, struct iovec *iov, int n);
 
+/*
+ * Renames from to to within dfd (AT_FDCWD: the paths as given), refusing to
+ * replace what is there: 0 or a negative errno (-EEXIST if to is taken).
+ * Where the kernel or the file system has no renameat2, link and unlink,
+ * which refuse to replace as well.
+ */
+int hp_rename_noreplace(int dfd, const char *from, const char *to);
+
 #endif

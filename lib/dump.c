@@ -28,10 +28,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE 1
-#endif
-
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t start_ns;
 static atomic_uint seq; /* last sequence number used by this process */
@@ -112,20 +108,6 @@ static int link_anon(int fd, const char *final)
 		          : 0;
 	}
 	return err;
-}
-
-/* Renames tmp to final without replacing an existing file, or -errno. */
-static int rename_noreplace(const char *tmp, const char *final)
-{
-	if (!syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE))
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -errno;
-	/* No renameat2 here: link() refuses to replace as well. */
-	if (link(tmp, final) < 0)
-		return -errno;
-	unlink(tmp);
-	return 0;
 }
 
 /* A name beside final that no other thread or earlier attempt has used. */
@@ -214,7 +196,7 @@ static int write_to(const char *final, bool replace, bool sync, bool named,
 	if (!anon) {
 		if (!err)
 			err = replace ? (rename(tmp, final) < 0 ? -errno : 0)
-			              : rename_noreplace(tmp, final);
+			              : hp_rename_noreplace(AT_FDCWD, tmp, final);
 		if (err)
 			unlink(tmp);
 	}

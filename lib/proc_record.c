@@ -24,10 +24,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE 1
-#endif
-
 /*
  * Spare record files. A process's record is not removed at exit but renamed
  * to one of SPARES spare names: first the one it was taken from, else from
@@ -143,16 +139,9 @@ static int write_file(int dfd, const char *name, int flags, const char *buf, siz
 	return err;
 }
 
-/* rename that refuses to replace to: 0 or a negative errno (-EEXIST). */
-static int rename_noreplace(int dfd, const char *from, const char *to)
-{
-	return syscall(SYS_renameat2, dfd, from, dfd, to, RENAME_NOREPLACE) ? -errno : 0;
-}
-
 /*
  * Hands the file name in dfd (dir: its path with a '/', or "" for dfd
- * itself) to a free spare name, or removes it if they are all taken (or the
- * file system has no renameat2).
+ * itself) to a free spare name, or removes it if they are all taken.
  */
 static void retire(int dfd, const char *dir, const char *name)
 {
@@ -162,7 +151,7 @@ static void retire(int dfd, const char *dir, const char *name)
 	 * spares below SPARES, and processes then found none. */
 	for (unsigned i = 0; i < SPARES; i++) {
 		hp_fmt(to, sizeof(to), "%s.spare-%u", dir, (rec_slot + i) % SPARES);
-		int err = rename_noreplace(dfd, from, to);
+		int err = hp_rename_noreplace(dfd, from, to);
 		if (!err)
 			return;
 		if (err != -EEXIST)
@@ -200,7 +189,7 @@ static int from_spare(int dfd, const char *name, const char *buf, size_t len)
 	if (fd >= 0 && close(fd) < 0 && !err && errno != EINTR)
 		err = -errno;
 	if (!err)
-		err = rename_noreplace(dfd, mine, name);
+		err = hp_rename_noreplace(dfd, mine, name);
 	if (err)
 		retire(dfd, "", mine);
 	return err == -EEXIST || !err ? err : -ENOENT;
