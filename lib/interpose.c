@@ -442,11 +442,6 @@ typedef struct {
 } nothrow_t; /* std::nothrow_t: empty, passed by reference */
 
 /*
- * Looks for the operators again (the C++ runtime, or the allocator defining
- * them, may have been loaded since) and lets the stack module find the new
- * operator new functions it must trim.
- */
-/*
  * After a look that left slot empty (a plugin with its C++ runtime linked
  * in calls the operators all along, and no runtime is there to find), the
  * next QUIET calls look no more: even a look that finds nothing new costs a
@@ -454,6 +449,11 @@ typedef struct {
  */
 #define QUIET 4096u
 
+/*
+ * Looks for the operators again (the C++ runtime, or the allocator defining
+ * them, may have been loaded since) and lets the stack module find the new
+ * operator new functions it must trim.
+ */
 static HP_NOINLINE void look_for_operators(void *const *slot)
 {
 	static _Atomic unsigned quiet;
