@@ -224,6 +224,23 @@ static bool varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	return false;
 }
 
+/*
+ * A field's key, read as protobuf-c reads it (the whole-file reader,
+ * lib/pprof/read.c, must accept exactly what this one does): at most five
+ * bytes, and a first byte that is not a one-byte key of field 0 (protobuf-c
+ * judges "0 is not a valid tag" on that byte alone). False if malformed.
+ */
+static bool read_key(const uint8_t **p, const uint8_t *end, unsigned *field, unsigned *wt)
+{
+	const uint8_t *start = *p;
+	uint64_t key;
+	if (start >= end || !(*start & 0xf8) || !varint(p, end, &key) || *p - start > 5)
+		return false;
+	*field = (unsigned)(key >> 3);
+	*wt = key & 7;
+	return true;
+}
+
 /* Past a field of wire type wt that is not read; false if malformed. */
 static bool skip(const uint8_t **p, const uint8_t *end, unsigned wt)
 {
@@ -252,11 +269,11 @@ static bool skip(const uint8_t **p, const uint8_t *end, unsigned wt)
 static bool decode_label(merge_t *m, const uint8_t *p, const uint8_t *end)
 {
 	while (p < end) {
-		uint64_t key, v;
-		if (!varint(&p, end, &key))
+		uint64_t v;
+		unsigned field, wt;
+		if (!read_key(&p, end, &field, &wt))
 			return false;
-		unsigned field = (unsigned)(key >> 3), wt = key & 7;
-		if (field < 1 || field > 4) {
+		if (field > 4) {
 			if (!skip(&p, end, wt))
 				return false;
 			continue;
@@ -308,10 +325,10 @@ static bool decode_sample(merge_t *m, const uint8_t *p, const uint8_t *end)
 {
 	m->nids = m->nvals = 0;
 	while (p < end) {
-		uint64_t key, len;
-		if (!varint(&p, end, &key))
+		uint64_t len;
+		unsigned field, wt;
+		if (!read_key(&p, end, &field, &wt))
 			return false;
-		unsigned field = (unsigned)(key >> 3), wt = key & 7;
 		if (field == 1 || field == 2) {
 			if (!decode_repeated(m, field, wt, &p, end))
 				return false;
@@ -414,11 +431,9 @@ static size_t field_size(const uint8_t *start, size_t avail, unsigned *field,
                          unsigned *wt, size_t *head)
 {
 	const uint8_t *p = start, *end = start + avail;
-	uint64_t key, v;
-	if (!varint(&p, end, &key))
+	uint64_t v;
+	if (!read_key(&p, end, field, wt))
 		return 0;
-	*field = (unsigned)(key >> 3);
-	*wt = key & 7;
 	switch (*wt) {
 	case 0:
 		return varint(&p, end, &v) ? (size_t)(p - start) : 0;
