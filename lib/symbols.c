@@ -263,6 +263,7 @@ static void drop_syms(hp_module_t *m)
 	m->syms = NULL;
 	m->nsyms = 0;
 	m->index = NULL;
+	m->down = NULL;
 	m->names = NULL;
 	m->file_map = NULL;
 	m->file_len = 0;
@@ -347,13 +348,49 @@ static size_t gather(const hp_module_t *m, const ElfW(Sym) * s, size_t count,
 }
 
 /*
+ * down[b] for each of the nb buckets of syms (index: each bucket's first
+ * entry): the lowest bucket holding a symbol that covers a byte of bucket
+ * b, or b. A name lookup walks down from its bucket to there, and no
+ * further: below, every symbol ends before bucket b. One bound for the
+ * whole table, the longest symbol's length, made every address that no
+ * symbol covers walk that far down: in cc1, whose .dynsym holds a function
+ * of 311,460 bytes, 304 buckets of 1 KiB, about 6,000 instructions an
+ * unnamed address (half its exit profile's). reach holds nb scratch
+ * entries: the highest bucket any symbol starting in bucket j or below
+ * reaches, nondecreasing, so down[b] is the first j whose reach is b or
+ * more.
+ */
+static void fill_down(const struct hp_sym *syms, const uint32_t *index, size_t nb,
+                      unsigned shift, uint32_t *reach, uint32_t *down)
+{
+	uint32_t high = 0;
+	for (size_t j = 0; j < nb; j++) {
+		for (uint32_t i = index[j]; i < index[j + 1]; i++) {
+			uint64_t end = ((uint64_t)syms[i].off +
+			                (syms[i].size ? syms[i].size : 1) - 1) >>
+			               shift;
+			if (end > high)
+				high = end >= nb ? (uint32_t)(nb - 1) : (uint32_t)end;
+		}
+		reach[j] = high;
+	}
+	size_t j = 0;
+	for (size_t b = 0; b < nb; b++) {
+		while (j < b && reach[j] < b)
+			j++;
+		down[b] = (uint32_t)j;
+	}
+}
+
+/*
  * Builds m's table from s[0..count) (names in strs, strsz bytes): the
  * functions of its executable segment, by address into buckets of 2^shift
- * bytes, about one symbol a bucket, in table order within each. One pass
- * over the ELF table into a compact array, one to place each entry: about
- * 25 instructions a symbol, where sorting them cost 96 and a dladdr per
- * address scanned them all. With want (m->want, or NULL for the whole
- * table), only the symbols on its pages. Returns false if memory runs out.
+ * bytes, about one symbol a bucket, in table order within each, and each
+ * bucket's lower bound (fill_down). One pass over the ELF table into a
+ * compact array, one to place each entry: about 25 instructions a symbol,
+ * where sorting them cost 96 and a dladdr per address scanned them all.
+ * With want (m->want, or NULL for the whole table), only the symbols on
+ * its pages. Returns false if memory runs out.
  */
 static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char *strs,
                   size_t strsz, const uint64_t *want)
@@ -370,7 +407,8 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	while ((span >> shift) > n)
 		shift++;
 	size_t nb = (span >> shift) + 1;
-	if (!(first = hp_scratch_realloc(NULL, (nb + 1) * sizeof(*first))))
+	/* index[0..nb], then down[0..nb) (fill_down). */
+	if (!(first = hp_scratch_realloc(NULL, (2 * nb + 1) * sizeof(*first))))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		first[(tmp[i].off >> shift) + 1]++;
@@ -380,20 +418,21 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		syms[first[tmp[i].off >> shift]++] = tmp[i];
-	hp_scratch_free(tmp);
 	memmove(first + 1, first, nb * sizeof(*first)); /* each bucket's start */
 	first[0] = 0;
+	/* tmp's 12-byte entries, at least one and n, hold fill_down's nb
+	 * reach entries: nb is 1 with no symbol, else at most n + 1. */
+	_Static_assert(sizeof(*tmp) >= 2 * sizeof(uint32_t), "reach fits in tmp");
+	fill_down(syms, first, nb, shift, (uint32_t *)tmp, first + nb + 1);
+	hp_scratch_free(tmp);
 	m->syms = syms;
 	m->nsyms = n;
 	m->names = strs;
 	m->names_len = strsz;
 	m->index = first;
+	m->down = first + nb + 1;
 	m->index_shift = shift;
 	m->index_n = nb;
-	m->max_size = 1;
-	for (size_t i = 0; i < n; i++)
-		if (syms[i].size > m->max_size)
-			m->max_size = syms[i].size;
 	m->syms_state = want ? 2 : 1;
 	return true;
 fail:
@@ -757,24 +796,26 @@ static const struct hp_sym *scan(const struct hp_sym *syms, size_t n, uint32_t v
 /*
  * The name for v (an offset into m's executable segment) from the index:
  * the symbol covering v that starts highest, from v's bucket down to the
- * lowest bucket a symbol as long as the module's longest could cover v from.
- * Which name an address gets depends on the symbols covering it alone, so a
- * table read for some pages (hp_symbols_want) names them as the whole does.
+ * lowest bucket holding a symbol that reaches v's (fill_down). Which name
+ * an address gets depends on the symbols covering it alone, so a table read
+ * for some pages (hp_symbols_want) names them as the whole does.
  */
 static const char *table_name(const hp_module_t *m, uint32_t v)
 {
 	size_t b = v >> m->index_shift;
 	if (b >= m->index_n)
 		b = m->index_n - 1;
+	size_t low = m->down[b];
+	if (low > b)
+		return NULL; /* a damaged cache file (symcache.c) */
 	for (;; b--) {
 		uint32_t i = m->index[b], e = m->index[b + 1];
 		if (i > e || e > m->nsyms)
-			return NULL; /* a damaged cache file (symcache.c) */
+			return NULL;
 		const struct hp_sym *s = scan(m->syms + i, e - i, v);
 		if (s)
 			return s->name < m->names_len ? m->names + s->name : NULL;
-		/* Starts in bucket b are below (b + 1) << shift. */
-		if (!b || ((uint64_t)b << m->index_shift) + m->max_size <= v)
+		if (b == low)
 			return NULL;
 	}
 }

@@ -36,9 +36,9 @@ typedef struct hp_module {
 	const char *names;    /* the string table the names are offsets into */
 	size_t names_len;     /* its bytes */
 	uint32_t *index;      /* syms of bucket b: [index[b], index[b + 1]) */
+	uint32_t *down;       /* after index: the lowest bucket reaching b's */
 	unsigned index_shift; /* log2 of a bucket's bytes */
 	size_t index_n;       /* buckets */
-	uint32_t max_size;    /* the longest symbol's bytes, at least 1 */
 	void *file_map;       /* the file mapped, or (file_len 0) a copy of .dynstr */
 	size_t file_len;
 	void *cache_map; /* syms and index mapped from symcache.c's file, or NULL */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * symcache: built symbol tables across processes (symcache.h). A file is
- * /tmp/heapprof-<euid>/syms-<build ID>-<kind><count>-<strsz>: a header that
- * repeats its key and the segment it was built for, the table's entries,
- * then its bucket index. Written under a temporary name and renamed, so a
- * reader sees a whole file or none; read by mapping it.
+ * /tmp/heapprof-<euid>/syms2-<build ID>-<kind><count>-<strsz> (2: the
+ * format's, so that two versions of the library never take turns rewriting
+ * one file): a header that repeats its key and the segment it was built
+ * for, the table's entries, then its bucket index and each bucket's lower
+ * bound (symbols.c's fill_down). Written under a temporary name and
+ * renamed, so a reader sees a whole file or none; read by mapping it.
  */
 #include "symcache.h"
 #include "common.h"
@@ -20,14 +22,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define MAGIC "HPSYMC1" /* with its NUL, 8 bytes */
+#define MAGIC "HPSYMC2" /* with its NUL, 8 bytes; 2: with down[] */
 
 typedef struct {
 	char magic[8];
 	uint64_t count, strsz; /* the key's */
 	uint64_t lo, span;     /* the executable segment's file address and bytes */
 	uint64_t nsyms, index_n;
-	uint32_t kind, shift, max_size, pad;
+	uint32_t kind, shift, pad[2];
 	char build_id[sizeof(((hp_module_t *)0)->build_id) + 7];
 } hdr_t;
 _Static_assert(sizeof(hdr_t) == 208, "test/integration/symbols.sh damages what follows");
@@ -48,7 +50,7 @@ static bool path_for(const hp_module_t *m, const hp_symcache_key_t *k, char *buf
 	if (!m->build_id[0] || k->count < HP_SYMCACHE_MIN ||
 	    hp_proc_record_private_dir(dir, sizeof(dir)))
 		return false;
-	return hp_fmt(buf, len, "%s/syms-%s-%c%llu-%llu", dir, m->build_id, k->kind,
+	return hp_fmt(buf, len, "%s/syms2-%s-%c%llu-%llu", dir, m->build_id, k->kind,
 	              (unsigned long long)k->count,
 	              (unsigned long long)k->strsz) < len - 1;
 }
@@ -62,11 +64,11 @@ static bool matches(const hdr_t *h, size_t len, const hp_module_t *m,
 	if (memcmp(h->magic, MAGIC, sizeof(h->magic)) || h->kind != (uint32_t)k->kind ||
 	    h->count != k->count || h->strsz != k->strsz || h->lo != lo ||
 	    h->span != span || strcmp(h->build_id, m->build_id) || h->shift >= 32 ||
-	    h->index_n != (span >> h->shift) + 1 || h->nsyms > h->count || !h->max_size)
+	    h->index_n != (span >> h->shift) + 1 || h->nsyms > h->count)
 		return false;
 	/* count is bounded by its file's size, index_n by 2^32: no overflow. */
 	return len == sizeof(*h) + h->nsyms * sizeof(struct hp_sym) +
-	                  (h->index_n + 1) * sizeof(uint32_t);
+	                  (2 * h->index_n + 1) * sizeof(uint32_t);
 }
 
 bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
@@ -94,9 +96,9 @@ bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
 	m->syms = (struct hp_sym *)(h + 1);
 	m->nsyms = h->nsyms;
 	m->index = (uint32_t *)(m->syms + h->nsyms);
+	m->down = m->index + h->index_n + 1;
 	m->index_shift = h->shift;
 	m->index_n = h->index_n;
-	m->max_size = h->max_size;
 	m->cache_map = map;
 	m->cache_len = len;
 	return true;
@@ -113,8 +115,7 @@ void hp_symcache_store(const hp_module_t *m, const hp_symcache_key_t *k)
 	           .nsyms = m->nsyms,
 	           .index_n = m->index_n,
 	           .kind = (uint32_t)k->kind,
-	           .shift = m->index_shift,
-	           .max_size = m->max_size};
+	           .shift = m->index_shift};
 	segment(m, &h.lo, &h.span);
 	memcpy(h.build_id, m->build_id, sizeof(m->build_id));
 	hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
@@ -123,7 +124,7 @@ void hp_symcache_store(const hp_module_t *m, const hp_symcache_key_t *k)
 	if (fd >= 0) {
 		struct iovec v[3] = {{&h, sizeof(h)},
 		                     {m->syms, m->nsyms * sizeof(struct hp_sym)},
-		                     {m->index, (m->index_n + 1) * sizeof(uint32_t)}};
+		                     {m->index, (2 * m->index_n + 1) * sizeof(uint32_t)}};
 		bool ok = !hp_writev_all(fd, v, 3);
 		if (close(fd) || !ok || rename(tmp, path))
 			unlink(tmp);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A program shaped like cc1 for symbols.sh: built with -rdynamic, so its
- * dynamic symbol table holds 16,384 exported functions, and allocating from
- * exported and from static functions (which a stripped binary names nowhere
- * but in its debug info). Each allocation site is its own function, so the
- * exit profile has many locations to name.
+ * dynamic symbol table holds 16,384 exported functions and one of 1 MiB,
+ * and allocating from exported and from static functions (which a stripped
+ * binary names nowhere but in its debug info). Each allocation site is its
+ * own function, so the exit profile has many locations to name.
  *
  * usage: prog_symbols [replace-self | two-dumps]
  * replace-self: before allocating, replace the executable's file by another
@@ -43,6 +43,16 @@ volatile int sink;
 #define F13(p) F12(p##0) F12(p##1)
 #define F14(p) F13(p##0) F13(p##1)
 F14(exp_)
+
+/* One exported function of 1 MiB (code that never runs) just below the
+ * sites, as cc1's .dynsym holds one of 311,460 bytes: an address no symbol
+ * covers must not be looked for as far down as the longest symbol reaches. */
+NOINLINE int exp_giant(void)
+{
+	if (sink < 0)
+		__asm__ volatile(".skip 1048576, 0x90");
+	return sink;
+}
 
 /* Allocation sites: 32 static, 32 exported, interleaved in the text. */
 #define SITE(i)                                                                          \
@@ -114,5 +124,5 @@ int main(int argc, char **argv)
 		keep[k++] = far_site(4000);
 	}
 	printf("%d blocks\n", k);
-	return exp_00000000000000() + exp_11111111111111() < 0;
+	return exp_00000000000000() + exp_11111111111111() + exp_giant() < 0;
 }

@@ -129,7 +129,7 @@ fi
 # stored prog_symbols' built table (16,384 symbols) under its build ID; a
 # later run reads it and names the same; a damaged file never crashes one.
 ID=$(readelf -n "$PROG" 2>/dev/null | awk '/Build ID/ { print $3 }')
-CACHE=$(ls "/tmp/heapprof-$(id -u)/syms-$ID-s"* 2>/dev/null | head -1)
+CACHE=$(ls "/tmp/heapprof-$(id -u)/syms2-$ID-s"* 2>/dev/null | head -1)
 if [ -n "$ID" ] && have_go; then
 	check "cache: the first run left its table for later processes (${CACHE:-none})" \
 		test -n "$CACHE" -a -s "$CACHE"
