@@ -122,8 +122,7 @@ done
 check "two subshells, each with its own exit profile naming bash's main ($named of $nkids)" \
 	test "$nkids" = 2 -a "$named" = 2
 # The shell, which had forked ($(seq)), read the names of its stacks at its
-# samples: the subshells inherit them. (They load zlib themselves: a profile
-# this large is compressed.)
+# samples: the subshells inherit them.
 check "the subshells open neither bash nor the C library to name their stacks ($reads)" \
 	test "$reads" = 0
 done_testing
