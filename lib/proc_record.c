@@ -207,32 +207,33 @@ static size_t format(char *buf, size_t size)
 }
 
 /*
- * A record is there under this pid: is it this process's, saying exactly
- * what buf would? It is this process's own when the moment it names is at
- * or after this process started: an image before an exec wrote it (a shell,
+ * Is a record there under this pid, and is it this process's, saying
+ * exactly what buf would? 1 if so, 0 if one is there that is not, -1 if
+ * none is. It is this process's own when the moment it names is at or
+ * after this process started: an image before an exec wrote it (a shell,
  * or a forked child, that executes a profiled program). Its moment is then
  * kept and buf made again with it, so a record saying the same is left as
  * it is. Not inlined: its buffer stays off write_record's frame, which the
  * signal-handler path (hp_proc_record_set_handler) uses.
  */
-static HP_NOINLINE bool same(int dfd, const char *name, char *buf, size_t size,
-                             size_t *len)
+static HP_NOINLINE int same(int dfd, const char *name, char *buf, size_t size,
+                            size_t *len)
 {
 	char old[HP_OUTPUT_MAX + 512];
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return errno == ENOENT ? -1 : 0;
 	ssize_t n = read(fd, old, sizeof(old) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return 0;
 	old[n] = '\0';
 	unsigned long long at = field(old, "\nalive-at ");
 	if (field(old, "\npid ") != (unsigned long long)rec_pid || !at || at > rec_alive)
-		return false;
+		return 0;
 	unsigned long long start = start_ns();
 	if (!start || start > at)
-		return false; /* left by an earlier process of this pid */
+		return 0; /* left by an earlier process of this pid */
 	rec_alive = at;
 	*len = format(buf, size);
 	return (size_t)n == *len && !memcmp(old, buf, *len);
@@ -257,11 +258,15 @@ static int replace(int dfd, const char *name, const char *buf, size_t len,
 }
 
 /*
- * Writes the record: fresh, when this process has none in this directory
- * (at start-up, after a change of user), made under its name with one write
- * (a reader takes an empty one for one being written); otherwise, or if one
- * is there (left by an earlier process of this pid, or written by this one
- * before it executed) that says something else, replaced whole.
+ * Writes the record. Fresh (at start-up, in a forked child, after a change
+ * of user): a record already there is looked at first, before a spare is
+ * taken: a program a profiled shell executes finds the one its image before
+ * the exec wrote, which says the same (a look: two reads; taking a spare
+ * first, to find the name taken, cost three renames). With none there, it
+ * is made from a spare or under its name with one write (a reader takes an
+ * empty one for one being written). Otherwise, or if the one there (left by
+ * an earlier process of this pid, or written before an exec) says something
+ * else, it is replaced whole.
  */
 static int write_once(bool fresh, const char *tag)
 {
@@ -272,13 +277,12 @@ static int write_once(bool fresh, const char *tag)
 	int dfd = open_private_dir(rec_euid);
 	if (dfd < 0)
 		return dfd;
-	int err = fresh ? from_spare(dfd, name, buf, len) : -EEXIST;
-	if (err && err != -EEXIST)
+	int there = fresh ? same(dfd, name, buf, sizeof(buf), &len) : 0;
+	int err = there > 0 ? 0 : -EEXIST;
+	if (there < 0 && (err = from_spare(dfd, name, buf, len)) && err != -EEXIST)
 		err = write_file(dfd, name, O_EXCL, buf, len);
 	if (err == -EEXIST)
-		err = fresh && same(dfd, name, buf, sizeof(buf), &len)
-		          ? 0
-		          : replace(dfd, name, buf, len, tag);
+		err = replace(dfd, name, buf, len, tag);
 	close(dfd);
 	return err;
 }
