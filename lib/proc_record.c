@@ -277,6 +277,10 @@ static int write_once(bool fresh, const char *tag)
 	int dfd = open_private_dir(rec_euid);
 	if (dfd < 0)
 		return dfd;
+	/* A record kept from the image before an exec goes back, at exit, to
+	 * the spare that image most likely took: the first it tried. */
+	if (fresh)
+		rec_slot = ((unsigned)rec_pid - 1) % SPARES;
 	int there = fresh ? same(dfd, name, buf, sizeof(buf), &len) : 0;
 	int err = there > 0 ? 0 : -EEXIST;
 	if (there < 0 && (err = from_spare(dfd, name, buf, len)) && err != -EEXIST)

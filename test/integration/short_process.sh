@@ -38,6 +38,16 @@ check "the record is a spare taken under the process's own name" \
 	grep -Eq '^renameat\([0-9]+, "\.spare-[0-9]+", [0-9]+, "\.claim-[0-9]+"\) = 0$' "$WORK/prof.tr"
 check "and renamed back to a spare at exit" \
 	grep -Eq "^renameat2\(AT_FDCWD, \"/tmp/heapprof-$(id -u)/[0-9]+\", AT_FDCWD, \"/tmp/heapprof-$(id -u)/\.spare-[0-9]+\", RENAME_NOREPLACE\) = 0$" "$WORK/prof.tr"
+# A program a profiled shell executes keeps the record the shell's child
+# published under the same pid: no spare taken (a look, two reads), and at
+# exit it goes back at the first try to the spare the child took.
+strace -f -qq -o "$WORK/exec.tr" -E LD_PRELOAD="$HEAPPROF_LIB" -E HEAPPROF_AT_EXIT=0 \
+	bash -c '/bin/true; :'
+kid=$(sed -n 's/^\([0-9]*\) *execve("\/bin\/true".* = 0$/\1/p' "$WORK/exec.tr")
+renames=$(awk -v k="$kid" '$1 == k && /execve\(/ { on = 1; next }
+	on && $1 == k && /rename/ { printf "%s ", ($NF == "0" ? "ok" : "failed") }' "$WORK/exec.tr")
+check "the executed program ($kid): one rename, at exit, that succeeds (${renames:-none})" \
+	test -n "$kid" -a "$renames" = "ok "
 spares=$(ls -A "/tmp/heapprof-$(id -u)" | grep -c '^\.spare-')
 check "at most 16 spares ($spares)" test "$spares" -le 16
 # A shell ends with _exit, which runs no exit handlers: its record goes all
