@@ -266,6 +266,22 @@ typedef struct {
 	} * tb; /* TOTAL_BUCKETS of them */
 	sums_t sums;
 	bool summed; /* kept: sums are up to date */
+	/* With inline_calls, every call (caller << 32 | callee, by name) met
+	 * in a sample, its weight and whether it was met inlined (ways 1), as
+	 * a call (2) or both: top's "(inline)" labels (stacks_note_calls).
+	 * 1: in profiles with inlined frames only (one profile); 2: in every
+	 * profile (several merged: one without inlined frames still has calls
+	 * that make another's partly inlined). */
+	uint8_t inline_calls;
+	struct inline_calls {
+		ix64_t ix;
+		uint64_t *pairs;
+		double *weight;
+		uint8_t *ways;
+		size_t *stamp; /* by call: the last sample that met it */
+		size_t n, cap, samples;
+		uint32_t cache[PAIR_CACHE]; /* call + 1, as sums_t's pcache */
+	} ic;
 } stacks_t;
 
 void stacks_init(stacks_t *t, bool keep);
@@ -280,6 +296,20 @@ void stacks_merge_totals(stacks_t *t);
 void stacks_free(stacks_t *t);
 uint32_t stacks_name(stacks_t *t, const char *name); /* its index, added if new */
 void stacks_add(stacks_t *t, const uint32_t *names, size_t n, double v); /* root first */
+/*
+ * With t->inline_calls, the calls of a sample of value v (names root
+ * first; inl[i]: names[i] is inlined into names[i - 1], the same location's
+ * next line), each once a sample, as pprof's graph counts its edges; with
+ * want (by name index), only the calls into the names it marks.
+ */
+void stacks_note_calls(stacks_t *t, const uint32_t *names, const uint8_t *inl, size_t n,
+                       double v, const uint8_t *want);
+/*
+ * By name index (t->names.n of them, malloc'd), how pprof -top labels a
+ * function from the calls into it of weight cutoff or more (smaller ones it
+ * trims): 1 all inlined, "(inline)"; 3 both, "(partial-inline)"; else none.
+ */
+uint8_t *stacks_inline_labels(const stacks_t *t, double cutoff);
 /* Room for stacks more kept stacks of frames more names in all (a hint). */
 void stacks_reserve(stacks_t *t, size_t stacks, size_t frames);
 double stacks_total(const stacks_t *t); /* sum |value|: pprof's total */
@@ -355,7 +385,8 @@ void trie_free(trie_t *w);
 typedef struct {
 	char *name;
 	double flat, cum;
-	unsigned seen; /* 1 + the last stack added to cum: once per stack */
+	unsigned seen;        /* 1 + the last stack added to cum: once per stack */
+	uint8_t inline_label; /* top: stacks_inline_labels' */
 } row_t;
 double by_function(stacks_t *stacks, table_t *rows);
 
@@ -372,11 +403,12 @@ typedef struct input {
 	const char *sample_index, *base, *diff_base, *path;
 	char **paths; /* with npaths > 0: the profiles merged, path is paths[0] */
 	int npaths;
-	const char *cmd; /* the command, for messages */
-	bool keep;       /* the report prints stacks: keep them (stacks_t) */
-	bool edges;      /* the report sums calls (peek) */
-	bool unmerged;   /* keep, but merging is not needed where values have one sign
-	                    (flame) */
+	const char *cmd;    /* the command, for messages */
+	bool keep;          /* the report prints stacks: keep them (stacks_t) */
+	bool edges;         /* the report sums calls (peek) */
+	bool inline_labels; /* the report labels inlined functions (top) */
+	bool unmerged;      /* keep, but merging is not needed where values have one sign
+	                       (flame) */
 	filter_t filter;
 	pp_profile_t *profile; /* the first one: sample types, units */
 	int vi;

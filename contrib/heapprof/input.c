@@ -110,6 +110,7 @@ void load_input(input_t *in)
 	if (merge)
 		stacks_merge_totals(&in->stacks);
 	in->stacks.sums.edges = in->edges;
+	in->stacks.inline_calls = in->inline_labels ? 1 + merge : 0;
 	/* one profile, no base: every value has one sign unless add_file finds otherwise
 	 */
 	in->stacks.unmerged =

@@ -333,8 +333,34 @@ static void build_frames(const index_t *x, stacks_t *out, frames_t *fr)
 typedef struct {
 	size_t *pos;
 	uint32_t *names;
-	size_t cap_pos, cap_names;
+	uint8_t *inl; /* by name: inlined into the one before (a location's inner line) */
+	size_t cap_pos, cap_names, cap_inl;
+	const uint8_t *loc_want; /* by location position: fill inl if one is marked */
+	bool want_inl;           /* inl is filled for this sample */
 } scratch_t;
+
+/*
+ * sample_names' last step when a location of the sample holds an inlined
+ * function: its names, and in sc->inl which of them is inlined into the one
+ * before it (a location's inner line). Returns how many.
+ */
+static size_t names_inlined(const frames_t *fr, size_t from, size_t n, scratch_t *sc)
+{
+	static const pp_alloc_t libc = {realloc, free};
+	size_t nn = 0;
+	if (!(sc->inl =
+	          pp_grow(&libc, sc->inl, &sc->cap_inl, sc->cap_names, sizeof(uint8_t))))
+		die("out of memory");
+	for (size_t k = n; k-- > from;) {
+		/* callers first; last: past the location's outermost line */
+		size_t last = fr->off[sc->pos[k] + 1];
+		for (size_t j = last; j-- > fr->off[sc->pos[k]];) {
+			sc->inl[nn] = j + 1 != last;
+			sc->names[nn++] = fr->names[j];
+		}
+	}
+	return nn;
+}
 
 /*
  * Sample i of ss as names, root first, in sc->names; returns how many, or
@@ -345,6 +371,7 @@ static size_t sample_names(const index_t *x, const frames_t *fr, const pp_sample
 {
 	static const pp_alloc_t libc = {realloc, free};
 	size_t n = 0, nn = 0, need = 0;
+	uint8_t marked = 0; /* a location of it has an inlined function's line */
 	const uint8_t *q = ss->ids + ss->off[i], *end = ss->ids + ss->off[i + 1];
 	/* a byte at least per id */
 	if (!(sc->pos = pp_grow(&libc, sc->pos, &sc->cap_pos, (size_t)(end - q) + 1,
@@ -353,9 +380,11 @@ static size_t sample_names(const index_t *x, const frames_t *fr, const pp_sample
 	while (q < end) {
 		uint64_t id;
 		q = pp_next_id(q, &id);
-		sc->pos[n] = idx_pos(&x->locs, id); /* validated: present */
-		need += fr->off[sc->pos[n] + 1] - fr->off[sc->pos[n]];
-		n++;
+		size_t pos = sc->pos[n++] =
+		    idx_pos(&x->locs, id); /* validated: present */
+		need += fr->off[pos + 1] - fr->off[pos];
+		if (sc->loc_want)
+			marked |= sc->loc_want[pos];
 	}
 	size_t from = first_kept(x, sc->pos, n);
 	if (x->f && !wanted(x, sc->pos, from, n))
@@ -363,9 +392,14 @@ static size_t sample_names(const index_t *x, const frames_t *fr, const pp_sample
 	if (!(sc->names =
 	          pp_grow(&libc, sc->names, &sc->cap_names, need + 1, sizeof(uint32_t))))
 		die("out of memory");
-	for (size_t k = n; k-- > from;) /* callers first */
-		for (size_t j = fr->off[sc->pos[k] + 1]; j-- > fr->off[sc->pos[k]];)
-			sc->names[nn++] = fr->names[j];
+	sc->want_inl = marked;
+	if (marked)
+		nn = names_inlined(fr, from, n, sc);
+	else
+		for (size_t k = n; k-- > from;) /* callers first */
+			for (size_t j = fr->off[sc->pos[k] + 1];
+			     j-- > fr->off[sc->pos[k]];)
+				sc->names[nn++] = fr->names[j];
 	return x->f && nn == 0 ? SIZE_MAX : nn;
 }
 
@@ -396,6 +430,7 @@ static void walk_end(walk_t *w)
 {
 	free(w->sc.pos);
 	free(w->sc.names);
+	free(w->sc.inl);
 	free(w->fr.names);
 	free(w->fr.off);
 	free_index(&w->x);
@@ -403,11 +438,50 @@ static void walk_end(walk_t *w)
 		pp_samples_free(&w->own);
 }
 
+/*
+ * The functions that are an inner line of some location (inlined there),
+ * by name index, or NULL if none is: only calls into them can make a label
+ * (a profile alone; most native ones have no inlined frame at all). With
+ * *loc, by location, whether one of its lines is such a function: samples
+ * through none of those have no call to note.
+ */
+static uint8_t *inlined_names(const stacks_t *out, const frames_t *fr, size_t nloc,
+                              uint8_t **loc)
+{
+	uint8_t *mark = NULL;
+	*loc = NULL;
+	for (size_t i = 0; i < nloc; i++)
+		for (size_t j = fr->off[i]; j + 1 < fr->off[i + 1]; j++) {
+			if (!mark && !(mark = calloc(out->names.n, 1)))
+				die("out of memory");
+			mark[fr->names[j]] = 1; /* names[off[i + 1] - 1]: the outermost */
+		}
+	if (!mark)
+		return NULL;
+	if (!(*loc = calloc(nloc ? nloc : 1, 1)))
+		die("out of memory");
+	for (size_t i = 0; i < nloc; i++)
+		for (size_t j = fr->off[i]; j < fr->off[i + 1] && !(*loc)[i]; j++)
+			(*loc)[i] = mark[fr->names[j]];
+	return mark;
+}
+
 void add_stacks(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss, int vi,
                 double sign, const filter_t *f)
 {
 	walk_t w;
 	walk_begin(&w, out, p, ss, f);
+	uint8_t *loc = NULL, *want = NULL;
+	if (out->inline_calls == 1) {
+		want = inlined_names(out, &w.fr, p->n_location, &loc);
+	} else if (out->inline_calls == 2) {
+		/* Several profiles merged: every call (one without inlined
+		 * frames still has calls that make another's partly inlined). */
+		if (!(loc = malloc(p->n_location + 1)))
+			die("out of memory");
+		memset(loc, 1, p->n_location + 1);
+	}
+	w.sc.loc_want = loc;
 	ss = w.ss;
 	/* a byte at least a location id, mostly one name a location */
 	stacks_reserve(out, ss->n, ss->nbytes);
@@ -416,9 +490,14 @@ void add_stacks(stacks_t *out, const pp_profile_t *p, const pp_samples_t *ss, in
 		if (v == 0)
 			continue;
 		size_t n = sample_names(&w.x, &w.fr, ss, i, &w.sc);
-		if (n != SIZE_MAX)
-			stacks_add(out, w.sc.names, n, v);
+		if (n == SIZE_MAX)
+			continue;
+		stacks_add(out, w.sc.names, n, v);
+		if (w.sc.want_inl)
+			stacks_note_calls(out, w.sc.names, w.sc.inl, n, v, want);
 	}
+	free(want);
+	free(loc);
 	walk_end(&w);
 }
 

@@ -55,6 +55,11 @@ void stacks_free(stacks_t *t)
 	free(s->pairs);
 	free(s->weight);
 	free(s->pstamp);
+	ix64_free(&t->ic.ix);
+	free(t->ic.pairs);
+	free(t->ic.weight);
+	free(t->ic.ways);
+	free(t->ic.stamp);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -391,4 +396,63 @@ void stacks_to_table(const stacks_t *t, table_t *merged)
 		m->value += t->value[i];
 	}
 	free(buf);
+}
+
+/* ---- calls by their inlining (top's labels) ----------------------------- */
+
+/* The index of call key (caller << 32 | callee) among c's, added if new. */
+static size_t call_of(struct inline_calls *c, uint64_t key)
+{
+	size_t h = ((uint32_t)(key >> 32) * 31u + (uint32_t)key) & (PAIR_CACHE - 1);
+	if (c->cache[h] && c->pairs[c->cache[h] - 1] == key)
+		return c->cache[h] - 1;
+	size_t n = c->n;
+	if (n == c->cap) { /* the four arrays share cap */
+		size_t cw = n, cy = n, cs = n;
+		c->weight = grow_or_die(c->weight, &cw, n + 1, sizeof(double));
+		c->ways = grow_or_die(c->ways, &cy, n + 1, sizeof(uint8_t));
+		c->stamp = grow_or_die(c->stamp, &cs, n + 1, sizeof(size_t));
+		c->pairs = grow_or_die(c->pairs, &c->cap, n + 1, sizeof(uint64_t));
+	}
+	int64_t i = ix64_intern(&c->ix, c->pairs, &c->n, key);
+	if (i < 0)
+		die("out of memory");
+	if (c->n != n) {
+		c->weight[n] = 0;
+		c->ways[n] = 0;
+		c->stamp[n] = 0;
+	}
+	c->cache[h] = (uint32_t)i + 1;
+	return (size_t)i;
+}
+
+void stacks_note_calls(stacks_t *t, const uint32_t *names, const uint8_t *inl, size_t n,
+                       double v, const uint8_t *want)
+{
+	struct inline_calls *c = &t->ic;
+	if (v == 0)
+		return; /* pprof skips a sample of no value */
+	size_t stamp = ++c->samples;
+	for (size_t i = 1; i < n; i++) {
+		if (names[i - 1] == names[i] || (want && !want[names[i]]))
+			continue; /* a function calling itself: no edge */
+		size_t k = call_of(c, (uint64_t)names[i - 1] << 32 | names[i]);
+		if (c->stamp[k] == stamp)
+			continue; /* its first meeting in the sample counts */
+		c->stamp[k] = stamp;
+		c->weight[k] += v;
+		c->ways[k] |= inl[i] ? 1 : 2;
+	}
+}
+
+uint8_t *stacks_inline_labels(const stacks_t *t, double cutoff)
+{
+	const struct inline_calls *c = &t->ic;
+	uint8_t *label = calloc(t->names.n ? t->names.n : 1, 1);
+	if (!label)
+		die("out of memory");
+	for (size_t k = 0; k < c->n; k++)
+		if (fabs(c->weight[k]) >= cutoff)
+			label[(uint32_t)c->pairs[k]] |= c->ways[k] == 1 ? 1 : 2;
+	return label;
 }

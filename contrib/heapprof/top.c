@@ -6,6 +6,7 @@
  */
 #include "heapprof.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,7 +88,10 @@ static void print_rows(const input_t *in, const table_t *rows, size_t shown, dou
 			continue;
 		printed++;
 		sum += r->flat;
-		if (raw) {
+		const char *label = r->inline_label == 1   ? "(inline)"
+		                    : r->inline_label == 3 ? "(partial-inline)"
+		                                           : "";
+		if (raw) { /* three columns: scripts read them */
 			printf("%.0f\t%.0f\t%s\n", r->flat, r->cum, r->name);
 			continue;
 		}
@@ -97,14 +101,36 @@ static void print_rows(const input_t *in, const table_t *rows, size_t shown, dou
 		fmt_pct(pf, sizeof(pf), r->flat, total);
 		fmt_pct(ps, sizeof(ps), sum, total);
 		fmt_pct(pc, sizeof(pc), r->cum, total);
-		printf("%10s %s %s %10s %s  %s\n", f, pf, ps, cu, pc, r->name);
+		printf("%10s %s %s %10s %s  %s%s%s\n", f, pf, ps, cu, pc, r->name,
+		       *label ? " " : "", label);
 	}
+}
+
+/*
+ * Each row's label as pprof -top prints it, from the calls into the
+ * function its graph keeps: a call is inlined when the caller is the next
+ * line of the callee's location, and pprof trims the calls under a
+ * thousandth of the total of the flat values (its default edgefraction).
+ * (With a node count, -n, that leaves functions out, pprof builds its graph
+ * again from those it keeps, whose calls can differ: not followed.)
+ */
+static void label_inlined(stacks_t *t, table_t *rows)
+{
+	double flat = 0;
+	for (size_t i = 0; i < rows->n; i++)
+		flat += ((const row_t *)rows->items)[i].flat;
+	uint8_t *label = stacks_inline_labels(t, fabs(trunc(flat * 0.001)));
+	for (size_t k = 0; k < t->names.n; k++)
+		if (label[k])
+			((row_t *)table_lookup(rows, t->names.s[k]))->inline_label =
+			    label[k];
+	free(label);
 }
 
 /* top, or with diff the top of NEW minus OLD. */
 static int top(int argc, char **argv, bool diff)
 {
-	input_t in = {.cmd = argv[0]};
+	input_t in = {.cmd = argv[0], .inline_labels = true};
 	long limit = -1;
 	bool raw = false;
 	opt_t opts[MAX_READING_OPTS + 8] = {0}; /* top's own options, room, the end */
@@ -133,6 +159,7 @@ static int top(int argc, char **argv, bool diff)
 	table_t rows;
 	table_init(&rows, sizeof(row_t));
 	by_function(&in.stacks, &rows);
+	label_inlined(&in.stacks, &rows);
 	double total = in.total;
 	qsort(rows.items, rows.n, sizeof(row_t), cmp_rows);
 	double shown_flat;

@@ -9,7 +9,15 @@
 HP=$HEAPPROF_BIN
 TYPES="alloc_objects alloc_space inuse_objects inuse_space"
 
-# Per-function flat values, "name<TAB>value", sorted: ours and pprof's.
+# rows: the rows of a pprof -top text (-unit=B) as "name<TAB>flat", sorted;
+# names keep pprof's "(inline)" or "(partial-inline)" label.
+rows() {
+	awk '/^ *-?[0-9.]+[a-zA-Z]* +-?[0-9.]+% / {
+		v = $1; sub(/B$/, "", v); if (v == 0) next
+		name = $6; for (i = 7; i <= NF; i++) name = name " " $i; print name "\t" v }' | sort
+}
+# Per-function flat values, "name<TAB>value", sorted: ours (exact, from
+# --raw, which has no labels) and pprof's, its labels taken off.
 ours() { # ours PROFILE TYPE [BASE]
 	local base=()
 	[ -n "${3:-}" ] && base=(--base "$3")
@@ -17,27 +25,40 @@ ours() { # ours PROFILE TYPE [BASE]
 		awk -F'\t' '$1 != 0 { print $3 "\t" $1 }' | sort
 }
 # pprof reads the profiles as heapprof symbolized them (it does so in memory).
-theirs() { # theirs PROFILE TYPE [BASE]
+pprof_top() { # pprof_top PROFILE TYPE [BASE]: its -top text
 	local base=()
 	"$HP" symbolize "$1" -o "$WORK/theirs.pb.gz" || return
 	[ -n "${3:-}" ] && "$HP" symbolize "$3" -o "$WORK/theirs.base.pb.gz" &&
 		base=(-base "$WORK/theirs.base.pb.gz")
 	"$GO" tool pprof -top -symbolize=none -nodefraction=0 -nodecount=100000 -unit=B \
-		-sample_index="$2" "${base[@]}" "$WORK/theirs.pb.gz" 2>/dev/null |
-		awk '/^ *-?[0-9.]+[a-zA-Z]* +-?[0-9.]+% / {
-			v = $1; sub(/B$/, "", v); if (v == 0) next
-			name = $6; for (i = 7; i <= NF; i++) name = name " " $i; print name "\t" v }' | sort
+		-sample_index="$2" "${base[@]}" "$WORK/theirs.pb.gz" 2>/dev/null
 }
+theirs() { # theirs PROFILE TYPE [BASE]
+	pprof_top "$@" | rows | sed -E 's/ \((partial-)?inline\)\t/\t/' | sort
+}
+# The rows with an inlining label, "name (label)<TAB>flat": ours and pprof's.
+labelled() { grep -E ' \((partial-)?inline\)'"$(printf '\t')" || true; }
+ours_labels() { # ours_labels PROFILE TYPE [BASE]
+	local base=()
+	[ -n "${3:-}" ] && base=(--base "$3")
+	"$HP" top --unit=B --sample-index="$2" "${base[@]}" "$1" | rows | labelled
+}
+theirs_labels() { pprof_top "$@" | rows | labelled; }
 same_top() { # same_top LABEL PROFILE TYPE [BASE]
 	ours "$2" "$3" "${4:-}" >"$WORK/ours"
 	theirs "$2" "$3" "${4:-}" >"$WORK/theirs"
-	local n
+	ours_labels "$2" "$3" "${4:-}" >"$WORK/ours.labels"
+	theirs_labels "$2" "$3" "${4:-}" >"$WORK/theirs.labels"
+	local n l
 	n=$(wc -l <"$WORK/ours")
-	if [ "$n" -gt 0 ] && cmp -s "$WORK/ours" "$WORK/theirs"; then
-		ok 0 "$1: heapprof top = go tool pprof -top, $3, $n functions"
+	l=$(wc -l <"$WORK/ours.labels")
+	if [ "$n" -gt 0 ] && cmp -s "$WORK/ours" "$WORK/theirs" &&
+		cmp -s "$WORK/ours.labels" "$WORK/theirs.labels"; then
+		ok 0 "$1: heapprof top = go tool pprof -top, $3, $n functions, $l labelled inlined"
 	else
 		ok 1 "$1: heapprof top = go tool pprof -top, $3"
 		diff "$WORK/ours" "$WORK/theirs" | head -10 | sed 's/^/# /'
+		diff "$WORK/ours.labels" "$WORK/theirs.labels" | head -10 | sed 's/^/# /'
 	fi
 }
 
@@ -58,6 +79,8 @@ if have_go; then
 	if GOCACHE=$WORK/gocache GOFLAGS=-mod=mod timeout 300 "$GO" run \
 		"$(dirname "$0")/goheap.go" "$WORK/go.pb.gz" >/dev/null 2>"$WORK/go.err"; then
 		for t in $TYPES; do same_top "Go's heap profile" "$WORK/go.pb.gz" "$t"; done
+		check "Go's profile: main.allocPage, inlined in one caller and called by another, is labelled (partial-inline) as pprof labels it" \
+			grep -q '^main.allocPage (partial-inline)' <(ours_labels "$WORK/go.pb.gz" alloc_space)
 		got=$(ours "$WORK/go.pb.gz" inuse_space | awk -F'\t' '$1 == "main.allocBig" { print $2 }')
 		check "Go's profile: main.allocBig holds about 50 MiB (${got:-0} B)" \
 			within "${got:-0}" 52428800 5242880

@@ -26,10 +26,34 @@ func allocBig() {
 	}
 }
 
+// allocPage is small enough for the compiler to inline: its blocks are
+// charged to it inlined into allocInlined, and called through a function
+// value (never inlined) from allocCalled. pprof -top labels it
+// "(partial-inline)".
+func allocPage() []byte { return make([]byte, 1<<16) }
+
+var page = allocPage
+
+//go:noinline
+func allocInlined() {
+	for i := 0; i < 20; i++ {
+		keep = append(keep, allocPage())
+	}
+}
+
+//go:noinline
+func allocCalled() {
+	for i := 0; i < 20; i++ {
+		keep = append(keep, page())
+	}
+}
+
 func main() {
 	runtime.MemProfileRate = 4096
 	allocSmall()
 	allocBig()
+	allocInlined()
+	allocCalled()
 	runtime.GC()
 	f, err := os.Create(os.Args[1])
 	if err != nil {
