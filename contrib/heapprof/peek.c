@@ -19,6 +19,7 @@ typedef struct {
 	char *key;
 	double weight;
 	unsigned seen;
+	bool inlined; /* every time, the callee inlined into the caller */
 } edge_t;
 
 /* One edge of a node as printed: the other end and the weight. */
@@ -26,26 +27,37 @@ typedef struct {
 	const char *name;
 	size_t len;
 	double weight;
+	bool inlined;
 } end_t;
+
+/* The edge of call pair (caller << 32 | callee, by name), added if new. */
+static edge_t *edge_of(const stacks_t *t, table_t *edges, uint64_t pair)
+{
+	const char *a = t->names.s[pair >> 32];
+	const char *b = t->names.s[(uint32_t)pair];
+	char *key = malloc(strlen(a) + strlen(b) + 2);
+	if (!key)
+		die("out of memory");
+	sprintf(key, "%s\n%s", a, b);
+	edge_t *e = table_lookup(edges, key);
+	free(key);
+	return e;
+}
 
 /*
  * pprof's graph edges: along each stack, root to leaf, caller -> callee for
  * each distinct pair of different functions, weighted by the stack's value
- * (summed as the stacks come, stacks.c).
+ * (summed as the stacks come, stacks.c); inlined when every call counted
+ * was the callee inlined into the caller (stacks_note_calls).
  */
 static void build_edges(stacks_t *t, table_t *edges)
 {
 	const sums_t *s = stacks_sums(t);
-	for (size_t k = 0; k < s->npairs; k++) {
-		const char *a = t->names.s[s->pairs[k] >> 32];
-		const char *b = t->names.s[(uint32_t)s->pairs[k]];
-		char *key = malloc(strlen(a) + strlen(b) + 2);
-		if (!key)
-			die("out of memory");
-		sprintf(key, "%s\n%s", a, b);
-		((edge_t *)table_lookup(edges, key))->weight += s->weight[k];
-		free(key);
-	}
+	for (size_t k = 0; k < s->npairs; k++)
+		edge_of(t, edges, s->pairs[k])->weight += s->weight[k];
+	for (size_t k = 0; k < t->ic.n; k++)
+		if (t->ic.ways[k] == 1)
+			edge_of(t, edges, t->ic.pairs[k])->inlined = true;
 }
 
 /* pprof's FlatNameOrder: |flat| descending, then the name. */
@@ -86,15 +98,18 @@ static void print_edges(const table_t *edges, const char *name, bool callers, do
 		size_t melen = callers ? strlen(nl + 1) : (size_t)(nl - e->key);
 		if (e->weight == 0 || melen != len || memcmp(me, name, len))
 			continue;
-		ends[n++] = callers ? (end_t){e->key, (size_t)(nl - e->key), e->weight}
-		                    : (end_t){nl + 1, strlen(nl + 1), e->weight};
+		ends[n++] =
+		    callers
+		        ? (end_t){e->key, (size_t)(nl - e->key), e->weight, e->inlined}
+		        : (end_t){nl + 1, strlen(nl + 1), e->weight, e->inlined};
 	}
 	qsort(ends, n, sizeof(*ends), cmp_ends);
 	for (size_t i = 0; i < n; i++) {
 		char v[32], pc[16];
 		fmt_unit(v, sizeof(v), ends[i].weight, unit, to);
 		fmt_pct(pc, sizeof(pc), ends[i].weight, cum);
-		printf("%50s %s |   %.*s\n", v, pc, (int)ends[i].len, ends[i].name);
+		printf("%50s %s |   %.*s%s\n", v, pc, (int)ends[i].len, ends[i].name,
+		       ends[i].inlined ? " (inline)" : "");
 	}
 }
 
@@ -144,7 +159,7 @@ static size_t print_nodes(const input_t *in, const table_t *rows, const table_t 
 
 int cmd_peek(int argc, char **argv)
 {
-	input_t in = {.cmd = argv[0], .edges = true};
+	input_t in = {.cmd = argv[0], .edges = true, .inline_labels = true};
 	const char *to = "minimum";
 	opt_t opts[MAX_READING_OPTS + 2] = {0};
 	size_t n = reading_options(opts, &in);

@@ -81,6 +81,14 @@ if have_go; then
 		for t in $TYPES; do same_top "Go's heap profile" "$WORK/go.pb.gz" "$t"; done
 		check "Go's profile: main.allocPage, inlined in one caller and called by another, is labelled (partial-inline) as pprof labels it" \
 			grep -q '^main.allocPage (partial-inline)' <(ours_labels "$WORK/go.pb.gz" alloc_space)
+		"$HP" symbolize "$WORK/go.pb.gz" -o "$WORK/go.sym.pb.gz"
+		diff <("$HP" peek --unit=B --sample-index=alloc_space 'main\.alloc' "$WORK/go.pb.gz" |
+			sed -n '/^Showing/,$p') \
+			<("$GO" tool pprof -peek 'main\.alloc' -unit=B -sample_index=alloc_space \
+				-symbolize=none "$WORK/go.sym.pb.gz" 2>/dev/null | sed -n '/^Showing/,$p') \
+			>"$WORK/go.peekdiff"
+		ok $? "Go's profile: peek main\\.alloc = go tool pprof -peek, line for line, its inlined calls marked (inline)"
+		sed 's/^/# /' "$WORK/go.peekdiff" | head -10
 		got=$(ours "$WORK/go.pb.gz" inuse_space | awk -F'\t' '$1 == "main.allocBig" { print $2 }')
 		check "Go's profile: main.allocBig holds about 50 MiB (${got:-0} B)" \
 			within "${got:-0}" 52428800 5242880
