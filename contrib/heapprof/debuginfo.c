@@ -214,12 +214,7 @@ static module_t *module_of(sym_t *S, size_t mi)
 		if (!at_exit)
 			at_exit = !atexit(symbolize_done);
 	}
-	char *key = malloc(strlen(file) + strlen(bid) + 2);
-	if (!key)
-		die("out of memory");
-	sprintf(key, "%s\n%s", file, bid);
-	struct opened *o = table_lookup(&opened, key);
-	free(key);
+	struct opened *o = table_lookup2(&opened, file, bid);
 	if (!o->m.tried) {
 		o->m.tried = true;
 		open_module(&o->m, file, bid);

@@ -193,6 +193,8 @@ typedef struct {
 
 void table_init(table_t *t, size_t size);
 void *table_lookup(table_t *t, const char *key); /* finds or adds (zeroed) */
+/* table_lookup of the key "a\nb" (neither holding a '\n'). */
+void *table_lookup2(table_t *t, const char *a, const char *b);
 void table_free(table_t *t);
 
 /* A stack of function names and its value, keyed by string (web's stacks). */

@@ -33,15 +33,7 @@ typedef struct {
 /* The edge of call pair (caller << 32 | callee, by name), added if new. */
 static edge_t *edge_of(const stacks_t *t, table_t *edges, uint64_t pair)
 {
-	const char *a = t->names.s[pair >> 32];
-	const char *b = t->names.s[(uint32_t)pair];
-	char *key = malloc(strlen(a) + strlen(b) + 2);
-	if (!key)
-		die("out of memory");
-	sprintf(key, "%s\n%s", a, b);
-	edge_t *e = table_lookup(edges, key);
-	free(key);
-	return e;
+	return table_lookup2(edges, t->names.s[pair >> 32], t->names.s[(uint32_t)pair]);
 }
 
 /*

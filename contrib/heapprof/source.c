@@ -27,12 +27,7 @@ void find_routines(const pp_profile_t *p, bool (*match)(const char *, const void
 		const char *name = pp_str(p, f->name), *file = pp_str(p, f->filename);
 		if (!*file || !match(name, arg))
 			continue;
-		char *key = malloc(strlen(name) + strlen(file) + 2);
-		if (!key)
-			die("out of memory");
-		sprintf(key, "%s\n%s", name, file);
-		routine_t *r = table_lookup(routines, key);
-		free(key);
+		routine_t *r = table_lookup2(routines, name, file);
 		r->name = name;
 		r->file = file;
 		if (f->start_line && (!r->start_line || f->start_line < r->start_line))

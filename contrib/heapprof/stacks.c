@@ -434,8 +434,10 @@ void stacks_note_calls(stacks_t *t, const uint32_t *names, const uint8_t *inl, s
 		return; /* pprof skips a sample of no value */
 	size_t stamp = ++c->samples;
 	for (size_t i = 1; i < n; i++) {
+		/* A function calling itself makes no edge; a callee want leaves
+		 * out is never inlined. */
 		if (names[i - 1] == names[i] || (want && !want[names[i]]))
-			continue; /* a function calling itself: no edge */
+			continue;
 		size_t k = call_of(c, (uint64_t)names[i - 1] << 32 | names[i]);
 		if (c->stamp[k] == stamp)
 			continue; /* its first meeting in the sample counts */

@@ -83,6 +83,20 @@ void *table_lookup(table_t *t, const char *key)
 	return e;
 }
 
+void *table_lookup2(table_t *t, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *key = malloc(la + lb + 2);
+	if (!key)
+		die("out of memory");
+	memcpy(key, a, la);
+	key[la] = '\n';
+	memcpy(key + la + 1, b, lb + 1);
+	void *e = table_lookup(t, key);
+	free(key);
+	return e;
+}
+
 void table_free(table_t *t)
 {
 	pp_strtab_fini(&t->keys);
