@@ -263,7 +263,6 @@ static void drop_syms(hp_module_t *m)
 	m->syms = NULL;
 	m->nsyms = 0;
 	m->index = NULL;
-	m->down = NULL;
 	m->names = NULL;
 	m->file_map = NULL;
 	m->file_len = 0;
@@ -407,7 +406,7 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	while ((span >> shift) > n)
 		shift++;
 	size_t nb = (span >> shift) + 1;
-	/* index[0..nb], then down[0..nb) (fill_down). */
+	/* index[0..nb], then down[0..nb) (fill_down): hp_module_t's index. */
 	if (!(first = hp_scratch_realloc(NULL, (2 * nb + 1) * sizeof(*first))))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
@@ -430,7 +429,6 @@ static bool build(hp_module_t *m, const ElfW(Sym) * s, size_t count, const char 
 	m->names = strs;
 	m->names_len = strsz;
 	m->index = first;
-	m->down = first + nb + 1;
 	m->index_shift = shift;
 	m->index_n = nb;
 	m->syms_state = want ? 2 : 1;
@@ -805,7 +803,7 @@ static const char *table_name(const hp_module_t *m, uint32_t v)
 	size_t b = v >> m->index_shift;
 	if (b >= m->index_n)
 		b = m->index_n - 1;
-	size_t low = m->down[b];
+	size_t low = m->index[m->index_n + 1 + b]; /* down[b], after the index */
 	if (low > b)
 		return NULL; /* a damaged cache file (symcache.c) */
 	for (;; b--) {

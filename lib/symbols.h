@@ -33,10 +33,11 @@ typedef struct hp_module {
 	uint64_t *want; /* pages of the segment whose addresses are to be named */
 	struct hp_sym *syms; /* by address into buckets (symbols.c) */
 	size_t nsyms;
-	const char *names;    /* the string table the names are offsets into */
-	size_t names_len;     /* its bytes */
-	uint32_t *index;      /* syms of bucket b: [index[b], index[b + 1]) */
-	uint32_t *down;       /* after index: the lowest bucket reaching b's */
+	const char *names; /* the string table the names are offsets into */
+	size_t names_len;  /* its bytes */
+	/* syms of bucket b: [index[b], index[b + 1]); then, from index[index_n + 1],
+	 * down[b]: the lowest bucket holding a symbol that reaches b (symbols.c) */
+	uint32_t *index;
 	unsigned index_shift; /* log2 of a bucket's bytes */
 	size_t index_n;       /* buckets */
 	void *file_map;       /* the file mapped, or (file_len 0) a copy of .dynstr */

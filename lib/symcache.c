@@ -96,7 +96,6 @@ bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
 	m->syms = (struct hp_sym *)(h + 1);
 	m->nsyms = h->nsyms;
 	m->index = (uint32_t *)(m->syms + h->nsyms);
-	m->down = m->index + h->index_n + 1;
 	m->index_shift = h->shift;
 	m->index_n = h->index_n;
 	m->cache_map = map;

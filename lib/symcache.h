@@ -29,7 +29,7 @@ typedef struct {
 } hp_symcache_key_t;
 
 /*
- * Fills m's table (syms, nsyms, index, down, index_shift, index_n,
+ * Fills m's table (syms, nsyms, index, index_shift, index_n,
  * cache_map, cache_len) from the cache file for m's build ID and k, if
  * there is one that matches; false otherwise, m untouched.
  */
