@@ -182,7 +182,12 @@ void hp_init_start(void)
 	hp_live_map_init(rate == 1, hp_config.lifetimes);
 	hp_lifetimes_init(hp_config.lifetimes);
 	hp_guard_enter();
-	hp_stack_init(); /* symbols.c's registry waits for the first dump or dlclose */
+	hp_stack_init();
+	/* The registry of objects, which the exit profile reads anyway: read
+	 * now, the children the program forks inherit it instead of each
+	 * reading every object's note again (a subshell: five pages faulted). */
+	if (hp_config.at_exit)
+		hp_symbols_refresh();
 	hp_guard_exit();
 	hp_dump_init(hp_now_ns());
 	hp_trigger_init(hp_config.signal);

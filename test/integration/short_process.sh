@@ -135,4 +135,24 @@ check "two subshells, each with its own exit profile naming bash's main ($named 
 # samples: the subshells inherit them.
 check "the subshells open neither bash nor the C library to name their stacks ($reads)" \
 	test "$reads" = 0
+
+# A shell without samples: the registry of objects its start-up read is what
+# its subshells' exit profiles list, not read again by each (a readlink, the
+# note of every object).
+strace -f -qq -o "$WORK/nos.tr" -E LD_PRELOAD="$HEAPPROF_LIB" \
+	-E HEAPPROF_RATE=1073741824 -E HEAPPROF_OUTPUT="$WORK/n" bash -c '( : ); ( : )'
+parent=$(head -n1 "$WORK/nos.tr" | awk '{ print $1 }')
+nkids=0 links=0 listed=0
+for k in $(awk '{ print $1 }' "$WORK/nos.tr" | sort -u); do
+	[ "$k" = "$parent" ] && continue
+	nkids=$((nkids + 1))
+	links=$((links + $(grep -Ec "^$k +readlink\(\"/proc/self/exe\"" "$WORK/nos.tr")))
+	p=$(one_file "$WORK/n.$k".*.exit.pb.gz)
+	m=$([ -n "$p" ] && "$HEAPPROF_BIN" info "$p" 2>/dev/null |
+		sed -n 's/^Samples: .*mappings: \([0-9]*\)$/\1/p')
+	[ "${m:-0}" -ge 2 ] && listed=$((listed + 1))
+done
+check "two subshells of a shell without samples, each profile listing its modules ($listed of $nkids)" \
+	test "$nkids" = 2 -a "$listed" = 2
+check "and neither reads the program's name again ($links readlinks)" test "$links" = 0
 done_testing
