@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -103,9 +104,64 @@ static const uint32_t crc_table[256] = {
     0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
 };
 
-static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+/*
+ * Slicing by eight: eight bytes a step through eight tables, table k the CRC
+ * of a byte followed by k zero bytes. callgrind, cc1's exit profile of 19.3
+ * KB: 154,395 instructions a byte at a time (8.0 a byte, a sixth of the
+ * profile's cost), 84,394 so, the tables' making included. They (8 KiB)
+ * are made once, for a run long enough to repay it; a short one goes a
+ * byte at a time, as does a run while another thread makes them.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CRC_SLICE_MIN 2048
+static uint32_t crc_slices[8][256];
+static _Atomic int crc_slices_state; /* 0 not made, 1 being made, 2 made */
+
+static bool slices_ready(void)
 {
+	int none = 0;
+	if (atomic_load_explicit(&crc_slices_state, memory_order_acquire) == 2)
+		return true;
+	if (!atomic_compare_exchange_strong(&crc_slices_state, &none, 1))
+		return false;
+	for (int i = 0; i < 256; i++) {
+		uint32_t c = crc_table[i];
+		crc_slices[0][i] = c;
+		for (int k = 1; k < 8; k++)
+			crc_slices[k][i] = c = crc_table[c & 0xff] ^ (c >> 8);
+	}
+	atomic_store_explicit(&crc_slices_state, 2, memory_order_release);
+	return true;
+}
+
+static uint32_t crc_by_8(uint32_t crc, const unsigned char **pp, size_t *np)
+{
+	const unsigned char *p = *pp;
+	size_t n = *np;
+	const uint32_t(*t)[256] = crc_slices;
+	for (; n >= 8; n -= 8, p += 8) {
+		uint32_t lo, hi;
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + 4, 4);
+		lo ^= crc;
+		crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
+		      t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
+		      t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+	}
+	*pp = p;
+	*np = n;
+	return crc;
+}
+#endif
+
+uint32_t pp_crc32(uint32_t crc, const void *data, size_t n)
+{
+	const unsigned char *p = data;
 	crc = ~crc;
+#ifdef CRC_SLICE_MIN
+	if (n >= CRC_SLICE_MIN && slices_ready())
+		crc = crc_by_8(crc, &p, &n);
+#endif
 	while (n--)
 		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
@@ -134,7 +190,7 @@ static void stored_in(pp_gz_t *g, bool last)
 	}
 	unsigned char *p = g->in;
 	size_t n = g->pb.n;
-	g->crc = crc32_update(g->crc, p, n);
+	g->crc = pp_crc32(g->crc, p, n);
 	g->isize += (uint32_t)n;
 	for (int i = 0; i == 0 || n; i++) {
 		size_t len = n < 65535 ? n : 65535;

@@ -39,6 +39,10 @@ typedef struct {
  */
 void pp_gz_init(pp_gz_t *g, int fd, const pp_alloc_t *alloc);
 
+/* The CRC-32 of gzip's trailer (zlib's crc32) of n bytes at p, continuing
+ * crc (0 to start). */
+uint32_t pp_crc32(uint32_t crc, const void *p, size_t n);
+
 /*
  * Loads zlib once (dlopen of libz.so.1); true if it is there. Thread-safe;
  * the caller holds no lock that a library's constructor could want.

@@ -288,10 +288,29 @@ static void test_delta(void)
 	pp_free(p);
 }
 
+/* The stored stream's CRC against zlib's, each length to past two slicing
+ * thresholds, at every alignment, and continued from one part to the next. */
+static void test_crc(void)
+{
+	static unsigned char buf[5000 + 8];
+	uint32_t x = 12345;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)((x = x * 1103515245 + 12345) >> 16);
+	size_t bad = 0, runs = 0;
+	for (size_t n = 0; n <= 5000; n += n < 64 ? 1 : 61)
+		for (size_t a = 0; a < 8; a++, runs++)
+			bad += pp_crc32(0, buf + a, n) != crc32(0, buf + a, (uInt)n);
+	uint32_t parts = pp_crc32(pp_crc32(0, buf, 2049), buf + 2049, 2951);
+	ok(!bad && parts == crc32(0, buf, 5000),
+	   "CRC-32 as zlib's: %zu of %zu runs differ, in two parts %s", bad, runs,
+	   parts == crc32(0, buf, 5000) ? "the same" : "different");
+}
+
 int main(void)
 {
 	test_strtab();
 	test_pbenc();
+	test_crc();
 	hp_symbols_refresh();
 	/* Return addresses one byte in: the functions are a bare "ret". */
 	uintptr_t frames[2] = {(uintptr_t)leaf_function + 1,
