@@ -22,6 +22,16 @@ static void put(struct out *o, char c)
 	o->len++;
 }
 
+/* n bytes of s: as put of each, in one copy. */
+static void put_str(struct out *o, const char *s, size_t n)
+{
+	if (o->len + 1 < o->cap) {
+		size_t room = o->cap - 1 - o->len;
+		memcpy(o->buf + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
 static void put_num(struct out *o, unsigned long long v, unsigned base, int width,
                     char pad, int neg)
 {
@@ -44,7 +54,11 @@ size_t hp_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 	struct out o = {buf, cap, 0};
 	for (const char *p = fmt; *p; p++) {
 		if (*p != '%') {
-			put(&o, *p);
+			const char *q = p;
+			while (q[1] && q[1] != '%')
+				q++;
+			put_str(&o, p, (size_t)(q - p) + 1);
+			p = q;
 			continue;
 		}
 		p++;
@@ -94,8 +108,7 @@ size_t hp_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 			size_t n = strlen(s);
 			for (int i = (int)n; i < width; i++)
 				put(&o, ' ');
-			while (*s)
-				put(&o, *s++);
+			put_str(&o, s, n);
 			break;
 		}
 		case 'c':

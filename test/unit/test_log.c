@@ -20,5 +20,18 @@ int main(void)
 	const char *volatile null_str = NULL;
 	hp_fmt(b, sizeof(b), "%s", null_str);
 	ok(!strcmp(b, "(null)"), "NULL string");
+	/* Each length of buffer, the cut in a literal, a string, a number. */
+	const char *whole = "run /tmp/x-12 of 3";
+	size_t bad = 0;
+	for (size_t cap = 1; cap <= strlen(whole) + 2; cap++) {
+		memset(b, '#', sizeof(b));
+		n = hp_fmt(b, cap, "run %s-%d of %u", "/tmp/x", 12, 3u);
+		size_t want = strlen(whole) < cap - 1 ? strlen(whole) : cap - 1;
+		bad += n != want || strncmp(b, whole, want) || b[want] || b[cap] != '#';
+	}
+	ok(!bad, "every cut of a literal, a string and a number (%zu wrong)", bad);
+	hp_fmt(b, sizeof(b), "[%5s|%s]", "ab", "");
+	ok(!strcmp(b, "[   ab|]"), "a string's width, an empty one: %s", b);
+	ok(hp_fmt(b, 0, "abc") == 0, "no room: nothing written");
 	return tap_done();
 }
