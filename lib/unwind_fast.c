@@ -79,15 +79,22 @@ static uint64_t pack(unsigned base, int64_t cfa_off, bool rbp_saved, int64_t rbp
 }
 
 /*
- * The table has 2^14 slots in BSS: a process sampled at the default rate
- * has a few hundred return addresses, and each lands on a page of its own.
- * At a dense rate every allocation's stack is walked: clang++ compiling a
- * little C++ that includes <regex>, at rate 1, walks through about 17,000
- * return addresses, which filled the neighbourhoods of 2^14 slots so that
- * 1,650,726 rules were read from the CFI (2,900 instructions each) to keep
- * 14,668: 5.91 s against 4.24 s with a table of 2^17 slots, mapped when
- * the walker is first enabled at such a rate (rule_table.sh).
+ * The rules, a cache by return address: open addressing, a key and its rule
+ * written as a sequence lock in which the key itself is the version. It
+ * starts at 2^10 slots in BSS (16 KiB) and grows, copied, by 8 times when
+ * half full, to 2^14 slots, or to 2^17 at a dense rate. A bigger table
+ * from the start put each of a process's first few hundred addresses on a
+ * page of its own: about 120 page faults in each of a build's compiles,
+ * the page read (the zero page) and then written. At a dense rate every
+ * allocation's stack is walked: clang++ compiling a little C++ that
+ * includes <regex>, at rate 1, walks through about 17,000 return addresses,
+ * which filled 2^14 slots so that 1,650,726 rules were read from the CFI
+ * (2,900 instructions each) to keep 14,668 (rule_table.sh). A table
+ * replaced is kept (a walk may still read it); what is added to it while
+ * it is copied is lost, as from a full neighbourhood: learnt again.
  */
+#define FIRST_LG       10
+#define GROW_LG        3
 #define SLOTS_LG       14
 #define DENSE_SLOTS_LG 17
 #define DENSE_RATE     4096
@@ -100,80 +107,137 @@ typedef struct {
 	_Atomic uint64_t rule;
 } slot_t;
 
-/* In BSS: pages never used stay unallocated. */
-HP_LARGE static slot_t bss_table[1u << SLOTS_LG];
-/* Set before the walker is enabled (a release), then never changed. */
-static slot_t *table = bss_table;
-static unsigned slots_lg = SLOTS_LG;
-static _Atomic uint64_t epoch = 1;
+typedef struct {
+	slot_t *slots;
+	unsigned lg;
+} rules_t;
 
-static void dense_table(void)
-{
-	if (table != bss_table)
-		return;
-	void *p = mmap(NULL, sizeof(slot_t) << DENSE_SLOTS_LG, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return; /* the smaller table then: rules are learnt again sooner */
-	table = p;
-	slots_lg = DENSE_SLOTS_LG;
-}
+static slot_t first_slots[1u << FIRST_LG];
+static rules_t tables[4] = {{first_slots, FIRST_LG}}; /* 10, 13, 16, 17 at most */
+static rules_t *_Atomic rules = &tables[0];
+static atomic_uint filled;         /* keys added to the current table */
+static unsigned max_lg = SLOTS_LG; /* set before the walker is enabled */
+static hp_lock_t grow_lock;
+static _Atomic uint64_t epoch = 1;
 
 void hp_unwind_fast_enable(void)
 {
 	if (hp_config.rate && hp_config.rate <= DENSE_RATE)
-		dense_table();
+		max_lg = DENSE_SLOTS_LG;
 	atomic_store_explicit(&ready, true, memory_order_release);
 }
 
-static size_t slot_mask(void)
+static rules_t *current(void)
 {
-	return ((size_t)1 << slots_lg) - 1;
+	return atomic_load_explicit(&rules, memory_order_acquire);
 }
 
-static size_t slot_of(uint64_t key)
+static size_t slot_of(const rules_t *t, uint64_t key)
 {
-	return (size_t)(hp_mix64(key) >> (64 - slots_lg));
+	return (size_t)(hp_mix64(key) >> (64 - t->lg));
+}
+
+static size_t next_slot(const rules_t *t, size_t i)
+{
+	return (i + 1) & (((size_t)1 << t->lg) - 1);
+}
+
+/* The rule of slot s if its key is key and was not rewritten meanwhile. */
+static bool read_slot(slot_t *s, uint64_t key, uint64_t *rule)
+{
+	uint64_t r = atomic_load_explicit(&s->rule, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->key, memory_order_relaxed) != key)
+		return false;
+	*rule = r;
+	return true;
 }
 
 static bool lookup(uint64_t key, uint64_t *rule)
 {
-	size_t i = slot_of(key);
-	for (int n = 0; n < PROBE_MAX; n++, i = (i + 1) & slot_mask()) {
-		uint64_t k = atomic_load_explicit(&table[i].key, memory_order_acquire);
-		if (k == key) {
-			uint64_t r =
-			    atomic_load_explicit(&table[i].rule, memory_order_relaxed);
-			atomic_thread_fence(memory_order_acquire);
-			if (atomic_load_explicit(&table[i].key, memory_order_relaxed) !=
-			    key)
-				return false;
-			*rule = r;
-			return true;
-		}
+	rules_t *t = current();
+	size_t i = slot_of(t, key);
+	for (int n = 0; n < PROBE_MAX; n++, i = next_slot(t, i)) {
+		uint64_t k = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
+		if (k == key)
+			return read_slot(&t->slots[i], key, rule);
 		if (!k)
 			return false;
 	}
 	return false;
 }
 
+/* Puts key and rule in t, not yet shared: no other thread writes it. */
+static bool place(rules_t *t, uint64_t key, uint64_t rule)
+{
+	size_t i = slot_of(t, key);
+	for (int n = 0; n < PROBE_MAX; n++, i = next_slot(t, i)) {
+		if (atomic_load_explicit(&t->slots[i].key, memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&t->slots[i].rule, rule, memory_order_relaxed);
+		atomic_store_explicit(&t->slots[i].key, key, memory_order_relaxed);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Replaces the current table by one 8 times its size with its rules of this
+ * epoch. One thread at a time, and none waits for it: a walk may run in a
+ * signal handler that interrupted the one growing.
+ */
+static void grow(rules_t *t)
+{
+	if (t->lg >= max_lg || !hp_trylock(&grow_lock))
+		return;
+	size_t at = (size_t)(t - tables) + 1;
+	unsigned lg = t->lg + GROW_LG < max_lg ? t->lg + GROW_LG : max_lg;
+	void *p = MAP_FAILED;
+	if (current() == t && at < HP_ARRAY_SIZE(tables))
+		p = mmap(NULL, sizeof(slot_t) << lg, PROT_READ | PROT_WRITE,
+		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED) {
+		rules_t *n = &tables[at];
+		*n = (rules_t){p, lg};
+		uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
+		unsigned kept = 0;
+		for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
+			uint64_t k = atomic_load_explicit(&t->slots[i].key,
+			                                  memory_order_acquire),
+			         r;
+			if (k && k != CLAIMED && k >> 48 == tag &&
+			    read_slot(&t->slots[i], k, &r) && place(n, k, r))
+				kept++;
+		}
+		atomic_store_explicit(&filled, kept, memory_order_relaxed);
+		atomic_store_explicit(&rules, n, memory_order_release);
+	}
+	hp_unlock(&grow_lock);
+}
+
 /* Best effort: a full neighbourhood leaves the address to be learnt again. */
 static void insert(uint64_t key, uint64_t rule)
 {
-	size_t i = slot_of(key);
-	for (int n = 0; n < PROBE_MAX; n++, i = (i + 1) & slot_mask()) {
-		uint64_t k = atomic_load_explicit(&table[i].key, memory_order_relaxed);
+	rules_t *t = current();
+	size_t i = slot_of(t, key);
+	for (int n = 0; n < PROBE_MAX; n++, i = next_slot(t, i)) {
+		slot_t *s = &t->slots[i];
+		uint64_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
 		if (k == key)
 			return;
 		bool stale = k && k != CLAIMED && (k >> 48) != (key >> 48);
 		if ((k && !stale) ||
-		    !atomic_compare_exchange_strong(&table[i].key, &k, CLAIMED))
+		    !atomic_compare_exchange_strong(&s->key, &k, CLAIMED))
 			continue;
 		atomic_thread_fence(memory_order_release);
-		atomic_store_explicit(&table[i].rule, rule, memory_order_relaxed);
-		atomic_store_explicit(&table[i].key, key, memory_order_release);
+		atomic_store_explicit(&s->rule, rule, memory_order_relaxed);
+		atomic_store_explicit(&s->key, key, memory_order_release);
+		if (atomic_fetch_add_explicit(&filled, 1, memory_order_relaxed) + 1 >
+		    (1u << t->lg) / 2)
+			grow(t);
 		return;
 	}
+	grow(t);
 }
 
 void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
@@ -183,10 +247,12 @@ void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
 	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
 	for (int k = 0; k < 4; k++)
 		counts[k] = 0;
-	for (size_t i = 0; i <= slot_mask(); i++) {
-		uint64_t key = atomic_load_explicit(&table[i].key, memory_order_acquire);
+	rules_t *t = current();
+	for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
+		uint64_t key =
+		    atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
 		if (key && key != CLAIMED && key >> 48 == tag)
-			counts[atomic_load_explicit(&table[i].rule,
+			counts[atomic_load_explicit(&t->slots[i].rule,
 			                            memory_order_relaxed) &
 			       3]++;
 	}
