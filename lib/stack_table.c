@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stack_table: a fixed array of chain heads (2^17, in BSS so untouched heads
- * cost no memory) with 256 insert locks. Lookups walk the chain without a
+ * stack_table: an array of chain heads, grown from 2^10 to 2^17 as stacks
+ * come, with 256 insert locks. Lookups walk the chain without a
  * lock; only creating a bucket takes the lock of its head. Counters are per
  * thread: each thread owns a slab of tallies, one per bucket it sampled,
  * found through the slab's own index and summed by readers through the
@@ -22,12 +22,35 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+/*
+ * The heads start at 2^10 (8 KiB, in BSS) and grow by 8 times when the
+ * buckets number twice the heads, up to 2^17. One array of 2^17 from the
+ * start put each of a process's first few hundred stacks on a page of its
+ * own: about 130 page faults in each of a build's compiles, the page read
+ * (the zero page) and then written. A growth holds every insert lock and
+ * relinks each bucket into the new array; a lookup without a lock that
+ * meanwhile follows a link into another chain misses, and finds the bucket
+ * again under the lock. An array replaced is kept: a lookup may still
+ * read it.
+ */
+#define FIRST_LOG2 10
+#define GROW_LOG2  3
 #define HEADS_LOG2 17
-#define HEADS      (1u << HEADS_LOG2)
-#define LOCKS      256
+#define LOCKS_LOG2 8 /* at most FIRST_LOG2: a head's lock is its hash's top bits */
+#define LOCKS      (1u << LOCKS_LOG2)
+_Static_assert(LOCKS_LOG2 <= FIRST_LOG2, "a head's stacks share their top bits");
 
-HP_LARGE static hp_bucket_t *_Atomic heads[HEADS];
+typedef struct {
+	hp_bucket_t *_Atomic *head;
+	unsigned log2;
+} heads_t;
+
+static hp_bucket_t *_Atomic first_heads[1u << FIRST_LOG2];
+static heads_t arrays[4] = {{first_heads, FIRST_LOG2}}; /* 10, 13, 16, 17 */
+static heads_t *_Atomic heads = &arrays[0];
+static hp_lock_t grow_lock;
 HP_LARGE static hp_lock_t locks[LOCKS];
 static atomic_size_t count;
 /* Every bucket, so a dump visits the buckets, not all the heads (whose
@@ -97,18 +120,65 @@ static hp_bucket_t *find(hp_bucket_t *b, uint64_t h, const uintptr_t *f, unsigne
 	return NULL;
 }
 
+static hp_bucket_t *_Atomic *head_of(const heads_t *t, uint64_t h)
+{
+	return &t->head[h >> (64 - t->log2)];
+}
+
+/*
+ * Replaces the heads t by 8 times as many, every bucket relinked. Called
+ * with no insert lock held; one thread at a time, and none waits for it.
+ */
+static void grow(heads_t *t)
+{
+	size_t at = (size_t)(t - arrays) + 1;
+	if (t->log2 >= HEADS_LOG2 || at >= HP_ARRAY_SIZE(arrays) ||
+	    !hp_trylock(&grow_lock))
+		return;
+	unsigned log2 =
+	    t->log2 + GROW_LOG2 < HEADS_LOG2 ? t->log2 + GROW_LOG2 : HEADS_LOG2;
+	void *p = MAP_FAILED;
+	if (atomic_load_explicit(&heads, memory_order_relaxed) == t)
+		p = mmap(NULL, sizeof(*t->head) << log2, PROT_READ | PROT_WRITE,
+		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED) {
+		heads_t *g = &arrays[at];
+		*g = (heads_t){p, log2};
+		for (unsigned i = 0; i < LOCKS; i++)
+			hp_lock(&locks[i]);
+		for (hp_bucket_t *b = atomic_load_explicit(&all, memory_order_relaxed); b;
+		     b = b->all) {
+			hp_bucket_t *_Atomic *head = head_of(g, b->hash);
+			atomic_store_explicit(
+			    &b->next, atomic_load_explicit(head, memory_order_relaxed),
+			    memory_order_release);
+			atomic_store_explicit(head, b, memory_order_relaxed);
+		}
+		atomic_store_explicit(&heads, g, memory_order_release);
+		for (unsigned i = LOCKS; i-- > 0;)
+			hp_unlock(&locks[i]);
+	}
+	hp_unlock(&grow_lock);
+}
+
 hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncated)
 {
 	uint64_t h = hash_frames(f, n, truncated);
-	hp_bucket_t *_Atomic *head = &heads[h >> (64 - HEADS_LOG2)];
-	hp_bucket_t *b =
-	    find(atomic_load_explicit(head, memory_order_acquire), h, f, n, truncated);
+	heads_t *t = atomic_load_explicit(&heads, memory_order_acquire);
+	hp_bucket_t *b = find(atomic_load_explicit(head_of(t, h), memory_order_acquire),
+	                      h, f, n, truncated);
 	if (b)
 		return b;
-	hp_lock_t *l = &locks[h & (LOCKS - 1)];
+	/* The lock of the head in every array: two stacks on one head, whatever
+	 * their number, never insert under two locks. */
+	hp_lock_t *l = &locks[h >> (64 - LOCKS_LOG2)];
 	hp_lock(l);
+	/* Stable while an insert lock is held: a growth holds them all. */
+	t = atomic_load_explicit(&heads, memory_order_acquire);
+	hp_bucket_t *_Atomic *head = head_of(t, h);
 	hp_bucket_t *first = atomic_load_explicit(head, memory_order_relaxed);
 	b = find(first, h, f, n, truncated); /* another thread may have won */
+	bool grow_now = false;
 	if (!b) {
 		b = hp_meta_alloc_lines(offsetof(hp_bucket_t, frames) + n * sizeof(*f));
 		if (b) {
@@ -122,10 +192,15 @@ hp_bucket_t *hp_stack_table_intern(const uintptr_t *f, unsigned n, bool truncate
 			while (!atomic_compare_exchange_weak_explicit(
 			    &all, &b->all, b, memory_order_release, memory_order_relaxed))
 				;
-			atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
+			if (atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) +
+			        1 >
+			    (size_t)2 << t->log2)
+				grow_now = true;
 		}
 	}
 	hp_unlock(l);
+	if (grow_now)
+		grow(t);
 	return b;
 }
 
@@ -408,6 +483,7 @@ void hp_stack_table_postfork_child(void)
 {
 	for (unsigned i = 0; i < LOCKS; i++)
 		hp_lock_reset(&locks[i]);
+	hp_lock_reset(&grow_lock);
 	hp_lock_reset(&slabs_lock);
 	slab_t *free_list = NULL;
 	for (slab_t *s = all_slabs; s; s = s->next_all)

@@ -111,8 +111,50 @@ static void test_threads(void)
 	   "frees in one thread of another's allocations: all counted");
 }
 
+/*
+ * Threads intern the same stacks, each in its own order, while the heads
+ * grow (2^10 to 2^13 past 2,048 buckets, to 2^16 past 16,384): every thread
+ * must get the one bucket of each stack, and no stack two.
+ */
+#define GROWERS 4
+#define STACKS  100000
+static hp_bucket_t *got[GROWERS][STACKS];
+
+static void *grower(void *arg)
+{
+	size_t me = (size_t)arg;
+	for (size_t k = 0; k < STACKS; k++) {
+		static const size_t step[GROWERS] = {1, 3, 7, 9}; /* prime to STACKS */
+		size_t i = (k * step[me] + me * 7919) % STACKS; /* an order of its own */
+		uintptr_t f[3] = {0x7000000 + i, i * 13, 42};
+		got[me][i] = hp_stack_table_intern(f, 3, false);
+	}
+	return NULL;
+}
+
+static void test_grow_threads(void)
+{
+	size_t before = hp_stack_table_size();
+	pthread_t t[GROWERS];
+	for (size_t i = 0; i < GROWERS; i++)
+		pthread_create(&t[i], NULL, grower, (void *)i);
+	for (size_t i = 0; i < GROWERS; i++)
+		pthread_join(t[i], NULL);
+	size_t differ = 0;
+	for (size_t i = 0; i < STACKS; i++)
+		for (size_t w = 1; w < GROWERS; w++)
+			differ += !got[0][i] || got[w][i] != got[0][i];
+	ok(!differ && hp_stack_table_size() - before == STACKS,
+	   "%d threads interning %d stacks while the heads grow: one bucket each "
+	   "(%zu added, %zu differ)",
+	   GROWERS, STACKS, hp_stack_table_size() - before, differ);
+}
+
 int main(void)
 {
+	/* First, while the heads are few: stacks on one head come together. */
+	test_grow_threads();
+	size_t base = hp_stack_table_size();
 	uintptr_t a[] = {0x401000, 0x402000, 0x403000};
 	uintptr_t b[] = {0x401000, 0x402000, 0x403001};
 	hp_bucket_t *x = hp_stack_table_intern(a, 3, false);
@@ -138,8 +180,8 @@ int main(void)
 	}
 	seen = 0;
 	hp_stack_table_foreach(count, NULL);
-	ok(seen == 50004 && hp_stack_table_size() == 50004,
-	   "50,004 buckets iterated (%zu)", seen);
+	ok(seen == base + 50004 && hp_stack_table_size() == base + 50004,
+	   "50,004 more buckets iterated (%zu)", seen - base);
 	test_threads();
 	return tap_done();
 }
