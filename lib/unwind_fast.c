@@ -127,6 +127,12 @@ void hp_unwind_fast_enable(void)
 	atomic_store_explicit(&ready, true, memory_order_release);
 }
 
+/* A slot's key that names an address (not empty, not being written). */
+static bool is_key(uint64_t k)
+{
+	return k && k != CLAIMED;
+}
+
 static rules_t *current(void)
 {
 	return atomic_load_explicit(&rules, memory_order_acquire);
@@ -205,7 +211,7 @@ static void grow(rules_t *t)
 			uint64_t k = atomic_load_explicit(&t->slots[i].key,
 			                                  memory_order_acquire),
 			         r;
-			if (k && k != CLAIMED && k >> 48 == tag &&
+			if (is_key(k) && k >> 48 == tag &&
 			    read_slot(&t->slots[i], k, &r) && place(n, k, r))
 				kept++;
 		}
@@ -225,7 +231,7 @@ static void insert(uint64_t key, uint64_t rule)
 		uint64_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
 		if (k == key)
 			return;
-		bool stale = k && k != CLAIMED && (k >> 48) != (key >> 48);
+		bool stale = is_key(k) && (k >> 48) != (key >> 48);
 		if ((k && !stale) ||
 		    !atomic_compare_exchange_strong(&s->key, &k, CLAIMED))
 			continue;
@@ -251,7 +257,7 @@ void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
 	for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
 		uint64_t key =
 		    atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
-		if (key && key != CLAIMED && key >> 48 == tag)
+		if (is_key(key) && key >> 48 == tag)
 			counts[atomic_load_explicit(&t->slots[i].rule,
 			                            memory_order_relaxed) &
 			       3]++;
