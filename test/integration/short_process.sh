@@ -44,11 +44,14 @@ check "and renamed back to a spare at exit" \
 # A program a profiled shell executes keeps the record the shell's child
 # published under the same pid: no spare taken (a look, two reads), and at
 # exit it goes back at the first try to the spare the child took.
-strace -f -qq -o "$WORK/exec.tr" -E LD_PRELOAD="$HEAPPROF_LIB" -E HEAPPROF_AT_EXIT=0 \
+# One trace file per process (-ff): with -f alone, a call another process
+# interrupts is split into "<unfinished ...>" and "<... resumed>" lines.
+strace -ff -qq -o "$WORK/exec.tr" -E LD_PRELOAD="$HEAPPROF_LIB" -E HEAPPROF_AT_EXIT=0 \
 	bash -c '/bin/true; :'
-kid=$(sed -n 's/^\([0-9]*\) *execve("\/bin\/true".* = 0$/\1/p' "$WORK/exec.tr")
-renames=$(awk -v k="$kid" '$1 == k && /execve\(/ { on = 1; next }
-	on && $1 == k && /rename/ { printf "%s ", ($NF == "0" ? "ok" : "failed") }' "$WORK/exec.tr")
+kidtr=$(grep -l '^execve("/bin/true".* = 0$' "$WORK"/exec.tr.*)
+kid=${kidtr##*.}
+renames=$(test -n "$kidtr" && awk '/^execve\(/ { on = 1; next }
+	on && /rename/ { printf "%s ", ($NF == "0" ? "ok" : "failed") }' "$kidtr")
 check "the executed program ($kid): one rename, at exit, that succeeds (${renames:-none})" \
 	test -n "$kid" -a "$renames" = "ok "
 spares=$(ls -A "/tmp/heapprof-$(id -u)" | grep -c '^\.spare-')
