@@ -21,6 +21,7 @@
 #include "meta_alloc.h"
 #include "profile.h"
 #include "proc_record.h"
+#include "rulecache.h"
 #include "sampler.h"
 #include "stack.h"
 #include "stack_table.h"
@@ -103,6 +104,7 @@ static void postfork_child(void)
 	fork_depth--;
 	HP_RESET(hp_profile_forked, false);
 	hp_stack_postfork_child();
+	hp_rulecache_postfork_child();
 	hp_meta_postfork_child();
 	hp_live_map_postfork_child();
 	hp_stack_table_postfork_child();
@@ -186,8 +188,13 @@ void hp_init_start(void)
 	/* The registry of objects, which the exit profile reads anyway: read
 	 * now, the children the program forks inherit it instead of each
 	 * reading every object's note again (a subshell: five pages faulted). */
-	if (hp_config.at_exit)
+	if (hp_config.at_exit) {
 		hp_symbols_refresh();
+		/* The walker's rules that earlier runs of this program kept,
+		 * by the objects' build IDs that the registry holds. */
+		if (hp_attach_is_preloaded())
+			hp_rulecache_load();
+	}
 	hp_guard_exit();
 	hp_dump_init(hp_now_ns());
 	hp_trigger_init(hp_config.signal);
@@ -222,12 +229,14 @@ __attribute__((destructor)) static void hp_fini(void)
 		return;
 	hp_http_fini();
 	if (hp_config.verbose) {
-		unsigned long r[4], from[2];
+		unsigned long r[4], from[3];
 		hp_unwind_fast_rules(r, from);
 		hp_log("stack rules: %lu from RSP, %lu from RBP, %lu outermost, %lu "
-		       "libunwind's; learnt %lu from the CFI, %lu from libunwind",
-		       r[1], r[2], r[3], r[0], from[0], from[1]);
+		       "libunwind's; learnt %lu from the CFI, %lu from libunwind, %lu "
+		       "kept from earlier processes",
+		       r[1], r[2], r[3], r[0], from[0], from[1], from[2]);
 	}
 	hp_summary_at_exit();
+	hp_rulecache_store();
 	hp_proc_record_remove();
 }

@@ -24,6 +24,7 @@
 #include "cfi.h"
 #include "common.h"
 #include "config.h"
+#include "rulecache.h"
 #include "stack.h"
 
 #if defined(__x86_64__)
@@ -47,7 +48,7 @@ static struct {
 } unw;
 static atomic_bool ready;      /* the walker may run */
 static atomic_bool unw_ready;  /* unw holds libunwind's entry points */
-static atomic_ulong learnt[2]; /* rules read from the CFI, from libunwind */
+static atomic_ulong learnt[3]; /* rules from the CFI, libunwind, the kept ones */
 
 void hp_unwind_fast_use_libunwind(void *h)
 {
@@ -246,9 +247,9 @@ static void insert(uint64_t key, uint64_t rule)
 	grow(t);
 }
 
-void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
+void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3])
 {
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 3; k++)
 		from[k] = atomic_load_explicit(&learnt[k], memory_order_relaxed);
 	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
 	for (int k = 0; k < 4; k++)
@@ -261,6 +262,24 @@ void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
 			counts[atomic_load_explicit(&t->slots[i].rule,
 			                            memory_order_relaxed) &
 			       3]++;
+	}
+}
+
+unsigned long hp_unwind_fast_learnt(void)
+{
+	return atomic_load_explicit(&learnt[0], memory_order_relaxed) +
+	       atomic_load_explicit(&learnt[1], memory_order_relaxed);
+}
+
+void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), void *arg)
+{
+	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed), r;
+	rules_t *t = current();
+	for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
+		uint64_t k = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
+		if (is_key(k) && k >> 48 == tag && read_slot(&t->slots[i], k, &r) &&
+		    (r & 3) != LIBUNWIND)
+			fn((uintptr_t)(k & ((UINT64_C(1) << 48) - 1)), r, arg);
 	}
 }
 
@@ -453,8 +472,10 @@ static inline uint64_t rule_for(uint64_t key, uintptr_t sp, uintptr_t bp, uintpt
 		return near[i].rule;
 	uint64_t rule;
 	if (!lookup(key, &rule)) {
-		rule = learn(key & ((UINT64_C(1) << 48) - 1), sp, bp, hi);
-		if (rule == NOT_YET)
+		uintptr_t pc = (uintptr_t)(key & ((UINT64_C(1) << 48) - 1));
+		if (hp_rulecache_find(pc, &rule))
+			atomic_fetch_add_explicit(&learnt[2], 1, memory_order_relaxed);
+		else if ((rule = learn(pc, sp, bp, hi)) == NOT_YET)
 			return LIBUNWIND;
 		insert(key, rule);
 	}
@@ -522,11 +543,22 @@ int hp_unwind_fast(uintptr_t *out, int max)
 	return -1;
 }
 
-void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2])
+void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3])
 {
 	for (int k = 0; k < 4; k++)
 		counts[k] = 0;
-	from[0] = from[1] = 0;
+	from[0] = from[1] = from[2] = 0;
+}
+
+unsigned long hp_unwind_fast_learnt(void)
+{
+	return 0;
+}
+
+void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), void *arg)
+{
+	(void)fn;
+	(void)arg;
 }
 
 void hp_unwind_fast_forget(void) {}

@@ -32,9 +32,18 @@ int hp_unwind_fast(uintptr_t *out, int max);
  * How many return addresses have a rule, by kind (HEAPPROF_VERBOSE at exit):
  * counts[0] libunwind's, [1] from RSP, [2] from RBP, [3] outermost; and how
  * many rules were learnt in all, from[0] from the call frame information,
- * from[1] from libunwind.
+ * from[1] from libunwind, from[2] from the kept rules (rulecache.c).
  */
-void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[2]);
+void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3]);
+
+/* The rules learnt from the call frame information and libunwind so far. */
+unsigned long hp_unwind_fast_learnt(void);
+
+/*
+ * Calls fn with each return address that has a rule of this epoch, other
+ * than libunwind's, and that rule (for rulecache.c, at exit).
+ */
+void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), void *arg);
 
 /* Code was unloaded (dlclose): what was learnt about any address is dropped. */
 void hp_unwind_fast_forget(void);

@@ -75,11 +75,13 @@ measure() {
 	if [ "$callgrind" = 1 ] && [ "${NO_CALLGRIND:-0}" = 0 ]; then
 		# Both through env, so that its own instructions are on both sides.
 		plain=$(ir env "$@")
-		# One profiled run first: the symbol tables the library keeps across
-		# processes (lib/symcache.c) are then in place, as for every process
-		# of a build after its first; the first run's cost is in
-		# docs/performance.md.
-		wall profiled "$@" >/dev/null
+		# One profiled run first, with the measured run's seed: the symbol
+		# tables and stack rules the library keeps across processes
+		# (lib/symcache.c, lib/rulecache.c) are then in place, as for the
+		# processes of a build once earlier ones walked the same code; the
+		# first run's cost is in docs/performance.md.
+		wall env HEAPPROF_SEED=1 LD_PRELOAD="$HEAPPROF_LIB" \
+			HEAPPROF_OUTPUT="$WORK/out/warm" "$@" >/dev/null
 		# A fixed seed: the same samples, so the counts repeat.
 		hp=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/cg" HEAPPROF_SEED=1 "$@")
 		irow=$(ratio "$hp" "$plain")

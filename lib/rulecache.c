@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rulecache: the walker's rules across processes (rulecache.h). The file is
+ * /tmp/heapprof-<euid>/rules1-<program's build ID> (1: the format's): a
+ * header, then one entry per object (its build ID, and which of the rules
+ * are its), then the rules, 16 bytes each (the offset of the return address
+ * from the object's load address, and the rule as unwind_fast.c packs it),
+ * sorted by offset within each object. It is read into memory of its own at
+ * start-up, not mapped: a file cut short under a mapping would fault.
+ */
+#include "rulecache.h"
+#include "common.h"
+#include "log.h"
+#include "proc_record.h"
+#include "scratch.h"
+#include "symbols.h"
+#include "unwind_fast.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define MAGIC     "HPRULE1" /* with its NUL, 8 bytes */
+#define MAX_MODS  256
+#define MAX_RULES (1u << 20)
+/*
+ * A process writes the file again when it learnt at least NEW_MIN rules the
+ * file lacks: the first processes of a build write it, and it soon stops
+ * changing. Fewer are learnt again by each process (2,900 instructions
+ * each), which costs less than writing a file.
+ */
+#define NEW_MIN 8
+
+typedef struct {
+	char magic[8];
+	uint32_t nmods, nrules;
+	uint64_t reserved;
+} hdr_t;
+
+typedef struct {
+	char build_id[sizeof(((hp_module_t *)0)->build_id) + 7];
+	uint32_t first, count; /* its rules: [first, first + count) */
+} mod_t;
+
+typedef struct {
+	uint32_t off, zero;
+	uint64_t rule;
+} entry_t;
+
+_Static_assert(sizeof(hdr_t) == 24 && sizeof(mod_t) == 144 && sizeof(entry_t) == 16,
+               "the file's layout");
+
+/* An object's rules as read: the return addresses in [lo, lo + span). */
+typedef struct {
+	uintptr_t lo, span, bias;
+	const entry_t *e;
+	uint32_t n;
+	uint32_t mod; /* the registry's index of the object */
+} seg_t;
+
+static seg_t segs[MAX_MODS];
+static _Atomic unsigned nsegs;
+static size_t nstartup;       /* the registry's objects at start-up */
+static unsigned long learnt0; /* the walker's count at start-up or fork */
+
+/* The file's path for the program m into buf (euid's directory); false
+ * without a build ID. */
+static bool path_of(const hp_module_t *m, unsigned euid, char *buf, size_t len)
+{
+	char dir[64];
+	if (!m->build_id[0])
+		return false;
+	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, euid);
+	return hp_fmt(buf, len, "%s/rules1-%s", dir, m->build_id) < len - 1;
+}
+
+/* Does the file (len bytes at h) hold what its header says, all inside? */
+static bool valid(const hdr_t *h, size_t len)
+{
+	if (memcmp(h->magic, MAGIC, sizeof(h->magic)) || h->nmods > MAX_MODS ||
+	    h->nrules > MAX_RULES ||
+	    len != sizeof(*h) + h->nmods * sizeof(mod_t) + h->nrules * sizeof(entry_t))
+		return false;
+	const mod_t *m = (const mod_t *)(h + 1);
+	for (uint32_t i = 0; i < h->nmods; i++)
+		if (!memchr(m[i].build_id, 0, sizeof(m[i].build_id)) ||
+		    m[i].first > h->nrules || m[i].count > h->nrules - m[i].first)
+			return false;
+	return true;
+}
+
+/* The rules of the file's objects that this process loaded at start-up. */
+static void attach(const hdr_t *h, hp_module_t *const *mods, size_t n)
+{
+	const mod_t *fm = (const mod_t *)(h + 1);
+	const entry_t *e = (const entry_t *)(fm + h->nmods);
+	unsigned k = 0;
+	for (uint32_t i = 0; i < h->nmods; i++)
+		for (size_t j = 0; j < n; j++) {
+			if (!fm[i].count || strcmp(fm[i].build_id, mods[j]->build_id))
+				continue;
+			segs[k++] =
+			    (seg_t){mods[j]->start, mods[j]->limit - mods[j]->start,
+			            mods[j]->bias,  e + fm[i].first,
+			            fm[i].count,    (uint32_t)j};
+			break;
+		}
+	atomic_store_explicit(&nsegs, k, memory_order_release);
+}
+
+/* Reads fd whole into memory of its own and attaches its rules. */
+static void read_rules(int fd, hp_module_t *const *mods, size_t n, unsigned euid)
+{
+	struct stat st;
+	size_t max =
+	    sizeof(hdr_t) + MAX_MODS * sizeof(mod_t) + MAX_RULES * sizeof(entry_t);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
+	    (st.st_mode & 022) || (size_t)st.st_size < sizeof(hdr_t) ||
+	    (size_t)st.st_size > max)
+		return;
+	size_t len = (size_t)st.st_size;
+	void *p =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)p + got, len - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got == len && valid(p, len)) {
+		attach(p, mods, n);
+		mprotect(p, len, PROT_READ);
+	} else {
+		munmap(p, len);
+	}
+}
+
+void hp_rulecache_load(void)
+{
+	hp_module_t *const *mods;
+	size_t n = hp_symbols_modules(&mods);
+	char path[256];
+	learnt0 = hp_unwind_fast_learnt();
+	nstartup = n;
+	/* The auxiliary vector's user: no system call in every process (the
+	 * first lookup of a file most programs never have). */
+	unsigned euid = (unsigned)getauxval(AT_EUID);
+	if (!n || !path_of(mods[0], euid, path, sizeof(path)))
+		return;
+	int saved = errno;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		read_rules(fd, mods, n < MAX_MODS ? n : MAX_MODS, euid);
+		close(fd);
+	}
+	errno = saved;
+}
+
+bool hp_rulecache_find(uintptr_t pc, uint64_t *rule)
+{
+	unsigned n = atomic_load_explicit(&nsegs, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++) {
+		const seg_t *s = &segs[i];
+		if (pc - s->lo >= s->span)
+			continue;
+		uintptr_t off = pc - s->bias;
+		size_t lo = 0, hi = s->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (s->e[mid].off < off)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == s->n || s->e[lo].off != off)
+			return false;
+		*rule = s->e[lo].rule;
+		return true;
+	}
+	return false;
+}
+
+void hp_rulecache_postfork_child(void)
+{
+	learnt0 = hp_unwind_fast_learnt();
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* A rule the file lacks: its object (the registry's index), its address. */
+typedef struct {
+	uint32_t mod, off;
+	uint64_t rule;
+} item_t;
+
+typedef struct {
+	hp_module_t *const *mods;
+	size_t nmods; /* those loaded at start-up */
+	item_t *v;    /* the rules the file lacks */
+	size_t n, cap;
+	bool failed;
+} gather_t;
+
+/* unwind_fast's rule of pc, if the file lacks it and pc is in an object
+ * loaded at start-up. */
+static void add_learnt(uintptr_t pc, uint64_t rule, void *arg)
+{
+	gather_t *g = arg;
+	uint64_t kept;
+	if (g->failed || hp_rulecache_find(pc, &kept))
+		return;
+	for (size_t i = 0; i < g->nmods; i++) {
+		const hp_module_t *m = g->mods[i];
+		if (pc - m->start >= m->limit - m->start)
+			continue;
+		if (!m->build_id[0] || pc - m->bias > UINT32_MAX)
+			return;
+		if (g->n == g->cap) {
+			size_t cap = g->cap ? 2 * g->cap : 256;
+			item_t *v = cap > MAX_RULES
+			                ? NULL
+			                : hp_scratch_realloc(g->v, cap * sizeof(*v));
+			if (!v) {
+				g->failed = true;
+				return;
+			}
+			g->v = v;
+			g->cap = cap;
+		}
+		g->v[g->n++] = (item_t){(uint32_t)i, (uint32_t)(pc - m->bias), rule};
+		return;
+	}
+}
+
+/* Does x go before y: by object, then address. */
+static bool before(const item_t *x, const item_t *y)
+{
+	return x->mod != y->mod ? x->mod < y->mod : x->off < y->off;
+}
+
+/* Moves v[i] down the heap v[0..n) (a heap of the largest first). */
+static void sift(item_t *v, size_t i, size_t n)
+{
+	for (size_t c; (c = 2 * i + 1) < n; i = c) {
+		if (c + 1 < n && before(&v[c], &v[c + 1]))
+			c++;
+		if (!before(&v[i], &v[c]))
+			return;
+		item_t t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+	}
+}
+
+/*
+ * Sorts g's rules (heapsort, in place: glibc's qsort sorts more than 1 KiB
+ * in a buffer from malloc, the program's heap through this library's
+ * wrappers, 356,000 instructions for 200 rules in clang's exit) and keeps
+ * one per address (two threads may have learnt one address at once); how
+ * many are left.
+ */
+static size_t unique(gather_t *g)
+{
+	item_t *v = g->v;
+	for (size_t i = g->n / 2; i-- > 0;)
+		sift(v, i, g->n);
+	for (size_t end = g->n; end-- > 1;) {
+		item_t t = v[0];
+		v[0] = v[end];
+		v[end] = t;
+		sift(v, 0, end);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (!k || v[k - 1].mod != v[i].mod || v[k - 1].off != v[i].off)
+			v[k++] = v[i];
+	return g->n = k;
+}
+
+/* The file's rules of the registry's object mod, or NULL. */
+static const seg_t *seg_of(uint32_t mod)
+{
+	unsigned n = atomic_load_explicit(&nsegs, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (segs[i].mod == mod)
+			return &segs[i];
+	return NULL;
+}
+
+/*
+ * Appends to e[*n] object mod's rules: the file's (s, sorted) merged with
+ * the new ones (v[0..nv), sorted); how many.
+ */
+static uint32_t merge(const seg_t *s, const item_t *v, size_t nv, entry_t *e, uint32_t *n)
+{
+	uint32_t start = *n, a = 0, na = s ? s->n : 0;
+	size_t b = 0;
+	while (a < na || b < nv) {
+		if (b == nv || (a < na && s->e[a].off < v[b].off))
+			e[(*n)++] = (entry_t){s->e[a].off, 0, s->e[a++].rule};
+		else
+			e[(*n)++] = (entry_t){v[b].off, 0, v[b++].rule};
+	}
+	return *n - start;
+}
+
+/* Writes the file's rules and g's (sorted) to path, through a temporary
+ * name, object by object. */
+static void write_rules(const gather_t *g, const char *path)
+{
+	size_t total = g->n;
+	for (unsigned i = 0; i < atomic_load(&nsegs); i++)
+		total += segs[i].n;
+	mod_t *m = hp_scratch_realloc(NULL, MAX_MODS * sizeof(*m));
+	entry_t *e = hp_scratch_realloc(NULL, total * sizeof(*e));
+	hdr_t h = {.magic = MAGIC};
+	size_t b = 0;
+	for (uint32_t mod = 0; m && e && mod < g->nmods && h.nmods < MAX_MODS; mod++) {
+		size_t nv = 0;
+		while (b + nv < g->n && g->v[b + nv].mod == mod)
+			nv++;
+		mod_t *o = &m[h.nmods];
+		memset(o, 0, sizeof(*o));
+		o->first = h.nrules;
+		o->count = merge(seg_of(mod), g->v + b, nv, e, &h.nrules);
+		b += nv;
+		if (o->count) {
+			memcpy(o->build_id, g->mods[mod]->build_id,
+			       sizeof(g->mods[mod]->build_id));
+			h.nmods++;
+		}
+	}
+	char tmp[300];
+	hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	int fd =
+	    m && e ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+	           : -1;
+	if (fd >= 0) {
+		struct iovec v[3] = {{&h, sizeof(h)},
+		                     {m, h.nmods * sizeof(*m)},
+		                     {e, h.nrules * sizeof(*e)}};
+		bool ok = !hp_writev_all(fd, v, 3);
+		if (close(fd) || !ok || rename(tmp, path))
+			unlink(tmp);
+	}
+	hp_scratch_free(m);
+	hp_scratch_free(e);
+}
+
+void hp_rulecache_store(void)
+{
+	if (!nstartup || hp_unwind_fast_learnt() - learnt0 < NEW_MIN)
+		return;
+	gather_t g = {0};
+	g.nmods = hp_symbols_modules(&g.mods);
+	if (g.nmods > nstartup)
+		g.nmods = nstartup;
+	char path[256], dir[64];
+	if (!g.nmods || !path_of(g.mods[0], (unsigned)geteuid(), path, sizeof(path)))
+		return;
+	int saved = errno;
+	hp_unwind_fast_each(add_learnt, &g);
+	if (!g.failed && unique(&g) >= NEW_MIN &&
+	    !hp_proc_record_private_dir(dir, sizeof(dir)))
+		write_rules(&g, path);
+	hp_scratch_free(g.v);
+	errno = saved;
+}

@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: MIT
+# The stack walker's rules kept across processes (lib/rulecache.c): a second
+# run of a program reads no call frame information for the return addresses
+# the first walked, and its stacks are the first's; a damaged file or bogus
+# rules cost neither the program nor its profile's validity.
+. "$(dirname "$0")/lib.sh"
+
+need gcc gcc
+# Forty call paths, each a chain of three frames, without frame pointers: the
+# walker learns their rules from .eh_frame. A build ID of this run's own, so
+# that no other run's file exists.
+cat >"$WORK/paths.c" <<'C'
+#include <stdlib.h>
+void *kept[4096]; /* global: the allocations stay */
+static int n;
+#define PATH(i)                                                             \
+	__attribute__((noinline)) static void leaf##i(int k)                \
+	{                                                                   \
+		for (int j = 0; j < k; j++)                                 \
+			kept[n++ % 4096] = malloc(100 + i);                 \
+		__asm__ volatile("" ::: "memory");                          \
+	}                                                                   \
+	__attribute__((noinline)) static void mid##i(int k)                 \
+	{                                                                   \
+		leaf##i(k);                                                 \
+		__asm__ volatile("" ::: "memory");                          \
+	}                                                                   \
+	__attribute__((noinline)) void top##i(int k)                        \
+	{                                                                   \
+		mid##i(k + 1);                                              \
+		__asm__ volatile("" ::: "memory");                          \
+	}
+#define TEN(d) PATH(d##0) PATH(d##1) PATH(d##2) PATH(d##3) PATH(d##4) \
+	PATH(d##5) PATH(d##6) PATH(d##7) PATH(d##8) PATH(d##9)
+TEN(1) TEN(2) TEN(3) TEN(4)
+#define CALL(d) top##d##0(1); top##d##1(2); top##d##2(3); top##d##3(4); \
+	top##d##4(5); top##d##5(6); top##d##6(7); top##d##7(8); top##d##8(9); top##d##9(10);
+int main(void)
+{
+	CALL(1) CALL(2) CALL(3) CALL(4)
+	return 0;
+}
+C
+bid=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+gcc -O2 -fomit-frame-pointer -Wl,--build-id=0x"$bid" -o "$WORK/paths" "$WORK/paths.c"
+check "the program builds with build ID $bid" test -x "$WORK/paths"
+file=/tmp/heapprof-$(id -u)/rules1-$bid
+
+# run N [ENV...]: the program at rate 1; its stderr in err.N, profile r.N.*
+run() {
+	local i=$1
+	shift
+	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 HEAPPROF_VERBOSE=1 \
+		HEAPPROF_OUTPUT="$WORK/r$i" "$@" "$WORK/paths" 2>"$WORK/err.$i"
+}
+# learnt N: "C K": rules read from the CFI, and kept from earlier processes.
+learnt() {
+	sed -n 's/.*learnt \([0-9]*\) from the CFI, [0-9]* from libunwind, \([0-9]*\) kept.*/\1 \2/p' \
+		"$WORK/err.$1"
+}
+# stacks N: the profile's stacks, by function name, as go tool pprof or
+# heapprof prints them.
+stacks() {
+	local p
+	p=$(one_file "$WORK/r$1".*.exit.pb.gz)
+	if have_go; then
+		"$GO" tool pprof -traces -sample_index=alloc_space "$p" 2>/dev/null |
+			grep -Ev '^(File|Build ID|Time|Duration|libheapprof|trigger|pid|command)'
+	else
+		"$HEAPPROF_BIN" top -n 1000 "$p" 2>/dev/null
+	fi
+}
+
+run 1
+read -r cfi1 kept1 <<<"$(learnt 1)"
+check "first run: rules read from the CFI for the 40 paths ($cfi1), none kept (${kept1:-})" \
+	test "${cfi1:-0}" -ge 80 -a "${kept1:-1}" = 0
+check "and written for later runs ($file)" test -s "$file"
+run 2
+read -r cfi2 kept2 <<<"$(learnt 2)"
+check "second run: nothing read from the CFI ($cfi2), $cfi1 rules kept ($kept2)" \
+	test "${cfi2:-1}" = 0 -a "${kept2:-0}" = "$cfi1" -a "${kept2:-0}" -gt 0
+stacks 1 >"$WORK/s1"
+stacks 2 >"$WORK/s2"
+# same A B: the stack files are equal, and name the paths' functions.
+same() { grep -q 'top17' "$WORK/$1" && cmp -s "$WORK/$1" "$WORK/$2"; }
+check "the same stacks ($(grep -c top "$WORK/s1") lines naming top*)" same s1 s2
+check "leaf17's 9 blocks of 117 bytes in each" \
+	test "$(hp_flat "$(one_file "$WORK"/r2.*.exit.pb.gz)" alloc_space leaf17)" = 1053
+size=$(stat -c %s "$file")
+run 3
+check "a run that learns nothing new leaves the file alone ($size bytes)" \
+	test -n "$size" -a "$(stat -c %s "$file")" = "$size" -a "$(learnt 3)" = "0 $cfi1"
+
+# A damaged file: every byte after the header changed. Read as nothing.
+python3 - "$file" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+for i in range(24, len(b)):
+    b[i] ^= 0x5a
+open(p, "wb").write(bytes(b))
+PY
+run 4
+rc=$?
+read -r cfi4 kept4 <<<"$(learnt 4)"
+check "a damaged file: the program exits 0 ($rc), its rules read again ($cfi4, $kept4 kept)" \
+	test "$rc" = 0 -a "${cfi4:-0}" = "$cfi1" -a "${cfi4:-0}" -gt 0 -a "${kept4:-1}" = 0
+stacks 4 >"$WORK/s4"
+check "and its stacks are the first run's" same s1 s4
+# Bogus rules in a well-formed file: each frame's caller put anywhere.
+python3 - "$file" <<'PY'
+import random, struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+nmods, nrules = struct.unpack_from("<II", b, 8)
+at = 24 + 144 * nmods
+for i in range(nrules):
+    rule = random.getrandbits(64)
+    struct.pack_into("<Q", b, at + 16 * i + 8, rule)
+open(p, "wb").write(bytes(b))
+PY
+run 5
+rc=$?
+read -r cfi5 kept5 <<<"$(learnt 5)"
+check "bogus rules: the program exits 0 ($rc), using them ($kept5 kept)" \
+	test "$rc" = 0 -a "${kept5:-0}" -gt 0
+p5=$(one_file "$WORK"/r5.*.exit.pb.gz)
+check "and its profile is read ($p5)" quiet "$HEAPPROF_BIN" info "$p5"
+check "nothing on stderr but what HEAPPROF_VERBOSE prints ($(grep -Evc 'heapprof: (config:|stack rules:|wrote )' "$WORK/err.5"))" \
+	test "$(grep -Evc 'heapprof: (config:|stack rules:|wrote )' "$WORK/err.5")" = 0
+# No exit profile, no registry at start-up: the file is neither read nor
+# written.
+rm -f "$file"
+run 6 HEAPPROF_AT_EXIT=0
+check "HEAPPROF_AT_EXIT=0: rules read from the CFI ($(learnt 6)), no file" \
+	test ! -e "$file" -a "$(learnt 6)" = "$cfi1 0" -a "${cfi1:-0}" -gt 0
+done_testing
