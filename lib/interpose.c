@@ -521,15 +521,16 @@ static HP_NOINLINE void *new_slow(int i, size_t n, size_t al, const nothrow_t *n
 
 static inline void *op_new(int i, size_t n, size_t al, const nothrow_t *nt)
 {
-	if (hp_unlikely(!hp_real.op_new[i]))
-		next_op(&hp_real.op_new[i]); /* knows new_counts before the first count */
 	if (hp_likely(hp_real.new_is_malloc) && !new_is_aligned(i)) {
 		/* libstdc++'s new is this malloc: one layer, not two. Its own new
-		 * runs only when malloc fails, for the new_handler and bad_alloc. */
+		 * runs only when malloc fails, for the new_handler and bad_alloc.
+		 * new_is_malloc is set only once the operators are found. */
 		void *p = malloc_entry(n ? n : 1);
 		if (hp_likely(p))
 			return p;
 	}
+	if (hp_unlikely(!hp_real.op_new[i]))
+		next_op(&hp_real.op_new[i]); /* knows new_counts before the first count */
 	if (hp_likely(!hp_real.new_counts || hp_sampler_skip(n)))
 		return call_new(i, n, al, nt);
 	return new_slow(i, n, al, nt);

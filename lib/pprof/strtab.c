@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strtab: strings to dense indexes, by open addressing over hp_hash_str. It
+ * strtab: strings to dense indexes, by open addressing over str_hash. It
  * owns the index and the copies it makes, not the strings it is lent. It does
  * not know about profiles beyond keeping its strings in string_table order.
  */
@@ -43,6 +43,25 @@ void pp_strtab_fini(pp_strtab_t *t)
 	pp_strtab_init(t, &t->alloc);
 }
 
+/*
+ * A string's hash, eight bytes a step: the names of C++ and Rust functions
+ * run to hundreds of bytes, and a byte-at-a-time hash took 5 instructions a
+ * byte (clang's exit profile: 40,000 instructions interning 107 strings).
+ */
+static uint64_t str_hash(const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+	for (; n >= 8; n -= 8, s += 8) {
+		memcpy(&w, s, sizeof(w));
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (w = 0; n; n--)
+		w = w << 8 | (unsigned char)s[n - 1];
+	return hp_mix64(h ^ w);
+}
+
 /* Doubles the slots (from 256) once they are half full. */
 static int rehash(pp_strtab_t *t)
 {
@@ -54,7 +73,7 @@ static int rehash(pp_strtab_t *t)
 		return -ENOMEM;
 	memset(slots, 0, ns * sizeof(*slots));
 	for (size_t i = 0; i < t->n; i++) {
-		size_t j = hp_hash_str(t->s[i]) & (ns - 1);
+		size_t j = str_hash(t->s[i]) & (ns - 1);
 		while (slots[j])
 			j = (j + 1) & (ns - 1);
 		slots[j] = (uint32_t)i + 1;
@@ -68,7 +87,7 @@ static int rehash(pp_strtab_t *t)
 /* The slot that holds s, or the empty one where it would go. */
 static uint32_t *slot_of(const pp_strtab_t *t, const char *s)
 {
-	size_t j = hp_hash_str(s) & (t->nslots - 1);
+	size_t j = str_hash(s) & (t->nslots - 1);
 	while (t->slots[j] && strcmp(t->s[t->slots[j] - 1], s))
 		j = (j + 1) & (t->nslots - 1);
 	return &t->slots[j];
