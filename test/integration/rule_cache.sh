@@ -135,4 +135,5 @@ rm -f "$file"
 run 6 HEAPPROF_AT_EXIT=0
 check "HEAPPROF_AT_EXIT=0: rules read from the CFI ($(learnt 6)), no file" \
 	test ! -e "$file" -a "$(learnt 6)" = "$cfi1 0" -a "${cfi1:-0}" -gt 0
+rm -f "$file"
 done_testing
