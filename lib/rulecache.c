@@ -62,11 +62,18 @@ typedef struct {
 	uintptr_t lo, span, bias;
 	const entry_t *e;
 	uint32_t n;
-	uint32_t mod; /* the registry's index of the object */
+	uint32_t mod; /* the first registry index with the object's build ID */
 } seg_t;
 
 static seg_t segs[MAX_MODS];
 static _Atomic unsigned nsegs;
+/*
+ * The file's rules answer lookups until code is unloaded: an object loaded
+ * at start-up (by an earlier constructor's dlopen) may go, and another take
+ * its addresses. They still go into the file written at exit, under their
+ * own build IDs.
+ */
+static atomic_bool usable;
 static size_t nstartup;       /* the registry's objects at start-up */
 static unsigned long learnt0; /* the walker's count at start-up or fork */
 
@@ -81,7 +88,11 @@ static bool path_of(const hp_module_t *m, unsigned euid, char *buf, size_t len)
 	return hp_fmt(buf, len, "%s/rules1-%s", dir, m->build_id) < len - 1;
 }
 
-/* Does the file (len bytes at h) hold what its header says, all inside? */
+/*
+ * Does the file (len bytes at h) hold what its header says, as this file
+ * writes it: each object's rules after the one before's, a build ID each,
+ * offsets strictly increasing, rules of the walker's shapes?
+ */
 static bool valid(const hdr_t *h, size_t len)
 {
 	if (memcmp(h->magic, MAGIC, sizeof(h->magic)) || h->nmods > MAX_MODS ||
@@ -89,29 +100,60 @@ static bool valid(const hdr_t *h, size_t len)
 	    len != sizeof(*h) + h->nmods * sizeof(mod_t) + h->nrules * sizeof(entry_t))
 		return false;
 	const mod_t *m = (const mod_t *)(h + 1);
-	for (uint32_t i = 0; i < h->nmods; i++)
-		if (!memchr(m[i].build_id, 0, sizeof(m[i].build_id)) ||
-		    m[i].first > h->nrules || m[i].count > h->nrules - m[i].first)
+	const entry_t *e = (const entry_t *)(m + h->nmods);
+	uint32_t next = 0;
+	for (uint32_t i = 0; i < h->nmods; i++) {
+		if (!m[i].build_id[0] ||
+		    !memchr(m[i].build_id, 0, sizeof(m[i].build_id)) ||
+		    m[i].first != next || !m[i].count || m[i].count > h->nrules - next)
 			return false;
-	return true;
+		for (uint32_t j = next; j < next + m[i].count; j++)
+			if ((j > next && e[j].off <= e[j - 1].off) || e[j].zero ||
+			    !hp_unwind_fast_rule_ok(e[j].rule))
+				return false;
+		next += m[i].count;
+	}
+	return next == h->nrules;
 }
 
-/* The rules of the file's objects that this process loaded at start-up. */
+/* The first of the n registry entries with m's build ID: an object's
+ * executable segments, or the object loaded twice, share one. */
+/* Two build IDs (hex) equal: the first bytes tell most apart. */
+static bool same_id(const char *a, const char *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && !strcmp(a, b);
+}
+
+static uint32_t first_with(hp_module_t *const *mods, size_t n, const hp_module_t *m)
+{
+	for (size_t j = 0; j < n; j++)
+		if (same_id(mods[j]->build_id, m->build_id))
+			return (uint32_t)j;
+	return UINT32_MAX;
+}
+
+/*
+ * The rules of the file's objects that this process loaded at start-up (its
+ * n registry entries): each entry with the object's build ID gets them,
+ * with its own range and load address (the offsets are from that).
+ */
 static void attach(const hdr_t *h, hp_module_t *const *mods, size_t n)
 {
 	const mod_t *fm = (const mod_t *)(h + 1);
 	const entry_t *e = (const entry_t *)(fm + h->nmods);
 	unsigned k = 0;
-	for (uint32_t i = 0; i < h->nmods; i++)
-		for (size_t j = 0; j < n; j++) {
-			if (!fm[i].count || strcmp(fm[i].build_id, mods[j]->build_id))
+	for (size_t j = 0; j < n && k < MAX_MODS; j++) {
+		const hp_module_t *m = mods[j];
+		for (uint32_t i = 0; m->build_id[0] && i < h->nmods; i++) {
+			if (!same_id(fm[i].build_id, m->build_id))
 				continue;
-			segs[k++] =
-			    (seg_t){mods[j]->start, mods[j]->limit - mods[j]->start,
-			            mods[j]->bias,  e + fm[i].first,
-			            fm[i].count,    (uint32_t)j};
+			segs[k++] = (seg_t){m->start,    m->limit - m->start,
+			                    m->bias,     e + fm[i].first,
+			                    fm[i].count, first_with(mods, n, m)};
 			break;
 		}
+	}
+	atomic_store_explicit(&usable, true, memory_order_relaxed);
 	atomic_store_explicit(&nsegs, k, memory_order_release);
 }
 
@@ -162,13 +204,19 @@ void hp_rulecache_load(void)
 	int saved = errno;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		read_rules(fd, mods, n < MAX_MODS ? n : MAX_MODS, euid);
+		read_rules(fd, mods, n, euid);
 		close(fd);
 	}
 	errno = saved;
 }
 
-bool hp_rulecache_find(uintptr_t pc, uint64_t *rule)
+void hp_rulecache_forget(void)
+{
+	atomic_store_explicit(&usable, false, memory_order_relaxed);
+}
+
+/* The file's rule of pc: for lookups, or for the file written at exit. */
+static bool kept_rule(uintptr_t pc, uint64_t *rule)
 {
 	unsigned n = atomic_load_explicit(&nsegs, memory_order_acquire);
 	for (unsigned i = 0; i < n; i++) {
@@ -192,6 +240,11 @@ bool hp_rulecache_find(uintptr_t pc, uint64_t *rule)
 	return false;
 }
 
+bool hp_rulecache_find(uintptr_t pc, uint64_t *rule)
+{
+	return atomic_load_explicit(&usable, memory_order_relaxed) && kept_rule(pc, rule);
+}
+
 void hp_rulecache_postfork_child(void)
 {
 	learnt0 = hp_unwind_fast_learnt();
@@ -213,35 +266,39 @@ typedef struct {
 	bool failed;
 } gather_t;
 
-/* unwind_fast's rule of pc, if the file lacks it and pc is in an object
- * loaded at start-up. */
+/* Room for one more rule in g; false (and g failed) if there is none. */
+static bool room(gather_t *g)
+{
+	if (g->n < g->cap)
+		return true;
+	size_t cap = g->cap ? 2 * g->cap : 256;
+	item_t *v = cap > MAX_RULES ? NULL : hp_scratch_realloc(g->v, cap * sizeof(*v));
+	if (!v)
+		return !(g->failed = true);
+	g->v = v;
+	g->cap = cap;
+	return true;
+}
+
+/*
+ * unwind_fast's rule of pc, if the file lacks it and the object holding pc
+ * now (the registry refreshed: not one unloaded since) was loaded at
+ * start-up; filed under the first entry with its build ID.
+ */
 static void add_learnt(uintptr_t pc, uint64_t rule, void *arg)
 {
 	gather_t *g = arg;
 	uint64_t kept;
-	if (g->failed || hp_rulecache_find(pc, &kept))
+	const hp_module_t *m = hp_symbols_find(pc);
+	if (g->failed || !m || !m->build_id[0] || pc - m->bias > UINT32_MAX ||
+	    kept_rule(pc, &kept))
 		return;
-	for (size_t i = 0; i < g->nmods; i++) {
-		const hp_module_t *m = g->mods[i];
-		if (pc - m->start >= m->limit - m->start)
-			continue;
-		if (!m->build_id[0] || pc - m->bias > UINT32_MAX)
+	for (size_t i = 0; i < g->nmods; i++)
+		if (g->mods[i] == m && room(g)) {
+			g->v[g->n++] = (item_t){first_with(g->mods, g->nmods, m),
+			                        (uint32_t)(pc - m->bias), rule};
 			return;
-		if (g->n == g->cap) {
-			size_t cap = g->cap ? 2 * g->cap : 256;
-			item_t *v = cap > MAX_RULES
-			                ? NULL
-			                : hp_scratch_realloc(g->v, cap * sizeof(*v));
-			if (!v) {
-				g->failed = true;
-				return;
-			}
-			g->v = v;
-			g->cap = cap;
 		}
-		g->v[g->n++] = (item_t){(uint32_t)i, (uint32_t)(pc - m->bias), rule};
-		return;
-	}
 }
 
 /* Does x go before y: by object, then address. */
@@ -316,18 +373,39 @@ static uint32_t merge(const seg_t *s, const item_t *v, size_t nv, entry_t *e, ui
 	return *n - start;
 }
 
-/* Writes the file's rules and g's (sorted) to path, through a temporary
- * name, object by object. */
+/*
+ * Writes h, m and e to path through a temporary name. One of this pid's
+ * left by a process killed meanwhile goes first (heapprof ps removes them
+ * once their process is gone).
+ */
+static void write_file(const char *path, hdr_t *h, mod_t *m, entry_t *e)
+{
+	char tmp[300];
+	hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	struct iovec v[3] = {
+	    {h, sizeof(*h)}, {m, h->nmods * sizeof(*m)}, {e, h->nrules * sizeof(*e)}};
+	bool ok = !hp_writev_all(fd, v, 3);
+	if (close(fd) || !ok || rename(tmp, path))
+		unlink(tmp);
+}
+
+/* The file's rules and g's (sorted, by first entry with a build ID) to
+ * path, object by object; nothing if they are more than a file holds. */
 static void write_rules(const gather_t *g, const char *path)
 {
 	size_t total = g->n;
 	for (unsigned i = 0; i < atomic_load(&nsegs); i++)
 		total += segs[i].n;
-	mod_t *m = hp_scratch_realloc(NULL, MAX_MODS * sizeof(*m));
-	entry_t *e = hp_scratch_realloc(NULL, total * sizeof(*e));
+	mod_t *m =
+	    total <= MAX_RULES ? hp_scratch_realloc(NULL, MAX_MODS * sizeof(*m)) : NULL;
+	entry_t *e = m ? hp_scratch_realloc(NULL, total * sizeof(*e)) : NULL;
 	hdr_t h = {.magic = MAGIC};
 	size_t b = 0;
-	for (uint32_t mod = 0; m && e && mod < g->nmods && h.nmods < MAX_MODS; mod++) {
+	for (uint32_t mod = 0; e && mod < g->nmods && h.nmods < MAX_MODS; mod++) {
 		size_t nv = 0;
 		while (b + nv < g->n && g->v[b + nv].mod == mod)
 			nv++;
@@ -342,19 +420,8 @@ static void write_rules(const gather_t *g, const char *path)
 			h.nmods++;
 		}
 	}
-	char tmp[300];
-	hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	int fd =
-	    m && e ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
-	           : -1;
-	if (fd >= 0) {
-		struct iovec v[3] = {{&h, sizeof(h)},
-		                     {m, h.nmods * sizeof(*m)},
-		                     {e, h.nrules * sizeof(*e)}};
-		bool ok = !hp_writev_all(fd, v, 3);
-		if (close(fd) || !ok || rename(tmp, path))
-			unlink(tmp);
-	}
+	if (e)
+		write_file(path, &h, m, e);
 	hp_scratch_free(m);
 	hp_scratch_free(e);
 }
@@ -371,6 +438,7 @@ void hp_rulecache_store(void)
 	if (!g.nmods || !path_of(g.mods[0], (unsigned)geteuid(), path, sizeof(path)))
 		return;
 	int saved = errno;
+	hp_symbols_refresh(); /* which objects hold the addresses now */
 	hp_unwind_fast_each(add_learnt, &g);
 	if (!g.failed && unique(&g) >= NEW_MIN &&
 	    !hp_proc_record_private_dir(dir, sizeof(dir)))

@@ -31,6 +31,10 @@ void hp_rulecache_load(void);
  */
 bool hp_rulecache_find(uintptr_t pc, uint64_t *rule);
 
+/* Code was unloaded: the file's rules answer no more lookups (another
+ * object may hold an address now). */
+void hp_rulecache_forget(void);
+
 /* At exit: writes the file again if this process learnt enough new rules. */
 void hp_rulecache_store(void);
 

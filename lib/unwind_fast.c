@@ -265,6 +265,18 @@ void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3])
 	}
 }
 
+bool hp_unwind_fast_rule_ok(uint64_t r)
+{
+	unsigned base = r & 3;
+	int32_t cfa = (int32_t)(r >> 32);
+	int16_t rbp = (int16_t)(r >> 16);
+	if (base == LIBUNWIND || (r & 0xfff8))
+		return false;
+	if (base == OUTERMOST)
+		return r == OUTERMOST;
+	return cfa > 0 && !(cfa & 7) && !(rbp & 7) && ((r & RBP_SAVED) || !rbp);
+}
+
 unsigned long hp_unwind_fast_learnt(void)
 {
 	return atomic_load_explicit(&learnt[0], memory_order_relaxed) +
@@ -285,6 +297,7 @@ void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), voi
 
 void hp_unwind_fast_forget(void)
 {
+	hp_rulecache_forget(); /* its objects' addresses may be another's now */
 	uint64_t e = atomic_load(&epoch);
 	while (e <= EPOCH_MAX && !atomic_compare_exchange_weak(&epoch, &e, e + 1))
 		;
@@ -548,6 +561,12 @@ void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3])
 	for (int k = 0; k < 4; k++)
 		counts[k] = 0;
 	from[0] = from[1] = from[2] = 0;
+}
+
+bool hp_unwind_fast_rule_ok(uint64_t r)
+{
+	(void)r;
+	return false;
 }
 
 unsigned long hp_unwind_fast_learnt(void)

@@ -10,6 +10,7 @@
 #ifndef HP_UNWIND_FAST_H
 #define HP_UNWIND_FAST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Lets walks run (stack.c's first capture); before it, they answer -1. */
@@ -35,6 +36,9 @@ int hp_unwind_fast(uintptr_t *out, int max);
  * from[1] from libunwind, from[2] from the kept rules (rulecache.c).
  */
 void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3]);
+
+/* Is r a rule of a shape this walker makes (rulecache.c checks a file's)? */
+bool hp_unwind_fast_rule_ok(uint64_t r);
 
 /* The rules learnt from the call frame information and libunwind so far. */
 unsigned long hp_unwind_fast_learnt(void);

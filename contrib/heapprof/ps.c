@@ -29,7 +29,8 @@ static void usage_ps(FILE *f)
 /*
  * The pid of a name a process gives a record on its way (lib/proc_record.c)
  * and leaves behind if it is killed meanwhile: a spare it took
- * (.claim-PID) or a rewrite's temporary file (.PID.tmp, .PID.s.tmp); else 0.
+ * (.claim-PID), a rewrite's temporary file (.PID.tmp, .PID.s.tmp) or a kept
+ * symbol table's or stack rules' (syms2-*.PID.tmp, rules1-*.PID.tmp); else 0.
  */
 static long leftover_of(const char *name)
 {
@@ -38,6 +39,19 @@ static long leftover_of(const char *name)
 	if (!strncmp(name, ".claim-", 7)) {
 		pid = strtol(name + 7, &end, 10);
 		return !*end && pid > 0 ? pid : 0;
+	}
+	if (!strncmp(name, "syms2-", 6) || !strncmp(name, "rules1-", 7)) {
+		/* A kept table's or rules' temporary name: NAME.PID.tmp. */
+		size_t n = strlen(name);
+		const char *dot =
+		    n > 4 && !strcmp(name + n - 4, ".tmp") ? name + n - 4 : NULL;
+		const char *p = dot;
+		while (p && p > name && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		if (!dot || p == dot || p[-1] != '.')
+			return 0;
+		pid = strtol(p, &end, 10);
+		return end == dot && pid > 0 ? pid : 0;
 	}
 	if (name[0] != '.' || name[1] < '1' || name[1] > '9')
 		return 0;

@@ -92,23 +92,51 @@ run 3
 check "a run that learns nothing new leaves the file alone ($size bytes)" \
 	test -n "$size" -a "$(stat -c %s "$file")" = "$size" -a "$(learnt 3)" = "0 $cfi1"
 
-# A damaged file: every byte after the header changed. Read as nothing.
-python3 - "$file" <<'PY'
-import sys
-p = sys.argv[1]
+# Damaged files, each read as nothing: the program exits 0, reads every rule
+# from the CFI again, and writes a whole file for the next.
+damage() { # damage KIND: the file changed the KIND way
+	python3 - "$file" "$1" <<'PY'
+import struct, sys
+p, kind = sys.argv[1], sys.argv[2]
 b = bytearray(open(p, "rb").read())
-for i in range(24, len(b)):
-    b[i] ^= 0x5a
+nmods, nrules = struct.unpack_from("<II", b, 8)
+rules = 24 + 144 * nmods
+if kind == "bytes":  # every byte after the header
+    for i in range(24, len(b)):
+        b[i] ^= 0x5A
+elif kind == "cut":  # cut short
+    b = b[: len(b) // 2]
+elif kind == "count":  # more rules than the file holds
+    struct.pack_into("<I", b, 12, nrules + 1)
+elif kind == "overlap":  # the second object's rules start inside the first's
+    struct.pack_into("<I", b, 24 + 144 + 136, 1)
+elif kind == "order":  # two offsets swapped
+    a, c = rules + 16 * 0, rules + 16 * 1
+    b[a : a + 4], b[c : c + 4] = b[c : c + 4], b[a : a + 4]
+elif kind == "shape":  # a rule no walk makes: libunwind's
+    struct.pack_into("<Q", b, rules + 8, 0)
 open(p, "wb").write(bytes(b))
 PY
-run 4
-rc=$?
-read -r cfi4 kept4 <<<"$(learnt 4)"
-check "a damaged file: the program exits 0 ($rc), its rules read again ($cfi4, $kept4 kept)" \
-	test "$rc" = 0 -a "${cfi4:-0}" = "$cfi1" -a "${cfi4:-0}" -gt 0 -a "${kept4:-1}" = 0
-stacks 4 >"$WORK/s4"
-check "and its stacks are the first run's" same s1 s4
-# Bogus rules in a well-formed file: each frame's caller put anywhere.
+}
+i=4
+for kind in bytes cut count overlap order shape; do
+	damage "$kind"
+	run "$i"
+	rc=$?
+	read -r c k <<<"$(learnt "$i")"
+	stacks "$i" >"$WORK/s$i"
+	check "a damaged file ($kind): exit $rc, $c rules from the CFI, $k kept, the first run's stacks" \
+		test "$rc" = 0 -a "${c:-0}" = "$cfi1" -a "${k:-1}" = 0 -a "${c:-0}" -gt 0
+	check "and the same stacks ($kind)" same s1 "s$i"
+	i=$((i + 1))
+done
+run "$i"
+check "a whole file again after them (from the CFI and kept: $(learnt "$i"))" \
+	test "$(learnt "$i")" = "0 $cfi1"
+i=$((i + 1))
+# Rules of the walker's shapes, but wrong: each frame's caller looked for
+# 8 to 512 bytes up the stack, RBP saved or not. Walks go astray inside the
+# thread's stack, never outside it.
 python3 - "$file" <<'PY'
 import random, struct, sys
 p = sys.argv[1]
@@ -116,24 +144,35 @@ b = bytearray(open(p, "rb").read())
 nmods, nrules = struct.unpack_from("<II", b, 8)
 at = 24 + 144 * nmods
 for i in range(nrules):
-    rule = random.getrandbits(64)
+    rule = random.choice((1, 2)) | (8 * random.randint(1, 64)) << 32
+    if random.random() < 0.5:
+        rule |= 4 | ((8 * random.randint(-8, 8)) & 0xFFFF) << 16
     struct.pack_into("<Q", b, at + 16 * i + 8, rule)
 open(p, "wb").write(bytes(b))
 PY
-run 5
+run "$i"
 rc=$?
-read -r cfi5 kept5 <<<"$(learnt 5)"
-check "bogus rules: the program exits 0 ($rc), using them ($kept5 kept)" \
-	test "$rc" = 0 -a "${kept5:-0}" -gt 0
-p5=$(one_file "$WORK"/r5.*.exit.pb.gz)
-check "and its profile is read ($p5)" quiet "$HEAPPROF_BIN" info "$p5"
-check "nothing on stderr but what HEAPPROF_VERBOSE prints ($(grep -Evc 'heapprof: (config:|stack rules:|wrote )' "$WORK/err.5"))" \
-	test "$(grep -Evc 'heapprof: (config:|stack rules:|wrote )' "$WORK/err.5")" = 0
+read -r c k <<<"$(learnt "$i")"
+check "wrong rules of the walker's shapes: the program exits 0 ($rc), using them ($k kept)" \
+	test "$rc" = 0 -a "${k:-0}" -gt 0
+p=$(one_file "$WORK/r$i".*.exit.pb.gz)
+check "and its profile is read ($p)" quiet "$HEAPPROF_BIN" info "$p"
+check "nothing on stderr but what HEAPPROF_VERBOSE prints ($(grep -Evc 'heapprof: (config:|stack rules:|wrote )' "$WORK/err.$i"))" \
+	test "$(grep -Evc 'heapprof: (config:|stack rules:|wrote )' "$WORK/err.$i")" = 0
+# A writer killed before its rename leaves NAME.PID.tmp: heapprof ps removes
+# those of processes gone, keeps a live one's.
+dead=$(sh -c 'echo $$')
+: >"$file.$dead.tmp"
+: >"$file.$$.tmp"
+"$HEAPPROF_BIN" ps >/dev/null 2>&1
+check "heapprof ps removes rules1-*.$dead.tmp of a process gone, keeps its own" \
+	test ! -e "$file.$dead.tmp" -a -e "$file.$$.tmp"
+rm -f "$file.$$.tmp"
 # No exit profile, no registry at start-up: the file is neither read nor
 # written.
 rm -f "$file"
-run 6 HEAPPROF_AT_EXIT=0
-check "HEAPPROF_AT_EXIT=0: rules read from the CFI ($(learnt 6)), no file" \
-	test ! -e "$file" -a "$(learnt 6)" = "$cfi1 0" -a "${cfi1:-0}" -gt 0
+run 99 HEAPPROF_AT_EXIT=0
+check "HEAPPROF_AT_EXIT=0: rules read from the CFI ($(learnt 99)), no file" \
+	test ! -e "$file" -a "$(learnt 99)" = "$cfi1 0" -a "${cfi1:-0}" -gt 0
 rm -f "$file"
 done_testing
