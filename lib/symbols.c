@@ -225,11 +225,20 @@ size_t hp_symbols_modules(hp_module_t *const **out)
 
 hp_module_t *hp_symbols_find(uintptr_t pc)
 {
+	/* The last answer first: a profile asks about a stack's addresses in
+	 * turn, most of them in one or two objects. Two loaded objects never
+	 * overlap, so a loaded one that holds pc is the answer. */
+	static hp_module_t *_Atomic last;
+	hp_module_t *m = atomic_load_explicit(&last, memory_order_relaxed);
+	if (m && pc >= m->start && pc < m->limit && loaded(m))
+		return m;
 	size_t n = atomic_load_explicit(&nmods, memory_order_acquire);
 	/* Newest first: an address reused after dlclose belongs to the newer object. */
 	for (size_t i = n; i-- > 0;)
-		if (pc >= mods[i]->start && pc < mods[i]->limit && loaded(mods[i]))
+		if (pc >= mods[i]->start && pc < mods[i]->limit && loaded(mods[i])) {
+			atomic_store_explicit(&last, mods[i], memory_order_relaxed);
 			return mods[i];
+		}
 	for (size_t i = n; i-- > 0;)
 		if (pc >= mods[i]->start && pc < mods[i]->limit)
 			return mods[i];
