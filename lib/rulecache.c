@@ -116,14 +116,14 @@ static bool valid(const hdr_t *h, size_t len)
 	return next == h->nrules;
 }
 
-/* The first of the n registry entries with m's build ID: an object's
- * executable segments, or the object loaded twice, share one. */
 /* Two build IDs (hex) equal: the first bytes tell most apart. */
 static bool same_id(const char *a, const char *b)
 {
 	return a[0] == b[0] && a[1] == b[1] && !strcmp(a, b);
 }
 
+/* The first of the n registry entries with m's build ID: an object's
+ * executable segments, or the object loaded twice, share one. */
 static uint32_t first_with(hp_module_t *const *mods, size_t n, const hp_module_t *m)
 {
 	for (size_t j = 0; j < n; j++)
