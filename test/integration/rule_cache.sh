@@ -168,6 +168,154 @@ dead=$(sh -c 'echo $$')
 check "heapprof ps removes rules1-*.$dead.tmp of a process gone, keeps its own" \
 	test ! -e "$file.$dead.tmp" -a -e "$file.$$.tmp"
 rm -f "$file.$$.tmp"
+# A plugin loaded after start-up and closed before exit: its rules are
+# used while it is there, never kept (its addresses may be another
+# object's in a later run), and the program's own are.
+cat >"$WORK/plug.c" <<'C'
+#include <stdlib.h>
+void *pk[64];
+int pn;
+__attribute__((noinline)) static void plug_leaf(int k)
+{
+	for (int j = 0; j < k; j++)
+		pk[pn++ % 64] = malloc(300 + k);
+	__asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) void plug_run(int k)
+{
+	plug_leaf(k);
+	__asm__ volatile("" ::: "memory");
+}
+C
+{
+	sed -n '/^#include <stdlib.h>/,/^TEN(1)/p' "$WORK/paths.c"
+	sed -n '/^#define CALL/,/top##d##9(10);$/p' "$WORK/paths.c"
+	cat <<'C'
+#include <dlfcn.h>
+int main(int argc, char **argv)
+{
+	CALL(1)
+	void *h = dlopen(argv[1], RTLD_NOW);
+	void (*run)(int) = h ? (void (*)(int))dlsym(h, "plug_run") : 0;
+	if (!run)
+		return 1;
+	run(7);
+	dlclose(h);
+	CALL(1)
+	return 0;
+}
+C
+} >"$WORK/host.c"
+bid2=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+bid3=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+gcc -O2 -fomit-frame-pointer -shared -fPIC -Wl,--build-id=0x"$bid3" \
+	-o "$WORK/plug.so" "$WORK/plug.c" &&
+	gcc -O2 -fomit-frame-pointer -Wl,--build-id=0x"$bid2" -o "$WORK/host" \
+		"$WORK/host.c" -ldl
+check "a program that loads and closes a plugin builds" test -x "$WORK/host"
+hostfile=/tmp/heapprof-$(id -u)/rules1-$bid2
+# hrun N: the host at rate 1; its profile h.N.*, stderr herr.N
+hrun() {
+	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 HEAPPROF_VERBOSE=1 \
+		HEAPPROF_OUTPUT="$WORK/h$1" "$WORK/host" "$WORK/plug.so" 2>"$WORK/herr.$1"
+}
+hrun 1
+hrc=$?
+ids=$(python3 - "$hostfile" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+nmods = struct.unpack_from("<I", b, 8)[0]
+print(" ".join(b[24 + 144 * i : 24 + 144 * i + 136].split(b"\0")[0].decode()
+               for i in range(nmods)))
+PY
+)
+check "the host's rules are kept, the plugin's not (exit $hrc; objects: ${ids:0:60}...)" \
+	test "$hrc" = 0 -a -n "$ids" -a -z "${ids##*"$bid2"*}" -a -n "${ids##*"$bid3"*}"
+hrun 2
+hstacks() {
+	"$GO" tool pprof -traces -sample_index=alloc_space "$(one_file "$WORK/h$1".*.exit.pb.gz)" \
+		2>/dev/null | grep -Ev '^(File|Build ID|Time|Duration|libheapprof|trigger|pid|command)'
+}
+if have_go; then
+	hstacks 1 >"$WORK/hs1"
+	hstacks 2 >"$WORK/hs2"
+	check "the second run's stacks are the first's, through the plugin too" \
+		eval 'grep -q plug_leaf "$WORK/hs1" && cmp -s "$WORK/hs1" "$WORK/hs2"'
+else
+	skip "the second run's stacks: go not found"
+fi
+rm -f "$hostfile"
+
+# An object loaded before the profiler's start (a library's constructor
+# dlopens it), closed, and another loaded where it was: the other's rules
+# must not be kept under the first's build ID.
+cat >"$WORK/early.c" <<'C'
+#include <dlfcn.h>
+#include <stdlib.h>
+static void *h;
+__attribute__((constructor)) static void early(void)
+{
+	h = dlopen(getenv("EARLY_PLUGIN"), RTLD_NOW);
+}
+void *early_base(void)
+{
+	void *f = h ? dlsym(h, "plug_run") : 0;
+	return f;
+}
+void early_close(void)
+{
+	if (h)
+		dlclose(h);
+}
+C
+cat >"$WORK/late.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+void *early_base(void);
+void early_close(void);
+int main(int argc, char **argv)
+{
+	void *a = early_base();
+	early_close();
+	void *h = dlopen(argv[1], RTLD_NOW);
+	void (*run)(int) = h ? (void (*)(int))dlsym(h, "plug_run") : 0;
+	if (!a || !run)
+		return 1;
+	printf("%d\n", a == (void *)run);
+	for (int i = 0; i < 20; i++)
+		run(i + 1);
+	return 0;
+}
+C
+bida=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+bidb=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+bidl=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+gcc -O2 -shared -fPIC -Wl,--build-id=0x"$bida" -o "$WORK/plugA.so" "$WORK/plug.c" &&
+	gcc -O2 -fomit-frame-pointer -shared -fPIC -Wl,--build-id=0x"$bidb" \
+		-o "$WORK/plugB.so" "$WORK/plug.c" &&
+	gcc -O2 -shared -fPIC -o "$WORK/libearly.so" "$WORK/early.c" -ldl &&
+	gcc -O2 -Wl,--build-id=0x"$bidl" -o "$WORK/late" "$WORK/late.c" \
+		-L"$WORK" -learly -Wl,-rpath,"$WORK" -ldl
+latefile=/tmp/heapprof-$(id -u)/rules1-$bidl
+same_place=$(env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 EARLY_PLUGIN="$WORK/plugA.so" \
+	HEAPPROF_OUTPUT="$WORK/late" "$WORK/late" "$WORK/plugB.so" 2>"$WORK/lateerr")
+lrc=$?
+if [ "$same_place" = 1 ]; then
+	ids=$(python3 - "$latefile" <<'PY' 2>/dev/null
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+nmods = struct.unpack_from("<I", b, 8)[0]
+print(" ".join(b[24 + 144 * i : 24 + 144 * i + 136].split(b"\0")[0].decode()
+               for i in range(nmods)))
+PY
+)
+	check "B loaded where A was: none of B's rules kept under A's build ID (exit $lrc; ${ids:-no file})" \
+		test "$lrc" = 0 -a -n "${ids##*"$bida"*}" -a -n "${ids##*"$bidb"*}"
+else
+	skip "B was not loaded where A had been ($same_place, exit $lrc): nothing to tell"
+fi
+rm -f "$latefile"
+
 # No exit profile, no registry at start-up: the file is neither read nor
 # written.
 rm -f "$file"
