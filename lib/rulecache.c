@@ -291,8 +291,8 @@ static void add_learnt(uintptr_t pc, uint64_t rule, void *arg)
 	uint64_t kept;
 	const hp_module_t *m = hp_symbols_find(pc);
 	if (g->failed || !m || !m->build_id[0] || pc - m->bias > UINT32_MAX ||
-	    kept_rule(pc, &kept))
-		return;
+	    !hp_unwind_fast_rule_ok(rule) || kept_rule(pc, &kept))
+		return; /* a rule valid() would refuse (libunwind's) is not written */
 	for (size_t i = 0; i < g->nmods; i++)
 		if (g->mods[i] == m && room(g)) {
 			g->v[g->n++] = (item_t){first_with(g->mods, g->nmods, m),

@@ -174,6 +174,21 @@ static bool lookup(uint64_t key, uint64_t *rule)
 	return false;
 }
 
+#define PC_MASK ((UINT64_C(1) << 48) - 1) /* a key's address */
+
+/* Calls fn with each address of t that has a rule of epoch tag, and the
+ * rule (a slot rewritten while it is read is passed over). */
+static void each_in(rules_t *t, uint64_t tag, void (*fn)(uintptr_t, uint64_t, void *),
+                    void *arg)
+{
+	for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
+		uint64_t k = atomic_load_explicit(&t->slots[i].key, memory_order_acquire),
+		         r;
+		if (is_key(k) && k >> 48 == tag && read_slot(&t->slots[i], k, &r))
+			fn((uintptr_t)(k & PC_MASK), r, arg);
+	}
+}
+
 /* Puts key and rule in t, not yet shared: no other thread writes it. */
 static bool place(rules_t *t, uint64_t key, uint64_t rule)
 {
@@ -186,6 +201,19 @@ static bool place(rules_t *t, uint64_t key, uint64_t rule)
 		return true;
 	}
 	return false;
+}
+
+/* grow's copy of a table's rules into a new one, not yet shared. */
+struct copy {
+	rules_t *to;
+	uint64_t tag;
+	unsigned kept;
+};
+
+static void copy_rule(uintptr_t pc, uint64_t rule, void *arg)
+{
+	struct copy *c = arg;
+	c->kept += place(c->to, pc | c->tag << 48, rule);
 }
 
 /*
@@ -204,20 +232,12 @@ static void grow(rules_t *t)
 		p = mmap(NULL, sizeof(slot_t) << lg, PROT_READ | PROT_WRITE,
 		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p != MAP_FAILED) {
-		rules_t *n = &tables[at];
-		*n = (rules_t){p, lg};
-		uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
-		unsigned kept = 0;
-		for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
-			uint64_t k = atomic_load_explicit(&t->slots[i].key,
-			                                  memory_order_acquire),
-			         r;
-			if (is_key(k) && k >> 48 == tag &&
-			    read_slot(&t->slots[i], k, &r) && place(n, k, r))
-				kept++;
-		}
-		atomic_store_explicit(&filled, kept, memory_order_relaxed);
-		atomic_store_explicit(&rules, n, memory_order_release);
+		struct copy c = {&tables[at],
+		                 atomic_load_explicit(&epoch, memory_order_relaxed)};
+		*c.to = (rules_t){p, lg};
+		each_in(t, c.tag, copy_rule, &c);
+		atomic_store_explicit(&filled, c.kept, memory_order_relaxed);
+		atomic_store_explicit(&rules, c.to, memory_order_release);
 	}
 	hp_unlock(&grow_lock);
 }
@@ -247,22 +267,19 @@ static void insert(uint64_t key, uint64_t rule)
 	grow(t);
 }
 
+static void count_rule(uintptr_t pc, uint64_t rule, void *arg)
+{
+	(void)pc;
+	((unsigned long *)arg)[rule & 3]++;
+}
+
 void hp_unwind_fast_rules(unsigned long counts[4], unsigned long from[3])
 {
 	for (int k = 0; k < 3; k++)
 		from[k] = atomic_load_explicit(&learnt[k], memory_order_relaxed);
-	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed);
 	for (int k = 0; k < 4; k++)
 		counts[k] = 0;
-	rules_t *t = current();
-	for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
-		uint64_t key =
-		    atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
-		if (is_key(key) && key >> 48 == tag)
-			counts[atomic_load_explicit(&t->slots[i].rule,
-			                            memory_order_relaxed) &
-			       3]++;
-	}
+	hp_unwind_fast_each(count_rule, counts);
 }
 
 bool hp_unwind_fast_rule_ok(uint64_t r)
@@ -285,14 +302,7 @@ unsigned long hp_unwind_fast_learnt(void)
 
 void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), void *arg)
 {
-	uint64_t tag = atomic_load_explicit(&epoch, memory_order_relaxed), r;
-	rules_t *t = current();
-	for (size_t i = 0; i < (size_t)1 << t->lg; i++) {
-		uint64_t k = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
-		if (is_key(k) && k >> 48 == tag && read_slot(&t->slots[i], k, &r) &&
-		    (r & 3) != LIBUNWIND)
-			fn((uintptr_t)(k & ((UINT64_C(1) << 48) - 1)), r, arg);
-	}
+	each_in(current(), atomic_load_explicit(&epoch, memory_order_relaxed), fn, arg);
 }
 
 void hp_unwind_fast_forget(void)
@@ -485,7 +495,7 @@ static inline uint64_t rule_for(uint64_t key, uintptr_t sp, uintptr_t bp, uintpt
 		return near[i].rule;
 	uint64_t rule;
 	if (!lookup(key, &rule)) {
-		uintptr_t pc = (uintptr_t)(key & ((UINT64_C(1) << 48) - 1));
+		uintptr_t pc = (uintptr_t)(key & PC_MASK);
 		if (hp_rulecache_find(pc, &rule))
 			atomic_fetch_add_explicit(&learnt[2], 1, memory_order_relaxed);
 		else if ((rule = learn(pc, sp, bp, hi)) == NOT_YET)

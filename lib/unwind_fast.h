@@ -44,8 +44,8 @@ bool hp_unwind_fast_rule_ok(uint64_t r);
 unsigned long hp_unwind_fast_learnt(void);
 
 /*
- * Calls fn with each return address that has a rule of this epoch, other
- * than libunwind's, and that rule (for rulecache.c, at exit).
+ * Calls fn with each return address that has a rule of this epoch, and
+ * that rule (the counts above; rulecache.c at exit).
  */
 void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), void *arg);
 
