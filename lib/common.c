@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common: the out-of-line parts of common.h: the spin lock's slow path, the
- * clock and whole writes. Nothing here allocates or logs.
+ * clock, whole writes and the files kept across processes. Nothing here
+ * allocates or logs.
  */
 #include "common.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -104,4 +108,38 @@ int hp_rename_noreplace(int dfd, const char *from, const char *to)
 		return -errno;
 	unlinkat(dfd, from, 0);
 	return 0;
+}
+
+int hp_open_own(const char *path, unsigned euid, size_t min, size_t max, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
+	    (st.st_mode & 022) || (size_t)st.st_size < min || (size_t)st.st_size > max) {
+		close(fd);
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	return fd;
+}
+
+int hp_replace_file(const char *path, struct iovec *iov, int n)
+{
+	char tmp[600];
+	if (hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= sizeof(tmp) - 1)
+		return -ENAMETOOLONG;
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int err = hp_writev_all(fd, iov, n);
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
 }

@@ -139,4 +139,21 @@ int hp_writev_all(int fd, struct iovec *iov, int n);
  */
 int hp_rename_noreplace(int dfd, const char *from, const char *to);
 
+/*
+ * Opens path for reading (not through a symbolic link) if it is a regular
+ * file of user euid that no other may write, of min to max bytes: its
+ * descriptor, its size in *len; -1 otherwise. The files the library keeps
+ * across processes in the user's private directory (symcache.c,
+ * rulecache.c).
+ */
+int hp_open_own(const char *path, unsigned euid, size_t min, size_t max, size_t *len);
+
+/*
+ * Writes the n buffers of iov to path (mode 0600) through path.PID.tmp
+ * (O_EXCL, not through a link) renamed over it, so that a reader sees a
+ * whole file or none; a leftover under that name (a process of this pid
+ * killed before its rename) goes first. 0, or a negative errno.
+ */
+int hp_replace_file(const char *path, struct iovec *iov, int n);
+
 #endif

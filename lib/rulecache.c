@@ -17,13 +17,10 @@
 #include "unwind_fast.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -157,17 +154,9 @@ static void attach(const hdr_t *h, hp_module_t *const *mods, size_t n)
 	atomic_store_explicit(&nsegs, k, memory_order_release);
 }
 
-/* Reads fd whole into memory of its own and attaches its rules. */
-static void read_rules(int fd, hp_module_t *const *mods, size_t n, unsigned euid)
+/* Reads fd (len bytes) whole into memory of its own and attaches its rules. */
+static void read_rules(int fd, size_t len, hp_module_t *const *mods, size_t n)
 {
-	struct stat st;
-	size_t max =
-	    sizeof(hdr_t) + MAX_MODS * sizeof(mod_t) + MAX_RULES * sizeof(entry_t);
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
-	    (st.st_mode & 022) || (size_t)st.st_size < sizeof(hdr_t) ||
-	    (size_t)st.st_size > max)
-		return;
-	size_t len = (size_t)st.st_size;
 	void *p =
 	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -192,7 +181,7 @@ static void read_rules(int fd, hp_module_t *const *mods, size_t n, unsigned euid
 void hp_rulecache_load(void)
 {
 	hp_module_t *const *mods;
-	size_t n = hp_symbols_modules(&mods);
+	size_t n = hp_symbols_modules(&mods), len;
 	char path[256];
 	learnt0 = hp_unwind_fast_learnt();
 	nstartup = n;
@@ -202,9 +191,11 @@ void hp_rulecache_load(void)
 	if (!n || !path_of(mods[0], euid, path, sizeof(path)))
 		return;
 	int saved = errno;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = hp_open_own(
+	    path, euid, sizeof(hdr_t),
+	    sizeof(hdr_t) + MAX_MODS * sizeof(mod_t) + MAX_RULES * sizeof(entry_t), &len);
 	if (fd >= 0) {
-		read_rules(fd, mods, n, euid);
+		read_rules(fd, len, mods, n);
 		close(fd);
 	}
 	errno = saved;
@@ -373,26 +364,6 @@ static uint32_t merge(const seg_t *s, const item_t *v, size_t nv, entry_t *e, ui
 	return *n - start;
 }
 
-/*
- * Writes h, m and e to path through a temporary name. One of this pid's
- * left by a process killed meanwhile goes first (heapprof ps removes them
- * once their process is gone).
- */
-static void write_file(const char *path, hdr_t *h, mod_t *m, entry_t *e)
-{
-	char tmp[300];
-	hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	struct iovec v[3] = {
-	    {h, sizeof(*h)}, {m, h->nmods * sizeof(*m)}, {e, h->nrules * sizeof(*e)}};
-	bool ok = !hp_writev_all(fd, v, 3);
-	if (close(fd) || !ok || rename(tmp, path))
-		unlink(tmp);
-}
-
 /* The file's rules and g's (sorted, by first entry with a build ID) to
  * path, object by object; nothing if they are more than a file holds. */
 static void write_rules(const gather_t *g, const char *path)
@@ -420,8 +391,12 @@ static void write_rules(const gather_t *g, const char *path)
 			h.nmods++;
 		}
 	}
-	if (e)
-		write_file(path, &h, m, e);
+	if (e) {
+		struct iovec v[3] = {{&h, sizeof(h)},
+		                     {m, h.nmods * sizeof(*m)},
+		                     {e, h.nrules * sizeof(*e)}};
+		hp_replace_file(path, v, 3);
+	}
 	hp_scratch_free(m);
 	hp_scratch_free(e);
 }

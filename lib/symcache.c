@@ -14,11 +14,8 @@
 #include "proc_record.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -76,19 +73,15 @@ bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
 	char path[512];
 	if (!path_for(m, k, path, sizeof(path)))
 		return false;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t len;
+	int fd = hp_open_own(path, (unsigned)geteuid(), sizeof(hdr_t), SIZE_MAX, &len);
 	if (fd < 0)
 		return false;
-	struct stat st;
-	void *map = MAP_FAILED;
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-	    !(st.st_mode & 022) && (size_t)st.st_size >= sizeof(hdr_t))
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return false;
 	const hdr_t *h = map;
-	size_t len = (size_t)st.st_size;
 	if (!matches(h, len, m, k)) {
 		munmap(map, len);
 		return false;
@@ -105,7 +98,7 @@ bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
 
 void hp_symcache_store(const hp_module_t *m, const hp_symcache_key_t *k)
 {
-	char path[512], tmp[544];
+	char path[512];
 	if (m->syms_state != 1 || m->cache_map || !path_for(m, k, path, sizeof(path)))
 		return;
 	hdr_t h = {.magic = MAGIC,
@@ -117,16 +110,10 @@ void hp_symcache_store(const hp_module_t *m, const hp_symcache_key_t *k)
 	           .shift = m->index_shift};
 	segment(m, &h.lo, &h.span);
 	memcpy(h.build_id, m->build_id, sizeof(m->build_id));
-	hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	int saved = errno;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		struct iovec v[3] = {{&h, sizeof(h)},
-		                     {m->syms, m->nsyms * sizeof(struct hp_sym)},
-		                     {m->index, (2 * m->index_n + 1) * sizeof(uint32_t)}};
-		bool ok = !hp_writev_all(fd, v, 3);
-		if (close(fd) || !ok || rename(tmp, path))
-			unlink(tmp);
-	}
+	struct iovec v[3] = {{&h, sizeof(h)},
+	                     {m->syms, m->nsyms * sizeof(struct hp_sym)},
+	                     {m->index, (2 * m->index_n + 1) * sizeof(uint32_t)}};
+	hp_replace_file(path, v, 3);
 	errno = saved;
 }
