@@ -13,6 +13,7 @@
 #include "attach.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "http.h"
 #include "interpose.h"
@@ -131,11 +132,11 @@ static void write_slot(uintptr_t *slot, uintptr_t v, uintptr_t ro_lo, uintptr_t 
 {
 	uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
 	bool ro = (uintptr_t)slot >= ro_lo && (uintptr_t)slot < ro_hi;
-	if (ro && mprotect((void *)page, 4096, PROT_READ | PROT_WRITE))
+	if (ro && hp_sys_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE))
 		return;
 	__atomic_store_n(slot, v, __ATOMIC_RELEASE);
 	if (ro)
-		mprotect((void *)page, 4096, PROT_READ);
+		hp_sys_mprotect((void *)page, 4096, PROT_READ);
 }
 
 /* One module's dynamic section, as the loader relocated it. */
@@ -276,8 +277,8 @@ static bool find_wrappers(void)
 	}
 	dlclose(h);
 	real_dlopen = (void *(*)(const char *, int))dlsym(RTLD_DEFAULT, "dlopen");
-	saved = mmap(NULL, MAX_SAVED * sizeof(saved_t), PROT_READ | PROT_WRITE,
-	             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	saved = hp_sys_mmap(NULL, MAX_SAVED * sizeof(saved_t), PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return real_dlopen && wrapper[0] && saved != MAP_FAILED;
 }
 

@@ -10,6 +10,7 @@
 #include "backing.h"
 #include "symbols.h"
 #include "common.h"
+#include "sys.h"
 #include "log.h"
 
 #include <dlfcn.h>
@@ -472,7 +473,7 @@ static bool module_of(void *fn, char *path, size_t cap, bool *is_exe)
 		return false;
 	*is_exe = !lm->l_prev; /* the first object: the executable */
 	if (*is_exe) {
-		ssize_t n = readlink("/proc/self/exe", path, cap - 1);
+		ssize_t n = hp_sys_readlink("/proc/self/exe", path, cap - 1);
 		if (n <= 0)
 			return false;
 		path[n] = '\0';

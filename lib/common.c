@@ -5,6 +5,7 @@
  * allocates or logs.
  */
 #include "common.h"
+#include "sys.h"
 #include "log.h"
 
 #include <errno.h>
@@ -32,7 +33,7 @@ void hp_lock_slow(hp_lock_t *l)
 			if (spins++ < 100)
 				__builtin_ia32_pause();
 			else
-				sched_yield();
+				hp_sys_sched_yield();
 		}
 		if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
 			return;
@@ -65,7 +66,7 @@ void hp_mutex_reset(void *mutex)
 uint64_t hp_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	if (syscall(SYS_clock_gettime, clock, &ts))
+	if (hp_sys_clock_gettime(clock, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
@@ -84,7 +85,7 @@ int hp_writev_all(int fd, struct iovec *iov, int n)
 			;
 		if (!n)
 			return 0;
-		ssize_t w = writev(fd, iov, n);
+		ssize_t w = hp_sys_writev(fd, iov, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -100,25 +101,25 @@ int hp_writev_all(int fd, struct iovec *iov, int n)
 
 int hp_rename_noreplace(int dfd, const char *from, const char *to)
 {
-	if (!syscall(SYS_renameat2, dfd, from, dfd, to, RENAME_NOREPLACE))
+	if (!hp_sys_renameat2(dfd, from, dfd, to, RENAME_NOREPLACE))
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -errno;
-	if (linkat(dfd, from, dfd, to, 0) < 0)
+	if (hp_sys_linkat(dfd, from, dfd, to, 0) < 0)
 		return -errno;
-	unlinkat(dfd, from, 0);
+	hp_sys_unlinkat(dfd, from, 0);
 	return 0;
 }
 
 int hp_open_own(const char *path, unsigned euid, size_t min, size_t max, size_t *len)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = hp_sys_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
+	if (hp_sys_fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
 	    (st.st_mode & 022) || (size_t)st.st_size < min || (size_t)st.st_size > max) {
-		close(fd);
+		hp_sys_close(fd);
 		return -1;
 	}
 	*len = (size_t)st.st_size;
@@ -128,18 +129,20 @@ int hp_open_own(const char *path, unsigned euid, size_t min, size_t max, size_t 
 int hp_replace_file(const char *path, struct iovec *iov, int n)
 {
 	char tmp[600];
-	if (hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= sizeof(tmp) - 1)
+	if (hp_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)hp_sys_getpid()) >=
+	    sizeof(tmp) - 1)
 		return -ENAMETOOLONG;
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	hp_sys_unlink(tmp);
+	int fd =
+	    hp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	int err = hp_writev_all(fd, iov, n);
-	if (close(fd) < 0 && !err)
+	if (hp_sys_close(fd) < 0 && !err)
 		err = -errno;
-	if (!err && rename(tmp, path) < 0)
+	if (!err && hp_sys_rename(tmp, path) < 0)
 		err = -errno;
 	if (err)
-		unlink(tmp);
+		hp_sys_unlink(tmp);
 	return err;
 }

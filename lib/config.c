@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "common.h"
+#include "sys.h"
 #include "http_parse.h"
 #include "log.h"
 
@@ -178,7 +179,7 @@ int hp_config_parse_signal(const char *s, int *out)
 static void make_absolute(char *path)
 {
 	char cwd[HP_OUTPUT_MAX];
-	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+	if (path[0] == '/' || !hp_sys_getcwd(cwd, sizeof(cwd)))
 		return;
 	size_t c = strlen(cwd), p = strlen(path);
 	if (c + 1 + p + 64 >= HP_OUTPUT_MAX)
@@ -444,8 +445,8 @@ static void mark_environment(void)
 			environ[n] = warned_entry;
 			return;
 		}
-	char **copy = mmap(NULL, (n + 2) * sizeof(char *), PROT_READ | PROT_WRITE,
-	                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char **copy = hp_sys_mmap(NULL, (n + 2) * sizeof(char *), PROT_READ | PROT_WRITE,
+	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (copy == MAP_FAILED)
 		return; /* children warn again */
 	if (n)

@@ -8,6 +8,7 @@
  */
 #include "dump.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "heapprof.h"
 #include "kinds.h"
@@ -87,7 +88,7 @@ void hp_dump_counts(uint64_t written[HP_DUMP_NREASONS], uint64_t failed[HP_DUMP_
 void hp_dump_init(uint64_t start)
 {
 	start_ns = start;
-	start_euid = geteuid();
+	start_euid = hp_sys_geteuid();
 	ready = true;
 }
 
@@ -103,9 +104,10 @@ static int link_anon(int fd, const char *final)
 	for (size_t i = 0; i < HP_ARRAY_SIZE(dirs) && err == -ENOENT; i++) {
 		char proc[64];
 		hp_fmt(proc, sizeof(proc), "%s/%d", dirs[i], fd);
-		err = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0
-		          ? -errno
-		          : 0;
+		err =
+		    hp_sys_linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0
+		        ? -errno
+		        : 0;
 	}
 	return err;
 }
@@ -114,7 +116,7 @@ static int link_anon(int fd, const char *final)
 static void tmp_name(const char *final, char *tmp, size_t len)
 {
 	static atomic_uint counter;
-	hp_fmt(tmp, len, "%s.%d.%u.tmp", final, (int)syscall(SYS_gettid),
+	hp_fmt(tmp, len, "%s.%d.%u.tmp", final, (int)hp_sys_gettid(),
 	       atomic_fetch_add(&counter, 1));
 }
 
@@ -122,8 +124,8 @@ static int open_named_tmp(const char *final, char *tmp, size_t len)
 {
 	for (int attempt = 0; attempt < 100; attempt++) {
 		tmp_name(final, tmp, len);
-		int fd =
-		    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int fd = hp_sys_open(
+		    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			return fd < 0 ? -errno : fd;
 	}
@@ -160,7 +162,7 @@ static int write_to(const char *final, bool replace, bool sync, bool named,
 		hp_fmt(dir, sizeof(dir), "%s", final), dir[slash - final] = '\0';
 	else
 		hp_fmt(dir, sizeof(dir), ".");
-	int fd = named ? -1 : open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	int fd = named ? -1 : hp_sys_open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	bool anon = fd >= 0;
 	if (!anon && (fd = open_named_tmp(final, tmp, sizeof(tmp))) < 0)
 		return fd;
@@ -168,7 +170,7 @@ static int write_to(const char *final, bool replace, bool sync, bool named,
 	opts.start_ns = start_ns;
 	opts.rate = hp_sampler_rate();
 	int err = hp_profile_write(fd, &opts);
-	if (!err && sync && fdatasync(fd) < 0 && errno != EINVAL)
+	if (!err && sync && hp_sys_fdatasync(fd) < 0 && errno != EINVAL)
 		err = -errno;
 	if (!err && anon) {
 		if (!replace) {
@@ -177,28 +179,28 @@ static int write_to(const char *final, bool replace, bool sync, bool named,
 			/* Link under a unique name, then rename over the target. */
 			tmp_name(final, tmp, sizeof(tmp));
 			err = link_anon(fd, tmp);
-			if (!err && rename(tmp, final) < 0) {
+			if (!err && hp_sys_rename(tmp, final) < 0) {
 				err = -errno;
-				unlink(tmp);
+				hp_sys_unlink(tmp);
 			}
 		}
-		if (err == -ENOENT && access("/proc/thread-self/fd", X_OK) < 0) {
+		if (err == -ENOENT && hp_sys_access("/proc/thread-self/fd", X_OK) < 0) {
 			/* No /proc to link through: write again the old way. */
-			close(fd);
+			hp_sys_close(fd);
 			anon = false;
 			if ((fd = open_named_tmp(final, tmp, sizeof(tmp))) < 0)
 				return fd;
 			err = hp_profile_write(fd, &opts);
 		}
 	}
-	if (close(fd) < 0 && !err && errno != EINTR)
+	if (hp_sys_close(fd) < 0 && !err && errno != EINTR)
 		err = -errno;
 	if (!anon) {
 		if (!err)
-			err = replace ? (rename(tmp, final) < 0 ? -errno : 0)
+			err = replace ? (hp_sys_rename(tmp, final) < 0 ? -errno : 0)
 			              : hp_rename_noreplace(AT_FDCWD, tmp, final);
 		if (err)
-			unlink(tmp);
+			hp_sys_unlink(tmp);
 	}
 	return err;
 }
@@ -219,13 +221,13 @@ void hp_dump_beside(char *buf, size_t len, const char *heap, const char *suffix)
 /* Removes a profile and the kinds' files beside it. Dump lock held. */
 static void unlink_profile(const char *heap)
 {
-	unlink(heap);
+	hp_sys_unlink(heap);
 	for (size_t k = 0; k < HP_NKINDS; k++) {
 		char name[HP_OUTPUT_MAX + 160];
 		if (!hp_kinds[k].suffix)
 			continue;
 		hp_dump_beside(name, sizeof(name), heap, hp_kinds[k].suffix);
-		unlink(name);
+		hp_sys_unlink(name);
 	}
 }
 
@@ -258,7 +260,7 @@ static void write_beside(const char *heap, bool sync, bool named,
 /* This process's profile number s of reason, as named on disk. */
 static void numbered_name(char *buf, size_t len, unsigned s, hp_dump_reason_t reason)
 {
-	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_dump_prefix(), (int)getpid(), s,
+	hp_fmt(buf, len, "%s.%d.%04u.%s.pb.gz", hp_dump_prefix(), (int)hp_sys_getpid(), s,
 	       hp_dump_reasons[reason].name);
 }
 
@@ -278,7 +280,7 @@ static bool fall_back(int err)
 	static int warned;
 	char dir[HP_OUTPUT_MAX], priv[64];
 	const char *out = hp_config.output, *slash = strrchr(out, '/');
-	if (fallback[0] || geteuid() == start_euid || !slash)
+	if (fallback[0] || hp_sys_geteuid() == start_euid || !slash)
 		return false;
 	if (!err) {
 		hp_fmt(dir, sizeof(dir), "%s", out);
@@ -294,7 +296,8 @@ static bool fall_back(int err)
 	hp_log_once(&warned,
 	            "process %d, now user %u, cannot write profiles in the directory of "
 	            "%s: they go to %s.%d.* instead",
-	            (int)getpid(), (unsigned)geteuid(), out, fallback, (int)getpid());
+	            (int)hp_sys_getpid(), (unsigned)hp_sys_geteuid(), out, fallback,
+	            (int)hp_sys_getpid());
 	hp_proc_record_set_output(fallback);
 	return true;
 }

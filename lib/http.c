@@ -10,6 +10,7 @@
 #include "http_conn.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "http_parse.h"
 #include "log.h"
@@ -89,9 +90,9 @@ static void drop_conn(conn_t *c, bool close_fds)
 {
 	hp_http_routes_release(c);
 	if (close_fds) {
-		close(c->fd);
+		hp_sys_close(c->fd);
 		if (c->file >= 0)
-			close(c->file);
+			hp_sys_close(c->file);
 	}
 	hp_real.free(c->in);
 	hp_real.free(c->out);
@@ -163,12 +164,12 @@ void hp_http_respond(conn_t *c, int status, const char *type, const char *extra,
 	if (c->head_only) {
 		blen = 0;
 		if (file >= 0)
-			close(file), file = -1;
+			hp_sys_close(file), file = -1;
 	}
 	c->out = hp_real.malloc(hlen + blen);
 	if (!c->out) {
 		if (file >= 0)
-			close(file);
+			hp_sys_close(file);
 		close_conn(c);
 		return;
 	}
@@ -270,7 +271,8 @@ static void on_readable(conn_t *c)
 			if (c->st != C_READ || c->nin == c->cap)
 				return;
 		}
-		ssize_t n = recv(c->fd, c->in + c->nin, c->cap - c->nin, MSG_DONTWAIT);
+		ssize_t n =
+		    hp_sys_recv(c->fd, c->in + c->nin, c->cap - c->nin, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -289,7 +291,7 @@ static void on_readable(conn_t *c)
 static void finish(conn_t *c)
 {
 	hp_http_routes_release(c);
-	shutdown(c->fd, SHUT_WR);
+	hp_sys_shutdown(c->fd, SHUT_WR);
 	c->st = C_DRAIN;
 	c->deadline = hp_http_now_ms() + DRAIN_MS;
 }
@@ -298,7 +300,7 @@ static void on_drain(conn_t *c)
 {
 	char sink[4096];
 	ssize_t n;
-	while ((n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+	while ((n = hp_sys_recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
 		;
 	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		fail_conn(c);
@@ -307,7 +309,7 @@ static void on_drain(conn_t *c)
 /* Sends what it can; false when the connection had to be closed. */
 static bool send_some(conn_t *c, const char *p, size_t n, size_t *done)
 {
-	ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t w = hp_sys_send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return true;
 	if (w <= 0) {
@@ -331,7 +333,7 @@ static void on_writable(conn_t *c)
 	}
 	while (c->file >= 0 && c->foff < c->flen) {
 		char chunk[16384];
-		ssize_t n = pread(c->file, chunk, sizeof(chunk), (off_t)c->foff);
+		ssize_t n = hp_sys_pread(c->file, chunk, sizeof(chunk), (off_t)c->foff);
 		if (n <= 0) {
 			fail_conn(c);
 			return;
@@ -380,7 +382,7 @@ static void accept_all(uint64_t now)
 	static const char full[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: "
 	                           "0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = hp_sys_accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0 && (errno == EBADF || errno == ENOTSOCK || errno == EINVAL))
 			S.stopped = true; /* the number is no longer our socket */
 		if (fd < 0) {
@@ -396,8 +398,9 @@ static void accept_all(uint64_t now)
 		char *in = c ? hp_real.malloc(HP_HTTP_HEAD_MAX) : NULL;
 		if (!in) {
 			count_refused(503);
-			send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
+			hp_sys_send(fd, full, sizeof(full) - 1,
+			            MSG_NOSIGNAL | MSG_DONTWAIT);
+			hp_sys_close(fd);
 			continue;
 		}
 		memset(c, 0, sizeof(*c));
@@ -437,10 +440,10 @@ static void serve_once(void)
 	int timeout = next == UINT64_MAX || next > now + 1000 ? 1000
 	              : next <= now                           ? 0
 	                                                      : (int)(next - now);
-	int ready = poll(pfd, (nfds_t)n, timeout);
+	int ready = hp_sys_poll(pfd, (nfds_t)n, timeout);
 	if (ready < 0) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		hp_sys_nanosleep(&ts, NULL);
 		return;
 	}
 	if (ready == 0 && timeout == 1000 && hp_trigger_others_ended()) {
@@ -469,7 +472,7 @@ static void *serve(void *arg)
 {
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
-	prctl(PR_SET_NAME, "heapprof-http");
+	hp_sys_set_thread_name("heapprof-http");
 	while (!S.stopped && !S.alone) {
 		serve_once();
 		hp_trigger_poll(); /* at least once a second, as the loop wakes */
@@ -494,8 +497,8 @@ static int high_fd(int fd)
 {
 	if (fd < 0 || fd > 2)
 		return fd;
-	int h = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
+	int h = hp_sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	hp_sys_close(fd);
 	return h < 0 ? -1 : h;
 }
 
@@ -517,16 +520,17 @@ static int listen_inet(const hp_http_addr_t *a, char *shown, size_t len)
 		memcpy(&in6->sin6_addr, a->ip, 16);
 		sl = sizeof(*in6);
 	}
-	int fd =
-	    high_fd(socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	int fd = high_fd(
+	    hp_sys_socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (fd < 0)
 		return -errno;
 	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 64) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+	hp_sys_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (hp_sys_bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    hp_sys_listen(fd, 64) < 0 ||
+	    hp_sys_getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		int err = -errno;
-		close(fd);
+		hp_sys_close(fd);
 		return err;
 	}
 	char ip[INET6_ADDRSTRLEN];
@@ -545,15 +549,15 @@ static int listen_inet(const hp_http_addr_t *a, char *shown, size_t len)
 static bool stale_socket(const struct sockaddr_un *sun)
 {
 	struct stat st;
-	if (lstat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-	    st.st_uid != geteuid())
+	if (hp_sys_lstat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_uid != hp_sys_geteuid())
 		return false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = hp_sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool stale = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 &&
+	bool stale = hp_sys_connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 &&
 	             errno == ECONNREFUSED;
-	close(fd);
+	hp_sys_close(fd);
 	return stale;
 }
 
@@ -565,29 +569,32 @@ static bool stale_socket(const struct sockaddr_un *sun)
 static int listen_unix(const hp_http_addr_t *a, char *shown, size_t len)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (!hp_http_expand_path(a->path, (int)getpid(), sun.sun_path,
+	if (!hp_http_expand_path(a->path, (int)hp_sys_getpid(), sun.sun_path,
 	                         sizeof(sun.sun_path)))
 		return -ENAMETOOLONG;
-	int fd = high_fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	int fd = high_fd(
+	    hp_sys_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (fd < 0)
 		return -errno;
 	int err = 0;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (hp_sys_bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		err = -errno;
-		if (err == -EADDRINUSE && stale_socket(&sun) && unlink(sun.sun_path) == 0)
-			err = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno
-			                                                         : 0;
+		if (err == -EADDRINUSE && stale_socket(&sun) &&
+		    hp_sys_unlink(sun.sun_path) == 0)
+			err = hp_sys_bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
+			          ? -errno
+			          : 0;
 		if (err) {
-			close(fd);
+			hp_sys_close(fd);
 			return err;
 		}
 	}
 	struct stat st;
 	if (fchmodat(AT_FDCWD, sun.sun_path, 0600, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    lstat(sun.sun_path, &st) < 0 || listen(fd, 64) < 0) {
+	    hp_sys_lstat(sun.sun_path, &st) < 0 || hp_sys_listen(fd, 64) < 0) {
 		err = -errno;
-		unlink(sun.sun_path);
-		close(fd);
+		hp_sys_unlink(sun.sun_path);
+		hp_sys_close(fd);
 		return err;
 	}
 	memcpy(S.path, sun.sun_path, sizeof(S.path));
@@ -600,9 +607,9 @@ static int listen_unix(const hp_http_addr_t *a, char *shown, size_t len)
 static void remove_socket_file(void)
 {
 	struct stat st;
-	if (S.path[0] && S.owner == getpid() && lstat(S.path, &st) == 0 &&
+	if (S.path[0] && S.owner == hp_sys_getpid() && hp_sys_lstat(S.path, &st) == 0 &&
 	    st.st_dev == S.dev && st.st_ino == S.ino)
-		unlink(S.path);
+		hp_sys_unlink(S.path);
 	S.path[0] = '\0';
 }
 
@@ -629,7 +636,7 @@ int hp_http_start(void)
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
 		S.c[i].fd = S.c[i].file = -1;
-	S.owner = getpid();
+	S.owner = hp_sys_getpid();
 	char shown[160];
 	int fd = a.family == AF_UNIX ? listen_unix(&a, shown, sizeof(shown))
 	                             : listen_inet(&a, shown, sizeof(shown));
@@ -638,7 +645,7 @@ int hp_http_start(void)
 		lfd = fd;
 		if ((err = start_thread()) < 0) {
 			remove_socket_file();
-			close(fd);
+			hp_sys_close(fd);
 			lfd = -1;
 		}
 	}
@@ -665,7 +672,7 @@ void hp_http_postfork_child(void)
 {
 	if (lfd < 0)
 		return;
-	close(lfd);
+	hp_sys_close(lfd);
 	lfd = -1;
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (S.c[i].st != C_FREE)

@@ -7,6 +7,7 @@
  */
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "dump.h"
 #include "http_conn.h"
@@ -152,15 +153,15 @@ static void serve_index(conn_t *c)
 static void serve_cmdline(conn_t *c)
 {
 	buf_t b = {0};
-	int fd = open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC);
+	int fd = hp_sys_open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
-		fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+		fd = hp_sys_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
 	char chunk[4096];
 	ssize_t n;
 	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) > 0 && b.n < (1u << 20))
 		put(&b, chunk, (size_t)n);
 	if (fd >= 0)
-		close(fd);
+		hp_sys_close(fd);
 	if (b.n && b.p[b.n - 1] == '\0')
 		b.n--;
 	respond_buf(c, "text/plain; charset=utf-8", &b);
@@ -204,9 +205,9 @@ static int take_base(conn_t *c)
 /* An anonymous file for the profile: memory, never a name on disk. */
 static int scratch_file(void)
 {
-	int fd = memfd_create("heapprof-http", MFD_CLOEXEC);
+	int fd = hp_sys_memfd_create("heapprof-http", MFD_CLOEXEC);
 	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		fd = hp_sys_open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	return fd;
 }
 
@@ -235,9 +236,9 @@ static int write_profile(conn_t *c, hp_profile_opts_t *o)
 		return -1;
 	}
 	int err = hp_dump_to_fd(fd, HP_DUMP_HTTP, o);
-	off_t len = err ? -1 : lseek(fd, 0, SEEK_END);
+	off_t len = err ? -1 : hp_sys_lseek(fd, 0, SEEK_END);
 	if (len < 0) {
-		close(fd);
+		hp_sys_close(fd);
 		hp_http_respond_error(c, err == -ESHUTDOWN ? 503 : 500, NULL);
 		return -1;
 	}

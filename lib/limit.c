@@ -8,6 +8,7 @@
 #include "limit.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "dump.h"
 #include "log.h"
@@ -47,7 +48,7 @@ static hp_backing_t next; /* hp_real before the checks went in front */
 static void each_line(const char *path, bool (*fn)(char *line, void *arg), void *arg)
 {
 	char buf[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = hp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return;
 	size_t have = 0;
@@ -71,7 +72,7 @@ static void each_line(const char *path, bool (*fn)(char *line, void *arg), void 
 		if (stop)
 			break;
 	}
-	close(fd);
+	hp_sys_close(fd);
 }
 
 static bool first_line(char *line, void *arg)
@@ -195,9 +196,10 @@ static bool read_limits(bool base)
 		base_rss = statm(1);
 	}
 	struct rlimit rl;
-	uint64_t as = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-	                  ? (uint64_t)rl.rlim_cur
-	                  : NO_LIMIT;
+	uint64_t as =
+	    hp_sys_getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+	        ? (uint64_t)rl.rlim_cur
+	        : NO_LIMIT;
 	uint64_t cg = cgroup_limit(), pct = hp_config.dump_limit;
 	if (as == NO_LIMIT && cg == NO_LIMIT)
 		return false;
@@ -248,7 +250,7 @@ void hp_limit_reached(int64_t in_use)
 	hp_log("process %d: %lld bytes in use on the heap reached HEAPPROF_DUMP_LIMIT="
 	       "%u%% of the %llu-byte %s, less %llu bytes there at start-up: writing a "
 	       "limit profile",
-	       (int)getpid(), (long long)in_use, hp_config.dump_limit,
+	       (int)hp_sys_getpid(), (long long)in_use, hp_config.dump_limit,
 	       (unsigned long long)lim_bytes, lim_what, (unsigned long long)lim_base);
 	hp_dump_noting(HP_DUMP_LIMIT, in_use);
 	errno = saved;
@@ -271,7 +273,7 @@ static HP_NOINLINE void failed(size_t n)
 	hp_guard_enter();
 	hp_log("process %d: an allocation of %zu bytes failed (ENOMEM): writing an oom "
 	       "profile",
-	       (int)getpid(), n);
+	       (int)hp_sys_getpid(), n);
 	hp_scratch_reserve_open(true);
 	hp_dump_noting(HP_DUMP_OOM, hp_trigger_in_use());
 	hp_guard_exit();

@@ -6,6 +6,7 @@
  */
 #include "meta_alloc.h"
 #include "common.h"
+#include "sys.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -37,8 +38,8 @@ static void *map(size_t size)
 		atomic_store(&limit_hit, true);
 		return NULL;
 	}
-	void *p =
-	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = hp_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
+	                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	atomic_fetch_add_explicit(&mapped, size, memory_order_relaxed);
@@ -105,7 +106,7 @@ void hp_meta_free(void *p, size_t size)
 	/* A retired live-map table: give its pages back but its first, which
 	 * holds the free-list link; they read as zero when reused. */
 	if (((size_t)1 << c) > 4096)
-		madvise((char *)p + 4096, ((size_t)1 << c) - 4096, MADV_DONTNEED);
+		hp_sys_madvise((char *)p + 4096, ((size_t)1 << c) - 4096, MADV_DONTNEED);
 	hp_lock(&lock);
 	*(void **)p = free_list[c];
 	free_list[c] = p;

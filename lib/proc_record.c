@@ -7,6 +7,7 @@
  */
 #include "proc_record.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "dump.h"
 #include "log.h"
@@ -65,11 +66,11 @@ static unsigned long long digits(const char *p)
 static unsigned long long start_ns(void)
 {
 	char buf[1024];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	int fd = hp_sys_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	hp_sys_close(fd);
 	unsigned long hz = getauxval(AT_CLKTCK);
 	if (n <= 0 || !hz)
 		return 0;
@@ -98,17 +99,17 @@ static int open_private_dir(uid_t euid)
 	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT, (unsigned)euid);
 	/* Open first: the directory exists for every process but the first. */
-	int dfd = open(dir, flags);
+	int dfd = hp_sys_open(dir, flags, 0);
 	if (dfd < 0 && errno == ENOENT) {
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		if (hp_sys_mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -errno;
-		dfd = open(dir, flags);
+		dfd = hp_sys_open(dir, flags, 0);
 	}
 	if (dfd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(dfd, &st) < 0 || st.st_uid != euid || (st.st_mode & 077)) {
-		close(dfd);
+	if (hp_sys_fstat(dfd, &st) < 0 || st.st_uid != euid || (st.st_mode & 077)) {
+		hp_sys_close(dfd);
 		return -EPERM;
 	}
 	return dfd;
@@ -127,15 +128,15 @@ static int write_all(int fd, const char *buf, size_t len)
  */
 static int write_file(int dfd, const char *name, int flags, const char *buf, size_t len)
 {
-	int fd =
-	    openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
+	int fd = hp_sys_openat(dfd, name,
+	                       O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
 	if (fd < 0)
 		return -errno;
 	int err = write_all(fd, buf, len);
-	if (close(fd) < 0 && !err && errno != EINTR)
+	if (hp_sys_close(fd) < 0 && !err && errno != EINTR)
 		err = -errno;
 	if (err)
-		unlinkat(dfd, name, 0);
+		hp_sys_unlinkat(dfd, name, 0);
 	return err;
 }
 
@@ -157,7 +158,7 @@ static void retire(int dfd, const char *dir, const char *name)
 		if (err != -EEXIST)
 			break;
 	}
-	unlinkat(dfd, from, 0);
+	hp_sys_unlinkat(dfd, from, 0);
 }
 
 /*
@@ -175,18 +176,18 @@ static int from_spare(int dfd, const char *name, const char *buf, size_t len)
 	for (unsigned i = 0; i < SPARE_TRIES && err == -ENOENT; i++) {
 		unsigned slot = ((unsigned)rec_pid - 1 - i) % SPARES;
 		hp_fmt(spare, sizeof(spare), ".spare-%u", slot);
-		err = renameat(dfd, spare, dfd, mine) ? -errno : 0;
+		err = hp_sys_renameat(dfd, spare, dfd, mine) ? -errno : 0;
 		if (!err)
 			rec_slot = slot; /* free now: where this one goes back */
 	}
 	if (err)
 		return err;
-	int fd = openat(dfd, mine, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = hp_sys_openat(dfd, mine, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	err = fd < 0 ? -errno : write_all(fd, buf, len);
 	/* Shortened, never emptied: its block stays, no extent is freed. */
-	if (!err && ftruncate(fd, (off_t)len) < 0)
+	if (!err && hp_sys_ftruncate(fd, (off_t)len) < 0)
 		err = -errno;
-	if (fd >= 0 && close(fd) < 0 && !err && errno != EINTR)
+	if (fd >= 0 && hp_sys_close(fd) < 0 && !err && errno != EINTR)
 		err = -errno;
 	if (!err)
 		err = hp_rename_noreplace(dfd, mine, name);
@@ -220,11 +221,11 @@ static HP_NOINLINE int same(int dfd, const char *name, char *buf, size_t size,
                             size_t *len)
 {
 	char old[HP_OUTPUT_MAX + 512];
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = hp_sys_openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == ENOENT ? -1 : 0;
 	ssize_t n = read(fd, old, sizeof(old) - 1);
-	close(fd);
+	hp_sys_close(fd);
 	if (n <= 0)
 		return 0;
 	old[n] = '\0';
@@ -250,9 +251,9 @@ static int replace(int dfd, const char *name, const char *buf, size_t len,
 	char tmp[40];
 	hp_fmt(tmp, sizeof(tmp), ".%d%s.tmp", (int)rec_pid, tag);
 	int err = write_file(dfd, tmp, O_TRUNC, buf, len);
-	if (!err && renameat(dfd, tmp, dfd, name) < 0) {
+	if (!err && hp_sys_renameat(dfd, tmp, dfd, name) < 0) {
 		err = -errno;
-		unlinkat(dfd, tmp, 0);
+		hp_sys_unlinkat(dfd, tmp, 0);
 	}
 	return err;
 }
@@ -273,7 +274,7 @@ static int write_once(bool fresh, const char *tag)
 	char buf[HP_OUTPUT_MAX + 512], name[24];
 	size_t len = format(buf, sizeof(buf));
 	hp_fmt(name, sizeof(name), "%d", (int)rec_pid);
-	rec_euid = geteuid();
+	rec_euid = hp_sys_geteuid();
 	int dfd = open_private_dir(rec_euid);
 	if (dfd < 0)
 		return dfd;
@@ -287,7 +288,7 @@ static int write_once(bool fresh, const char *tag)
 		err = write_file(dfd, name, O_EXCL, buf, len);
 	if (err == -EEXIST)
 		err = replace(dfd, name, buf, len, tag);
-	close(dfd);
+	hp_sys_close(dfd);
 	return err;
 }
 
@@ -319,7 +320,7 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	if (strcmp(rec_prefix, prefix))
 		hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	rec_alive = hp_clock_ns(CLOCK_BOOTTIME); /* /proc's clock */
-	rec_pid = getpid();
+	rec_pid = hp_sys_getpid();
 	int err = write_record(true, false);
 	if (err) {
 		rec_pid = 0;
@@ -327,7 +328,7 @@ int hp_proc_record_publish(int sig, const char *prefix)
 		    &warned,
 		    "cannot publish this process's record in " HP_PROC_RECORD_DIR_FMT
 		    " (%s): heapprof snapshot and heapprof ps will not find it",
-		    (unsigned)geteuid(),
+		    (unsigned)hp_sys_geteuid(),
 		    err == -EPERM ? "not a directory private to this user"
 		                  : strerror(-err));
 	}
@@ -339,7 +340,7 @@ void hp_proc_record_set_handler(bool ours)
 {
 	int saved = errno;
 	/* A vfork child shares our memory: its sigaction is not the parent's. */
-	if (rec_ours == ours || (rec_pid && rec_pid != getpid())) {
+	if (rec_ours == ours || (rec_pid && rec_pid != hp_sys_getpid())) {
 		errno = saved;
 		return;
 	}
@@ -353,7 +354,7 @@ void hp_proc_record_set_endpoint(const char *addr)
 {
 	hp_fmt(rec_endpoint, sizeof(rec_endpoint), "%s", addr ? addr : "");
 	int saved = errno;
-	if (rec_pid && rec_pid == getpid())
+	if (rec_pid && rec_pid == hp_sys_getpid())
 		write_record(false, false);
 	errno = saved;
 }
@@ -362,25 +363,25 @@ void hp_proc_record_set_output(const char *prefix)
 {
 	hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	int saved = errno;
-	if (rec_pid && rec_pid == getpid())
+	if (rec_pid && rec_pid == hp_sys_getpid())
 		write_record(false, false);
 	errno = saved;
 }
 
 int hp_proc_record_private_dir(char *buf, size_t len)
 {
-	uid_t euid = geteuid();
+	uid_t euid = hp_sys_geteuid();
 	int dfd = open_private_dir(euid);
 	if (dfd < 0)
 		return dfd;
-	close(dfd);
+	hp_sys_close(dfd);
 	hp_fmt(buf, len, HP_PROC_RECORD_DIR_FMT, (unsigned)euid);
 	return 0;
 }
 
 void hp_proc_record_remove(void)
 {
-	if (!rec_pid || rec_pid != getpid())
+	if (!rec_pid || rec_pid != hp_sys_getpid())
 		return;
 	char dir[64], name[24];
 	hp_fmt(dir, sizeof(dir), HP_PROC_RECORD_DIR_FMT "/", (unsigned)rec_euid);
@@ -394,7 +395,7 @@ void hp_proc_record_remove(void)
 void hp_proc_record_check_uid(void)
 {
 	int saved = errno;
-	if (rec_pid && rec_pid == getpid() && geteuid() != rec_euid)
+	if (rec_pid && rec_pid == hp_sys_getpid() && hp_sys_geteuid() != rec_euid)
 		write_record(false, false);
 	errno = saved;
 }
@@ -408,7 +409,7 @@ void hp_proc_record_check_uid(void)
  */
 static bool before_uid_change(void)
 {
-	bool had = rec_pid && rec_pid == getpid();
+	bool had = rec_pid && rec_pid == hp_sys_getpid();
 	if (had)
 		hp_proc_record_remove();
 	return had;
@@ -428,7 +429,7 @@ static void after_uid_change(bool had)
 		return; /* not published, or a vfork child: nothing of ours to move */
 	int saved = errno;
 	hp_dump_check_output();
-	rec_pid = getpid();
+	rec_pid = hp_sys_getpid();
 	write_record(true, false);
 	errno = saved;
 }
@@ -465,10 +466,7 @@ UID_WRAPPER(setresuid, (uid_t ru, uid_t eu, uid_t su), (ru, eu, su))
 static HP_NORETURN void exit_now(int status)
 {
 	hp_proc_record_remove();
-	for (;;) {
-		syscall(SYS_exit_group, status);
-		syscall(SYS_exit, status);
-	}
+	hp_sys_exit(status);
 }
 
 HP_EXPORT HP_NORETURN void _exit(int status)

@@ -13,6 +13,7 @@
 #include "profile.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "contention.h"
 #include "kinds.h"
@@ -565,13 +566,13 @@ static size_t copy_args(char *buf, size_t cap)
 static ssize_t read_proc_cmdline(char *buf, size_t cap)
 {
 	/* thread-self: after main's pthread_exit, /proc/self is a zombie. */
-	int fd = open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC);
+	int fd = hp_sys_open("/proc/thread-self/cmdline", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
-		fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+		fd = hp_sys_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	ssize_t n = read(fd, buf, cap);
-	close(fd);
+	hp_sys_close(fd);
 	return n;
 }
 
@@ -641,7 +642,7 @@ static void write_comments(writer_t *W, const hp_profile_opts_t *o)
 	uint64_t comments[8], *c = comments;
 	*c++ = fmt_comment(W, "libheapprof %s", PACKAGE_VERSION);
 	*c++ = fmt_comment(W, "trigger: %s", o->trigger);
-	*c++ = fmt_comment(W, "pid: %d", (int)getpid());
+	*c++ = fmt_comment(W, "pid: %d", (int)hp_sys_getpid());
 	if (W->kind->sampling) {
 		char line[128];
 		W->kind->sampling(line, sizeof(line));

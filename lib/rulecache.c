@@ -10,6 +10,7 @@
  */
 #include "rulecache.h"
 #include "common.h"
+#include "sys.h"
 #include "log.h"
 #include "proc_record.h"
 #include "scratch.h"
@@ -157,13 +158,13 @@ static void attach(const hdr_t *h, hp_module_t *const *mods, size_t n)
 /* Reads fd (len bytes) whole into memory of its own and attaches its rules. */
 static void read_rules(int fd, size_t len, hp_module_t *const *mods, size_t n)
 {
-	void *p =
-	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = hp_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
+	                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return;
 	size_t got = 0;
 	while (got < len) {
-		ssize_t r = pread(fd, (char *)p + got, len - got, (off_t)got);
+		ssize_t r = hp_sys_pread(fd, (char *)p + got, len - got, (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -172,9 +173,9 @@ static void read_rules(int fd, size_t len, hp_module_t *const *mods, size_t n)
 	}
 	if (got == len && valid(p, len)) {
 		attach(p, mods, n);
-		mprotect(p, len, PROT_READ);
+		hp_sys_mprotect(p, len, PROT_READ);
 	} else {
-		munmap(p, len);
+		hp_sys_munmap(p, len);
 	}
 }
 
@@ -196,7 +197,7 @@ void hp_rulecache_load(void)
 	    sizeof(hdr_t) + MAX_MODS * sizeof(mod_t) + MAX_RULES * sizeof(entry_t), &len);
 	if (fd >= 0) {
 		read_rules(fd, len, mods, n);
-		close(fd);
+		hp_sys_close(fd);
 	}
 	errno = saved;
 }
@@ -410,7 +411,8 @@ void hp_rulecache_store(void)
 	if (g.nmods > nstartup)
 		g.nmods = nstartup;
 	char path[256], dir[64];
-	if (!g.nmods || !path_of(g.mods[0], (unsigned)geteuid(), path, sizeof(path)))
+	if (!g.nmods ||
+	    !path_of(g.mods[0], (unsigned)hp_sys_geteuid(), path, sizeof(path)))
 		return;
 	int saved = errno;
 	hp_symbols_refresh(); /* which objects hold the addresses now */

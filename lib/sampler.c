@@ -8,6 +8,7 @@
  */
 #include "sampler.h"
 #include "config.h"
+#include "sys.h"
 
 #include <string.h>
 #include <stdatomic.h>
@@ -120,9 +121,9 @@ static void thread_init(hp_thread_t *t)
 		s = hp_mix64(seed + 0x9e3779b97f4a7c15ULL * (t->thread_no + 1));
 	} else {
 		struct timespec ts; /* once a thread: the system call, as hp_now_ns */
-		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+		hp_sys_clock_gettime(CLOCK_MONOTONIC, &ts);
 		s = hp_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
-		             ((uint64_t)syscall(SYS_gettid) << 16) ^ (uintptr_t)t);
+		             ((uint64_t)hp_sys_gettid() << 16) ^ (uintptr_t)t);
 	}
 	t->rng = s ? s : 1;
 }
@@ -142,7 +143,7 @@ static int64_t starting_until(hp_thread_t *t)
 {
 	if (t->thread_no == UNCHECKED)
 		t->thread_no =
-		    syscall(SYS_gettid) == getpid() ? MAIN_THREAD : OTHER_THREAD;
+		    hp_sys_gettid() == hp_sys_getpid() ? MAIN_THREAD : OTHER_THREAD;
 	return t->thread_no == MAIN_THREAD ? STARTING_BUDGET : -1;
 }
 

@@ -10,6 +10,7 @@
  */
 #include "scratch.h"
 #include "common.h"
+#include "sys.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -40,8 +41,8 @@ static atomic_bool reserve_open;
 
 int hp_scratch_reserve(size_t len)
 {
-	void *p = mmap(NULL, pages(len), PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = hp_sys_mmap(NULL, pages(len), PROT_READ | PROT_WRITE,
+	                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	reserve = p;
@@ -88,8 +89,8 @@ static head_t *small_alloc(size_t total)
 		small_free[c] = *(head_t **)h;
 	} else {
 		if (chunk_left < sz) {
-			void *m = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
-			               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			void *m = hp_sys_mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
+			                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED) {
 				hp_unlock(&small_lock);
 				return NULL;
@@ -126,8 +127,8 @@ static void *alloc(size_t size)
 	if (size < LARGE) {
 		h = small_alloc(total);
 	} else {
-		h = mmap(NULL, pages(total), PROT_READ | PROT_WRITE,
-		         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		h = hp_sys_mmap(NULL, pages(total), PROT_READ | PROT_WRITE,
+		                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (h != MAP_FAILED)
 			h->mapped = pages(total);
 		else
@@ -147,7 +148,7 @@ void hp_scratch_free(void *p)
 	if (h->mapped == FROM_RESERVE)
 		return;
 	if (MAPPED(h))
-		munmap(h, h->mapped);
+		hp_sys_munmap(h, h->mapped);
 	else
 		small_free_block(h);
 }
@@ -160,7 +161,7 @@ void *hp_scratch_realloc(void *p, size_t size)
 	size_t total = sizeof(head_t) + size;
 	if (MAPPED(h) && size >= LARGE && total > size) {
 		/* Grows or shrinks in place or moves: no copy of ours. */
-		head_t *n = mremap(h, h->mapped, pages(total), MREMAP_MAYMOVE);
+		head_t *n = hp_sys_mremap(h, h->mapped, pages(total), MREMAP_MAYMOVE);
 		if (n == MAP_FAILED)
 			return NULL;
 		n->mapped = pages(total);

@@ -11,6 +11,7 @@
 #include "stack.h"
 #include "backing.h"
 #include "config.h"
+#include "sys.h"
 #include "log.h"
 #include "symbols.h"
 #include "unwind_fast.h"
@@ -147,7 +148,7 @@ static bool lock_load(void)
 			atomic_store_explicit(&gave_up, true, memory_order_relaxed);
 			return false;
 		}
-		sched_yield();
+		hp_sys_sched_yield();
 	}
 	return true;
 }

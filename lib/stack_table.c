@@ -14,6 +14,7 @@
 #include "stack_table.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "meta_alloc.h"
 #include "sampler.h"
 
@@ -139,8 +140,8 @@ static void grow(heads_t *t)
 	    t->log2 + GROW_LOG2 < HEADS_LOG2 ? t->log2 + GROW_LOG2 : HEADS_LOG2;
 	void *p = MAP_FAILED;
 	if (atomic_load_explicit(&heads, memory_order_relaxed) == t)
-		p = mmap(NULL, sizeof(*t->head) << log2, PROT_READ | PROT_WRITE,
-		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		p = hp_sys_mmap(NULL, sizeof(*t->head) << log2, PROT_READ | PROT_WRITE,
+		                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p != MAP_FAILED) {
 		heads_t *g = &arrays[at];
 		*g = (heads_t){p, log2};

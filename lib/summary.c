@@ -9,6 +9,7 @@
 #include "attach.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "dump.h"
 #include "kinds.h"
@@ -76,7 +77,7 @@ static void print_summary(const char *exit_path, void *arg)
 	hp_stack_table_foreach(tally, &S);
 	hp_log("summary of process %d at exit: %llu bytes in %llu objects still in use "
 	       "(estimated); peak in use %lld bytes",
-	       (int)getpid(), (unsigned long long)S.bytes,
+	       (int)hp_sys_getpid(), (unsigned long long)S.bytes,
 	       (unsigned long long)hp_weight_to_objects((uint64_t)S.count),
 	       (long long)hp_trigger_peak());
 	const char *foreign = hp_attach_is_preloaded() ? hp_backing_foreign() : NULL;

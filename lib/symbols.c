@@ -9,6 +9,7 @@
 #include "symbols.h"
 #include "backing.h"
 #include "common.h"
+#include "sys.h"
 #include "log.h"
 #include "meta_alloc.h"
 #include "scratch.h"
@@ -150,9 +151,10 @@ static int refresh_one(struct dl_phdr_info *info, size_t size, void *arg)
 	if (is_main) {
 		/* thread-self: after main's pthread_exit, /proc/self is a zombie.
 		 * self first: valgrind answers it with the program, not itself. */
-		ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+		ssize_t n = hp_sys_readlink("/proc/self/exe", path, sizeof(path) - 1);
 		if (n <= 0)
-			n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
+			n = hp_sys_readlink("/proc/thread-self/exe", path,
+			                    sizeof(path) - 1);
 		path[n > 0 ? n : 0] = '\0';
 	} else {
 		const char *name = info->dlpi_name ? info->dlpi_name : "";
@@ -256,11 +258,11 @@ static bool in_file(size_t len, uint64_t off, uint64_t size)
 static void drop_syms(hp_module_t *m)
 {
 	if (m->file_map && m->file_len)
-		munmap(m->file_map, m->file_len);
+		hp_sys_munmap(m->file_map, m->file_len);
 	else
 		hp_scratch_free(m->file_map);
 	if (m->cache_map) {
-		munmap(m->cache_map, m->cache_len);
+		hp_sys_munmap(m->cache_map, m->cache_len);
 	} else {
 		hp_scratch_free(m->syms);
 		hp_scratch_free(m->index);
@@ -518,15 +520,16 @@ static bool table_for(hp_module_t *m, const hp_symcache_key_t *k, const ElfW(Sym
  */
 static bool load_file_syms(hp_module_t *m)
 {
-	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	int fd = hp_sys_open(m->path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
 	struct stat st;
 	void *map = MAP_FAILED;
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	if (!hp_sys_fstat(fd, &st) && S_ISREG(st.st_mode) &&
 	    st.st_size > (off_t)sizeof(ElfW(Ehdr)))
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
+		map =
+		    hp_sys_mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	hp_sys_close(fd);
 	if (map == MAP_FAILED)
 		return false;
 	size_t len = (size_t)st.st_size;
@@ -548,7 +551,7 @@ static bool load_file_syms(hp_module_t *m)
 	                         strs ? strs->sh_size : 0};
 	if (!t || !table_for(m, &key, (const ElfW(Sym) *)(f + t->sh_offset),
 	                     (const char *)f + strs->sh_offset)) {
-		munmap(map, len);
+		hp_sys_munmap(map, len);
 		return false;
 	}
 	m->file_map = map;

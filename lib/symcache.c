@@ -10,6 +10,7 @@
  */
 #include "symcache.h"
 #include "common.h"
+#include "sys.h"
 #include "log.h"
 #include "proc_record.h"
 
@@ -74,16 +75,17 @@ bool hp_symcache_load(hp_module_t *m, const hp_symcache_key_t *k)
 	if (!path_for(m, k, path, sizeof(path)))
 		return false;
 	size_t len;
-	int fd = hp_open_own(path, (unsigned)geteuid(), sizeof(hdr_t), SIZE_MAX, &len);
+	int fd =
+	    hp_open_own(path, (unsigned)hp_sys_geteuid(), sizeof(hdr_t), SIZE_MAX, &len);
 	if (fd < 0)
 		return false;
-	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
+	void *map = hp_sys_mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	hp_sys_close(fd);
 	if (map == MAP_FAILED)
 		return false;
 	const hdr_t *h = map;
 	if (!matches(h, len, m, k)) {
-		munmap(map, len);
+		hp_sys_munmap(map, len);
 		return false;
 	}
 	m->syms = (struct hp_sym *)(h + 1);

@@ -7,6 +7,7 @@
  */
 #include "trigger.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "dump.h"
 #include "limit.h"
@@ -86,7 +87,7 @@ static void *snapshot_main(void *arg)
 {
 	(void)arg;
 	hp_guard_enter(); /* for good: nothing this thread allocates is sampled */
-	prctl(PR_SET_NAME, "heapprof");
+	hp_sys_set_thread_name("heapprof");
 	for (;;) {
 		hp_trigger_poll(); /* a program that allocates little is told here */
 		unsigned old = atomic_fetch_and(&state, ~(REQUEST | PEAK));
@@ -175,7 +176,7 @@ static void start_from_allocation(void)
 		return;
 	atomic_fetch_and(&state, ~ALIVE);
 	hp_log_once(&warned, "process %d: cannot start the snapshot thread (%s)",
-	            (int)getpid(), strerror(-r));
+	            (int)hp_sys_getpid(), strerror(-r));
 }
 
 void hp_trigger_note_alloc(uint64_t bytes)
@@ -236,11 +237,11 @@ static bool task_ended(const char *tid)
 {
 	char path[64], buf[512];
 	hp_fmt(path, sizeof(path), "/proc/self/task/%s/stat", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = hp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return true;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	hp_sys_close(fd);
 	if (n <= 0)
 		return true;
 	buf[n] = '\0';
@@ -256,7 +257,7 @@ bool hp_trigger_others_ended(void)
 	if (!d)
 		return false;
 	char self[16];
-	hp_fmt(self, sizeof(self), "%d", (int)syscall(SYS_gettid));
+	hp_fmt(self, sizeof(self), "%d", (int)hp_sys_gettid());
 	bool ended = true;
 	struct dirent *e;
 	while (ended && (e = readdir(d)))
@@ -287,8 +288,8 @@ static bool sleep_until(const struct timespec *next)
 		                         .tv_nsec = now.tv_nsec};
 		if (before(next, &slice))
 			slice = *next;
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &slice, NULL) ==
-		       EINTR)
+		while (hp_sys_clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &slice,
+		                              NULL) == EINTR)
 			;
 		if (hp_trigger_others_ended())
 			return false;
@@ -302,7 +303,7 @@ static void *timer_main(void *arg)
 {
 	(void)arg;
 	hp_guard_enter(); /* for good, like the snapshot thread */
-	prctl(PR_SET_NAME, "heapprof-time");
+	hp_sys_set_thread_name("heapprof-time");
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
@@ -384,12 +385,12 @@ static void arm_retry(void)
 		sev.sigev_signo = trigger_sig;
 		sev.sigev_value.sival_int = RETRY_MAGIC;
 		int id;
-		if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id) < 0)
+		if (hp_sys_timer_create(CLOCK_MONOTONIC, &sev, &id) < 0)
 			return;
 		retry_timer = id;
 	}
 	struct itimerspec its = {.it_value = {.tv_sec = 0, .tv_nsec = RETRY_NS}};
-	syscall(SYS_timer_settime, retry_timer, 0, &its, NULL);
+	hp_sys_timer_settime(retry_timer, 0, &its, NULL);
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
@@ -409,7 +410,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		if (r != -EAGAIN || retry_timer < 0)
 			hp_log_once(&warned,
 			            "process %d: cannot start the snapshot thread (%s)",
-			            (int)getpid(), strerror(-r));
+			            (int)hp_sys_getpid(), strerror(-r));
 	}
 out:
 	errno = saved;
@@ -583,7 +584,7 @@ void hp_trigger_poll(void)
 	    &warned,
 	    "process %d installed its own SIG%s handler: snapshots by signal are off "
 	    "in it (choose another signal with HEAPPROF_SIGNAL; see heapprof(1))",
-	    (int)getpid(), hp_config_signal_name(trigger_sig, name, sizeof(name)));
+	    (int)hp_sys_getpid(), hp_config_signal_name(trigger_sig, name, sizeof(name)));
 }
 
 HP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)

@@ -23,6 +23,7 @@
 #include "unwind_fast.h"
 #include "cfi.h"
 #include "common.h"
+#include "sys.h"
 #include "config.h"
 #include "rulecache.h"
 #include "stack.h"
@@ -229,8 +230,8 @@ static void grow(rules_t *t)
 	unsigned lg = t->lg + GROW_LG < max_lg ? t->lg + GROW_LG : max_lg;
 	void *p = MAP_FAILED;
 	if (current() == t && at < HP_ARRAY_SIZE(tables))
-		p = mmap(NULL, sizeof(slot_t) << lg, PROT_READ | PROT_WRITE,
-		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		p = hp_sys_mmap(NULL, sizeof(slot_t) << lg, PROT_READ | PROT_WRITE,
+		                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p != MAP_FAILED) {
 		struct copy c = {&tables[at],
 		                 atomic_load_explicit(&epoch, memory_order_relaxed)};
@@ -376,7 +377,8 @@ static bool sigreturn_at(uintptr_t pc)
 	                                     0x00, 0x00, 0x0f, 0x05};
 	unsigned char got[sizeof(code)];
 	struct iovec local = {got, sizeof(got)}, remote = {(void *)pc, sizeof(got)};
-	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(got))
+	if (hp_sys_process_vm_readv(hp_sys_getpid(), &local, 1, &remote, 1, 0) !=
+	    (ssize_t)sizeof(got))
 		return true; /* unreadable: let libunwind judge it */
 	return !memcmp(got, code, sizeof(code));
 }
@@ -474,7 +476,7 @@ static HP_TLS uintptr_t stack_hi; /* top of this thread's stack; 1: unknown */
  */
 static uintptr_t find_stack_hi(void)
 {
-	if (syscall(SYS_gettid) == getpid())
+	if (hp_sys_gettid() == hp_sys_getpid())
 		return ((uintptr_t)__libc_stack_end + 4095) & ~(uintptr_t)4095;
 	return (uintptr_t)pthread_self();
 }

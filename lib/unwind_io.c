@@ -12,6 +12,7 @@
  * forwarded untouched. It does not unwind (stack.c does).
  */
 #include "common.h"
+#include "sys.h"
 #include "sampler.h"
 #include "unwind_io.h"
 
@@ -63,7 +64,8 @@ static ssize_t check_readable(const void *addr, size_t len)
 	struct iovec local = {buf, len}, remote = {(void *)addr, len};
 	/* The thread's id, not the process's: once main has called pthread_exit,
 	 * the process's id names a zombie without memory. */
-	if (process_vm_readv(gettid(), &local, 1, &remote, 1, 0) == (ssize_t)len)
+	if (hp_sys_process_vm_readv(hp_sys_gettid(), &local, 1, &remote, 1, 0) ==
+	    (ssize_t)len)
 		return (ssize_t)len;
 	if (errno == ENOSYS || errno == EPERM)
 		return (ssize_t)len;

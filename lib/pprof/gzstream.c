@@ -7,6 +7,7 @@
  */
 #include "pprof/gzstream.h"
 #include "common.h"
+#include "sys.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Writes the n buffers of iov whole: one writev(2) for a small profile. */
+/* Writes the n buffers of iov whole: one hp_sys_writev(2) for a small profile. */
 static void writev_all(pp_gz_t *g, struct iovec *iov, int n)
 {
 	if (!g->pb.err)
