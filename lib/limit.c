@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -108,7 +109,9 @@ static bool cgroup_line(char *line, void *arg)
 	*c2 = '\0';
 	bool v2 = !strcmp(line, "0") && c1 + 1 == c2;
 	bool mem = false;
-	for (char *t = strtok(c1 + 1, ","); t && !mem; t = strtok(NULL, ","))
+	char *save = NULL; /* strtok's own state is the program's too */
+	for (char *t = strtok_r(c1 + 1, ",", &save); t && !mem;
+	     t = strtok_r(NULL, ",", &save))
 		mem = !strcmp(t, "memory");
 	if (mem || (v2 && !cg->v1)) {
 		hp_fmt(cg->path, sizeof(cg->path), "%s", c2 + 1);
@@ -183,7 +186,7 @@ static uint64_t statm(int n)
 	char *p = text;
 	for (int i = 0; i < n && p; i++)
 		p = strchr(p + 1, ' ');
-	return p ? strtoull(p, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+	return p ? strtoull(p, NULL, 10) * (uint64_t)getauxval(AT_PAGESZ) : 0;
 }
 
 /* Reads the limits; sets the threshold from the one that leaves the heap

@@ -512,8 +512,7 @@ void hp_trigger_init(int sig)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_SIGINFO | SA_RESTART; /* sa_mask empty: the memset */
 	char name[16];
 	if (real_sigaction(sig, &sa, &replaced) < 0) {
 		hp_log(
