@@ -63,7 +63,7 @@ typedef struct {
 	uint32_t mod; /* the first registry index with the object's build ID */
 } seg_t;
 
-static seg_t segs[MAX_MODS];
+HP_LARGE static seg_t segs[MAX_MODS];
 static _Atomic unsigned nsegs;
 /*
  * The file's rules answer lookups until code is unloaded: an object loaded

@@ -48,7 +48,7 @@ typedef struct {
 	unsigned log2;
 } heads_t;
 
-static hp_bucket_t *_Atomic first_heads[1u << FIRST_LOG2];
+HP_LARGE static hp_bucket_t *_Atomic first_heads[1u << FIRST_LOG2];
 static heads_t arrays[4] = {{first_heads, FIRST_LOG2}}; /* 10, 13, 16, 17 */
 static heads_t *_Atomic heads = &arrays[0];
 static hp_lock_t grow_lock;

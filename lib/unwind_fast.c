@@ -114,7 +114,7 @@ typedef struct {
 	unsigned lg;
 } rules_t;
 
-static slot_t first_slots[1u << FIRST_LG];
+HP_LARGE static slot_t first_slots[1u << FIRST_LG];
 static rules_t tables[4] = {{first_slots, FIRST_LG}}; /* 10, 13, 16, 17 at most */
 static rules_t *_Atomic rules = &tables[0];
 static atomic_uint filled;         /* keys added to the current table */
