@@ -10,6 +10,10 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -437,11 +441,85 @@ static const uint32_t crc_tables[8][256] = {
     },
 };
 
+#if defined(__x86_64__)
+/*
+ * The CRC of len bytes (a multiple of 16, at least 64) by carry-less
+ * multiplication (PCLMULQDQ), crc not inverted in or out: four 16-byte
+ * lanes folded 64 bytes a step, folded into one, then 128 bits reduced to
+ * 32 (Barrett). The method and its constants (x^k mod P for the fold
+ * distances; P and floor(x^64 / P) for the reduction) are Intel's "Fast
+ * CRC Computation for Generic Polynomials Using PCLMULQDQ" (2009), for
+ * gzip's reflected polynomial. About 0.2 instructions a byte against the
+ * tables' 1.2: clang's 20 KB exit profile, 24,698 -> 4,400 (callgrind).
+ */
+__attribute__((target("pclmul,sse2"))) static uint32_t
+crc_clmul(uint32_t crc, const unsigned char *p, size_t len)
+{
+	const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL);
+	const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
+	const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124LL);
+	const __m128i poly = _mm_set_epi64x(0x1f7011641LL, 0x1db710641LL);
+	const __m128i low32 = _mm_set_epi32(0, 0, 0, -1);
+	const __m128i *v = (const __m128i *)(const void *)p;
+	__m128i x1 = _mm_xor_si128(_mm_loadu_si128(v), _mm_cvtsi32_si128((int)crc));
+	__m128i x2 = _mm_loadu_si128(v + 1), x3 = _mm_loadu_si128(v + 2);
+	__m128i x4 = _mm_loadu_si128(v + 3);
+	/* x = x.lo * k.lo ^ x.hi * k.hi ^ d: x moved on by k's distance, plus d. */
+#define FOLD(x, k, d)                                                                    \
+	(x = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),               \
+	                                 _mm_clmulepi64_si128(x, k, 0x11)),              \
+	                   (d)))
+	for (v += 4, len -= 64; len >= 64; v += 4, len -= 64) {
+		FOLD(x1, k1k2, _mm_loadu_si128(v));
+		FOLD(x2, k1k2, _mm_loadu_si128(v + 1));
+		FOLD(x3, k1k2, _mm_loadu_si128(v + 2));
+		FOLD(x4, k1k2, _mm_loadu_si128(v + 3));
+	}
+	FOLD(x1, k3k4, x2);
+	FOLD(x1, k3k4, x3);
+	FOLD(x1, k3k4, x4);
+	for (; len >= 16; v++, len -= 16)
+		FOLD(x1, k3k4, _mm_loadu_si128(v));
+#undef FOLD
+	/* 128 bits to 64, 96 to 64, then Barrett's reduction to 32. */
+	x1 = _mm_xor_si128(_mm_clmulepi64_si128(x1, k3k4, 0x10), _mm_srli_si128(x1, 8));
+	x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, low32), k5, 0x00),
+	                   _mm_srli_si128(x1, 4));
+	x2 = _mm_clmulepi64_si128(_mm_and_si128(x1, low32), poly, 0x10);
+	x2 = _mm_clmulepi64_si128(_mm_and_si128(x2, low32), poly, 0x00);
+	return (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(_mm_xor_si128(x1, x2), 4));
+}
+
+/* Whether the CPU multiplies without carries: asked once (cpuid), only by
+ * a process that writes a profile of 256 bytes or more. */
+static bool have_clmul(void)
+{
+	static _Atomic int known; /* 0 not yet, 1 no, 2 yes */
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+	if (!k) {
+		unsigned a, b, c, d;
+		k = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_PCLMUL) && (d & bit_SSE2)
+		        ? 2
+		        : 1;
+		atomic_store_explicit(&known, k, memory_order_relaxed);
+	}
+	return k == 2;
+}
+#endif
+
 uint32_t pp_crc32(uint32_t crc, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 	const uint32_t(*t)[256] = crc_tables;
 	crc = ~crc;
+#if defined(__x86_64__)
+	if (n >= 256 && have_clmul()) {
+		size_t m = n & ~(size_t)15;
+		crc = crc_clmul(crc, p, m);
+		p += m;
+		n -= m;
+	}
+#endif
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	for (; n >= 8; n -= 8, p += 8) {
 		uint32_t lo, hi;
