@@ -81,7 +81,11 @@ static void put_head(pb_buf_t *b, uint32_t field, int wire, size_t len)
 void pb_uint(pb_buf_t *b, uint32_t field, uint64_t v)
 {
 	uint64_t tag = (uint64_t)field << 3 | WIRE_VARINT;
-	if (!v || reserve(b, pb_varint_len(tag) + pb_varint_len(v)))
+	/* With room for the largest tag and value, no lengths to work out. */
+	if (!v ||
+	    (b->cap - b->n < HEAD_MAX &&
+	     reserve(b, pb_varint_len(tag) + pb_varint_len(v))) ||
+	    b->err)
 		return;
 	uint8_t *p = put_varint(b->buf + b->n, tag);
 	b->n = (size_t)(put_varint(p, v) - b->buf);
@@ -121,6 +125,15 @@ void pb_packed(pb_buf_t *b, uint32_t field, const uint64_t *v, size_t n)
 
 void pb_bytes(pb_buf_t *b, uint32_t field, const void *p, size_t len)
 {
+	if (!b->err && b->cap - b->n >= HEAD_MAX && b->cap - b->n - HEAD_MAX >= len) {
+		/* All of it fits: the head and the bytes, no flush between. */
+		uint8_t *q = put_varint(b->buf + b->n, (uint64_t)field << 3 | WIRE_LEN);
+		q = put_varint(q, len);
+		if (len) /* p may be NULL then */
+			memcpy(q, p, len);
+		b->n = (size_t)(q + len - b->buf);
+		return;
+	}
 	put_head(b, field, WIRE_LEN, len);
 	put_raw(b, p, len);
 }
