@@ -37,7 +37,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/heapprof-real.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 command -v valgrind >/dev/null || { echo "valgrind is not installed: instruction counts skipped (apt-get install valgrind)"; callgrind=0; }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "-" }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # The profiler's environment: exit profiles into the work directory, a new
@@ -75,14 +75,18 @@ measure() {
 	if [ "$callgrind" = 1 ] && [ "${NO_CALLGRIND:-0}" = 0 ]; then
 		# Both through env, so that its own instructions are on both sides.
 		plain=$(ir env "$@")
-		# One profiled run first, with the measured run's seed: the symbol
-		# tables and stack rules the library keeps across processes
-		# (lib/symcache.c, lib/rulecache.c) are then in place, as for the
-		# processes of a build once earlier ones walked the same code; the
-		# first run's cost is in docs/performance.md.
-		wall env HEAPPROF_SEED=1 LD_PRELOAD="$HEAPPROF_LIB" \
-			HEAPPROF_OUTPUT="$WORK/out/warm" "$@" >/dev/null
-		# A fixed seed: the same samples, so the counts repeat.
+		# One profiled run first, with the measured run's seed and under
+		# callgrind too: the symbol tables and stack rules the library keeps
+		# across processes (lib/symcache.c, lib/rulecache.c) are then in
+		# place, as for the processes of a build once earlier ones walked
+		# the same code. Not a run outside callgrind: under it a program's
+		# environment and addresses differ, it allocates a little
+		# differently, and its samples walk code the other run never did.
+		# The first run's cost is in docs/performance.md.
+		# The same command, environment and all: a fixed seed, the same
+		# samples, so the counts repeat.
+		ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/cg" HEAPPROF_SEED=1 "$@" \
+			>/dev/null
 		hp=$(ir env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/out/cg" HEAPPROF_SEED=1 "$@")
 		irow=$(ratio "$hp" "$plain")
 		if [ "$rate1" = 1 ]; then
