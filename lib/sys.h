@@ -232,10 +232,18 @@ static inline int hp_sys_linkat(int od, const char *from, int nd, const char *to
 	return (int)HP_SYS(SYS_linkat, od, from, nd, to, flags, 0);
 }
 
-/* The directory into buf, as getcwd(3) with a buffer: buf, or NULL. */
+/* The directory into buf, as getcwd(3) with a buffer: buf, or NULL. As
+ * the C library, a directory outside the process's root (the kernel's
+ * "(unreachable)/...") is no path: ENOENT. */
 static inline char *hp_sys_getcwd(char *buf, size_t len)
 {
-	return HP_SYS(SYS_getcwd, buf, len, 0, 0, 0, 0) < 0 ? NULL : buf;
+	if (HP_SYS(SYS_getcwd, buf, len, 0, 0, 0, 0) < 0)
+		return NULL;
+	if (buf[0] != '/') {
+		errno = ENOENT;
+		return NULL;
+	}
+	return buf;
 }
 
 static inline int hp_sys_memfd_create(const char *name, unsigned flags)
