@@ -14,10 +14,14 @@ need strace strace
 # calls TRACE: the system calls in an strace -o file (not its exit line).
 calls() { grep -vc '^+++' "$1"; }
 
-# Earlier processes leave their records as spares (proc_record.c).
-for _ in 1 2 3 4 5 6; do
-	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_AT_EXIT=0 /bin/true
+# Earlier processes leave their records as spares (proc_record.c). A new
+# process tries the four spare names below its pid's; processes one after
+# the other hand one spare on, and other tests running meanwhile move the
+# pids on past it. Sixteen at once leave a spare under every name.
+for _ in $(seq 16); do
+	env LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_AT_EXIT=0 sleep 0.3 &
 done
+wait
 strace -qq -o "$WORK/plain.tr" /bin/true
 strace -qq -o "$WORK/prof.tr" -E LD_PRELOAD="$HEAPPROF_LIB" \
 	-E HEAPPROF_OUTPUT="$WORK/p" /bin/true
