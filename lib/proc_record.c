@@ -92,13 +92,6 @@ static unsigned long long field(const char *text, const char *key)
 	return p ? digits(p + strlen(key)) : 0;
 }
 
-/*
- * The user whose directory was last found private to it, -1 before. Only
- * its owner can remove or rename a directory in the sticky /tmp, so it
- * stays so while it is there; a directory removed since fails the write.
- */
-static _Atomic long verified_euid = -1;
-
 /* The records' directory of euid, created 0700 if missing, open. */
 static int open_private_dir(uid_t euid)
 {
@@ -119,7 +112,6 @@ static int open_private_dir(uid_t euid)
 		hp_sys_close(dfd);
 		return -EPERM;
 	}
-	atomic_store_explicit(&verified_euid, (long)euid, memory_order_relaxed);
 	return dfd;
 }
 
@@ -379,15 +371,18 @@ void hp_proc_record_set_output(const char *prefix)
 int hp_proc_record_private_dir(char *buf, size_t len)
 {
 	uid_t euid = hp_sys_geteuid();
-	/* Checked once a process: the symbol tables' and rules' files ask for
-	 * it once an object, three system calls each. */
-	if (atomic_load_explicit(&verified_euid, memory_order_relaxed) != (long)euid) {
-		int dfd = open_private_dir(euid);
-		if (dfd < 0)
-			return dfd;
-		hp_sys_close(dfd);
-	}
 	hp_fmt(buf, len, HP_PROC_RECORD_DIR_FMT, (unsigned)euid);
+	/* The symbol tables' and rules' files ask once an object: one lstat
+	 * where it is there, not an open, fstat and close. Checked each time:
+	 * a cleaner may remove it and another user make one of the name. */
+	struct stat st;
+	if (!hp_sys_lstat(buf, &st) && S_ISDIR(st.st_mode) && st.st_uid == euid &&
+	    !(st.st_mode & 077))
+		return 0;
+	int dfd = open_private_dir(euid);
+	if (dfd < 0)
+		return dfd;
+	hp_sys_close(dfd);
 	return 0;
 }
 

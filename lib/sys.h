@@ -153,6 +153,10 @@ static inline int hp_sys_fcntl(int fd, int cmd, long arg)
 /* The kernel's struct stat is the C library's on both 64-bit targets. */
 static inline int hp_sys_fstat(int fd, struct stat *st)
 {
+	if (fd < 0) { /* not AT_FDCWD's directory: glibc's EBADF */
+		errno = EBADF;
+		return -1;
+	}
 	return (int)HP_SYS(SYS_newfstatat, fd, "", st, AT_EMPTY_PATH, 0, 0);
 }
 
@@ -348,9 +352,10 @@ static inline HP_SYS_NORETURN void hp_sys_exit(int status)
 		hp_sys_raw(SYS_exit, status, 0, 0, 0, 0, 0);
 }
 
+/* As nanosleep(3), by clock_nanosleep on CLOCK_REALTIME, glibc's call. */
 static inline int hp_sys_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	return (int)HP_SYS(SYS_nanosleep, req, rem, 0, 0, 0, 0);
+	return (int)HP_SYS(SYS_clock_nanosleep, CLOCK_REALTIME, 0, req, rem, 0, 0);
 }
 
 /* As clock_nanosleep(3): 0, or the error number (not -1 and errno). */

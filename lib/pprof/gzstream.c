@@ -13,8 +13,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #if __has_include(<sys/platform/x86.h>)
-#include <sys/platform/x86.h>
-#else
+#include <sys/platform/x86.h> /* CPU_FEATURE_ACTIVE in newer glibc */
+#endif
+#ifndef CPU_FEATURE_ACTIVE
 #include <cpuid.h>
 #endif
 #endif
@@ -502,7 +503,7 @@ crc_clmul(uint32_t crc, const unsigned char *p, size_t len)
  */
 static bool have_clmul(void)
 {
-#if __has_include(<sys/platform/x86.h>)
+#ifdef CPU_FEATURE_ACTIVE
 	return CPU_FEATURE_ACTIVE(PCLMULQDQ);
 #else
 	static _Atomic int known; /* 0 not yet, 1 no, 2 yes */

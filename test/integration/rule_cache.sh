@@ -323,4 +323,30 @@ run 99 HEAPPROF_AT_EXIT=0
 check "HEAPPROF_AT_EXIT=0: rules read from the CFI ($(learnt 99)), no file" \
 	test ! -e "$file" -a "$(learnt 99)" = "$cfi1 0" -a "${cfi1:-0}" -gt 0
 rm -f "$file"
+
+# The directory removed while a program runs (a cleaner of /tmp) and made
+# again by another user, open to all: the program's kept rules and symbol
+# tables are not written there, nor anything else of its (the directory is
+# checked at each write, not once).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	other=/tmp/heapprof-65534
+	rm -rf "$other"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env LD_PRELOAD="$HEAPPROF_LIB" \
+		HEAPPROF_RATE=1 HEAPPROF_OUTPUT=/dev/null/none python3 -c '
+import json, sys, time
+d = [json.dumps({"k": i, "v": list(range(i % 30))}) for i in range(20000)]
+sys.stdout.write("ready\n"); sys.stdout.flush()
+time.sleep(1.5)
+print(len(d))' >"$WORK/taken.out" 2>/dev/null &
+	tp=$!
+	wait_line "$WORK/taken.out" ready
+	rm -rf "$other" && mkdir -m 0777 "$other" && chown 4242:4242 "$other"
+	wait "$tp"
+	theirs=$(find "$other" -user 65534 | wc -l)
+	check "a directory made again by another user gets none of the program's files ($theirs)" \
+		test "$theirs" = 0 -a "$(tail -1 "$WORK/taken.out")" = 20000
+	rm -rf "$other"
+else
+	skip "the directory made again by another user: needs root and setpriv"
+fi
 done_testing
