@@ -21,7 +21,6 @@
 #include <time.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -92,6 +91,12 @@ static unsigned long long field(const char *text, const char *key)
 	return p ? digits(p + strlen(key)) : 0;
 }
 
+/* Is st a directory of euid's that no one else may enter? */
+static bool private_to(const struct stat *st, uid_t euid)
+{
+	return S_ISDIR(st->st_mode) && st->st_uid == euid && !(st->st_mode & 077);
+}
+
 /* The records' directory of euid, created 0700 if missing, open. */
 static int open_private_dir(uid_t euid)
 {
@@ -108,7 +113,7 @@ static int open_private_dir(uid_t euid)
 	if (dfd < 0)
 		return -errno;
 	struct stat st;
-	if (hp_sys_fstat(dfd, &st) < 0 || st.st_uid != euid || (st.st_mode & 077)) {
+	if (hp_sys_fstat(dfd, &st) < 0 || !private_to(&st, euid)) {
 		hp_sys_close(dfd);
 		return -EPERM;
 	}
@@ -376,8 +381,7 @@ int hp_proc_record_private_dir(char *buf, size_t len)
 	 * where it is there, not an open, fstat and close. Checked each time:
 	 * a cleaner may remove it and another user make one of the name. */
 	struct stat st;
-	if (!hp_sys_lstat(buf, &st) && S_ISDIR(st.st_mode) && st.st_uid == euid &&
-	    !(st.st_mode & 077))
+	if (!hp_sys_lstat(buf, &st) && private_to(&st, euid))
 		return 0;
 	int dfd = open_private_dir(euid);
 	if (dfd < 0)

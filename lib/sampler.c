@@ -12,7 +12,6 @@
 
 #include <string.h>
 #include <stdatomic.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 

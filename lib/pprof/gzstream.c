@@ -26,7 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Writes the n buffers of iov whole: one hp_sys_writev(2) for a small profile. */
+/* Writes the n buffers of iov whole: one writev(2) for a small profile. */
 static void writev_all(pp_gz_t *g, struct iovec *iov, int n)
 {
 	if (!g->pb.err)
