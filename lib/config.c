@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config: parses HEAPPROF_* once, in the constructor, through secure_getenv so
- * that setuid programs ignore them. A bad value gets one warning naming the
+ * config: parses HEAPPROF_* once, in the constructor, ignored by setuid
+ * programs (as secure_getenv would). A bad value gets one warning naming the
  * variable and the value, and the default stays in force.
  */
 #include "config.h"
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -495,9 +496,39 @@ int hp_config_set(const char *name, size_t len, const char *value)
 	return -ENOENT;
 }
 
+/*
+ * The first value of each option's variable in environ, and of the warned
+ * list (getenv's answer), in one pass over it: a getenv for each of the
+ * options walked the whole environment each time, a tenth of the library's
+ * start-up. None at all in a setuid program, as secure_getenv.
+ */
+static void read_environment(const char *vals[], const char **warned)
+{
+	if (getauxval(AT_SECURE))
+		return;
+	for (char **e = environ; e && *e; e++) {
+		const char *s = *e, *eq;
+		if (strncmp(s, "HEAPPROF_", 9) || !(eq = strchr(s, '=')))
+			continue;
+		size_t n = (size_t)(eq - s);
+		if (n == sizeof(WARNED_VAR) - 1 && !memcmp(s, WARNED_VAR, n)) {
+			if (!*warned)
+				*warned = eq + 1;
+			continue;
+		}
+		for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++)
+			if (!strncmp(options[i].name, s, n) && !options[i].name[n]) {
+				if (!vals[i])
+					vals[i] = eq + 1;
+				break;
+			}
+	}
+}
+
 void hp_config_init(void)
 {
-	const char *inherited = secure_getenv(WARNED_VAR);
+	const char *vals[HP_ARRAY_SIZE(options)] = {0}, *inherited = NULL;
+	read_environment(vals, &inherited);
 	size_t len = hp_fmt(warned_entry, sizeof(warned_entry), "%s=", WARNED_VAR);
 	/* The inherited list carries on: a grandchild knows what its ancestors said. */
 	if (inherited && strlen(inherited) < sizeof(warned_entry) - len)
@@ -505,7 +536,7 @@ void hp_config_init(void)
 		              inherited);
 	size_t start = len;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(options); i++) {
-		const char *v = secure_getenv(options[i].name);
+		const char *v = vals[i];
 		if (v && options[i].set(v))
 			warn_bad(i, v, &len);
 	}
