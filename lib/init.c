@@ -104,6 +104,7 @@ static void postfork_child(void)
 	fork_depth--;
 	HP_RESET(hp_profile_forked, false);
 	hp_stack_postfork_child();
+	hp_unwind_fast_postfork_child();
 	hp_rulecache_postfork_child();
 	hp_meta_postfork_child();
 	hp_live_map_postfork_child();

@@ -305,6 +305,15 @@ void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), voi
 	each_in(current(), atomic_load_explicit(&epoch, memory_order_relaxed), fn, arg);
 }
 
+void hp_unwind_fast_postfork_child(void)
+{
+	/* A thread of the parent's may have held it, growing: the child has
+	 * no such thread, and its tables would never grow again. What that
+	 * thread had built is not referenced (rules still names the table it
+	 * was copying) and is left. */
+	hp_lock_reset(&grow_lock);
+}
+
 void hp_unwind_fast_forget(void)
 {
 	hp_rulecache_forget(); /* its objects' addresses may be another's now */
@@ -590,6 +599,8 @@ void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), voi
 	(void)fn;
 	(void)arg;
 }
+
+void hp_unwind_fast_postfork_child(void) {}
 
 void hp_unwind_fast_forget(void) {}
 

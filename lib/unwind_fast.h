@@ -49,6 +49,10 @@ unsigned long hp_unwind_fast_learnt(void);
  */
 void hp_unwind_fast_each(void (*fn)(uintptr_t pc, uint64_t rule, void *arg), void *arg);
 
+/* In a forked child: the growth a thread of the parent's was making is
+ * not the child's (the lock it held is released). */
+void hp_unwind_fast_postfork_child(void);
+
 /* Code was unloaded (dlclose): what was learnt about any address is dropped. */
 void hp_unwind_fast_forget(void);
 
