@@ -22,10 +22,20 @@ pprof_ns() {
 			END { printf "%.0f\n", found ? s : 0 }'
 }
 
-# close_to NAME GOT WANT: GOT within 10% of WANT (and WANT not 0).
+# near GOT WANT PERCENT: GOT within PERCENT% of WANT (and WANT not 0).
+near() {
+	awk -v g="${1:-0}" -v w="${2:-0}" -v p="$3" \
+		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d * 100 <= w * p) }'
+}
+
+# fourfold_near GOT WANT: GOT a multiple of 4 within 20% of WANT.
+fourfold_near() {
+	[ $((${1:-1} % 4)) = 0 ] && near "$1" "$2" 20
+}
+
+# close_to NAME GOT WANT: GOT within 10% of WANT.
 close_to() {
-	check "$1: $2 ns within 10% of the $3 ns the program timed" \
-		awk -v g="$2" -v w="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= w / 10) }'
+	check "$1: $2 ns within 10% of the $3 ns the program timed" near "$2" "$3" 10
 }
 
 for alloc in $(allocators); do
@@ -216,24 +226,34 @@ fi
 # was 3% (0.967 to 1.054 of the timed total in 8 runs), so 20% is far
 # outside it, and a charge not scaled (0.25) or counted twice (2) far
 # outside that. The block profile at rate 1 keeps every wait.
+# On a loaded machine (make check's other tests) a waiter preempted after
+# it took the lock adds to what the program times and to no profile, and
+# fewer, longer waits widen the spread: up to three runs, the checks on the
+# last (a wrong scale fails them all).
 out=$WORK/many
-mkdir -p "$out"
-HEAPPROF_OUTPUT=$out/m HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=4 \
-	run_profiled glibc "$PROG" many 2000 >"$out/stdout" 2>"$out/stderr"
-read -r _ many_ns < <(grep '^many' "$out/stdout")
-block=$(one_file "$out"/m.*.exit.block.pb.gz)
-mx=$(one_file "$out"/m.*.exit.mutex.pb.gz)
-if [ -n "$block" ] && [ -n "$mx" ]; then
-	close_to "fraction 4: block wait_many (every wait)" "$(value "$block" delay wait_many)" "$many_ns"
+for try in 1 2 3; do
+	rm -rf "$out" && mkdir -p "$out"
+	HEAPPROF_OUTPUT=$out/m HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=4 \
+		run_profiled glibc "$PROG" many 2000 >"$out/stdout" 2>"$out/stderr"
+	read -r _ many_ns < <(grep '^many' "$out/stdout")
+	block=$(one_file "$out"/m.*.exit.block.pb.gz)
+	mx=$(one_file "$out"/m.*.exit.mutex.pb.gz)
+	[ -n "$block" ] && [ -n "$mx" ] || break
+	bgot=$(value "$block" delay wait_many)
 	got=$(value "$mx" delay release_many)
-	check "fraction 4: mutex release_many: $got ns within 20% of the ${many_ns:-?} ns the program timed" \
-		awk -v g="$got" -v w="${many_ns:-0}" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= w / 5) }'
 	# Each followed wait is one event (Go counts a wait woken), scaled by
 	# the fraction: about the block profile's count of every wait.
 	n=$(value "$mx" contentions release_many)
 	nb=$(value "$block" contentions wait_many)
+	near "$bgot" "$many_ns" 10 && near "$got" "$many_ns" 20 && near "$n" "$nb" 20 && break
+	echo "# fraction 4, run $try: block $bgot, mutex $got of $many_ns ns; $n of $nb contentions"
+done
+if [ -n "$block" ] && [ -n "$mx" ]; then
+	close_to "fraction 4: block wait_many (every wait)" "$bgot" "$many_ns"
+	check "fraction 4: mutex release_many: $got ns within 20% of the ${many_ns:-?} ns the program timed" \
+		near "$got" "$many_ns" 20
 	check "fraction 4: mutex contentions at release_many, $n, a multiple of 4 within 20% of the block profile's $nb" \
-		awk -v g="${n:-0}" -v w="${nb:-0}" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g % 4 == 0 && w > 0 && d <= w / 5) }'
+		fourfold_near "$n" "$nb"
 else
 	check "fraction 4: .block.pb.gz and .mutex.pb.gz beside the exit profile" false
 fi
@@ -258,23 +278,34 @@ else
 fi
 
 # A forked child's profiles hold its own waits, not its parent's: the
-# parent's many waits come before the fork, the child's own after it.
+# parent's many waits come before the fork, the child's own after it. Up to
+# three runs for the timed totals, as above.
 out=$WORK/fork
-mkdir -p "$out"
-HEAPPROF_OUTPUT=$out/f HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
-	run_profiled glibc "$PROG" fork 500 >"$out/stdout" 2>"$out/stderr"
-ok $? "fork: parent and child ran to completion"
-read -r _ kid kid_ns < <(grep '^child' "$out/stdout")
-read -r _ parent_ns < <(grep '^many' "$out/stdout")
-kb=$(one_file "$out/f.${kid:-none}".*.exit.block.pb.gz)
-km=$(one_file "$out/f.${kid:-none}".*.exit.mutex.pb.gz)
-if [ -n "$kb" ] && [ -n "$km" ] && [ "${parent_ns:-0}" -gt 0 ]; then
-	close_to "fork: the child's block wait_in_child" "$(value "$kb" delay wait_in_child)" "$kid_ns"
-	close_to "fork: the child's mutex release_in_child" "$(value "$km" delay release_in_child)" "$kid_ns"
+for try in 1 2 3; do
+	rm -rf "$out" && mkdir -p "$out"
+	HEAPPROF_OUTPUT=$out/f HEAPPROF_BLOCK_RATE=1 HEAPPROF_MUTEX_FRACTION=1 \
+		run_profiled glibc "$PROG" fork 500 >"$out/stdout" 2>"$out/stderr"
+	ran=$?
+	read -r _ kid kid_ns < <(grep '^child' "$out/stdout")
+	read -r _ parent_ns < <(grep '^many' "$out/stdout")
+	kb=$(one_file "$out/f.${kid:-none}".*.exit.block.pb.gz)
+	km=$(one_file "$out/f.${kid:-none}".*.exit.mutex.pb.gz)
+	[ "$ran" = 0 ] && [ -n "$kb" ] && [ -n "$km" ] && [ "${parent_ns:-0}" -gt 0 ] || break
+	kid_block=$(value "$kb" delay wait_in_child)
+	kid_mutex=$(value "$km" delay release_in_child)
+	pb=$(ls "$out"/f.*.exit.block.pb.gz | grep -v "/f\.$kid\.")
+	parent_block=$(value "$pb" delay wait_many)
+	near "$kid_block" "$kid_ns" 10 && near "$kid_mutex" "$kid_ns" 10 &&
+		near "$parent_block" "$parent_ns" 10 && break
+	echo "# fork, run $try: child $kid_block and $kid_mutex of $kid_ns ns, parent $parent_block of $parent_ns ns"
+done
+ok "$ran" "fork: parent and child ran to completion"
+if [ "$ran" = 0 ] && [ -n "$kb" ] && [ -n "$km" ] && [ "${parent_ns:-0}" -gt 0 ]; then
+	close_to "fork: the child's block wait_in_child" "$kid_block" "$kid_ns"
+	close_to "fork: the child's mutex release_in_child" "$kid_mutex" "$kid_ns"
 	check "fork: none of the parent's $parent_ns ns of waits in the child's profiles" \
 		test "$(value "$kb" delay wait_many)" = 0 -a "$(value "$km" delay release_many)" = 0
-	pb=$(ls "$out"/f.*.exit.block.pb.gz | grep -v "/f\.$kid\.")
-	close_to "fork: the parent's block wait_many" "$(value "$pb" delay wait_many)" "$parent_ns"
+	close_to "fork: the parent's block wait_many" "$parent_block" "$parent_ns"
 else
 	check "fork: the child's .block.pb.gz and .mutex.pb.gz, and the parent's waits ($kb $km ${parent_ns:-none})" false
 fi
