@@ -7,7 +7,10 @@
 #                 profiled / plain, at the default rate and at rate 1
 #   wall          PAIRS alternating plain/profiled runs; the median of the
 #                 pairs' ratios (a pair shares the machine's state of the
-#                 moment, so the ratio holds on a busy machine)
+#                 moment, so the ratio holds on a busy machine), and their
+#                 quartiles: the parallel make's ratio ranged from 1.01 to
+#                 1.17 over 15 pairs here (0.91 to 1.11 with an empty
+#                 library preloaded), so it gets three times the pairs
 # A program that is not installed is skipped with the package to install.
 # Not a timed test: never part of make check.
 #
@@ -39,6 +42,9 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed: instruction
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "-" }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# spread: the lower and upper quartiles of the numbers on stdin ("a-b"),
+# the nearest ranks: how far a median of this many pairs can be trusted.
+spread() { sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%s-%s", v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)] }'; }
 
 # The profiler's environment: exit profiles into the work directory, a new
 # directory for each run, all kept to the end as a user keeps them (on ext4
@@ -96,15 +102,16 @@ measure() {
 	fi
 	: >"$WORK/pairs"
 	wall env "$@" >/dev/null # warm the page cache
-	for ((r = 0; r < pairs; r++)); do
+	for ((r = 0; r < ${PAIRS:-$pairs}; r++)); do
 		p=$(wall env "$@")
 		h=$(wall profiled "$@")
 		echo "$p $h" >>"$WORK/pairs"
 	done
-	printf '| %-22s | %12s | %8s | %8s | %8s | %8s |\n' "$name" "${plain:--}" "$irow" "$irow1" \
-		"$(awk '{ print $1 }' "$WORK/pairs" | median)" \
-		"$(awk '{ printf "%.4f\n", $2 / $1 }' "$WORK/pairs" | median)"
-	NO_CALLGRIND=0
+	printf '| %-22s | %12s | %8s | %8s | %8s | %8s | %13s |\n' "$name" "${plain:--}" "$irow" \
+		"$irow1" "$(awk '{ print $1 }' "$WORK/pairs" | median)" \
+		"$(awk '{ printf "%.4f\n", $2 / $1 }' "$WORK/pairs" | median)" \
+		"$(awk '{ printf "%.3f\n", $2 / $1 }' "$WORK/pairs" | spread)"
+	NO_CALLGRIND=0 PAIRS=
 }
 
 need() {
@@ -158,8 +165,9 @@ fs_note() {
 }
 fs_note
 echo
-printf '| %-22s | %12s | %8s | %8s | %8s | %8s |\n' program "plain instr" default "rate 1" "plain s" "wall"
-echo '| --- | ---: | ---: | ---: | ---: | ---: |'
+printf '| %-22s | %12s | %8s | %8s | %8s | %8s | %13s |\n' program "plain instr" default "rate 1" \
+	"plain s" "wall" "quartiles"
+echo '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'
 if need gcc "gcc -O2 -c (1 line)" gcc; then
 	measure "gcc -O2 -c (1 line)" gcc -O2 -c one.c -o one.o
 	measure "gcc -O2 -c (large)" gcc -O2 -c big.c -o big.o
@@ -185,7 +193,7 @@ measure "bash: 200 subshells" bash -c 'for i in $(seq 200); do ( : ); done'
 if [ -f "$SRCDIR/configure" ]; then
 	mkdir -p "$WORK/run/proj"
 	(cd "$WORK/run/proj" && "$SRCDIR/configure" >/dev/null 2>&1) &&
-		NO_CALLGRIND=1 measure "make -j2 (this project)" \
+		NO_CALLGRIND=1 PAIRS=$((3 * pairs)) measure "make -j2 (this project)" \
 			sh -c 'cd proj && make -s clean >/dev/null && make -s -j2 >/dev/null 2>&1'
 else
 	echo "| make -j2 (this project) | skipped: run autoreconf -fi in $SRCDIR first |"
