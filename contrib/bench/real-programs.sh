@@ -33,6 +33,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+# Set per row below (the make's pairs, no callgrind for it), not by the caller.
+unset PAIRS NO_CALLGRIND
 : "${HEAPPROF_LIB:?set HEAPPROF_LIB to libheapprof.so}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRCDIR=${SRCDIR:-$(cd "$HERE/../.." && pwd)}
