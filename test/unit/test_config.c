@@ -105,5 +105,28 @@ int main(void)
 	hp_config_init();
 	ok(!strcmp(hp_config.output, want), "relative prefix made absolute: %s",
 	   hp_config.output);
+
+	/* The environment as execve may pass it, read as getenv would: the
+	 * first of two entries wins, an entry without '=' is no variable, a
+	 * name that begins another's is not that one, and case counts. */
+	char *env[] = {"HEAPPROF_MAX_FRAMES",
+	               "HEAPPROF_MAX_FRAMES_X=7",
+	               "HEAPPROF_MAX_FRAMES=40",
+	               "HEAPPROF_MAX_FRAMES=50",
+	               "HEAPPROF_HTTP_TOKEN=secret",
+	               "heapprof_keep=3",
+	               NULL};
+	char **saved = environ;
+	environ = env;
+	hp_config_init();
+	ok(hp_config.max_frames == 40, "the first of two entries taken (got %u)",
+	   hp_config.max_frames);
+	ok(!hp_config.http[0] && !strcmp(hp_config.http_token, "secret"),
+	   "HEAPPROF_HTTP_TOKEN read as itself, not as HEAPPROF_HTTP");
+	ok(hp_config.keep == 0, "a name in lower case is not an option");
+	environ = NULL;
+	hp_config_init();
+	ok(hp_config.max_frames == 40, "no environment at all: nothing changes");
+	environ = saved;
 	return tap_done();
 }
