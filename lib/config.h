@@ -45,7 +45,8 @@ typedef struct {
 
 extern hp_config_t hp_config;
 
-/* Fills hp_config from the environment (secure_getenv); warns on bad values. */
+/* Fills hp_config from the environment (none in a setuid program, as
+ * secure_getenv); warns on bad values. */
 void hp_config_init(void);
 
 /*
