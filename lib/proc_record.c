@@ -44,6 +44,7 @@ static unsigned rec_slot; /* the spare to hand the record back to first */
 static char rec_prefix[HP_OUTPUT_MAX];
 static unsigned long long rec_alive; /* ns since boot, after the start */
 static pid_t rec_pid;                /* 0 until published */
+static bool rec_forked;              /* publishing in a forked child */
 static uid_t rec_euid;               /* whose directory holds it */
 static volatile sig_atomic_t rec_ours = 1;
 static char rec_endpoint[160]; /* "" without an endpoint */
@@ -287,7 +288,9 @@ static int write_once(bool fresh, const char *tag)
 	 * the spare that image most likely took: the first it tried. */
 	if (fresh)
 		rec_slot = ((unsigned)rec_pid - 1) % SPARES;
-	int there = fresh ? same(dfd, name, buf, sizeof(buf), &len) : 0;
+	int there = !fresh       ? 0
+	            : rec_forked ? -1
+	                         : same(dfd, name, buf, sizeof(buf), &len);
 	int err = there > 0 ? 0 : -EEXIST;
 	if (there < 0 && (err = from_spare(dfd, name, buf, len)) && err != -EEXIST)
 		err = write_file(dfd, name, O_EXCL, buf, len);
@@ -325,8 +328,15 @@ int hp_proc_record_publish(int sig, const char *prefix)
 	if (strcmp(rec_prefix, prefix))
 		hp_fmt(rec_prefix, sizeof(rec_prefix), "%s", prefix);
 	rec_alive = hp_clock_ns(CLOCK_BOOTTIME); /* /proc's clock */
-	rec_pid = hp_sys_getpid();
+	pid_t pid = hp_sys_getpid();
+	/* A forked child (the parent's record published, another pid): no
+	 * record under its pid can be its own, the last process of that pid is
+	 * gone, so none is looked for first; one left there is replaced when
+	 * taking a spare finds the name taken. */
+	rec_forked = rec_pid && rec_pid != pid;
+	rec_pid = pid;
 	int err = write_record(true, false);
+	rec_forked = false;
 	if (err) {
 		rec_pid = 0;
 		hp_log_once(

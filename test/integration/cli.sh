@@ -277,6 +277,35 @@ check "heapprof snapshot of the forked child: $path, under its pid" \
 	test -n "$path" -a -n "$(echo "$path" | grep "fk\.$child\.")"
 kill "$child" "$fk" 2>/dev/null
 wait "$fk" 2>/dev/null
+# The same over records that earlier processes of the next pids left (a
+# crash, a kill): the forked child takes no look first (no record under
+# its new pid can be its own) and replaces the one under its pid.
+"$HP" run --rate 1 --output "$WORK/fs" -- python3 -c 'import os, time
+d = "/tmp/heapprof-%d" % os.geteuid()
+last = int(open("/proc/sys/kernel/ns_last_pid").read())
+for p in range(last + 1, last + 60):
+    with open("%s/%d" % (d, p), "w") as f:
+        f.write("heapprof-record 2\npid %d\nalive-at 1000\nsignal 10\n"
+                "handler ours\noutput /nowhere/stale\n" % p)
+p = os.fork()
+if p == 0:
+    print("child", os.getpid(), flush=True)
+    time.sleep(60)
+    os._exit(0)
+os.waitpid(p, 0)' >"$WORK/fs.out" &
+fs=$!
+wait_line "$WORK/fs.out" child
+child=$(awk '/^child/ { print $2 }' "$WORK/fs.out")
+"$HP" ps >"$WORK/ps-fs.out"
+check "heapprof ps: a forked child over a stale record ($child), its own" \
+	grep -Eq "^$child +USR2 +ours +$WORK/fs " "$WORK/ps-fs.out"
+path=$(timeout 30 "$HP" snapshot "$child")
+check "heapprof snapshot of that child: $path, under its pid" \
+	test -n "$path" -a -n "$(echo "$path" | grep "fs\.$child\.")"
+kill "$child" "$fs" 2>/dev/null
+wait "$fs" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
+"$HP" ps >/dev/null # removes the stale records no process took, and the child's
 # A shell that executes a profiled program in its place: the program's
 # record says what the shell's said (pid, start time, signal, output), so
 # the file is left as it is (proc_record.c), and heapprof ps names the
