@@ -256,56 +256,47 @@ check "heapprof snapshot with RTMIN+3: $path has deep_alloc" \
 	test -n "$path" -a "$(hp_flat "$path" inuse_objects deep_alloc)" -gt 0
 kill "$trapped" "$rt" 2>/dev/null
 wait "$trapped" "$rt" 2>/dev/null
-# A forked child publishes its record in the fork handler (init.c): it
-# is listed, and a snapshot of it works.
-"$HP" run --rate 1 --output "$WORK/fk" -- python3 -c 'import os, time
+# forked_child NAME WHAT [STALE]: a profiled python3 forks a child that
+# holds some memory and sleeps; heapprof ps lists the child (WHAT) with its
+# own record, and a snapshot of it lands under its pid. With STALE=1 the
+# parent first leaves records under the next 59 pids, as earlier processes
+# of those pids would have after a crash or a kill.
+forked_child() {
+	local name=$1 what=$2 stale=${3:-0} parent child path
+	"$HP" run --rate 1 --output "$WORK/$name" -- python3 -c 'import os, sys, time
+if sys.argv[1] == "1":
+    d = "/tmp/heapprof-%d" % os.geteuid()
+    last = int(open("/proc/sys/kernel/ns_last_pid").read())
+    for p in range(last + 1, last + 60):
+        with open("%s/%d" % (d, p), "w") as f:
+            f.write("heapprof-record 2\npid %d\nalive-at 1000\nsignal 10\n"
+                    "handler ours\noutput /nowhere/stale\n" % p)
 p = os.fork()
 if p == 0:
     kept = [bytearray(1000) for _ in range(100)]
     print("child", os.getpid(), flush=True)
     time.sleep(60)
     os._exit(0)
-os.waitpid(p, 0)' >"$WORK/fk.out" &
-fk=$!
-wait_line "$WORK/fk.out" child
-child=$(awk '/^child/ { print $2 }' "$WORK/fk.out")
-"$HP" ps >"$WORK/ps-fk.out"
-check "heapprof ps: the forked child ($child), its handler ours" \
-	grep -Eq "^$child +USR2 +ours +$WORK/fk " "$WORK/ps-fk.out"
-path=$(timeout 30 "$HP" snapshot "$child")
-check "heapprof snapshot of the forked child: $path, under its pid" \
-	test -n "$path" -a -n "$(echo "$path" | grep "fk\.$child\.")"
-kill "$child" "$fk" 2>/dev/null
-wait "$fk" 2>/dev/null
-# The same over records that earlier processes of the next pids left (a
-# crash, a kill): the forked child takes no look first (no record under
-# its new pid can be its own) and replaces the one under its pid.
-"$HP" run --rate 1 --output "$WORK/fs" -- python3 -c 'import os, time
-d = "/tmp/heapprof-%d" % os.geteuid()
-last = int(open("/proc/sys/kernel/ns_last_pid").read())
-for p in range(last + 1, last + 60):
-    with open("%s/%d" % (d, p), "w") as f:
-        f.write("heapprof-record 2\npid %d\nalive-at 1000\nsignal 10\n"
-                "handler ours\noutput /nowhere/stale\n" % p)
-p = os.fork()
-if p == 0:
-    print("child", os.getpid(), flush=True)
-    time.sleep(60)
-    os._exit(0)
-os.waitpid(p, 0)' >"$WORK/fs.out" &
-fs=$!
-wait_line "$WORK/fs.out" child
-child=$(awk '/^child/ { print $2 }' "$WORK/fs.out")
-"$HP" ps >"$WORK/ps-fs.out"
-check "heapprof ps: a forked child over a stale record ($child), its own" \
-	grep -Eq "^$child +USR2 +ours +$WORK/fs " "$WORK/ps-fs.out"
-path=$(timeout 30 "$HP" snapshot "$child")
-check "heapprof snapshot of that child: $path, under its pid" \
-	test -n "$path" -a -n "$(echo "$path" | grep "fs\.$child\.")"
-kill "$child" "$fs" 2>/dev/null
-wait "$fs" 2>/dev/null
-for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
-"$HP" ps >/dev/null # removes the stale records no process took, and the child's
+os.waitpid(p, 0)' "$stale" >"$WORK/$name.out" &
+	parent=$!
+	wait_line "$WORK/$name.out" child
+	child=$(awk '/^child/ { print $2 }' "$WORK/$name.out")
+	"$HP" ps >"$WORK/ps-$name.out"
+	check "heapprof ps: $what ($child), its handler ours" \
+		grep -Eq "^$child +USR2 +ours +$WORK/$name " "$WORK/ps-$name.out"
+	path=$(timeout 30 "$HP" snapshot "$child")
+	check "heapprof snapshot of $what: $path, under its pid" \
+		test -n "$path" -a -n "$(echo "$path" | grep "$name\.$child\.")"
+	kill "$child" "$parent" 2>/dev/null
+	wait "$parent" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
+}
+# A forked child publishes its record in the fork handler (init.c).
+forked_child fk "the forked child"
+# It takes no look for an earlier record first (no record under its new pid
+# can be its own) and replaces one left under its pid.
+forked_child fs "a forked child over a stale record" 1
+"$HP" ps >/dev/null # removes the stale records no process took, and the children's
 # A shell that executes a profiled program in its place: the program's
 # record says what the shell's said (pid, start time, signal, output), so
 # the file is left as it is (proc_record.c), and heapprof ps names the
