@@ -72,6 +72,7 @@ static _Atomic unsigned nsegs;
  * own build IDs.
  */
 static atomic_bool usable;
+static atomic_bool refused;   /* a lookup found a rule of a wrong shape */
 static size_t nstartup;       /* the registry's objects at start-up */
 static unsigned long learnt0; /* the walker's count at start-up or fork */
 
@@ -89,7 +90,9 @@ static bool path_of(const hp_module_t *m, unsigned euid, char *buf, size_t len)
 /*
  * Does the file (len bytes at h) hold what its header says, as this file
  * writes it: each object's rules after the one before's, a build ID each,
- * offsets strictly increasing, rules of the walker's shapes?
+ * offsets strictly increasing? Each rule's shape is checked when a lookup
+ * finds it (hp_rulecache_find), not here: a compile's process loads
+ * hundreds of rules and looks up a few.
  */
 static bool valid(const hdr_t *h, size_t len)
 {
@@ -106,8 +109,7 @@ static bool valid(const hdr_t *h, size_t len)
 		    m[i].first != next || !m[i].count || m[i].count > h->nrules - next)
 			return false;
 		for (uint32_t j = next; j < next + m[i].count; j++)
-			if ((j > next && e[j].off <= e[j - 1].off) || e[j].zero ||
-			    !hp_unwind_fast_rule_ok(e[j].rule))
+			if ((j > next && e[j].off <= e[j - 1].off) || e[j].zero)
 				return false;
 		next += m[i].count;
 	}
@@ -234,12 +236,21 @@ static bool kept_rule(uintptr_t pc, uint64_t *rule)
 
 bool hp_rulecache_find(uintptr_t pc, uint64_t *rule)
 {
-	return atomic_load_explicit(&usable, memory_order_relaxed) && kept_rule(pc, rule);
+	if (!atomic_load_explicit(&usable, memory_order_relaxed) || !kept_rule(pc, rule))
+		return false;
+	if (hp_likely(hp_unwind_fast_rule_ok(*rule)))
+		return true;
+	/* The file is written again at exit, without it. */
+	atomic_store_explicit(&refused, true, memory_order_relaxed);
+	return false;
 }
 
 void hp_rulecache_postfork_child(void)
 {
 	learnt0 = hp_unwind_fast_learnt();
+	/* The parent mends the file; its children do not all write it again. */
+	if (atomic_load_explicit(&refused, memory_order_relaxed))
+		atomic_store_explicit(&refused, false, memory_order_relaxed);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -283,8 +294,10 @@ static void add_learnt(uintptr_t pc, uint64_t rule, void *arg)
 	uint64_t kept;
 	const hp_module_t *m = hp_symbols_find(pc);
 	if (g->failed || !m || !m->build_id[0] || pc - m->bias > UINT32_MAX ||
-	    !hp_unwind_fast_rule_ok(rule) || kept_rule(pc, &kept))
-		return; /* a rule valid() would refuse (libunwind's) is not written */
+	    !hp_unwind_fast_rule_ok(rule) ||
+	    (kept_rule(pc, &kept) && hp_unwind_fast_rule_ok(kept)))
+		return; /* a rule of a shape lookups refuse (libunwind's) is not written
+		         */
 	for (size_t i = 0; i < g->nmods; i++)
 		if (g->mods[i] == m && room(g)) {
 			g->v[g->n++] = (item_t){first_with(g->mods, g->nmods, m),
@@ -349,17 +362,20 @@ static const seg_t *seg_of(uint32_t mod)
 }
 
 /*
- * Appends to e[*n] object mod's rules: the file's (s, sorted) merged with
- * the new ones (v[0..nv), sorted); how many.
+ * Appends to e[*n] object mod's rules: the file's (s, sorted; those of a
+ * shape the walker refuses left out) merged with the new ones (v[0..nv),
+ * sorted); how many.
  */
 static uint32_t merge(const seg_t *s, const item_t *v, size_t nv, entry_t *e, uint32_t *n)
 {
 	uint32_t start = *n, a = 0, na = s ? s->n : 0;
 	size_t b = 0;
 	while (a < na || b < nv) {
-		if (b == nv || (a < na && s->e[a].off < v[b].off))
-			e[(*n)++] = (entry_t){s->e[a].off, 0, s->e[a++].rule};
-		else
+		if (b == nv || (a < na && s->e[a].off < v[b].off)) {
+			if (hp_unwind_fast_rule_ok(s->e[a].rule))
+				e[(*n)++] = (entry_t){s->e[a].off, 0, s->e[a].rule};
+			a++;
+		} else
 			e[(*n)++] = (entry_t){v[b].off, 0, v[b++].rule};
 	}
 	return *n - start;
@@ -404,7 +420,8 @@ static void write_rules(const gather_t *g, const char *path)
 
 void hp_rulecache_store(void)
 {
-	if (!nstartup || hp_unwind_fast_learnt() - learnt0 < NEW_MIN)
+	bool mend = atomic_load_explicit(&refused, memory_order_relaxed);
+	if (!nstartup || (hp_unwind_fast_learnt() - learnt0 < NEW_MIN && !mend))
 		return;
 	gather_t g = {0};
 	g.nmods = hp_symbols_modules(&g.mods);
@@ -417,7 +434,7 @@ void hp_rulecache_store(void)
 	int saved = errno;
 	hp_symbols_refresh(); /* which objects hold the addresses now */
 	hp_unwind_fast_each(add_learnt, &g);
-	if (!g.failed && unique(&g) >= NEW_MIN &&
+	if (!g.failed && (unique(&g) >= NEW_MIN || mend) &&
 	    !hp_proc_record_private_dir(dir, sizeof(dir)))
 		write_rules(&g, path);
 	hp_scratch_free(g.v);

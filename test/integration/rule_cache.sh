@@ -119,7 +119,7 @@ open(p, "wb").write(bytes(b))
 PY
 }
 i=4
-for kind in bytes cut count overlap order shape; do
+for kind in bytes cut count overlap order; do
 	damage "$kind"
 	run "$i"
 	rc=$?
@@ -132,6 +132,22 @@ for kind in bytes cut count overlap order shape; do
 done
 run "$i"
 check "a whole file again after them (from the CFI and kept: $(learnt "$i"))" \
+	test "$(learnt "$i")" = "0 $cfi1"
+i=$((i + 1))
+# A rule of a shape no walk makes is refused when a lookup finds it (the
+# file is not checked rule by rule at start-up): that one is read from the
+# CFI again, the others are kept, and the file written at exit is whole.
+damage shape
+run "$i"
+rc=$?
+read -r c k <<<"$(learnt "$i")"
+stacks "$i" >"$WORK/s$i"
+check "a rule of a shape no walk makes: exit $rc, $c rule from the CFI, $k kept" \
+	test "$rc" = 0 -a "${c:-0}" = 1 -a "${k:-0}" = $((cfi1 - 1))
+check "and the same stacks (shape)" same s1 "s$i"
+i=$((i + 1))
+run "$i"
+check "the file whole again after it (from the CFI and kept: $(learnt "$i"))" \
 	test "$(learnt "$i")" = "0 $cfi1"
 i=$((i + 1))
 # Rules of the walker's shapes, but wrong: each frame's caller looked for
