@@ -213,6 +213,17 @@ void hp_init_start(void)
 
 /* glibc calls a constructor with the program's arguments: the profiles'
  * command line comes from them. */
+/*
+ * The library is linked without the C start files (-nostartfiles,
+ * Makefile.am): their exit-time hook, crtbegin.o's, calls __cxa_finalize,
+ * which walks the program's whole list of exit handlers (a compiler's
+ * thousands) to unregister what this library never unloads, and their
+ * weak references (_ITM_*, __gmon_start__) are each looked for through
+ * every loaded object. This is the handle they would define, under which
+ * pthread_atfork registers the fork handlers.
+ */
+HP_HIDDEN void *__dso_handle = &__dso_handle;
+
 __attribute__((constructor)) static void hp_init(int argc, char **argv)
 {
 	if (!hp_attach_is_preloaded())
