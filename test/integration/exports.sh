@@ -28,4 +28,12 @@ check "exported symbols are exactly the interposers and heapprof_*" test "$got" 
 [ "$got" = "$want" ] || diag "got: $got"
 check "no symbol carries a version" bash -c "! nm -D --defined-only '$HEAPPROF_LIB' | grep -q '@'"
 check "the 20 C++ operators are exported" test "$(echo "$got" | tr ' ' '\n' | grep -c '^_Z')" = 20
+# Bound at load, never unloaded (its fork handlers and key destructors stay
+# registered), and without the C start files: no exit hook walks the
+# program's exit handlers, no weak reference is looked for at load.
+flags=$(readelf -d "$HEAPPROF_LIB" | awk '/FLAGS_1/ { $1 = $2 = $3 = ""; print }')
+check "bound at load and never unloaded (FLAGS_1:$flags)" \
+	bash -c "echo '$flags' | grep -qw NOW && echo '$flags' | grep -qw NODELETE"
+undef=$(nm -D --undefined-only "$HEAPPROF_LIB" | grep -Ec ' (_ITM_|__gmon_start__|__cxa_finalize)')
+check "no start files' references ($undef)" test "$undef" = 0
 done_testing
