@@ -48,130 +48,112 @@ typedef struct {
 	cond_clock_fn cond_clockwait;
 } fns_t;
 
-static fns_t R; /* the C library's, each once resolved */
+static fns_t R; /* the C library's, once resolved */
 static fns_t E; /* where each exported function jumps: boot, R, or profiled */
+static int boot_mutex_lock(pthread_mutex_t *m);
 
 /*
- * The next definition of name: by version where one is given (glibc keeps
- * the pre-2.3.2 condition waits, GLIBC_2.2.5, another pthread_cond_t, for
- * old binaries, and dlsym alone would pick whichever is the default).
+ * The next definitions, found once. The condition variables' by version:
+ * glibc keeps the pre-2.3.2 ones (GLIBC_2.2.5, another pthread_cond_t) for
+ * old binaries, and dlsym alone would pick whichever is the default.
  */
-static void *next_def(const char *name, const char *version)
-{
-	void *f = version ? dlvsym(RTLD_NEXT, name, version) : NULL;
-	return f ? f : dlsym(RTLD_NEXT, name);
-}
-
-/*
- * R.field, resolved now if it is not yet. A dlsym is a thousand
- * instructions, and most programs call a few of these functions: each is
- * resolved at its first call while the profiles are off.
- */
-#define REAL(field, name, version)                                                       \
-	({                                                                               \
-		__typeof__(R.field) f_ = __atomic_load_n(&R.field, __ATOMIC_ACQUIRE);    \
-		if (!f_) {                                                               \
-			f_ = (__typeof__(f_))next_def(name, version);                    \
-			__atomic_store_n(&R.field, f_, __ATOMIC_RELEASE);                \
-		}                                                                        \
-		f_;                                                                      \
-	})
-
-/* Every definition, for the profiled paths (hp_locks_enable). */
 static void resolve(void)
 {
-	(void)REAL(mutex_lock, "pthread_mutex_lock", NULL);
-	(void)REAL(mutex_trylock, "pthread_mutex_trylock", NULL);
-	(void)REAL(mutex_unlock, "pthread_mutex_unlock", NULL);
-	(void)REAL(mutex_timedlock, "pthread_mutex_timedlock", NULL);
-	(void)REAL(rdlock, "pthread_rwlock_rdlock", NULL);
-	(void)REAL(tryrdlock, "pthread_rwlock_tryrdlock", NULL);
-	(void)REAL(wrlock, "pthread_rwlock_wrlock", NULL);
-	(void)REAL(trywrlock, "pthread_rwlock_trywrlock", NULL);
-	(void)REAL(rwunlock, "pthread_rwlock_unlock", NULL);
-	(void)REAL(timedrdlock, "pthread_rwlock_timedrdlock", NULL);
-	(void)REAL(timedwrlock, "pthread_rwlock_timedwrlock", NULL);
-	(void)REAL(mutex_clocklock, "pthread_mutex_clocklock", NULL);
-	(void)REAL(clockrdlock, "pthread_rwlock_clockrdlock", NULL);
-	(void)REAL(clockwrlock, "pthread_rwlock_clockwrlock", NULL);
-	(void)REAL(cond_clockwait, "pthread_cond_clockwait", NULL);
-	(void)REAL(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2");
-	(void)REAL(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2");
+	static atomic_bool done;
+	if (atomic_load_explicit(&done, memory_order_acquire))
+		return;
+	fns_t r;
+#define NEXT(field, name) r.field = (__typeof__(r.field))dlsym(RTLD_NEXT, name)
+	NEXT(mutex_lock, "pthread_mutex_lock");
+	NEXT(mutex_trylock, "pthread_mutex_trylock");
+	NEXT(mutex_unlock, "pthread_mutex_unlock");
+	NEXT(mutex_timedlock, "pthread_mutex_timedlock");
+	NEXT(rdlock, "pthread_rwlock_rdlock");
+	NEXT(tryrdlock, "pthread_rwlock_tryrdlock");
+	NEXT(wrlock, "pthread_rwlock_wrlock");
+	NEXT(trywrlock, "pthread_rwlock_trywrlock");
+	NEXT(rwunlock, "pthread_rwlock_unlock");
+	NEXT(timedrdlock, "pthread_rwlock_timedrdlock");
+	NEXT(timedwrlock, "pthread_rwlock_timedwrlock");
+	NEXT(mutex_clocklock, "pthread_mutex_clocklock");
+	NEXT(clockrdlock, "pthread_rwlock_clockrdlock");
+	NEXT(clockwrlock, "pthread_rwlock_clockwrlock");
+	NEXT(cond_clockwait, "pthread_cond_clockwait");
+#undef NEXT
+	r.cond_wait = (cond_fn)dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
+	r.cond_timedwait =
+	    (cond_timed_fn)dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
+	if (!r.cond_wait)
+		r.cond_wait = (cond_fn)dlsym(RTLD_NEXT, "pthread_cond_wait");
+	if (!r.cond_timedwait)
+		r.cond_timedwait =
+		    (cond_timed_fn)dlsym(RTLD_NEXT, "pthread_cond_timedwait");
+	R = r;
+	/* Only once R is complete: a boot entry then jumps to it. */
+	if (E.mutex_lock == boot_mutex_lock)
+		E = R;
+	atomic_store_explicit(&done, true, memory_order_release);
 }
 
-/* ---- before resolution: each entry resolves its function, then jumps ----- */
-
-/*
- * The C library's function for E.field, whose entry is still the boot one;
- * E.field jumps straight to it from now on, unless hp_locks_enable put a
- * profiled path there first.
- */
-#define FIRST(field, name, version)                                                      \
-	({                                                                               \
-		__typeof__(R.field) r_ = REAL(field, name, version);                     \
-		__typeof__(E.field) b_ = boot_##field;                                   \
-		__atomic_compare_exchange_n(&E.field, &b_, r_, false, __ATOMIC_RELEASE,  \
-		                            __ATOMIC_RELAXED);                           \
-		r_;                                                                      \
-	})
+/* ---- before resolution: each entry resolves, then jumps ------------------ */
 
 static int boot_mutex_lock(pthread_mutex_t *m)
 {
-	return FIRST(mutex_lock, "pthread_mutex_lock", NULL)(m);
+	return resolve(), R.mutex_lock(m);
 }
 static int boot_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
 {
-	return FIRST(mutex_timedlock, "pthread_mutex_timedlock", NULL)(m, t);
+	return resolve(), R.mutex_timedlock(m, t);
 }
 static int boot_mutex_unlock(pthread_mutex_t *m)
 {
-	return FIRST(mutex_unlock, "pthread_mutex_unlock", NULL)(m);
+	return resolve(), R.mutex_unlock(m);
 }
 static int boot_rdlock(pthread_rwlock_t *l)
 {
-	return FIRST(rdlock, "pthread_rwlock_rdlock", NULL)(l);
+	return resolve(), R.rdlock(l);
 }
 static int boot_wrlock(pthread_rwlock_t *l)
 {
-	return FIRST(wrlock, "pthread_rwlock_wrlock", NULL)(l);
+	return resolve(), R.wrlock(l);
 }
 static int boot_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
 {
-	return FIRST(timedrdlock, "pthread_rwlock_timedrdlock", NULL)(l, t);
+	return resolve(), R.timedrdlock(l, t);
 }
 static int boot_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
 {
-	return FIRST(timedwrlock, "pthread_rwlock_timedwrlock", NULL)(l, t);
+	return resolve(), R.timedwrlock(l, t);
 }
 static int boot_rwunlock(pthread_rwlock_t *l)
 {
-	return FIRST(rwunlock, "pthread_rwlock_unlock", NULL)(l);
+	return resolve(), R.rwunlock(l);
 }
 static int boot_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	return FIRST(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2")(c, m);
+	return resolve(), R.cond_wait(c, m);
 }
 static int boot_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                const struct timespec *t)
 {
-	return FIRST(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2")(c, m, t);
+	return resolve(), R.cond_timedwait(c, m, t);
 }
 static int boot_mutex_clocklock(pthread_mutex_t *m, clockid_t k, const struct timespec *t)
 {
-	return FIRST(mutex_clocklock, "pthread_mutex_clocklock", NULL)(m, k, t);
+	return resolve(), R.mutex_clocklock(m, k, t);
 }
 static int boot_clockrdlock(pthread_rwlock_t *l, clockid_t k, const struct timespec *t)
 {
-	return FIRST(clockrdlock, "pthread_rwlock_clockrdlock", NULL)(l, k, t);
+	return resolve(), R.clockrdlock(l, k, t);
 }
 static int boot_clockwrlock(pthread_rwlock_t *l, clockid_t k, const struct timespec *t)
 {
-	return FIRST(clockwrlock, "pthread_rwlock_clockwrlock", NULL)(l, k, t);
+	return resolve(), R.clockwrlock(l, k, t);
 }
 static int boot_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k,
                                const struct timespec *t)
 {
-	return FIRST(cond_clockwait, "pthread_cond_clockwait", NULL)(c, m, k, t);
+	return resolve(), R.cond_clockwait(c, m, k, t);
 }
 
 static fns_t E = {
@@ -666,9 +648,9 @@ static int prof_rwunlock(pthread_rwlock_t *l)
 
 void hp_locks_enable(bool block, bool mutex)
 {
+	resolve();
 	if (!block && !mutex)
 		return;
-	resolve();
 	E.mutex_lock = prof_mutex_lock;
 	E.mutex_timedlock = prof_mutex_timedlock;
 	E.rdlock = prof_rdlock;
