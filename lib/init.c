@@ -171,6 +171,10 @@ void hp_init_start(void)
 	uint64_t rate = hp_config.rate;
 	if (rate == 0) {
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
+		/* The lock functions forward too: resolved now, before any
+		 * thread, not at the first call, whose dlsym would wait for the
+		 * loader's lock (test/integration/loader_lock.sh). */
+		hp_locks_enable(false, false);
 		if (hp_config.http[0])
 			hp_log("HEAPPROF_HTTP=%s: not served, HEAPPROF_RATE=0 turns the "
 			       "profiler off",

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
 # The lock functions never wait for the loader's lock (locks.c): a thread
-# holding a mutex of the program's calls each of them for the first time
-# while another thread is inside dlopen, whose constructor waits for that
-# mutex (prog_loader_lock, libhplocked). A dlsym made at that first call
-# would wait for the loader's lock held by the dlopen: both threads stuck.
-# The profiler resolves them at start-up, before any thread; with the
-# contention profiles on, the profiled paths run instead.
+# calls each of them, the process's first calls of any, while another
+# thread is inside dlopen, whose constructor waits for the first
+# (prog_loader_lock, libhplocked). A dlsym made at a first call would
+# wait for the loader's lock held by the dlopen: both threads stuck. The
+# profiler resolves them at start-up, before any thread, at every rate
+# (HEAPPROF_RATE=0 too); with the contention profiles on, the profiled
+# paths run instead.
 . "$(dirname "$0")/lib.sh"
 
 PROG=$TEST_BUILDDIR/prog_loader_lock
@@ -24,6 +25,7 @@ run() {
 run plain
 run profiled LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/p"
 run "rate 1" LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=1 HEAPPROF_OUTPUT="$WORK/r1"
+run "rate 0" LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_RATE=0 HEAPPROF_OUTPUT="$WORK/r0"
 run "contention profiles" LD_PRELOAD="$HEAPPROF_LIB" HEAPPROF_OUTPUT="$WORK/c" \
 	HEAPPROF_MUTEX_FRACTION=1 HEAPPROF_BLOCK_RATE=1
 for p in p r1 c; do

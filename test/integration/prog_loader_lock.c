@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * prog_loader_lock PLUGIN: while another thread is inside dlopen(PLUGIN),
- * whose constructor waits for a mutex this thread holds, this thread calls
- * each lock function for the first time. Anything in those calls that
- * takes the loader's lock (a dlsym) would wait for ever: the profiler
- * resolves them before any thread starts. Prints "done" and exits 0.
+ * whose constructor waits for this thread, this thread calls each lock
+ * function, the first calls of any in the process. Anything in those
+ * calls that takes the loader's lock (a dlsym) would wait for ever: the
+ * profiler resolves them before any thread starts. Prints "done" and
+ * exits 0.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,8 +14,7 @@
 #include <stdio.h>
 #include <time.h>
 
-pthread_mutex_t app_mutex = PTHREAD_MUTEX_INITIALIZER;
-sem_t ctor_entered;
+sem_t ctor_entered, ctor_go;
 static const char *plugin;
 
 static void *load(void *arg)
@@ -59,14 +59,14 @@ int main(int argc, char **argv)
 	}
 	plugin = argv[1];
 	sem_init(&ctor_entered, 0, 0);
-	pthread_mutex_lock(&app_mutex);
+	sem_init(&ctor_go, 0, 0);
 	pthread_t t;
 	if (pthread_create(&t, NULL, load, NULL))
 		return 1;
 	while (sem_wait(&ctor_entered) && errno == EINTR)
 		;
 	int bad = first_calls();
-	pthread_mutex_unlock(&app_mutex);
+	sem_post(&ctor_go);
 	void *h = NULL;
 	pthread_join(t, &h);
 	if (!h || bad) {
