@@ -384,6 +384,22 @@ static void local_runtime(hp_backing_t *r)
 	}
 }
 
+static int find_cxx(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	const char *n = info->dlpi_name;
+	bool *found = arg;
+	*found = n && (strstr(n, "/libstdc++.so") || strstr(n, "/libc++.so"));
+	return *found;
+}
+
+bool hp_backing_cxx_loaded(void)
+{
+	bool found = false;
+	dl_iterate_phdr(find_cxx, &found);
+	return found;
+}
+
 bool hp_backing_resolve_cxx(void)
 {
 	/* Looked for again only once an object was loaded since the last time:

@@ -100,6 +100,9 @@ void hp_backing_init(void);
  */
 bool hp_backing_resolve_cxx(void);
 
+/* Is a C++ runtime (libstdc++, libc++) among the loaded objects? */
+bool hp_backing_cxx_loaded(void);
+
 /*
  * Is p a block of the bootstrap pool? hp_real hands those out only while it
  * is being resolved, and they must never reach the next allocator's free or

@@ -171,10 +171,11 @@ void hp_init_start(void)
 	uint64_t rate = hp_config.rate;
 	if (rate == 0) {
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
-		/* The lock functions forward too: resolved now, before any
-		 * thread, not at the first call, whose dlsym would wait for the
-		 * loader's lock (test/integration/loader_lock.sh). */
+		/* The lock functions and C++ operators forward too: resolved
+		 * now, before any thread, not at a first call, whose dlsym would
+		 * wait for the loader's lock (test/integration/loader_lock.sh). */
 		hp_locks_enable(false, false);
+		hp_interpose_find_operators();
 		if (hp_config.http[0])
 			hp_log("HEAPPROF_HTTP=%s: not served, HEAPPROF_RATE=0 turns the "
 			       "profiler off",
@@ -210,6 +211,7 @@ void hp_init_start(void)
 	hp_proc_record_publish(hp_config.signal, hp_dump_prefix());
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	hp_interpose_init(rate);
+	hp_interpose_find_operators(); /* after: it may turn page mode off */
 	hp_sampler_init(rate, hp_config.seed);
 	hp_contention_init(hp_config.block_rate, hp_config.mutex_fraction);
 	hp_locks_enable(hp_config.block_rate != 0, hp_config.mutex_fraction != 0);

@@ -477,6 +477,12 @@ static HP_NOINLINE void look_for_operators(void *const *slot)
 		atomic_store_explicit(&quiet, QUIET, memory_order_relaxed);
 }
 
+void hp_interpose_find_operators(void)
+{
+	if (!hp_real.op_new[HP_NEW] && hp_backing_cxx_loaded())
+		look_for_operators(&hp_real.op_new[HP_NEW]);
+}
+
 /* The next operator in *slot; NULL while none is found. */
 static inline void *next_op(void *const *slot)
 {

@@ -32,6 +32,13 @@ extern HP_HIDDEN uint8_t hp_every_block;
 /* Chooses how free recognises sampled blocks; before sampling starts. */
 void hp_interpose_init(uint64_t rate);
 
+/*
+ * Finds the C++ operators now, at start-up, before the program's threads,
+ * where a C++ runtime is loaded: at a first operator call a thread's dlsym
+ * would wait for the loader's lock, held by another thread's dlopen.
+ */
+void hp_interpose_find_operators(void);
+
 /* Is p at a page boundary and not NULL: the only pointers placed blocks have. */
 static inline bool hp_at_page(const void *p)
 {

@@ -2,10 +2,10 @@
 /*
  * prog_loader_lock PLUGIN: while another thread is inside dlopen(PLUGIN),
  * whose constructor waits for this thread, this thread calls each lock
- * function, the first calls of any in the process. Anything in those
- * calls that takes the loader's lock (a dlsym) would wait for ever: the
- * profiler resolves them before any thread starts. Prints "done" and
- * exits 0.
+ * function and C++'s operator new and delete, the first calls of any in
+ * the process. Anything in those calls that takes the loader's lock (a
+ * dlsym) would wait for ever: the profiler resolves them before any
+ * thread starts. Prints "done" and exits 0.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -15,6 +15,10 @@
 #include <time.h>
 
 sem_t ctor_entered, ctor_go;
+
+/* C++'s operator new and delete, by their names (libstdc++ is linked). */
+void *_Znwm(size_t n);
+void _ZdlPv(void *p);
 static const char *plugin;
 
 static void *load(void *arg)
@@ -23,7 +27,8 @@ static void *load(void *arg)
 	return dlopen(plugin, RTLD_NOW);
 }
 
-/* Each lock function once; a deadline in the past for the waits. */
+/* Each lock function once (a deadline in the past for the waits), and
+ * C++'s operator new and delete. */
 static int first_calls(void)
 {
 	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -48,6 +53,9 @@ static int first_calls(void)
 	bad += pthread_cond_timedwait(&c, &m, &past) != ETIMEDOUT;
 	bad += pthread_cond_clockwait(&c, &m, CLOCK_REALTIME, &past) != ETIMEDOUT;
 	pthread_mutex_unlock(&m);
+	void *p = _Znwm(48);
+	bad += !p;
+	_ZdlPv(p);
 	return bad;
 }
 
