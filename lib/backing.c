@@ -8,6 +8,7 @@
  * interpose.c recognises pool blocks on free (hp_backing_is_boot).
  */
 #include "backing.h"
+#include "interpose.h"
 #include "symbols.h"
 #include "common.h"
 #include "sys.h"
@@ -505,6 +506,8 @@ const char *hp_backing_foreign(void)
 	 * gcc's cc1) calls malloc, and an allocator that does not comes with
 	 * its malloc, which is found. */
 	static const char *const names[] = {"malloc", "free", "calloc", "realloc"};
+	void *const own[] = {(void *)hp_own_malloc, (void *)hp_own_free,
+	                     (void *)hp_own_calloc, (void *)hp_own_realloc};
 	static bool looked;
 	if (looked)
 		return foreign_msg[0] ? foreign_msg : NULL;
@@ -513,6 +516,8 @@ const char *hp_backing_foreign(void)
 		void *fn = dlsym(RTLD_DEFAULT, names[i]);
 		char path[PATH_MAX];
 		bool is_exe;
+		if (fn == own[i])
+			continue; /* ours: no walk of the objects to tell */
 		/* An executable built without -fPIE that takes free's address
 		 * gives the name to its PLT entry (undefined, with a value):
 		 * calls still reach the definition, ours. One probe of the

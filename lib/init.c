@@ -171,11 +171,12 @@ void hp_init_start(void)
 	uint64_t rate = hp_config.rate;
 	if (rate == 0) {
 		hp_sampler_init(0, 0); /* off: forward only, no signal, no files */
-		/* The lock functions and C++ operators forward too: resolved
-		 * now, before any thread, not at a first call, whose dlsym would
-		 * wait for the loader's lock (test/integration/loader_lock.sh). */
+		/* The lock functions, C++ operators and signal functions forward
+		 * too: resolved now, before any thread, not at a first call, whose
+		 * dlsym would wait for the loader's lock (loader_lock.sh). */
 		hp_locks_enable(false, false);
 		hp_interpose_find_operators();
+		hp_trigger_init(0); /* the signal functions: no handler */
 		if (hp_config.http[0])
 			hp_log("HEAPPROF_HTTP=%s: not served, HEAPPROF_RATE=0 turns the "
 			       "profiler off",
@@ -236,6 +237,7 @@ __attribute__((constructor)) static void hp_init(int argc, char **argv)
 		return; /* loaded by `heapprof attach`: attach.c starts it */
 	hp_profile_note_args(argc, argv);
 	hp_backing_init();
+	hp_proc_record_resolve();
 	hp_unwind_io_init();
 	hp_config_init();
 	hp_init_start();

@@ -285,6 +285,21 @@ HP_EXPORT void *realloc(void *p, size_t n)
 	return realloc_slow(p, n, true);
 }
 
+/* This library's own definitions, whatever the global ones are
+ * (hp_backing_foreign: a program's own allocator). Only their addresses
+ * are taken: the C library's attributes on malloc need not be repeated. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+#endif
+void *hp_own_malloc(size_t) __attribute__((alias("malloc")));
+void hp_own_free(void *) __attribute__((alias("free")));
+void *hp_own_calloc(size_t, size_t) __attribute__((alias("calloc")));
+void *hp_own_realloc(void *, size_t) __attribute__((alias("realloc")));
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 HP_EXPORT void *reallocarray(void *p, size_t a, size_t b)
 {
 	size_t n;

@@ -455,16 +455,34 @@ static void after_uid_change(bool had)
 	errno = saved;
 }
 
+/*
+ * The C library's functions, found by hp_proc_record_resolve at start-up,
+ * before the program's threads: a dlsym at a first call would wait for the
+ * loader's lock, held by a thread inside dlopen. A call before start-up (a
+ * constructor that ran first) finds its own.
+ */
+static int (*real_setuid)(uid_t);
+static int (*real_seteuid)(uid_t);
+static int (*real_setreuid)(uid_t, uid_t);
+static int (*real_setresuid)(uid_t, uid_t, uid_t);
+
+void hp_proc_record_resolve(void)
+{
+	real_setuid = (int (*)(uid_t))dlsym(RTLD_NEXT, "setuid");
+	real_seteuid = (int (*)(uid_t))dlsym(RTLD_NEXT, "seteuid");
+	real_setreuid = (int (*)(uid_t, uid_t))dlsym(RTLD_NEXT, "setreuid");
+	real_setresuid = (int (*)(uid_t, uid_t, uid_t))dlsym(RTLD_NEXT, "setresuid");
+}
+
 #define UID_WRAPPER(name, params, args)                                                  \
 	HP_EXPORT int name params                                                        \
 	{                                                                                \
-		static int(*real) params;                                                \
-		if (!real)                                                               \
-			real = (int(*) params)dlsym(RTLD_NEXT, #name);                   \
-		if (!real)                                                               \
+		if (!real_##name)                                                        \
+			real_##name = (int(*) params)dlsym(RTLD_NEXT, #name);            \
+		if (!real_##name)                                                        \
 			return errno = ENOSYS, -1;                                       \
 		bool had = before_uid_change();                                          \
-		int ret = real args;                                                     \
+		int ret = real_##name args;                                              \
 		after_uid_change(had);                                                   \
 		return ret;                                                              \
 	}

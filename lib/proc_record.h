@@ -74,4 +74,7 @@ void hp_proc_record_remove(void);
  */
 void hp_proc_record_check_uid(void);
 
+/* Finds the C library's setuid family for the wrappers: at start-up. */
+void hp_proc_record_resolve(void);
+
 #endif

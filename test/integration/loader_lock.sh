@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-# The lock functions and the C++ operators never wait for the loader's
-# lock (locks.c, interpose.c): a thread calls each of them, the process's
+# The lock functions, the C++ operators, the signal functions and the
+# setuid family never wait for the loader's lock (locks.c, interpose.c,
+# trigger.c, proc_record.c): a thread calls each of them, the process's
 # first calls of any, while another
 # thread is inside dlopen, whose constructor waits for the first
 # (prog_loader_lock, libhplocked). A dlsym made at a first call would

@@ -2,17 +2,19 @@
 /*
  * prog_loader_lock PLUGIN: while another thread is inside dlopen(PLUGIN),
  * whose constructor waits for this thread, this thread calls each lock
- * function and C++'s operator new and delete, the first calls of any in
- * the process. Anything in those calls that takes the loader's lock (a
- * dlsym) would wait for ever: the profiler resolves them before any
- * thread starts. Prints "done" and exits 0.
+ * function, C++'s operator new and delete, sigaction and setuid, the
+ * first calls of any in the process. Anything in those calls that takes the loader's lock
+ * (a dlsym) would wait for ever: the profiler resolves them before any thread starts.
+ * Prints "done" and exits 0.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 sem_t ctor_entered, ctor_go;
 
@@ -27,8 +29,8 @@ static void *load(void *arg)
 	return dlopen(plugin, RTLD_NOW);
 }
 
-/* Each lock function once (a deadline in the past for the waits), and
- * C++'s operator new and delete. */
+/* Each lock function once (a deadline in the past for the waits), C++'s
+ * operator new and delete, sigaction and setuid (to the same user). */
 static int first_calls(void)
 {
 	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -56,6 +58,9 @@ static int first_calls(void)
 	void *p = _Znwm(48);
 	bad += !p;
 	_ZdlPv(p);
+	struct sigaction sa;
+	bad += sigaction(SIGUSR1, NULL, &sa) != 0;
+	bad += setuid(getuid()) != 0;
 	return bad;
 }
 
