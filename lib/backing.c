@@ -8,7 +8,6 @@
  * interpose.c recognises pool blocks on free (hp_backing_is_boot).
  */
 #include "backing.h"
-#include "interpose.h"
 #include "symbols.h"
 #include "common.h"
 #include "sys.h"
@@ -500,6 +499,13 @@ static bool module_of(void *fn, char *path, size_t cap, bool *is_exe)
 	return true;
 }
 
+/* malloc, free, calloc and realloc as interpose.c defines them (hidden
+ * aliases); NULL where this file is linked without it (unit tests). */
+HP_HIDDEN void *hp_own_malloc(size_t n) __attribute__((weak));
+HP_HIDDEN void hp_own_free(void *p) __attribute__((weak));
+HP_HIDDEN void *hp_own_calloc(size_t a, size_t b) __attribute__((weak));
+HP_HIDDEN void *hp_own_realloc(void *p, size_t n) __attribute__((weak));
+
 const char *hp_backing_foreign(void)
 {
 	/* Not operator new: a program's own (a static libstdc++'s, as in
@@ -516,7 +522,7 @@ const char *hp_backing_foreign(void)
 		void *fn = dlsym(RTLD_DEFAULT, names[i]);
 		char path[PATH_MAX];
 		bool is_exe;
-		if (fn == own[i])
+		if (fn && fn == own[i])
 			continue; /* ours: no walk of the objects to tell */
 		/* An executable built without -fPIE that takes free's address
 		 * gives the name to its PLT entry (undefined, with a value):

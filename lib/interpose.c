@@ -286,8 +286,9 @@ HP_EXPORT void *realloc(void *p, size_t n)
 }
 
 /* This library's own definitions, whatever the global ones are
- * (hp_backing_foreign: a program's own allocator). Only their addresses
- * are taken: the C library's attributes on malloc need not be repeated. */
+ * (hp_backing_foreign, which declares them: a program's own allocator).
+ * Only their addresses are taken: the C library's attributes on malloc
+ * need not be repeated. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-attributes"

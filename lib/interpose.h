@@ -29,12 +29,6 @@ extern HP_HIDDEN uint8_t hp_page_mode;
 /* Nonzero at HEAPPROF_RATE=1: every block may be a sampled one, no filter. */
 extern HP_HIDDEN uint8_t hp_every_block;
 
-/* malloc, free, calloc and realloc as this library defines them. */
-HP_HIDDEN void *hp_own_malloc(size_t n);
-HP_HIDDEN void hp_own_free(void *p);
-HP_HIDDEN void *hp_own_calloc(size_t a, size_t b);
-HP_HIDDEN void *hp_own_realloc(void *p, size_t n);
-
 /* Chooses how free recognises sampled blocks; before sampling starts. */
 void hp_interpose_init(uint64_t rate);
 
