@@ -512,12 +512,12 @@ const char *hp_backing_foreign(void)
 	 * gcc's cc1) calls malloc, and an allocator that does not comes with
 	 * its malloc, which is found. */
 	static const char *const names[] = {"malloc", "free", "calloc", "realloc"};
-	void *const own[] = {(void *)hp_own_malloc, (void *)hp_own_free,
-	                     (void *)hp_own_calloc, (void *)hp_own_realloc};
 	static bool looked;
 	if (looked)
 		return foreign_msg[0] ? foreign_msg : NULL;
 	looked = true;
+	void *const own[] = {(void *)hp_own_malloc, (void *)hp_own_free,
+	                     (void *)hp_own_calloc, (void *)hp_own_realloc};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		void *fn = dlsym(RTLD_DEFAULT, names[i]);
 		char path[PATH_MAX];

@@ -218,8 +218,6 @@ void hp_init_start(void)
 	hp_locks_enable(hp_config.block_rate != 0, hp_config.mutex_fraction != 0);
 }
 
-/* glibc calls a constructor with the program's arguments: the profiles'
- * command line comes from them. */
 /*
  * The library is linked without the C start files (-nostartfiles,
  * Makefile.am): their exit-time hook, crtbegin.o's, calls __cxa_finalize,
@@ -231,6 +229,8 @@ void hp_init_start(void)
  */
 HP_HIDDEN void *__dso_handle = &__dso_handle;
 
+/* glibc calls a constructor with the program's arguments: the profiles'
+ * command line comes from them. */
 __attribute__((constructor)) static void hp_init(int argc, char **argv)
 {
 	if (!hp_attach_is_preloaded())

@@ -296,8 +296,7 @@ static void add_learnt(uintptr_t pc, uint64_t rule, void *arg)
 	if (g->failed || !m || !m->build_id[0] || pc - m->bias > UINT32_MAX ||
 	    !hp_unwind_fast_rule_ok(rule) ||
 	    (kept_rule(pc, &kept) && hp_unwind_fast_rule_ok(kept)))
-		return; /* a rule of a shape lookups refuse (libunwind's) is not written
-		         */
+		return; /* nor one of a shape lookups refuse (libunwind's) */
 	for (size_t i = 0; i < g->nmods; i++)
 		if (g->mods[i] == m && room(g)) {
 			g->v[g->n++] = (item_t){first_with(g->mods, g->nmods, m),

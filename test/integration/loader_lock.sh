@@ -2,13 +2,12 @@
 # The lock functions, the C++ operators, the signal functions and the
 # setuid family never wait for the loader's lock (locks.c, interpose.c,
 # trigger.c, proc_record.c): a thread calls each of them, the process's
-# first calls of any, while another
-# thread is inside dlopen, whose constructor waits for the first
-# (prog_loader_lock, libhplocked). A dlsym made at a first call would
-# wait for the loader's lock held by the dlopen: both threads stuck. The
-# profiler resolves them at start-up, before any thread, at every rate
-# (HEAPPROF_RATE=0 too); with the contention profiles on, the profiled
-# paths run instead.
+# first calls of any, while another thread is inside dlopen, whose
+# constructor waits for the first (prog_loader_lock, libhplocked). A dlsym
+# made at a first call would wait for the loader's lock held by the
+# dlopen: both threads stuck. The profiler resolves them at start-up,
+# before any thread, at every rate (HEAPPROF_RATE=0 too); with the
+# contention profiles on, the profiled paths run instead.
 . "$(dirname "$0")/lib.sh"
 
 PROG=$TEST_BUILDDIR/prog_loader_lock

@@ -130,10 +130,13 @@ for kind in bytes cut count overlap order; do
 	check "and the same stacks ($kind)" same s1 "s$i"
 	i=$((i + 1))
 done
-run "$i"
-check "a whole file again after them (from the CFI and kept: $(learnt "$i"))" \
-	test "$(learnt "$i")" = "0 $cfi1"
-i=$((i + 1))
+# whole_again WHAT: the next run reads nothing from the CFI, keeps them all.
+whole_again() {
+	run "$i"
+	check "$1 (from the CFI and kept: $(learnt "$i"))" test "$(learnt "$i")" = "0 $cfi1"
+	i=$((i + 1))
+}
+whole_again "a whole file again after them"
 # A rule of a shape no walk makes is refused when a lookup finds it (the
 # file is not checked rule by rule at start-up): that one is read from the
 # CFI again, the others are kept, and the file written at exit is whole.
@@ -146,10 +149,7 @@ check "a rule of a shape no walk makes: exit $rc, $c rule from the CFI, $k kept"
 	test "$rc" = 0 -a "${c:-0}" = 1 -a "${k:-0}" = $((cfi1 - 1))
 check "and the same stacks (shape)" same s1 "s$i"
 i=$((i + 1))
-run "$i"
-check "the file whole again after it (from the CFI and kept: $(learnt "$i"))" \
-	test "$(learnt "$i")" = "0 $cfi1"
-i=$((i + 1))
+whole_again "the file whole again after it"
 # Rules of the walker's shapes, but wrong: each frame's caller looked for
 # 8 to 512 bytes up the stack, RBP saved or not. Walks go astray inside the
 # thread's stack, never outside it.
